@@ -1,0 +1,3 @@
+from engagement_svc.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,88 @@
+"""Settings from the environment, checked once at start-up so a bad value stops the service with one line."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_DATABASE = "rocketchat"
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names it and never echoes a secret."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    mongo_url: str
+    database: str
+    host: str = "127.0.0.1"
+    port: int = 8080
+    timezone: str = "UTC"
+    max_range_days: int = 732
+    query_timeout_ms: int = 10_000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        mongo_url = env.get("MONGO_URL", "").strip()
+        if not mongo_url:
+            raise ConfigError("MONGO_URL is not set: give the Rocket.Chat MongoDB URL, e.g. mongodb://host:27017/rocketchat")
+        return cls(
+            mongo_url=mongo_url,
+            database=database_from_url(mongo_url),
+            host=env.get("ENGAGEMENT_HOST", "127.0.0.1").strip() or "127.0.0.1",
+            port=_int(env, "ENGAGEMENT_PORT", 8080, low=0, high=65535),
+            timezone=_zone(env, "ENGAGEMENT_TIMEZONE", "UTC"),
+            max_range_days=_int(env, "ENGAGEMENT_MAX_RANGE_DAYS", 732, low=1, high=36_500),
+            query_timeout_ms=_int(env, "ENGAGEMENT_QUERY_TIMEOUT_MS", 10_000, low=1, high=3_600_000),
+        )
+
+
+def database_from_url(url: str) -> str:
+    """The database is the URL's path, as in Rocket.Chat's own MONGO_URL; `rocketchat` when there is none."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise ConfigError("MONGO_URL is not a valid MongoDB URL") from None
+    if parts.scheme not in ("mongodb", "mongodb+srv") or not parts.netloc:
+        raise ConfigError("MONGO_URL must start with mongodb:// or mongodb+srv:// and name a host")
+    name = parts.path.lstrip("/")
+    if not name:
+        return DEFAULT_DATABASE
+    if any(c in name for c in '/\\. "$') or len(name) > 63:
+        raise ConfigError("MONGO_URL names an invalid database in its path")
+    return name
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _zone(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name, "").strip() or default
+    if load_zone(raw) is None:
+        raise ConfigError(f"{name} must be an IANA time zone such as Europe/Berlin, got {raw!r}")
+    return raw
+
+
+def load_zone(name: str) -> ZoneInfo | None:
+    """The IANA zone of that name, or None: bad names (paths, empty, unknown) never raise."""
+    if not name or len(name) > 64 or name.startswith(("/", ".")) or ".." in name or "\\" in name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None

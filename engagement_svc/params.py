@@ -1,0 +1,96 @@
+"""The request's query parameters: Rocket.Chat's exact error texts, plus the checks it lacks."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from engagement_svc.config import load_zone
+from engagement_svc.days import local_date
+
+# RFC 3339 date-time (section 5.6); the JavaScript ISO form 2023-10-29T14:48:00.000Z is one case of it.
+_DATE_TIME = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))"
+)
+
+
+class BadRequest(ValueError):
+    """A 400; the message is the `error` text of the response."""
+
+
+@dataclass(frozen=True)
+class Query:
+    start: datetime
+    end: datetime
+    zone: ZoneInfo
+    first_day: date  # the day of `start` in `zone`
+    last_day: date  # the day of `end` in `zone`
+
+    @property
+    def days(self) -> int:
+        return (self.last_day - self.first_day).days + 1
+
+
+def parse_instant(text: str) -> datetime | None:
+    """An RFC 3339 date-time as an aware UTC datetime, or None when it is not one (or not a real date)."""
+    m = _DATE_TIME.fullmatch(text)
+    if m is None:
+        return None
+    year, month, day, hour, minute, second = (int(g) for g in m.group(1, 2, 3, 4, 5, 6))
+    micro = int((m.group(7) or "0")[:6].ljust(6, "0"))
+    leap = second == 60  # RFC 3339 allows a leap second; it belongs to the same day as :59
+    if leap:
+        second, micro = 59, 999_999
+    if m.group(8):
+        offset = timedelta(0)
+    else:
+        oh, om = int(m.group(10)), int(m.group(11))
+        if oh > 23 or om > 59:
+            return None
+        offset = timedelta(hours=oh, minutes=om) * (-1 if m.group(9) == "-" else 1)
+    try:
+        local = datetime(year, month, day, hour, minute, second, micro, tzinfo=timezone(offset))
+        return local.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _single(query: Mapping[str, str], key: str) -> str | None:
+    """The one value of `key`; a repeated key is as invalid as Rocket.Chat's array would be."""
+    getall = getattr(query, "getall", None)
+    values = getall(key, []) if getall else ([query[key]] if key in query else [])
+    if len(values) > 1:
+        raise BadRequest(f"Match error: Failed Match.Where validation in field {key}")
+    return values[0] if values else None
+
+
+def parse_query(query: Mapping[str, str], default_zone: str, max_days: int) -> Query:
+    """Missing keys first (start, then end), then forms (start, end, timezone), then the range itself."""
+    raw = {key: _single(query, key) for key in ("start", "end", "timezone")}
+    for key in ("start", "end"):
+        if raw[key] is None:
+            raise BadRequest(f"Match error: Missing key '{key}'")
+    start, end = parse_instant(raw["start"]), parse_instant(raw["end"])
+    if start is None:
+        raise BadRequest("Match error: Failed Match.Where validation in field start")
+    if end is None:
+        raise BadRequest("Match error: Failed Match.Where validation in field end")
+    zone = load_zone(default_zone if raw["timezone"] is None else raw["timezone"])
+    if zone is None:
+        raise BadRequest("Match error: Failed Match.Where validation in field timezone")
+    if end < start:
+        raise BadRequest(f"end ({raw['end']}) is before start ({raw['start']})")
+    try:
+        first_day, last_day = local_date(start, zone), local_date(end, zone)
+    except (OverflowError, ValueError):
+        raise BadRequest("start and end must lie between the years 0001 and 9999 in the requested time zone") from None
+    days = (last_day - first_day).days + 1
+    if days > max_days:
+        raise BadRequest(f"The range from start to end covers {days} days; at most {max_days} days are allowed")
+    # The answer also reads the window of the same length before the range and the day after it ends.
+    if first_day.toordinal() - days < 2 or last_day.toordinal() + 2 > date.max.toordinal():
+        raise BadRequest("start and end must lie between the years 0001 and 9999, with room for the window before start")
+    return Query(start=start, end=end, zone=zone, first_day=first_day, last_day=last_day)

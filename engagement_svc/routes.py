@@ -1,0 +1,96 @@
+"""The HTTP application: Rocket.Chat's REST contract for the engagement dashboard, JSON for every answer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import pymongo
+from aiohttp import web
+from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError
+
+from engagement_svc import __version__
+from engagement_svc.auth import authorize
+from engagement_svc.config import Settings
+from engagement_svc.counts import messages_sent
+from engagement_svc.params import BadRequest, parse_query
+
+log = logging.getLogger("engagement_svc")
+
+SETTINGS = web.AppKey("settings", Settings)
+MONGO = web.AppKey("mongo", AsyncMongoClient)
+
+MESSAGES_SENT_PATH = "/api/v1/engagement-dashboard/messages/messages-sent"
+
+UNAUTHORIZED = {"status": "error", "message": "You must be logged in to do this."}
+FORBIDDEN = {"success": False,
+             "error": "User does not have the permissions required for this action [error-unauthorized]"}
+
+
+def failure(status: int, error: str, **kwargs) -> web.Response:
+    return web.json_response({"success": False, "error": error}, status=status, **kwargs)
+
+
+async def messages_sent_handler(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    db = request.app[MONGO][settings.database]
+    try:
+        # One deadline for every database call of the request; PyMongo sends what is left of it as maxTimeMS.
+        with pymongo.timeout(settings.query_timeout_ms / 1000):
+            status = await authorize(db, request.headers.get("X-User-Id"), request.headers.get("X-Auth-Token"))
+            if status == 401:
+                return web.json_response(UNAUTHORIZED, status=401)
+            if status == 403:
+                return web.json_response(FORBIDDEN, status=403)
+            query = parse_query(request.query, settings.timezone, settings.max_range_days)
+            return web.json_response(await messages_sent(db, query))
+    except BadRequest as exc:
+        return failure(400, str(exc))
+    except PyMongoError as exc:
+        if exc.timeout:
+            log.warning("database timeout after %d ms: %s", settings.query_timeout_ms, type(exc).__name__)
+            return failure(503, f"The database did not answer within {settings.query_timeout_ms} ms; try again later")
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return failure(503, "The database is unavailable; try again later")
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler) -> web.StreamResponse:
+    """Routing errors and anything unexpected answer in the contract's JSON shape; no trace leaves the process."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.content_type == "application/json" or exc.status < 400:
+            raise
+        headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
+        text = {404: "Not found", 405: "Method not allowed"}.get(exc.status, exc.reason)
+        return failure(exc.status, f"{text}: {request.method} {request.path}", headers=headers)
+    except Exception as exc:  # a bug: answer 500 without detail and log one line without a trace
+        log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.path)
+        return failure(500, "Internal server error")
+
+
+def mongo_client(settings: Settings) -> AsyncMongoClient:
+    return AsyncMongoClient(
+        settings.mongo_url,
+        tz_aware=True,
+        appname=f"engagement-svc/{__version__}",
+        serverSelectionTimeoutMS=settings.query_timeout_ms,
+        connectTimeoutMS=min(settings.query_timeout_ms, 10_000),
+    )
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[json_errors])
+    app[SETTINGS] = settings
+
+    async def mongo_ctx(app: web.Application) -> AsyncIterator[None]:
+        client = mongo_client(settings)
+        app[MONGO] = client
+        yield
+        await client.close()
+
+    app.cleanup_ctx.append(mongo_ctx)
+    app.router.add_get(MESSAGES_SENT_PATH, messages_sent_handler)
+    return app
