@@ -1,0 +1,97 @@
+"""A real mongod for the whole session (or ENGAGEMENT_TEST_MONGO_URL), a fresh database for every test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pymongo import MongoClient
+
+from engagement_svc.config import Settings
+from engagement_svc.demo_data import base_documents, create_indexes, login_token, user_doc
+from engagement_svc.embedded import EmbeddedMongo
+from engagement_svc.routes import MESSAGES_SENT_PATH, create_app
+
+ADMIN_ID, ADMIN_TOKEN = "AdminUserId000001", "admin-token-raw-value"
+USER_ID, USER_TOKEN = "PlainUserId000001", "plain-token-raw-value"
+
+
+@pytest.fixture(scope="session")
+def mongo_url() -> Iterator[str]:
+    """The server's URL without a database; tests start their own mongod unless told to use another."""
+    external = os.environ.get("ENGAGEMENT_TEST_MONGO_URL")
+    if external:
+        yield external
+        return
+    with EmbeddedMongo() as mongo:
+        yield mongo.url
+
+
+@pytest.fixture(scope="session")
+def sync_client(mongo_url) -> Iterator[MongoClient]:
+    client = MongoClient(mongo_url, tz_aware=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def db(sync_client):
+    """A fresh, empty database with Rocket.Chat's indexes, dropped afterwards."""
+    name = "rc_test_" + uuid.uuid4().hex[:12]
+    database = sync_client[name]
+    create_indexes(database)
+    yield database
+    sync_client.drop_database(name)
+
+
+def with_database(url: str, database: str) -> str:
+    """The server URL with its path set to `database`, as MONGO_URL carries it."""
+    base, _, options = url.partition("?")
+    base = base.rstrip("/")
+    if base.count("/") > 2:
+        base = base.rsplit("/", 1)[0]
+    return f"{base}/{database}" + (f"?{options}" if options else "")
+
+
+@pytest.fixture
+def settings(mongo_url, db) -> Settings:
+    url = with_database(mongo_url, db.name)
+    return Settings(mongo_url=url, database=db.name, query_timeout_ms=20_000)
+
+
+@pytest.fixture
+def users(db):
+    """An admin and a plain user, each with a fresh login token, and Rocket.Chat's permission documents."""
+    now = datetime.now(UTC)
+    base_documents(db, [
+        user_doc(ADMIN_ID, "admin", ["user", "admin"], [login_token(ADMIN_TOKEN, now - timedelta(days=1))]),
+        user_doc(USER_ID, "jdoe", ["user"], [login_token(USER_TOKEN, now - timedelta(days=1))]),
+    ])
+
+
+@pytest.fixture
+async def client(aiohttp_client, settings, users):
+    return await aiohttp_client(create_app(settings))
+
+
+@pytest.fixture
+def make_client(aiohttp_client, settings):
+    """A test client for the app with some settings changed."""
+    async def make(**changes):
+        return await aiohttp_client(create_app(replace(settings, **changes)))
+    return make
+
+
+ADMIN_HEADERS = {"X-User-Id": ADMIN_ID, "X-Auth-Token": ADMIN_TOKEN}
+
+
+async def get_messages_sent(client, params: dict, headers: dict | None = None):
+    """GET the endpoint; returns (status, parsed JSON body)."""
+    response = await client.get(MESSAGES_SENT_PATH, params=params,
+                                headers=ADMIN_HEADERS if headers is None else headers)
+    assert response.content_type == "application/json"
+    return response.status, await response.json()

@@ -1,0 +1,161 @@
+"""400s with Rocket.Chat's texts, the date forms accepted and refused, and the range checks it lacks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from engagement_svc.params import parse_instant
+from tests.conftest import get_messages_sent
+
+START, END = "2023-05-21T00:00:00.000Z", "2023-05-22T10:00:00.000Z"
+
+
+def failed(field):
+    return {"success": False, "error": f"Match error: Failed Match.Where validation in field {field}"}
+
+
+def missing(key):
+    return {"success": False, "error": f"Match error: Missing key '{key}'"}
+
+
+@pytest.mark.parametrize("params, body", [
+    ({}, missing("start")),
+    ({"end": END}, missing("start")),
+    ({"start": START}, missing("end")),
+    ({"timezone": "UTC"}, missing("start")),
+    ({"start": "bad"}, missing("end")),
+    ({"start": "bad", "end": END}, failed("start")),
+    ({"start": START, "end": "bad"}, failed("end")),
+    ({"start": "bad", "end": "bad"}, failed("start")),
+    ({"start": "", "end": END}, failed("start")),
+    ({"start": START, "end": END, "timezone": "Mars/Olympus"}, failed("timezone")),
+    ({"start": START, "end": END, "timezone": ""}, failed("timezone")),
+    ({"start": START, "end": END, "timezone": "../../etc/passwd"}, failed("timezone")),
+    ({"start": START, "end": END, "timezone": "/usr/share/zoneinfo/UTC"}, failed("timezone")),
+])
+async def test_400_texts(client, params, body):
+    assert await get_messages_sent(client, params) == (400, body)
+
+
+async def test_repeated_key_is_invalid(client):
+    response = await client.get("/api/v1/engagement-dashboard/messages/messages-sent"
+                                f"?start={START}&start={START}&end={END}",
+                                headers={"X-User-Id": "AdminUserId000001", "X-Auth-Token": "admin-token-raw-value"})
+    assert response.status == 400
+    assert await response.json() == failed("start")
+
+
+async def test_extra_keys_are_ignored(client):
+    status, body = await get_messages_sent(client, {"start": START, "end": END, "foo": "bar", "count": "5"})
+    assert status == 200 and len(body["days"]) == 2
+
+
+ACCEPTED = {
+    "2023-10-29T14:48:00.000Z": datetime(2023, 10, 29, 14, 48, tzinfo=UTC),
+    "2023-10-29T14:48:00Z": datetime(2023, 10, 29, 14, 48, tzinfo=UTC),
+    "2023-10-29t14:48:00z": datetime(2023, 10, 29, 14, 48, tzinfo=UTC),
+    "2023-10-29T14:48:00.5Z": datetime(2023, 10, 29, 14, 48, 0, 500_000, tzinfo=UTC),
+    "2023-10-29T14:48:00.123456789Z": datetime(2023, 10, 29, 14, 48, 0, 123_456, tzinfo=UTC),
+    "2023-10-29T16:48:00+02:00": datetime(2023, 10, 29, 14, 48, tzinfo=UTC),
+    "2023-10-29T09:18:00.250-05:30": datetime(2023, 10, 29, 14, 48, 0, 250_000, tzinfo=UTC),
+    "2023-10-29T14:48:00-00:00": datetime(2023, 10, 29, 14, 48, tzinfo=UTC),
+    "2023-10-30T00:30:00+09:42": datetime(2023, 10, 29, 14, 48, tzinfo=UTC),
+    "2016-12-31T23:59:60Z": datetime(2016, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),  # leap second
+    "2024-02-29T00:00:00.000Z": datetime(2024, 2, 29, tzinfo=UTC),
+}
+
+REFUSED = [
+    "2023-10-29", "2023-10-29T14:48:00", "2023-10-29T14:48:00.000", "2023-10-29 14:48:00Z",
+    "2023-10-29T14:48Z", "2023-10-29T14:48:00.Z", "2023-13-01T00:00:00Z", "2023-02-29T00:00:00Z",
+    "2023-04-31T00:00:00Z", "2023-10-29T24:00:00Z", "2023-10-29T14:60:00Z", "2023-10-29T14:48:61Z",
+    "2023-10-29T14:48:00+24:00", "2023-10-29T14:48:00+02:60", "2023-10-29T14:48:00+0200", "2023-10-29T14:48:00+02",
+    "1698590880000", "Sun Oct 29 2023 14:48:00 GMT+0000", "+002023-10-29T14:48:00.000Z", "23-10-29T14:48:00Z",
+    " 2023-10-29T14:48:00Z", "2023-10-29T14:48:00Z ", "2023-10-29T14:48:00ZZ", "２０２３-10-29T14:48:00Z",
+    "0000-01-01T00:00:00Z", "null", "",
+]
+
+
+@pytest.mark.parametrize("text, instant", ACCEPTED.items())
+def test_accepted_forms(text, instant):
+    assert parse_instant(text) == instant
+
+
+@pytest.mark.parametrize("text", REFUSED)
+def test_refused_forms(text):
+    assert parse_instant(text) is None
+
+
+@pytest.mark.parametrize("text", ["2023-05-21T02:00:00+02:00", "2023-05-20T19:00:00.000-05:00", START])
+async def test_offset_forms_work_end_to_end(client, text):
+    status, body = await get_messages_sent(client, {"start": text, "end": END})
+    assert status == 200 and body["days"][-1]["day"] == "2023-05-21T00:00:00.000Z"
+
+
+@pytest.mark.parametrize("text", ["2023-05-21", "2023-02-29T00:00:00.000Z", "2023-05-21T00:00:00.000+0000"])
+async def test_refused_forms_end_to_end(client, text):
+    assert await get_messages_sent(client, {"start": START, "end": text}) == (400, failed("end"))
+
+
+async def test_end_before_start_is_400_naming_it(client):
+    status, body = await get_messages_sent(client, {"start": END, "end": START})
+    assert status == 400 and body["success"] is False
+    assert "end" in body["error"] and "before start" in body["error"]
+
+
+async def test_end_equal_start_is_one_day(client):
+    status, body = await get_messages_sent(client, {"start": START, "end": START})
+    assert status == 200 and len(body["days"]) == 1
+
+
+async def test_range_longer_than_maximum_is_400(client):
+    # 2022-01-01 .. 2024-01-02 is 732 days: allowed; one more day is not.
+    status, body = await get_messages_sent(client, {"start": "2022-01-01T00:00:00.000Z", "end": "2024-01-02T23:59:59.999Z"})
+    assert status == 200 and len(body["days"]) == 732
+    status, body = await get_messages_sent(client, {"start": "2022-01-01T00:00:00.000Z", "end": "2024-01-03T00:00:00.000Z"})
+    assert status == 400
+    assert body == {"success": False, "error": "The range from start to end covers 733 days; at most 732 days are allowed"}
+
+
+async def test_maximum_is_configurable(make_client, users):
+    client = await make_client(max_range_days=7)
+    assert (await get_messages_sent(client, {"start": "2023-05-01T00:00:00Z", "end": "2023-05-07T23:00:00Z"}))[0] == 200
+    status, body = await get_messages_sent(client, {"start": "2023-05-01T00:00:00Z", "end": "2023-05-08T00:00:00Z"})
+    assert status == 400 and "8 days" in body["error"] and "7" in body["error"]
+
+
+async def test_range_counted_in_local_days_of_the_zone(make_client, users):
+    # 23:30Z to 00:30Z is two UTC days but one day in Asia/Kolkata (+05:30): 05:00 and 06:00 on the same day.
+    client = await make_client(max_range_days=1)
+    params = {"start": "2023-05-20T23:30:00Z", "end": "2023-05-21T00:30:00Z"}
+    assert (await get_messages_sent(client, params))[0] == 400
+    status, body = await get_messages_sent(client, params | {"timezone": "Asia/Kolkata"})
+    assert status == 200 and body["days"] == [{"day": "2023-05-20T18:30:00.000Z", "messages": 0}]
+
+
+@pytest.mark.parametrize("params", [
+    {"start": "0001-01-01T00:00:00.000Z", "end": "0001-01-05T00:00:00.000Z"},
+    {"start": "9999-12-30T00:00:00.000Z", "end": "9999-12-31T23:59:59.999Z"},
+    {"start": "9999-12-31T23:00:00.000Z", "end": "9999-12-31T23:30:00.000Z", "timezone": "Pacific/Kiritimati"},
+])
+async def test_dates_at_the_edge_of_the_calendar_are_400(client, params):
+    status, body = await get_messages_sent(client, params)
+    assert status == 400 and "between the years 0001 and 9999" in body["error"]
+
+
+async def test_far_but_valid_dates_work(client):
+    status, body = await get_messages_sent(client, {"start": "1900-01-01T00:00:00.000Z", "end": "1900-01-02T00:00:00.000Z"})
+    assert status == 200 and body["days"][0] == {"day": "1900-01-02T00:00:00.000Z", "messages": 0}
+    status, body = await get_messages_sent(client, {"start": "9990-01-01T00:00:00.000Z", "end": "9990-01-02T00:00:00.000Z"})
+    assert status == 200 and body["period"] == {"count": 0, "variation": 0}
+
+
+async def test_unknown_path_and_method_are_json(client):
+    response = await client.get("/api/v1/nope")
+    assert response.status == 404 and response.content_type == "application/json"
+    assert (await response.json())["success"] is False
+    response = await client.post("/api/v1/engagement-dashboard/messages/messages-sent")
+    assert response.status == 405 and response.content_type == "application/json"
+    assert response.headers["Allow"]
+    assert (await response.json())["success"] is False
