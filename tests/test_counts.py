@@ -222,3 +222,15 @@ def test_query_uses_the_ts_index(dataset, zone):
     assert not [s for s in stages if s["stage"] == "COLLSCAN"]
     scans = [s for s in stages if s["stage"] == "IXSCAN"]
     assert scans and all(s["keyPattern"] == {"ts": 1} for s in scans)
+
+
+async def test_every_database_call_carries_a_time_limit(make_client, users, db):
+    client = await make_client(query_timeout_ms=4321)
+    db.command("profile", 2)
+    try:
+        assert (await get_messages_sent(client, {"start": "2024-01-01T00:00:00Z", "end": "2024-01-02T00:00:00Z"}))[0] == 200
+    finally:
+        db.command("profile", 0)
+    ops = [p["command"] for p in db.system.profile.find({"ns": {"$ne": f"{db.name}.system.profile"}})]
+    assert {"find", "aggregate"} <= {next(iter(op)) for op in ops}
+    assert all(0 < op.get("maxTimeMS", 0) <= 4321 for op in ops), ops

@@ -1,0 +1,28 @@
+# Two commands for a fresh machine: `make demo` and `make test`. Each creates .venv and installs what it needs.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed-test
+
+.PHONY: demo test serve clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit("engagement-svc needs Python >= 3.11") if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+## Run the service on an embedded mongod seeded with a demo Rocket.Chat dataset; prints curl lines.
+demo: $(STAMP)
+	$(VENV)/bin/engagement-svc demo
+
+## Run the whole test suite against a real mongod (started by the tests, or ENGAGEMENT_TEST_MONGO_URL).
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest
+
+## Run against the Rocket.Chat MongoDB named by MONGO_URL.
+serve: $(STAMP)
+	$(VENV)/bin/engagement-svc serve
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -1,0 +1,76 @@
+"""`engagement-svc demo` end to end: it serves its own printed curl lines, and cleans up after Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+
+import aiohttp
+
+from engagement_svc.embedded import free_port
+from tests.brute import expected_body
+
+
+def read_until(process, marker, seconds=120):
+    lines, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip("\n"))
+        if marker in line:
+            return lines
+    raise AssertionError("demo did not get ready:\n" + "\n".join(lines))
+
+
+def curl_request(line):
+    """The headers and URL of a printed curl line, parsed as a shell would."""
+    words = shlex.split(line)
+    headers = dict(words[i + 1].split(": ", 1) for i, w in enumerate(words) if w == "-H")
+    return words[-1], headers
+
+
+async def test_demo_serves_its_printed_curl_lines(sync_client):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MONGO_URL", "ENGAGEMENT_"))}
+    process = subprocess.Popen([sys.executable, "-m", "engagement_svc", "demo", "--port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        lines = read_until(process, "Press Ctrl-C")
+        curls = [line for line in lines if line.startswith("curl ")]
+        assert len(curls) == 3
+        dbpath = re.search(r"data in (\S+),", "\n".join(lines)).group(1)
+        mongo_port = int(re.search(r"mongod on 127\.0\.0\.1:(\d+)", "\n".join(lines)).group(1))
+        results = []
+        async with aiohttp.ClientSession() as session:
+            for line in curls:
+                url, headers = curl_request(line)
+                async with session.get(url, headers=headers) as response:
+                    results.append((response.status, await response.json(), url))
+        assert [status for status, _, _ in results] == [200, 200, 403]
+        week, long_range = results[0][1], results[1][1]
+        assert len(week["days"]) == 7 and week["period"]["count"] > 0
+        # The demo's numbers equal a brute-force recount of the demo's own database.
+        from pymongo import MongoClient
+        demo_db = MongoClient(f"mongodb://127.0.0.1:{mongo_port}/?directConnection=true", tz_aware=True).rocketchat
+        for _, body, url in results[:2]:
+            query = dict(part.split("=", 1) for part in url.split("?", 1)[1].split("&"))
+            start, end = (datetime.fromisoformat(query[k].replace("Z", "+00:00")) for k in ("start", "end"))
+            assert body == expected_body(demo_db, start, end, query.get("timezone", "UTC"))
+        demo_db.client.close()
+        offsets = {d["day"][11:13] for d in long_range["days"]}
+        assert offsets == {"22", "23"}  # Europe/Berlin midnights on both sides of a DST change
+        # Ctrl-C stops mongod and removes its data.
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+        assert not os.path.exists(dbpath)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -1,0 +1,94 @@
+"""A database that hangs or dies gives a prompt 503 in the contract's shape, and the service recovers alone."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pymongo import MongoClient
+
+from engagement_svc.config import Settings
+from engagement_svc.demo_data import base_documents, create_indexes, login_token, user_doc
+from engagement_svc.embedded import EmbeddedMongo
+from engagement_svc.routes import create_app
+from tests.conftest import ADMIN_HEADERS, ADMIN_ID, ADMIN_TOKEN, get_messages_sent
+
+PARAMS = {"start": "2024-01-01T00:00:00.000Z", "end": "2024-01-07T00:00:00.000Z"}
+TIMEOUT_MS = 1500
+
+
+@pytest.fixture
+def own_mongo():
+    """A mongod of this test's own, so that stopping it disturbs no other test."""
+    with EmbeddedMongo(cache_gb=0.25) as mongo:
+        client = MongoClient(mongo.url, tz_aware=True)
+        db = client.rocketchat
+        create_indexes(db)
+        base_documents(db, [user_doc(ADMIN_ID, "admin", ["admin"],
+                                     [login_token(ADMIN_TOKEN, datetime.now(UTC) - timedelta(hours=1))])])
+        client.close()
+        yield mongo
+
+
+@pytest.fixture
+async def outage_client(aiohttp_client, own_mongo):
+    settings = Settings(mongo_url=own_mongo.url_for("rocketchat"), database="rocketchat", query_timeout_ms=TIMEOUT_MS)
+    return await aiohttp_client(create_app(settings))
+
+
+async def timed_request(client):
+    began = time.monotonic()
+    status, body = await get_messages_sent(client, PARAMS, ADMIN_HEADERS)
+    return status, body, time.monotonic() - began
+
+
+async def wait_for_200(client, seconds=60):
+    deadline = time.monotonic() + seconds
+    while True:
+        status, body, _ = await timed_request(client)
+        if status == 200 or time.monotonic() > deadline:
+            return status, body
+        await asyncio.sleep(0.2)
+
+
+async def test_hung_database_gives_503_within_the_timeout_then_recovers(outage_client, own_mongo):
+    assert (await timed_request(outage_client))[0] == 200
+    own_mongo.freeze()
+    try:
+        status, body, elapsed = await timed_request(outage_client)
+    finally:
+        own_mongo.thaw()
+    assert status == 503
+    assert body == {"success": False, "error": f"The database did not answer within {TIMEOUT_MS} ms; try again later"}
+    assert elapsed < TIMEOUT_MS / 1000 + 2
+    status, body = await wait_for_200(outage_client)
+    assert status == 200 and body["success"] is True
+
+
+async def test_database_stopped_during_a_request_gives_503_then_recovers(outage_client, own_mongo):
+    assert (await timed_request(outage_client))[0] == 200
+    own_mongo.freeze()  # the request below is in flight against a server that then dies
+    request = asyncio.ensure_future(timed_request(outage_client))
+    await asyncio.sleep(0.3)
+    own_mongo.kill()
+    status, body, elapsed = await request
+    assert status == 503 and body["success"] is False and "database" in body["error"]
+    assert elapsed < TIMEOUT_MS / 1000 + 2
+
+    status, body, elapsed = await timed_request(outage_client)  # while it is down
+    assert status == 503 and body["success"] is False and elapsed < TIMEOUT_MS / 1000 + 2
+
+    await asyncio.get_running_loop().run_in_executor(None, own_mongo.restart)
+    status, body = await wait_for_200(outage_client)
+    assert status == 200 and body["days"][0] == {"day": "2024-01-07T00:00:00.000Z", "messages": 0}
+
+
+async def test_outage_leaves_no_trace_in_logs(outage_client, own_mongo, caplog):
+    own_mongo.kill()
+    status, _, _ = await timed_request(outage_client)
+    assert status == 503
+    text = caplog.text
+    assert "Traceback" not in text and ADMIN_TOKEN not in text
+    assert "database" in text
