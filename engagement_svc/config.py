@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_DATABASE = "rocketchat"
+DEFAULT_STATE_DATABASE = "engagement_svc"
 
 
 class ConfigError(ValueError):
@@ -24,6 +25,13 @@ class Settings:
     timezone: str = "UTC"
     max_range_days: int = 732
     query_timeout_ms: int = 10_000
+    # The service's own state: counts of closed days, shared by restarts and replicas. Empty: MONGO_URL's server.
+    state_mongo_url: str = ""
+    state_database: str = DEFAULT_STATE_DATABASE
+    close_grace_seconds: int = 600  # a day is closed this long after its local end
+    freshness_seconds: float = 5.0  # open days are never staler than this
+    sweep_seconds: int = 300  # how often closed days are re-checked for deletions
+    warm_days: int = 100  # closed days of the default zone counted in the background at start-up
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -39,22 +47,29 @@ class Settings:
             timezone=_zone(env, "ENGAGEMENT_TIMEZONE", "UTC"),
             max_range_days=_int(env, "ENGAGEMENT_MAX_RANGE_DAYS", 732, low=1, high=36_500),
             query_timeout_ms=_int(env, "ENGAGEMENT_QUERY_TIMEOUT_MS", 10_000, low=1, high=3_600_000),
+            state_mongo_url=(state_url := env.get("ENGAGEMENT_STATE_MONGO_URL", "").strip()),
+            state_database=database_from_url(state_url, "ENGAGEMENT_STATE_MONGO_URL", DEFAULT_STATE_DATABASE)
+            if state_url else DEFAULT_STATE_DATABASE,
+            close_grace_seconds=_int(env, "ENGAGEMENT_CLOSE_GRACE_SECONDS", 600, low=0, high=7 * 86_400),
+            freshness_seconds=_int(env, "ENGAGEMENT_FRESHNESS_MS", 5_000, low=0, high=3_600_000) / 1000,
+            sweep_seconds=_int(env, "ENGAGEMENT_SWEEP_SECONDS", 300, low=1, high=7 * 86_400),
+            warm_days=_int(env, "ENGAGEMENT_WARM_DAYS", 100, low=0, high=36_500),
         )
 
 
-def database_from_url(url: str) -> str:
-    """The database is the URL's path, as in Rocket.Chat's own MONGO_URL; `rocketchat` when there is none."""
+def database_from_url(url: str, variable: str = "MONGO_URL", default: str = DEFAULT_DATABASE) -> str:
+    """The database is the URL's path, as in Rocket.Chat's own MONGO_URL; `default` when there is none."""
     try:
         parts = urlsplit(url)
     except ValueError:
-        raise ConfigError("MONGO_URL is not a valid MongoDB URL") from None
+        raise ConfigError(f"{variable} is not a valid MongoDB URL") from None
     if parts.scheme not in ("mongodb", "mongodb+srv") or not parts.netloc:
-        raise ConfigError("MONGO_URL must start with mongodb:// or mongodb+srv:// and name a host")
+        raise ConfigError(f"{variable} must start with mongodb:// or mongodb+srv:// and name a host")
     name = parts.path.lstrip("/")
     if not name:
-        return DEFAULT_DATABASE
+        return default
     if any(c in name for c in '/\\. "$') or len(name) > 63:
-        raise ConfigError("MONGO_URL names an invalid database in its path")
+        raise ConfigError(f"{variable} names an invalid database in its path")
     return name
 
 

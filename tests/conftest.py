@@ -46,6 +46,7 @@ def db(sync_client):
     create_indexes(database)
     yield database
     sync_client.drop_database(name)
+    sync_client.drop_database(name + "_state")
 
 
 def with_database(url: str, database: str) -> str:
@@ -60,7 +61,8 @@ def with_database(url: str, database: str) -> str:
 @pytest.fixture
 def settings(mongo_url, db) -> Settings:
     url = with_database(mongo_url, db.name)
-    return Settings(mongo_url=url, database=db.name, query_timeout_ms=20_000)
+    return Settings(mongo_url=url, database=db.name, query_timeout_ms=20_000, state_database=db.name + "_state",
+                    warm_days=0)  # tests that want start-up warming ask for it
 
 
 @pytest.fixture

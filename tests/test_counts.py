@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engagement_svc.counts import daily_counts_pipeline
+from engagement_svc.counts import day_bounds, room_days_pipeline
 from engagement_svc.demo_data import message_doc, room_doc
 from tests.brute import count_by_local_day, expected_body, js
 from tests.conftest import get_messages_sent
@@ -213,10 +213,13 @@ def walk_stages(plan):
 
 
 @pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin"])
-def test_query_uses_the_ts_index(dataset, zone):
-    lo, hi = datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 3, 1, tzinfo=UTC)
-    plan = dataset.command("explain", {"aggregate": "rocketchat_message",
-                                       "pipeline": daily_counts_pipeline(lo, hi, ZoneInfo(zone)), "cursor": {}},
+@pytest.mark.parametrize("days", [
+    [date(2024, 1, 1) + timedelta(days=i) for i in range(60)],  # one span
+    [date(2024, 1, 1), date(2024, 1, 2), date(2024, 2, 10), date(2024, 3, 30)],  # three spans: an $or of ranges
+])
+def test_query_uses_the_ts_index(dataset, zone, days):
+    pipeline = room_days_pipeline(day_bounds(days, ZoneInfo(zone)), ZoneInfo(zone))
+    plan = dataset.command("explain", {"aggregate": "rocketchat_message", "pipeline": pipeline, "cursor": {}},
                            verbosity="queryPlanner")
     stages = list(walk_stages(plan))
     assert not [s for s in stages if s["stage"] == "COLLSCAN"]
@@ -225,6 +228,8 @@ def test_query_uses_the_ts_index(dataset, zone):
 
 
 async def test_every_database_call_carries_a_time_limit(make_client, users, db):
+    """Calls a request makes carry what is left of its deadline; shared background counts carry their own."""
+    from engagement_svc.engine import BACKGROUND_TIMEOUT_S
     client = await make_client(query_timeout_ms=4321)
     db.command("profile", 2)
     try:
@@ -233,4 +238,6 @@ async def test_every_database_call_carries_a_time_limit(make_client, users, db):
         db.command("profile", 0)
     ops = [p["command"] for p in db.system.profile.find({"ns": {"$ne": f"{db.name}.system.profile"}})]
     assert {"find", "aggregate"} <= {next(iter(op)) for op in ops}
-    assert all(0 < op.get("maxTimeMS", 0) <= 4321 for op in ops), ops
+    assert all(0 < op.get("maxTimeMS", 0) <= BACKGROUND_TIMEOUT_S * 1000 for op in ops), ops
+    request_ops = [op for op in ops if next(iter(op)) == "find" and op["find"] in ("users", "rocketchat_permissions")]
+    assert request_ops and all(op["maxTimeMS"] <= 4321 for op in request_ops), request_ops

@@ -1,0 +1,130 @@
+"""The benchmark's deterministic Rocket.Chat-shaped dataset, and Rocket.Chat's own counters built from it.
+
+Default: 3,000,000 messages over 120 days in 500 channel/private/direct rooms plus livechat rooms, about 5%
+system messages, 1% hidden edit copies, 3% thread replies, with a daily and weekly rhythm. Generated once per
+database and reused while its description (in `engagement_bench_meta`) matches.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import UTC, datetime, timedelta
+
+from bson import ObjectId
+from pymongo import InsertOne
+
+from engagement_svc.demo_data import base_documents, create_indexes, login_token, meteor_id, room_doc, user_doc
+
+BENCH_USER_ID, BENCH_TOKEN = "BenchAdmin0000001", "bench-admin-token"
+HOUR_WEIGHTS = [0.2, 0.1, 0.1, 0.1, 0.2, 0.4, 0.8, 1.5, 3, 4, 4, 3.5, 2.5, 3.5, 4, 3.5, 3, 2, 1.2, 1, 0.8, 0.6, 0.4, 0.3]
+DAY_WEIGHTS = [1.0, 1.05, 1.05, 1.0, 0.9, 0.3, 0.25]  # Monday .. Sunday
+
+
+def describe(messages: int, days: int, rooms: int) -> dict:
+    return {"_id": "dataset", "messages": messages, "days": days, "rooms": rooms, "version": 3}
+
+
+def existing_anchor(db, messages: int, days: int, rooms: int) -> datetime | None:
+    meta = db.engagement_bench_meta.find_one({"_id": "dataset"})
+    if meta and all(meta.get(k) == v for k, v in describe(messages, days, rooms).items()) and meta.get("complete"):
+        return meta["anchor"]
+    return None
+
+
+def generate(db, messages: int = 3_000_000, days: int = 120, rooms: int = 500, anchor: datetime | None = None,
+             seed: int = 42, progress=print) -> datetime:
+    """Drop and refill `db`; returns the anchor (the instant the data ends)."""
+    rng = random.Random(seed)
+    anchor = (anchor or datetime.now(UTC)).replace(microsecond=0)
+    for name in db.list_collection_names():
+        db.drop_collection(name)
+    now = datetime.now(UTC)
+    users = [user_doc(BENCH_USER_ID, "bench.admin", ["user", "admin"], [login_token(BENCH_TOKEN, now)])]
+    users += [user_doc(meteor_id(rng), f"user{i}", ["user"], []) for i in range(300)]
+    base_documents(db, users)
+    create_indexes(db)
+    kinds = ["c"] * 200 + ["p"] * 100 + ["d"] * (rooms - 300) if rooms >= 300 else ["c"] * rooms
+    room_docs = [room_doc(meteor_id(rng), t, None if t == "d" else f"room-{i}") for i, t in enumerate(kinds)]
+    room_docs += [room_doc(meteor_id(rng), "l", f"visitor-{i}") for i in range(50)]
+    db.rocketchat_room.insert_many(room_docs)
+    rids = [r["_id"] for r in room_docs]
+    room_weights = [1.0 / (i + 1) ** 0.8 for i in range(len(rids))]
+    authors = [{"_id": u["_id"], "username": u["username"], "name": u["name"]} for u in users]
+
+    # Messages per day follow the weekly rhythm; within a day, the hourly one.
+    first = (anchor - timedelta(days=days)).replace(hour=0, minute=0, second=0)
+    day_starts = [first + timedelta(days=i) for i in range(days + 1)]
+    weights = [DAY_WEIGHTS[d.weekday()] for d in day_starts]
+    per_day = [int(messages * w / sum(weights)) for w in weights]
+    per_day[-1] += messages - sum(per_day)
+    started, written, recent = time.monotonic(), 0, []
+    batch: list[dict] = []
+    for day_start, count in zip(day_starts, per_day):
+        hours = rng.choices(range(24), HOUR_WEIGHTS, k=count)
+        for hour in hours:
+            ts = day_start + timedelta(hours=hour, seconds=rng.random() * 3600)
+            if ts > anchor:
+                ts = anchor - timedelta(seconds=rng.random() * 3600)
+            roll = rng.random()
+            author = authors[rng.randrange(len(authors))]
+            doc = {"_id": str(ObjectId()), "rid": rids[_weighted(rng, room_weights)], "msg": "lorem ipsum dolor",
+                   "ts": ts.replace(microsecond=ts.microsecond // 1000 * 1000), "u": author, "_updatedAt": ts,
+                   "urls": [], "mentions": [], "channels": []}
+            if roll < 0.05:
+                doc["t"] = "uj" if roll < 0.03 else "ul"
+            elif roll < 0.06:
+                doc["_hidden"] = True
+                doc["parent"] = recent[-1] if recent else doc["_id"]
+            elif roll < 0.09 and recent:
+                doc["tmid"] = recent[rng.randrange(len(recent))]
+            else:
+                recent.append(doc["_id"])
+                if len(recent) > 200:
+                    del recent[:100]
+            batch.append(doc)
+            if len(batch) == 20_000:
+                db.rocketchat_message.insert_many(batch, ordered=False)
+                written += len(batch)
+                batch = []
+                if written % 500_000 == 0:
+                    progress(f"  generated {written:,} messages ({time.monotonic() - started:.0f} s)")
+    if batch:
+        db.rocketchat_message.insert_many(batch, ordered=False)
+    build_analytics(db)
+    db.engagement_bench_meta.replace_one({"_id": "dataset"}, describe(messages, days, rooms) | {
+        "anchor": anchor, "complete": True, "generated_seconds": time.monotonic() - started}, upsert=True)
+    return anchor
+
+
+def _weighted(rng: random.Random, weights: list[float], _cache={}) -> int:
+    key = id(weights)
+    if key not in _cache:
+        total, acc = sum(weights), []
+        running = 0.0
+        for w in weights:
+            running += w / total
+            acc.append(running)
+        _cache[key] = acc
+    import bisect
+    return min(bisect.bisect_left(_cache[key], rng.random()), len(weights) - 1)
+
+
+def build_analytics(db) -> None:
+    """Rocket.Chat's `rocketchat_analytics` messages counters (one per room per UTC day, numeric date), as its
+    afterSaveMessage callback would have left them for these messages (before any edit or deletion)."""
+    db.rocketchat_analytics.drop()
+    db.rocketchat_message.aggregate([
+        {"$match": {"t": {"$exists": False}, "_hidden": {"$ne": True}}},
+        {"$group": {"_id": {"rid": "$rid", "date": {"$toInt": {"$dateToString": {"date": "$ts", "format": "%Y%m%d"}}}},
+                    "messages": {"$sum": 1}}},
+        {"$lookup": {"from": "rocketchat_room", "localField": "_id.rid", "foreignField": "_id", "as": "room"}},
+        {"$unwind": "$room"},
+        {"$match": {"room.t": {"$in": ["c", "p", "d"]}}},
+        {"$project": {"_id": {"$concat": ["$_id.rid", "-", {"$toString": "$_id.date"}]}, "type": "messages",
+                      "date": "$_id.date", "messages": 1,
+                      "room": {"_id": "$room._id", "name": "$room.name", "t": "$room.t"}}},
+        {"$out": "rocketchat_analytics"},
+    ], allowDiskUse=True)
+    # Rocket.Chat's own index for these queries.
+    db.rocketchat_analytics.create_index([("type", 1), ("date", 1)])

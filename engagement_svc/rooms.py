@@ -1,0 +1,62 @@
+"""Which rooms count: a cached map of room id -> type, filled on demand and refreshed in the background."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+COUNTED_ROOM_TYPES = frozenset({"c", "p", "d"})  # channel, private group, direct; never livechat (l) or voip (v)
+BATCH = 10_000
+
+
+class RoomTypes:
+    """Room types by id. A room missing from Rocket.Chat has type None and does not count.
+
+    `generation` changes whenever a known room starts or stops counting (deleted, or its type changed between
+    counted and not), so totals derived from the map know when to be recomputed.
+    """
+
+    def __init__(self, db):
+        self._db = db
+        self._types: dict[str, str | None] = {}
+        self._lock = asyncio.Lock()
+        self.generation = 0
+
+    def __len__(self) -> int:
+        return len(self._types)
+
+    def counts(self, rid: str) -> bool:
+        return self._types.get(rid) in COUNTED_ROOM_TYPES
+
+    async def ensure(self, rids: Iterable[str]) -> None:
+        """Look up, in one query per 10,000, the rooms not seen before."""
+        missing = [rid for rid in set(rids) if rid not in self._types]
+        if not missing:
+            return
+        async with self._lock:
+            missing = [rid for rid in missing if rid not in self._types]
+            for i in range(0, len(missing), BATCH):
+                await self._fetch(missing[i:i + BATCH])
+
+    async def _fetch(self, rids: list[str]) -> bool:
+        found = {doc["_id"]: doc.get("t") async for doc in self._db.rocketchat_room.find({"_id": {"$in": rids}}, {"t": 1})}
+        changed = False
+        for rid in rids:
+            new = found.get(rid)
+            if rid in self._types and (self._types[rid] in COUNTED_ROOM_TYPES) != (new in COUNTED_ROOM_TYPES):
+                changed = True
+            self._types[rid] = new
+        return changed
+
+    async def refresh(self) -> None:
+        """Re-read every known room's type; bump `generation` if any room changed between counting and not."""
+        async with self._lock:
+            known = list(self._types)
+            changed = False
+            for i in range(0, len(known), BATCH):
+                changed |= await self._fetch(known[i:i + BATCH])
+            if changed:
+                self.generation += 1
+
+    def total(self, room_counts: dict[str, int]) -> int:
+        return sum(n for rid, n in room_counts.items() if self._types.get(rid) in COUNTED_ROOM_TYPES)

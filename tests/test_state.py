@@ -1,0 +1,250 @@
+"""Closed days counted once and kept; open days fresh; corrections; shared work; Rocket.Chat left untouched."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from engagement_svc.demo_data import message_doc, room_doc
+from engagement_svc.routes import ENGINE, create_app
+from engagement_svc.state import DAYS_COLLECTION
+from tests.brute import expected_body, js
+from tests.conftest import get_messages_sent
+
+AUTHOR = {"_id": "AuthorId000000001", "username": "author", "name": "Author"}
+ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"]
+
+
+def fill(db, start: datetime, days: int, per_day: int, seed: int = 3, prefix: str = "m"):
+    """Random messages in c, p, d and l rooms, some of them system messages or hidden copies."""
+    rng = random.Random(seed)
+    if db.rocketchat_room.count_documents({}) == 0:
+        db.rocketchat_room.insert_many([room_doc("C1", "c", "a"), room_doc("P1", "p", "b"),
+                                        room_doc("D1", "d", usernames=["x", "y"]), room_doc("L1", "l", "v")])
+    docs = []
+    for i in range(days * per_day):
+        ts = start + timedelta(seconds=rng.uniform(0, days * 86_400))
+        doc = message_doc(f"{prefix}{i:07d}", rng.choice(["C1", "P1", "D1", "L1"]),
+                          ts.replace(microsecond=ts.microsecond // 1000 * 1000), AUTHOR)
+        roll = rng.random()
+        if roll < 0.05:
+            doc["t"] = "uj"
+        elif roll < 0.07:
+            doc["_hidden"] = True
+        docs.append(doc)
+    db.rocketchat_message.insert_many(docs)
+    return docs
+
+
+async def until(predicate, seconds=30.0):
+    """Poll an async predicate until it holds or the time is up (a bound on the test, not a figure asserted)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = await predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        await asyncio.sleep(0.1)
+
+
+def recent_params(days=7, zone="UTC"):
+    now = datetime.now(UTC)
+    return {"start": js(now - timedelta(days=days - 1)), "end": js(now), "timezone": zone}
+
+
+def expected_for(db, params):
+    parse = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))  # noqa: E731
+    return expected_body(db, parse(params["start"]), parse(params["end"]), params["timezone"])
+
+
+async def answers_brute_force(client, db, params):
+    status, body = await get_messages_sent(client, params)
+    return status == 200 and body == expected_for(db, params)
+
+
+async def test_closed_days_come_from_state_after_a_restart(aiohttp_client, settings, users, db, sync_client):
+    fill(db, datetime(2024, 1, 1, tzinfo=UTC), 60, 40)
+    params = {"start": "2024-01-20T00:00:00Z", "end": "2024-02-15T12:00:00Z", "timezone": "Europe/Berlin"}
+    first = await aiohttp_client(create_app(settings))
+    assert await answers_brute_force(first, db, params)
+    engine = first.server.app[ENGINE]
+    assert engine.stats["recounts"] == 54 and engine.stats["state_hits"] == 0
+    state = sync_client[settings.state_database][DAYS_COLLECTION]
+    assert state.count_documents({}) == 54
+    assert {d["zone"] for d in state.find()} == {"Europe/Berlin"}
+
+    # The same request again is answered from memory; no day is counted again.
+    assert await answers_brute_force(first, db, params)
+    assert engine.stats["recounts"] == 54 and engine.stats["closed_hits"] >= 54
+
+    # A new process (empty memory) reads the kept days back, checked against the index, and counts nothing.
+    second = await aiohttp_client(create_app(settings))
+    assert await answers_brute_force(second, db, params)
+    assert second.server.app[ENGINE].stats["state_hits"] == 54
+    assert second.server.app[ENGINE].stats["recounts"] == 0
+
+
+async def test_state_and_live_paths_agree_across_zones(aiohttp_client, settings, users, db):
+    now = datetime.now(UTC)
+    fill(db, now - timedelta(days=40), 40, 50)
+    fill(db, now - timedelta(hours=3), 1, 300, seed=9, prefix="today")  # today's messages, some in the future
+    client = await aiohttp_client(create_app(settings))
+    rng = random.Random(5)
+    for _ in range(24):
+        zone = rng.choice(ZONES)
+        end = now - timedelta(days=rng.uniform(-0.5, 20))
+        start = end - timedelta(days=rng.uniform(0, 14))
+        params = {"start": js(start), "end": js(end), "timezone": zone}
+        assert await answers_brute_force(client, db, params), params
+    stats = client.server.app[ENGINE].stats
+    assert stats["recounts"] > 0 and stats["closed_hits"] > 0 and stats["open_tracked"] + stats["open_live"] > 0
+
+
+async def test_new_messages_today_are_counted_promptly(client, db):
+    now = datetime.now(UTC)
+    fill(db, now - timedelta(days=10), 10, 30)
+    params = recent_params()
+    assert await answers_brute_force(client, db, params)
+    engine = client.server.app[ENGINE]
+    assert await until(lambda: asyncio.sleep(0, engine.watcher.healthy))
+    for i in range(5):
+        db.rocketchat_message.insert_one(message_doc(f"new{i}", "C1", datetime.now(UTC), AUTHOR))
+        db.rocketchat_message.insert_one(message_doc(f"sys{i}", "C1", datetime.now(UTC), AUTHOR, t="uj"))
+        db.rocketchat_message.insert_one(message_doc(f"lc{i}", "L1", datetime.now(UTC), AUTHOR))
+        assert await until(lambda: answers_brute_force(client, db, params))
+    assert engine.stats["open_tracked"] > 0  # served from the watcher's counts, not recounted per request
+
+
+async def test_open_day_deletion_and_hiding_are_corrected(client, db):
+    now = datetime.now(UTC)
+    docs = fill(db, now - timedelta(hours=2), 1, 200)
+    docs = [d for d in docs if d["ts"] <= now and "t" not in d and not d.get("_hidden") and d["rid"] != "L1"]
+    params = recent_params(days=2)
+    assert await answers_brute_force(client, db, params)
+    db.rocketchat_message.delete_one({"_id": docs[0]["_id"]})
+    assert await until(lambda: answers_brute_force(client, db, params))
+    db.rocketchat_message.update_one({"_id": docs[1]["_id"]}, {"$set": {"_hidden": True}})
+    assert await until(lambda: answers_brute_force(client, db, params))
+    db.rocketchat_message.update_one({"_id": docs[2]["_id"]}, {"$set": {"t": "rm", "msg": ""}})
+    assert await until(lambda: answers_brute_force(client, db, params))
+
+
+async def test_closed_day_changes_are_corrected(make_client, users, db):
+    client = await make_client(sweep_seconds=1)
+    fill(db, datetime(2024, 3, 1, tzinfo=UTC), 30, 40)
+    params = {"start": "2024-03-05T00:00:00Z", "end": "2024-03-25T00:00:00Z", "timezone": "America/New_York"}
+    assert await answers_brute_force(client, db, params)
+    engine = client.server.app[ENGINE]
+    assert await until(lambda: asyncio.sleep(0, engine.watcher.healthy))
+    sent = [d for d in db.rocketchat_message.find({"ts": {"$gte": datetime(2024, 3, 10, tzinfo=UTC)},
+                                                    "t": {"$exists": False}, "_hidden": {"$ne": True},
+                                                    "rid": {"$ne": "L1"}}).limit(5)]
+    # A message imported into a closed day, an edit's hidden copy, a hidden original, a deleted status,
+    # and plain deletions: each is corrected without any request asking for it.
+    db.rocketchat_message.insert_one(message_doc("imported", "P1", datetime(2024, 3, 12, 15, tzinfo=UTC), AUTHOR))
+    assert await until(lambda: answers_brute_force(client, db, params))
+    db.rocketchat_message.insert_one(message_doc("copy", "P1", sent[0]["ts"], AUTHOR, _hidden=True, parent=sent[0]["_id"]))
+    db.rocketchat_message.update_one({"_id": sent[1]["_id"]}, {"$set": {"_hidden": True}})
+    assert await until(lambda: answers_brute_force(client, db, params))
+    db.rocketchat_message.update_one({"_id": sent[2]["_id"]}, {"$set": {"t": "rm"}})
+    assert await until(lambda: answers_brute_force(client, db, params))
+    db.rocketchat_message.delete_many({"_id": {"$in": [sent[3]["_id"], sent[4]["_id"]]}})
+    assert await until(lambda: answers_brute_force(client, db, params))
+
+
+async def test_sweep_corrects_deletions_made_while_nobody_watched(aiohttp_client, settings, users, db):
+    fill(db, datetime(2024, 5, 1, tzinfo=UTC), 20, 40)
+    params = {"start": "2024-05-03T00:00:00Z", "end": "2024-05-18T00:00:00Z", "timezone": "Asia/Kolkata"}
+    first = await aiohttp_client(create_app(settings))
+    assert await answers_brute_force(first, db, params)
+    await first.close()
+    # While no service runs, messages are deleted from kept days.
+    victims = [d["_id"] for d in db.rocketchat_message.find({"ts": {"$gte": datetime(2024, 5, 8, tzinfo=UTC)}}).limit(7)]
+    db.rocketchat_message.delete_many({"_id": {"$in": victims}})
+    # A new process checks every day it reads back from the state against the index, and recounts what changed.
+    second = await aiohttp_client(create_app(settings))
+    assert await answers_brute_force(second, db, params)
+    assert 0 < second.server.app[ENGINE].stats["recounts"] < 31
+    # And a sweep of an instance that keeps the days in memory finds deletions too.
+    db.rocketchat_message.delete_many({"ts": {"$gte": datetime(2024, 5, 10, tzinfo=UTC), "$lt": datetime(2024, 5, 11, tzinfo=UTC)}})
+    engine = second.server.app[ENGINE]
+    engine.watcher.stopping = True  # no change stream: only the sweep can see it
+    assert await engine.sweep() >= 1
+    assert await answers_brute_force(second, db, params)
+
+
+async def test_sources_and_zones_never_mix(aiohttp_client, settings, users, db, sync_client):
+    other = sync_client[db.name + "_other"]
+    try:
+        from engagement_svc.demo_data import base_documents, create_indexes, login_token, user_doc
+        from tests.conftest import ADMIN_ID, ADMIN_TOKEN
+        create_indexes(other)
+        base_documents(other, [user_doc(ADMIN_ID, "admin", ["admin"], [login_token(ADMIN_TOKEN, datetime.now(UTC))])])
+        fill(db, datetime(2024, 2, 1, tzinfo=UTC), 20, 30, seed=1)
+        fill(other, datetime(2024, 2, 1, tzinfo=UTC), 20, 60, seed=2)
+        url_other = settings.mongo_url.replace(f"/{db.name}", f"/{other.name}")
+        # Both services share one state database.
+        a = await aiohttp_client(create_app(settings))
+        b = await aiohttp_client(create_app(replace(settings, mongo_url=url_other, database=other.name)))
+        for zone in ("UTC", "Europe/Berlin"):
+            params = {"start": "2024-02-05T00:00:00Z", "end": "2024-02-15T00:00:00Z", "timezone": zone}
+            assert await answers_brute_force(a, db, params)
+            assert await answers_brute_force(b, other, params)
+        keys = sync_client[settings.state_database][DAYS_COLLECTION].distinct("source")
+        assert len(keys) == 2
+    finally:
+        sync_client.drop_database(other.name)
+
+
+async def test_identical_concurrent_requests_share_one_count(client, db):
+    fill(db, datetime(2024, 6, 1, tzinfo=UTC), 30, 30)
+    db.command("profile", 2)
+    try:
+        params = {"start": "2024-06-10T00:00:00Z", "end": "2024-06-20T00:00:00Z", "timezone": "UTC"}
+        results = await asyncio.gather(*(get_messages_sent(client, params) for _ in range(12)))
+    finally:
+        db.command("profile", 0)
+    assert all(r == results[0] for r in results) and results[0][1] == expected_for(db, params)
+    aggregates = db.system.profile.count_documents({"op": "command", "command.aggregate": "rocketchat_message"})
+    assert aggregates == 1
+
+
+async def test_rocketchat_database_is_never_written(aiohttp_client, settings, users, db, sync_client):
+    fill(db, datetime.now(UTC) - timedelta(days=30), 30, 20)
+    before = {name: db[name].find_one(sort=[("_id", -1)]) for name in db.list_collection_names()}
+    counts = {name: db[name].count_documents({}) for name in before}
+    db.command("profile", 2)
+    client = await aiohttp_client(create_app(replace(settings, warm_days=40)))
+    for zone in ZONES:
+        assert await answers_brute_force(client, db, recent_params(30, zone))
+    await client.server.app[ENGINE].sweep()
+    await client.close()
+    db.command("profile", 0)
+    writes = db.system.profile.count_documents({"op": {"$in": ["insert", "update", "remove"]},
+                                                "ns": {"$ne": f"{db.name}.system.profile"}})
+    writes += db.system.profile.count_documents({"command.insert": {"$exists": True}})
+    writes += db.system.profile.count_documents({"command.update": {"$exists": True}})
+    writes += db.system.profile.count_documents({"command.delete": {"$exists": True}})
+    assert writes == 0
+    assert set(db.list_collection_names()) - {"system.profile"} == set(before)
+    assert {name: db[name].count_documents({}) for name in before} == counts
+    state_names = sync_client[settings.state_database].list_collection_names()
+    assert state_names and all(name.startswith("engagement_svc_") for name in state_names)
+
+
+async def test_startup_warms_recent_days_without_delaying_readiness(make_client, users, db, sync_client, settings):
+    fill(db, datetime.now(UTC) - timedelta(days=20), 20, 50)
+    client = await make_client(warm_days=15)
+    engine = client.server.app[ENGINE]
+    state = sync_client[settings.state_database][DAYS_COLLECTION]
+    assert await until(lambda: asyncio.sleep(0, state.count_documents({}) >= 15))
+    recounted = engine.stats["recounts"]
+    params = recent_params(days=7)
+    assert await answers_brute_force(client, db, params)
+    assert engine.stats["closed_hits"] >= 6 and engine.stats["closed_misses"] <= 1
+    assert engine.stats["recounts"] - recounted <= 1  # at most a day that closed meanwhile
