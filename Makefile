@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test serve clean
+.PHONY: demo test serve bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("engagement-svc needs Python >= 3.11") if sys.version_info < (3, 11) else None'
@@ -19,6 +19,10 @@ demo: $(STAMP)
 ## Run the whole test suite against a real mongod (started by the tests, or ENGAGEMENT_TEST_MONGO_URL).
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest
+
+## Benchmark (not a test): prints figures and writes bench/results/latest.json. BENCH_ARGS passes options.
+bench: $(STAMP)
+	$(VENV)/bin/engagement-svc bench $(BENCH_ARGS)
 
 ## Run against the Rocket.Chat MongoDB named by MONGO_URL.
 serve: $(STAMP)

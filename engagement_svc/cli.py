@@ -44,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
         sub.add_argument("--host", help="address to listen on (overrides ENGAGEMENT_HOST)")
         sub.add_argument("--port", type=int, help="port to listen on (overrides ENGAGEMENT_PORT)")
+    from engagement_svc.bench import __doc__ as bench_doc, build_parser as bench_parser
+    bench_parser(commands.add_parser(
+        "bench", help="measure the service against the floor, Rocket.Chat's own query and a minimal handler",
+        description=bench_doc, epilog="BENCH_MONGO_URL: use that MongoDB server instead of an embedded one "
+        "(whose data stays in bench/data, so the dataset is generated once).",
+        formatter_class=argparse.RawDescriptionHelpFormatter))
     return parser
 
 
@@ -54,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return serve(_overrides(Settings.from_env(), args))
+        if args.command == "bench":
+            from engagement_svc.bench import run
+            return run(args)
         return demo(args)
     except ConfigError as exc:
         print(f"engagement-svc: {exc}", file=sys.stderr)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -82,22 +83,25 @@ def iso_z(instant: datetime) -> str:
     return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}Z"
 
 
-def windows(first: date, last: date) -> tuple[list[date], list[date]]:
-    """The range's days, newest first, and the equally long window before it."""
-    n = (last - first).days + 1
-    return [last - timedelta(days=i) for i in range(n)], [first - timedelta(days=i) for i in range(1, n + 1)]
+@lru_cache(maxsize=65_536)
+def day_label(day: date, zone: ZoneInfo) -> str:
+    """A day as the API names it: its local midnight, as a UTC instant."""
+    return iso_z(local_midnight(day, zone))
 
 
 def messages_sent_body(first: date, last: date, zone: ZoneInfo, totals: Mapping[date, int]) -> dict:
     """The endpoint's body: every day of the range (newest first, zeros included), the period's variation against
     the equally long window before it, and the last day's against the day before."""
-    in_range, before = windows(first, last)
-    period = sum(totals.get(d, 0) for d in in_range)
-    previous = sum(totals.get(d, 0) for d in before)
+    n = (last - first).days + 1
+    newest = last.toordinal()
+    in_range = [date.fromordinal(o) for o in range(newest, newest - n, -1)]
+    counts = [totals.get(d, 0) for d in in_range]
+    period = sum(counts)
+    previous = sum(totals.get(date.fromordinal(o), 0) for o in range(newest - 2 * n + 1, newest - n + 1))
     yesterday = totals.get(last - timedelta(days=1), 0)
     return {
-        "days": [{"day": iso_z(local_midnight(d, zone)), "messages": totals.get(d, 0)} for d in in_range],
+        "days": [{"day": day_label(d, zone), "messages": c} for d, c in zip(in_range, counts)],
         "period": {"count": period, "variation": period - previous},
-        "yesterday": {"count": yesterday, "variation": totals.get(last, 0) - yesterday},
+        "yesterday": {"count": yesterday, "variation": counts[0] - yesterday},
         "success": True,
     }

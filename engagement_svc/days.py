@@ -18,6 +18,7 @@ def local_date(instant: datetime, zone: ZoneInfo) -> date:
     return instant.astimezone(zone).date()
 
 
+@lru_cache(maxsize=65_536)
 def local_midnight(day: date, zone: ZoneInfo) -> datetime:
     """The first instant of a local calendar day, in UTC.
 

@@ -45,12 +45,25 @@ def free_port() -> int:
 class EmbeddedMongo:
     """Start with `start()` (or `with`), stop with `stop()`; `kill()`/`restart()` let tests simulate outages."""
 
-    def __init__(self, port: int | None = None, cache_gb: float = 1.0, replica_set: str = "rs0"):
-        self.port = port or free_port()
+    def __init__(self, port: int | None = None, cache_gb: float = 1.0, replica_set: str = "rs0",
+                 data_dir: str | None = None):
+        """`data_dir`: keep the data there across runs (the port is kept with it: the replica set's
+        configuration names it); otherwise a temporary directory, removed on stop."""
         self.cache_gb = cache_gb
         self.replica_set = replica_set
+        self.data_dir = data_dir
         self.dbpath = ""
         self._own_dir = ""
+        if data_dir:
+            os.makedirs(os.path.join(data_dir, "db"), exist_ok=True)
+            port_file = os.path.join(data_dir, "port")
+            if os.path.exists(port_file):
+                port = int(open(port_file).read())
+            else:
+                port = port or free_port()
+                with open(port_file, "w") as f:
+                    f.write(str(port))
+        self.port = port or free_port()
         self.process: subprocess.Popen | None = None
 
     @property
@@ -68,7 +81,9 @@ class EmbeddedMongo:
         self.stop()
 
     def start(self, timeout: float = 60.0) -> None:
-        if not self._own_dir:
+        if self.data_dir:
+            self.dbpath = os.path.join(self.data_dir, "db")
+        elif not self._own_dir:
             self._own_dir = tempfile.mkdtemp(prefix="engagement-mongod-")
             self.dbpath = os.path.join(self._own_dir, "db")
             os.makedirs(self.dbpath)
@@ -89,7 +104,7 @@ class EmbeddedMongo:
             "--nounixsocket",
             "--quiet",
             "--wiredTigerCacheSizeGB", str(self.cache_gb),
-            "--logpath", os.path.join(self._own_dir, "mongod.log"),
+            "--logpath", os.path.join(self.data_dir or self._own_dir, "mongod.log"),
         ]
         self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL, start_new_session=True)
@@ -123,7 +138,7 @@ class EmbeddedMongo:
             client.close()
 
     def log_tail(self, lines: int = 5) -> str:
-        path = os.path.join(self._own_dir, "mongod.log")
+        path = os.path.join(self.data_dir or self._own_dir, "mongod.log")
         try:
             with open(path, encoding="utf-8", errors="replace") as f:
                 return " | ".join(f.read().splitlines()[-lines:])

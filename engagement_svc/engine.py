@@ -55,6 +55,7 @@ class Engine:
         self._jobs: dict[tuple[str, date], asyncio.Task] = {}
         self._live: dict[tuple[str, tuple[date, ...]], tuple[float, asyncio.Task]] = {}
         self._dirty: dict[str, set[date]] = {}
+        self._open_cache: dict[str, tuple[tuple, dict[date, int]]] = {}  # zone -> (tracker state, totals)
         self._sweep_due = 0.0
         self._last_sweep = 0.0
         self._counting = asyncio.Semaphore(PARALLEL_COUNTS)
@@ -96,23 +97,26 @@ class Engine:
         return sorted(days)
 
     # -- requests -----------------------------------------------------------------------------------------------
-    async def totals(self, zone: ZoneInfo, days: Iterable[date]) -> dict[date, int]:
-        """Messages sent on each of these local days."""
+    async def totals(self, zone: ZoneInfo, first: date, last: date) -> dict[date, int]:
+        """Messages sent on each local day from `first` to `last`."""
         now = datetime.now(UTC)
-        days = sorted(set(days))
-        closed = [d for d in days if self.is_closed(d, zone, now)]
+        first_open = self.open_days(zone, now)[0]
+        days = [date.fromordinal(o) for o in range(first.toordinal(), last.toordinal() + 1)]
+        closed = days[:max(0, (first_open - first).days)]
         result = await self._closed_totals(zone, closed) if closed else {}
-        open_ = [d for d in days if d not in result]
+        open_ = days[len(closed):]
         if open_:
-            rooms = await self._open_rooms(zone, open_, now)
-            await self.rooms.ensure(rid for counts in rooms.values() for rid in counts)
-            result.update((d, self.rooms.total(counts)) for d, counts in rooms.items())
+            result.update(await self._open_totals(zone, open_, now))
         return result
 
     async def _closed_totals(self, zone: ZoneInfo, days: list[date]) -> dict[date, int]:
         totals = self._totals.setdefault(zone.key, {})
         generation = self.rooms.generation
-        stale = [d for d in days if d not in totals or totals[d][0] != generation]
+        known = {d: t[1] for d in days if (t := totals.get(d)) is not None and t[0] == generation}
+        if len(known) == len(days):
+            self.stats["closed_hits"] += len(days)
+            return known
+        stale = [d for d in days if d not in known]
         closed = self._closed.setdefault(zone.key, {})
         missing = [d for d in stale if d not in closed]
         self.stats["closed_hits"] += len(days) - len(missing)  # answered from memory
@@ -182,20 +186,26 @@ class Engine:
             results.update(await asyncio.gather(*(one(d) for d in days[i:i + 16])))
         return results
 
-    async def _open_rooms(self, zone: ZoneInfo, days: list[date], now: datetime) -> dict[date, dict[str, int]]:
-        tracked = self.watcher.open_days(zone, days)
-        if tracked is None and self.watcher.healthy and all(d in self.open_days(zone, now) for d in days):
+    async def _open_totals(self, zone: ZoneInfo, days: list[date], now: datetime) -> dict[date, int]:
+        tracker = self.watcher.open_days(zone, days)
+        if tracker is None and self.watcher.healthy and all(d in self.open_days(zone, now) for d in days):
             # First request for this zone: the watcher counts its open days once, at a snapshot, then keeps them.
             await asyncio.shield(self._shared(("track", zone.key), lambda: self.watcher.track(zone, self.open_days(zone, now)), 0))
-            tracked = self.watcher.open_days(zone, days)
-        if tracked is not None:
+            tracker = self.watcher.open_days(zone, days)
+        if tracker is not None:
             self.stats["open_tracked"] += 1
-            return tracked
+            key = (tracker.serial, tracker.version, self.rooms.generation)
+            cached = self._open_cache.get(zone.key)
+            if cached is None or cached[0] != key:
+                await self.rooms.ensure(rid for counts in tracker.days.values() for rid in counts)
+                cached = self._open_cache[zone.key] = (key, {d: self.rooms.total(c) for d, c in tracker.days.items()})
+            return {d: cached[1][d] for d in days}
         # Without the watcher, open days are counted directly; the count is shared and reused briefly.
         self.stats["open_live"] += 1
         counted = await asyncio.shield(self._shared((zone.key, tuple(days)), lambda: self._count_live(zone, days),
                                                     self.settings.freshness_seconds))
-        return {d: c.rooms for d, c in counted.items()}
+        await self.rooms.ensure(rid for c in counted.values() for rid in c.rooms)
+        return {d: self.rooms.total(c.rooms) for d, c in counted.items()}
 
     async def _count_live(self, zone: ZoneInfo, days: list[date]) -> dict[date, DayCount]:
         with pymongo.timeout(BACKGROUND_TIMEOUT_S):

@@ -10,6 +10,7 @@ make the open days be counted again, at most once a second, and tell the engine 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections import deque
@@ -46,6 +47,9 @@ EVENTS = [
 ]
 
 
+_SERIALS = itertools.count(1)
+
+
 def counts_as_sent(doc: dict) -> bool:
     return "t" not in doc and doc.get("_hidden") is not True
 
@@ -56,11 +60,14 @@ class OpenDays:
     zone: ZoneInfo
     since: Timestamp
     days: dict[date, RoomCounts] = field(default_factory=dict)
+    version: int = 0  # bumped by every change, so totals derived from the counts know when to be recomputed
+    serial: int = field(default_factory=lambda: next(_SERIALS))  # tells trackers apart (an id() can be reused)
 
     def add(self, ts: datetime, rid: str) -> None:
         rooms = self.days.get(local_date(ts, self.zone))
         if rooms is not None:
             rooms[rid] = rooms.get(rid, 0) + 1
+            self.version += 1
 
 
 class Watcher:
@@ -177,12 +184,12 @@ class Watcher:
                 await self.track(tracker.zone, sorted(tracker.days))
 
     # -- open days ----------------------------------------------------------------------------------------------
-    def open_days(self, zone: ZoneInfo, days: list[date]) -> dict[date, RoomCounts] | None:
-        """Per-room counts of these days if the zone is tracked for all of them, else None."""
+    def open_days(self, zone: ZoneInfo, days: list[date]) -> OpenDays | None:
+        """The zone's tracker if it keeps all of these days, else None."""
         tracker = self.trackers.get(zone.key)
         if not self.healthy or tracker is None or any(d not in tracker.days for d in days):
             return None
-        return {d: tracker.days[d] for d in days}
+        return tracker
 
     async def track(self, zone: ZoneInfo, days: list[date]) -> None:
         """Count these days of the zone at a snapshot, replay what the stream delivered since, and keep them."""

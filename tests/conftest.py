@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -89,6 +91,16 @@ def make_client(aiohttp_client, settings):
 
 
 ADMIN_HEADERS = {"X-User-Id": ADMIN_ID, "X-Auth-Token": ADMIN_TOKEN}
+
+
+async def until(predicate, seconds=30.0):
+    """Poll an async predicate until it holds or the time is up (a bound on the test, not a figure asserted)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = await predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        await asyncio.sleep(0.1)
 
 
 async def get_messages_sent(client, params: dict, headers: dict | None = None):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from engagement_svc.demo_data import login_token, personal_access_token, user_doc
-from tests.conftest import ADMIN_HEADERS, ADMIN_ID, ADMIN_TOKEN, USER_ID, USER_TOKEN, get_messages_sent
+from tests.conftest import ADMIN_HEADERS, ADMIN_ID, ADMIN_TOKEN, USER_ID, USER_TOKEN, get_messages_sent, until
 
 UNAUTHORIZED = {"status": "error", "message": "You must be logged in to do this."}
 FORBIDDEN = {"success": False,
@@ -108,13 +108,22 @@ async def test_user_without_permission_gets_403(client):
 
 
 async def test_permission_follows_rocketchat_permissions_document(client, db):
+    """Changes to the permission apply within about a second (it is read at most once a second)."""
     headers = {"X-User-Id": USER_ID, "X-Auth-Token": USER_TOKEN}
+
+    async def status(h, wanted):
+        return (await get_messages_sent(client, GOOD, h))[0] == wanted
+
+    assert await status(headers, 403)
     db.rocketchat_permissions.update_one({"_id": "view-engagement-dashboard"}, {"$set": {"roles": ["admin", "user"]}})
-    assert (await get_messages_sent(client, GOOD, headers))[0] == 200
+    assert await until(lambda: status(headers, 200), seconds=10)
     db.rocketchat_permissions.update_one({"_id": "view-engagement-dashboard"}, {"$set": {"roles": ["auditor"]}})
+    assert await until(lambda: status(ADMIN_HEADERS, 403), seconds=10)
     assert await get_messages_sent(client, GOOD, ADMIN_HEADERS) == (403, FORBIDDEN)
+    db.rocketchat_permissions.update_one({"_id": "view-engagement-dashboard"}, {"$set": {"roles": ["admin"]}})
+    assert await until(lambda: status(ADMIN_HEADERS, 200), seconds=10)
     db.rocketchat_permissions.delete_one({"_id": "view-engagement-dashboard"})
-    assert await get_messages_sent(client, GOOD, ADMIN_HEADERS) == (403, FORBIDDEN)
+    assert await until(lambda: status(ADMIN_HEADERS, 403), seconds=10)
 
 
 async def test_custom_role_holding_the_permission_is_allowed(client, db):

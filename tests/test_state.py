@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -15,7 +14,7 @@ from engagement_svc.demo_data import message_doc, room_doc
 from engagement_svc.routes import ENGINE, create_app
 from engagement_svc.state import DAYS_COLLECTION
 from tests.brute import expected_body, js
-from tests.conftest import get_messages_sent
+from tests.conftest import get_messages_sent, until
 
 AUTHOR = {"_id": "AuthorId000000001", "username": "author", "name": "Author"}
 ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"]
@@ -40,16 +39,6 @@ def fill(db, start: datetime, days: int, per_day: int, seed: int = 3, prefix: st
         docs.append(doc)
     db.rocketchat_message.insert_many(docs)
     return docs
-
-
-async def until(predicate, seconds=30.0):
-    """Poll an async predicate until it holds or the time is up (a bound on the test, not a figure asserted)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = await predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        await asyncio.sleep(0.1)
 
 
 def recent_params(days=7, zone="UTC"):

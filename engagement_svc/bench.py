@@ -1,0 +1,399 @@
+"""`engagement-svc bench`: figures for the service against the floor, the peer and the ceiling. Asserts nothing.
+
+- floor: `count_documents` on the `{ts: 1}` index over the window a request reads (the range and the window
+  before it), and the service's exact aggregation run directly through PyMongo over the same window;
+- peer: Rocket.Chat's own query on its `rocketchat_analytics` counters for the same range (the period, then the
+  previous window, as Rocket.Chat runs them);
+- ceiling: a minimal aiohttp process that looks one user up by `_id` and returns a fixed body;
+- the service: a real `engagement-svc serve` process on loopback, cold (fresh process, empty state) and warm,
+  throughput at several concurrencies, freshness of a new message, and its peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+RANGES = (7, 30, 90, 365)
+CONCURRENCY = (1, 16, 64)
+ZONE = "UTC"
+
+CEILING_APP = """
+import sys
+from aiohttp import web
+from pymongo import AsyncMongoClient
+
+async def handler(request):
+    db = request.app["client"].get_default_database()
+    user = await db.users.find_one({"_id": request.headers.get("X-User-Id", "")}, {"username": 1})
+    return web.json_response({"days": [], "period": {"count": 0, "variation": 0},
+                              "yesterday": {"count": 0, "variation": 0}, "success": user is not None})
+
+async def client_ctx(app):
+    app["client"] = AsyncMongoClient(sys.argv[1])
+    yield
+    await app["client"].close()
+
+app = web.Application()
+app.cleanup_ctx.append(client_ctx)
+app.router.add_get("/api/v1/engagement-dashboard/messages/messages-sent", handler)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[2]), print=None, access_log=None)
+"""
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+def summary(seconds: list[float]) -> dict:
+    ms = [s * 1000 for s in seconds]
+    return {"p50_ms": round(percentile(ms, 50), 2), "p95_ms": round(percentile(ms, 95), 2), "n": len(ms)}
+
+
+def js(instant: datetime) -> str:
+    return instant.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+class Server:
+    """A child process serving HTTP on loopback, stopped on exit."""
+
+    def __init__(self, args: list[str], env: dict[str, str], port: int):
+        self.port = port
+        self.process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    async def ready(self, session, seconds: float = 60.0) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.process.stderr.read()[-2000:]}")
+            try:
+                async with session.get(f"http://127.0.0.1:{self.port}/api/v1/engagement-dashboard/messages/messages-sent"):
+                    return
+            except OSError:
+                await asyncio.sleep(0.05)
+        raise RuntimeError("server did not start")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+async def timed_get(session, url: str, headers: dict) -> tuple[float, dict]:
+    began = time.perf_counter()
+    async with session.get(url, headers=headers) as response:
+        body = await response.json()
+        if response.status != 200:
+            raise RuntimeError(f"{response.status}: {body}")
+    return time.perf_counter() - began, body
+
+
+async def load(session, url: str, headers: dict, concurrency: int, seconds: float, max_requests: int) -> dict:
+    """A bounded closed-loop load: `concurrency` workers until the time or the request budget runs out."""
+    done, errors, latencies = 0, 0, []
+    deadline = time.perf_counter() + seconds
+
+    async def worker():
+        nonlocal done, errors
+        while time.perf_counter() < deadline and done + errors < max_requests:
+            began = time.perf_counter()
+            try:
+                async with session.get(url, headers=headers) as response:
+                    await response.read()
+                    ok = response.status == 200
+            except OSError:
+                ok = False
+            latencies.append(time.perf_counter() - began)
+            if ok:
+                done += 1
+            else:
+                errors += 1
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - began
+    return {"concurrency": concurrency, "requests": done, "errors": errors, "seconds": round(elapsed, 2),
+            "rps": round(done / elapsed, 1), **summary(latencies)}
+
+
+def window(anchor: datetime, days: int) -> tuple[datetime, datetime, datetime, datetime]:
+    """(start, end) of a `days`-long range ending at the anchor, and the UTC span the service reads for it."""
+    end = anchor
+    first = (anchor - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    lo = first - timedelta(days=days)
+    hi = anchor.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    return first + timedelta(hours=12), end, lo, hi
+
+
+def database_figures(db, anchor: datetime, runs: int) -> dict:
+    """Floor and peer, straight through PyMongo."""
+    from zoneinfo import ZoneInfo
+
+    from engagement_svc.counts import day_bounds, room_days_pipeline
+    from engagement_svc.days import local_date
+
+    out = {}
+    zone = ZoneInfo(ZONE)
+    for days in RANGES:
+        start, end, lo, hi = window(anchor, days)
+        first, last = local_date(start, zone), local_date(end, zone)
+        span_days = [first - timedelta(days=days) + timedelta(days=i) for i in range(2 * days)]
+        pipeline = room_days_pipeline(day_bounds(span_days, zone), zone)
+
+        def floor():
+            db.rocketchat_message.count_documents({"ts": {"$gte": lo, "$lt": hi}})
+
+        def exact():
+            list(db.rocketchat_message.aggregate(pipeline, allowDiskUse=True))
+
+        def peer():  # Rocket.Chat's getMessagesSentTotalByDate, for the period and then the previous window
+            def by_date(a, b, limit):
+                return list(db.rocketchat_analytics.aggregate([
+                    {"$match": {"type": "messages", "date": {"$gte": a, "$lte": b}}},
+                    {"$group": {"_id": "$date", "messages": {"$sum": "$messages"}}},
+                    {"$sort": {"_id": -1}}, {"$limit": limit}]))
+            number = lambda d: int(d.strftime("%Y%m%d"))  # noqa: E731
+            by_date(number(first), number(last), days)
+            by_date(number(first - timedelta(days=days + 1)), number(first - timedelta(days=1)), days + 1)
+
+        figures = {}
+        for name, fn, n in (("floor_count_ms", floor, runs), ("raw_exact_ms", exact, max(3, runs // 4)),
+                            ("peer_ms", peer, runs)):
+            fn()  # one unmeasured run: every variant reads from a warm cache
+            samples = []
+            for _ in range(n):
+                began = time.perf_counter()
+                fn()
+                samples.append(time.perf_counter() - began)
+            figures[name] = round(statistics.median(samples) * 1000, 2)
+        figures["messages_in_window"] = db.rocketchat_message.count_documents({"ts": {"$gte": lo, "$lt": hi}})
+        out[str(days)] = figures
+    return out
+
+
+async def service_figures(args, mongo_url_for, sync_client, anchor: datetime) -> dict:
+    import aiohttp
+
+    from engagement_svc.bench_data import BENCH_TOKEN, BENCH_USER_ID
+    from engagement_svc.embedded import free_port
+    from engagement_svc.routes import MESSAGES_SENT_PATH
+
+    headers = {"X-User-Id": BENCH_USER_ID, "X-Auth-Token": BENCH_TOKEN}
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("MONGO_URL", "ENGAGEMENT_"))}
+    env = base_env | {"MONGO_URL": mongo_url_for(args.database), "ENGAGEMENT_TIMEZONE": ZONE,
+                      "ENGAGEMENT_STATE_MONGO_URL": mongo_url_for(args.database + "_state"),
+                      "ENGAGEMENT_QUERY_TIMEOUT_MS": "300000", "ENGAGEMENT_WARM_DAYS": "0"}
+    results: dict = {"cold": {}, "warm": {}, "throughput": {}, "ceiling_throughput": {}}
+    connector = lambda: aiohttp.TCPConnector(limit=200)  # noqa: E731
+    url_for = lambda port, days: (  # noqa: E731
+        f"http://127.0.0.1:{port}{MESSAGES_SENT_PATH}?start={js(window(anchor, days)[0])}"
+        f"&end={js(window(anchor, days)[1])}&timezone={ZONE}")
+
+    async with aiohttp.ClientSession(connector=connector()) as session:
+        # Cold: a fresh process and an empty state database for every sample.
+        for days in RANGES:
+            samples = []
+            for _ in range(args.cold_runs):
+                sync_client.drop_database(args.database + "_state")
+                port = free_port()
+                server = Server([sys.executable, "-m", "engagement_svc", "serve", "--port", str(port)], env, port)
+                try:
+                    await server.ready(session)
+                    seconds, _ = await timed_get(session, url_for(port, days), headers)
+                    samples.append(seconds)
+                finally:
+                    server.stop()
+            results["cold"][str(days)] = summary(samples)
+            args.progress(f"  cold {days:>3}-day: p50 {results['cold'][str(days)]['p50_ms']:.0f} ms")
+
+        # Warm: one process; every range counted once, then measured.
+        port = free_port()
+        server = Server([sys.executable, "-m", "engagement_svc", "serve", "--port", str(port)], env, port)
+        try:
+            await server.ready(session)
+            for days in RANGES:
+                await timed_get(session, url_for(port, days), headers)
+            for days in RANGES:
+                samples = [(await timed_get(session, url_for(port, days), headers))[0] for _ in range(args.warm_runs)]
+                results["warm"][str(days)] = summary(samples)
+            args.progress("  warm: " + ", ".join(f"{d}-day p50 {results['warm'][str(d)]['p50_ms']:.2f} ms" for d in RANGES))
+            for c in CONCURRENCY:
+                async with aiohttp.ClientSession(connector=connector()) as load_session:
+                    results["throughput"][str(c)] = await load(load_session, url_for(port, 7), headers, c,
+                                                               args.load_seconds, args.load_requests)
+            args.progress("  service rps: " + ", ".join(f"c{c} {results['throughput'][str(c)]['rps']}" for c in CONCURRENCY))
+            results["freshness"] = await freshness(session, sync_client[args.database], port, headers, args.fresh_runs)
+            args.progress(f"  freshness p95 {results['freshness']['p95_ms']:.0f} ms")
+            results["service_peak_rss_mb"] = peak_rss_mb(server.process.pid)
+        finally:
+            server.stop()
+
+        # The ceiling: a minimal handler with one users lookup, in its own process.
+        port = free_port()
+        ceiling = Server([sys.executable, "-c", CEILING_APP, mongo_url_for(args.database), str(port)], base_env, port)
+        try:
+            await ceiling.ready(session)
+            for c in CONCURRENCY:
+                async with aiohttp.ClientSession(connector=connector()) as load_session:
+                    results["ceiling_throughput"][str(c)] = await load(load_session, url_for(port, 7), headers, c,
+                                                                       args.load_seconds, args.load_requests)
+            args.progress("  ceiling rps: " + ", ".join(f"c{c} {results['ceiling_throughput'][str(c)]['rps']}" for c in CONCURRENCY))
+        finally:
+            ceiling.stop()
+    return results
+
+
+async def freshness(session, db, port: int, headers: dict, runs: int) -> dict:
+    """Insert one message now, then poll every 5 ms until today's count includes it."""
+    from engagement_svc.demo_data import message_doc
+    from engagement_svc.routes import MESSAGES_SENT_PATH
+
+    now = datetime.now(UTC)
+    url = f"http://127.0.0.1:{port}{MESSAGES_SENT_PATH}?start={js(now - timedelta(days=1))}&end={js(now)}&timezone={ZONE}"
+    rid = db.rocketchat_room.find_one({"t": "c"})["_id"]
+    author = {"_id": "bench", "username": "bench"}
+    samples = []
+    for i in range(runs):
+        _, body = await timed_get(session, url, headers)
+        before = body["days"][0]["messages"]
+        db.rocketchat_message.insert_one(message_doc(f"fresh-{time.time_ns()}-{i}", rid, datetime.now(UTC), author))
+        began = time.perf_counter()
+        while True:
+            _, body = await timed_get(session, url, headers)
+            if body["days"][0]["messages"] > before:
+                break
+            if time.perf_counter() - began > 60:
+                raise RuntimeError("a new message did not show within 60 s")
+            await asyncio.sleep(0.005)
+        samples.append(time.perf_counter() - began)
+    return summary(samples)
+
+
+def table(report: dict) -> str:
+    db, svc = report["database"], report["service"]
+    lines = [
+        f"{'range':>6} | {'msgs read':>9} | {'floor':>8} | {'raw exact':>9} | {'peer':>8} | {'cold p50':>9} | "
+        f"{'warm p50':>8} | {'warm p95':>8} | {'cold/raw':>8} | {'warm/peer':>9} | {'warm/floor':>10}",
+    ]
+    for d in map(str, RANGES):
+        f, c, w = db[d], svc["cold"][d], svc["warm"][d]
+        lines.append(
+            f"{d + 'd':>6} | {f['messages_in_window']:>9,} | {f['floor_count_ms']:>6.1f}ms | {f['raw_exact_ms']:>7.0f}ms | "
+            f"{f['peer_ms']:>6.1f}ms | {c['p50_ms']:>7.0f}ms | {w['p50_ms']:>6.2f}ms | {w['p95_ms']:>6.2f}ms | "
+            f"{c['p50_ms'] / f['raw_exact_ms']:>8.2f} | {w['p50_ms'] / f['peer_ms']:>9.3f} | {w['p50_ms'] / f['floor_count_ms']:>10.3f}")
+    lines.append("")
+    lines.append(f"{'concurrency':>11} | {'service rps':>11} | {'ceiling rps':>11} | {'service/ceiling':>15} | "
+                 f"{'service p95':>11} | errors")
+    for c in map(str, CONCURRENCY):
+        s, k = svc["throughput"][c], svc["ceiling_throughput"][c]
+        lines.append(f"{c:>11} | {s['rps']:>11.1f} | {k['rps']:>11.1f} | {s['rps'] / k['rps']:>15.2f} | "
+                     f"{s['p95_ms']:>9.2f}ms | {s['errors'] + k['errors']}")
+    fr = svc["freshness"]
+    lines.append("")
+    lines.append(f"freshness (insert -> counted): p50 {fr['p50_ms']:.0f} ms, p95 {fr['p95_ms']:.0f} ms over {fr['n']}; "
+                 f"service peak RSS {svc['service_peak_rss_mb']} MB; "
+                 f"365d warm / 7d warm: {svc['warm']['365']['p50_ms'] / svc['warm']['7']['p50_ms']:.2f}")
+    return "\n".join(lines)
+
+
+def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    parser = parser or argparse.ArgumentParser(prog="engagement-svc bench")
+    parser.add_argument("--messages", type=int, default=3_000_000, help="messages in the dataset (default 3,000,000)")
+    parser.add_argument("--days", type=int, default=120, help="days the dataset spans (default 120)")
+    parser.add_argument("--rooms", type=int, default=500, help="channel, private and direct rooms (default 500)")
+    parser.add_argument("--cold-runs", type=int, default=20, help="fresh processes per range for cold figures")
+    parser.add_argument("--warm-runs", type=int, default=50, help="requests per range for warm figures")
+    parser.add_argument("--fresh-runs", type=int, default=20, help="messages inserted to measure freshness")
+    parser.add_argument("--load-seconds", type=float, default=10.0, help="longest time of each load run")
+    parser.add_argument("--load-requests", type=int, default=20_000, help="most requests of each load run")
+    parser.add_argument("--database", default="engagement_bench", help="database holding the dataset")
+    parser.add_argument("--output", default="bench/results/latest.json", help="where the JSON figures go")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Set up (or reuse) the dataset, measure, print the table, write the JSON."""
+    from pymongo import MongoClient
+
+    from engagement_svc.bench_data import existing_anchor, generate
+    from engagement_svc.embedded import EmbeddedMongo
+
+    args.progress = lambda text: print(text, flush=True)
+    external = os.environ.get("BENCH_MONGO_URL")
+    mongo = None
+    if external:
+        base = external.split("?")[0].rstrip("/")
+        options = "?" + external.split("?", 1)[1] if "?" in external else ""
+        if base.count("/") > 2:
+            base = base.rsplit("/", 1)[0]
+        mongo_url_for = lambda name: f"{base}/{name}{options}"  # noqa: E731
+        server_url = external
+    else:
+        # The embedded server keeps its data under bench/data so the dataset is generated only once.
+        mongo = EmbeddedMongo(cache_gb=4, data_dir=str(Path("bench/data").resolve()))
+        mongo.start(timeout=120)
+        mongo_url_for = mongo.url_for
+        server_url = mongo.url
+    client = MongoClient(server_url, tz_aware=True)
+    try:
+        db = client[args.database]
+        anchor = existing_anchor(db, args.messages, args.days, args.rooms)
+        generation_s = None
+        if anchor is None:
+            args.progress(f"generating {args.messages:,} messages over {args.days} days (once; reused afterwards)")
+            began = time.monotonic()
+            anchor = generate(db, args.messages, args.days, args.rooms, progress=args.progress)
+            generation_s = round(time.monotonic() - began, 1)
+            args.progress(f"  generated in {generation_s} s")
+        else:
+            args.progress(f"reusing the dataset in {args.database} (anchor {anchor.isoformat()})")
+        args.progress("measuring floor and peer")
+        report = {
+            "when": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
+                        "mongodb": client.server_info()["version"]},
+            "dataset": {"messages": args.messages, "days": args.days, "rooms": args.rooms,
+                        "anchor": anchor.isoformat(), "generation_seconds": generation_s,
+                        "analytics_documents": db.rocketchat_analytics.count_documents({})},
+            "zone": ZONE,
+            "database": database_figures(db, anchor, runs=20),
+        }
+        args.progress("measuring the service")
+        report["service"] = asyncio.run(service_figures(args, mongo_url_for, client, anchor))
+        print(table(report))
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(json.dumps(report, indent=2) + "\n")
+        print(f"figures written to {args.output}")
+        return 0
+    finally:
+        client.close()
+        if mongo is not None:  # bench/data stays for the next run
+            mongo.stop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(run(build_parser().parse_args()))
