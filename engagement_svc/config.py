@@ -31,7 +31,7 @@ class Settings:
     close_grace_seconds: int = 600  # a day is closed this long after its local end
     freshness_seconds: float = 5.0  # open days are never staler than this
     sweep_seconds: int = 300  # how often closed days are re-checked for deletions
-    warm_days: int = 100  # closed days of the default zone counted in the background at start-up
+    warm_days: int = 180  # closed days of the default zone counted in the background at start-up
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -53,7 +53,7 @@ class Settings:
             close_grace_seconds=_int(env, "ENGAGEMENT_CLOSE_GRACE_SECONDS", 600, low=0, high=7 * 86_400),
             freshness_seconds=_int(env, "ENGAGEMENT_FRESHNESS_MS", 5_000, low=0, high=3_600_000) / 1000,
             sweep_seconds=_int(env, "ENGAGEMENT_SWEEP_SECONDS", 300, low=1, high=7 * 86_400),
-            warm_days=_int(env, "ENGAGEMENT_WARM_DAYS", 100, low=0, high=36_500),
+            warm_days=_int(env, "ENGAGEMENT_WARM_DAYS", 180, low=0, high=36_500),
         )
 
 

@@ -83,25 +83,22 @@ def iso_z(instant: datetime) -> str:
     return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}Z"
 
 
-@lru_cache(maxsize=65_536)
-def day_label(day: date, zone: ZoneInfo) -> str:
-    """A day as the API names it: its local midnight, as a UTC instant."""
-    return iso_z(local_midnight(day, zone))
+@lru_cache(maxsize=131_072)
+def day_entry(ordinal: int, zone: ZoneInfo, messages: int) -> str:
+    """One element of `days`, as JSON: the day's local midnight as a UTC instant, and its count. Cached, since a
+    closed day's entry never changes: a long range is mostly a join of ready-made strings."""
+    day = iso_z(local_midnight(date.fromordinal(ordinal), zone))
+    return f'{{"day":"{day}","messages":{messages}}}'
 
 
-def messages_sent_body(first: date, last: date, zone: ZoneInfo, totals: Mapping[date, int]) -> dict:
-    """The endpoint's body: every day of the range (newest first, zeros included), the period's variation against
-    the equally long window before it, and the last day's against the day before."""
-    n = (last - first).days + 1
-    newest = last.toordinal()
-    in_range = [date.fromordinal(o) for o in range(newest, newest - n, -1)]
-    counts = [totals.get(d, 0) for d in in_range]
-    period = sum(counts)
-    previous = sum(totals.get(date.fromordinal(o), 0) for o in range(newest - 2 * n + 1, newest - n + 1))
-    yesterday = totals.get(last - timedelta(days=1), 0)
-    return {
-        "days": [{"day": day_label(d, zone), "messages": c} for d, c in zip(in_range, counts)],
-        "period": {"count": period, "variation": period - previous},
-        "yesterday": {"count": yesterday, "variation": counts[0] - yesterday},
-        "success": True,
-    }
+def messages_sent_json(first: date, zone: ZoneInfo, totals: list[int]) -> str:
+    """The endpoint's body from the totals of the window before the range and of the range (oldest first, equally
+    long): every day of the range newest first, zeros included; the period's variation against the window before;
+    the last day's against the day before it."""
+    n = len(totals) // 2
+    previous, in_range = totals[:n], totals[n:]
+    period, last = sum(in_range), first.toordinal() + n - 1
+    yesterday = totals[-2]
+    days = ",".join([day_entry(last - i, zone, c) for i, c in enumerate(reversed(in_range))])
+    return (f'{{"days":[{days}],"period":{{"count":{period},"variation":{period - sum(previous)}}},'
+            f'"yesterday":{{"count":{yesterday},"variation":{totals[-1] - yesterday}}},"success":true}}')

@@ -51,7 +51,7 @@ class Engine:
         self.watcher = Watcher(db, on_change=self._message_changed, on_delete=self._deletion_seen)
         self._source: str | None = None
         self._closed: dict[str, dict[date, DayCount]] = {}  # zone -> closed day -> counts
-        self._totals: dict[str, dict[date, tuple[int, int]]] = {}  # zone -> day -> (room generation, total)
+        self._totals: dict[str, dict[int, tuple[int, int]]] = {}  # zone -> day ordinal -> (room generation, total)
         self._jobs: dict[tuple[str, date], asyncio.Task] = {}
         self._live: dict[tuple[str, tuple[date, ...]], tuple[float, asyncio.Task]] = {}
         self._dirty: dict[str, set[date]] = {}
@@ -97,37 +97,37 @@ class Engine:
         return sorted(days)
 
     # -- requests -----------------------------------------------------------------------------------------------
-    async def totals(self, zone: ZoneInfo, first: date, last: date) -> dict[date, int]:
-        """Messages sent on each local day from `first` to `last`."""
+    async def totals(self, zone: ZoneInfo, first: date, last: date) -> list[int]:
+        """Messages sent on each local day from `first` to `last`, in that order."""
         now = datetime.now(UTC)
-        first_open = self.open_days(zone, now)[0]
-        days = [date.fromordinal(o) for o in range(first.toordinal(), last.toordinal() + 1)]
-        closed = days[:max(0, (first_open - first).days)]
-        result = await self._closed_totals(zone, closed) if closed else {}
-        open_ = days[len(closed):]
+        start, first_open = first.toordinal(), self.open_days(zone, now)[0].toordinal()
+        closed = range(start, min(last.toordinal() + 1, first_open))
+        result = await self._closed_totals(zone, closed) if closed else []
+        open_ = [date.fromordinal(o) for o in range(start + len(result), last.toordinal() + 1)]
         if open_:
-            result.update(await self._open_totals(zone, open_, now))
+            counts = await self._open_totals(zone, open_, now)
+            result += [counts[d] for d in open_]
         return result
 
-    async def _closed_totals(self, zone: ZoneInfo, days: list[date]) -> dict[date, int]:
+    async def _closed_totals(self, zone: ZoneInfo, ordinals: range) -> list[int]:
+        """Totals of closed days, kept by day ordinal so that a warm range costs one lookup per day."""
         totals = self._totals.setdefault(zone.key, {})
         generation = self.rooms.generation
-        known = {d: t[1] for d in days if (t := totals.get(d)) is not None and t[0] == generation}
-        if len(known) == len(days):
-            self.stats["closed_hits"] += len(days)
+        known = [t[1] if (t := totals.get(o)) is not None and t[0] == generation else None for o in ordinals]
+        if None not in known:
+            self.stats["closed_hits"] += len(known)
             return known
-        stale = [d for d in days if d not in known]
+        stale = [date.fromordinal(o) for o, t in zip(ordinals, known) if t is None]
         closed = self._closed.setdefault(zone.key, {})
         missing = [d for d in stale if d not in closed]
-        self.stats["closed_hits"] += len(days) - len(missing)  # answered from memory
+        self.stats["closed_hits"] += len(known) - len(missing)  # answered from memory
         self.stats["closed_misses"] += len(missing)  # read back from the state database, or counted
-        if stale:
-            if missing:
-                await self._shared_fill(zone, missing)
-            await self.rooms.ensure(rid for d in stale for rid in closed[d].rooms)
-            for d in stale:
-                totals[d] = (generation, self.rooms.total(closed[d].rooms))
-        return {d: totals[d][1] for d in days}
+        if missing:
+            await self._shared_fill(zone, missing)
+        await self.rooms.ensure(rid for d in stale for rid in closed[d].rooms)
+        for d in stale:
+            totals[d.toordinal()] = (generation, self.rooms.total(closed[d].rooms))
+        return [totals[o][1] for o in ordinals]
 
     async def _shared_fill(self, zone: ZoneInfo, days: list[date]) -> None:
         """Fill these closed days, joining fills already under way for any of them."""
@@ -173,7 +173,7 @@ class Engine:
         self._closed.setdefault(zone.key, {}).update(counted)
         totals = self._totals.setdefault(zone.key, {})
         for d in days:
-            totals.pop(d, None)
+            totals.pop(d.toordinal(), None)
         await self.store.save(await self.source(), zone.key, counted)
 
     async def _raw_counts(self, zone: ZoneInfo, days: list[date]) -> dict[date, int]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -17,7 +16,7 @@ from pymongo.errors import PyMongoError
 from engagement_svc import __version__
 from engagement_svc.auth import SharedDocuments, authorize
 from engagement_svc.config import Settings
-from engagement_svc.counts import messages_sent_body
+from engagement_svc.counts import messages_sent_json
 from engagement_svc.engine import Engine
 from engagement_svc.params import BadRequest, parse_query
 
@@ -33,10 +32,6 @@ MESSAGES_SENT_PATH = "/api/v1/engagement-dashboard/messages/messages-sent"
 UNAUTHORIZED = {"status": "error", "message": "You must be logged in to do this."}
 FORBIDDEN = {"success": False,
              "error": "User does not have the permissions required for this action [error-unauthorized]"}
-
-
-def compact_json(value) -> str:
-    return json.dumps(value, separators=(",", ":"))
 
 
 def failure(status: int, error: str, **kwargs) -> web.Response:
@@ -59,9 +54,10 @@ async def messages_sent_handler(request: web.Request) -> web.Response:
                 if status == 403:
                     return web.json_response(FORBIDDEN, status=403)
                 query = parse_query(request.query, settings.timezone, settings.max_range_days)
-                totals = await engine.totals(query.zone, query.first_day - timedelta(days=query.days), query.last_day)
-                return web.json_response(messages_sent_body(query.first_day, query.last_day, query.zone, totals),
-                                         dumps=compact_json)
+                first = query.first_day - timedelta(days=query.days)  # the window before the range, then the range
+                totals = await engine.totals(query.zone, first, query.last_day)
+                return web.Response(text=messages_sent_json(query.first_day, query.zone, totals),
+                                    content_type="application/json")
     except BadRequest as exc:
         return failure(400, str(exc))
     except (TimeoutError, PyMongoError) as exc:
