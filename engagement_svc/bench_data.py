@@ -7,12 +7,12 @@ database and reused while its description (in `engagement_bench_meta`) matches.
 
 from __future__ import annotations
 
+import bisect
 import random
 import time
 from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
-from pymongo import InsertOne
 
 from engagement_svc.demo_data import base_documents, create_indexes, login_token, meteor_id, room_doc, user_doc
 
@@ -49,7 +49,7 @@ def generate(db, messages: int = 3_000_000, days: int = 120, rooms: int = 500, a
     room_docs += [room_doc(meteor_id(rng), "l", f"visitor-{i}") for i in range(50)]
     db.rocketchat_room.insert_many(room_docs)
     rids = [r["_id"] for r in room_docs]
-    room_weights = [1.0 / (i + 1) ** 0.8 for i in range(len(rids))]
+    room_cumulative = _cumulative([1.0 / (i + 1) ** 0.8 for i in range(len(rids))])
     authors = [{"_id": u["_id"], "username": u["username"], "name": u["name"]} for u in users]
 
     # Messages per day follow the weekly rhythm; within a day, the hourly one.
@@ -60,7 +60,7 @@ def generate(db, messages: int = 3_000_000, days: int = 120, rooms: int = 500, a
     per_day[-1] += messages - sum(per_day)
     started, written, recent = time.monotonic(), 0, []
     batch: list[dict] = []
-    for day_start, count in zip(day_starts, per_day):
+    for day_start, count in zip(day_starts, per_day, strict=True):
         hours = rng.choices(range(24), HOUR_WEIGHTS, k=count)
         for hour in hours:
             ts = day_start + timedelta(hours=hour, seconds=rng.random() * 3600)
@@ -68,7 +68,8 @@ def generate(db, messages: int = 3_000_000, days: int = 120, rooms: int = 500, a
                 ts = anchor - timedelta(seconds=rng.random() * 3600)
             roll = rng.random()
             author = authors[rng.randrange(len(authors))]
-            doc = {"_id": str(ObjectId()), "rid": rids[_weighted(rng, room_weights)], "msg": "lorem ipsum dolor",
+            room = min(bisect.bisect_left(room_cumulative, rng.random()), len(rids) - 1)
+            doc = {"_id": str(ObjectId()), "rid": rids[room], "msg": "lorem ipsum dolor",
                    "ts": ts.replace(microsecond=ts.microsecond // 1000 * 1000), "u": author, "_updatedAt": ts,
                    "urls": [], "mentions": [], "channels": []}
             if roll < 0.05:
@@ -97,17 +98,12 @@ def generate(db, messages: int = 3_000_000, days: int = 120, rooms: int = 500, a
     return anchor
 
 
-def _weighted(rng: random.Random, weights: list[float], _cache={}) -> int:
-    key = id(weights)
-    if key not in _cache:
-        total, acc = sum(weights), []
-        running = 0.0
-        for w in weights:
-            running += w / total
-            acc.append(running)
-        _cache[key] = acc
-    import bisect
-    return min(bisect.bisect_left(_cache[key], rng.random()), len(weights) - 1)
+def _cumulative(weights: list[float]) -> list[float]:
+    total, running, out = sum(weights), 0.0, []
+    for w in weights:
+        running += w / total
+        out.append(running)
+    return out
 
 
 def build_analytics(db) -> None:

@@ -63,7 +63,7 @@ def room_days_pipeline(spans: list[tuple[datetime, datetime]], zone: ZoneInfo) -
 
 
 def room_days_from(docs: Iterable[Mapping]) -> dict[date, DayCount]:
-    return {day_from_number(doc["_id"]): DayCount({r: n for r, n in zip(doc["rids"], doc["counts"]) if n}, doc["raw"])
+    return {day_from_number(doc["_id"]): DayCount({r: n for r, n in zip(doc["rids"], doc["counts"], strict=True) if n}, doc["raw"])
             for doc in docs}
 
 

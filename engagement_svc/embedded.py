@@ -58,7 +58,8 @@ class EmbeddedMongo:
             os.makedirs(os.path.join(data_dir, "db"), exist_ok=True)
             port_file = os.path.join(data_dir, "port")
             if os.path.exists(port_file):
-                port = int(open(port_file).read())
+                with open(port_file) as f:
+                    port = int(f.read())
             else:
                 port = port or free_port()
                 with open(port_file, "w") as f:

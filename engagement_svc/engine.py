@@ -19,7 +19,7 @@ import asyncio
 import contextvars
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -117,7 +117,7 @@ class Engine:
         if None not in known:
             self.stats["closed_hits"] += len(known)
             return known
-        stale = [date.fromordinal(o) for o, t in zip(ordinals, known) if t is None]
+        stale = [date.fromordinal(o) for o, t in zip(ordinals, known, strict=True) if t is None]
         closed = self._closed.setdefault(zone.key, {})
         missing = [d for d in stale if d not in closed]
         self.stats["closed_hits"] += len(known) - len(missing)  # answered from memory
@@ -176,14 +176,14 @@ class Engine:
             totals.pop(d.toordinal(), None)
         await self.store.save(await self.source(), zone.key, counted)
 
-    async def _raw_counts(self, zone: ZoneInfo, days: list[date]) -> dict[date, int]:
-        """Every message per day, from the `{ts: 1}` index alone (no document is read)."""
+    async def _raw_counts(self, zone: ZoneInfo, days: list[date], parallel: int = 16) -> dict[date, int]:
+        """Every message per day, from the `{ts: 1}` index alone (no document is read), `parallel` at a time."""
         async def one(d: date) -> tuple[date, int]:
             lo, hi = local_midnight(d, zone), local_midnight(d + timedelta(days=1), zone)
             return d, await self.db.rocketchat_message.count_documents({"ts": {"$gte": lo, "$lt": hi}})
         results: dict[date, int] = {}
-        for i in range(0, len(days), 16):
-            results.update(await asyncio.gather(*(one(d) for d in days[i:i + 16])))
+        for i in range(0, len(days), parallel):
+            results.update(await asyncio.gather(*(one(d) for d in days[i:i + parallel])))
         return results
 
     async def _open_totals(self, zone: ZoneInfo, days: list[date], now: datetime) -> dict[date, int]:
@@ -273,7 +273,7 @@ class Engine:
         changed = 0
         for zone_key, closed in list(self._closed.items()):
             zone = ZoneInfo(zone_key)
-            raw = await self._raw_counts(zone, sorted(closed))
+            raw = await self._raw_counts(zone, sorted(closed), parallel=PARALLEL_COUNTS)  # gently: nobody waits
             differ = [d for d, n in raw.items() if closed[d].raw != n]
             for i in range(0, len(differ), CHUNK_DAYS):
                 await self._recount(zone, differ[i:i + CHUNK_DAYS])

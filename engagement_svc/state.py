@@ -51,7 +51,7 @@ class StateStore:
         found: dict[date, DayCount] = {}
         try:
             async for doc in self.collection.find({"_id": {"$in": list(keys)}}):
-                found[keys[doc["_id"]]] = DayCount(dict(zip(doc["rids"], doc["counts"])), doc["raw"])
+                found[keys[doc["_id"]]] = DayCount(dict(zip(doc["rids"], doc["counts"], strict=True)), doc["raw"])
         except PyMongoError as exc:
             if exc.timeout:
                 raise

@@ -102,17 +102,22 @@ class Watcher:
                             type(exc).__name__)
             self.healthy = False
             self.trackers.clear()
+            if self.stopping:
+                break
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 10.0)
+        self.healthy = False
+        self.trackers.clear()
 
     async def _watch(self) -> None:
         options: dict = {"max_await_time_ms": 250}
         if self._resume_token is not None:
             options["resume_after"] = self._resume_token
         else:
+            if self.started_at is not None:
+                self.on_delete()  # a restart without history: what happened meanwhile is unknown, check closed days
             self.started_at = (await self.db.command("ping"))["operationTime"]
             options["start_at_operation_time"] = self.started_at
-            self.on_delete()  # anything may have happened while nobody watched: check closed days
         try:
             stream = await self.db.rocketchat_message.watch(EVENTS, **options)
         except PyMongoError as exc:
@@ -180,7 +185,7 @@ class Watcher:
         if self._resnapshot and time.monotonic() - self._last_resnapshot >= RESNAPSHOT_SECONDS:
             self._resnapshot = False
             self._last_resnapshot = time.monotonic()
-            for key, tracker in list(self.trackers.items()):
+            for tracker in list(self.trackers.values()):
                 await self.track(tracker.zone, sorted(tracker.days))
 
     # -- open days ----------------------------------------------------------------------------------------------

@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, timedelta
 
-import pytest
 
 from engagement_svc.demo_data import message_doc, room_doc
 from engagement_svc.routes import ENGINE, create_app
@@ -47,7 +45,7 @@ def recent_params(days=7, zone="UTC"):
 
 
 def expected_for(db, params):
-    parse = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))  # noqa: E731
+    parse = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))
     return expected_body(db, parse(params["start"]), parse(params["end"]), params["timezone"])
 
 
@@ -237,3 +235,23 @@ async def test_startup_warms_recent_days_without_delaying_readiness(make_client,
     assert await answers_brute_force(client, db, params)
     assert engine.stats["closed_hits"] >= 6 and engine.stats["closed_misses"] <= 1
     assert engine.stats["recounts"] - recounted <= 1  # at most a day that closed meanwhile
+
+
+async def test_without_the_change_stream_open_days_are_counted_directly(make_client, users, db):
+    """Open days: counted directly, reused at most freshness_seconds. Closed days: deletions found by the sweep."""
+    client = await make_client(freshness_seconds=0.5, sweep_seconds=1)
+    engine = client.server.app[ENGINE]
+    engine.watcher.stopping = True  # as when change streams are not allowed: the watcher ends
+    assert await until(lambda: asyncio.sleep(0, not engine.watcher.healthy))
+    now = datetime.now(UTC)
+    docs = fill(db, now - timedelta(days=5), 5, 40)
+    params = recent_params(days=3, zone="Asia/Kolkata")
+    assert await answers_brute_force(client, db, params)
+    db.rocketchat_message.insert_one(message_doc("late", "D1", datetime.now(UTC), AUTHOR))
+    today = [d for d in docs if now - d["ts"] < timedelta(hours=1) and "t" not in d and d["rid"] != "L1"]
+    db.rocketchat_message.delete_one({"_id": today[0]["_id"]})
+    assert await until(lambda: answers_brute_force(client, db, params))
+    old = [d for d in docs if timedelta(days=3) < now - d["ts"] < timedelta(days=4) and "t" not in d]
+    db.rocketchat_message.delete_one({"_id": old[0]["_id"]})
+    assert await until(lambda: answers_brute_force(client, db, params))
+    assert engine.stats["open_live"] >= 2 and engine.stats["open_tracked"] == 0
