@@ -25,6 +25,12 @@ environment:
   ENGAGEMENT_TIMEZONE          IANA zone for days when a request gives no timezone (default UTC)
   ENGAGEMENT_MAX_RANGE_DAYS    longest range a request may ask for, in days (default 732)
   ENGAGEMENT_QUERY_TIMEOUT_MS  time limit for all database work of one request (default 10000)
+  ENGAGEMENT_STATE_MONGO_URL   where the service keeps its own state (default: MONGO_URL's server,
+                               database engagement_svc)
+  ENGAGEMENT_CLOSE_GRACE_SECONDS  a day is closed and counted once this long after its end (default 600)
+  ENGAGEMENT_FRESHNESS_MS      most an open day may lag without a change stream (default 5000)
+  ENGAGEMENT_SWEEP_SECONDS     how often kept days are checked for deletions (default 300)
+  ENGAGEMENT_WARM_DAYS         closed days counted in the background at start-up (default 180)
 """
 
 

@@ -39,6 +39,7 @@ class Settings:
         mongo_url = env.get("MONGO_URL", "").strip()
         if not mongo_url:
             raise ConfigError("MONGO_URL is not set: give the Rocket.Chat MongoDB URL, e.g. mongodb://host:27017/rocketchat")
+        state_url = env.get("ENGAGEMENT_STATE_MONGO_URL", "").strip()
         return cls(
             mongo_url=mongo_url,
             database=database_from_url(mongo_url),
@@ -47,7 +48,7 @@ class Settings:
             timezone=_zone(env, "ENGAGEMENT_TIMEZONE", "UTC"),
             max_range_days=_int(env, "ENGAGEMENT_MAX_RANGE_DAYS", 732, low=1, high=36_500),
             query_timeout_ms=_int(env, "ENGAGEMENT_QUERY_TIMEOUT_MS", 10_000, low=1, high=3_600_000),
-            state_mongo_url=(state_url := env.get("ENGAGEMENT_STATE_MONGO_URL", "").strip()),
+            state_mongo_url=state_url,
             state_database=database_from_url(state_url, "ENGAGEMENT_STATE_MONGO_URL", DEFAULT_STATE_DATABASE)
             if state_url else DEFAULT_STATE_DATABASE,
             close_grace_seconds=_int(env, "ENGAGEMENT_CLOSE_GRACE_SECONDS", 600, low=0, high=7 * 86_400),

@@ -34,9 +34,16 @@ def test_database_comes_from_the_url_path(url, database):
 def test_all_settings_are_read():
     s = Settings.from_env(BASE | {"ENGAGEMENT_HOST": "0.0.0.0", "ENGAGEMENT_PORT": "9000",
                                   "ENGAGEMENT_TIMEZONE": "America/Sao_Paulo", "ENGAGEMENT_MAX_RANGE_DAYS": "31",
-                                  "ENGAGEMENT_QUERY_TIMEOUT_MS": "2500"})
+                                  "ENGAGEMENT_QUERY_TIMEOUT_MS": "2500",
+                                  "ENGAGEMENT_STATE_MONGO_URL": "mongodb://state:27017/counts",
+                                  "ENGAGEMENT_CLOSE_GRACE_SECONDS": "60", "ENGAGEMENT_FRESHNESS_MS": "1500",
+                                  "ENGAGEMENT_SWEEP_SECONDS": "30", "ENGAGEMENT_WARM_DAYS": "0"})
     assert (s.host, s.port, s.timezone, s.max_range_days, s.query_timeout_ms) == (
         "0.0.0.0", 9000, "America/Sao_Paulo", 31, 2500)
+    assert (s.state_mongo_url, s.state_database, s.close_grace_seconds, s.freshness_seconds, s.sweep_seconds,
+            s.warm_days) == ("mongodb://state:27017/counts", "counts", 60, 1.5, 30, 0)
+    assert Settings.from_env(BASE).state_database == "engagement_svc"
+    assert Settings.from_env(BASE | {"ENGAGEMENT_STATE_MONGO_URL": "mongodb://s:1"}).state_database == "engagement_svc"
 
 
 @pytest.mark.parametrize("env, needle", [
@@ -51,6 +58,11 @@ def test_all_settings_are_read():
     (BASE | {"ENGAGEMENT_MAX_RANGE_DAYS": "0"}, "ENGAGEMENT_MAX_RANGE_DAYS must be between 1"),
     (BASE | {"ENGAGEMENT_QUERY_TIMEOUT_MS": "1.5"}, "ENGAGEMENT_QUERY_TIMEOUT_MS must be a whole number"),
     (BASE | {"ENGAGEMENT_QUERY_TIMEOUT_MS": "-1"}, "ENGAGEMENT_QUERY_TIMEOUT_MS must be between 1"),
+    (BASE | {"ENGAGEMENT_STATE_MONGO_URL": "redis://h/x"}, "ENGAGEMENT_STATE_MONGO_URL must start with"),
+    (BASE | {"ENGAGEMENT_CLOSE_GRACE_SECONDS": "-5"}, "ENGAGEMENT_CLOSE_GRACE_SECONDS must be between 0"),
+    (BASE | {"ENGAGEMENT_FRESHNESS_MS": "soon"}, "ENGAGEMENT_FRESHNESS_MS must be a whole number"),
+    (BASE | {"ENGAGEMENT_SWEEP_SECONDS": "0"}, "ENGAGEMENT_SWEEP_SECONDS must be between 1"),
+    (BASE | {"ENGAGEMENT_WARM_DAYS": "-1"}, "ENGAGEMENT_WARM_DAYS must be between 0"),
 ])
 def test_bad_settings_are_refused(env, needle):
     with pytest.raises(ConfigError, match=needle):
@@ -72,7 +84,9 @@ def run_cli(*args, env=None):
 def test_help_lists_commands_and_settings():
     out = run_cli("--help")
     assert out.returncode == 0
-    for word in ("serve", "demo", "MONGO_URL", "ENGAGEMENT_QUERY_TIMEOUT_MS", "ENGAGEMENT_TIMEZONE"):
+    for word in ("serve", "demo", "bench", "MONGO_URL", "ENGAGEMENT_QUERY_TIMEOUT_MS", "ENGAGEMENT_TIMEZONE",
+                 "ENGAGEMENT_STATE_MONGO_URL", "ENGAGEMENT_CLOSE_GRACE_SECONDS", "ENGAGEMENT_FRESHNESS_MS",
+                 "ENGAGEMENT_SWEEP_SECONDS", "ENGAGEMENT_WARM_DAYS"):
         assert word in out.stdout
     for command in ("serve", "demo"):
         sub = run_cli(command, "--help")
