@@ -54,7 +54,8 @@ class Engine:
         self._totals: dict[str, dict[int, tuple[int, int]]] = {}  # zone -> day ordinal -> (room generation, total)
         self._jobs: dict[tuple[str, date], asyncio.Task] = {}
         self._live: dict[tuple[str, tuple[date, ...]], tuple[float, asyncio.Task]] = {}
-        self._dirty: dict[str, set[date]] = {}
+        self._dirty: dict[str, set[date]] = {}  # closed days kept in memory, to recount
+        self._stale_state: set[date] = set()  # UTC dates whose kept days (any zone) the state database must drop
         self._open_cache: dict[str, tuple[tuple, dict[date, int]]] = {}  # zone -> (tracker state, totals)
         self._sweep_due = 0.0
         self._last_sweep = 0.0
@@ -190,7 +191,8 @@ class Engine:
         tracker = self.watcher.open_days(zone, days)
         if tracker is None and self.watcher.healthy and all(d in self.open_days(zone, now) for d in days):
             # First request for this zone: the watcher counts its open days once, at a snapshot, then keeps them.
-            await asyncio.shield(self._shared(("track", zone.key), lambda: self.watcher.track(zone, self.open_days(zone, now)), 0))
+            track = self._shared(("track", zone.key), lambda: self.watcher.track(zone, self.open_days(zone, now)), 0)
+            await asyncio.shield(track)
             tracker = self.watcher.open_days(zone, days)
         if tracker is not None:
             self.stats["open_tracked"] += 1
@@ -228,11 +230,17 @@ class Engine:
 
     # -- corrections --------------------------------------------------------------------------------------------
     def _message_changed(self, ts: datetime) -> None:
-        """A message of this instant was inserted or changed: its kept closed day, in every zone, is recounted."""
+        """A message of this instant was inserted or changed: its closed day, in every zone, is recounted if kept
+        in memory, and dropped from the state database (in every zone the instant falls on the UTC date or the
+        one before or after), so that no instance reads it back unchanged."""
+        if local_midnight(ts.astimezone(UTC).date(), UTC) + timedelta(days=2) > datetime.now(UTC):
+            return  # today's or yesterday's: open everywhere or closing with a count taken after this change
         for zone_key, closed in self._closed.items():
             day = local_date(ts, ZoneInfo(zone_key))
             if day in closed:
                 self._dirty.setdefault(zone_key, set()).add(day)
+        utc_day = ts.astimezone(UTC).date()
+        self._stale_state.update(utc_day + timedelta(days=k) for k in (-1, 0, 1))
 
     def _deletion_seen(self) -> None:
         self._sweep_due = min(self._sweep_due or float("inf"), time.monotonic())
@@ -258,6 +266,9 @@ class Engine:
                 await asyncio.sleep(5.0)
 
     async def _recount_dirty(self) -> None:
+        if self._stale_state:
+            stale, self._stale_state = self._stale_state, set()
+            await self.store.forget(await self.source(), stale)
         dirty, self._dirty = self._dirty, {}
         for zone_key, days in dirty.items():
             try:

@@ -73,6 +73,15 @@ class StateStore:
                 raise
             self._warn("write", exc)
 
+    async def forget(self, source: str, days: set[date]) -> None:
+        """Drop these days of every zone (they are counted again when next read)."""
+        try:
+            await self.collection.delete_many({"source": source, "day": {"$in": sorted(d.isoformat() for d in days)}})
+        except PyMongoError as exc:
+            if exc.timeout:
+                raise
+            self._warn("write", exc)
+
     def _warn(self, what: str, exc: PyMongoError) -> None:
         if not self._warned:
             self._warned = True

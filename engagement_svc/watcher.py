@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+import pymongo
 from bson import Timestamp
 from pymongo.errors import PyMongoError
 
@@ -30,6 +31,7 @@ log = logging.getLogger("engagement_svc.watcher")
 RECENT_SECONDS = 600  # how long processed inserts stay replayable
 RECENT_MAX = 500_000
 RESNAPSHOT_SECONDS = 1.0  # at most this often are open days counted again after deletions
+TRACK_TIMEOUT_S = 120  # a snapshot read must finish well inside MongoDB's snapshot history (300 s by default)
 
 EVENTS = [
     {"$match": {"$or": [
@@ -200,6 +202,10 @@ class Watcher:
         """Count these days of the zone at a snapshot, replay what the stream delivered since, and keep them."""
         if not self.healthy:
             return
+        with pymongo.timeout(TRACK_TIMEOUT_S):
+            await self._track(zone, days)
+
+    async def _track(self, zone: ZoneInfo, days: list[date]) -> None:
         for _ in range(3):
             since = (await self.db.command("ping"))["operationTime"]
             reply = await self.db.command({

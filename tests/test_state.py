@@ -255,3 +255,27 @@ async def test_without_the_change_stream_open_days_are_counted_directly(make_cli
     db.rocketchat_message.delete_one({"_id": old[0]["_id"]})
     assert await until(lambda: answers_brute_force(client, db, params))
     assert engine.stats["open_live"] >= 2 and engine.stats["open_tracked"] == 0
+
+
+async def test_a_hide_on_a_day_kept_only_in_state_is_not_read_back(aiohttp_client, settings, users, db):
+    """Instance A counts and keeps the days; instance B, which never loaded them, sees a message hidden on one of
+    them: the kept day is dropped, so whoever reads it next counts it again."""
+    fill(db, datetime(2024, 8, 1, tzinfo=UTC), 20, 40)
+    params = {"start": "2024-08-05T00:00:00Z", "end": "2024-08-15T00:00:00Z", "timezone": "Europe/Berlin"}
+    a = await aiohttp_client(create_app(settings))
+    assert await answers_brute_force(a, db, params)
+    await a.close()
+    b = await aiohttp_client(create_app(settings))
+    engine = b.server.app[ENGINE]
+    assert await until(lambda: asyncio.sleep(0, engine.watcher.healthy))
+    victim = db.rocketchat_message.find_one({"ts": {"$gte": datetime(2024, 8, 10, 12, tzinfo=UTC),
+                                                    "$lt": datetime(2024, 8, 10, 20, tzinfo=UTC)},
+                                             "t": {"$exists": False}, "_hidden": {"$ne": True}, "rid": {"$ne": "L1"}})
+    db.rocketchat_message.update_one({"_id": victim["_id"]}, {"$set": {"_hidden": True}})
+    state = b.server.app[ENGINE].store.collection
+    assert await until(lambda: _missing(state, "2024-08-10"))
+    assert await answers_brute_force(b, db, params)
+
+
+async def _missing(state, day):
+    return await state.count_documents({"day": day}) == 0
