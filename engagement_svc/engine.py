@@ -69,12 +69,17 @@ class Engine:
         self._tasks = [self._background(self.watcher.run()), self._background(self._maintain()),
                        self._background(self._warm())]
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = 2.0) -> set[asyncio.Task]:
+        """Cancel the background work and wait up to `grace_s` for it. PyMongo may retry a cancelled read until
+        its deadline, so what is still running is returned: closing the client ends it."""
         self.watcher.stopping = True
         tasks = [*self._tasks, *self._jobs.values(), *(t for _, t in self._live.values())]
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if not tasks:
+            return set()
+        _, pending = await asyncio.wait(tasks, timeout=grace_s)
+        return pending
 
     @staticmethod
     def _background(coro: Awaitable) -> asyncio.Task:

@@ -107,10 +107,12 @@ def create_app(settings: Settings) -> web.Application:
         app[ENGINE] = engine = Engine(client[settings.database], state_client[settings.state_database], settings)
         engine.start()
         yield
-        await engine.stop()
+        pending = await engine.stop()
         if state_client is not client:
             await state_client.close()
         await client.close()
+        if pending:  # their sockets are closed now: they end at once
+            await asyncio.wait(pending, timeout=5)
 
     app.cleanup_ctx.append(mongo_ctx)
     app.router.add_get(MESSAGES_SENT_PATH, messages_sent_handler)
