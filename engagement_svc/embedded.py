@@ -36,6 +36,16 @@ def mongod_binary() -> str:
     return path
 
 
+def _die_with_parent() -> None:
+    """Runs in the child before exec: on Linux, mongod gets SIGTERM when the process that started it dies, even
+    if that process is killed outright (a CI timeout, kill -9) and never reaches its clean-up."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -108,7 +118,8 @@ class EmbeddedMongo:
             "--logpath", os.path.join(self.data_dir or self._own_dir, "mongod.log"),
         ]
         self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, start_new_session=True)
+                                        stderr=subprocess.DEVNULL, start_new_session=True,
+                                        preexec_fn=_die_with_parent)
 
     def _wait_for_primary(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -92,3 +92,28 @@ async def test_outage_leaves_no_trace_in_logs(outage_client, own_mongo, caplog):
     text = caplog.text
     assert "Traceback" not in text and ADMIN_TOKEN not in text
     assert "database" in text
+
+
+def test_embedded_mongod_dies_with_the_process_that_started_it(tmp_path):
+    """A test run killed outright (a CI timeout) leaves no mongod behind."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    script = ("from engagement_svc.embedded import EmbeddedMongo\n"
+              "import time\nm = EmbeddedMongo(); m.start(); print(m.process.pid, flush=True); time.sleep(600)\n")
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    mongod_pid = int(parent.stdout.readline())
+    os.kill(mongod_pid, 0)  # running
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(mongod_pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(mongod_pid, signal.SIGKILL)
+        raise AssertionError("mongod outlived the process that started it")
