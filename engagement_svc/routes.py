@@ -68,6 +68,27 @@ async def messages_sent_handler(request: web.Request) -> web.Response:
         return failure(503, "The database is unavailable; try again later")
 
 
+async def healthz(request: web.Request) -> web.Response:
+    """The process is alive and serving HTTP. No database, no auth."""
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready when Rocket.Chat's MongoDB answers and the state database can be read; 503 otherwise. No auth."""
+    engine = request.app[ENGINE]
+    checks = {"mongo": "ok", "state": "ok"}
+    with pymongo.timeout(min(request.app[SETTINGS].query_timeout_ms, 2_000) / 1000):
+        for name, probe in (("mongo", lambda: engine.db.command("ping")),
+                            ("state", lambda: engine.store.collection.find_one({}, {"_id": 1}))):
+            try:
+                await probe()
+            except PyMongoError as exc:
+                checks[name] = "timeout" if exc.timeout else "unavailable"
+    ready = all(v == "ok" for v in checks.values())
+    body = {"status": "ready" if ready else "unavailable", **checks, "change_stream": engine.watcher.healthy}
+    return web.json_response(body, status=200 if ready else 503)
+
+
 @web.middleware
 async def json_errors(request: web.Request, handler) -> web.StreamResponse:
     """Routing errors and anything unexpected answer in the contract's JSON shape; no trace leaves the process."""
@@ -116,4 +137,6 @@ def create_app(settings: Settings) -> web.Application:
 
     app.cleanup_ctx.append(mongo_ctx)
     app.router.add_get(MESSAGES_SENT_PATH, messages_sent_handler)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     return app

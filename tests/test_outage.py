@@ -117,3 +117,27 @@ def test_embedded_mongod_dies_with_the_process_that_started_it(tmp_path):
     else:
         os.kill(mongod_pid, signal.SIGKILL)
         raise AssertionError("mongod outlived the process that started it")
+
+
+async def test_health_and_readiness_follow_the_database(outage_client, own_mongo):
+    for path in ("/healthz", "/readyz"):  # no credentials needed
+        response = await outage_client.get(path)
+        assert response.status == 200 and response.content_type == "application/json"
+    assert (await (await outage_client.get("/healthz")).json()) == {"status": "ok"}
+    ready = await (await outage_client.get("/readyz")).json()
+    assert ready["status"] == "ready" and ready["mongo"] == ready["state"] == "ok"
+
+    own_mongo.kill()
+    response = await outage_client.get("/readyz")
+    body = await response.json()
+    assert response.status == 503 and body["status"] == "unavailable" and body["mongo"] != "ok"
+    assert (await outage_client.get("/healthz")).status == 200  # alive all the same
+
+    await asyncio.get_running_loop().run_in_executor(None, own_mongo.restart)
+
+    async def ready_again():
+        return (await outage_client.get("/readyz")).status == 200
+    deadline = time.monotonic() + 60
+    while not await ready_again():
+        assert time.monotonic() < deadline, "not ready again after mongod came back"
+        await asyncio.sleep(0.2)
