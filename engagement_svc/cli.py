@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import shlex
 import sys
@@ -15,6 +14,7 @@ from aiohttp import web
 from engagement_svc import __version__
 from engagement_svc.config import ConfigError, Settings
 from engagement_svc.counts import iso_z
+from engagement_svc.logs import LEVELS, configure
 from engagement_svc.routes import MESSAGES_SENT_PATH, create_app
 
 ENVIRONMENT_HELP = """\
@@ -31,6 +31,7 @@ environment:
   ENGAGEMENT_FRESHNESS_MS      most an open day may lag without a change stream (default 5000)
   ENGAGEMENT_SWEEP_SECONDS     how often kept days are checked for deletions (default 300)
   ENGAGEMENT_WARM_DAYS         closed days counted in the background at start-up (default 180)
+  ENGAGEMENT_LOG_LEVEL         DEBUG, INFO (default: one JSON line per request), WARNING or ERROR
 """
 
 
@@ -61,8 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    level = os.environ.get("ENGAGEMENT_LOG_LEVEL", "INFO").strip().upper() or "INFO"
+    if level not in LEVELS:
+        print(f"engagement-svc: ENGAGEMENT_LOG_LEVEL must be one of {', '.join(LEVELS)}, got {level!r}", file=sys.stderr)
+        return 2
+    configure(level)
     try:
         if args.command == "serve":
             return serve(_overrides(Settings.from_env(), args))

@@ -18,6 +18,7 @@ from engagement_svc.auth import SharedDocuments, authorize
 from engagement_svc.config import Settings
 from engagement_svc.counts import messages_sent_json
 from engagement_svc.engine import Engine
+from engagement_svc.logs import request_log, silence_driver
 from engagement_svc.params import BadRequest, parse_query
 
 log = logging.getLogger("engagement_svc")
@@ -116,7 +117,8 @@ def mongo_client(settings: Settings) -> AsyncMongoClient:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[json_errors])
+    silence_driver()
+    app = web.Application(middlewares=[request_log, json_errors])
     app[SETTINGS] = settings
     app[AUTH_DOCUMENTS] = SharedDocuments()
 

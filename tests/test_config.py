@@ -84,7 +84,7 @@ def run_cli(*args, env=None):
 def test_help_lists_commands_and_settings():
     out = run_cli("--help")
     assert out.returncode == 0
-    for word in ("serve", "demo", "bench", "MONGO_URL", "ENGAGEMENT_QUERY_TIMEOUT_MS", "ENGAGEMENT_TIMEZONE",
+    for word in ("serve", "demo", "bench", "ENGAGEMENT_LOG_LEVEL", "MONGO_URL", "ENGAGEMENT_QUERY_TIMEOUT_MS", "ENGAGEMENT_TIMEZONE",
                  "ENGAGEMENT_STATE_MONGO_URL", "ENGAGEMENT_CLOSE_GRACE_SECONDS", "ENGAGEMENT_FRESHNESS_MS",
                  "ENGAGEMENT_SWEEP_SECONDS", "ENGAGEMENT_WARM_DAYS"):
         assert word in out.stdout
@@ -103,3 +103,8 @@ def test_serve_with_bad_settings_stops_with_one_line(env, needle):
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0] and lines[0].startswith("engagement-svc: ")
     assert "Traceback" not in out.stderr
+
+
+def test_bad_log_level_stops_with_one_line():
+    out = run_cli("serve", env={"MONGO_URL": "mongodb://h/rc", "ENGAGEMENT_LOG_LEVEL": "chatty"})
+    assert out.returncode == 2 and out.stderr.strip().count("\n") == 0 and "ENGAGEMENT_LOG_LEVEL" in out.stderr

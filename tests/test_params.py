@@ -159,3 +159,19 @@ async def test_unknown_path_and_method_are_json(client):
     assert response.status == 405 and response.content_type == "application/json"
     assert response.headers["Allow"]
     assert (await response.json())["success"] is False
+
+
+@pytest.mark.parametrize("line", [
+    "GET /api/v1/engagement-dashboard/messages/messages-sent?start=" + "9" * 20_000 + " HTTP/1.1",
+    "GET /healthz HTTP/1.1\r\nX-Auth-Token: " + "a" * 20_000,
+    "GET /healthz HTTP/1.1\r\n" + "".join(f"X-Filler-{i}: x\r\n" for i in range(300)).rstrip(),
+])
+async def test_oversized_requests_get_a_4xx(client, line):
+    import asyncio
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    writer.write((line + "\r\nHost: x\r\nConnection: close\r\n\r\n").encode())
+    await writer.drain()
+    status_line = await asyncio.wait_for(reader.readline(), 10)
+    writer.close()
+    status = int(status_line.split()[1])
+    assert 400 <= status < 500, status_line
