@@ -19,6 +19,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -79,13 +80,16 @@ class Server:
 
     def __init__(self, args: list[str], env: dict[str, str], port: int):
         self.port = port
-        self.process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        # Its log goes to a file: a pipe nobody reads would fill up and stall the server under load.
+        self.log = tempfile.TemporaryFile(mode="w+")
+        self.process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=self.log, text=True)
 
     async def ready(self, session, seconds: float = 60.0) -> None:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.process.stderr.read()[-2000:]}")
+                self.log.seek(0)
+                raise RuntimeError(f"server exited: {self.log.read()[-2000:]}")
             try:
                 async with session.get(f"http://127.0.0.1:{self.port}/api/v1/engagement-dashboard/messages/messages-sent"):
                     return
@@ -101,6 +105,7 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self.log.close()
 
 
 async def timed_get(session, url: str, headers: dict) -> tuple[float, dict]:
