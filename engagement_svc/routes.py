@@ -24,7 +24,6 @@ from engagement_svc.params import BadRequest, parse_query
 log = logging.getLogger("engagement_svc")
 
 SETTINGS = web.AppKey("settings", Settings)
-MONGO = web.AppKey("mongo", AsyncMongoClient)
 ENGINE = web.AppKey("engine", Engine)
 AUTH_DOCUMENTS = web.AppKey("auth_documents", SharedDocuments)
 
@@ -126,7 +125,6 @@ def create_app(settings: Settings) -> web.Application:
         client = mongo_client(settings)
         state_client = mongo_client(replace(settings, mongo_url=settings.state_mongo_url)) \
             if settings.state_mongo_url else client
-        app[MONGO] = client
         app[ENGINE] = engine = Engine(client[settings.database], state_client[settings.state_database], settings)
         engine.start()
         yield
