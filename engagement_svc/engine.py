@@ -238,8 +238,8 @@ class Engine:
         """A message of this instant was inserted or changed: its closed day, in every zone, is recounted if kept
         in memory, and dropped from the state database (in every zone the instant falls on the UTC date or the
         one before or after), so that no instance reads it back unchanged."""
-        if local_midnight(ts.astimezone(UTC).date(), UTC) + timedelta(days=2) > datetime.now(UTC):
-            return  # today's or yesterday's: open everywhere or closing with a count taken after this change
+        if ts > datetime.now(UTC) - timedelta(seconds=self.settings.close_grace_seconds):
+            return  # its day cannot have closed yet in any zone: a new message, not a correction
         for zone_key, closed in self._closed.items():
             day = local_date(ts, ZoneInfo(zone_key))
             if day in closed:

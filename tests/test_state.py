@@ -6,7 +6,7 @@ import asyncio
 import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-
+from zoneinfo import ZoneInfo
 
 from engagement_svc.demo_data import message_doc, room_doc
 from engagement_svc.routes import ENGINE, create_app
@@ -168,7 +168,12 @@ async def test_sweep_corrects_deletions_made_while_nobody_watched(aiohttp_client
 async def test_sources_and_zones_never_mix(aiohttp_client, settings, users, db, sync_client):
     other = sync_client[db.name + "_other"]
     try:
-        from engagement_svc.demo_data import base_documents, create_indexes, login_token, user_doc
+        from engagement_svc.demo_data import (
+            base_documents,
+            create_indexes,
+            login_token,
+            user_doc,
+        )
         from tests.conftest import ADMIN_ID, ADMIN_TOKEN
         create_indexes(other)
         base_documents(other, [user_doc(ADMIN_ID, "admin", ["admin"], [login_token(ADMIN_TOKEN, datetime.now(UTC))])])
@@ -279,3 +284,20 @@ async def test_a_hide_on_a_day_kept_only_in_state_is_not_read_back(aiohttp_clien
 
 async def _missing(state, day):
     return await state.count_documents({"day": day}) == 0
+
+
+async def test_a_hide_on_a_recently_closed_day_is_corrected(make_client, users, db):
+    """A day closes at its local end plus the grace, whatever UTC date it is: in UTC+14, yesterday is closed
+    while its messages are still on UTC's yesterday or today."""
+    client = await make_client(close_grace_seconds=0)
+    engine = client.server.app[ENGINE]
+    zone = ZoneInfo("Pacific/Kiritimati")
+    today = datetime.now(UTC).astimezone(zone).date()
+    ts = datetime.combine(today, datetime.min.time(), tzinfo=zone).astimezone(UTC) - timedelta(hours=1)
+    fill(db, ts - timedelta(hours=5), 1, 20)
+    db.rocketchat_message.insert_one(message_doc("victim", "C1", ts, AUTHOR))
+    params = {"start": js(ts - timedelta(days=1)), "end": js(datetime.now(UTC)), "timezone": zone.key}
+    assert await answers_brute_force(client, db, params)
+    assert await until(lambda: asyncio.sleep(0, engine.watcher.healthy))
+    db.rocketchat_message.update_one({"_id": "victim"}, {"$set": {"_hidden": True}})
+    assert await until(lambda: answers_brute_force(client, db, params))
