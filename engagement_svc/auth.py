@@ -7,9 +7,10 @@ import base64
 import hashlib
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 PERMISSION = "view-engagement-dashboard"
+BYPASS_RATE_LIMIT = "api-bypass-rate-limit"  # Rocket.Chat's permission (admin, bot and app by default)
 DEFAULT_LOGIN_EXPIRATION_DAYS = 90
 
 
@@ -42,46 +43,54 @@ def token_is_valid(login_token: dict, now: datetime, expiration_days: float) -> 
     return now - when < timedelta(days=expiration_days)
 
 
+class Access(NamedTuple):
+    status: int  # 200, 401 or 403
+    bypass_rate_limit: bool = False
+
+
 class SharedDocuments:
-    """The login-expiration setting and the permission's roles, read at most once a second and shared by all
+    """The login-expiration setting and the permissions' roles, read at most once a second and shared by all
     requests: they change rarely, and a change then applies within a second. The user is read on every request."""
 
     TTL_S = 1.0
 
     def __init__(self):
-        self._value: tuple[dict | None, dict | None] | None = None
+        self._value: tuple[dict | None, dict[str, dict]] | None = None
         self._read_at = 0.0
         self._pending: asyncio.Future | None = None
 
-    async def get(self, db) -> tuple[dict | None, dict | None]:
+    async def get(self, db) -> tuple[dict | None, dict[str, dict]]:
+        """The setting (or None) and the permission documents by name (a missing one is absent)."""
         if self._value is not None and time.monotonic() - self._read_at < self.TTL_S:
             return self._value
         if self._pending is None:
             self._pending = asyncio.ensure_future(asyncio.gather(
                 db.rocketchat_settings.find_one({"_id": "Accounts_LoginExpiration"}, {"value": 1}),
-                db.rocketchat_permissions.find_one({"_id": PERMISSION}, {"roles": 1})))
+                db.rocketchat_permissions.find({"_id": {"$in": [PERMISSION, BYPASS_RATE_LIMIT]}},
+                                               {"roles": 1}).to_list()))
         pending = self._pending
         try:
-            setting, permission = await asyncio.shield(pending)
+            setting, permissions = await asyncio.shield(pending)
         finally:
             if self._pending is pending and pending.done():
                 self._pending = None
         if pending.done() and not pending.cancelled() and pending.exception() is None:
-            self._value, self._read_at = (setting, permission), time.monotonic()
-        return setting, permission
+            self._value, self._read_at = (setting, {p["_id"]: p for p in permissions}), time.monotonic()
+        return setting, {p["_id"]: p for p in permissions}
 
 
 async def authorize(db, user_id: str | None, token: str | None, shared: SharedDocuments | None = None,
-                    now: datetime | None = None) -> int:
-    """200 when the user may view the dashboard, else 401 (not logged in) or 403 (no permission).
+                    now: datetime | None = None) -> Access:
+    """200 when the user may view the dashboard, else 401 (not logged in) or 403 (no permission); and whether
+    the user's roles bypass the API rate limit, as in Rocket.Chat.
 
     The reads are independent and go out together; the user's tokens are filtered in the database so a user
     with thousands of tokens costs no more than one with a single token.
     """
     if not user_id or not token:
-        return 401
+        return Access(401)
     hashed = hash_token(token)
-    user, (setting, permission) = await asyncio.gather(
+    user, (setting, permissions) = await asyncio.gather(
         db.users.find_one(
             {"_id": user_id, "services.resume.loginTokens.hashedToken": hashed},
             {"username": 1, "active": 1, "roles": 1, "services.resume.loginTokens.$": 1},
@@ -89,15 +98,18 @@ async def authorize(db, user_id: str | None, token: str | None, shared: SharedDo
         (shared or SharedDocuments()).get(db),
     )
     if user is None or user.get("active") is False or not user.get("username"):
-        return 401
+        return Access(401)
     tokens = user.get("services", {}).get("resume", {}).get("loginTokens", [])
     expiration = login_expiration_days((setting or {}).get("value"))
     now = now or datetime.now(UTC)
     if not any(t.get("hashedToken") == hashed and token_is_valid(t, now, expiration) for t in tokens):
-        return 401
-    # A missing permission document means nobody holds it, as in Rocket.Chat.
-    allowed = set((permission or {}).get("roles") or [])
+        return Access(401)
     roles = user.get("roles") or []
-    if not isinstance(roles, list) or not allowed.intersection(r for r in roles if isinstance(r, str)):
-        return 403
-    return 200
+    roles = {r for r in roles if isinstance(r, str)} if isinstance(roles, list) else set()
+
+    def holds(permission: str) -> bool:  # a missing permission document means nobody holds it, as in Rocket.Chat
+        granted = (permissions.get(permission) or {}).get("roles")
+        return isinstance(granted, list) and not roles.isdisjoint(r for r in granted if isinstance(r, str))
+    if not holds(PERMISSION):
+        return Access(403)
+    return Access(200, holds(BYPASS_RATE_LIMIT))

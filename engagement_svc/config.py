@@ -32,6 +32,10 @@ class Settings:
     freshness_seconds: float = 5.0  # open days are never staler than this
     sweep_seconds: int = 300  # how often closed days are re-checked for deletions
     warm_days: int = 180  # closed days of the default zone counted in the background at start-up
+    # Rocket.Chat's default API rate limit: 10 calls a minute per user; 0 calls turns it off.
+    rate_limit_calls: int = 10
+    rate_limit_seconds: int = 60
+    drain_seconds: int = 30  # on SIGTERM, requests in flight get this long to finish
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -55,6 +59,9 @@ class Settings:
             freshness_seconds=_int(env, "ENGAGEMENT_FRESHNESS_MS", 5_000, low=0, high=3_600_000) / 1000,
             sweep_seconds=_int(env, "ENGAGEMENT_SWEEP_SECONDS", 300, low=1, high=7 * 86_400),
             warm_days=_int(env, "ENGAGEMENT_WARM_DAYS", 180, low=0, high=36_500),
+            rate_limit_calls=_int(env, "ENGAGEMENT_RATE_LIMIT_CALLS", 10, low=0, high=1_000_000_000),
+            rate_limit_seconds=_int(env, "ENGAGEMENT_RATE_LIMIT_SECONDS", 60, low=1, high=86_400),
+            drain_seconds=_int(env, "ENGAGEMENT_DRAIN_SECONDS", 30, low=0, high=3_600),
         )
 
 

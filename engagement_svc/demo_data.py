@@ -68,13 +68,16 @@ def message_doc(_id: str, rid: str, ts: datetime, user: dict, msg: str = "hello"
             "md": [{"type": "PARAGRAPH", "value": [{"type": "PLAIN_TEXT", "value": msg}]}], **extra}
 
 
-def base_documents(db, users: list[dict], dashboard_roles: list[str] = ("admin",), expiration_days=90) -> None:
-    """Users, the dashboard permission, roles and the login-expiration setting."""
+def base_documents(db, users: list[dict], dashboard_roles: list[str] = ("admin",), expiration_days=90,
+                   bypass_roles: list[str] = ("admin", "bot", "app")) -> None:
+    """Users, the dashboard and rate-limit-bypass permissions (Rocket.Chat's default roles), roles and the
+    login-expiration setting."""
     if users:
         db.users.insert_many(users)
     db.rocketchat_permissions.insert_many([
         {"_id": PERMISSION, "roles": list(dashboard_roles), "_updatedAt": datetime(2023, 1, 1, tzinfo=UTC)},
         {"_id": "view-statistics", "roles": ["admin"], "_updatedAt": datetime(2023, 1, 1, tzinfo=UTC)},
+        {"_id": "api-bypass-rate-limit", "roles": list(bypass_roles), "_updatedAt": datetime(2023, 1, 1, tzinfo=UTC)},
     ])
     db.rocketchat_roles.insert_many([
         {"_id": r, "name": r, "scope": "Users", "protected": True} for r in ("admin", "user", "bot", "livechat-agent")

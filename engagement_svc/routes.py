@@ -19,13 +19,16 @@ from engagement_svc.config import Settings
 from engagement_svc.counts import messages_sent_json
 from engagement_svc.engine import Engine
 from engagement_svc.logs import request_log, silence_driver
+from engagement_svc.metrics import METRICS, Metrics, metrics_handler, observe
 from engagement_svc.params import BadRequest, parse_query
+from engagement_svc.ratelimit import RateLimiter
 
 log = logging.getLogger("engagement_svc")
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", Engine)
 AUTH_DOCUMENTS = web.AppKey("auth_documents", SharedDocuments)
+RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 
 MESSAGES_SENT_PATH = "/api/v1/engagement-dashboard/messages/messages-sent"
 
@@ -42,30 +45,39 @@ async def messages_sent_handler(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     engine = request.app[ENGINE]
     limit = settings.query_timeout_ms / 1000
+    headers: dict[str, str] = {}  # the rate limit's, on every answer after it
     try:
         # One deadline for the whole request. PyMongo sends what is left of it as maxTimeMS; counting that other
         # requests share runs in the background and goes on past it, so a retry finds it done.
         async with asyncio.timeout(limit):
             with pymongo.timeout(limit):
-                status = await authorize(engine.db, request.headers.get("X-User-Id"),
+                access = await authorize(engine.db, request.headers.get("X-User-Id"),
                                          request.headers.get("X-Auth-Token"), request.app[AUTH_DOCUMENTS])
-                if status == 401:
+                if access.status == 401:
                     return web.json_response(UNAUTHORIZED, status=401)
-                if status == 403:
+                if access.status == 403:
                     return web.json_response(FORBIDDEN, status=403)
+                limiter = request.app.get(RATE_LIMITER)
+                if limiter is not None and not access.bypass_rate_limit:
+                    verdict = limiter.hit(request.headers["X-User-Id"])
+                    headers.update(verdict.headers())
+                    if not verdict.allowed:
+                        request.app[METRICS].rate_limited.inc()
+                        return failure(429, verdict.error(), headers=headers)
                 query = parse_query(request.query, settings.timezone, settings.max_range_days)
                 first = query.first_day - timedelta(days=query.days)  # the window before the range, then the range
                 totals = await engine.totals(query.zone, first, query.last_day)
                 return web.Response(text=messages_sent_json(query.first_day, query.zone, totals),
-                                    content_type="application/json")
+                                    content_type="application/json", headers=headers)
     except BadRequest as exc:
-        return failure(400, str(exc))
+        return failure(400, str(exc), headers=headers)
     except (TimeoutError, PyMongoError) as exc:
         if isinstance(exc, TimeoutError) or exc.timeout:
             log.warning("database timeout after %d ms: %s", settings.query_timeout_ms, type(exc).__name__)
-            return failure(503, f"The database did not answer within {settings.query_timeout_ms} ms; try again later")
+            return failure(503, f"The database did not answer within {settings.query_timeout_ms} ms; try again later",
+                           headers=headers)
         log.warning("database unavailable: %s", type(exc).__name__)
-        return failure(503, "The database is unavailable; try again later")
+        return failure(503, "The database is unavailable; try again later", headers=headers)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -105,10 +117,11 @@ async def json_errors(request: web.Request, handler) -> web.StreamResponse:
         return failure(500, "Internal server error")
 
 
-def mongo_client(settings: Settings) -> AsyncMongoClient:
+def mongo_client(settings: Settings, metrics: Metrics | None = None) -> AsyncMongoClient:
     return AsyncMongoClient(
         settings.mongo_url,
         tz_aware=True,
+        event_listeners=[metrics.listener] if metrics else [],
         appname=f"engagement-svc/{__version__}",
         serverSelectionTimeoutMS=settings.query_timeout_ms,
         connectTimeoutMS=min(settings.query_timeout_ms, 10_000),
@@ -117,13 +130,16 @@ def mongo_client(settings: Settings) -> AsyncMongoClient:
 
 def create_app(settings: Settings) -> web.Application:
     silence_driver()
-    app = web.Application(middlewares=[request_log, json_errors])
+    app = web.Application(middlewares=[observe, request_log, json_errors])
     app[SETTINGS] = settings
     app[AUTH_DOCUMENTS] = SharedDocuments()
+    app[METRICS] = metrics = Metrics(lambda: app.get(ENGINE))
+    if settings.rate_limit_calls:
+        app[RATE_LIMITER] = RateLimiter(settings.rate_limit_calls, settings.rate_limit_seconds)
 
     async def mongo_ctx(app: web.Application) -> AsyncIterator[None]:
-        client = mongo_client(settings)
-        state_client = mongo_client(replace(settings, mongo_url=settings.state_mongo_url)) \
+        client = mongo_client(settings, metrics)
+        state_client = mongo_client(replace(settings, mongo_url=settings.state_mongo_url), metrics) \
             if settings.state_mongo_url else client
         app[ENGINE] = engine = Engine(client[settings.database], state_client[settings.state_database], settings)
         engine.start()
@@ -139,4 +155,5 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get(MESSAGES_SENT_PATH, messages_sent_handler)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_handler)
     return app

@@ -1,0 +1,59 @@
+"""/metrics: Prometheus text with requests by route and status, MongoDB command latency, engine counters."""
+
+from __future__ import annotations
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import MESSAGES_SENT_PATH, get_messages_sent
+
+PARAMS = {"start": "2024-01-01T00:00:00.000Z", "end": "2024-01-07T00:00:00.000Z"}
+
+
+async def scrape(client) -> dict[str, list]:
+    response = await client.get("/metrics")  # no credentials needed
+    assert response.status == 200 and response.content_type == "text/plain"
+    samples: dict[str, list] = {}
+    for family in text_string_to_metric_families(await response.text()):
+        for sample in family.samples:
+            samples.setdefault(sample.name, []).append((sample.labels, sample.value))
+    return samples
+
+
+def value(samples, name, **labels) -> float:
+    return sum(v for l, v in samples.get(name, []) if all(l.get(k) == x for k, x in labels.items()))
+
+
+async def test_requests_counted_and_timed_by_route_and_status(client):
+    for _ in range(3):
+        assert (await get_messages_sent(client, PARAMS))[0] == 200
+    assert (await get_messages_sent(client, PARAMS, {}))[0] == 401
+    assert (await get_messages_sent(client, {"start": "x"}))[0] == 400
+    await client.get("/no/such/path/12345")
+    samples = await scrape(client)
+    counted = value(samples, "engagement_svc_http_requests_total", route=MESSAGES_SENT_PATH, status="200")
+    assert counted == 3
+    assert value(samples, "engagement_svc_http_requests_total", route=MESSAGES_SENT_PATH, status="401") == 1
+    assert value(samples, "engagement_svc_http_requests_total", route=MESSAGES_SENT_PATH, status="400") == 1
+    # unknown paths share one label: a scanner cannot blow up the series count
+    assert value(samples, "engagement_svc_http_requests_total", route="unmatched", status="404") == 1
+    assert not any("/no/such" in str(l) for series in samples.values() for l, _ in series)
+    assert value(samples, "engagement_svc_http_request_duration_seconds_count", route=MESSAGES_SENT_PATH,
+                 status="200") == 3
+    assert value(samples, "engagement_svc_http_request_duration_seconds_bucket", route=MESSAGES_SENT_PATH,
+                 status="200", le="+Inf") == 3
+    assert value(samples, "engagement_svc_http_requests_in_flight") == 1  # the scrape itself
+
+
+async def test_mongodb_commands_and_engine_counters(client):
+    await get_messages_sent(client, PARAMS)
+    before = await scrape(client)
+    assert value(before, "engagement_svc_mongodb_command_duration_seconds_count", command="aggregate",
+                 outcome="ok") >= 1
+    assert value(before, "engagement_svc_mongodb_command_duration_seconds_count", command="find", outcome="ok") >= 1
+    misses = value(before, "engagement_svc_days_closed_misses_total")
+    assert misses == 14  # the 7 days asked and the 7 before them, none known yet
+    await get_messages_sent(client, PARAMS)
+    after = await scrape(client)
+    assert value(after, "engagement_svc_days_closed_misses_total") == misses
+    assert value(after, "engagement_svc_days_closed_hits_total") - value(before, "engagement_svc_days_closed_hits_total") == 14
+    assert "engagement_svc_change_stream_up" in after
