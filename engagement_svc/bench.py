@@ -24,6 +24,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from engagement_svc.counts import iso_z
+
 RANGES = (7, 30, 90, 365)
 CONCURRENCY = (1, 16, 64)
 ZONE = "UTC"
@@ -59,10 +61,6 @@ def percentile(values: list[float], q: float) -> float:
 def summary(seconds: list[float]) -> dict:
     ms = [s * 1000 for s in seconds]
     return {"p50_ms": round(percentile(ms, 50), 2), "p95_ms": round(percentile(ms, 95), 2), "n": len(ms)}
-
-
-def js(instant: datetime) -> str:
-    return instant.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def peak_rss_mb(pid: int) -> float | None:
@@ -215,8 +213,8 @@ async def service_figures(args, mongo_url_for, sync_client, anchor: datetime) ->
     results: dict = {"cold": {}, "warm": {}, "throughput": {}, "ceiling_throughput": {}}
     connector = lambda: aiohttp.TCPConnector(limit=200)  # noqa: E731
     url_for = lambda port, days: (  # noqa: E731
-        f"http://127.0.0.1:{port}{MESSAGES_SENT_PATH}?start={js(window(anchor, days)[0])}"
-        f"&end={js(window(anchor, days)[1])}&timezone={ZONE}")
+        f"http://127.0.0.1:{port}{MESSAGES_SENT_PATH}?start={iso_z(window(anchor, days)[0])}"
+        f"&end={iso_z(window(anchor, days)[1])}&timezone={ZONE}")
 
     async with aiohttp.ClientSession(connector=connector()) as session:
         # Cold: a fresh process and an empty state database for every sample.
@@ -278,7 +276,7 @@ async def freshness(session, db, port: int, headers: dict, runs: int) -> dict:
     from engagement_svc.routes import MESSAGES_SENT_PATH
 
     now = datetime.now(UTC)
-    url = f"http://127.0.0.1:{port}{MESSAGES_SENT_PATH}?start={js(now - timedelta(days=1))}&end={js(now)}&timezone={ZONE}"
+    url = f"http://127.0.0.1:{port}{MESSAGES_SENT_PATH}?start={iso_z(now - timedelta(days=1))}&end={iso_z(now)}&timezone={ZONE}"
     rid = db.rocketchat_room.find_one({"t": "c"})["_id"]
     author = {"_id": "bench", "username": "bench"}
     samples = []

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from engagement_svc.days import day_from_number, local_day_expression, local_midnight
@@ -79,8 +79,11 @@ async def count_room_days(db, days: Iterable[date], zone: ZoneInfo) -> dict[date
 
 
 def iso_z(instant: datetime) -> str:
-    """JavaScript's Date#toISOString form: UTC, milliseconds, Z."""
-    return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}Z"
+    """JavaScript's Date#toISOString form: UTC, milliseconds, Z, and a four-digit year (strftime's %Y gives
+    "10" for the year 10 on glibc; schemathesis found that)."""
+    u = instant.astimezone(UTC)
+    return (f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}."
+            f"{u.microsecond // 1000:03d}Z")
 
 
 @lru_cache(maxsize=131_072)

@@ -175,3 +175,11 @@ async def test_oversized_requests_get_a_4xx(client, line):
     writer.close()
     status = int(status_line.split()[1])
     assert 400 <= status < 500, status_line
+
+
+async def test_years_before_1000_keep_four_digits(client):
+    """JavaScript writes the year 10 as 0010; strftime's %Y on glibc wrote "10" (found by the schema fuzzer)."""
+    status, body = await get_messages_sent(client, {"start": "0010-01-09T00:07:26+00:00",
+                                                    "end": "0010-01-10T00:00:00Z"})
+    assert status == 200
+    assert [d["day"] for d in body["days"]] == ["0010-01-10T00:00:00.000Z", "0010-01-09T00:00:00.000Z"]
