@@ -31,7 +31,15 @@ environment:
   ENGAGEMENT_FRESHNESS_MS      most an open day may lag without a change stream (default 5000)
   ENGAGEMENT_SWEEP_SECONDS     how often kept days are checked for deletions (default 300)
   ENGAGEMENT_WARM_DAYS         closed days counted in the background at start-up (default 180)
+  ENGAGEMENT_RATE_LIMIT_CALLS  calls a user may make per window, as Rocket.Chat's API rate limiter
+                               (default 10; 0 turns it off; api-bypass-rate-limit holders are exempt)
+  ENGAGEMENT_RATE_LIMIT_SECONDS  the rate limit's window (default 60)
+  ENGAGEMENT_DRAIN_SECONDS     on SIGTERM, how long requests in flight may take to finish (default 30)
   ENGAGEMENT_LOG_LEVEL         DEBUG, INFO (default: one JSON line per request), WARNING or ERROR
+
+endpoints (no credentials needed but for the first):
+  GET /api/v1/engagement-dashboard/messages/messages-sent   X-User-Id and X-Auth-Token headers
+  GET /healthz   GET /readyz   GET /metrics (Prometheus)   GET /api/openapi.json (OpenAPI 3.1)
 """
 
 
@@ -93,8 +101,9 @@ def serve(settings: Settings, banner: str = "") -> int:
         if banner:
             print(banner, flush=True)
     try:
+        # SIGTERM or SIGINT: stop listening, let requests in flight finish (at most drain_seconds), then close.
         web.run_app(create_app(settings), host=settings.host, port=settings.port, print=ready,
-                    access_log=None, handle_signals=True)
+                    access_log=None, handle_signals=True, shutdown_timeout=settings.drain_seconds)
     except OSError as exc:
         print(f"engagement-svc: cannot listen on {settings.host}:{settings.port}: {exc.strerror}", file=sys.stderr)
         return 1

@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
+from importlib.resources import files
 
 import pymongo
 from aiohttp import web
@@ -29,6 +30,8 @@ SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", Engine)
 AUTH_DOCUMENTS = web.AppKey("auth_documents", SharedDocuments)
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
+OPENAPI = web.AppKey("openapi", bytes)
+CLOSE_TIMEOUT_S = 3
 
 MESSAGES_SENT_PATH = "/api/v1/engagement-dashboard/messages/messages-sent"
 
@@ -117,6 +120,11 @@ async def json_errors(request: web.Request, handler) -> web.StreamResponse:
         return failure(500, "Internal server error")
 
 
+async def openapi_handler(request: web.Request) -> web.Response:
+    """The OpenAPI 3.1 document kept in the package (engagement_svc/openapi.json). No auth."""
+    return web.Response(body=request.app[OPENAPI], content_type="application/json")
+
+
 def mongo_client(settings: Settings, metrics: Metrics | None = None) -> AsyncMongoClient:
     return AsyncMongoClient(
         settings.mongo_url,
@@ -134,6 +142,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[AUTH_DOCUMENTS] = SharedDocuments()
     app[METRICS] = metrics = Metrics(lambda: app.get(ENGINE))
+    app[OPENAPI] = files("engagement_svc").joinpath("openapi.json").read_bytes()
     if settings.rate_limit_calls:
         app[RATE_LIMITER] = RateLimiter(settings.rate_limit_calls, settings.rate_limit_seconds)
 
@@ -145,15 +154,23 @@ def create_app(settings: Settings) -> web.Application:
         engine.start()
         yield
         pending = await engine.stop()
-        if state_client is not client:
-            await state_client.close()
-        await client.close()
-        if pending:  # their sockets are closed now: they end at once
-            await asyncio.wait(pending, timeout=5)
+        # Closing ends the server sessions, which waits on a hung server for its socket timeout (15 s seen):
+        # give it CLOSE_TIMEOUT_S, then leave the sockets to the process's exit.
+        closing = {asyncio.ensure_future(c.close()) for c in {client, state_client}}
+        _, late = await asyncio.wait(closing, timeout=CLOSE_TIMEOUT_S)
+        if late:
+            log.warning("MongoDB did not close its connections within %d s; exiting regardless", CLOSE_TIMEOUT_S)
+        elif pending:  # their sockets are closed now: they end at once
+            await asyncio.wait(pending, timeout=CLOSE_TIMEOUT_S)
 
+    async def draining(app: web.Application) -> None:
+        log.info("shutting down: no new connections; requests in flight get up to %d s", settings.drain_seconds)
+
+    app.on_shutdown.append(draining)
     app.cleanup_ctx.append(mongo_ctx)
     app.router.add_get(MESSAGES_SENT_PATH, messages_sent_handler)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_handler)
+    app.router.add_get("/api/openapi.json", openapi_handler)
     return app

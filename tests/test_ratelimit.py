@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from engagement_svc.demo_data import login_token, user_doc
 from engagement_svc.ratelimit import RateLimiter

@@ -1,0 +1,54 @@
+"""The service as operators run it: `python -m engagement_svc serve` in a child process, on loopback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+from engagement_svc.embedded import free_port
+
+
+class LiveServer:
+    def __init__(self, mongo_url: str, **env: str):
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "MONGO_URL": mongo_url, "ENGAGEMENT_PORT": str(self.port),
+                    "ENGAGEMENT_HOST": "127.0.0.1", **env}
+        self.log = tempfile.TemporaryFile(mode="w+")
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> LiveServer:
+        self.process = subprocess.Popen([sys.executable, "-m", "engagement_svc", "serve"], env=self.env,
+                                        stdout=self.log, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 60
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited {self.process.returncode}: {self.output()[-2000:]}")
+            try:
+                with urllib.request.urlopen(self.base_url + "/healthz", timeout=2):
+                    return self
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("server did not start") from None
+                time.sleep(0.05)
+
+    def output(self) -> str:
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def terminate(self, timeout: float = 60) -> int:
+        """SIGTERM, as an orchestrator stops it; the exit code."""
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
+    def __exit__(self, *exc) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()

@@ -1,0 +1,88 @@
+"""SIGTERM: the service stops listening, lets requests in flight finish, then exits 0; never longer than allowed."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+import pytest
+from pymongo import MongoClient
+
+from engagement_svc.demo_data import base_documents, create_indexes, login_token, user_doc
+from engagement_svc.embedded import EmbeddedMongo
+from engagement_svc.routes import MESSAGES_SENT_PATH
+from tests.conftest import ADMIN_HEADERS, ADMIN_ID, ADMIN_TOKEN
+from tests.live import LiveServer
+
+PARAMS = {"start": "2024-01-01T00:00:00.000Z", "end": "2024-01-07T00:00:00.000Z"}
+
+
+@pytest.fixture
+def own_mongo():
+    with EmbeddedMongo(cache_gb=0.25) as mongo:
+        client = MongoClient(mongo.url, tz_aware=True)
+        create_indexes(client.rocketchat)
+        base_documents(client.rocketchat, [user_doc(ADMIN_ID, "admin", ["admin"],
+                                                    [login_token(ADMIN_TOKEN, datetime.now(UTC) - timedelta(hours=1))])])
+        client.close()
+        yield mongo
+
+
+def accepts_connections(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+async def test_sigterm_lets_a_request_in_flight_finish(own_mongo):
+    with LiveServer(own_mongo.url_for("rocketchat"), ENGAGEMENT_WARM_DAYS="0",
+                    ENGAGEMENT_QUERY_TIMEOUT_MS="30000", ENGAGEMENT_DRAIN_SECONDS="30") as server:
+        async with aiohttp.ClientSession() as session:
+            url = server.base_url + MESSAGES_SENT_PATH
+            async with session.get(url, params=PARAMS, headers=ADMIN_HEADERS) as response:
+                assert response.status == 200
+            own_mongo.freeze()  # the next request waits on the database
+            try:
+                in_flight = asyncio.ensure_future(session.get(url, params=PARAMS, headers=ADMIN_HEADERS))
+                await asyncio.sleep(0.5)
+                assert not in_flight.done()
+                server.process.send_signal(15)
+                deadline = time.monotonic() + 10
+                while accepts_connections(server.port):  # it stops listening at once
+                    assert time.monotonic() < deadline, "still accepting connections after SIGTERM"
+                    await asyncio.sleep(0.05)
+                assert not in_flight.done() and server.process.poll() is None  # and waits for the request
+            finally:
+                own_mongo.thaw()
+            response = await in_flight
+            body = await response.json()
+            assert response.status == 200 and body["success"] is True and len(body["days"]) == 7
+        assert await asyncio.to_thread(server.process.wait, 30) == 0
+        assert "shutting down" in server.output()
+
+
+async def test_drain_is_bounded_when_the_database_hangs(own_mongo):
+    with LiveServer(own_mongo.url_for("rocketchat"), ENGAGEMENT_WARM_DAYS="0",
+                    ENGAGEMENT_QUERY_TIMEOUT_MS="60000", ENGAGEMENT_DRAIN_SECONDS="1") as server:
+        async with aiohttp.ClientSession() as session:
+            url = server.base_url + MESSAGES_SENT_PATH
+            async with session.get(url, params=PARAMS, headers=ADMIN_HEADERS) as response:
+                assert response.status == 200
+            own_mongo.freeze()
+            try:
+                in_flight = asyncio.ensure_future(session.get(url, params=PARAMS, headers=ADMIN_HEADERS))
+                await asyncio.sleep(0.5)
+                began = time.monotonic()
+                server.process.send_signal(15)
+                code = await asyncio.to_thread(server.process.wait, 60)
+                stopped_in = time.monotonic() - began
+            finally:
+                own_mongo.thaw()
+            with pytest.raises(aiohttp.ClientError):  # the connection is closed: the client may retry elsewhere
+                await in_flight
+        assert code == 0 and stopped_in < 10, (code, stopped_in)  # drain 1 s, background work 2 s, close 3 s
