@@ -8,6 +8,7 @@ directory that is removed when it stops.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -76,13 +77,35 @@ class EmbeddedMongo:
                     f.write(str(port))
         self.port = port or free_port()
         self.process: subprocess.Popen | None = None
+        self._root: tuple[str, str] | None = None  # set by enable_auth()
 
     @property
     def url(self) -> str:
-        return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
+        return self.url_for("")
 
-    def url_for(self, database: str) -> str:
-        return f"mongodb://127.0.0.1:{self.port}/{database}?directConnection=true"
+    def url_for(self, database: str, user: tuple[str, str] | None = None) -> str:
+        """`user`: (name, password) of a user defined in `admin`; the root user once auth is on, by default."""
+        user = user or self._root
+        login = f"{user[0]}:{user[1]}@" if user else ""
+        source = "&authSource=admin" if user else ""
+        return f"mongodb://{login}127.0.0.1:{self.port}/{database}?directConnection=true{source}"
+
+    def enable_auth(self, users: list[dict], root_password: str = "root-password") -> None:
+        """Create a root user and `users` (createUser commands, defined in `admin`), then restart with
+        authorization on, as production runs it (a replica set with auth needs a key file)."""
+        client = MongoClient(self.url)
+        try:
+            client.admin.command("createUser", "root", pwd=root_password, roles=["root"])
+            for user in users:
+                client.admin.command(user)
+        finally:
+            client.close()
+        keyfile = os.path.join(self.data_dir or self._own_dir, "keyfile")
+        with open(keyfile, "w") as f:
+            f.write(secrets.token_hex(48))  # the base64 alphabet only
+        os.chmod(keyfile, 0o400)
+        self._keyfile, self._root = keyfile, ("root", root_password)
+        self.restart()
 
     def __enter__(self) -> EmbeddedMongo:
         self.start()
@@ -116,7 +139,7 @@ class EmbeddedMongo:
             "--quiet",
             "--wiredTigerCacheSizeGB", str(self.cache_gb),
             "--logpath", os.path.join(self.data_dir or self._own_dir, "mongod.log"),
-        ]
+        ] + (["--keyFile", self._keyfile] if self._root else [])
         self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL, start_new_session=True,
                                         preexec_fn=_die_with_parent)

@@ -42,6 +42,12 @@ MIN_SWEEP_GAP_S = 60  # deletions trigger a sweep at most this often (or every s
 ROOM_REFRESH_S = 600
 
 
+def _report_failure(task: asyncio.Task) -> None:
+    """A background task that dies of a bug says so in the log (its type only), instead of vanishing."""
+    if not task.cancelled() and (exc := task.exception()) is not None and not isinstance(exc, (PyMongoError, TimeoutError)):
+        log.error("background work %s failed: %s", task.get_coro().__qualname__, type(exc).__name__)
+
+
 class Engine:
     def __init__(self, db, state_db, settings: Settings):
         self.db = db
@@ -84,7 +90,9 @@ class Engine:
     @staticmethod
     def _background(coro: Awaitable) -> asyncio.Task:
         """A task outside the caller's context: no request deadline applies to it, and it outlives the request."""
-        return asyncio.get_running_loop().create_task(coro, context=contextvars.Context())
+        task = asyncio.get_running_loop().create_task(coro, context=contextvars.Context())
+        task.add_done_callback(_report_failure)
+        return task
 
     async def source(self) -> str:
         if self._source is None:

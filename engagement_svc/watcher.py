@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import pymongo
 from bson import Timestamp
-from pymongo.errors import PyMongoError
+from pymongo.errors import OperationFailure, PyMongoError
 
 from engagement_svc.counts import RoomCounts, day_bounds, room_days_from, room_days_pipeline
 from engagement_svc.days import local_date
@@ -72,6 +72,17 @@ class OpenDays:
             self.version += 1
 
 
+async def operation_time(db) -> Timestamp:
+    """The server's latest operation time. A replica set member sends it with every reply, but not always just
+    after it restarts (seen under auth): then ask again, briefly."""
+    for _ in range(20):
+        reply = await db.command("ping")
+        if "operationTime" in reply:
+            return reply["operationTime"]
+        await asyncio.sleep(0.1)
+    raise OperationFailure("the server reports no operationTime (change streams need a replica set)")
+
+
 class Watcher:
     """Runs the change stream; `on_change(ts)` and `on_delete()` tell the engine about closed days."""
 
@@ -99,7 +110,7 @@ class Watcher:
                 await self._watch()
             except asyncio.CancelledError:
                 raise
-            except PyMongoError as exc:
+            except Exception as exc:  # noqa: BLE001 - whatever it was, the stream must come back, not die silently
                 log.warning("change stream interrupted (%s); open days are counted directly until it is back",
                             type(exc).__name__)
             self.healthy = False
@@ -118,7 +129,7 @@ class Watcher:
         else:
             if self.started_at is not None:
                 self.on_delete()  # a restart without history: what happened meanwhile is unknown, check closed days
-            self.started_at = (await self.db.command("ping"))["operationTime"]
+            self.started_at = await operation_time(self.db)
             options["start_at_operation_time"] = self.started_at
         try:
             stream = await self.db.rocketchat_message.watch(EVENTS, **options)
@@ -207,7 +218,7 @@ class Watcher:
 
     async def _track(self, zone: ZoneInfo, days: list[date]) -> None:
         for _ in range(3):
-            since = (await self.db.command("ping"))["operationTime"]
+            since = await operation_time(self.db)
             reply = await self.db.command({
                 "aggregate": "rocketchat_message", "pipeline": room_days_pipeline(day_bounds(days, zone), zone),
                 "cursor": {}, "allowDiskUse": True, "readConcern": {"level": "snapshot", "atClusterTime": since},

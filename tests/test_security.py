@@ -1,0 +1,80 @@
+"""`mongod --auth`: a user that can only read Rocket.Chat's database and write the service's own is enough for
+every feature (counts, state, change stream, corrections, readiness, warming)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pymongo import MongoClient
+from pymongo.errors import OperationFailure
+
+from engagement_svc.config import Settings
+from engagement_svc.demo_data import base_documents, create_indexes, login_token, message_doc, user_doc
+from engagement_svc.embedded import EmbeddedMongo
+from engagement_svc.routes import ENGINE, create_app
+from engagement_svc.state import DAYS_COLLECTION
+from tests.conftest import ADMIN_ID, ADMIN_TOKEN, until
+from tests.test_state import AUTHOR, answers_brute_force, fill, recent_params
+
+SERVICE_USER = ("engagement", "service-password")
+ROLES = [{"role": "read", "db": "rocketchat"}, {"role": "readWrite", "db": "engagement_svc"}]
+
+
+@pytest.fixture
+def secured_mongo():
+    with EmbeddedMongo(cache_gb=0.25) as mongo:
+        client = MongoClient(mongo.url, tz_aware=True)
+        db = client.rocketchat
+        create_indexes(db)
+        base_documents(db, [user_doc(ADMIN_ID, "admin", ["admin"],
+                                     [login_token(ADMIN_TOKEN, datetime.now(UTC) - timedelta(hours=1))])])
+        db.rocketchat_settings.insert_one({"_id": "uniqueID", "value": "secured-workspace"})
+        now = datetime.now(UTC)
+        fill(db, now - timedelta(days=40), 40, 30)
+        client.close()
+        mongo.enable_auth([{"createUser": SERVICE_USER[0], "pwd": SERVICE_USER[1], "roles": ROLES}])
+        yield mongo
+
+
+async def test_read_only_user_is_enough_for_every_feature(aiohttp_client, secured_mongo, caplog):
+    caplog.set_level(logging.INFO)
+    root = MongoClient(secured_mongo.url, tz_aware=True)
+    db = root.rocketchat
+    service_url = secured_mongo.url_for("rocketchat", SERVICE_USER)
+    anonymous = MongoClient(secured_mongo.url_for("rocketchat", ("nobody", "x")), serverSelectionTimeoutMS=3000)
+    with pytest.raises(OperationFailure):  # auth is really on
+        anonymous.rocketchat.users.find_one()
+    anonymous.close()
+    service = MongoClient(service_url, tz_aware=True)
+    with pytest.raises(OperationFailure):  # and the service's user cannot write Rocket.Chat's data
+        service.rocketchat.rocketchat_message.insert_one({"_id": "x"})
+    service.close()
+
+    settings = Settings(mongo_url=service_url, database="rocketchat", warm_days=30, sweep_seconds=1,
+                        query_timeout_ms=20_000)
+    client = await aiohttp_client(create_app(settings))
+    engine = client.server.app[ENGINE]
+    params = recent_params(days=30)
+    assert await answers_brute_force(client, db, params)
+    assert await until(lambda: asyncio.sleep(0, engine.watcher.healthy))
+    response = await client.get("/readyz")
+    assert response.status == 200 and (await response.json())["change_stream"] is True
+
+    # New messages today through the change stream; a hidden message on a closed day recounted.
+    db.rocketchat_message.insert_one(message_doc("fresh1", "C1", datetime.now(UTC), AUTHOR))
+    assert await until(lambda: answers_brute_force(client, db, params))
+    victim = db.rocketchat_message.find_one({"ts": {"$lt": datetime.now(UTC) - timedelta(days=5)}, "rid": "C1",
+                                             "t": {"$exists": False}, "_hidden": {"$ne": True}})
+    db.rocketchat_message.update_one({"_id": victim["_id"]}, {"$set": {"_hidden": True}})
+    assert await until(lambda: answers_brute_force(client, db, params))
+    assert engine.stats["recounts"] > 0
+
+    kept = root.engagement_svc[DAYS_COLLECTION]
+    assert await until(lambda: asyncio.sleep(0, kept.count_documents({"source": {"$regex": "secured-workspace"}}) > 0))
+    text = caplog.text
+    assert "not authorized" not in text.lower() and "Unauthorized" not in text and "Traceback" not in text
+    assert service_url.split("@")[0].split(":")[-1] not in text  # the password
+    root.close()
