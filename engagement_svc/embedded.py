@@ -57,9 +57,11 @@ class EmbeddedMongo:
     """Start with `start()` (or `with`), stop with `stop()`; `kill()`/`restart()` let tests simulate outages."""
 
     def __init__(self, port: int | None = None, cache_gb: float = 1.0, replica_set: str = "rs0",
-                 data_dir: str | None = None):
+                 data_dir: str | None = None, initiate: bool = True):
         """`data_dir`: keep the data there across runs (the port is kept with it: the replica set's
-        configuration names it); otherwise a temporary directory, removed on stop."""
+        configuration names it); otherwise a temporary directory, removed on stop. `initiate=False`: do not
+        make it a one-member set; start() returns once it answers (a member of a larger set)."""
+        self.initiate = initiate
         self.cache_gb = cache_gb
         self.replica_set = replica_set
         self.data_dir = data_dir
@@ -153,7 +155,7 @@ class EmbeddedMongo:
                     raise EmbeddedMongoError(f"mongod exited with code {self.process.returncode}; see {self.log_tail()}")
                 try:
                     hello = client.admin.command("hello")
-                    if hello.get("isWritablePrimary"):
+                    if hello.get("isWritablePrimary") or not self.initiate:
                         return
                     if "setName" not in hello:
                         try:
