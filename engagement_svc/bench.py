@@ -28,6 +28,7 @@ from engagement_svc.counts import iso_z
 
 RANGES = (7, 30, 90, 365)
 CONCURRENCY = (1, 16, 64)
+SOAK_CONCURRENCY = 64
 ZONE = "UTC"
 
 CEILING_APP = """
@@ -63,10 +64,11 @@ def summary(seconds: list[float]) -> dict:
     return {"p50_ms": round(percentile(ms, 50), 2), "p95_ms": round(percentile(ms, 95), 2), "n": len(ms)}
 
 
-def peak_rss_mb(pid: int) -> float | None:
+def peak_rss_mb(pid: int, field: str = "VmHWM") -> float | None:
+    """The process's peak resident memory (VmHWM), or its current one (VmRSS), from /proc."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return round(int(line.split()[1]) / 1024, 1)
     except OSError:
         return None
@@ -209,7 +211,10 @@ async def service_figures(args, mongo_url_for, sync_client, anchor: datetime) ->
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("MONGO_URL", "ENGAGEMENT_"))}
     env = base_env | {"MONGO_URL": mongo_url_for(args.database), "ENGAGEMENT_TIMEZONE": ZONE,
                       "ENGAGEMENT_STATE_MONGO_URL": mongo_url_for(args.database + "_state"),
-                      "ENGAGEMENT_QUERY_TIMEOUT_MS": "300000", "ENGAGEMENT_WARM_DAYS": "0"}
+                      "ENGAGEMENT_QUERY_TIMEOUT_MS": "300000", "ENGAGEMENT_WARM_DAYS": "0",
+                      # Rocket.Chat's admins bypass its rate limit; a dataset made before the bypass permission
+                      # was seeded would otherwise be limited to 10 calls a minute.
+                      "ENGAGEMENT_RATE_LIMIT_CALLS": "0"}
     results: dict = {"cold": {}, "warm": {}, "throughput": {}, "ceiling_throughput": {}}
     connector = lambda: aiohttp.TCPConnector(limit=200)  # noqa: E731
     url_for = lambda port, days: (  # noqa: E731
@@ -251,6 +256,14 @@ async def service_figures(args, mongo_url_for, sync_client, anchor: datetime) ->
             args.progress("  service rps: " + ", ".join(f"c{c} {results['throughput'][str(c)]['rps']}" for c in CONCURRENCY))
             results["freshness"] = await freshness(session, sync_client[args.database], port, headers, args.fresh_runs)
             args.progress(f"  freshness p95 {results['freshness']['p95_ms']:.0f} ms")
+            if args.soak_seconds:
+                results["soak"] = await soak(server.process.pid, [url_for(port, d) for d in RANGES],
+                                             f"http://127.0.0.1:{port}/metrics", headers, SOAK_CONCURRENCY,
+                                             args.soak_seconds)
+                k = results["soak"]
+                args.progress(f"  soak: {k['requests']:,} requests in {k['seconds']} s at c{SOAK_CONCURRENCY}, "
+                              f"{k['errors']} errors, RSS {k['rss_start_mb']} -> {k['rss_end_mb']} MB "
+                              f"({k['rss_growth_pct']:+.1f}%)")
             results["service_peak_rss_mb"] = peak_rss_mb(server.process.pid)
         finally:
             server.stop()
@@ -268,6 +281,57 @@ async def service_figures(args, mongo_url_for, sync_client, anchor: datetime) ->
         finally:
             ceiling.stop()
     return results
+
+
+async def soak(pid: int, urls: list[str], metrics_url: str, headers: dict, concurrency: int,
+               seconds: float) -> dict:
+    """A bounded soak: `concurrency` workers cycling over `urls` for `seconds`, and a scrape of /metrics every
+    second, as Prometheus would; any non-200 or failed request is an error. The server's resident memory is read
+    at the start, every 5 s and at the end."""
+    import aiohttp
+
+    done, errors, scrapes, latencies = 0, 0, 0, []
+    deadline = time.perf_counter() + seconds
+    rss = [peak_rss_mb(pid, "VmRSS")]
+
+    async def get(session, url: str, headers: dict) -> bool:
+        try:
+            async with session.get(url, headers=headers) as response:
+                await response.read()
+                return response.status == 200
+        except (OSError, aiohttp.ClientError):
+            return False
+
+    async def worker(n: int, session) -> None:
+        nonlocal done, errors
+        i = n
+        while time.perf_counter() < deadline:
+            i += 1
+            began = time.perf_counter()
+            ok = await get(session, urls[i % len(urls)], headers)
+            latencies.append(time.perf_counter() - began)
+            done, errors = done + ok, errors + (not ok)
+
+    async def scrape_and_sample(session) -> None:
+        nonlocal errors, scrapes
+        tick = 0
+        while (left := deadline - time.perf_counter()) > 0:
+            await asyncio.sleep(min(1.0, left))
+            ok = await get(session, metrics_url, {})
+            scrapes, errors = scrapes + 1, errors + (not ok)
+            tick += 1
+            if tick % 5 == 0:
+                rss.append(peak_rss_mb(pid, "VmRSS"))
+
+    began = time.perf_counter()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200)) as session:
+        await asyncio.gather(scrape_and_sample(session), *(worker(n, session) for n in range(concurrency)))
+    rss.append(peak_rss_mb(pid, "VmRSS"))
+    elapsed = time.perf_counter() - began
+    return {"concurrency": concurrency, "seconds": round(elapsed, 1), "requests": done, "metrics_scrapes": scrapes,
+            "errors": errors, "rps": round(done / elapsed, 1), **summary(latencies), "rss_start_mb": rss[0],
+            "rss_end_mb": rss[-1], "rss_max_mb": max(rss),
+            "rss_growth_pct": round((rss[-1] - rss[0]) / rss[0] * 100, 1), "rss_samples_mb": rss}
 
 
 async def freshness(session, db, port: int, headers: dict, runs: int) -> dict:
@@ -320,6 +384,11 @@ def table(report: dict) -> str:
     lines.append(f"freshness (insert -> counted): p50 {fr['p50_ms']:.0f} ms, p95 {fr['p95_ms']:.0f} ms over {fr['n']}; "
                  f"service peak RSS {svc['service_peak_rss_mb']} MB; "
                  f"365d warm / 7d warm: {svc['warm']['365']['p50_ms'] / svc['warm']['7']['p50_ms']:.2f}")
+    if "soak" in svc:
+        k = svc["soak"]
+        lines.append(f"soak: {k['requests']:,} requests in {k['seconds']} s at concurrency {k['concurrency']} "
+                     f"({k['rps']} rps, p95 {k['p95_ms']:.2f} ms), {k['errors']} errors; RSS {k['rss_start_mb']} -> "
+                     f"{k['rss_end_mb']} MB ({k['rss_growth_pct']:+.1f}%), max {k['rss_max_mb']} MB")
     return "\n".join(lines)
 
 
@@ -333,6 +402,9 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--fresh-runs", type=int, default=20, help="messages inserted to measure freshness")
     parser.add_argument("--load-seconds", type=float, default=10.0, help="longest time of each load run")
     parser.add_argument("--load-requests", type=int, default=20_000, help="most requests of each load run")
+    parser.add_argument("--soak-seconds", type=float, default=60.0,
+                        help=f"length of the soak at concurrency {SOAK_CONCURRENCY} over every range, /metrics scraped every second "
+                             "(default 60; 0 skips it)")
     parser.add_argument("--database", default="engagement_bench", help="database holding the dataset")
     parser.add_argument("--output", default="bench/results/latest.json", help="where the JSON figures go")
     return parser
