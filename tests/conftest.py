@@ -33,6 +33,19 @@ def mongo_url() -> Iterator[str]:
         yield mongo.url
 
 
+@pytest.fixture
+def own_mongo():
+    """A mongod of the test's own (one admin user, Rocket.Chat's indexes, in database rocketchat), so that
+    stopping, freezing or securing it disturbs no other test."""
+    with EmbeddedMongo(cache_gb=0.25) as mongo:
+        client = MongoClient(mongo.url, tz_aware=True)
+        create_indexes(client.rocketchat)
+        base_documents(client.rocketchat, [user_doc(ADMIN_ID, "admin", ["admin"],
+                                                    [login_token(ADMIN_TOKEN, datetime.now(UTC) - timedelta(hours=1))])])
+        client.close()
+        yield mongo
+
+
 @pytest.fixture(scope="session")
 def sync_client(mongo_url) -> Iterator[MongoClient]:
     client = MongoClient(mongo_url, tz_aware=True)

@@ -4,32 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime, timedelta
 
 import pytest
-from pymongo import MongoClient
 
 from engagement_svc.config import Settings
-from engagement_svc.demo_data import base_documents, create_indexes, login_token, user_doc
-from engagement_svc.embedded import EmbeddedMongo
 from engagement_svc.routes import create_app
-from tests.conftest import ADMIN_HEADERS, ADMIN_ID, ADMIN_TOKEN, get_messages_sent
+from tests.conftest import ADMIN_HEADERS, ADMIN_TOKEN, get_messages_sent
 
 PARAMS = {"start": "2024-01-01T00:00:00.000Z", "end": "2024-01-07T00:00:00.000Z"}
 TIMEOUT_MS = 1500
-
-
-@pytest.fixture
-def own_mongo():
-    """A mongod of this test's own, so that stopping it disturbs no other test."""
-    with EmbeddedMongo(cache_gb=0.25) as mongo:
-        client = MongoClient(mongo.url, tz_aware=True)
-        db = client.rocketchat
-        create_indexes(db)
-        base_documents(db, [user_doc(ADMIN_ID, "admin", ["admin"],
-                                     [login_token(ADMIN_TOKEN, datetime.now(UTC) - timedelta(hours=1))])])
-        client.close()
-        yield mongo
 
 
 @pytest.fixture

@@ -12,11 +12,10 @@ from pymongo import MongoClient
 from pymongo.errors import OperationFailure
 
 from engagement_svc.config import Settings
-from engagement_svc.demo_data import base_documents, create_indexes, login_token, message_doc, user_doc
-from engagement_svc.embedded import EmbeddedMongo
+from engagement_svc.demo_data import message_doc
 from engagement_svc.routes import ENGINE, create_app
 from engagement_svc.state import DAYS_COLLECTION
-from tests.conftest import ADMIN_ID, ADMIN_TOKEN, until
+from tests.conftest import until
 from tests.test_state import AUTHOR, answers_brute_force, fill, recent_params
 
 SERVICE_USER = ("engagement", "service-password")
@@ -24,19 +23,13 @@ ROLES = [{"role": "read", "db": "rocketchat"}, {"role": "readWrite", "db": "enga
 
 
 @pytest.fixture
-def secured_mongo():
-    with EmbeddedMongo(cache_gb=0.25) as mongo:
-        client = MongoClient(mongo.url, tz_aware=True)
-        db = client.rocketchat
-        create_indexes(db)
-        base_documents(db, [user_doc(ADMIN_ID, "admin", ["admin"],
-                                     [login_token(ADMIN_TOKEN, datetime.now(UTC) - timedelta(hours=1))])])
-        db.rocketchat_settings.insert_one({"_id": "uniqueID", "value": "secured-workspace"})
-        now = datetime.now(UTC)
-        fill(db, now - timedelta(days=40), 40, 30)
-        client.close()
-        mongo.enable_auth([{"createUser": SERVICE_USER[0], "pwd": SERVICE_USER[1], "roles": ROLES}])
-        yield mongo
+def secured_mongo(own_mongo):
+    client = MongoClient(own_mongo.url, tz_aware=True)
+    client.rocketchat.rocketchat_settings.insert_one({"_id": "uniqueID", "value": "secured-workspace"})
+    fill(client.rocketchat, datetime.now(UTC) - timedelta(days=40), 40, 30)
+    client.close()
+    own_mongo.enable_auth([{"createUser": SERVICE_USER[0], "pwd": SERVICE_USER[1], "roles": ROLES}])
+    return own_mongo
 
 
 async def test_read_only_user_is_enough_for_every_feature(aiohttp_client, secured_mongo, caplog):

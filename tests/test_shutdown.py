@@ -5,30 +5,15 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
-from pymongo import MongoClient
 
-from engagement_svc.demo_data import base_documents, create_indexes, login_token, user_doc
-from engagement_svc.embedded import EmbeddedMongo
 from engagement_svc.routes import MESSAGES_SENT_PATH
-from tests.conftest import ADMIN_HEADERS, ADMIN_ID, ADMIN_TOKEN
+from tests.conftest import ADMIN_HEADERS
 from tests.live import LiveServer
 
 PARAMS = {"start": "2024-01-01T00:00:00.000Z", "end": "2024-01-07T00:00:00.000Z"}
-
-
-@pytest.fixture
-def own_mongo():
-    with EmbeddedMongo(cache_gb=0.25) as mongo:
-        client = MongoClient(mongo.url, tz_aware=True)
-        create_indexes(client.rocketchat)
-        base_documents(client.rocketchat, [user_doc(ADMIN_ID, "admin", ["admin"],
-                                                    [login_token(ADMIN_TOKEN, datetime.now(UTC) - timedelta(hours=1))])])
-        client.close()
-        yield mongo
 
 
 def accepts_connections(port: int) -> bool:
@@ -39,18 +24,24 @@ def accepts_connections(port: int) -> bool:
         return False
 
 
+async def request_held_by_the_database(session, server, mongo) -> asyncio.Future:
+    """One request answered, then mongod frozen and a second request sent: it waits on the database."""
+    url = server.base_url + MESSAGES_SENT_PATH
+    async with session.get(url, params=PARAMS, headers=ADMIN_HEADERS) as response:
+        assert response.status == 200
+    mongo.freeze()
+    in_flight = asyncio.ensure_future(session.get(url, params=PARAMS, headers=ADMIN_HEADERS))
+    await asyncio.sleep(0.5)
+    assert not in_flight.done()
+    return in_flight
+
+
 async def test_sigterm_lets_a_request_in_flight_finish(own_mongo):
     with LiveServer(own_mongo.url_for("rocketchat"), ENGAGEMENT_WARM_DAYS="0",
                     ENGAGEMENT_QUERY_TIMEOUT_MS="30000", ENGAGEMENT_DRAIN_SECONDS="30") as server:
         async with aiohttp.ClientSession() as session:
-            url = server.base_url + MESSAGES_SENT_PATH
-            async with session.get(url, params=PARAMS, headers=ADMIN_HEADERS) as response:
-                assert response.status == 200
-            own_mongo.freeze()  # the next request waits on the database
             try:
-                in_flight = asyncio.ensure_future(session.get(url, params=PARAMS, headers=ADMIN_HEADERS))
-                await asyncio.sleep(0.5)
-                assert not in_flight.done()
+                in_flight = await request_held_by_the_database(session, server, own_mongo)
                 server.process.send_signal(15)
                 deadline = time.monotonic() + 10
                 while accepts_connections(server.port):  # it stops listening at once
@@ -70,13 +61,8 @@ async def test_drain_is_bounded_when_the_database_hangs(own_mongo):
     with LiveServer(own_mongo.url_for("rocketchat"), ENGAGEMENT_WARM_DAYS="0",
                     ENGAGEMENT_QUERY_TIMEOUT_MS="60000", ENGAGEMENT_DRAIN_SECONDS="1") as server:
         async with aiohttp.ClientSession() as session:
-            url = server.base_url + MESSAGES_SENT_PATH
-            async with session.get(url, params=PARAMS, headers=ADMIN_HEADERS) as response:
-                assert response.status == 200
-            own_mongo.freeze()
             try:
-                in_flight = asyncio.ensure_future(session.get(url, params=PARAMS, headers=ADMIN_HEADERS))
-                await asyncio.sleep(0.5)
+                in_flight = await request_held_by_the_database(session, server, own_mongo)
                 began = time.monotonic()
                 server.process.send_signal(15)
                 code = await asyncio.to_thread(server.process.wait, 60)
