@@ -103,6 +103,8 @@ async def test_mongod_killed_under_load(aiohttp_client):
     down = [s for at, s, *_ in load.answers if killed_at + 0.5 < at < restarting_at]
     assert down and set(down) == {503}, Counter(down)  # while it is down: 503s only, promptly
     assert recovered and statuses[200] > 0
+    print(f"killed under load: {dict(statuses)}; while down: {len(down)} x 503; slowest answer "
+          f"{max(e for *_, e in load.answers) * 1000:.0f} ms (timeout {timeout_ms} ms)")
 
 
 class ReplicaSet:
