@@ -74,9 +74,10 @@ class SharedDocuments:
         finally:
             if self._pending is pending and pending.done():
                 self._pending = None
+        value = setting, {p["_id"]: p for p in permissions}
         if pending.done() and not pending.cancelled() and pending.exception() is None:
-            self._value, self._read_at = (setting, {p["_id"]: p for p in permissions}), time.monotonic()
-        return setting, {p["_id"]: p for p in permissions}
+            self._value, self._read_at = value, time.monotonic()
+        return value
 
 
 async def authorize(db, user_id: str | None, token: str | None, shared: SharedDocuments | None = None,

@@ -24,6 +24,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aiohttp  # the CLI imports aiohttp anyway (for serving), so this costs `--help` nothing
+
 from engagement_svc.counts import iso_z
 
 RANGES = (7, 30, 90, 365)
@@ -64,7 +66,7 @@ def summary(seconds: list[float]) -> dict:
     return {"p50_ms": round(percentile(ms, 50), 2), "p95_ms": round(percentile(ms, 95), 2), "n": len(ms)}
 
 
-def peak_rss_mb(pid: int, field: str = "VmHWM") -> float | None:
+def memory_mb(pid: int, field: str = "VmHWM") -> float | None:
     """The process's peak resident memory (VmHWM), or its current one (VmRSS), from /proc."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -117,6 +119,16 @@ async def timed_get(session, url: str, headers: dict) -> tuple[float, dict]:
     return time.perf_counter() - began, body
 
 
+async def answered_200(session, url: str, headers: dict) -> bool:
+    """One request under load: True for a 200, False for any other status or a failed connection."""
+    try:
+        async with session.get(url, headers=headers) as response:
+            await response.read()
+            return response.status == 200
+    except (OSError, aiohttp.ClientError):
+        return False
+
+
 async def load(session, url: str, headers: dict, concurrency: int, seconds: float, max_requests: int) -> dict:
     """A bounded closed-loop load: `concurrency` workers until the time or the request budget runs out."""
     done, errors, latencies = 0, 0, []
@@ -126,17 +138,9 @@ async def load(session, url: str, headers: dict, concurrency: int, seconds: floa
         nonlocal done, errors
         while time.perf_counter() < deadline and done + errors < max_requests:
             began = time.perf_counter()
-            try:
-                async with session.get(url, headers=headers) as response:
-                    await response.read()
-                    ok = response.status == 200
-            except OSError:
-                ok = False
+            ok = await answered_200(session, url, headers)
             latencies.append(time.perf_counter() - began)
-            if ok:
-                done += 1
-            else:
-                errors += 1
+            done, errors = done + ok, errors + (not ok)
 
     began = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -201,8 +205,6 @@ def database_figures(db, anchor: datetime, runs: int) -> dict:
 
 
 async def service_figures(args, mongo_url_for, sync_client, anchor: datetime) -> dict:
-    import aiohttp
-
     from engagement_svc.bench_data import BENCH_TOKEN, BENCH_USER_ID
     from engagement_svc.embedded import free_port
     from engagement_svc.routes import MESSAGES_SENT_PATH
@@ -264,7 +266,7 @@ async def service_figures(args, mongo_url_for, sync_client, anchor: datetime) ->
                 args.progress(f"  soak: {k['requests']:,} requests in {k['seconds']} s at c{SOAK_CONCURRENCY}, "
                               f"{k['errors']} errors, RSS {k['rss_start_mb']} -> {k['rss_end_mb']} MB "
                               f"({k['rss_growth_pct']:+.1f}%)")
-            results["service_peak_rss_mb"] = peak_rss_mb(server.process.pid)
+            results["service_peak_rss_mb"] = memory_mb(server.process.pid)
         finally:
             server.stop()
 
@@ -288,19 +290,9 @@ async def soak(pid: int, urls: list[str], metrics_url: str, headers: dict, concu
     """A bounded soak: `concurrency` workers cycling over `urls` for `seconds`, and a scrape of /metrics every
     second, as Prometheus would; any non-200 or failed request is an error. The server's resident memory is read
     at the start, every 5 s and at the end."""
-    import aiohttp
-
     done, errors, scrapes, latencies = 0, 0, 0, []
     deadline = time.perf_counter() + seconds
-    rss = [peak_rss_mb(pid, "VmRSS")]
-
-    async def get(session, url: str, headers: dict) -> bool:
-        try:
-            async with session.get(url, headers=headers) as response:
-                await response.read()
-                return response.status == 200
-        except (OSError, aiohttp.ClientError):
-            return False
+    rss = [memory_mb(pid, "VmRSS")]
 
     async def worker(n: int, session) -> None:
         nonlocal done, errors
@@ -308,7 +300,7 @@ async def soak(pid: int, urls: list[str], metrics_url: str, headers: dict, concu
         while time.perf_counter() < deadline:
             i += 1
             began = time.perf_counter()
-            ok = await get(session, urls[i % len(urls)], headers)
+            ok = await answered_200(session, urls[i % len(urls)], headers)
             latencies.append(time.perf_counter() - began)
             done, errors = done + ok, errors + (not ok)
 
@@ -317,16 +309,16 @@ async def soak(pid: int, urls: list[str], metrics_url: str, headers: dict, concu
         tick = 0
         while (left := deadline - time.perf_counter()) > 0:
             await asyncio.sleep(min(1.0, left))
-            ok = await get(session, metrics_url, {})
+            ok = await answered_200(session, metrics_url, {})
             scrapes, errors = scrapes + 1, errors + (not ok)
             tick += 1
             if tick % 5 == 0:
-                rss.append(peak_rss_mb(pid, "VmRSS"))
+                rss.append(memory_mb(pid, "VmRSS"))
 
     began = time.perf_counter()
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200)) as session:
         await asyncio.gather(scrape_and_sample(session), *(worker(n, session) for n in range(concurrency)))
-    rss.append(peak_rss_mb(pid, "VmRSS"))
+    rss.append(memory_mb(pid, "VmRSS"))
     elapsed = time.perf_counter() - began
     return {"concurrency": concurrency, "seconds": round(elapsed, 1), "requests": done, "metrics_scrapes": scrapes,
             "errors": errors, "rps": round(done / elapsed, 1), **summary(latencies), "rss_start_mb": rss[0],

@@ -79,7 +79,8 @@ class EmbeddedMongo:
                     f.write(str(port))
         self.port = port or free_port()
         self.process: subprocess.Popen | None = None
-        self._root: tuple[str, str] | None = None  # set by enable_auth()
+        self._root: tuple[str, str] | None = None  # both set by enable_auth()
+        self._keyfile = ""
 
     @property
     def url(self) -> str:
@@ -141,7 +142,7 @@ class EmbeddedMongo:
             "--quiet",
             "--wiredTigerCacheSizeGB", str(self.cache_gb),
             "--logpath", os.path.join(self.data_dir or self._own_dir, "mongod.log"),
-        ] + (["--keyFile", self._keyfile] if self._root else [])
+        ] + (["--keyFile", self._keyfile] if self._keyfile else [])
         self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL, start_new_session=True,
                                         preexec_fn=_die_with_parent)

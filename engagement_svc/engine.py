@@ -44,7 +44,8 @@ ROOM_REFRESH_S = 600
 
 def _report_failure(task: asyncio.Task) -> None:
     """A background task that dies of a bug says so in the log (its type only), instead of vanishing."""
-    if not task.cancelled() and (exc := task.exception()) is not None and not isinstance(exc, (PyMongoError, TimeoutError)):
+    exc = None if task.cancelled() else task.exception()
+    if exc is not None and not isinstance(exc, (PyMongoError, TimeoutError)):
         log.error("background work %s failed: %s", task.get_coro().__qualname__, type(exc).__name__)
 
 
