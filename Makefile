@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test serve bench clean
+.PHONY: demo test lint serve bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("engagement-svc needs Python >= 3.11") if sys.version_info < (3, 11) else None'
@@ -17,12 +17,18 @@ demo: $(STAMP)
 	$(VENV)/bin/engagement-svc demo
 
 ## Run the whole test suite against a real mongod (started by the tests, or ENGAGEMENT_TEST_MONGO_URL).
-test: $(STAMP)
+test: $(STAMP) lint
 	$(VENV)/bin/python -m pytest
+
+## Lint, format and type checks (part of `make test`).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check engagement_svc tests bench
+	$(VENV)/bin/ruff format --check engagement_svc tests bench
+	$(VENV)/bin/mypy
 
 ## Benchmark (not a test): prints figures and writes bench/results/latest.json. BENCH_ARGS passes options.
 bench: $(STAMP)
-	$(VENV)/bin/engagement-svc bench $(BENCH_ARGS)
+	$(VENV)/bin/python -m bench.run $(BENCH_ARGS)
 
 ## Run against the Rocket.Chat MongoDB named by MONGO_URL.
 serve: $(STAMP)

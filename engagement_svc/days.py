@@ -9,9 +9,59 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo
+from importlib.resources import files
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 DAY_MS = 86_400_000
+
+
+def _zone_names() -> dict[str, str]:
+    """Every name a request may give, mapped to its canonical IANA zone: the zones (`Z` lines) and links (`L`
+    lines, e.g. Asia/Calcutta -> Asia/Kolkata) of the `tzdata` package's source file. Not accepted: the files
+    a system zoneinfo directory holds besides (`posix/*`, `right/*` with leap seconds, `localtime`, which would
+    reveal the host's zone, `posixrules`, `Factory`)."""
+    names: dict[str, str] = {}
+    try:
+        source = files("tzdata").joinpath("zoneinfo", "tzdata.zi").read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError, OSError):  # no tzdata package: the system's, filtered
+        return {
+            n: n
+            for n in available_timezones()
+            if not n.startswith(("posix/", "right/")) and n not in ("localtime", "posixrules", "Factory")
+        }
+    for line in source.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == "Z":
+            names[parts[1]] = parts[1]
+        elif len(parts) >= 3 and parts[0] == "L":
+            names[parts[2]] = parts[1]
+    names.pop("Factory", None)
+    return names
+
+
+ZONE_NAMES = _zone_names()
+
+
+def load_zone(name: str) -> ZoneInfo | None:
+    """The canonical IANA zone of a zone or link name, or None: any other text (paths, empty, unknown, aliases
+    of the system's zoneinfo directory) never raises and never touches the file system."""
+    canonical = ZONE_NAMES.get(name) if isinstance(name, str) else None
+    if canonical is None:
+        return None
+    try:
+        return ZoneInfo(canonical)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
+def iso_z(instant: datetime) -> str:
+    """JavaScript's Date#toISOString form: UTC, milliseconds, Z, and a four-digit year (strftime's %Y gives
+    "10" for the year 10 on glibc; schemathesis found that)."""
+    u = instant.astimezone(UTC)
+    return (
+        f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}."
+        f"{u.microsecond // 1000:03d}Z"
+    )
 
 
 def local_date(instant: datetime, zone: ZoneInfo) -> date:
@@ -29,7 +79,9 @@ def local_midnight(day: date, zone: ZoneInfo) -> datetime:
 
 
 def _offset_ms(instant: datetime, zone: ZoneInfo) -> int:
-    return int(instant.astimezone(zone).utcoffset() / timedelta(milliseconds=1))
+    offset = instant.astimezone(zone).utcoffset()
+    assert offset is not None  # a ZoneInfo always has one
+    return int(offset / timedelta(milliseconds=1))
 
 
 @lru_cache(maxsize=1024)

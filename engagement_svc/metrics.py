@@ -6,11 +6,9 @@ bounded: the route's pattern (never the raw path), the status code, MongoDB's co
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
-from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from pymongo import monitoring
 
@@ -31,17 +29,32 @@ class Metrics:
     def __init__(self, engine: Callable[[], object | None]):
         """`engine` returns the running Engine (or None before start-up): its counters are read at scrape time."""
         self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter("engagement_svc_http_requests", "HTTP requests answered",
-                                ["route", "method", "status"], registry=self.registry)
-        self.latency = Histogram("engagement_svc_http_request_duration_seconds", "Time to answer an HTTP request",
-                                 ["route", "method", "status"], buckets=LATENCY_BUCKETS, registry=self.registry)
-        self.in_flight = Gauge("engagement_svc_http_requests_in_flight", "HTTP requests being answered",
-                               registry=self.registry)
-        self.rate_limited = Counter("engagement_svc_rate_limited", "Requests refused with 429 by the per-user limit",
-                                    registry=self.registry)
-        self.mongo = Histogram("engagement_svc_mongodb_command_duration_seconds",
-                               "MongoDB command round trips, as the driver measures them",
-                               ["command", "outcome"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.requests = Counter(
+            "engagement_svc_http_requests",
+            "HTTP requests answered",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "engagement_svc_http_request_duration_seconds",
+            "Time to answer an HTTP request",
+            ["route", "method", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "engagement_svc_http_requests_in_flight", "HTTP requests being answered", registry=self.registry
+        )
+        self.rate_limited = Counter(
+            "engagement_svc_rate_limited", "Requests refused with 429 by the per-user limit", registry=self.registry
+        )
+        self.mongo = Histogram(
+            "engagement_svc_mongodb_command_duration_seconds",
+            "MongoDB command round trips, as the driver measures them",
+            ["command", "outcome"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.registry.register(_EngineCollector(engine))
         self.listener = _CommandTimer(self.mongo)
 
@@ -79,35 +92,9 @@ class _EngineCollector:
             family = CounterMetricFamily(f"engagement_svc_days_{key}", text)
             family.add_metric([], stats.get(key, 0))
             yield family
-        watching = GaugeMetricFamily("engagement_svc_change_stream_up",
-                                     "1 while the change stream on messages is followed, else 0")
-        watching.add_metric([], 1 if engine is not None and engine.watcher.healthy else 0)
+        watching = GaugeMetricFamily(
+            "engagement_svc_change_stream_up", "1 while the change stream on messages is followed, else 0"
+        )
+        watcher = getattr(engine, "watcher", None)
+        watching.add_metric([], 1 if watcher is not None and watcher.healthy else 0)
         yield watching
-
-
-METRICS = web.AppKey("metrics", Metrics)
-
-
-@web.middleware
-async def observe(request: web.Request, handler) -> web.StreamResponse:
-    """Count and time every request by its route's pattern; a request cut short by the client counts as 499."""
-    metrics = request.app[METRICS]
-    resource = request.match_info.route.resource
-    route = resource.canonical if resource is not None else "unmatched"
-    status = 499
-    metrics.in_flight.inc()
-    began = time.perf_counter()
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    finally:
-        metrics.in_flight.dec()
-        labels = (route, request.method, str(status))
-        metrics.requests.labels(*labels).inc()
-        metrics.latency.labels(*labels).observe(time.perf_counter() - began)
-
-
-async def metrics_handler(request: web.Request) -> web.Response:
-    """The Prometheus text exposition. No auth, like /healthz: it holds counts and timings, no user data."""
-    return web.Response(body=request.app[METRICS].render(), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -13,10 +13,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pymongo import MongoClient
 
-from engagement_svc.config import Settings
-from engagement_svc.demo_data import base_documents, create_indexes, login_token, user_doc
-from engagement_svc.embedded import EmbeddedMongo
-from engagement_svc.routes import MESSAGES_SENT_PATH, create_app
+from engagement_svc.api.routes import MESSAGES_SENT_PATH
+from engagement_svc.app import create_app
+from engagement_svc.demo.dataset import base_documents, create_indexes, login_token, user_doc
+from engagement_svc.demo.embedded import EmbeddedMongo
+from engagement_svc.settings import Settings
 
 ADMIN_ID, ADMIN_TOKEN = "AdminUserId000001", "admin-token-raw-value"
 USER_ID, USER_TOKEN = "PlainUserId000001", "plain-token-raw-value"
@@ -40,8 +41,14 @@ def own_mongo():
     with EmbeddedMongo(cache_gb=0.25) as mongo:
         client = MongoClient(mongo.url, tz_aware=True)
         create_indexes(client.rocketchat)
-        base_documents(client.rocketchat, [user_doc(ADMIN_ID, "admin", ["admin"],
-                                                    [login_token(ADMIN_TOKEN, datetime.now(UTC) - timedelta(hours=1))])])
+        base_documents(
+            client.rocketchat,
+            [
+                user_doc(
+                    ADMIN_ID, "admin", ["admin"], [login_token(ADMIN_TOKEN, datetime.now(UTC) - timedelta(hours=1))]
+                )
+            ],
+        )
         client.close()
         yield mongo
 
@@ -76,18 +83,22 @@ def with_database(url: str, database: str) -> str:
 @pytest.fixture
 def settings(mongo_url, db) -> Settings:
     url = with_database(mongo_url, db.name)
-    return Settings(mongo_url=url, database=db.name, query_timeout_ms=20_000, state_database=db.name + "_state",
-                    warm_days=0)  # tests that want start-up warming ask for it
+    return Settings(
+        mongo_url=url, database=db.name, query_timeout_ms=20_000, state_database=db.name + "_state", warm_days=0
+    )  # tests that want start-up warming ask for it
 
 
 @pytest.fixture
 def users(db):
     """An admin and a plain user, each with a fresh login token, and Rocket.Chat's permission documents."""
     now = datetime.now(UTC)
-    base_documents(db, [
-        user_doc(ADMIN_ID, "admin", ["user", "admin"], [login_token(ADMIN_TOKEN, now - timedelta(days=1))]),
-        user_doc(USER_ID, "jdoe", ["user"], [login_token(USER_TOKEN, now - timedelta(days=1))]),
-    ])
+    base_documents(
+        db,
+        [
+            user_doc(ADMIN_ID, "admin", ["user", "admin"], [login_token(ADMIN_TOKEN, now - timedelta(days=1))]),
+            user_doc(USER_ID, "jdoe", ["user"], [login_token(USER_TOKEN, now - timedelta(days=1))]),
+        ],
+    )
 
 
 @pytest.fixture
@@ -98,8 +109,10 @@ async def client(aiohttp_client, settings, users):
 @pytest.fixture
 def make_client(aiohttp_client, settings):
     """A test client for the app with some settings changed."""
+
     async def make(**changes):
         return await aiohttp_client(create_app(replace(settings, **changes)))
+
     return make
 
 
@@ -118,7 +131,8 @@ async def until(predicate, seconds=30.0):
 
 async def get_messages_sent(client, params: dict, headers: dict | None = None):
     """GET the endpoint; returns (status, parsed JSON body)."""
-    response = await client.get(MESSAGES_SENT_PATH, params=params,
-                                headers=ADMIN_HEADERS if headers is None else headers)
+    response = await client.get(
+        MESSAGES_SENT_PATH, params=params, headers=ADMIN_HEADERS if headers is None else headers
+    )
     assert response.content_type == "application/json"
     return response.status, await response.json()

@@ -10,21 +10,31 @@ import tempfile
 import time
 import urllib.request
 
-from engagement_svc.embedded import free_port
+from engagement_svc.demo.embedded import free_port
 
 
 class LiveServer:
     def __init__(self, mongo_url: str, **env: str):
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "MONGO_URL": mongo_url, "ENGAGEMENT_PORT": str(self.port),
-                    "ENGAGEMENT_HOST": "127.0.0.1", **env}
+        self.env = {
+            **os.environ,
+            "MONGO_URL": mongo_url,
+            "ENGAGEMENT_PORT": str(self.port),
+            "ENGAGEMENT_HOST": "127.0.0.1",
+            **env,
+        }
         self.log = tempfile.TemporaryFile(mode="w+")
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> LiveServer:
-        self.process = subprocess.Popen([sys.executable, "-m", "engagement_svc", "serve"], env=self.env,
-                                        stdout=self.log, stderr=subprocess.STDOUT, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "engagement_svc", "serve"],
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         deadline = time.monotonic() + 60
         while True:
             if self.process.poll() is not None:

@@ -8,20 +8,36 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engagement_svc.counts import day_bounds, room_days_pipeline
-from engagement_svc.demo_data import message_doc, room_doc
+from engagement_svc.counting.rules import day_bounds, room_days_pipeline
+from engagement_svc.demo.dataset import message_doc, room_doc
 from tests.brute import count_by_local_day, expected_body, js
 from tests.conftest import get_messages_sent
 
 AUTHOR = {"_id": "AuthorId000000001", "username": "author", "name": "Author"}
-ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe", "America/Sao_Paulo",
-         "Pacific/Chatham", "Asia/Almaty", "Pacific/Apia", "America/St_Johns"]
+ZONES = [
+    "UTC",
+    "Europe/Berlin",
+    "America/New_York",
+    "Asia/Kolkata",
+    "Australia/Lord_Howe",
+    "America/Sao_Paulo",
+    "Pacific/Chatham",
+    "Asia/Almaty",
+    "Pacific/Apia",
+    "America/St_Johns",
+]
 
 
 def add_rooms(db):
-    rooms = [room_doc("C1", "c", "general"), room_doc("C2", "c", "team", teamMain=True), room_doc("P1", "p", "secret"),
-             room_doc("P2", "p", "discussion", prid="C1"), room_doc("D1", "d", usernames=["a", "b"]),
-             room_doc("L1", "l", "visitor"), room_doc("V1", "v", "call")]
+    rooms = [
+        room_doc("C1", "c", "general"),
+        room_doc("C2", "c", "team", teamMain=True),
+        room_doc("P1", "p", "secret"),
+        room_doc("P2", "p", "discussion", prid="C1"),
+        room_doc("D1", "d", usernames=["a", "b"]),
+        room_doc("L1", "l", "visitor"),
+        room_doc("V1", "v", "call"),
+    ]
     db.rocketchat_room.insert_many(rooms)
     return [r["_id"] for r in rooms]
 
@@ -76,24 +92,37 @@ def dataset(db):
     stamps = edge_instants(ZONES)
     lo = datetime(2022, 12, 1, tzinfo=UTC).timestamp()
     hi = datetime(2025, 1, 31, tzinfo=UTC).timestamp()
-    stamps += [datetime.fromtimestamp(rng.uniform(lo, hi), UTC).replace(microsecond=rng.randrange(1000) * 1000)
-               for _ in range(6000)]
+    stamps += [
+        datetime.fromtimestamp(rng.uniform(lo, hi), UTC).replace(microsecond=rng.randrange(1000) * 1000)
+        for _ in range(6000)
+    ]
     insert_messages(db, [(ts, rng.choice(rooms)) for ts in stamps], rng)
     return db
 
 
 async def test_spec_example(client, db):
     add_rooms(db)
-    stamps = ([(datetime(2023, 5, 22, 9, tzinfo=UTC), "C1")] * 22 + [(datetime(2023, 5, 21, 23, 59, 59), "P1")] * 5
-              + [(datetime(2023, 5, 20, 12, tzinfo=UTC), "D1")] * 3 + [(datetime(2023, 5, 19, tzinfo=UTC), "C2")] * 4
-              + [(datetime(2023, 5, 22, 9, tzinfo=UTC), "L1")] * 7)
+    stamps = (
+        [(datetime(2023, 5, 22, 9, tzinfo=UTC), "C1")] * 22
+        + [(datetime(2023, 5, 21, 23, 59, 59), "P1")] * 5
+        + [(datetime(2023, 5, 20, 12, tzinfo=UTC), "D1")] * 3
+        + [(datetime(2023, 5, 19, tzinfo=UTC), "C2")] * 4
+        + [(datetime(2023, 5, 22, 9, tzinfo=UTC), "L1")] * 7
+    )
     insert_messages(db, [(ts.replace(tzinfo=UTC), rid) for ts, rid in stamps], random.Random(0), mix=False)
-    status, body = await get_messages_sent(client, {"start": "2023-05-21T00:00:00.000Z", "end": "2023-05-22T10:00:00.000Z"})
+    status, body = await get_messages_sent(
+        client, {"start": "2023-05-21T00:00:00.000Z", "end": "2023-05-22T10:00:00.000Z"}
+    )
     assert status == 200
-    assert body == {"days": [{"day": "2023-05-22T00:00:00.000Z", "messages": 22},
-                             {"day": "2023-05-21T00:00:00.000Z", "messages": 5}],
-                    "period": {"count": 27, "variation": 20}, "yesterday": {"count": 5, "variation": 17},
-                    "success": True}
+    assert body == {
+        "days": [
+            {"day": "2023-05-22T00:00:00.000Z", "messages": 22},
+            {"day": "2023-05-21T00:00:00.000Z", "messages": 5},
+        ],
+        "period": {"count": 27, "variation": 20},
+        "yesterday": {"count": 5, "variation": 17},
+        "success": True,
+    }
 
 
 async def test_random_ranges_and_zones_match_brute_force(client, dataset):
@@ -105,25 +134,35 @@ async def test_random_ranges_and_zones_match_brute_force(client, dataset):
     for _ in range(80):
         zone = rng.choice(ZONES)
         start = datetime.fromtimestamp(rng.uniform(lo, hi), UTC)
-        end = start + timedelta(seconds=rng.choice([0, 1, 3600, 86_399, 86_400, 7 * 86_400, rng.uniform(0, 400 * 86_400)]))
+        end = start + timedelta(
+            seconds=rng.choice([0, 1, 3600, 86_399, 86_400, 7 * 86_400, rng.uniform(0, 400 * 86_400)])
+        )
         params = {"start": js(start), "end": js(end), "timezone": zone}
         status, body = await get_messages_sent(client, params)
         assert status == 200, body
-        assert body == expected_body(dataset, start.replace(microsecond=start.microsecond // 1000 * 1000),
-                                     end.replace(microsecond=end.microsecond // 1000 * 1000), zone, counts[zone])
+        assert body == expected_body(
+            dataset,
+            start.replace(microsecond=start.microsecond // 1000 * 1000),
+            end.replace(microsecond=end.microsecond // 1000 * 1000),
+            zone,
+            counts[zone],
+        )
         checked += body["period"]["count"]
     assert checked > 10_000  # the ranges really covered messages
 
 
-@pytest.mark.parametrize("zone, start, end", [
-    ("Europe/Berlin", "2023-03-20T00:00:00Z", "2023-04-02T00:00:00Z"),  # spring forward on 26 March
-    ("Europe/Berlin", "2024-10-21T00:00:00Z", "2024-11-03T00:00:00Z"),  # fall back on 27 October
-    ("America/New_York", "2024-03-05T12:00:00Z", "2024-03-15T12:00:00Z"),  # 10 March
-    ("America/New_York", "2023-10-30T12:00:00Z", "2023-11-08T12:00:00Z"),  # 5 November
-    ("Asia/Kolkata", "2024-01-01T00:00:00Z", "2024-01-31T00:00:00Z"),
-    ("Australia/Lord_Howe", "2024-03-30T00:00:00Z", "2024-04-10T00:00:00Z"),  # half-hour DST
-    ("Asia/Almaty", "2024-02-20T00:00:00Z", "2024-03-10T00:00:00Z"),  # +06 to +05 on 1 March 2024
-])
+@pytest.mark.parametrize(
+    "zone, start, end",
+    [
+        ("Europe/Berlin", "2023-03-20T00:00:00Z", "2023-04-02T00:00:00Z"),  # spring forward on 26 March
+        ("Europe/Berlin", "2024-10-21T00:00:00Z", "2024-11-03T00:00:00Z"),  # fall back on 27 October
+        ("America/New_York", "2024-03-05T12:00:00Z", "2024-03-15T12:00:00Z"),  # 10 March
+        ("America/New_York", "2023-10-30T12:00:00Z", "2023-11-08T12:00:00Z"),  # 5 November
+        ("Asia/Kolkata", "2024-01-01T00:00:00Z", "2024-01-31T00:00:00Z"),
+        ("Australia/Lord_Howe", "2024-03-30T00:00:00Z", "2024-04-10T00:00:00Z"),  # half-hour DST
+        ("Asia/Almaty", "2024-02-20T00:00:00Z", "2024-03-10T00:00:00Z"),  # +06 to +05 on 1 March 2024
+    ],
+)
 async def test_dst_and_offset_changes(client, dataset, zone, start, end):
     status, body = await get_messages_sent(client, {"start": start, "end": end, "timezone": zone})
     expected = expected_body(dataset, datetime.fromisoformat(start), datetime.fromisoformat(end), zone)
@@ -132,11 +171,15 @@ async def test_dst_and_offset_changes(client, dataset, zone, start, end):
 
 
 async def test_day_instants_across_dst(client, db):
-    status, body = await get_messages_sent(client, {"start": "2024-03-30T12:00:00Z", "end": "2024-04-01T12:00:00Z",
-                                                    "timezone": "Europe/Berlin"})
+    status, body = await get_messages_sent(
+        client, {"start": "2024-03-30T12:00:00Z", "end": "2024-04-01T12:00:00Z", "timezone": "Europe/Berlin"}
+    )
     assert status == 200
-    assert [d["day"] for d in body["days"]] == ["2024-03-31T22:00:00.000Z", "2024-03-30T23:00:00.000Z",
-                                               "2024-03-29T23:00:00.000Z"]
+    assert [d["day"] for d in body["days"]] == [
+        "2024-03-31T22:00:00.000Z",
+        "2024-03-30T23:00:00.000Z",
+        "2024-03-29T23:00:00.000Z",
+    ]
 
 
 async def test_default_zone_comes_from_settings(make_client, users, dataset):
@@ -144,33 +187,51 @@ async def test_default_zone_comes_from_settings(make_client, users, dataset):
     params = {"start": "2024-11-01T00:00:00Z", "end": "2024-11-05T00:00:00Z"}
     _, implicit = await get_messages_sent(client, params)
     _, explicit = await get_messages_sent(client, params | {"timezone": "America/New_York"})
-    assert implicit == explicit == expected_body(dataset, datetime(2024, 11, 1, tzinfo=UTC),
-                                                 datetime(2024, 11, 5, tzinfo=UTC), "America/New_York")
+    assert (
+        implicit
+        == explicit
+        == expected_body(
+            dataset, datetime(2024, 11, 1, tzinfo=UTC), datetime(2024, 11, 5, tzinfo=UTC), "America/New_York"
+        )
+    )
     assert implicit["days"][0]["day"] == "2024-11-04T05:00:00.000Z"
 
 
 async def test_what_counts(client, db):
     add_rooms(db)
     ts = datetime(2024, 6, 10, 12, tzinfo=UTC)
-    counted = [message_doc("plain", "C1", ts, AUTHOR), message_doc("team", "C2", ts, AUTHOR),
-               message_doc("private", "P1", ts, AUTHOR), message_doc("discussion", "P2", ts, AUTHOR),
-               message_doc("direct", "D1", ts, AUTHOR), message_doc("thread", "C1", ts, AUTHOR, tmid="plain"),
-               message_doc("bot", "C1", ts, {"_id": "rocket.cat", "username": "rocket.cat"}, bot={"i": "x"}),
-               message_doc("file", "P1", ts, AUTHOR, file={"_id": "f"}, attachments=[{"title": "a.png"}]),
-               message_doc("edited", "C1", ts, AUTHOR, editedAt=ts, editedBy={"_id": AUTHOR["_id"]}),
-               message_doc("not-hidden", "C1", ts, AUTHOR, _hidden=False)]
-    excluded = [message_doc("join", "C1", ts, AUTHOR, t="uj"), message_doc("topic", "P1", ts, AUTHOR, t="room_changed_topic"),
-                message_doc("null-t", "C1", ts, AUTHOR, t=None),
-                message_doc("copy", "C1", ts, AUTHOR, _hidden=True, parent="edited"),
-                message_doc("livechat", "L1", ts, AUTHOR, token="visitor"), message_doc("voip", "V1", ts, AUTHOR),
-                message_doc("orphan", "NoSuchRoom", ts, AUTHOR),
-                message_doc("before", "C1", datetime(2024, 6, 8, 23, 59, 59, 999000, tzinfo=UTC), AUTHOR),
-                message_doc("after", "C1", datetime(2024, 6, 11, tzinfo=UTC), AUTHOR)]
+    counted = [
+        message_doc("plain", "C1", ts, AUTHOR),
+        message_doc("team", "C2", ts, AUTHOR),
+        message_doc("private", "P1", ts, AUTHOR),
+        message_doc("discussion", "P2", ts, AUTHOR),
+        message_doc("direct", "D1", ts, AUTHOR),
+        message_doc("thread", "C1", ts, AUTHOR, tmid="plain"),
+        message_doc("bot", "C1", ts, {"_id": "rocket.cat", "username": "rocket.cat"}, bot={"i": "x"}),
+        message_doc("file", "P1", ts, AUTHOR, file={"_id": "f"}, attachments=[{"title": "a.png"}]),
+        message_doc("edited", "C1", ts, AUTHOR, editedAt=ts, editedBy={"_id": AUTHOR["_id"]}),
+        message_doc("not-hidden", "C1", ts, AUTHOR, _hidden=False),
+    ]
+    excluded = [
+        message_doc("join", "C1", ts, AUTHOR, t="uj"),
+        message_doc("topic", "P1", ts, AUTHOR, t="room_changed_topic"),
+        message_doc("null-t", "C1", ts, AUTHOR, t=None),
+        message_doc("copy", "C1", ts, AUTHOR, _hidden=True, parent="edited"),
+        message_doc("livechat", "L1", ts, AUTHOR, token="visitor"),
+        message_doc("voip", "V1", ts, AUTHOR),
+        message_doc("orphan", "NoSuchRoom", ts, AUTHOR),
+        message_doc("before", "C1", datetime(2024, 6, 8, 23, 59, 59, 999000, tzinfo=UTC), AUTHOR),
+        message_doc("after", "C1", datetime(2024, 6, 11, tzinfo=UTC), AUTHOR),
+    ]
     db.rocketchat_message.insert_many(counted + excluded)
-    status, body = await get_messages_sent(client, {"start": "2024-06-09T00:00:00.000Z", "end": "2024-06-10T23:59:59.999Z"})
+    status, body = await get_messages_sent(
+        client, {"start": "2024-06-09T00:00:00.000Z", "end": "2024-06-10T23:59:59.999Z"}
+    )
     assert status == 200
-    assert body["days"] == [{"day": "2024-06-10T00:00:00.000Z", "messages": len(counted)},
-                            {"day": "2024-06-09T00:00:00.000Z", "messages": 0}]
+    assert body["days"] == [
+        {"day": "2024-06-10T00:00:00.000Z", "messages": len(counted)},
+        {"day": "2024-06-09T00:00:00.000Z", "messages": 0},
+    ]
     assert body["period"] == {"count": 10, "variation": 10 - 1}  # "before" is in the window before the range
     assert body["yesterday"] == {"count": 0, "variation": 10}
 
@@ -193,7 +254,10 @@ async def test_single_day_uses_the_day_before_for_variations(client, dataset):
 
 
 async def test_year_long_and_maximum_ranges(client, dataset):
-    for start, end in [("2024-01-01T00:00:00Z", "2024-12-31T23:59:59Z"), ("2023-01-01T00:00:00Z", "2024-12-31T00:00:00Z")]:
+    for start, end in [
+        ("2024-01-01T00:00:00Z", "2024-12-31T23:59:59Z"),
+        ("2023-01-01T00:00:00Z", "2024-12-31T00:00:00Z"),
+    ]:
         for zone in ("UTC", "Europe/Berlin", "Asia/Kolkata"):
             status, body = await get_messages_sent(client, {"start": start, "end": end, "timezone": zone})
             assert status == 200
@@ -213,14 +277,18 @@ def walk_stages(plan):
 
 
 @pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin"])
-@pytest.mark.parametrize("days", [
-    [date(2024, 1, 1) + timedelta(days=i) for i in range(60)],  # one span
-    [date(2024, 1, 1), date(2024, 1, 2), date(2024, 2, 10), date(2024, 3, 30)],  # three spans: an $or of ranges
-])
+@pytest.mark.parametrize(
+    "days",
+    [
+        [date(2024, 1, 1) + timedelta(days=i) for i in range(60)],  # one span
+        [date(2024, 1, 1), date(2024, 1, 2), date(2024, 2, 10), date(2024, 3, 30)],  # three spans: an $or of ranges
+    ],
+)
 def test_query_uses_the_ts_index(dataset, zone, days):
     pipeline = room_days_pipeline(day_bounds(days, ZoneInfo(zone)), ZoneInfo(zone))
-    plan = dataset.command("explain", {"aggregate": "rocketchat_message", "pipeline": pipeline, "cursor": {}},
-                           verbosity="queryPlanner")
+    plan = dataset.command(
+        "explain", {"aggregate": "rocketchat_message", "pipeline": pipeline, "cursor": {}}, verbosity="queryPlanner"
+    )
     stages = list(walk_stages(plan))
     assert not [s for s in stages if s["stage"] == "COLLSCAN"]
     scans = [s for s in stages if s["stage"] == "IXSCAN"]
@@ -229,11 +297,14 @@ def test_query_uses_the_ts_index(dataset, zone, days):
 
 async def test_every_database_call_carries_a_time_limit(make_client, users, db):
     """Calls a request makes carry what is left of its deadline; shared background counts carry their own."""
-    from engagement_svc.engine import BACKGROUND_TIMEOUT_S
+    from engagement_svc.counting.engine import BACKGROUND_TIMEOUT_S
+
     client = await make_client(query_timeout_ms=4321)
     db.command("profile", 2)
     try:
-        assert (await get_messages_sent(client, {"start": "2024-01-01T00:00:00Z", "end": "2024-01-02T00:00:00Z"}))[0] == 200
+        assert (await get_messages_sent(client, {"start": "2024-01-01T00:00:00Z", "end": "2024-01-02T00:00:00Z"}))[
+            0
+        ] == 200
     finally:
         db.command("profile", 0)
     ops = [p["command"] for p in db.system.profile.find({"ns": {"$ne": f"{db.name}.system.profile"}})]

@@ -13,7 +13,7 @@ from datetime import datetime
 
 import aiohttp
 
-from engagement_svc.embedded import free_port
+from engagement_svc.demo.embedded import free_port
 from tests.brute import expected_body
 
 
@@ -39,8 +39,13 @@ def curl_request(line):
 async def test_demo_serves_its_printed_curl_lines(sync_client):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MONGO_URL", "ENGAGEMENT_"))}
-    process = subprocess.Popen([sys.executable, "-m", "engagement_svc", "demo", "--port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "engagement_svc", "demo", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
     try:
         lines = read_until(process, "Press Ctrl-C")
         curls = [line for line in lines if line.startswith("curl ")]
@@ -58,6 +63,7 @@ async def test_demo_serves_its_printed_curl_lines(sync_client):
         assert len(week["days"]) == 7 and week["period"]["count"] > 0
         # The demo's numbers equal a brute-force recount of the demo's own database.
         from pymongo import MongoClient
+
         demo_db = MongoClient(f"mongodb://127.0.0.1:{mongo_port}/?directConnection=true", tz_aware=True).rocketchat
         for _, body, url in results[:2]:
             query = dict(part.split("=", 1) for part in url.split("?", 1)[1].split("&"))

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from engagement_svc.cli import ENVIRONMENT_HELP
-from engagement_svc.config import Settings
+from engagement_svc.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKER = ROOT / "docker"
@@ -23,8 +23,11 @@ def substituted(value: str) -> str:
 
 def dockerfile_instructions() -> list[tuple[str, str]]:
     text = (DOCKER / "Dockerfile").read_text().replace("\\\n", " ")
-    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in text.splitlines()
-            if line.strip() and not line.lstrip().startswith("#")]
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1])
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
 
 
 def test_every_file_the_image_copies_exists():
@@ -62,7 +65,7 @@ def test_compose_environment_matches_the_settings():
     # It connects as the read-only user, which the init script creates with exactly these roles.
     assert environment["MONGO_URL"].startswith("mongodb://engagement:")
     init = (DOCKER / "mongo-init.js").read_text()
-    engagement = init[init.index('user: "engagement"'):]
+    engagement = init[init.index('user: "engagement"') :]
     assert '{ role: "read", db: "rocketchat" }' in engagement
     assert '{ role: "readWrite", db: "engagement_svc" }' in engagement
     assert '"readWrite", db: "rocketchat"' not in engagement

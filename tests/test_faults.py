@@ -4,6 +4,7 @@ exact numbers and 503s in the contract's shape; no 500, no request past the time
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -13,10 +14,11 @@ import pytest
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-from engagement_svc.config import Settings
-from engagement_svc.demo_data import base_documents, create_indexes, login_token, message_doc, user_doc
-from engagement_svc.embedded import EmbeddedMongo
-from engagement_svc.routes import ENGINE, create_app
+from engagement_svc.app import create_app
+from engagement_svc.demo.dataset import base_documents, create_indexes, login_token, message_doc, user_doc
+from engagement_svc.demo.embedded import EmbeddedMongo
+from engagement_svc.resources import ENGINE
+from engagement_svc.settings import Settings
 from tests.brute import js
 from tests.conftest import ADMIN_HEADERS, ADMIN_ID, ADMIN_TOKEN, get_messages_sent, until
 from tests.test_state import AUTHOR, expected_for, fill
@@ -25,26 +27,32 @@ UNAVAILABLE = "The database is unavailable; try again later"
 
 
 def contract_503(body: dict, timeout_ms: int) -> bool:
-    return body in ({"success": False, "error": UNAVAILABLE},
-                    {"success": False, "error": f"The database did not answer within {timeout_ms} ms; try again later"})
+    return body in (
+        {"success": False, "error": UNAVAILABLE},
+        {"success": False, "error": f"The database did not answer within {timeout_ms} ms; try again later"},
+    )
 
 
 def seed(db) -> None:
     create_indexes(db)
-    base_documents(db, [user_doc(ADMIN_ID, "admin", ["admin"],
-                                 [login_token(ADMIN_TOKEN, datetime.now(UTC) - timedelta(hours=1))])])
+    base_documents(
+        db, [user_doc(ADMIN_ID, "admin", ["admin"], [login_token(ADMIN_TOKEN, datetime.now(UTC) - timedelta(hours=1))])]
+    )
     fill(db, datetime.now(UTC) - timedelta(days=30), 30, 40)
 
 
 def ranges() -> list[dict]:
     now = datetime.now(UTC)
-    return [{"start": js(now - timedelta(days=n)), "end": js(now - timedelta(days=e)), "timezone": z}
-            for n, e, z in ((6, 0, "UTC"), (20, 3, "Europe/Berlin"), (1, 0, "America/New_York"), (29, 10, "UTC"))]
+    return [
+        {"start": js(now - timedelta(days=n)), "end": js(now - timedelta(days=e)), "timezone": z}
+        for n, e, z in ((6, 0, "UTC"), (20, 3, "Europe/Berlin"), (1, 0, "America/New_York"), (29, 10, "UTC"))
+    ]
 
 
 @dataclass
 class Load:
     """Workers that send requests until told to stop, keeping every answer."""
+
     client: object
     params: list[dict]
     answers: list[tuple[float, int, dict, int, float]] = field(default_factory=list)  # at, status, body, range, s
@@ -81,8 +89,13 @@ async def test_mongod_killed_under_load(aiohttp_client):
         seed(sync.rocketchat)
         params = ranges()
         expected = [expected_for(sync.rocketchat, p) for p in params]
-        settings = Settings(mongo_url=mongo.url_for("rocketchat"), database="rocketchat", query_timeout_ms=timeout_ms,
-                            warm_days=0, rate_limit_calls=0)
+        settings = Settings(
+            mongo_url=mongo.url_for("rocketchat"),
+            database="rocketchat",
+            query_timeout_ms=timeout_ms,
+            warm_days=0,
+            rate_limit_calls=0,
+        )
         client = await aiohttp_client(create_app(settings))
         load = Load(client, params)
         tasks = load.start(16)
@@ -93,8 +106,9 @@ async def test_mongod_killed_under_load(aiohttp_client):
         restarting_at = time.monotonic()
         await asyncio.to_thread(mongo.restart)
         restarted_at = time.monotonic()
-        recovered = await until(lambda: asyncio.sleep(0, any(
-            at > restarted_at + 1 and s == 200 for at, s, *_ in load.answers[-32:])), 60)
+        recovered = await until(
+            lambda: asyncio.sleep(0, any(at > restarted_at + 1 and s == 200 for at, s, *_ in load.answers[-32:])), 60
+        )
         await asyncio.sleep(1)
         load.stop = True
         await asyncio.gather(*tasks)
@@ -103,8 +117,10 @@ async def test_mongod_killed_under_load(aiohttp_client):
     down = [s for at, s, *_ in load.answers if killed_at + 0.5 < at < restarting_at]
     assert down and set(down) == {503}, Counter(down)  # while it is down: 503s only, promptly
     assert recovered and statuses[200] > 0
-    print(f"killed under load: {dict(statuses)}; while down: {len(down)} x 503; slowest answer "
-          f"{max(e for *_, e in load.answers) * 1000:.0f} ms (timeout {timeout_ms} ms)")
+    print(
+        f"killed under load: {dict(statuses)}; while down: {len(down)} x 503; slowest answer "
+        f"{max(e for *_, e in load.answers) * 1000:.0f} ms (timeout {timeout_ms} ms)"
+    )
 
 
 class ReplicaSet:
@@ -118,11 +134,14 @@ class ReplicaSet:
         for member in self.members:
             member.start()
         admin = MongoClient(self.members[0].url)
-        admin.admin.command("replSetInitiate", {
-            "_id": self.name,
-            "members": [{"_id": i, "host": f"127.0.0.1:{m.port}"} for i, m in enumerate(self.members)],
-            "settings": {"electionTimeoutMillis": 2000, "heartbeatIntervalMillis": 500},
-        })
+        admin.admin.command(
+            "replSetInitiate",
+            {
+                "_id": self.name,
+                "members": [{"_id": i, "host": f"127.0.0.1:{m.port}"} for i, m in enumerate(self.members)],
+                "settings": {"electionTimeoutMillis": 2000, "heartbeatIntervalMillis": 500},
+            },
+        )
         admin.close()
         client = MongoClient(self.url("admin"), serverSelectionTimeoutMS=60_000)
         client.admin.command("ping")  # a primary is elected
@@ -148,8 +167,13 @@ async def test_primary_step_down_under_load(aiohttp_client, read_preference):
         seed(sync.rocketchat)
         params = ranges()
         expected = [expected_for(sync.rocketchat, p) for p in params]
-        settings = Settings(mongo_url=rs.url("rocketchat", readPreference=read_preference), database="rocketchat",
-                            query_timeout_ms=timeout_ms, warm_days=0, rate_limit_calls=0)
+        settings = Settings(
+            mongo_url=rs.url("rocketchat", readPreference=read_preference),
+            database="rocketchat",
+            query_timeout_ms=timeout_ms,
+            warm_days=0,
+            rate_limit_calls=0,
+        )
         client = await aiohttp_client(create_app(settings))
         engine = client.server.app[ENGINE]
         assert await until(lambda: asyncio.sleep(0, engine.watcher.healthy))
@@ -157,10 +181,8 @@ async def test_primary_step_down_under_load(aiohttp_client, read_preference):
         tasks = load.start(16)
         await asyncio.sleep(2)
         old_primary = sync.primary
-        try:
+        with contextlib.suppress(PyMongoError):  # the step-down may close the connection that asked for it
             sync.admin.command("replSetStepDown", 30, secondaryCatchUpPeriodSecs=10)
-        except PyMongoError:
-            pass  # the step-down may close the connection that asked for it
         assert await until(lambda: asyncio.sleep(0, sync.primary not in (None, old_primary)), 60)
         await asyncio.sleep(3)
         load.stop = True
@@ -175,6 +197,7 @@ async def test_primary_step_down_under_load(aiohttp_client, read_preference):
         async def counted():
             status, body = await get_messages_sent(client, today, ADMIN_HEADERS)
             return status == 200 and body == expected_for(sync.rocketchat, today)
+
         assert await until(counted, 30)
         await client.close()  # before the set goes away
         sync.close()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import logging
 
-from engagement_svc.auth import hash_token
 from engagement_svc.logs import JsonFormatter
+from engagement_svc.rocketchat.auth import hash_token
 from tests.conftest import ADMIN_HEADERS, ADMIN_TOKEN, USER_TOKEN, get_messages_sent
 
 PARAMS = {"start": "2024-01-01T00:00:00.000Z", "end": "2024-01-07T00:00:00.000Z"}
@@ -19,8 +19,11 @@ def access_lines(caplog):
 
 async def test_one_json_line_per_request_with_its_id(client, caplog):
     caplog.set_level(logging.INFO)
-    response = await client.get("/api/v1/engagement-dashboard/messages/messages-sent", params=PARAMS,
-                                headers=ADMIN_HEADERS | {"X-Request-Id": "trace-42"})
+    response = await client.get(
+        "/api/v1/engagement-dashboard/messages/messages-sent",
+        params=PARAMS,
+        headers=ADMIN_HEADERS | {"X-Request-Id": "trace-42"},
+    )
     assert response.status == 200 and response.headers["X-Request-Id"] == "trace-42"
     response = await client.get("/nope")
     generated = response.headers["X-Request-Id"]
@@ -29,8 +32,10 @@ async def test_one_json_line_per_request_with_its_id(client, caplog):
     assert response.headers["X-Request-Id"] != "bad id with spaces"
     lines = access_lines(caplog)
     assert [(x["method"], x["path"], x["status"]) for x in lines] == [
-        ("GET", "/api/v1/engagement-dashboard/messages/messages-sent", 200), ("GET", "/nope", 404),
-        ("GET", "/healthz", 200)]
+        ("GET", "/api/v1/engagement-dashboard/messages/messages-sent", 200),
+        ("GET", "/nope", 404),
+        ("GET", "/healthz", 200),
+    ]
     assert lines[0]["request_id"] == "trace-42" and lines[1]["request_id"] == generated
     assert all(isinstance(x["duration_ms"], float) and x["level"] == "INFO" for x in lines)
 

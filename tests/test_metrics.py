@@ -20,7 +20,7 @@ async def scrape(client) -> dict[str, list]:
 
 
 def value(samples, name, **labels) -> float:
-    return sum(v for l, v in samples.get(name, []) if all(l.get(k) == x for k, x in labels.items()))
+    return sum(v for lab, v in samples.get(name, []) if all(lab.get(k) == x for k, x in labels.items()))
 
 
 async def test_requests_counted_and_timed_by_route_and_status(client):
@@ -36,24 +36,38 @@ async def test_requests_counted_and_timed_by_route_and_status(client):
     assert value(samples, "engagement_svc_http_requests_total", route=MESSAGES_SENT_PATH, status="400") == 1
     # unknown paths share one label: a scanner cannot blow up the series count
     assert value(samples, "engagement_svc_http_requests_total", route="unmatched", status="404") == 1
-    assert not any("/no/such" in str(l) for series in samples.values() for l, _ in series)
-    assert value(samples, "engagement_svc_http_request_duration_seconds_count", route=MESSAGES_SENT_PATH,
-                 status="200") == 3
-    assert value(samples, "engagement_svc_http_request_duration_seconds_bucket", route=MESSAGES_SENT_PATH,
-                 status="200", le="+Inf") == 3
+    assert not any("/no/such" in str(lab) for series in samples.values() for lab, _ in series)
+    assert (
+        value(samples, "engagement_svc_http_request_duration_seconds_count", route=MESSAGES_SENT_PATH, status="200")
+        == 3
+    )
+    assert (
+        value(
+            samples,
+            "engagement_svc_http_request_duration_seconds_bucket",
+            route=MESSAGES_SENT_PATH,
+            status="200",
+            le="+Inf",
+        )
+        == 3
+    )
     assert value(samples, "engagement_svc_http_requests_in_flight") == 1  # the scrape itself
 
 
 async def test_mongodb_commands_and_engine_counters(client):
     await get_messages_sent(client, PARAMS)
     before = await scrape(client)
-    assert value(before, "engagement_svc_mongodb_command_duration_seconds_count", command="aggregate",
-                 outcome="ok") >= 1
+    assert (
+        value(before, "engagement_svc_mongodb_command_duration_seconds_count", command="aggregate", outcome="ok") >= 1
+    )
     assert value(before, "engagement_svc_mongodb_command_duration_seconds_count", command="find", outcome="ok") >= 1
     misses = value(before, "engagement_svc_days_closed_misses_total")
     assert misses == 14  # the 7 days asked and the 7 before them, none known yet
     await get_messages_sent(client, PARAMS)
     after = await scrape(client)
     assert value(after, "engagement_svc_days_closed_misses_total") == misses
-    assert value(after, "engagement_svc_days_closed_hits_total") - value(before, "engagement_svc_days_closed_hits_total") == 14
+    assert (
+        value(after, "engagement_svc_days_closed_hits_total") - value(before, "engagement_svc_days_closed_hits_total")
+        == 14
+    )
     assert "engagement_svc_change_stream_up" in after

@@ -21,14 +21,20 @@ from schemathesis.checks import (
 )
 
 from engagement_svc import __version__
-from engagement_svc.demo_data import login_token, seed_demo, user_doc
-from engagement_svc.routes import MESSAGES_SENT_PATH, create_app
+from engagement_svc.api.routes import MESSAGES_SENT_PATH
+from engagement_svc.app import create_app
+from engagement_svc.demo.dataset import login_token, seed_demo, user_doc
 from tests.conftest import with_database
 from tests.live import LiveServer
 
-DOCUMENT = json.loads(files("engagement_svc").joinpath("openapi.json").read_text())
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
-          response_schema_conformance]
+DOCUMENT = json.loads(files("engagement_svc.api").joinpath("openapi.json").read_text())
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
 ANALYST = {"X-User-Id": "AnalystUser000001", "X-Auth-Token": "analyst-token"}  # limited: 10 calls a minute
 
 
@@ -52,11 +58,20 @@ def live(mongo_url):
     name = "rc_fuzz_" + datetime.now(UTC).strftime("%H%M%S%f")
     db = client[name]
     creds = seed_demo(db, days=60, per_day=40)
-    db.users.insert_one(user_doc(ANALYST["X-User-Id"], "analyst", ["user", "analyst"],
-                                 [login_token(ANALYST["X-Auth-Token"], datetime.now(UTC))]))
+    db.users.insert_one(
+        user_doc(
+            ANALYST["X-User-Id"],
+            "analyst",
+            ["user", "analyst"],
+            [login_token(ANALYST["X-Auth-Token"], datetime.now(UTC))],
+        )
+    )
     db.rocketchat_permissions.update_one({"_id": "view-engagement-dashboard"}, {"$push": {"roles": "analyst"}})
-    with LiveServer(with_database(mongo_url, name), ENGAGEMENT_STATE_MONGO_URL=with_database(mongo_url, name + "_state"),
-                    ENGAGEMENT_QUERY_TIMEOUT_MS="20000") as server:
+    with LiveServer(
+        with_database(mongo_url, name),
+        ENGAGEMENT_STATE_MONGO_URL=with_database(mongo_url, name + "_state"),
+        ENGAGEMENT_QUERY_TIMEOUT_MS="20000",
+    ) as server:
         server.credentials = {
             "admin": {"X-User-Id": creds.admin_id, "X-Auth-Token": creds.admin_token},
             "plain user": {"X-User-Id": creds.user_id, "X-Auth-Token": creds.user_token},
@@ -76,14 +91,15 @@ def live(mongo_url):
 
 
 # The kept document; the served one is the same (test above).
-schema = schemathesis.openapi.from_path(str(files("engagement_svc").joinpath("openapi.json")))
+schema = schemathesis.openapi.from_path(str(files("engagement_svc.api").joinpath("openapi.json")))
 # Valid requests and invalid ones (wrong types, missing keys, odd strings): both must get no 5xx.
 schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 
 
 @schema.parametrize()
-@hypothesis_settings(max_examples=150, deadline=None, derandomize=True, database=None,
-                     suppress_health_check=list(HealthCheck))
+@hypothesis_settings(
+    max_examples=150, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+)
 def test_fuzzed_requests_get_no_5xx_and_conform(case, live):
     """Each generated request goes out as every kind of caller: admin, no permission, rate-limited, bad token,
     anonymous. (Parametrized fixtures do not mix with a lazily loaded schema, hence the loop.)"""

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from engagement_svc.config import Settings
-from engagement_svc.routes import create_app
+from engagement_svc.app import create_app
+from engagement_svc.settings import Settings
 from tests.conftest import ADMIN_HEADERS, ADMIN_TOKEN, get_messages_sent
 
 PARAMS = {"start": "2024-01-01T00:00:00.000Z", "end": "2024-01-07T00:00:00.000Z"}
@@ -83,8 +83,11 @@ def test_embedded_mongod_dies_with_the_process_that_started_it(tmp_path):
     import signal
     import subprocess
     import sys
-    script = ("from engagement_svc.embedded import EmbeddedMongo\n"
-              "import time\nm = EmbeddedMongo(); m.start(); print(m.process.pid, flush=True); time.sleep(600)\n")
+
+    script = (
+        "from engagement_svc.demo.embedded import EmbeddedMongo\n"
+        "import time\nm = EmbeddedMongo(); m.start(); print(m.process.pid, flush=True); time.sleep(600)\n"
+    )
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     mongod_pid = int(parent.stdout.readline())
     os.kill(mongod_pid, 0)  # running
@@ -120,6 +123,7 @@ async def test_health_and_readiness_follow_the_database(outage_client, own_mongo
 
     async def ready_again():
         return (await outage_client.get("/readyz")).status == 200
+
     deadline = time.monotonic() + 60
     while not await ready_again():
         assert time.monotonic() < deadline, "not ready again after mongod came back"

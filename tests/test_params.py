@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engagement_svc.params import parse_instant
+from engagement_svc.api.params import parse_instant
 from tests.conftest import get_messages_sent
 
 START, END = "2023-05-21T00:00:00.000Z", "2023-05-22T10:00:00.000Z"
@@ -20,29 +20,33 @@ def missing(key):
     return {"success": False, "error": f"Match error: Missing key '{key}'"}
 
 
-@pytest.mark.parametrize("params, body", [
-    ({}, missing("start")),
-    ({"end": END}, missing("start")),
-    ({"start": START}, missing("end")),
-    ({"timezone": "UTC"}, missing("start")),
-    ({"start": "bad"}, missing("end")),
-    ({"start": "bad", "end": END}, failed("start")),
-    ({"start": START, "end": "bad"}, failed("end")),
-    ({"start": "bad", "end": "bad"}, failed("start")),
-    ({"start": "", "end": END}, failed("start")),
-    ({"start": START, "end": END, "timezone": "Mars/Olympus"}, failed("timezone")),
-    ({"start": START, "end": END, "timezone": ""}, failed("timezone")),
-    ({"start": START, "end": END, "timezone": "../../etc/passwd"}, failed("timezone")),
-    ({"start": START, "end": END, "timezone": "/usr/share/zoneinfo/UTC"}, failed("timezone")),
-])
+@pytest.mark.parametrize(
+    "params, body",
+    [
+        ({}, missing("start")),
+        ({"end": END}, missing("start")),
+        ({"start": START}, missing("end")),
+        ({"timezone": "UTC"}, missing("start")),
+        ({"start": "bad"}, missing("end")),
+        ({"start": "bad", "end": END}, failed("start")),
+        ({"start": START, "end": "bad"}, failed("end")),
+        ({"start": "bad", "end": "bad"}, failed("start")),
+        ({"start": "", "end": END}, failed("start")),
+        ({"start": START, "end": END, "timezone": "Mars/Olympus"}, failed("timezone")),
+        ({"start": START, "end": END, "timezone": ""}, failed("timezone")),
+        ({"start": START, "end": END, "timezone": "../../etc/passwd"}, failed("timezone")),
+        ({"start": START, "end": END, "timezone": "/usr/share/zoneinfo/UTC"}, failed("timezone")),
+    ],
+)
 async def test_400_texts(client, params, body):
     assert await get_messages_sent(client, params) == (400, body)
 
 
 async def test_repeated_key_is_invalid(client):
-    response = await client.get("/api/v1/engagement-dashboard/messages/messages-sent"
-                                f"?start={START}&start={START}&end={END}",
-                                headers={"X-User-Id": "AdminUserId000001", "X-Auth-Token": "admin-token-raw-value"})
+    response = await client.get(
+        f"/api/v1/engagement-dashboard/messages/messages-sent?start={START}&start={START}&end={END}",
+        headers={"X-User-Id": "AdminUserId000001", "X-Auth-Token": "admin-token-raw-value"},
+    )
     assert response.status == 400
     assert await response.json() == failed("start")
 
@@ -67,13 +71,33 @@ ACCEPTED = {
 }
 
 REFUSED = [
-    "2023-10-29", "2023-10-29T14:48:00", "2023-10-29T14:48:00.000", "2023-10-29 14:48:00Z",
-    "2023-10-29T14:48Z", "2023-10-29T14:48:00.Z", "2023-13-01T00:00:00Z", "2023-02-29T00:00:00Z",
-    "2023-04-31T00:00:00Z", "2023-10-29T24:00:00Z", "2023-10-29T14:60:00Z", "2023-10-29T14:48:61Z",
-    "2023-10-29T14:48:00+24:00", "2023-10-29T14:48:00+02:60", "2023-10-29T14:48:00+0200", "2023-10-29T14:48:00+02",
-    "1698590880000", "Sun Oct 29 2023 14:48:00 GMT+0000", "+002023-10-29T14:48:00.000Z", "23-10-29T14:48:00Z",
-    " 2023-10-29T14:48:00Z", "2023-10-29T14:48:00Z ", "2023-10-29T14:48:00ZZ", "２０２３-10-29T14:48:00Z",
-    "0000-01-01T00:00:00Z", "null", "",
+    "2023-10-29",
+    "2023-10-29T14:48:00",
+    "2023-10-29T14:48:00.000",
+    "2023-10-29 14:48:00Z",
+    "2023-10-29T14:48Z",
+    "2023-10-29T14:48:00.Z",
+    "2023-13-01T00:00:00Z",
+    "2023-02-29T00:00:00Z",
+    "2023-04-31T00:00:00Z",
+    "2023-10-29T24:00:00Z",
+    "2023-10-29T14:60:00Z",
+    "2023-10-29T14:48:61Z",
+    "2023-10-29T14:48:00+24:00",
+    "2023-10-29T14:48:00+02:60",
+    "2023-10-29T14:48:00+0200",
+    "2023-10-29T14:48:00+02",
+    "1698590880000",
+    "Sun Oct 29 2023 14:48:00 GMT+0000",
+    "+002023-10-29T14:48:00.000Z",
+    "23-10-29T14:48:00Z",
+    " 2023-10-29T14:48:00Z",
+    "2023-10-29T14:48:00Z ",
+    "2023-10-29T14:48:00ZZ",
+    "２０２３-10-29T14:48:00Z",
+    "0000-01-01T00:00:00Z",
+    "null",
+    "",
 ]
 
 
@@ -111,11 +135,18 @@ async def test_end_equal_start_is_one_day(client):
 
 async def test_range_longer_than_maximum_is_400(client):
     # 2022-01-01 .. 2024-01-02 is 732 days: allowed; one more day is not.
-    status, body = await get_messages_sent(client, {"start": "2022-01-01T00:00:00.000Z", "end": "2024-01-02T23:59:59.999Z"})
+    status, body = await get_messages_sent(
+        client, {"start": "2022-01-01T00:00:00.000Z", "end": "2024-01-02T23:59:59.999Z"}
+    )
     assert status == 200 and len(body["days"]) == 732
-    status, body = await get_messages_sent(client, {"start": "2022-01-01T00:00:00.000Z", "end": "2024-01-03T00:00:00.000Z"})
+    status, body = await get_messages_sent(
+        client, {"start": "2022-01-01T00:00:00.000Z", "end": "2024-01-03T00:00:00.000Z"}
+    )
     assert status == 400
-    assert body == {"success": False, "error": "The range from start to end covers 733 days; at most 732 days are allowed"}
+    assert body == {
+        "success": False,
+        "error": "The range from start to end covers 733 days; at most 732 days are allowed",
+    }
 
 
 async def test_maximum_is_configurable(make_client, users):
@@ -134,20 +165,27 @@ async def test_range_counted_in_local_days_of_the_zone(make_client, users):
     assert status == 200 and body["days"] == [{"day": "2023-05-20T18:30:00.000Z", "messages": 0}]
 
 
-@pytest.mark.parametrize("params", [
-    {"start": "0001-01-01T00:00:00.000Z", "end": "0001-01-05T00:00:00.000Z"},
-    {"start": "9999-12-30T00:00:00.000Z", "end": "9999-12-31T23:59:59.999Z"},
-    {"start": "9999-12-31T23:00:00.000Z", "end": "9999-12-31T23:30:00.000Z", "timezone": "Pacific/Kiritimati"},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"start": "0001-01-01T00:00:00.000Z", "end": "0001-01-05T00:00:00.000Z"},
+        {"start": "9999-12-30T00:00:00.000Z", "end": "9999-12-31T23:59:59.999Z"},
+        {"start": "9999-12-31T23:00:00.000Z", "end": "9999-12-31T23:30:00.000Z", "timezone": "Pacific/Kiritimati"},
+    ],
+)
 async def test_dates_at_the_edge_of_the_calendar_are_400(client, params):
     status, body = await get_messages_sent(client, params)
     assert status == 400 and "between the years 0001 and 9999" in body["error"]
 
 
 async def test_far_but_valid_dates_work(client):
-    status, body = await get_messages_sent(client, {"start": "1900-01-01T00:00:00.000Z", "end": "1900-01-02T00:00:00.000Z"})
+    status, body = await get_messages_sent(
+        client, {"start": "1900-01-01T00:00:00.000Z", "end": "1900-01-02T00:00:00.000Z"}
+    )
     assert status == 200 and body["days"][0] == {"day": "1900-01-02T00:00:00.000Z", "messages": 0}
-    status, body = await get_messages_sent(client, {"start": "9990-01-01T00:00:00.000Z", "end": "9990-01-02T00:00:00.000Z"})
+    status, body = await get_messages_sent(
+        client, {"start": "9990-01-01T00:00:00.000Z", "end": "9990-01-02T00:00:00.000Z"}
+    )
     assert status == 200 and body["period"] == {"count": 0, "variation": 0}
 
 
@@ -161,13 +199,17 @@ async def test_unknown_path_and_method_are_json(client):
     assert (await response.json())["success"] is False
 
 
-@pytest.mark.parametrize("line", [
-    "GET /api/v1/engagement-dashboard/messages/messages-sent?start=" + "9" * 20_000 + " HTTP/1.1",
-    "GET /healthz HTTP/1.1\r\nX-Auth-Token: " + "a" * 20_000,
-    "GET /healthz HTTP/1.1\r\n" + "".join(f"X-Filler-{i}: x\r\n" for i in range(300)).rstrip(),
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "GET /api/v1/engagement-dashboard/messages/messages-sent?start=" + "9" * 20_000 + " HTTP/1.1",
+        "GET /healthz HTTP/1.1\r\nX-Auth-Token: " + "a" * 20_000,
+        "GET /healthz HTTP/1.1\r\n" + "".join(f"X-Filler-{i}: x\r\n" for i in range(300)).rstrip(),
+    ],
+)
 async def test_oversized_requests_get_a_4xx(client, line):
     import asyncio
+
     reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
     writer.write((line + "\r\nHost: x\r\nConnection: close\r\n\r\n").encode())
     await writer.drain()
@@ -179,7 +221,8 @@ async def test_oversized_requests_get_a_4xx(client, line):
 
 async def test_years_before_1000_keep_four_digits(client):
     """JavaScript writes the year 10 as 0010; strftime's %Y on glibc wrote "10" (found by the schema fuzzer)."""
-    status, body = await get_messages_sent(client, {"start": "0010-01-09T00:07:26+00:00",
-                                                    "end": "0010-01-10T00:00:00Z"})
+    status, body = await get_messages_sent(
+        client, {"start": "0010-01-09T00:07:26+00:00", "end": "0010-01-10T00:00:00Z"}
+    )
     assert status == 200
     assert [d["day"] for d in body["days"]] == ["0010-01-10T00:00:00.000Z", "0010-01-09T00:00:00.000Z"]

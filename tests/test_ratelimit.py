@@ -6,8 +6,8 @@ import asyncio
 import time
 from datetime import UTC, datetime
 
-from engagement_svc.demo_data import login_token, user_doc
-from engagement_svc.ratelimit import RateLimiter
+from engagement_svc.demo.dataset import login_token, user_doc
+from engagement_svc.rocketchat.ratelimit import RateLimiter
 from tests.conftest import ADMIN_HEADERS, get_messages_sent
 
 PARAMS = {"start": "2024-01-01T00:00:00.000Z", "end": "2024-01-07T00:00:00.000Z"}
@@ -16,16 +16,20 @@ OTHER = {"X-User-Id": "AnalystUser000002", "X-Auth-Token": "analyst-token-2"}
 
 
 def too_many(seconds: int) -> dict:
-    return {"success": False, "error": f"Error, too many requests. Please slow down. You must wait {seconds} seconds "
-                                       "before trying this endpoint again. [error-too-many-requests]"}
+    return {
+        "success": False,
+        "error": f"Error, too many requests. Please slow down. You must wait {seconds} seconds "
+        "before trying this endpoint again. [error-too-many-requests]",
+    }
 
 
 def add_analysts(db):
     """Users who may see the dashboard through a role of their own, without the admin's bypass."""
     now = datetime.now(UTC)
     for headers, name in ((ANALYST, "analyst"), (OTHER, "analyst2")):
-        db.users.insert_one(user_doc(headers["X-User-Id"], name, ["user", "analyst"],
-                                     [login_token(headers["X-Auth-Token"], now)]))
+        db.users.insert_one(
+            user_doc(headers["X-User-Id"], name, ["user", "analyst"], [login_token(headers["X-Auth-Token"], now)])
+        )
     db.rocketchat_permissions.update_one({"_id": "view-engagement-dashboard"}, {"$push": {"roles": "analyst"}})
 
 

@@ -11,10 +11,11 @@ import pytest
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure
 
-from engagement_svc.config import Settings
-from engagement_svc.demo_data import message_doc
-from engagement_svc.routes import ENGINE, create_app
-from engagement_svc.state import DAYS_COLLECTION
+from engagement_svc.app import create_app
+from engagement_svc.counting.store import DAYS_COLLECTION
+from engagement_svc.demo.dataset import message_doc
+from engagement_svc.resources import ENGINE
+from engagement_svc.settings import Settings
 from tests.conftest import until
 from tests.test_state import AUTHOR, answers_brute_force, fill, recent_params
 
@@ -46,8 +47,9 @@ async def test_read_only_user_is_enough_for_every_feature(aiohttp_client, secure
         service.rocketchat.rocketchat_message.insert_one({"_id": "x"})
     service.close()
 
-    settings = Settings(mongo_url=service_url, database="rocketchat", warm_days=30, sweep_seconds=1,
-                        query_timeout_ms=20_000)
+    settings = Settings(
+        mongo_url=service_url, database="rocketchat", warm_days=30, sweep_seconds=1, query_timeout_ms=20_000
+    )
     client = await aiohttp_client(create_app(settings))
     engine = client.server.app[ENGINE]
     params = recent_params(days=30)
@@ -59,8 +61,14 @@ async def test_read_only_user_is_enough_for_every_feature(aiohttp_client, secure
     # New messages today through the change stream; a hidden message on a closed day recounted.
     db.rocketchat_message.insert_one(message_doc("fresh1", "C1", datetime.now(UTC), AUTHOR))
     assert await until(lambda: answers_brute_force(client, db, params))
-    victim = db.rocketchat_message.find_one({"ts": {"$lt": datetime.now(UTC) - timedelta(days=5)}, "rid": "C1",
-                                             "t": {"$exists": False}, "_hidden": {"$ne": True}})
+    victim = db.rocketchat_message.find_one(
+        {
+            "ts": {"$lt": datetime.now(UTC) - timedelta(days=5)},
+            "rid": "C1",
+            "t": {"$exists": False},
+            "_hidden": {"$ne": True},
+        }
+    )
     db.rocketchat_message.update_one({"_id": victim["_id"]}, {"$set": {"_hidden": True}})
     assert await until(lambda: answers_brute_force(client, db, params))
     assert engine.stats["recounts"] > 0

@@ -9,7 +9,7 @@ import time
 import aiohttp
 import pytest
 
-from engagement_svc.routes import MESSAGES_SENT_PATH
+from engagement_svc.api.routes import MESSAGES_SENT_PATH
 from tests.conftest import ADMIN_HEADERS
 from tests.live import LiveServer
 
@@ -37,8 +37,12 @@ async def request_held_by_the_database(session, server, mongo) -> asyncio.Future
 
 
 async def test_sigterm_lets_a_request_in_flight_finish(own_mongo):
-    with LiveServer(own_mongo.url_for("rocketchat"), ENGAGEMENT_WARM_DAYS="0",
-                    ENGAGEMENT_QUERY_TIMEOUT_MS="30000", ENGAGEMENT_DRAIN_SECONDS="30") as server:
+    with LiveServer(
+        own_mongo.url_for("rocketchat"),
+        ENGAGEMENT_WARM_DAYS="0",
+        ENGAGEMENT_QUERY_TIMEOUT_MS="30000",
+        ENGAGEMENT_DRAIN_SECONDS="30",
+    ) as server:
         async with aiohttp.ClientSession() as session:
             try:
                 in_flight = await request_held_by_the_database(session, server, own_mongo)
@@ -58,8 +62,12 @@ async def test_sigterm_lets_a_request_in_flight_finish(own_mongo):
 
 
 async def test_drain_is_bounded_when_the_database_hangs(own_mongo):
-    with LiveServer(own_mongo.url_for("rocketchat"), ENGAGEMENT_WARM_DAYS="0",
-                    ENGAGEMENT_QUERY_TIMEOUT_MS="60000", ENGAGEMENT_DRAIN_SECONDS="1") as server:
+    with LiveServer(
+        own_mongo.url_for("rocketchat"),
+        ENGAGEMENT_WARM_DAYS="0",
+        ENGAGEMENT_QUERY_TIMEOUT_MS="60000",
+        ENGAGEMENT_DRAIN_SECONDS="1",
+    ) as server:
         async with aiohttp.ClientSession() as session:
             try:
                 in_flight = await request_held_by_the_database(session, server, own_mongo)

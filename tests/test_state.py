@@ -8,9 +8,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from engagement_svc.demo_data import message_doc, room_doc
-from engagement_svc.routes import ENGINE, create_app
-from engagement_svc.state import DAYS_COLLECTION
+from engagement_svc.app import create_app
+from engagement_svc.counting.store import DAYS_COLLECTION
+from engagement_svc.demo.dataset import message_doc, room_doc
+from engagement_svc.resources import ENGINE
 from tests.brute import expected_body, js
 from tests.conftest import get_messages_sent, until
 
@@ -22,13 +23,23 @@ def fill(db, start: datetime, days: int, per_day: int, seed: int = 3, prefix: st
     """Random messages in c, p, d and l rooms, some of them system messages or hidden copies."""
     rng = random.Random(seed)
     if db.rocketchat_room.count_documents({}) == 0:
-        db.rocketchat_room.insert_many([room_doc("C1", "c", "a"), room_doc("P1", "p", "b"),
-                                        room_doc("D1", "d", usernames=["x", "y"]), room_doc("L1", "l", "v")])
+        db.rocketchat_room.insert_many(
+            [
+                room_doc("C1", "c", "a"),
+                room_doc("P1", "p", "b"),
+                room_doc("D1", "d", usernames=["x", "y"]),
+                room_doc("L1", "l", "v"),
+            ]
+        )
     docs = []
     for i in range(days * per_day):
         ts = start + timedelta(seconds=rng.uniform(0, days * 86_400))
-        doc = message_doc(f"{prefix}{i:07d}", rng.choice(["C1", "P1", "D1", "L1"]),
-                          ts.replace(microsecond=ts.microsecond // 1000 * 1000), AUTHOR)
+        doc = message_doc(
+            f"{prefix}{i:07d}",
+            rng.choice(["C1", "P1", "D1", "L1"]),
+            ts.replace(microsecond=ts.microsecond // 1000 * 1000),
+            AUTHOR,
+        )
         roll = rng.random()
         if roll < 0.05:
             doc["t"] = "uj"
@@ -128,14 +139,24 @@ async def test_closed_day_changes_are_corrected(make_client, users, db):
     assert await answers_brute_force(client, db, params)
     engine = client.server.app[ENGINE]
     assert await until(lambda: asyncio.sleep(0, engine.watcher.healthy))
-    sent = [d for d in db.rocketchat_message.find({"ts": {"$gte": datetime(2024, 3, 10, tzinfo=UTC)},
-                                                    "t": {"$exists": False}, "_hidden": {"$ne": True},
-                                                    "rid": {"$ne": "L1"}}).limit(5)]
+    sent = [
+        d
+        for d in db.rocketchat_message.find(
+            {
+                "ts": {"$gte": datetime(2024, 3, 10, tzinfo=UTC)},
+                "t": {"$exists": False},
+                "_hidden": {"$ne": True},
+                "rid": {"$ne": "L1"},
+            }
+        ).limit(5)
+    ]
     # A message imported into a closed day, an edit's hidden copy, a hidden original, a deleted status,
     # and plain deletions: each is corrected without any request asking for it.
     db.rocketchat_message.insert_one(message_doc("imported", "P1", datetime(2024, 3, 12, 15, tzinfo=UTC), AUTHOR))
     assert await until(lambda: answers_brute_force(client, db, params))
-    db.rocketchat_message.insert_one(message_doc("copy", "P1", sent[0]["ts"], AUTHOR, _hidden=True, parent=sent[0]["_id"]))
+    db.rocketchat_message.insert_one(
+        message_doc("copy", "P1", sent[0]["ts"], AUTHOR, _hidden=True, parent=sent[0]["_id"])
+    )
     db.rocketchat_message.update_one({"_id": sent[1]["_id"]}, {"$set": {"_hidden": True}})
     assert await until(lambda: answers_brute_force(client, db, params))
     db.rocketchat_message.update_one({"_id": sent[2]["_id"]}, {"$set": {"t": "rm"}})
@@ -151,14 +172,18 @@ async def test_sweep_corrects_deletions_made_while_nobody_watched(aiohttp_client
     assert await answers_brute_force(first, db, params)
     await first.close()
     # While no service runs, messages are deleted from kept days.
-    victims = [d["_id"] for d in db.rocketchat_message.find({"ts": {"$gte": datetime(2024, 5, 8, tzinfo=UTC)}}).limit(7)]
+    victims = [
+        d["_id"] for d in db.rocketchat_message.find({"ts": {"$gte": datetime(2024, 5, 8, tzinfo=UTC)}}).limit(7)
+    ]
     db.rocketchat_message.delete_many({"_id": {"$in": victims}})
     # A new process checks every day it reads back from the state against the index, and recounts what changed.
     second = await aiohttp_client(create_app(settings))
     assert await answers_brute_force(second, db, params)
     assert 0 < second.server.app[ENGINE].stats["recounts"] < 31
     # And a sweep of an instance that keeps the days in memory finds deletions too.
-    db.rocketchat_message.delete_many({"ts": {"$gte": datetime(2024, 5, 10, tzinfo=UTC), "$lt": datetime(2024, 5, 11, tzinfo=UTC)}})
+    db.rocketchat_message.delete_many(
+        {"ts": {"$gte": datetime(2024, 5, 10, tzinfo=UTC), "$lt": datetime(2024, 5, 11, tzinfo=UTC)}}
+    )
     engine = second.server.app[ENGINE]
     engine.watcher.stopping = True  # no change stream: only the sweep can see it
     assert await engine.sweep() >= 1
@@ -168,13 +193,14 @@ async def test_sweep_corrects_deletions_made_while_nobody_watched(aiohttp_client
 async def test_sources_and_zones_never_mix(aiohttp_client, settings, users, db, sync_client):
     other = sync_client[db.name + "_other"]
     try:
-        from engagement_svc.demo_data import (
+        from engagement_svc.demo.dataset import (
             base_documents,
             create_indexes,
             login_token,
             user_doc,
         )
         from tests.conftest import ADMIN_ID, ADMIN_TOKEN
+
         create_indexes(other)
         base_documents(other, [user_doc(ADMIN_ID, "admin", ["admin"], [login_token(ADMIN_TOKEN, datetime.now(UTC))])])
         fill(db, datetime(2024, 2, 1, tzinfo=UTC), 20, 30, seed=1)
@@ -217,8 +243,9 @@ async def test_rocketchat_database_is_never_written(aiohttp_client, settings, us
     await client.server.app[ENGINE].sweep()
     await client.close()
     db.command("profile", 0)
-    writes = db.system.profile.count_documents({"op": {"$in": ["insert", "update", "remove"]},
-                                                "ns": {"$ne": f"{db.name}.system.profile"}})
+    writes = db.system.profile.count_documents(
+        {"op": {"$in": ["insert", "update", "remove"]}, "ns": {"$ne": f"{db.name}.system.profile"}}
+    )
     writes += db.system.profile.count_documents({"command.insert": {"$exists": True}})
     writes += db.system.profile.count_documents({"command.update": {"$exists": True}})
     writes += db.system.profile.count_documents({"command.delete": {"$exists": True}})
@@ -243,8 +270,8 @@ async def test_startup_warms_recent_days_without_delaying_readiness(make_client,
 
 
 async def test_without_the_change_stream_open_days_are_counted_directly(make_client, users, db):
-    """Open days: counted directly, reused at most freshness_seconds. Closed days: deletions found by the sweep."""
-    client = await make_client(freshness_seconds=0.5, sweep_seconds=1)
+    """Open days: counted directly, reused at most freshness_ms. Closed days: deletions found by the sweep."""
+    client = await make_client(freshness_ms=500, sweep_seconds=1)
     engine = client.server.app[ENGINE]
     engine.watcher.stopping = True  # as when change streams are not allowed: the watcher ends
     assert await until(lambda: asyncio.sleep(0, not engine.watcher.healthy))
@@ -273,9 +300,14 @@ async def test_a_hide_on_a_day_kept_only_in_state_is_not_read_back(aiohttp_clien
     b = await aiohttp_client(create_app(settings))
     engine = b.server.app[ENGINE]
     assert await until(lambda: asyncio.sleep(0, engine.watcher.healthy))
-    victim = db.rocketchat_message.find_one({"ts": {"$gte": datetime(2024, 8, 10, 12, tzinfo=UTC),
-                                                    "$lt": datetime(2024, 8, 10, 20, tzinfo=UTC)},
-                                             "t": {"$exists": False}, "_hidden": {"$ne": True}, "rid": {"$ne": "L1"}})
+    victim = db.rocketchat_message.find_one(
+        {
+            "ts": {"$gte": datetime(2024, 8, 10, 12, tzinfo=UTC), "$lt": datetime(2024, 8, 10, 20, tzinfo=UTC)},
+            "t": {"$exists": False},
+            "_hidden": {"$ne": True},
+            "rid": {"$ne": "L1"},
+        }
+    )
     db.rocketchat_message.update_one({"_id": victim["_id"]}, {"$set": {"_hidden": True}})
     state = b.server.app[ENGINE].store.collection
     assert await until(lambda: _missing(state, "2024-08-10"))

@@ -13,9 +13,9 @@ from datetime import UTC, date, datetime
 from pymongo import ReplaceOne
 from pymongo.errors import PyMongoError
 
-from engagement_svc.counts import DayCount
+from engagement_svc.counting.rules import DayCount
 
-log = logging.getLogger("engagement_svc.state")
+log = logging.getLogger("engagement_svc.counting.store")
 
 DAYS_COLLECTION = "engagement_svc_days"
 
@@ -62,10 +62,22 @@ class StateStore:
         if not days:
             return
         now = datetime.now(UTC)
-        ops = [ReplaceOne({"_id": day_key(source, zone, d)},
-                          {"source": source, "zone": zone, "day": d.isoformat(), "rids": list(c.rooms),
-                           "counts": list(c.rooms.values()), "raw": c.raw, "counted_at": now}, upsert=True)
-               for d, c in days.items()]
+        ops = [
+            ReplaceOne(
+                {"_id": day_key(source, zone, d)},
+                {
+                    "source": source,
+                    "zone": zone,
+                    "day": d.isoformat(),
+                    "rids": list(c.rooms),
+                    "counts": list(c.rooms.values()),
+                    "raw": c.raw,
+                    "counted_at": now,
+                },
+                upsert=True,
+            )
+            for d, c in days.items()
+        ]
         try:
             await self.collection.bulk_write(ops, ordered=False)
         except PyMongoError as exc:

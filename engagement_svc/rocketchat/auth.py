@@ -64,10 +64,14 @@ class SharedDocuments:
         if self._value is not None and time.monotonic() - self._read_at < self.TTL_S:
             return self._value
         if self._pending is None:
-            self._pending = asyncio.ensure_future(asyncio.gather(
-                db.rocketchat_settings.find_one({"_id": "Accounts_LoginExpiration"}, {"value": 1}),
-                db.rocketchat_permissions.find({"_id": {"$in": [PERMISSION, BYPASS_RATE_LIMIT]}},
-                                               {"roles": 1}).to_list()))
+            self._pending = asyncio.ensure_future(
+                asyncio.gather(
+                    db.rocketchat_settings.find_one({"_id": "Accounts_LoginExpiration"}, {"value": 1}),
+                    db.rocketchat_permissions.find(
+                        {"_id": {"$in": [PERMISSION, BYPASS_RATE_LIMIT]}}, {"roles": 1}
+                    ).to_list(),
+                )
+            )
         pending = self._pending
         try:
             setting, permissions = await asyncio.shield(pending)
@@ -80,8 +84,9 @@ class SharedDocuments:
         return value
 
 
-async def authorize(db, user_id: str | None, token: str | None, shared: SharedDocuments | None = None,
-                    now: datetime | None = None) -> Access:
+async def authorize(
+    db, user_id: str | None, token: str | None, shared: SharedDocuments | None = None, now: datetime | None = None
+) -> Access:
     """200 when the user may view the dashboard, else 401 (not logged in) or 403 (no permission); and whether
     the user's roles bypass the API rate limit, as in Rocket.Chat.
 
@@ -111,6 +116,7 @@ async def authorize(db, user_id: str | None, token: str | None, shared: SharedDo
     def holds(permission: str) -> bool:  # a missing permission document means nobody holds it, as in Rocket.Chat
         granted = (permissions.get(permission) or {}).get("roles")
         return isinstance(granted, list) and not roles.isdisjoint(r for r in granted if isinstance(r, str))
+
     if not holds(PERMISSION):
         return Access(403)
     return Access(200, holds(BYPASS_RATE_LIMIT))

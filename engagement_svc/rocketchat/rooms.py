@@ -36,10 +36,12 @@ class RoomTypes:
         async with self._lock:
             missing = [rid for rid in missing if rid not in self._types]
             for i in range(0, len(missing), BATCH):
-                await self._fetch(missing[i:i + BATCH])
+                await self._fetch(missing[i : i + BATCH])
 
     async def _fetch(self, rids: list[str]) -> bool:
-        found = {doc["_id"]: doc.get("t") async for doc in self._db.rocketchat_room.find({"_id": {"$in": rids}}, {"t": 1})}
+        found = {
+            doc["_id"]: doc.get("t") async for doc in self._db.rocketchat_room.find({"_id": {"$in": rids}}, {"t": 1})
+        }
         changed = False
         for rid in rids:
             new = found.get(rid)
@@ -54,7 +56,7 @@ class RoomTypes:
             known = list(self._types)
             changed = False
             for i in range(0, len(known), BATCH):
-                changed |= await self._fetch(known[i:i + BATCH])
+                changed |= await self._fetch(known[i : i + BATCH])
             if changed:
                 self.generation += 1
 

@@ -42,6 +42,7 @@ def _die_with_parent() -> None:
     if that process is killed outright (a CI timeout, kill -9) and never reaches its clean-up."""
     try:
         import ctypes
+
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
@@ -56,8 +57,14 @@ def free_port() -> int:
 class EmbeddedMongo:
     """Start with `start()` (or `with`), stop with `stop()`; `kill()`/`restart()` let tests simulate outages."""
 
-    def __init__(self, port: int | None = None, cache_gb: float = 1.0, replica_set: str = "rs0",
-                 data_dir: str | None = None, initiate: bool = True):
+    def __init__(
+        self,
+        port: int | None = None,
+        cache_gb: float = 1.0,
+        replica_set: str = "rs0",
+        data_dir: str | None = None,
+        initiate: bool = True,
+    ):
         """`data_dir`: keep the data there across runs (the port is kept with it: the replica set's
         configuration names it); otherwise a temporary directory, removed on stop. `initiate=False`: do not
         make it a one-member set; start() returns once it answers (a member of a larger set)."""
@@ -96,7 +103,7 @@ class EmbeddedMongo:
     def enable_auth(self, users: list[dict], root_password: str = "root-password") -> None:
         """Create a root user and `users` (createUser commands, defined in `admin`), then restart with
         authorization on, as production runs it (a replica set with auth needs a key file)."""
-        client = MongoClient(self.url)
+        client: MongoClient = MongoClient(self.url)
         try:
             client.admin.command("createUser", "root", pwd=root_password, roles=["root"])
             for user in users:
@@ -134,36 +141,52 @@ class EmbeddedMongo:
     def _spawn(self) -> None:
         args = [
             mongod_binary(),
-            "--dbpath", self.dbpath,
-            "--bind_ip", "127.0.0.1",
-            "--port", str(self.port),
-            "--replSet", self.replica_set,
+            "--dbpath",
+            self.dbpath,
+            "--bind_ip",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--replSet",
+            self.replica_set,
             "--nounixsocket",
             "--quiet",
-            "--wiredTigerCacheSizeGB", str(self.cache_gb),
-            "--logpath", os.path.join(self.data_dir or self._own_dir, "mongod.log"),
+            "--wiredTigerCacheSizeGB",
+            str(self.cache_gb),
+            "--logpath",
+            os.path.join(self.data_dir or self._own_dir, "mongod.log"),
         ] + (["--keyFile", self._keyfile] if self._keyfile else [])
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, start_new_session=True,
-                                        preexec_fn=_die_with_parent)
+        self.process = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - an async-signal-safe prctl only
+        )
 
     def _wait_for_primary(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        client = MongoClient(self.url, serverSelectionTimeoutMS=1000, connectTimeoutMS=1000)
+        client: MongoClient = MongoClient(self.url, serverSelectionTimeoutMS=1000, connectTimeoutMS=1000)
         try:
             while True:
                 if self.process is not None and self.process.poll() is not None:
-                    raise EmbeddedMongoError(f"mongod exited with code {self.process.returncode}; see {self.log_tail()}")
+                    raise EmbeddedMongoError(
+                        f"mongod exited with code {self.process.returncode}; see {self.log_tail()}"
+                    )
                 try:
                     hello = client.admin.command("hello")
                     if hello.get("isWritablePrimary") or not self.initiate:
                         return
                     if "setName" not in hello:
                         try:
-                            client.admin.command("replSetInitiate", {
-                                "_id": self.replica_set,
-                                "members": [{"_id": 0, "host": f"127.0.0.1:{self.port}"}],
-                            })
+                            client.admin.command(
+                                "replSetInitiate",
+                                {
+                                    "_id": self.replica_set,
+                                    "members": [{"_id": 0, "host": f"127.0.0.1:{self.port}"}],
+                                },
+                            )
                         except OperationFailure as exc:
                             if exc.code != 23:  # AlreadyInitialized
                                 raise

@@ -9,7 +9,7 @@ later request reads it from there. Corrections:
   regardless) that compares each kept day's raw count with a fresh index-only count and recounts the days that
   differ; days read back from the state database are compared the same way before use.
 Open days come from the change-stream watcher; while it is not running they are counted directly, and such a
-count is reused for at most `freshness_seconds`. Work that requests share (filling days, counting open days)
+count is reused for at most `freshness_ms`. Work that requests share (filling days, counting open days)
 runs as one background task per day, which a request awaits up to its deadline and which goes on after it.
 """
 
@@ -17,23 +17,24 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pymongo
 from pymongo.errors import PyMongoError
 
-from engagement_svc.config import Settings, load_zone
-from engagement_svc.counts import DayCount, count_room_days
-from engagement_svc.days import local_date, local_midnight
-from engagement_svc.rooms import RoomTypes
-from engagement_svc.state import StateStore, source_id
-from engagement_svc.watcher import Watcher
+from engagement_svc.counting.rules import DayCount, count_room_days
+from engagement_svc.counting.store import StateStore, source_id
+from engagement_svc.counting.watcher import Watcher
+from engagement_svc.days import load_zone, local_date, local_midnight
+from engagement_svc.rocketchat.rooms import RoomTypes
+from engagement_svc.settings import Settings
 
-log = logging.getLogger("engagement_svc.engine")
+log = logging.getLogger("engagement_svc.counting.engine")
 
 CHUNK_DAYS = 31  # days counted per aggregation: progress is kept per chunk
 PARALLEL_COUNTS = 2  # aggregations at once (MongoDB runs each on one core)
@@ -46,7 +47,7 @@ def _report_failure(task: asyncio.Task) -> None:
     """A background task that dies of a bug says so in the log (its type only), instead of vanishing."""
     exc = None if task.cancelled() else task.exception()
     if exc is not None and not isinstance(exc, (PyMongoError, TimeoutError)):
-        log.error("background work %s failed: %s", task.get_coro().__qualname__, type(exc).__name__)
+        log.error("background work %s failed: %s", task.get_name(), type(exc).__name__)
 
 
 class Engine:
@@ -68,13 +69,22 @@ class Engine:
         self._last_sweep = 0.0
         self._counting = asyncio.Semaphore(PARALLEL_COUNTS)
         self._tasks: list[asyncio.Task] = []
-        self.stats = {"closed_hits": 0, "closed_misses": 0, "state_hits": 0, "recounts": 0, "open_live": 0,
-                      "open_tracked": 0}
+        self.stats = {
+            "closed_hits": 0,
+            "closed_misses": 0,
+            "state_hits": 0,
+            "recounts": 0,
+            "open_live": 0,
+            "open_tracked": 0,
+        }
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
     def start(self) -> None:
-        self._tasks = [self._background(self.watcher.run()), self._background(self._maintain()),
-                       self._background(self._warm())]
+        self._tasks = [
+            self._background(self.watcher.run()),
+            self._background(self._maintain()),
+            self._background(self._warm()),
+        ]
 
     async def stop(self, grace_s: float = 2.0) -> set[asyncio.Task]:
         """Cancel the background work and wait up to `grace_s` for it. PyMongo may retry a cancelled read until
@@ -89,7 +99,7 @@ class Engine:
         return pending
 
     @staticmethod
-    def _background(coro: Awaitable) -> asyncio.Task:
+    def _background(coro: Coroutine) -> asyncio.Task:
         """A task outside the caller's context: no request deadline applies to it, and it outlives the request."""
         task = asyncio.get_running_loop().create_task(coro, context=contextvars.Context())
         task.add_done_callback(_report_failure)
@@ -101,7 +111,9 @@ class Engine:
         return self._source
 
     def is_closed(self, day: date, zone: ZoneInfo, now: datetime) -> bool:
-        return local_midnight(day + timedelta(days=1), zone) + timedelta(seconds=self.settings.close_grace_seconds) <= now
+        return (
+            local_midnight(day + timedelta(days=1), zone) + timedelta(seconds=self.settings.close_grace_seconds) <= now
+        )
 
     def open_days(self, zone: ZoneInfo, now: datetime) -> list[date]:
         """Today and the days before it whose grace period has not passed."""
@@ -131,7 +143,7 @@ class Engine:
         known = [t[1] if (t := totals.get(o)) is not None and t[0] == generation else None for o in ordinals]
         if None not in known:
             self.stats["closed_hits"] += len(known)
-            return known
+            return known  # type: ignore[return-value]  # no None in it
         stale = [date.fromordinal(o) for o, t in zip(ordinals, known, strict=True) if t is None]
         closed = self._closed.setdefault(zone.key, {})
         missing = [d for d in stale if d not in closed]
@@ -149,11 +161,12 @@ class Engine:
         waiting = {self._jobs[(zone.key, d)] for d in days if (zone.key, d) in self._jobs}
         todo = [d for d in days if (zone.key, d) not in self._jobs]
         for i in range(0, len(todo), CHUNK_DAYS):
-            chunk = todo[i:i + CHUNK_DAYS]
+            chunk = todo[i : i + CHUNK_DAYS]
             job = self._background(self._fill(zone, chunk))
             for d in chunk:
                 self._jobs[(zone.key, d)] = job
-            job.add_done_callback(lambda done, keys=[(zone.key, d) for d in chunk]: self._forget(keys, done))
+            keys = [(zone.key, d) for d in chunk]
+            job.add_done_callback(functools.partial(self._forget, keys))
             waiting.add(job)
         for job in waiting:  # each shielded: a request that gives up leaves the count running for the next one
             await asyncio.shield(job)
@@ -193,12 +206,14 @@ class Engine:
 
     async def _raw_counts(self, zone: ZoneInfo, days: list[date], parallel: int = 16) -> dict[date, int]:
         """Every message per day, from the `{ts: 1}` index alone (no document is read), `parallel` at a time."""
+
         async def one(d: date) -> tuple[date, int]:
             lo, hi = local_midnight(d, zone), local_midnight(d + timedelta(days=1), zone)
             return d, await self.db.rocketchat_message.count_documents({"ts": {"$gte": lo, "$lt": hi}})
+
         results: dict[date, int] = {}
         for i in range(0, len(days), parallel):
-            results.update(await asyncio.gather(*(one(d) for d in days[i:i + parallel])))
+            results.update(await asyncio.gather(*(one(d) for d in days[i : i + parallel])))
         return results
 
     async def _open_totals(self, zone: ZoneInfo, days: list[date], now: datetime) -> dict[date, int]:
@@ -218,8 +233,11 @@ class Engine:
             return {d: cached[1][d] for d in days}
         # Without the watcher, open days are counted directly; the count is shared and reused briefly.
         self.stats["open_live"] += 1
-        counted = await asyncio.shield(self._shared((zone.key, tuple(days)), lambda: self._count_live(zone, days),
-                                                    self.settings.freshness_seconds))
+        counted = await asyncio.shield(
+            self._shared(
+                (zone.key, tuple(days)), lambda: self._count_live(zone, days), self.settings.freshness_ms / 1000
+            )
+        )
         await self.rooms.ensure(rid for c in counted.values() for rid in c.rooms)
         return {d: self.rooms.total(c.rooms) for d, c in counted.items()}
 
@@ -227,12 +245,14 @@ class Engine:
         with pymongo.timeout(BACKGROUND_TIMEOUT_S):
             return await count_room_days(self.db, days, zone)
 
-    def _shared(self, key, start: Callable[[], Awaitable], keep_seconds: float) -> asyncio.Task:
+    def _shared(self, key, start: Callable[[], Coroutine], keep_seconds: float) -> asyncio.Task:
         """One task per key: callers join it while it runs, and reuse its result for `keep_seconds` after."""
         now = time.monotonic()
         entry = self._live.get(key)
-        if entry is None or (entry[1].done() and (now - entry[0] > keep_seconds or entry[1].cancelled()
-                                                   or entry[1].exception() is not None)):
+        if entry is None or (
+            entry[1].done()
+            and (now - entry[0] > keep_seconds or entry[1].cancelled() or entry[1].exception() is not None)
+        ):
             task = self._background(start())
             task.add_done_callback(lambda t: t.cancelled() or t.exception())
             self._live[key] = entry = (now, task)
@@ -301,7 +321,7 @@ class Engine:
             raw = await self._raw_counts(zone, sorted(closed), parallel=PARALLEL_COUNTS)  # gently: nobody waits
             differ = [d for d, n in raw.items() if closed[d].raw != n]
             for i in range(0, len(differ), CHUNK_DAYS):
-                await self._recount(zone, differ[i:i + CHUNK_DAYS])
+                await self._recount(zone, differ[i : i + CHUNK_DAYS])
             changed += len(differ)
         if changed:
             log.info("sweep recounted %d closed days", changed)
@@ -313,10 +333,13 @@ class Engine:
         if zone is None or self.settings.warm_days <= 0:
             return
         now = datetime.now(UTC)
-        days = [d for d in (local_date(now, zone) - timedelta(days=i) for i in range(self.settings.warm_days + 3))
-                if self.is_closed(d, zone, now)][:self.settings.warm_days]
+        days = [
+            d
+            for d in (local_date(now, zone) - timedelta(days=i) for i in range(self.settings.warm_days + 3))
+            if self.is_closed(d, zone, now)
+        ][: self.settings.warm_days]
         for i in range(0, len(days), CHUNK_DAYS):
-            chunk = [d for d in days[i:i + CHUNK_DAYS] if d not in self._closed.get(zone.key, {})]
+            chunk = [d for d in days[i : i + CHUNK_DAYS] if d not in self._closed.get(zone.key, {})]
             while chunk:
                 try:
                     await self._shared_fill(zone, chunk)

@@ -14,10 +14,35 @@ from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
 
-from engagement_svc.demo_data import base_documents, create_indexes, login_token, meteor_id, room_doc, user_doc
+from engagement_svc.demo.dataset import base_documents, create_indexes, login_token, meteor_id, room_doc, user_doc
 
 BENCH_USER_ID, BENCH_TOKEN = "BenchAdmin0000001", "bench-admin-token"
-HOUR_WEIGHTS = [0.2, 0.1, 0.1, 0.1, 0.2, 0.4, 0.8, 1.5, 3, 4, 4, 3.5, 2.5, 3.5, 4, 3.5, 3, 2, 1.2, 1, 0.8, 0.6, 0.4, 0.3]
+HOUR_WEIGHTS = [
+    0.2,
+    0.1,
+    0.1,
+    0.1,
+    0.2,
+    0.4,
+    0.8,
+    1.5,
+    3,
+    4,
+    4,
+    3.5,
+    2.5,
+    3.5,
+    4,
+    3.5,
+    3,
+    2,
+    1.2,
+    1,
+    0.8,
+    0.6,
+    0.4,
+    0.3,
+]
 DAY_WEIGHTS = [1.0, 1.05, 1.05, 1.0, 0.9, 0.3, 0.25]  # Monday .. Sunday
 
 
@@ -32,8 +57,15 @@ def existing_anchor(db, messages: int, days: int, rooms: int) -> datetime | None
     return None
 
 
-def generate(db, messages: int = 3_000_000, days: int = 120, rooms: int = 500, anchor: datetime | None = None,
-             seed: int = 42, progress=print) -> datetime:
+def generate(
+    db,
+    messages: int = 3_000_000,
+    days: int = 120,
+    rooms: int = 500,
+    anchor: datetime | None = None,
+    seed: int = 42,
+    progress=print,
+) -> datetime:
     """Drop and refill `db`; returns the anchor (the instant the data ends)."""
     rng = random.Random(seed)
     anchor = (anchor or datetime.now(UTC)).replace(microsecond=0)
@@ -58,7 +90,7 @@ def generate(db, messages: int = 3_000_000, days: int = 120, rooms: int = 500, a
     weights = [DAY_WEIGHTS[d.weekday()] for d in day_starts]
     per_day = [int(messages * w / sum(weights)) for w in weights]
     per_day[-1] += messages - sum(per_day)
-    started, written, recent = time.monotonic(), 0, []
+    started, written, recent = time.monotonic(), 0, list[str]()
     batch: list[dict] = []
     for day_start, count in zip(day_starts, per_day, strict=True):
         hours = rng.choices(range(24), HOUR_WEIGHTS, k=count)
@@ -69,9 +101,17 @@ def generate(db, messages: int = 3_000_000, days: int = 120, rooms: int = 500, a
             roll = rng.random()
             author = authors[rng.randrange(len(authors))]
             room = min(bisect.bisect_left(room_cumulative, rng.random()), len(rids) - 1)
-            doc = {"_id": str(ObjectId()), "rid": rids[room], "msg": "lorem ipsum dolor",
-                   "ts": ts.replace(microsecond=ts.microsecond // 1000 * 1000), "u": author, "_updatedAt": ts,
-                   "urls": [], "mentions": [], "channels": []}
+            doc = {
+                "_id": str(ObjectId()),
+                "rid": rids[room],
+                "msg": "lorem ipsum dolor",
+                "ts": ts.replace(microsecond=ts.microsecond // 1000 * 1000),
+                "u": author,
+                "_updatedAt": ts,
+                "urls": [],
+                "mentions": [],
+                "channels": [],
+            }
             if roll < 0.05:
                 doc["t"] = "uj" if roll < 0.03 else "ul"
             elif roll < 0.06:
@@ -93,8 +133,12 @@ def generate(db, messages: int = 3_000_000, days: int = 120, rooms: int = 500, a
     if batch:
         db.rocketchat_message.insert_many(batch, ordered=False)
     build_analytics(db)
-    db.engagement_bench_meta.replace_one({"_id": "dataset"}, describe(messages, days, rooms) | {
-        "anchor": anchor, "complete": True, "generated_seconds": time.monotonic() - started}, upsert=True)
+    db.engagement_bench_meta.replace_one(
+        {"_id": "dataset"},
+        describe(messages, days, rooms)
+        | {"anchor": anchor, "complete": True, "generated_seconds": time.monotonic() - started},
+        upsert=True,
+    )
     return anchor
 
 
@@ -110,17 +154,30 @@ def build_analytics(db) -> None:
     """Rocket.Chat's `rocketchat_analytics` messages counters (one per room per UTC day, numeric date), as its
     afterSaveMessage callback would have left them for these messages (before any edit or deletion)."""
     db.rocketchat_analytics.drop()
-    db.rocketchat_message.aggregate([
-        {"$match": {"t": {"$exists": False}, "_hidden": {"$ne": True}}},
-        {"$group": {"_id": {"rid": "$rid", "date": {"$toInt": {"$dateToString": {"date": "$ts", "format": "%Y%m%d"}}}},
-                    "messages": {"$sum": 1}}},
-        {"$lookup": {"from": "rocketchat_room", "localField": "_id.rid", "foreignField": "_id", "as": "room"}},
-        {"$unwind": "$room"},
-        {"$match": {"room.t": {"$in": ["c", "p", "d"]}}},
-        {"$project": {"_id": {"$concat": ["$_id.rid", "-", {"$toString": "$_id.date"}]}, "type": "messages",
-                      "date": "$_id.date", "messages": 1,
-                      "room": {"_id": "$room._id", "name": "$room.name", "t": "$room.t"}}},
-        {"$out": "rocketchat_analytics"},
-    ], allowDiskUse=True)
+    db.rocketchat_message.aggregate(
+        [
+            {"$match": {"t": {"$exists": False}, "_hidden": {"$ne": True}}},
+            {
+                "$group": {
+                    "_id": {"rid": "$rid", "date": {"$toInt": {"$dateToString": {"date": "$ts", "format": "%Y%m%d"}}}},
+                    "messages": {"$sum": 1},
+                }
+            },
+            {"$lookup": {"from": "rocketchat_room", "localField": "_id.rid", "foreignField": "_id", "as": "room"}},
+            {"$unwind": "$room"},
+            {"$match": {"room.t": {"$in": ["c", "p", "d"]}}},
+            {
+                "$project": {
+                    "_id": {"$concat": ["$_id.rid", "-", {"$toString": "$_id.date"}]},
+                    "type": "messages",
+                    "date": "$_id.date",
+                    "messages": 1,
+                    "room": {"_id": "$room._id", "name": "$room.name", "t": "$room.t"},
+                }
+            },
+            {"$out": "rocketchat_analytics"},
+        ],
+        allowDiskUse=True,
+    )
     # Rocket.Chat's own index for these queries.
     db.rocketchat_analytics.create_index([("type", 1), ("date", 1)])

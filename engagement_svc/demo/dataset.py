@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from engagement_svc.auth import PERMISSION, hash_token
+from engagement_svc.rocketchat.auth import PERMISSION, hash_token
 
 METEOR_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz"
 
@@ -39,9 +39,18 @@ def create_indexes(db) -> None:
 
 
 def user_doc(_id: str, username: str, roles: list[str], tokens: list[dict], **extra) -> dict:
-    return {"_id": _id, "username": username, "name": username.replace(".", " ").title(), "type": "user",
-            "active": True, "roles": roles, "status": "offline", "createdAt": datetime(2022, 1, 10, tzinfo=UTC),
-            "services": {"resume": {"loginTokens": tokens}}, **extra}
+    return {
+        "_id": _id,
+        "username": username,
+        "name": username.replace(".", " ").title(),
+        "type": "user",
+        "active": True,
+        "roles": roles,
+        "status": "offline",
+        "createdAt": datetime(2022, 1, 10, tzinfo=UTC),
+        "services": {"resume": {"loginTokens": tokens}},
+        **extra,
+    }
 
 
 def login_token(token: str, when: datetime) -> dict:
@@ -49,39 +58,72 @@ def login_token(token: str, when: datetime) -> dict:
 
 
 def personal_access_token(token: str, name: str = "ci") -> dict:
-    return {"type": "personalAccessToken", "name": name, "createdAt": datetime(2023, 1, 1, tzinfo=UTC),
-            "lastTokenPart": token[-6:], "hashedToken": hash_token(token), "bypassTwoFactor": True}
+    return {
+        "type": "personalAccessToken",
+        "name": name,
+        "createdAt": datetime(2023, 1, 1, tzinfo=UTC),
+        "lastTokenPart": token[-6:],
+        "hashedToken": hash_token(token),
+        "bypassTwoFactor": True,
+    }
 
 
 def room_doc(_id: str, t: str, name: str | None = None, **extra) -> dict:
-    doc = {"_id": _id, "t": t, "ts": datetime(2022, 1, 10, tzinfo=UTC), "msgs": 0, "usersCount": 2,
-           "_updatedAt": datetime(2022, 1, 10, tzinfo=UTC), **extra}
+    doc = {
+        "_id": _id,
+        "t": t,
+        "ts": datetime(2022, 1, 10, tzinfo=UTC),
+        "msgs": 0,
+        "usersCount": 2,
+        "_updatedAt": datetime(2022, 1, 10, tzinfo=UTC),
+        **extra,
+    }
     if name is not None:
         doc.update(name=name, fname=name)
     return doc
 
 
 def message_doc(_id: str, rid: str, ts: datetime, user: dict, msg: str = "hello", **extra) -> dict:
-    return {"_id": _id, "rid": rid, "msg": msg, "ts": ts,
-            "u": {"_id": user["_id"], "username": user["username"], "name": user.get("name", user["username"])},
-            "_updatedAt": ts, "urls": [], "mentions": [], "channels": [],
-            "md": [{"type": "PARAGRAPH", "value": [{"type": "PLAIN_TEXT", "value": msg}]}], **extra}
+    return {
+        "_id": _id,
+        "rid": rid,
+        "msg": msg,
+        "ts": ts,
+        "u": {"_id": user["_id"], "username": user["username"], "name": user.get("name", user["username"])},
+        "_updatedAt": ts,
+        "urls": [],
+        "mentions": [],
+        "channels": [],
+        "md": [{"type": "PARAGRAPH", "value": [{"type": "PLAIN_TEXT", "value": msg}]}],
+        **extra,
+    }
 
 
-def base_documents(db, users: list[dict], dashboard_roles: list[str] = ("admin",), expiration_days=90,
-                   bypass_roles: list[str] = ("admin", "bot", "app")) -> None:
+def base_documents(
+    db,
+    users: list[dict],
+    dashboard_roles: tuple[str, ...] = ("admin",),
+    expiration_days=90,
+    bypass_roles: tuple[str, ...] = ("admin", "bot", "app"),
+) -> None:
     """Users, the dashboard and rate-limit-bypass permissions (Rocket.Chat's default roles), roles and the
     login-expiration setting."""
     if users:
         db.users.insert_many(users)
-    db.rocketchat_permissions.insert_many([
-        {"_id": PERMISSION, "roles": list(dashboard_roles), "_updatedAt": datetime(2023, 1, 1, tzinfo=UTC)},
-        {"_id": "view-statistics", "roles": ["admin"], "_updatedAt": datetime(2023, 1, 1, tzinfo=UTC)},
-        {"_id": "api-bypass-rate-limit", "roles": list(bypass_roles), "_updatedAt": datetime(2023, 1, 1, tzinfo=UTC)},
-    ])
-    db.rocketchat_roles.insert_many([
-        {"_id": r, "name": r, "scope": "Users", "protected": True} for r in ("admin", "user", "bot", "livechat-agent")
-    ])
+    db.rocketchat_permissions.insert_many(
+        [
+            {"_id": PERMISSION, "roles": list(dashboard_roles), "_updatedAt": datetime(2023, 1, 1, tzinfo=UTC)},
+            {"_id": "view-statistics", "roles": ["admin"], "_updatedAt": datetime(2023, 1, 1, tzinfo=UTC)},
+            {
+                "_id": "api-bypass-rate-limit",
+                "roles": list(bypass_roles),
+                "_updatedAt": datetime(2023, 1, 1, tzinfo=UTC),
+            },
+        ]
+    )
+    db.rocketchat_roles.insert_many(
+        [{"_id": r, "name": r, "scope": "Users", "protected": True} for r in ("admin", "user", "bot", "livechat-agent")]
+    )
     db.rocketchat_settings.insert_one({"_id": "Accounts_LoginExpiration", "value": expiration_days, "type": "int"})
 
 
@@ -94,25 +136,64 @@ class DemoCredentials:
     messages: int
 
 
-WORDS = ("deploy release review meeting lunch build ticket customer design merge docs coffee incident patch "
-         "sprint demo roadmap metrics alert backup invoice question answer thanks great idea tomorrow").split()
+WORDS = [
+    "deploy",
+    "release",
+    "review",
+    "meeting",
+    "lunch",
+    "build",
+    "ticket",
+    "customer",
+    "design",
+    "merge",
+    "docs",
+    "coffee",
+    "incident",
+    "patch",
+    "sprint",
+    "demo",
+    "roadmap",
+    "metrics",
+    "alert",
+    "backup",
+    "invoice",
+    "question",
+    "answer",
+    "thanks",
+    "great",
+    "idea",
+    "tomorrow",
+]
 SYSTEM_TYPES = ["uj", "ul", "au", "ru", "room_changed_topic", "user-muted", "discussion-created"]
 
 
-def seed_demo(db, now: datetime | None = None, days: int = 240, per_day: int = 260, seed: int = 20231105,
-              zone: str = "Europe/Berlin") -> DemoCredentials:
+def seed_demo(
+    db,
+    now: datetime | None = None,
+    days: int = 240,
+    per_day: int = 260,
+    seed: int = 20231105,
+    zone: str = "Europe/Berlin",
+) -> DemoCredentials:
     """Fill an empty database; `days` ends at `now` and (at 240) always contains a DST change of `zone`."""
     rng = random.Random(seed)
     now = (now or datetime.now(UTC)).astimezone(UTC)
     tz = ZoneInfo(zone)
     admin_token, user_token = "demo-admin-" + meteor_id(rng), "demo-user-" + meteor_id(rng)
-    admin = user_doc(meteor_id(rng), "admin", ["user", "admin"],
-                     [login_token(admin_token, now - timedelta(days=1)), personal_access_token("pat-" + meteor_id(rng))])
+    admin = user_doc(
+        meteor_id(rng),
+        "admin",
+        ["user", "admin"],
+        [login_token(admin_token, now - timedelta(days=1)), personal_access_token("pat-" + meteor_id(rng))],
+    )
     jdoe = user_doc(meteor_id(rng), "jdoe", ["user"], [login_token(user_token, now - timedelta(hours=3))])
     bot = user_doc("rocket.cat", "rocket.cat", ["bot"], [], type="bot")
-    people = [user_doc(meteor_id(rng), f"{first}.{last}", ["user"], [])
-              for first in ("ana", "ben", "chen", "dina", "emil", "fatma", "goran", "hana")
-              for last in ("silva", "meyer", "khan", "ito")]
+    people = [
+        user_doc(meteor_id(rng), f"{first}.{last}", ["user"], [])
+        for first in ("ana", "ben", "chen", "dina", "emil", "fatma", "goran", "hana")
+        for last in ("silva", "meyer", "khan", "ito")
+    ]
     humans = [admin, jdoe, *people]
     base_documents(db, [admin, jdoe, bot, *people])
     create_indexes(db)
@@ -125,14 +206,43 @@ def seed_demo(db, now: datetime | None = None, days: int = 240, per_day: int = 2
     rooms += [room_doc(meteor_id(rng), "p", f"discussion-{w}", prid=team["_id"]) for w in WORDS[10:13]]
     for _ in range(40):
         a, b = rng.sample(humans, 2)
-        rooms.append(room_doc(meteor_id(rng), "d", None, usernames=[a["username"], b["username"]], uids=[a["_id"], b["_id"]]))
-    rooms += [room_doc(meteor_id(rng), "l", f"visitor-{i}", v={"_id": meteor_id(rng), "token": meteor_id(rng)})
-              for i in range(20)]
+        rooms.append(
+            room_doc(meteor_id(rng), "d", None, usernames=[a["username"], b["username"]], uids=[a["_id"], b["_id"]])
+        )
+    rooms += [
+        room_doc(meteor_id(rng), "l", f"visitor-{i}", v={"_id": meteor_id(rng), "token": meteor_id(rng)})
+        for i in range(20)
+    ]
     rooms += [room_doc(meteor_id(rng), "v", f"call-{i}") for i in range(3)]
     db.rocketchat_room.insert_many(rooms)
 
     weights = [1.0 / (rank + 1) for rank in range(len(rooms))]
-    hour_weights = [0.2, 0.1, 0.1, 0.1, 0.2, 0.4, 0.8, 1.5, 3, 4, 4, 3.5, 2.5, 3.5, 4, 3.5, 3, 2, 1.2, 1, 0.8, 0.6, 0.4, 0.3]
+    hour_weights = [
+        0.2,
+        0.1,
+        0.1,
+        0.1,
+        0.2,
+        0.4,
+        0.8,
+        1.5,
+        3,
+        4,
+        4,
+        3.5,
+        2.5,
+        3.5,
+        4,
+        3.5,
+        3,
+        2,
+        1.2,
+        1,
+        0.8,
+        0.6,
+        0.4,
+        0.3,
+    ]
     messages: list[dict] = []
     recent: dict[str, list[str]] = {}
     first_day = (now - timedelta(days=days)).astimezone(tz).date()
@@ -141,8 +251,16 @@ def seed_demo(db, now: datetime | None = None, days: int = 240, per_day: int = 2
         rhythm = 0.3 if day.weekday() >= 5 else 1.0
         for _ in range(int(rng.gauss(per_day, per_day / 8) * rhythm)):
             hour = rng.choices(range(24), hour_weights)[0]
-            local = datetime(day.year, day.month, day.day, hour, rng.randrange(60), rng.randrange(60),
-                             rng.randrange(1000) * 1000, tzinfo=tz)
+            local = datetime(
+                day.year,
+                day.month,
+                day.day,
+                hour,
+                rng.randrange(60),
+                rng.randrange(60),
+                rng.randrange(1000) * 1000,
+                tzinfo=tz,
+            )
             ts = local.astimezone(UTC)
             if ts > now:
                 continue
@@ -165,15 +283,20 @@ def seed_demo(db, now: datetime | None = None, days: int = 240, per_day: int = 2
                 doc["attachments"] = [{"title": "report.pdf", "title_link": f"/file-upload/{file_id}/report.pdf"}]
             elif roll < 0.13:
                 edited = ts + timedelta(minutes=rng.randint(1, 90))
-                messages.append({**doc, "_id": meteor_id(rng), "_hidden": True, "parent": doc["_id"],
-                                 "_updatedAt": edited})
-                doc.update(editedAt=edited, editedBy={"_id": author["_id"], "username": author["username"]},
-                           msg=doc["msg"] + " (edited)", _updatedAt=edited)
+                messages.append(
+                    {**doc, "_id": meteor_id(rng), "_hidden": True, "parent": doc["_id"], "_updatedAt": edited}
+                )
+                doc.update(
+                    editedAt=edited,
+                    editedBy={"_id": author["_id"], "username": author["username"]},
+                    msg=doc["msg"] + " (edited)",
+                    _updatedAt=edited,
+                )
             if room["t"] == "l":
                 doc["token"] = room["v"]["token"]
             if "t" not in doc and "tmid" not in doc:
                 recent.setdefault(room["_id"], []).append(doc["_id"])
             messages.append(doc)
     for i in range(0, len(messages), 5000):
-        db.rocketchat_message.insert_many(messages[i:i + 5000], ordered=False)
+        db.rocketchat_message.insert_many(messages[i : i + 5000], ordered=False)
     return DemoCredentials(admin["_id"], admin_token, jdoe["_id"], user_token, len(messages))

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from engagement_svc.config import load_zone
-from engagement_svc.days import local_date
+from engagement_svc.days import load_zone, local_date
+from engagement_svc.settings import Settings
 
 # RFC 3339 date-time (section 5.6); the JavaScript ISO form 2023-10-29T14:48:00.000Z is one case of it.
 _DATE_TIME = re.compile(
@@ -23,7 +23,7 @@ class BadRequest(ValueError):
 
 
 @dataclass(frozen=True)
-class Query:
+class RangeQuery:
     start: datetime
     end: datetime
     zone: ZoneInfo
@@ -68,13 +68,14 @@ def _single(query: Mapping[str, str], key: str) -> str | None:
     return values[0] if values else None
 
 
-def parse_query(query: Mapping[str, str], default_zone: str, max_days: int) -> Query:
+def parse_range(query: Mapping[str, str], settings: Settings) -> RangeQuery:
     """Missing keys first (start, then end), then forms (start, end, timezone), then the range itself."""
+    default_zone, max_days = settings.timezone, settings.max_range_days
     raw = {key: _single(query, key) for key in ("start", "end", "timezone")}
     for key in ("start", "end"):
         if raw[key] is None:
             raise BadRequest(f"Match error: Missing key '{key}'")
-    start, end = parse_instant(raw["start"]), parse_instant(raw["end"])
+    start, end = parse_instant(raw["start"] or ""), parse_instant(raw["end"] or "")
     if start is None:
         raise BadRequest("Match error: Failed Match.Where validation in field start")
     if end is None:
@@ -93,5 +94,7 @@ def parse_query(query: Mapping[str, str], default_zone: str, max_days: int) -> Q
         raise BadRequest(f"The range from start to end covers {days} days; at most {max_days} days are allowed")
     # The answer also reads the window of the same length before the range and the day after it ends.
     if first_day.toordinal() - days < 2 or last_day.toordinal() + 2 > date.max.toordinal():
-        raise BadRequest("start and end must lie between the years 0001 and 9999, with room for the window before start")
-    return Query(start=start, end=end, zone=zone, first_day=first_day, last_day=last_day)
+        raise BadRequest(
+            "start and end must lie between the years 0001 and 9999, with room for the window before start"
+        )
+    return RangeQuery(start=start, end=end, zone=zone, first_day=first_day, last_day=last_day)

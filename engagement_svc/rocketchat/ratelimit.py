@@ -20,12 +20,17 @@ class Verdict(NamedTuple):
     wait_seconds: int  # whole seconds until the window ends, rounded up
 
     def headers(self) -> dict[str, str]:
-        return {"X-RateLimit-Limit": str(self.limit), "X-RateLimit-Remaining": str(self.remaining),
-                "X-RateLimit-Reset": str(self.reset_epoch_ms)}
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(self.reset_epoch_ms),
+        }
 
     def error(self) -> str:
-        return (f"Error, too many requests. Please slow down. You must wait {self.wait_seconds} seconds before "
-                "trying this endpoint again. [error-too-many-requests]")
+        return (
+            f"Error, too many requests. Please slow down. You must wait {self.wait_seconds} seconds before "
+            "trying this endpoint again. [error-too-many-requests]"
+        )
 
 
 class RateLimiter:
@@ -46,5 +51,10 @@ class RateLimiter:
             window = self._windows[user] = [now + self.seconds, 0]
         window[1] += 1
         left = window[0] - now
-        return Verdict(window[1] <= self.calls, self.calls, max(self.calls - window[1], 0),
-                       int((self._wall() + left) * 1000), max(math.ceil(left), 1))
+        return Verdict(
+            window[1] <= self.calls,
+            self.calls,
+            max(self.calls - window[1], 0),
+            int((self._wall() + left) * 1000),
+            max(math.ceil(left), 1),
+        )

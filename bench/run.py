@@ -1,4 +1,4 @@
-"""`engagement-svc bench`: figures for the service against the floor, the peer and the ceiling. Asserts nothing.
+"""`make bench` (python -m bench.run): the service against the floor, the peer and the ceiling. Asserts nothing.
 
 - floor: `count_documents` on the `{ts: 1}` index over the window a request reads (the range and the window
   before it), and the service's exact aggregation run directly through PyMongo over the same window;
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import aiohttp  # the CLI imports aiohttp anyway (for serving), so this costs `--help` nothing
 
-from engagement_svc.counts import iso_z
+from engagement_svc.days import iso_z
 
 RANGES = (7, 30, 90, 365)
 CONCURRENCY = (1, 16, 64)
@@ -93,7 +93,9 @@ class Server:
                 self.log.seek(0)
                 raise RuntimeError(f"server exited: {self.log.read()[-2000:]}")
             try:
-                async with session.get(f"http://127.0.0.1:{self.port}/api/v1/engagement-dashboard/messages/messages-sent"):
+                async with session.get(
+                    f"http://127.0.0.1:{self.port}/api/v1/engagement-dashboard/messages/messages-sent"
+                ):
                     return
             except OSError:
                 await asyncio.sleep(0.05)
@@ -145,8 +147,14 @@ async def load(session, url: str, headers: dict, concurrency: int, seconds: floa
     began = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - began
-    return {"concurrency": concurrency, "requests": done, "errors": errors, "seconds": round(elapsed, 2),
-            "rps": round(done / elapsed, 1), **summary(latencies)}
+    return {
+        "concurrency": concurrency,
+        "requests": done,
+        "errors": errors,
+        "seconds": round(elapsed, 2),
+        "rps": round(done / elapsed, 1),
+        **summary(latencies),
+    }
 
 
 def window(anchor: datetime, days: int) -> tuple[datetime, datetime, datetime, datetime]:
@@ -162,7 +170,7 @@ def database_figures(db, anchor: datetime, runs: int) -> dict:
     """Floor and peer, straight through PyMongo."""
     from zoneinfo import ZoneInfo
 
-    from engagement_svc.counts import day_bounds, room_days_pipeline
+    from engagement_svc.counting.rules import day_bounds, room_days_pipeline
     from engagement_svc.days import local_date
 
     out = {}
@@ -181,17 +189,27 @@ def database_figures(db, anchor: datetime, runs: int) -> dict:
 
         def peer():  # Rocket.Chat's getMessagesSentTotalByDate, for the period and then the previous window
             def by_date(a, b, limit):
-                return list(db.rocketchat_analytics.aggregate([
-                    {"$match": {"type": "messages", "date": {"$gte": a, "$lte": b}}},
-                    {"$group": {"_id": "$date", "messages": {"$sum": "$messages"}}},
-                    {"$sort": {"_id": -1}}, {"$limit": limit}]))
+                return list(
+                    db.rocketchat_analytics.aggregate(
+                        [
+                            {"$match": {"type": "messages", "date": {"$gte": a, "$lte": b}}},
+                            {"$group": {"_id": "$date", "messages": {"$sum": "$messages"}}},
+                            {"$sort": {"_id": -1}},
+                            {"$limit": limit},
+                        ]
+                    )
+                )
+
             number = lambda d: int(d.strftime("%Y%m%d"))  # noqa: E731
             by_date(number(first), number(last), days)
             by_date(number(first - timedelta(days=days + 1)), number(first - timedelta(days=1)), days + 1)
 
         figures = {}
-        for name, fn, n in (("floor_count_ms", floor, runs), ("raw_exact_ms", exact, max(3, runs // 4)),
-                            ("peer_ms", peer, runs)):
+        for name, fn, n in (
+            ("floor_count_ms", floor, runs),
+            ("raw_exact_ms", exact, max(3, runs // 4)),
+            ("peer_ms", peer, runs),
+        ):
             fn()  # one unmeasured run: every variant reads from a warm cache
             samples = []
             for _ in range(n):
@@ -205,23 +223,28 @@ def database_figures(db, anchor: datetime, runs: int) -> dict:
 
 
 async def service_figures(args, mongo_url_for, sync_client, anchor: datetime) -> dict:
-    from engagement_svc.bench_data import BENCH_TOKEN, BENCH_USER_ID
-    from engagement_svc.embedded import free_port
-    from engagement_svc.routes import MESSAGES_SENT_PATH
+    from bench.dataset import BENCH_TOKEN, BENCH_USER_ID
+    from engagement_svc.api.routes import MESSAGES_SENT_PATH
+    from engagement_svc.demo.embedded import free_port
 
     headers = {"X-User-Id": BENCH_USER_ID, "X-Auth-Token": BENCH_TOKEN}
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("MONGO_URL", "ENGAGEMENT_"))}
-    env = base_env | {"MONGO_URL": mongo_url_for(args.database), "ENGAGEMENT_TIMEZONE": ZONE,
-                      "ENGAGEMENT_STATE_MONGO_URL": mongo_url_for(args.database + "_state"),
-                      "ENGAGEMENT_QUERY_TIMEOUT_MS": "300000", "ENGAGEMENT_WARM_DAYS": "0",
-                      # Rocket.Chat's admins bypass its rate limit; a dataset made before the bypass permission
-                      # was seeded would otherwise be limited to 10 calls a minute.
-                      "ENGAGEMENT_RATE_LIMIT_CALLS": "0"}
+    env = base_env | {
+        "MONGO_URL": mongo_url_for(args.database),
+        "ENGAGEMENT_TIMEZONE": ZONE,
+        "ENGAGEMENT_STATE_MONGO_URL": mongo_url_for(args.database + "_state"),
+        "ENGAGEMENT_QUERY_TIMEOUT_MS": "300000",
+        "ENGAGEMENT_WARM_DAYS": "0",
+        # Rocket.Chat's admins bypass its rate limit; a dataset made before the bypass permission
+        # was seeded would otherwise be limited to 10 calls a minute.
+        "ENGAGEMENT_RATE_LIMIT_CALLS": "0",
+    }
     results: dict = {"cold": {}, "warm": {}, "throughput": {}, "ceiling_throughput": {}}
     connector = lambda: aiohttp.TCPConnector(limit=200)  # noqa: E731
     url_for = lambda port, days: (  # noqa: E731
         f"http://127.0.0.1:{port}{MESSAGES_SENT_PATH}?start={iso_z(window(anchor, days)[0])}"
-        f"&end={iso_z(window(anchor, days)[1])}&timezone={ZONE}")
+        f"&end={iso_z(window(anchor, days)[1])}&timezone={ZONE}"
+    )
 
     async with aiohttp.ClientSession(connector=connector()) as session:
         # Cold: a fresh process and an empty state database for every sample.
@@ -250,22 +273,34 @@ async def service_figures(args, mongo_url_for, sync_client, anchor: datetime) ->
             for days in RANGES:
                 samples = [(await timed_get(session, url_for(port, days), headers))[0] for _ in range(args.warm_runs)]
                 results["warm"][str(days)] = summary(samples)
-            args.progress("  warm: " + ", ".join(f"{d}-day p50 {results['warm'][str(d)]['p50_ms']:.2f} ms" for d in RANGES))
+            args.progress(
+                "  warm: " + ", ".join(f"{d}-day p50 {results['warm'][str(d)]['p50_ms']:.2f} ms" for d in RANGES)
+            )
             for c in CONCURRENCY:
                 async with aiohttp.ClientSession(connector=connector()) as load_session:
-                    results["throughput"][str(c)] = await load(load_session, url_for(port, 7), headers, c,
-                                                               args.load_seconds, args.load_requests)
-            args.progress("  service rps: " + ", ".join(f"c{c} {results['throughput'][str(c)]['rps']}" for c in CONCURRENCY))
+                    results["throughput"][str(c)] = await load(
+                        load_session, url_for(port, 7), headers, c, args.load_seconds, args.load_requests
+                    )
+            args.progress(
+                "  service rps: " + ", ".join(f"c{c} {results['throughput'][str(c)]['rps']}" for c in CONCURRENCY)
+            )
             results["freshness"] = await freshness(session, sync_client[args.database], port, headers, args.fresh_runs)
             args.progress(f"  freshness p95 {results['freshness']['p95_ms']:.0f} ms")
             if args.soak_seconds:
-                results["soak"] = await soak(server.process.pid, [url_for(port, d) for d in RANGES],
-                                             f"http://127.0.0.1:{port}/metrics", headers, SOAK_CONCURRENCY,
-                                             args.soak_seconds)
+                results["soak"] = await soak(
+                    server.process.pid,
+                    [url_for(port, d) for d in RANGES],
+                    f"http://127.0.0.1:{port}/metrics",
+                    headers,
+                    SOAK_CONCURRENCY,
+                    args.soak_seconds,
+                )
                 k = results["soak"]
-                args.progress(f"  soak: {k['requests']:,} requests in {k['seconds']} s at c{SOAK_CONCURRENCY}, "
-                              f"{k['errors']} errors, RSS {k['rss_start_mb']} -> {k['rss_end_mb']} MB "
-                              f"({k['rss_growth_pct']:+.1f}%)")
+                args.progress(
+                    f"  soak: {k['requests']:,} requests in {k['seconds']} s at c{SOAK_CONCURRENCY}, "
+                    f"{k['errors']} errors, RSS {k['rss_start_mb']} -> {k['rss_end_mb']} MB "
+                    f"({k['rss_growth_pct']:+.1f}%)"
+                )
             results["service_peak_rss_mb"] = memory_mb(server.process.pid)
         finally:
             server.stop()
@@ -277,22 +312,25 @@ async def service_figures(args, mongo_url_for, sync_client, anchor: datetime) ->
             await ceiling.ready(session)
             for c in CONCURRENCY:
                 async with aiohttp.ClientSession(connector=connector()) as load_session:
-                    results["ceiling_throughput"][str(c)] = await load(load_session, url_for(port, 7), headers, c,
-                                                                       args.load_seconds, args.load_requests)
-            args.progress("  ceiling rps: " + ", ".join(f"c{c} {results['ceiling_throughput'][str(c)]['rps']}" for c in CONCURRENCY))
+                    results["ceiling_throughput"][str(c)] = await load(
+                        load_session, url_for(port, 7), headers, c, args.load_seconds, args.load_requests
+                    )
+            args.progress(
+                "  ceiling rps: "
+                + ", ".join(f"c{c} {results['ceiling_throughput'][str(c)]['rps']}" for c in CONCURRENCY)
+            )
         finally:
             ceiling.stop()
     return results
 
 
-async def soak(pid: int, urls: list[str], metrics_url: str, headers: dict, concurrency: int,
-               seconds: float) -> dict:
+async def soak(pid: int, urls: list[str], metrics_url: str, headers: dict, concurrency: int, seconds: float) -> dict:
     """A bounded soak: `concurrency` workers cycling over `urls` for `seconds`, and a scrape of /metrics every
     second, as Prometheus would; any non-200 or failed request is an error. The server's resident memory is read
     at the start, every 5 s and at the end."""
     done, errors, scrapes, latencies = 0, 0, 0, []
     deadline = time.perf_counter() + seconds
-    rss = [memory_mb(pid, "VmRSS")]
+    rss = [memory_mb(pid, "VmRSS") or 0.0]
 
     async def worker(n: int, session) -> None:
         nonlocal done, errors
@@ -313,26 +351,39 @@ async def soak(pid: int, urls: list[str], metrics_url: str, headers: dict, concu
             scrapes, errors = scrapes + 1, errors + (not ok)
             tick += 1
             if tick % 5 == 0:
-                rss.append(memory_mb(pid, "VmRSS"))
+                rss.append(memory_mb(pid, "VmRSS") or 0.0)
 
     began = time.perf_counter()
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200)) as session:
         await asyncio.gather(scrape_and_sample(session), *(worker(n, session) for n in range(concurrency)))
-    rss.append(memory_mb(pid, "VmRSS"))
+    rss.append(memory_mb(pid, "VmRSS") or 0.0)
     elapsed = time.perf_counter() - began
-    return {"concurrency": concurrency, "seconds": round(elapsed, 1), "requests": done, "metrics_scrapes": scrapes,
-            "errors": errors, "rps": round(done / elapsed, 1), **summary(latencies), "rss_start_mb": rss[0],
-            "rss_end_mb": rss[-1], "rss_max_mb": max(rss),
-            "rss_growth_pct": round((rss[-1] - rss[0]) / rss[0] * 100, 1), "rss_samples_mb": rss}
+    return {
+        "concurrency": concurrency,
+        "seconds": round(elapsed, 1),
+        "requests": done,
+        "metrics_scrapes": scrapes,
+        "errors": errors,
+        "rps": round(done / elapsed, 1),
+        **summary(latencies),
+        "rss_start_mb": rss[0],
+        "rss_end_mb": rss[-1],
+        "rss_max_mb": max(rss),
+        "rss_growth_pct": round((rss[-1] - rss[0]) / rss[0] * 100, 1),
+        "rss_samples_mb": rss,
+    }
 
 
 async def freshness(session, db, port: int, headers: dict, runs: int) -> dict:
     """Insert one message now, then poll every 5 ms until today's count includes it."""
-    from engagement_svc.demo_data import message_doc
-    from engagement_svc.routes import MESSAGES_SENT_PATH
+    from engagement_svc.api.routes import MESSAGES_SENT_PATH
+    from engagement_svc.demo.dataset import message_doc
 
     now = datetime.now(UTC)
-    url = f"http://127.0.0.1:{port}{MESSAGES_SENT_PATH}?start={iso_z(now - timedelta(days=1))}&end={iso_z(now)}&timezone={ZONE}"
+    url = (
+        f"http://127.0.0.1:{port}{MESSAGES_SENT_PATH}?start={iso_z(now - timedelta(days=1))}&end={iso_z(now)}"
+        f"&timezone={ZONE}"
+    )
     rid = db.rocketchat_room.find_one({"t": "c"})["_id"]
     author = {"_id": "bench", "username": "bench"}
     samples = []
@@ -361,31 +412,44 @@ def table(report: dict) -> str:
     for d in map(str, RANGES):
         f, c, w = db[d], svc["cold"][d], svc["warm"][d]
         lines.append(
-            f"{d + 'd':>6} | {f['messages_in_window']:>9,} | {f['floor_count_ms']:>6.1f}ms | {f['raw_exact_ms']:>7.0f}ms | "
+            f"{d + 'd':>6} | {f['messages_in_window']:>9,} | {f['floor_count_ms']:>6.1f}ms | "
+            f"{f['raw_exact_ms']:>7.0f}ms | "
             f"{f['peer_ms']:>6.1f}ms | {c['p50_ms']:>7.0f}ms | {w['p50_ms']:>6.2f}ms | {w['p95_ms']:>6.2f}ms | "
-            f"{c['p50_ms'] / f['raw_exact_ms']:>8.2f} | {w['p50_ms'] / f['peer_ms']:>9.3f} | {w['p50_ms'] / f['floor_count_ms']:>10.3f}")
+            f"{c['p50_ms'] / f['raw_exact_ms']:>8.2f} | {w['p50_ms'] / f['peer_ms']:>9.3f} | "
+            f"{w['p50_ms'] / f['floor_count_ms']:>10.3f}"
+        )
     lines.append("")
-    lines.append(f"{'concurrency':>11} | {'service rps':>11} | {'ceiling rps':>11} | {'service/ceiling':>15} | "
-                 f"{'service p95':>11} | errors")
+    lines.append(
+        f"{'concurrency':>11} | {'service rps':>11} | {'ceiling rps':>11} | {'service/ceiling':>15} | "
+        f"{'service p95':>11} | errors"
+    )
     for c in map(str, CONCURRENCY):
         s, k = svc["throughput"][c], svc["ceiling_throughput"][c]
-        lines.append(f"{c:>11} | {s['rps']:>11.1f} | {k['rps']:>11.1f} | {s['rps'] / k['rps']:>15.2f} | "
-                     f"{s['p95_ms']:>9.2f}ms | {s['errors'] + k['errors']}")
+        lines.append(
+            f"{c:>11} | {s['rps']:>11.1f} | {k['rps']:>11.1f} | {s['rps'] / k['rps']:>15.2f} | "
+            f"{s['p95_ms']:>9.2f}ms | {s['errors'] + k['errors']}"
+        )
     fr = svc["freshness"]
     lines.append("")
-    lines.append(f"freshness (insert -> counted): p50 {fr['p50_ms']:.0f} ms, p95 {fr['p95_ms']:.0f} ms over {fr['n']}; "
-                 f"service peak RSS {svc['service_peak_rss_mb']} MB; "
-                 f"365d warm / 7d warm: {svc['warm']['365']['p50_ms'] / svc['warm']['7']['p50_ms']:.2f}")
+    lines.append(
+        f"freshness (insert -> counted): p50 {fr['p50_ms']:.0f} ms, p95 {fr['p95_ms']:.0f} ms over {fr['n']}; "
+        f"service peak RSS {svc['service_peak_rss_mb']} MB; "
+        f"365d warm / 7d warm: {svc['warm']['365']['p50_ms'] / svc['warm']['7']['p50_ms']:.2f}"
+    )
     if "soak" in svc:
         k = svc["soak"]
-        lines.append(f"soak: {k['requests']:,} requests in {k['seconds']} s at concurrency {k['concurrency']} "
-                     f"({k['rps']} rps, p95 {k['p95_ms']:.2f} ms), {k['errors']} errors; RSS {k['rss_start_mb']} -> "
-                     f"{k['rss_end_mb']} MB ({k['rss_growth_pct']:+.1f}%), max {k['rss_max_mb']} MB")
+        lines.append(
+            f"soak: {k['requests']:,} requests in {k['seconds']} s at concurrency {k['concurrency']} "
+            f"({k['rps']} rps, p95 {k['p95_ms']:.2f} ms), {k['errors']} errors; RSS {k['rss_start_mb']} -> "
+            f"{k['rss_end_mb']} MB ({k['rss_growth_pct']:+.1f}%), max {k['rss_max_mb']} MB"
+        )
     return "\n".join(lines)
 
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
-    parser = parser or argparse.ArgumentParser(prog="engagement-svc bench")
+    parser = parser or argparse.ArgumentParser(
+        prog="python -m bench.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--messages", type=int, default=3_000_000, help="messages in the dataset (default 3,000,000)")
     parser.add_argument("--days", type=int, default=120, help="days the dataset spans (default 120)")
     parser.add_argument("--rooms", type=int, default=500, help="channel, private and direct rooms (default 500)")
@@ -394,9 +458,13 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--fresh-runs", type=int, default=20, help="messages inserted to measure freshness")
     parser.add_argument("--load-seconds", type=float, default=10.0, help="longest time of each load run")
     parser.add_argument("--load-requests", type=int, default=20_000, help="most requests of each load run")
-    parser.add_argument("--soak-seconds", type=float, default=60.0,
-                        help=f"length of the soak at concurrency {SOAK_CONCURRENCY} over every range, /metrics scraped every second "
-                             "(default 60; 0 skips it)")
+    parser.add_argument(
+        "--soak-seconds",
+        type=float,
+        default=60.0,
+        help=f"length of the soak at concurrency {SOAK_CONCURRENCY} over every range, /metrics scraped every second "
+        "(default 60; 0 skips it)",
+    )
     parser.add_argument("--database", default="engagement_bench", help="database holding the dataset")
     parser.add_argument("--output", default="bench/results/latest.json", help="where the JSON figures go")
     return parser
@@ -406,8 +474,8 @@ def run(args: argparse.Namespace) -> int:
     """Set up (or reuse) the dataset, measure, print the table, write the JSON."""
     from pymongo import MongoClient
 
-    from engagement_svc.bench_data import existing_anchor, generate
-    from engagement_svc.embedded import EmbeddedMongo
+    from bench.dataset import existing_anchor, generate
+    from engagement_svc.demo.embedded import EmbeddedMongo
 
     args.progress = lambda text: print(text, flush=True)
     external = os.environ.get("BENCH_MONGO_URL")
@@ -425,7 +493,7 @@ def run(args: argparse.Namespace) -> int:
         mongo.start(timeout=120)
         mongo_url_for = mongo.url_for
         server_url = mongo.url
-    client = MongoClient(server_url, tz_aware=True)
+    client: MongoClient = MongoClient(server_url, tz_aware=True)
     try:
         db = client[args.database]
         anchor = existing_anchor(db, args.messages, args.days, args.rooms)
@@ -441,11 +509,19 @@ def run(args: argparse.Namespace) -> int:
         args.progress("measuring floor and peer")
         report = {
             "when": datetime.now(UTC).isoformat(timespec="seconds"),
-            "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
-                        "mongodb": client.server_info()["version"]},
-            "dataset": {"messages": args.messages, "days": args.days, "rooms": args.rooms,
-                        "anchor": anchor.isoformat(), "generation_seconds": generation_s,
-                        "analytics_documents": db.rocketchat_analytics.count_documents({})},
+            "machine": {
+                "cores": os.cpu_count(),
+                "python": platform.python_version(),
+                "mongodb": client.server_info()["version"],
+            },
+            "dataset": {
+                "messages": args.messages,
+                "days": args.days,
+                "rooms": args.rooms,
+                "anchor": anchor.isoformat(),
+                "generation_seconds": generation_s,
+                "analytics_documents": db.rocketchat_analytics.count_documents({}),
+            },
             "zone": ZONE,
             "database": database_figures(db, anchor, runs=20),
         }

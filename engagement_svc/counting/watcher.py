@@ -23,10 +23,10 @@ import pymongo
 from bson import Timestamp
 from pymongo.errors import OperationFailure, PyMongoError
 
-from engagement_svc.counts import RoomCounts, day_bounds, room_days_from, room_days_pipeline
+from engagement_svc.counting.rules import RoomCounts, day_bounds, room_days_from, room_days_pipeline
 from engagement_svc.days import local_date
 
-log = logging.getLogger("engagement_svc.watcher")
+log = logging.getLogger("engagement_svc.counting.watcher")
 
 RECENT_SECONDS = 600  # how long processed inserts stay replayable
 RECENT_MAX = 500_000
@@ -34,18 +34,38 @@ RESNAPSHOT_SECONDS = 1.0  # at most this often are open days counted again after
 TRACK_TIMEOUT_S = 120  # a snapshot read must finish well inside MongoDB's snapshot history (300 s by default)
 
 EVENTS = [
-    {"$match": {"$or": [
-        {"operationType": {"$in": ["insert", "delete", "replace", "drop", "rename", "dropDatabase", "invalidate"]}},
-        {"operationType": "update", "$or": [
-            {"updateDescription.updatedFields.t": {"$exists": True}},
-            {"updateDescription.updatedFields._hidden": {"$exists": True}},
-            {"updateDescription.updatedFields.ts": {"$exists": True}},
-            {"updateDescription.updatedFields.rid": {"$exists": True}},
-            {"updateDescription.removedFields": {"$in": ["t", "_hidden", "ts", "rid"]}},
-        ]},
-    ]}},
-    {"$project": {"operationType": 1, "clusterTime": 1, "documentKey": 1, "fullDocument.ts": 1,
-                  "fullDocument.rid": 1, "fullDocument.t": 1, "fullDocument._hidden": 1}},
+    {
+        "$match": {
+            "$or": [
+                {
+                    "operationType": {
+                        "$in": ["insert", "delete", "replace", "drop", "rename", "dropDatabase", "invalidate"]
+                    }
+                },
+                {
+                    "operationType": "update",
+                    "$or": [
+                        {"updateDescription.updatedFields.t": {"$exists": True}},
+                        {"updateDescription.updatedFields._hidden": {"$exists": True}},
+                        {"updateDescription.updatedFields.ts": {"$exists": True}},
+                        {"updateDescription.updatedFields.rid": {"$exists": True}},
+                        {"updateDescription.removedFields": {"$in": ["t", "_hidden", "ts", "rid"]}},
+                    ],
+                },
+            ]
+        }
+    },
+    {
+        "$project": {
+            "operationType": 1,
+            "clusterTime": 1,
+            "documentKey": 1,
+            "fullDocument.ts": 1,
+            "fullDocument.rid": 1,
+            "fullDocument.t": 1,
+            "fullDocument._hidden": 1,
+        }
+    },
 ]
 
 
@@ -59,6 +79,7 @@ def counts_as_sent(doc: dict) -> bool:
 @dataclass
 class OpenDays:
     """A zone's open days: messages sent per room, as of cluster time `since` plus every insert after it."""
+
     zone: ZoneInfo
     since: Timestamp
     days: dict[date, RoomCounts] = field(default_factory=dict)
@@ -110,9 +131,11 @@ class Watcher:
                 await self._watch()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - whatever it was, the stream must come back, not die silently
-                log.warning("change stream interrupted (%s); open days are counted directly until it is back",
-                            type(exc).__name__)
+            except Exception as exc:
+                log.warning(
+                    "change stream interrupted (%s); open days are counted directly until it is back",
+                    type(exc).__name__,
+                )
             self.healthy = False
             self.trackers.clear()
             if self.stopping:
@@ -175,7 +198,8 @@ class Watcher:
                 self.on_delete()
             else:  # `t` or `_hidden` changed: find the message's day (an update event does not carry it)
                 doc = event.get("fullDocument") or await self.db.rocketchat_message.find_one(
-                    {"_id": event["documentKey"]["_id"]}, {"ts": 1})
+                    {"_id": event["documentKey"]["_id"]}, {"ts": 1}
+                )
                 ts = (doc or {}).get("ts")
                 if isinstance(ts, datetime):
                     self.on_change(ts)
@@ -219,10 +243,15 @@ class Watcher:
     async def _track(self, zone: ZoneInfo, days: list[date]) -> None:
         for _ in range(3):
             since = await operation_time(self.db)
-            reply = await self.db.command({
-                "aggregate": "rocketchat_message", "pipeline": room_days_pipeline(day_bounds(days, zone), zone),
-                "cursor": {}, "allowDiskUse": True, "readConcern": {"level": "snapshot", "atClusterTime": since},
-            })
+            reply = await self.db.command(
+                {
+                    "aggregate": "rocketchat_message",
+                    "pipeline": room_days_pipeline(day_bounds(days, zone), zone),
+                    "cursor": {},
+                    "allowDiskUse": True,
+                    "readConcern": {"level": "snapshot", "atClusterTime": since},
+                }
+            )
             batch = list(reply["cursor"]["firstBatch"])
             cursor_id = reply["cursor"]["id"]
             while cursor_id:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from engagement_svc.days import day_from_number, local_day_expression, local_midnight
@@ -22,6 +21,7 @@ RoomCounts = dict[str, int]  # room id -> messages sent in it on one day
 class DayCount:
     """One local day: messages sent per room (rooms with none left out), and `raw`, every message whose `ts` falls
     in the day, from the same scan. A later deletion makes `raw` disagree with a fresh index count."""
+
     rooms: RoomCounts
     raw: int
 
@@ -55,16 +55,31 @@ def room_days_pipeline(spans: list[tuple[datetime, datetime]], zone: ZoneInfo) -
     ranges = [{"ts": {"$gte": lo, "$lt": hi}} for lo, hi in spans]
     return [
         {"$match": ranges[0] if len(ranges) == 1 else {"$or": ranges}},
-        {"$group": {"_id": {"day": local_day_expression(zone, spans[0][0], spans[-1][1]), "rid": "$rid"},
-                    "n": {"$sum": {"$cond": [SENT, 1, 0]}}, "all": {"$sum": 1}}},
-        {"$group": {"_id": "$_id.day", "rids": {"$push": "$_id.rid"}, "counts": {"$push": "$n"},
-                    "raw": {"$sum": "$all"}}},
+        {
+            "$group": {
+                "_id": {"day": local_day_expression(zone, spans[0][0], spans[-1][1]), "rid": "$rid"},
+                "n": {"$sum": {"$cond": [SENT, 1, 0]}},
+                "all": {"$sum": 1},
+            }
+        },
+        {
+            "$group": {
+                "_id": "$_id.day",
+                "rids": {"$push": "$_id.rid"},
+                "counts": {"$push": "$n"},
+                "raw": {"$sum": "$all"},
+            }
+        },
     ]
 
 
 def room_days_from(docs: Iterable[Mapping]) -> dict[date, DayCount]:
-    return {day_from_number(doc["_id"]): DayCount({r: n for r, n in zip(doc["rids"], doc["counts"], strict=True) if n}, doc["raw"])
-            for doc in docs}
+    return {
+        day_from_number(doc["_id"]): DayCount(
+            {r: n for r, n in zip(doc["rids"], doc["counts"], strict=True) if n}, doc["raw"]
+        )
+        for doc in docs
+    }
 
 
 async def count_room_days(db, days: Iterable[date], zone: ZoneInfo) -> dict[date, DayCount]:
@@ -72,36 +87,6 @@ async def count_room_days(db, days: Iterable[date], zone: ZoneInfo) -> dict[date
     days = sorted(set(days))
     if not days:
         return {}
-    cursor = await db.rocketchat_message.aggregate(room_days_pipeline(day_bounds(days, zone), zone),
-                                                   allowDiskUse=True)
+    cursor = await db.rocketchat_message.aggregate(room_days_pipeline(day_bounds(days, zone), zone), allowDiskUse=True)
     found = room_days_from([doc async for doc in cursor])
     return {day: found.get(day) or DayCount({}, 0) for day in days}
-
-
-def iso_z(instant: datetime) -> str:
-    """JavaScript's Date#toISOString form: UTC, milliseconds, Z, and a four-digit year (strftime's %Y gives
-    "10" for the year 10 on glibc; schemathesis found that)."""
-    u = instant.astimezone(UTC)
-    return (f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}."
-            f"{u.microsecond // 1000:03d}Z")
-
-
-@lru_cache(maxsize=131_072)
-def day_entry(ordinal: int, zone: ZoneInfo, messages: int) -> str:
-    """One element of `days`, as JSON: the day's local midnight as a UTC instant, and its count. Cached, since a
-    closed day's entry never changes: a long range is mostly a join of ready-made strings."""
-    day = iso_z(local_midnight(date.fromordinal(ordinal), zone))
-    return f'{{"day":"{day}","messages":{messages}}}'
-
-
-def messages_sent_json(first: date, zone: ZoneInfo, totals: list[int]) -> str:
-    """The endpoint's body from the totals of the window before the range and of the range (oldest first, equally
-    long): every day of the range newest first, zeros included; the period's variation against the window before;
-    the last day's against the day before it."""
-    n = len(totals) // 2
-    previous, in_range = totals[:n], totals[n:]
-    period, last = sum(in_range), first.toordinal() + n - 1
-    yesterday = totals[-2]
-    days = ",".join([day_entry(last - i, zone, c) for i, c in enumerate(reversed(in_range))])
-    return (f'{{"days":[{days}],"period":{{"count":{period},"variation":{period - sum(previous)}}},'
-            f'"yesterday":{{"count":{yesterday},"variation":{totals[-1] - yesterday}}},"success":true}}')

@@ -1,0 +1,1 @@
+"""The benchmark and its dataset: not part of the package, the wheel or the image."""

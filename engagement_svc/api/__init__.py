@@ -1,0 +1,1 @@
+"""The HTTP layer: one endpoint pipeline, the routes table, query parameters, errors, ops endpoints."""

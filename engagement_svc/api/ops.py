@@ -1,0 +1,47 @@
+"""Endpoints for operators, without credentials: liveness, readiness, Prometheus metrics, the OpenAPI file."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+import pymongo
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+from pymongo.errors import PyMongoError
+
+from engagement_svc.resources import ENGINE, METRICS, SETTINGS
+
+OPENAPI = files("engagement_svc.api").joinpath("openapi.json").read_bytes()
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """The process is alive and serving HTTP. No database, no auth."""
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready when Rocket.Chat's MongoDB answers and the state database can be read; 503 otherwise. No auth."""
+    engine = request.app[ENGINE]
+    checks = {"mongo": "ok", "state": "ok"}
+    with pymongo.timeout(min(request.app[SETTINGS].query_timeout_ms, 2_000) / 1000):
+        for name, probe in (
+            ("mongo", lambda: engine.db.command("ping")),
+            ("state", lambda: engine.store.collection.find_one({}, {"_id": 1})),
+        ):
+            try:
+                await probe()
+            except PyMongoError as exc:
+                checks[name] = "timeout" if exc.timeout else "unavailable"
+    ready = all(v == "ok" for v in checks.values())
+    body = {"status": "ready" if ready else "unavailable", **checks, "change_stream": engine.watcher.healthy}
+    return web.json_response(body, status=200 if ready else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """The Prometheus text exposition. No auth, like /healthz: it holds counts and timings, no user data."""
+    return web.Response(body=request.app[METRICS].render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    """The OpenAPI 3.1 document kept in the package (engagement_svc/api/openapi.json)."""
+    return web.Response(body=OPENAPI, content_type="application/json")

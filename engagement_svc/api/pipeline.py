@@ -1,0 +1,82 @@
+"""The one endpoint pipeline: deadline -> 401 -> 403 -> 429 -> 400 -> answer -> 503, written once.
+
+An endpoint declares its path, how its query is parsed and how it is answered; `handler` turns that into an
+aiohttp handler that applies Rocket.Chat's order of checks and the service's error shapes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pymongo
+from aiohttp import web
+from pymongo.errors import PyMongoError
+
+from engagement_svc.api.errors import FORBIDDEN, UNAUTHORIZED, failure
+from engagement_svc.api.params import BadRequest
+from engagement_svc.counting.engine import Engine
+from engagement_svc.resources import AUTH_DOCUMENTS, ENGINE, METRICS, RATE_LIMITER, SETTINGS
+from engagement_svc.rocketchat.auth import authorize
+from engagement_svc.settings import Settings
+
+log = logging.getLogger("engagement_svc")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    path: str
+    summary: str
+    parse: Callable[[Mapping[str, str], Settings], Any]  # raises BadRequest with the contract's text
+    answer: Callable[[Engine, Any], Awaitable[str]]  # the 200 body, as JSON text
+
+
+def handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handle(request: web.Request) -> web.Response:
+        settings = request.app[SETTINGS]
+        engine = request.app[ENGINE]
+        limit = settings.query_timeout_ms / 1000
+        headers: dict[str, str] = {}  # the rate limit's, on every answer after it
+        try:
+            # One deadline for the whole request. PyMongo sends what is left of it as maxTimeMS; counting that
+            # other requests share runs in the background and goes on past it, so a retry finds it done.
+            async with asyncio.timeout(limit):
+                with pymongo.timeout(limit):
+                    access = await authorize(
+                        engine.db,
+                        request.headers.get("X-User-Id"),
+                        request.headers.get("X-Auth-Token"),
+                        request.app[AUTH_DOCUMENTS],
+                    )
+                    if access.status == 401:
+                        return web.json_response(UNAUTHORIZED, status=401)
+                    if access.status == 403:
+                        return web.json_response(FORBIDDEN, status=403)
+                    limiter = request.app.get(RATE_LIMITER)
+                    if limiter is not None and not access.bypass_rate_limit:
+                        verdict = limiter.hit(request.headers["X-User-Id"])
+                        headers.update(verdict.headers())
+                        if not verdict.allowed:
+                            request.app[METRICS].rate_limited.inc()
+                            return failure(429, verdict.error(), headers=headers)
+                    query = endpoint.parse(request.query, settings)
+                    body = await endpoint.answer(engine, query)
+                    return web.Response(text=body, content_type="application/json", headers=headers)
+        except BadRequest as exc:
+            return failure(400, str(exc), headers=headers)
+        except (TimeoutError, PyMongoError) as exc:
+            if isinstance(exc, TimeoutError) or exc.timeout:
+                log.warning("database timeout after %d ms: %s", settings.query_timeout_ms, type(exc).__name__)
+                return failure(
+                    503,
+                    f"The database did not answer within {settings.query_timeout_ms} ms; try again later",
+                    headers=headers,
+                )
+            log.warning("database unavailable: %s", type(exc).__name__)
+            return failure(503, "The database is unavailable; try again later", headers=headers)
+
+    handle.__name__ = handle.__qualname__ = f"endpoint {endpoint.path}"
+    return handle

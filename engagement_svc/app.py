@@ -1,0 +1,37 @@
+"""The composition root: the aiohttp application from settings, its middlewares, resources and routes."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from engagement_svc.api.errors import json_errors
+from engagement_svc.api.middleware import observe, request_log
+from engagement_svc.api.routes import add_routes
+from engagement_svc.logs import silence_driver
+from engagement_svc.metrics import Metrics
+from engagement_svc.resources import AUTH_DOCUMENTS, ENGINE, METRICS, RATE_LIMITER, SETTINGS, mongo_context
+from engagement_svc.rocketchat.auth import SharedDocuments
+from engagement_svc.rocketchat.ratelimit import RateLimiter
+from engagement_svc.settings import Settings
+
+log = logging.getLogger("engagement_svc")
+
+
+def create_app(settings: Settings) -> web.Application:
+    silence_driver()
+    app = web.Application(middlewares=[observe, request_log, json_errors])
+    app[SETTINGS] = settings
+    app[AUTH_DOCUMENTS] = SharedDocuments()
+    app[METRICS] = Metrics(lambda: app.get(ENGINE))
+    if settings.rate_limit_calls:
+        app[RATE_LIMITER] = RateLimiter(settings.rate_limit_calls, settings.rate_limit_seconds)
+
+    async def draining(app: web.Application) -> None:
+        log.info("shutting down: no new connections; requests in flight get up to %d s", settings.drain_seconds)
+
+    app.on_shutdown.append(draining)
+    app.cleanup_ctx.append(mongo_context)
+    add_routes(app)
+    return app

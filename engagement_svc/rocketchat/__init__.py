@@ -1,0 +1,1 @@
+"""What the service reads from Rocket.Chat and how: authentication, permissions, the rate limit, rooms."""

@@ -1,0 +1,275 @@
+"""Every setting in one table: its field, environment variable, kind, default and help.
+
+The table is the single source of `Settings.from_env`, of the `--help` text and of the README's table (a test
+keeps the README equal to `markdown_table()`). A bad value stops start-up with one line naming the variable;
+no value is echoed that could be a secret.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+from urllib.parse import urlsplit
+
+from engagement_svc.days import load_zone
+
+DEFAULT_DATABASE = "rocketchat"
+DEFAULT_STATE_DATABASE = "engagement_svc"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names it and never echoes a secret."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    field: str
+    variable: str
+    kind: str  # "url", "text", "zone", "int" or "level"
+    default: Any
+    help: str
+    low: int = 0
+    high: int = 0
+    shown_default: str = ""  # for the help text when the default is not a plain value
+
+
+TABLE: tuple[Setting, ...] = (
+    Setting(
+        "mongo_url",
+        "MONGO_URL",
+        "url",
+        "",
+        "The same URL Rocket.Chat uses. Its path is the database "
+        "(`rocketchat` when absent); its options (replica set, TLS, `authSource`, `readPreference`) pass to "
+        "the driver.",
+        shown_default="required for `serve`",
+    ),
+    Setting("host", "ENGAGEMENT_HOST", "text", "127.0.0.1", "Address to listen on."),
+    Setting("port", "ENGAGEMENT_PORT", "int", 8080, "Port to listen on.", 0, 65535),
+    Setting(
+        "timezone",
+        "ENGAGEMENT_TIMEZONE",
+        "zone",
+        "UTC",
+        "IANA zone whose calendar days are counted when a request has no `timezone`.",
+    ),
+    Setting(
+        "max_range_days",
+        "ENGAGEMENT_MAX_RANGE_DAYS",
+        "int",
+        732,
+        "Longest range a request may cover, in calendar days.",
+        1,
+        36_500,
+    ),
+    Setting(
+        "query_timeout_ms",
+        "ENGAGEMENT_QUERY_TIMEOUT_MS",
+        "int",
+        10_000,
+        "Time limit for all database work of one request (sent to MongoDB as `maxTimeMS`). Past it, or when "
+        "MongoDB is unreachable, the answer is a 503. Counting that requests share goes on in the background "
+        "(limit 600 s per query), so a retry finds it done.",
+        1,
+        3_600_000,
+    ),
+    Setting(
+        "state_mongo_url",
+        "ENGAGEMENT_STATE_MONGO_URL",
+        "url",
+        "",
+        "Where the service keeps its own state (counts of closed time). Its path names the database.",
+        shown_default="`MONGO_URL`'s server, database `engagement_svc`",
+    ),
+    Setting(
+        "close_grace_seconds",
+        "ENGAGEMENT_CLOSE_GRACE_SECONDS",
+        "int",
+        600,
+        "A UTC day is closed, and counted once, this long after its end.",
+        0,
+        7 * 86_400,
+    ),
+    Setting(
+        "freshness_ms",
+        "ENGAGEMENT_FRESHNESS_MS",
+        "int",
+        5_000,
+        "The most an open day's count may lag when the change stream is not available (it is then counted "
+        "directly and the count reused this long). With the change stream, counts follow within "
+        "milliseconds.",
+        0,
+        3_600_000,
+    ),
+    Setting(
+        "sweep_seconds",
+        "ENGAGEMENT_SWEEP_SECONDS",
+        "int",
+        300,
+        "How often kept closed days are checked for deletions (and at most once a minute after a deletion is seen).",
+        1,
+        7 * 86_400,
+    ),
+    Setting(
+        "warm_days",
+        "ENGAGEMENT_WARM_DAYS",
+        "int",
+        180,
+        "Closed days counted in the background at start-up, newest first (the dashboard's longest period, "
+        "90 days, and the window before it). Readiness does not wait for it. `0` turns it off.",
+        0,
+        36_500,
+    ),
+    Setting(
+        "rate_limit_calls",
+        "ENGAGEMENT_RATE_LIMIT_CALLS",
+        "int",
+        10,
+        "Calls a user may make per window, as Rocket.Chat's API rate limiter (its defaults: 10 calls a "
+        "minute). Users whose roles hold Rocket.Chat's `api-bypass-rate-limit` permission (by default "
+        "`admin`, `bot`, `app`) are exempt. `0` turns the limit off.",
+        0,
+        1_000_000_000,
+    ),
+    Setting("rate_limit_seconds", "ENGAGEMENT_RATE_LIMIT_SECONDS", "int", 60, "The rate limit's window.", 1, 86_400),
+    Setting(
+        "drain_seconds",
+        "ENGAGEMENT_DRAIN_SECONDS",
+        "int",
+        30,
+        "On SIGTERM (or Ctrl-C) the service stops accepting connections and gives requests in flight this "
+        "long to finish, then closes its MongoDB connections (at most 3 s more, even if MongoDB hangs) and "
+        "exits 0.",
+        0,
+        3_600,
+    ),
+    Setting(
+        "log_level",
+        "ENGAGEMENT_LOG_LEVEL",
+        "level",
+        "INFO",
+        "`DEBUG`, `INFO`, `WARNING` or `ERROR`. Logs are one JSON object per line; at `INFO`, one line per "
+        "request: method, path, status, duration and request id (the caller's `X-Request-Id` if it is 1 to "
+        "128 characters of `A-Z a-z 0-9 . _ : -`, else a generated one; echoed in the response). No header "
+        "value, token or stack trace is ever logged, and the driver's own command logging stays off at every "
+        "level (it would print the hashed token).",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    mongo_url: str
+    database: str
+    host: str = "127.0.0.1"
+    port: int = 8080
+    timezone: str = "UTC"
+    max_range_days: int = 732
+    query_timeout_ms: int = 10_000
+    state_mongo_url: str = ""  # empty: MONGO_URL's server
+    state_database: str = DEFAULT_STATE_DATABASE
+    close_grace_seconds: int = 600
+    freshness_ms: int = 5_000
+    sweep_seconds: int = 300
+    warm_days: int = 180
+    rate_limit_calls: int = 10
+    rate_limit_seconds: int = 60
+    drain_seconds: int = 30
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        values = {s.field: parse(s, env) for s in TABLE}
+        if not values["mongo_url"]:
+            raise ConfigError(
+                "MONGO_URL is not set: give the Rocket.Chat MongoDB URL, e.g. mongodb://host:27017/rocketchat"
+            )
+        values["database"] = database_from_url(values["mongo_url"])
+        values["state_database"] = (
+            database_from_url(values["state_mongo_url"], "ENGAGEMENT_STATE_MONGO_URL", DEFAULT_STATE_DATABASE)
+            if values["state_mongo_url"]
+            else DEFAULT_STATE_DATABASE
+        )
+        return cls(**values)
+
+
+assert {s.field for s in TABLE} | {"database", "state_database"} == {f.name for f in fields(Settings)}
+
+
+def setting(variable: str) -> Setting:
+    return next(s for s in TABLE if s.variable == variable)
+
+
+def parse(s: Setting, env: Mapping[str, str]) -> Any:
+    """One setting's value from the environment, checked."""
+    raw = env.get(s.variable, "").strip()
+    if not raw:
+        return s.default
+    if s.kind == "int":
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{s.variable} must be a whole number, got {raw!r}") from None
+        if not s.low <= value <= s.high:
+            raise ConfigError(f"{s.variable} must be between {s.low} and {s.high}, got {value}")
+        return value
+    if s.kind == "zone":
+        if load_zone(raw) is None:
+            raise ConfigError(f"{s.variable} must be an IANA time zone such as Europe/Berlin, got {raw!r}")
+        return raw
+    if s.kind == "level":
+        level = raw.upper()
+        if level not in LOG_LEVELS:
+            raise ConfigError(f"{s.variable} must be one of {', '.join(LOG_LEVELS)}, got {raw!r}")
+        return level
+    if s.kind == "url":
+        database_from_url(raw, s.variable)  # checks the form; the value may hold a password: never echoed
+    return raw
+
+
+def database_from_url(url: str, variable: str = "MONGO_URL", default: str = DEFAULT_DATABASE) -> str:
+    """The database is the URL's path, as in Rocket.Chat's own MONGO_URL; `default` when there is none."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise ConfigError(f"{variable} is not a valid MongoDB URL") from None
+    if parts.scheme not in ("mongodb", "mongodb+srv") or not parts.netloc:
+        raise ConfigError(f"{variable} must start with mongodb:// or mongodb+srv:// and name a host")
+    name = parts.path.lstrip("/")
+    if not name:
+        return default
+    if any(c in name for c in '/\\. "$') or len(name) > 63:
+        raise ConfigError(f"{variable} names an invalid database in its path")
+    return name
+
+
+def _default_text(s: Setting) -> str:
+    return s.shown_default or f"`{s.default}`"
+
+
+def help_text() -> str:
+    """The environment section of `--help`, from the table."""
+    lines = ["environment:"]
+    for s in TABLE:
+        text = s.help.replace("`", "")
+        default = _default_text(s).replace("`", "")
+        lines.append(f"  {s.variable}")
+        words, line = f"{text} (default: {default})".split(), "     "
+        for word in words:
+            if len(line) + len(word) + 1 > 110:
+                lines.append(line)
+                line = "     "
+            line += " " + word
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def markdown_table() -> str:
+    """The README's table of settings, from the table."""
+    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    rows += [f"| `{s.variable}` | {_default_text(s)} | {s.help} |" for s in TABLE]
+    return "\n".join(rows) + "\n"
