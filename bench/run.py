@@ -170,16 +170,26 @@ def database_figures(db, anchor: datetime, runs: int) -> dict:
     """Floor and peer, straight through PyMongo."""
     from zoneinfo import ZoneInfo
 
-    from engagement_svc.counting.rules import day_bounds, room_days_pipeline
+    from engagement_svc.counting import rules
     from engagement_svc.days import local_date
+    from engagement_svc.rocketchat.documents import MESSAGE_SENT
 
     out = {}
     zone = ZoneInfo(ZONE)
     for days in RANGES:
         start, end, lo, hi = window(anchor, days)
         first, last = local_date(start, zone), local_date(end, zone)
-        span_days = [first - timedelta(days=days) + timedelta(days=i) for i in range(2 * days)]
-        pipeline = room_days_pipeline(day_bounds(span_days, zone), zone)
+        # The exact answer without kept counts: every message of the window read, sent ones counted per room
+        # and day (room types applied after, as the service does).
+        pipeline = [
+            {"$match": {"ts": {"$gte": lo, "$lt": hi}}},
+            {
+                "$group": {
+                    "_id": {"day": {"$dateTrunc": {"date": "$ts", "unit": "day"}}, "rid": "$rid"},
+                    "n": {"$sum": {"$cond": [rules.as_expression(MESSAGE_SENT), 1, 0]}},
+                }
+            },
+        ]
 
         def floor():
             db.rocketchat_message.count_documents({"ts": {"$gte": lo, "$lt": hi}})

@@ -36,128 +36,60 @@ class Setting:
     shown_default: str = ""  # for the help text when the default is not a plain value
 
 
+# fmt: off
 TABLE: tuple[Setting, ...] = (
-    Setting(
-        "mongo_url",
-        "MONGO_URL",
-        "url",
-        "",
-        "The same URL Rocket.Chat uses. Its path is the database "
-        "(`rocketchat` when absent); its options (replica set, TLS, `authSource`, `readPreference`) pass to "
-        "the driver.",
-        shown_default="required for `serve`",
-    ),
+    Setting("mongo_url", "MONGO_URL", "url", "",
+            "The same URL Rocket.Chat uses. Its path is the database (`rocketchat` when absent); its options "
+            "(replica set, TLS, `authSource`, `readPreference`) pass to the driver.",
+            shown_default="required for `serve`"),
     Setting("host", "ENGAGEMENT_HOST", "text", "127.0.0.1", "Address to listen on."),
     Setting("port", "ENGAGEMENT_PORT", "int", 8080, "Port to listen on.", 0, 65535),
-    Setting(
-        "timezone",
-        "ENGAGEMENT_TIMEZONE",
-        "zone",
-        "UTC",
-        "IANA zone whose calendar days are counted when a request has no `timezone`.",
-    ),
-    Setting(
-        "max_range_days",
-        "ENGAGEMENT_MAX_RANGE_DAYS",
-        "int",
-        732,
-        "Longest range a request may cover, in calendar days.",
-        1,
-        36_500,
-    ),
-    Setting(
-        "query_timeout_ms",
-        "ENGAGEMENT_QUERY_TIMEOUT_MS",
-        "int",
-        10_000,
-        "Time limit for all database work of one request (sent to MongoDB as `maxTimeMS`). Past it, or when "
-        "MongoDB is unreachable, the answer is a 503. Counting that requests share goes on in the background "
-        "(limit 600 s per query), so a retry finds it done.",
-        1,
-        3_600_000,
-    ),
-    Setting(
-        "state_mongo_url",
-        "ENGAGEMENT_STATE_MONGO_URL",
-        "url",
-        "",
-        "Where the service keeps its own state (counts of closed time). Its path names the database.",
-        shown_default="`MONGO_URL`'s server, database `engagement_svc`",
-    ),
-    Setting(
-        "close_grace_seconds",
-        "ENGAGEMENT_CLOSE_GRACE_SECONDS",
-        "int",
-        600,
-        "A UTC day is closed, and counted once, this long after its end.",
-        0,
-        7 * 86_400,
-    ),
-    Setting(
-        "freshness_ms",
-        "ENGAGEMENT_FRESHNESS_MS",
-        "int",
-        5_000,
-        "The most an open day's count may lag when the change stream is not available (it is then counted "
-        "directly and the count reused this long). With the change stream, counts follow within "
-        "milliseconds.",
-        0,
-        3_600_000,
-    ),
-    Setting(
-        "sweep_seconds",
-        "ENGAGEMENT_SWEEP_SECONDS",
-        "int",
-        300,
-        "How often kept closed days are checked for deletions (and at most once a minute after a deletion is seen).",
-        1,
-        7 * 86_400,
-    ),
-    Setting(
-        "warm_days",
-        "ENGAGEMENT_WARM_DAYS",
-        "int",
-        180,
-        "Closed days counted in the background at start-up, newest first (the dashboard's longest period, "
-        "90 days, and the window before it). Readiness does not wait for it. `0` turns it off.",
-        0,
-        36_500,
-    ),
-    Setting(
-        "rate_limit_calls",
-        "ENGAGEMENT_RATE_LIMIT_CALLS",
-        "int",
-        10,
-        "Calls a user may make per window, as Rocket.Chat's API rate limiter (its defaults: 10 calls a "
-        "minute). Users whose roles hold Rocket.Chat's `api-bypass-rate-limit` permission (by default "
-        "`admin`, `bot`, `app`) are exempt. `0` turns the limit off.",
-        0,
-        1_000_000_000,
-    ),
-    Setting("rate_limit_seconds", "ENGAGEMENT_RATE_LIMIT_SECONDS", "int", 60, "The rate limit's window.", 1, 86_400),
-    Setting(
-        "drain_seconds",
-        "ENGAGEMENT_DRAIN_SECONDS",
-        "int",
-        30,
-        "On SIGTERM (or Ctrl-C) the service stops accepting connections and gives requests in flight this "
-        "long to finish, then closes its MongoDB connections (at most 3 s more, even if MongoDB hangs) and "
-        "exits 0.",
-        0,
-        3_600,
-    ),
-    Setting(
-        "log_level",
-        "ENGAGEMENT_LOG_LEVEL",
-        "level",
-        "INFO",
-        "`DEBUG`, `INFO`, `WARNING` or `ERROR`. Logs are one JSON object per line; at `INFO`, one line per "
-        "request: method, path, status, duration and request id (the caller's `X-Request-Id` if it is 1 to "
-        "128 characters of `A-Z a-z 0-9 . _ : -`, else a generated one; echoed in the response). No header "
-        "value, token or stack trace is ever logged, and the driver's own command logging stays off at every "
-        "level (it would print the hashed token).",
-    ),
+    Setting("timezone", "ENGAGEMENT_TIMEZONE", "zone", "UTC",
+            "IANA zone whose calendar days are counted when a request has no `timezone`."),
+    Setting("max_range_days", "ENGAGEMENT_MAX_RANGE_DAYS", "int", 732,
+            "Longest range a request may cover, in calendar days.", 1, 36_500),
+    Setting("query_timeout_ms", "ENGAGEMENT_QUERY_TIMEOUT_MS", "int", 10_000,
+            "Time limit for all database work of one request (sent to MongoDB as `maxTimeMS`). Past it, or when "
+            "MongoDB is unreachable, the answer is a 503. A request whose counting cannot be done within it is "
+            "answered 503 at once, with `Retry-After`; counting goes on in the background (limit 600 s per "
+            "query), so a retry finds it done.", 1, 3_600_000),
+    Setting("state_mongo_url", "ENGAGEMENT_STATE_MONGO_URL", "url", "",
+            "Where the service keeps its own state (counts of closed UTC days). Its path names the database.",
+            shown_default="`MONGO_URL`'s server, database `engagement_svc`"),
+    Setting("close_grace_seconds", "ENGAGEMENT_CLOSE_GRACE_SECONDS", "int", 600,
+            "A UTC day is closed, and counted once, this long after its end.", 0, 7 * 86_400),
+    Setting("freshness_ms", "ENGAGEMENT_FRESHNESS_MS", "int", 5_000,
+            "The most an open day's count may lag when the change stream is not available (it is then counted "
+            "directly and the count reused this long). With the change stream, counts follow within "
+            "milliseconds.", 0, 3_600_000),
+    Setting("sweep_seconds", "ENGAGEMENT_SWEEP_SECONDS", "int", 300,
+            "How often kept closed days are checked for deletions (and at most once a minute after a deletion "
+            "is seen).", 1, 7 * 86_400),
+    Setting("sweep_budget", "ENGAGEMENT_SWEEP_BUDGET", "int", 600,
+            "Most index-only counts a sweep sends per minute (one per kept UTC day, newest first), so that "
+            "checking years of history for deletions stays a trickle.", 1, 1_000_000),
+    Setting("warm_days", "ENGAGEMENT_WARM_DAYS", "int", 180,
+            "Closed UTC days counted in the background at start-up, newest first (the dashboard's longest "
+            "period, 90 days, and the window before it). Readiness does not wait for it. `0` turns it off.",
+            0, 36_500),
+    Setting("rate_limit_calls", "ENGAGEMENT_RATE_LIMIT_CALLS", "int", 10,
+            "Calls a user may make per window, as Rocket.Chat's API rate limiter (its defaults: 10 calls a "
+            "minute). Users whose roles hold Rocket.Chat's `api-bypass-rate-limit` permission (by default "
+            "`admin`, `bot`, `app`) are exempt. `0` turns the limit off.", 0, 1_000_000_000),
+    Setting("rate_limit_seconds", "ENGAGEMENT_RATE_LIMIT_SECONDS", "int", 60, "The rate limit's window.",
+            1, 86_400),
+    Setting("drain_seconds", "ENGAGEMENT_DRAIN_SECONDS", "int", 30,
+            "On SIGTERM (or Ctrl-C) the service stops accepting connections and gives requests in flight this "
+            "long to finish, then closes its MongoDB connections (at most 3 s more, even if MongoDB hangs) and "
+            "exits 0.", 0, 3_600),
+    Setting("log_level", "ENGAGEMENT_LOG_LEVEL", "level", "INFO",
+            "`DEBUG`, `INFO`, `WARNING` or `ERROR`. Logs are one JSON object per line; at `INFO`, one line per "
+            "request: method, path, status, duration and request id (the caller's `X-Request-Id` if it is 1 to "
+            "128 characters of `A-Z a-z 0-9 . _ : -`, else a generated one; echoed in the response). No header "
+            "value, token or stack trace is ever logged, and the driver's own command logging stays off at "
+            "every level (it would print the hashed token)."),
 )
+# fmt: on
 
 
 @dataclass(frozen=True)
@@ -174,6 +106,7 @@ class Settings:
     close_grace_seconds: int = 600
     freshness_ms: int = 5_000
     sweep_seconds: int = 300
+    sweep_budget: int = 600
     warm_days: int = 180
     rate_limit_calls: int = 10
     rate_limit_seconds: int = 60

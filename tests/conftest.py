@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -13,14 +11,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pymongo import MongoClient
 
-from engagement_svc.api.routes import MESSAGES_SENT_PATH
 from engagement_svc.app import create_app
 from engagement_svc.demo.dataset import base_documents, create_indexes, login_token, user_doc
 from engagement_svc.demo.embedded import EmbeddedMongo
 from engagement_svc.settings import Settings
-
-ADMIN_ID, ADMIN_TOKEN = "AdminUserId000001", "admin-token-raw-value"
-USER_ID, USER_TOKEN = "PlainUserId000001", "plain-token-raw-value"
+from tests.support.data import ADMIN_ID, ADMIN_TOKEN, USER_ID, USER_TOKEN
+from tests.support.mongo import with_database
 
 
 @pytest.fixture(scope="session")
@@ -71,15 +67,6 @@ def db(sync_client):
     sync_client.drop_database(name + "_state")
 
 
-def with_database(url: str, database: str) -> str:
-    """The server URL with its path set to `database`, as MONGO_URL carries it."""
-    base, _, options = url.partition("?")
-    base = base.rstrip("/")
-    if base.count("/") > 2:
-        base = base.rsplit("/", 1)[0]
-    return f"{base}/{database}" + (f"?{options}" if options else "")
-
-
 @pytest.fixture
 def settings(mongo_url, db) -> Settings:
     url = with_database(mongo_url, db.name)
@@ -114,25 +101,3 @@ def make_client(aiohttp_client, settings):
         return await aiohttp_client(create_app(replace(settings, **changes)))
 
     return make
-
-
-ADMIN_HEADERS = {"X-User-Id": ADMIN_ID, "X-Auth-Token": ADMIN_TOKEN}
-
-
-async def until(predicate, seconds=30.0):
-    """Poll an async predicate until it holds or the time is up (a bound on the test, not a figure asserted)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = await predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        await asyncio.sleep(0.1)
-
-
-async def get_messages_sent(client, params: dict, headers: dict | None = None):
-    """GET the endpoint; returns (status, parsed JSON body)."""
-    response = await client.get(
-        MESSAGES_SENT_PATH, params=params, headers=ADMIN_HEADERS if headers is None else headers
-    )
-    assert response.content_type == "application/json"
-    return response.status, await response.json()

@@ -1,40 +1,76 @@
-"""The offsets handed to MongoDB equal Python's zone database at every instant, for every zone it knows."""
+"""Local days in every zone: zone names, where days start, and that they fall on the engine's 15-minute slots."""
 
 from __future__ import annotations
 
 import random
-from bisect import bisect_right
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from engagement_svc.days import local_midnight, offset_changes
+from engagement_svc.counting.slots import aligned_slot, day_spans
+from engagement_svc.days import ZONE_NAMES, load_zone, local_midnight
 
 
-def offset_at(first, changes, instant):
-    """What the pipeline's $switch computes: the last change at or before the instant, else the first offset."""
-    i = bisect_right([c[0] for c in changes], instant)
-    return first if i == 0 else changes[i - 1][1]
-
-
-@pytest.mark.parametrize("name", sorted(available_timezones()))
-def test_offsets_match_zoneinfo(name):
+@pytest.mark.parametrize("name", sorted(set(ZONE_NAMES.values())))
+def test_every_local_day_and_hour_since_1980_is_a_run_of_slots(name):
+    """The premise of keeping counts per UTC slot: every zone's days and hours start on a slot edge."""
     zone, rng = ZoneInfo(name), random.Random(name)
-    lo = datetime(rng.randint(1990, 2030), rng.randint(1, 12), 1, tzinfo=UTC) - timedelta(hours=rng.randint(0, 23))
-    hi = lo + timedelta(days=rng.randint(1, 1464))
-    first, changes = offset_changes(zone, lo, hi)
-    for instant, _ in changes:  # each change is pinned to the second
-        before, at = instant - timedelta(seconds=1), instant
-        assert offset_at(first, changes, before) * 1000 == before.astimezone(zone).utcoffset() / timedelta(
-            microseconds=1
-        )
-        assert offset_at(first, changes, at) * 1000 == at.astimezone(zone).utcoffset() / timedelta(microseconds=1)
-    span = (hi - lo).total_seconds()
-    for _ in range(200):
-        instant = lo + timedelta(seconds=rng.uniform(0, span))
-        expected = instant.astimezone(zone).utcoffset() / timedelta(milliseconds=1)
-        assert offset_at(first, changes, instant) == expected
+    days = [date(1980, 1, 1) + timedelta(days=rng.randrange(60 * 365)) for _ in range(60)]
+    for day in days:
+        (span,) = day_spans(zone, day, day)
+        assert span.on_slots, (name, day)
+        t = span.lo
+        while t < span.hi:  # every wall-clock hour of the day, DST days included
+            assert aligned_slot(t) is not None
+            t += timedelta(hours=1)
+
+
+def test_spans_before_1972_that_miss_the_slots_are_flagged():
+    (span,) = day_spans(ZoneInfo("Africa/Monrovia"), date(1970, 6, 1), date(1970, 6, 1))  # -0:44:30 then
+    assert not span.on_slots and span.hi - span.lo == timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    "given, canonical",
+    [
+        ("Europe/Berlin", "Europe/Berlin"),
+        ("UTC", "Etc/UTC"),
+        ("Asia/Calcutta", "Asia/Kolkata"),
+        ("US/Eastern", "America/New_York"),
+        ("America/Buenos_Aires", "America/Argentina/Buenos_Aires"),
+    ],
+)
+def test_zones_and_their_aliases(given, canonical):
+    assert load_zone(given) == ZoneInfo(canonical)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "localtime",
+        "posixrules",
+        "Factory",
+        "posix/Europe/Berlin",
+        "right/UTC",
+        "/etc/localtime",
+        "../zoneinfo/UTC",
+        "europe/berlin",
+        "Europe/Berlin ",
+        "",
+        "Europe\\Berlin",
+        "Mars/Olympus",
+        "Europe/Berlin\x00",
+        "A" * 5000,
+    ],
+)
+def test_names_that_are_not_zones_are_refused(name):
+    assert load_zone(name) is None
+
+
+def test_the_accepted_names_are_the_tz_database_zones_and_links():
+    assert 550 < len(ZONE_NAMES) < 700  # 597 in tzdata 2026f: 345 zones and 252 links, Factory left out
+    assert all(not n.startswith(("posix", "right")) for n in ZONE_NAMES)
 
 
 @pytest.mark.parametrize(

@@ -31,6 +31,6 @@ async def json_errors(request: web.Request, handler) -> web.StreamResponse:
         headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
         text = {404: "Not found", 405: "Method not allowed"}.get(exc.status, exc.reason)
         return failure(exc.status, f"{text}: {request.method} {request.path}", headers=headers)
-    except Exception as exc:  # a bug: answer 500 without detail and log one line without a trace
+    except Exception as exc:  # noqa: BLE001 - a bug: answer 500 without detail, log one line without a trace
         log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.path)
         return failure(500, "Internal server error")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +21,7 @@ from pymongo.errors import PyMongoError
 from engagement_svc.api.errors import FORBIDDEN, UNAUTHORIZED, failure
 from engagement_svc.api.params import BadRequest
 from engagement_svc.counting.engine import Engine
+from engagement_svc.counting.work import CALLER, DEADLINE, Busy
 from engagement_svc.resources import AUTH_DOCUMENTS, ENGINE, METRICS, RATE_LIMITER, SETTINGS
 from engagement_svc.rocketchat.auth import authorize
 from engagement_svc.settings import Settings
@@ -63,10 +66,24 @@ def handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Respons
                             request.app[METRICS].rate_limited.inc()
                             return failure(429, verdict.error(), headers=headers)
                     query = endpoint.parse(request.query, settings)
+                    # Counting this request needs is queued as this caller's, and refused at once (Busy) when it
+                    # cannot be done before the deadline.
+                    CALLER.set(access.user_id)
+                    DEADLINE.set(time.monotonic() + limit)
                     body = await endpoint.answer(engine, query)
                     return web.Response(text=body, content_type="application/json", headers=headers)
         except BadRequest as exc:
             return failure(400, str(exc), headers=headers)
+        except Busy as exc:
+            wait = max(1, math.ceil(exc.seconds))
+            log.warning("counting ahead of a request: about %d s for %d days; answered 503", wait, exc.units_left)
+            return failure(
+                503,
+                f"Counting {exc.units_left} days of history first takes about {wait} s, longer than "
+                f"this request may wait ({settings.query_timeout_ms} ms); the counting goes on: try "
+                f"again in {wait} s",
+                headers={**headers, "Retry-After": str(wait)},
+            )
         except (TimeoutError, PyMongoError) as exc:
             if isinstance(exc, TimeoutError) or exc.timeout:
                 log.warning("database timeout after %d ms: %s", settings.query_timeout_ms, type(exc).__name__)

@@ -9,7 +9,9 @@ from aiohttp import web
 from engagement_svc.api import ops
 from engagement_svc.api.params import RangeQuery, parse_range
 from engagement_svc.api.pipeline import Endpoint, handler
+from engagement_svc.counting.catalog import MESSAGES
 from engagement_svc.counting.engine import Engine
+from engagement_svc.counting.slots import day_spans
 from engagement_svc.reports import messages
 
 API = "/api/v1/engagement-dashboard"
@@ -17,7 +19,7 @@ API = "/api/v1/engagement-dashboard"
 
 async def messages_sent(engine: Engine, q: RangeQuery) -> str:
     first = q.first_day - timedelta(days=q.days)  # the window before the range, then the range
-    totals = await engine.totals(q.zone, first, q.last_day)
+    totals = await engine.counts(MESSAGES, day_spans(q.zone, first, q.last_day))
     return messages.messages_sent_json(q.first_day, q.zone, totals)
 
 

@@ -1,53 +1,65 @@
-"""Daily totals at any range length: closed days counted once and kept, open days kept fresh.
+"""The engine: kept counts of every metric, per key and UTC slot, and the one read function over them.
 
-A day is closed once its local end plus a grace period has passed. A closed day is counted once, per room, in
-one scan that also yields its raw message count; the result goes to the state database and to memory, and every
-later request reads it from there. Corrections:
-- an insert, or a change of `t`/`_hidden`, on a closed day (the change stream tells) recounts that day within
-  about a second;
-- a deletion carries no day, so it triggers a sweep (at most one a minute, and one every `sweep_seconds`
-  regardless) that compares each kept day's raw count with a fresh index-only count and recounts the days that
-  differ; days read back from the state database are compared the same way before use.
-Open days come from the change-stream watcher; while it is not running they are counted directly, and such a
-count is reused for at most `freshness_ms`. Work that requests share (filling days, counting open days)
-runs as one background task per day, which a request awaits up to its deadline and which goes on after it.
+A UTC day is closed once its end plus a grace period has passed. A closed day is counted once (per key and
+15-minute slot, in one scan that also yields its raw document count), kept in memory and in the state
+database, and every later request in any zone reads it from there: a zone's local days and hours are runs of
+slots. Days before the oldest document are empty without being counted or kept. Open days (today, and yesterday
+during the grace) follow the collection's change stream from a snapshot; without the stream they are counted
+directly and reused for at most `freshness_ms`.
+
+Corrections: an insert, or a change of a field a rule reads, on a closed day (the change stream tells) drops the
+day from the state database and recounts it within about a second. A deletion names no day: it makes the
+sweeper compare each kept day's raw count with an index-only count, within a budget of counts per minute, and
+recount the days that differ; days read back from the state database are compared the same way before use.
+
+Memory and work do not grow with the number of zones asked: kept counts are per UTC day; per-zone work is the
+arithmetic of a request (plus the bounded caches in `days`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import functools
 import logging
 import time
-from collections.abc import Callable, Coroutine
-from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pymongo
+from bson import Timestamp
 from pymongo.errors import PyMongoError
 
-from engagement_svc.counting.rules import DayCount, count_room_days
+from engagement_svc.counting import counter, rules
+from engagement_svc.counting.catalog import CATALOG, Metric
+from engagement_svc.counting.kept import ClosedDay, OpenDay
+from engagement_svc.counting.slots import SLOTS_PER_DAY, Span, slot_of, utc_day_of, utc_day_start
 from engagement_svc.counting.store import StateStore, source_id
-from engagement_svc.counting.watcher import Watcher
-from engagement_svc.days import load_zone, local_date, local_midnight
+from engagement_svc.counting.watcher import Watcher, operation_time
+from engagement_svc.counting.work import CALLER, DEADLINE, Job, Work, background
+from engagement_svc.rocketchat.documents import COUNTED_ROOM_TYPES
 from engagement_svc.rocketchat.rooms import RoomTypes
 from engagement_svc.settings import Settings
 
-log = logging.getLogger("engagement_svc.counting.engine")
+log = logging.getLogger("engagement_svc.engine")
 
-CHUNK_DAYS = 31  # days counted per aggregation: progress is kept per chunk
-PARALLEL_COUNTS = 2  # aggregations at once (MongoDB runs each on one core)
-BACKGROUND_TIMEOUT_S = 600  # a background count that takes longer than this is abandoned and retried later
+CHUNK_DAYS = 8  # UTC days per counting job: a cold 7-day request (and the 7 before) is two jobs, one per worker
+PARALLEL_COUNTS = 2  # counting jobs at once (MongoDB runs each aggregation on one core)
+BACKGROUND_TIMEOUT_S = 600  # a counting job that takes longer is abandoned and retried later
 MIN_SWEEP_GAP_S = 60  # deletions trigger a sweep at most this often (or every sweep_seconds, if shorter)
-ROOM_REFRESH_S = 600
+REFRESH_S = 600  # room types and the oldest document are re-read this often
+TRACK_TIMEOUT_S = 120  # a snapshot read must finish well inside MongoDB's snapshot history (300 s by default)
+RESNAPSHOT_S = 1.0  # open days are counted again after deletions at most this often
+CORRECTIONS = "~corrections"  # the owner of recounts: a caller of its own, ahead of background work
+
+View = ClosedDay | OpenDay
 
 
-def _report_failure(task: asyncio.Task) -> None:
-    """A background task that dies of a bug says so in the log (its type only), instead of vanishing."""
-    exc = None if task.cancelled() else task.exception()
-    if exc is not None and not isinstance(exc, (PyMongoError, TimeoutError)):
-        log.error("background work %s failed: %s", task.get_name(), type(exc).__name__)
+class Tracker:
+    """A metric's open days as of cluster time `since`, plus every insert the stream delivered after it."""
+
+    def __init__(self, since: Timestamp, days: dict[int, OpenDay]):
+        self.since = since
+        self.days = days
 
 
 class Engine:
@@ -56,19 +68,25 @@ class Engine:
         self.settings = settings
         self.store = StateStore(state_db)
         self.rooms = RoomTypes(db)
-        self.watcher = Watcher(db, on_change=self._message_changed, on_delete=self._deletion_seen)
+        self.work = Work(PARALLEL_COUNTS, BACKGROUND_TIMEOUT_S)
+        self.metrics = CATALOG
         self._source: str | None = None
-        self._closed: dict[str, dict[date, DayCount]] = {}  # zone -> closed day -> counts
-        self._totals: dict[str, dict[int, tuple[int, int]]] = {}  # zone -> day ordinal -> (room generation, total)
-        self._jobs: dict[tuple[str, date], asyncio.Task] = {}
-        self._live: dict[tuple[str, tuple[date, ...]], tuple[float, asyncio.Task]] = {}
-        self._dirty: dict[str, set[date]] = {}  # closed days kept in memory, to recount
-        self._stale_state: set[date] = set()  # UTC dates whose kept days (any zone) the state database must drop
-        self._open_cache: dict[str, tuple[tuple, dict[date, int]]] = {}  # zone -> (tracker state, totals)
+        self._closed: dict[str, dict[int, ClosedDay]] = {m: {} for m in CATALOG}
+        self._trackers: dict[str, Tracker] = {}
+        self._earliest: dict[str, tuple[float, datetime | None]] = {}  # metric -> (read at, oldest time)
+        self._changes: dict[tuple[str, int], int] = {}  # (metric, closed day) -> changes seen
+        self._dirty: dict[str, set[int]] = {m: set() for m in CATALOG}  # closed days in memory, to recount
+        self._stale: dict[str, set[int]] = {m: set() for m in CATALOG}  # days the state database must drop
+        self._resnapshot = False
+        self._last_resnapshot = 0.0
         self._sweep_due = 0.0
         self._last_sweep = 0.0
-        self._counting = asyncio.Semaphore(PARALLEL_COUNTS)
         self._tasks: list[asyncio.Task] = []
+        collections = {m.collection for m in CATALOG.values()}
+        self.watchers = {
+            c: Watcher(db, c, set().union(*(m.watched_fields for m in self._of(c))), _Listener(self, c))
+            for c in collections
+        }
         self.stats = {
             "closed_hits": 0,
             "closed_misses": 0,
@@ -76,273 +94,434 @@ class Engine:
             "recounts": 0,
             "open_live": 0,
             "open_tracked": 0,
+            "sweep_counts": 0,
+            "exact_spans": 0,
         }
+
+    def _of(self, collection: str) -> list[Metric]:
+        return [m for m in CATALOG.values() if m.collection == collection]
+
+    @property
+    def watcher(self) -> Watcher:
+        """The messages' change stream (the one every endpoint so far depends on)."""
+        return self.watchers["rocketchat_message"]
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
     def start(self) -> None:
+        self.work.start()
         self._tasks = [
-            self._background(self.watcher.run()),
-            self._background(self._maintain()),
-            self._background(self._warm()),
+            *(background(w.run(), f"watch {c}") for c, w in self.watchers.items()),
+            background(self._maintain(), "maintain"),
+            background(self._sweeper(), "sweeper"),
+            background(self._warm(), "warm"),
         ]
 
-    async def stop(self, grace_s: float = 2.0) -> set[asyncio.Task]:
+    async def stop(self, grace_s: float = 2.0) -> set[asyncio.Future]:
         """Cancel the background work and wait up to `grace_s` for it. PyMongo may retry a cancelled read until
         its deadline, so what is still running is returned: closing the client ends it."""
-        self.watcher.stopping = True
-        tasks = [*self._tasks, *self._jobs.values(), *(t for _, t in self._live.values())]
-        for task in tasks:
+        for watcher in self.watchers.values():
+            watcher.stopping = True
+        futures: list[asyncio.Future] = [*self._tasks, *self.work.stop()]
+        for task in self._tasks:
             task.cancel()
-        if not tasks:
+        if not futures:
             return set()
-        _, pending = await asyncio.wait(tasks, timeout=grace_s)
+        _, pending = await asyncio.wait(futures, timeout=grace_s)
         return pending
-
-    @staticmethod
-    def _background(coro: Coroutine) -> asyncio.Task:
-        """A task outside the caller's context: no request deadline applies to it, and it outlives the request."""
-        task = asyncio.get_running_loop().create_task(coro, context=contextvars.Context())
-        task.add_done_callback(_report_failure)
-        return task
 
     async def source(self) -> str:
         if self._source is None:
             self._source = await source_id(self.db)
+            await self.store.retire_old_collections()
         return self._source
 
-    def is_closed(self, day: date, zone: ZoneInfo, now: datetime) -> bool:
-        return (
-            local_midnight(day + timedelta(days=1), zone) + timedelta(seconds=self.settings.close_grace_seconds) <= now
-        )
+    def is_closed(self, day: int, now: datetime) -> bool:
+        return utc_day_start(day + 1) + timedelta(seconds=self.settings.close_grace_seconds) <= now
 
-    def open_days(self, zone: ZoneInfo, now: datetime) -> list[date]:
-        """Today and the days before it whose grace period has not passed."""
-        today = local_date(now, zone)
-        days = [today]
-        while not self.is_closed(days[-1] - timedelta(days=1), zone, now):
-            days.append(days[-1] - timedelta(days=1))
-        return sorted(days)
+    async def earliest(self, metric: Metric) -> datetime | None:
+        """The oldest document's time: read at most every REFRESH_S while the change stream shows older inserts,
+        else reused for at most freshness_ms."""
+        known = self._earliest.get(metric.name)
+        fresh_for = REFRESH_S if self.watchers[metric.collection].healthy else self.settings.freshness_ms / 1000
+        if known is None or time.monotonic() - known[0] > fresh_for:
+            oldest = await self.work.shared(("earliest", metric.name), lambda: self._read_earliest(metric))
+            self._earliest[metric.name] = known = (time.monotonic(), oldest)
+        return known[1]
 
-    # -- requests -----------------------------------------------------------------------------------------------
-    async def totals(self, zone: ZoneInfo, first: date, last: date) -> list[int]:
-        """Messages sent on each local day from `first` to `last`, in that order."""
-        now = datetime.now(UTC)
-        start, first_open = first.toordinal(), self.open_days(zone, now)[0].toordinal()
-        closed = range(start, min(last.toordinal() + 1, first_open))
-        result = await self._closed_totals(zone, closed) if closed else []
-        open_ = [date.fromordinal(o) for o in range(start + len(result), last.toordinal() + 1)]
-        if open_:
-            counts = await self._open_totals(zone, open_, now)
-            result += [counts[d] for d in open_]
-        return result
-
-    async def _closed_totals(self, zone: ZoneInfo, ordinals: range) -> list[int]:
-        """Totals of closed days, kept by day ordinal so that a warm range costs one lookup per day."""
-        totals = self._totals.setdefault(zone.key, {})
-        generation = self.rooms.generation
-        known = [t[1] if (t := totals.get(o)) is not None and t[0] == generation else None for o in ordinals]
-        if None not in known:
-            self.stats["closed_hits"] += len(known)
-            return known  # type: ignore[return-value]  # no None in it
-        stale = [date.fromordinal(o) for o, t in zip(ordinals, known, strict=True) if t is None]
-        closed = self._closed.setdefault(zone.key, {})
-        missing = [d for d in stale if d not in closed]
-        self.stats["closed_hits"] += len(known) - len(missing)  # answered from memory
-        self.stats["closed_misses"] += len(missing)  # read back from the state database, or counted
-        if missing:
-            await self._shared_fill(zone, missing)
-        await self.rooms.ensure(rid for d in stale for rid in closed[d].rooms)
-        for d in stale:
-            totals[d.toordinal()] = (generation, self.rooms.total(closed[d].rooms))
-        return [totals[o][1] for o in ordinals]
-
-    async def _shared_fill(self, zone: ZoneInfo, days: list[date]) -> None:
-        """Fill these closed days, joining fills already under way for any of them."""
-        waiting = {self._jobs[(zone.key, d)] for d in days if (zone.key, d) in self._jobs}
-        todo = [d for d in days if (zone.key, d) not in self._jobs]
-        for i in range(0, len(todo), CHUNK_DAYS):
-            chunk = todo[i : i + CHUNK_DAYS]
-            job = self._background(self._fill(zone, chunk))
-            for d in chunk:
-                self._jobs[(zone.key, d)] = job
-            keys = [(zone.key, d) for d in chunk]
-            job.add_done_callback(functools.partial(self._forget, keys))
-            waiting.add(job)
-        for job in waiting:  # each shielded: a request that gives up leaves the count running for the next one
-            await asyncio.shield(job)
-
-    def _forget(self, keys: list[tuple[str, date]], job: asyncio.Task) -> None:
-        for key in keys:
-            if self._jobs.get(key) is job:
-                del self._jobs[key]
-        if not job.cancelled():
-            job.exception()  # retrieved: a failed fill is reported to the requests that waited for it
-
-    async def _fill(self, zone: ZoneInfo, days: list[date]) -> None:
-        """Closed days from the state database (checked against a fresh raw count) or counted afresh."""
+    async def _read_earliest(self, metric: Metric) -> datetime | None:
         with pymongo.timeout(BACKGROUND_TIMEOUT_S):
-            source = await self.source()
-            kept = await self.store.load(source, zone.key, days)
-            if kept:
-                raw = await self._raw_counts(zone, list(kept))
-                kept = {d: c for d, c in kept.items() if c.raw == raw[d]}
-                self.stats["state_hits"] += len(kept)
-            closed = self._closed.setdefault(zone.key, {})
-            closed.update(kept)
-            fresh = [d for d in days if d not in kept]
-            if fresh:
-                await self._recount(zone, fresh)
+            return await counter.earliest(self.db, metric)
 
-    async def _recount(self, zone: ZoneInfo, days: list[date]) -> None:
-        """Count closed days afresh, keep them in memory and in the state database."""
-        async with self._counting:
-            counted = await count_room_days(self.db, days, zone)
-        self.stats["recounts"] += len(days)
-        self._closed.setdefault(zone.key, {}).update(counted)
-        totals = self._totals.setdefault(zone.key, {})
-        for d in days:
-            totals.pop(d.toordinal(), None)
-        await self.store.save(await self.source(), zone.key, counted)
+    # -- the read function --------------------------------------------------------------------------------------
+    async def counts(self, metric: Metric, spans: list[Span], by: str | None = None) -> list[Any]:
+        """Counts of `metric` in each span (a zone's local days or hours, see `slots.day_spans`), in order.
 
-    async def _raw_counts(self, zone: ZoneInfo, days: list[date], parallel: int = 16) -> dict[date, int]:
-        """Every message per day, from the `{ts: 1}` index alone (no document is read), `parallel` at a time."""
-
-        async def one(d: date) -> tuple[date, int]:
-            lo, hi = local_midnight(d, zone), local_midnight(d + timedelta(days=1), zone)
-            return d, await self.db.rocketchat_message.count_documents({"ts": {"$gte": lo, "$lt": hi}})
-
-        results: dict[date, int] = {}
-        for i in range(0, len(days), parallel):
-            results.update(await asyncio.gather(*(one(d) for d in days[i : i + parallel])))
+        by=None: one int per span, over the keys that count (rooms of type c, p or d);
+        by="class": per span, {class: count} over every class (room types c, p, d, l, v...);
+        by="key": per span, {key: count} over the keys that count.
+        """
+        now = datetime.now(UTC)
+        days: set[int] = set()
+        for s in spans:
+            if s.first is not None and s.end is not None and s.end > s.first:
+                days.update(range(s.first // SLOTS_PER_DAY, (s.end - 1) // SLOTS_PER_DAY + 1))
+        views = await self._views(metric, days, now)
+        classes = self.rooms
+        results: list[Any] = []
+        for s in spans:
+            if s.first is None or s.end is None:
+                results.append(await self._exact(metric, s, by))
+                continue
+            if by is None:
+                total = 0
+                for day in range(s.first // SLOTS_PER_DAY, (s.end - 1) // SLOTS_PER_DAY + 1):
+                    view = views.get(day)
+                    if view is None:
+                        continue
+                    base = day * SLOTS_PER_DAY
+                    a, b = max(s.first - base, 0), min(s.end - base, SLOTS_PER_DAY)
+                    prefix = view.class_prefix(classes)
+                    for kind in COUNTED_ROOM_TYPES:
+                        p = prefix.get(kind)
+                        if p is not None:
+                            total += p[b] - p[a]
+                results.append(total)
+                continue
+            sums: dict[str, int] = {}
+            for day in range(s.first // SLOTS_PER_DAY, (s.end - 1) // SLOTS_PER_DAY + 1):
+                view = views.get(day)
+                if view is None:
+                    continue
+                base = day * SLOTS_PER_DAY
+                a, b = max(s.first - base, 0), min(s.end - base, SLOTS_PER_DAY)
+                if by == "class":
+                    for kind, p in view.class_prefix(classes).items():
+                        if p[b] - p[a]:
+                            sums[kind] = sums.get(kind, 0) + p[b] - p[a]
+                else:
+                    part = view.key_totals() if (a, b) == (0, SLOTS_PER_DAY) else view.key_sums(a, b)
+                    for key, n in part.items():
+                        if classes.kind(key) in COUNTED_ROOM_TYPES:
+                            sums[key] = sums.get(key, 0) + n
+            results.append(sums)
         return results
 
-    async def _open_totals(self, zone: ZoneInfo, days: list[date], now: datetime) -> dict[date, int]:
-        tracker = self.watcher.open_days(zone, days)
-        if tracker is None and self.watcher.healthy and all(d in self.open_days(zone, now) for d in days):
-            # First request for this zone: the watcher counts its open days once, at a snapshot, then keeps them.
-            track = self._shared(("track", zone.key), lambda: self.watcher.track(zone, self.open_days(zone, now)), 0)
-            await asyncio.shield(track)
-            tracker = self.watcher.open_days(zone, days)
-        if tracker is not None:
-            self.stats["open_tracked"] += 1
-            key = (tracker.serial, tracker.version, self.rooms.generation)
-            cached = self._open_cache.get(zone.key)
-            if cached is None or cached[0] != key:
-                await self.rooms.ensure(rid for counts in tracker.days.values() for rid in counts)
-                cached = self._open_cache[zone.key] = (key, {d: self.rooms.total(c) for d, c in tracker.days.items()})
-            return {d: cached[1][d] for d in days}
-        # Without the watcher, open days are counted directly; the count is shared and reused briefly.
-        self.stats["open_live"] += 1
-        counted = await asyncio.shield(
-            self._shared(
-                (zone.key, tuple(days)), lambda: self._count_live(zone, days), self.settings.freshness_ms / 1000
-            )
+    async def _exact(self, metric: Metric, s: Span, by: str | None) -> Any:
+        """A span that is not a run of slots (local mean time before 1972): counted directly, if anything can
+        be in it."""
+        self.stats["exact_spans"] += 1
+        oldest = await self.earliest(metric)
+        per_key = {} if oldest is None or s.hi <= oldest else await counter.count_span(self.db, metric, s.lo, s.hi)
+        await self.rooms.ensure(per_key)
+        if by == "class":
+            out: dict[str, int] = {}
+            for key, n in per_key.items():
+                kind = self.rooms.kind(key)
+                if kind is not None:
+                    out[kind] = out.get(kind, 0) + n
+            return out
+        counted = {k: n for k, n in per_key.items() if self.rooms.kind(k) in COUNTED_ROOM_TYPES}
+        return counted if by == "key" else sum(counted.values())
+
+    async def _views(self, metric: Metric, days: Iterable[int], now: datetime) -> dict[int, View]:
+        """What each day's counts are read from; a day without any document has none."""
+        oldest = await self.earliest(metric)
+        if oldest is None:
+            return {}
+        first = utc_day_of(oldest)
+        wanted = sorted(d for d in days if d >= first)
+        closed = self._closed[metric.name]
+        shut = [d for d in wanted if self.is_closed(d, now)]
+        missing = [d for d in shut if d not in closed]
+        self.stats["closed_hits"] += len(shut) - len(missing)
+        if missing:
+            self.stats["closed_misses"] += len(missing)
+            await self._fill(metric, missing)
+        views: dict[int, View] = {d: closed[d] for d in shut}
+        open_days = [d for d in wanted if not self.is_closed(d, now)]
+        if open_days:
+            views.update(await self._open_views(metric, open_days, now))
+        return views
+
+    async def _fill(self, metric: Metric, days: list[int]) -> None:
+        """Closed days from the state database or counted, newest first, through the fair queue; raises Busy
+        at once when they cannot be ready before the request's deadline."""
+        await self.work.wait(self._submit_fill(metric, days), DEADLINE.get())
+
+    def _submit_fill(self, metric: Metric, days: Iterable[int], recount: bool = False) -> list[Job]:
+        """Jobs (queued for the current caller, or joined) that fill these days, newest first."""
+        kind = "recount" if recount else "fill"
+        return self.work.submit(
+            [(kind, metric.name, d) for d in sorted(days, reverse=True)], self._fill_keys, CHUNK_DAYS
         )
-        await self.rooms.ensure(rid for c in counted.values() for rid in c.rooms)
-        return {d: self.rooms.total(c.rooms) for d, c in counted.items()}
 
-    async def _count_live(self, zone: ZoneInfo, days: list[date]) -> dict[date, DayCount]:
+    async def _fill_keys(self, keys: list[tuple[str, str, int]]) -> None:
+        kind, name = keys[0][0], keys[0][1]
+        await self._fill_days(self.metrics[name], sorted(k[2] for k in keys), recount=kind == "recount")
+
+    async def _fill_days(self, metric: Metric, days: list[int], recount: bool = False) -> None:
+        """Closed days from the state database (checked against a fresh raw count) or counted afresh; with
+        `recount`, counted afresh whatever is kept."""
         with pymongo.timeout(BACKGROUND_TIMEOUT_S):
-            return await count_room_days(self.db, days, zone)
+            seen = {d: self._changes.get((metric.name, d), 0) for d in days}
+            source = await self.source()
+            kept = {} if recount else await self.store.load(source, metric, days)
+            if kept:
+                raw = await counter.raw_counts(self.db, metric, list(kept), parallel=16)
+                kept = {d: c for d, c in kept.items() if c.raw == raw[d]}
+                self.stats["state_hits"] += len(kept)
+            fresh = [d for d in days if d not in kept]
+            counted = await counter.count_days(self.db, metric, fresh) if fresh else {}
+            self.stats["recounts"] += len(counted)
+            await self.rooms.ensure(k for c in (*kept.values(), *counted.values()) for k in c.keys)
+            self._closed[metric.name].update(kept)
+            self._closed[metric.name].update(counted)
+            await self.store.save(source, metric, list(counted.values()))
+            for d in days:  # a change seen while counting: the count may predate it
+                if self._changes.get((metric.name, d), 0) != seen[d]:
+                    self._dirty[metric.name].add(d)
+                    self._stale[metric.name].add(d)
 
-    def _shared(self, key, start: Callable[[], Coroutine], keep_seconds: float) -> asyncio.Task:
-        """One task per key: callers join it while it runs, and reuse its result for `keep_seconds` after."""
-        now = time.monotonic()
-        entry = self._live.get(key)
-        if entry is None or (
-            entry[1].done()
-            and (now - entry[0] > keep_seconds or entry[1].cancelled() or entry[1].exception() is not None)
-        ):
-            task = self._background(start())
-            task.add_done_callback(lambda t: t.cancelled() or t.exception())
-            self._live[key] = entry = (now, task)
-            if len(self._live) > 256:  # forget finished entries of zones and ranges no longer asked for
-                for k, (_, t) in list(self._live.items()):
-                    if t.done() and k != key:
-                        del self._live[k]
-        return entry[1]
+    # -- open days ----------------------------------------------------------------------------------------------
+    async def _open_views(self, metric: Metric, days: list[int], now: datetime) -> dict[int, View]:
+        watcher = self.watchers[metric.collection]
+        today = utc_day_of(now)
+        tracked = [d for d in days if d <= today]  # days after today (future timestamps) are counted directly
+        tracker = self._trackers.get(metric.name)
+        if tracked and watcher.healthy and (tracker is None or any(d not in tracker.days for d in tracked)):
+            grace_days = self.settings.close_grace_seconds // 86_400 + 1
+            open_now = [d for d in range(today - grace_days, today + 1) if not self.is_closed(d, now)]
+            await self.work.shared(("track", metric.name, tuple(open_now)), lambda: self._track(metric, open_now))
+            tracker = self._trackers.get(metric.name)
+        views: dict[int, View] = {}
+        if watcher.healthy and tracker is not None and all(d in tracker.days for d in tracked):
+            self.stats["open_tracked"] += 1
+            views.update({d: tracker.days[d] for d in tracked})
+            unknown = {k for d in tracked for k in tracker.days[d].unfolded if not self.rooms.knows(k)}
+            if unknown:
+                await self.rooms.ensure(unknown)
+        live = [d for d in days if d not in views]
+        if live:
+            # Without the change stream (or for future days), counted directly; shared and reused briefly.
+            self.stats["open_live"] += 1
+            counted = await self.work.shared(
+                ("live", metric.name, tuple(live)),
+                lambda: self._count_live(metric, live),
+                self.settings.freshness_ms / 1000,
+            )
+            views.update(counted)
+        return views
 
-    # -- corrections --------------------------------------------------------------------------------------------
-    def _message_changed(self, ts: datetime) -> None:
-        """A message of this instant was inserted or changed: its closed day, in every zone, is recounted if kept
-        in memory, and dropped from the state database (in every zone the instant falls on the UTC date or the
-        one before or after), so that no instance reads it back unchanged."""
-        if ts > datetime.now(UTC) - timedelta(seconds=self.settings.close_grace_seconds):
-            return  # its day cannot have closed yet in any zone: a new message, not a correction
-        for zone_key, closed in self._closed.items():
-            day = local_date(ts, ZoneInfo(zone_key))
-            if day in closed:
-                self._dirty.setdefault(zone_key, set()).add(day)
-        utc_day = ts.astimezone(UTC).date()
-        self._stale_state.update(utc_day + timedelta(days=k) for k in (-1, 0, 1))
+    async def _count_live(self, metric: Metric, days: list[int]) -> dict[int, ClosedDay]:
+        with pymongo.timeout(BACKGROUND_TIMEOUT_S):
+            counted = await counter.count_days(self.db, metric, days)
+            await self.rooms.ensure(k for c in counted.values() for k in c.keys)
+            return counted
 
-    def _deletion_seen(self) -> None:
+    async def _track(self, metric: Metric, days: list[int]) -> None:
+        """Count these open days at a snapshot, replay what the stream delivered since, and keep them."""
+        watcher = self.watchers[metric.collection]
+        with pymongo.timeout(TRACK_TIMEOUT_S):
+            for _ in range(3):
+                if not watcher.healthy:
+                    return
+                since = await operation_time(self.db)
+                found = await counter.count_at(self.db, metric, days, since)
+                # From here to the end nothing awaits: the replay and the swap see exactly what the stream applied.
+                replay = watcher.replay_after(since)
+                if replay is None or not watcher.healthy:
+                    continue  # the log no longer reaches back to the snapshot; take a newer one
+                tracker = Tracker(since, {d: OpenDay(d, found.get(d, ({}, 0))[0]) for d in days})
+                for doc in replay:
+                    self._add(metric, tracker, doc)
+                self._trackers[metric.name] = tracker
+                return
+
+    def _add(self, metric: Metric, tracker: Tracker, doc: dict) -> None:
+        t, key = doc.get(metric.time_field), doc.get(metric.key_field)
+        if isinstance(t, datetime) and isinstance(key, str) and rules.matches(metric.rule, doc):
+            slot = slot_of(t)
+            day = tracker.days.get(slot // SLOTS_PER_DAY)
+            if day is not None:
+                day.add(key, slot % SLOTS_PER_DAY, self.rooms)
+
+    # -- what the change streams say ----------------------------------------------------------------------------
+    def inserted(self, collection: str, doc: dict, cluster_time: Timestamp) -> None:
+        for metric in self._of(collection):
+            tracker = self._trackers.get(metric.name)
+            if tracker is not None and cluster_time > tracker.since:
+                self._add(metric, tracker, doc)
+            t = doc.get(metric.time_field)
+            if isinstance(t, datetime):
+                known = self._earliest.get(metric.name)
+                if known is not None and (known[1] is None or t < known[1]):
+                    self._earliest[metric.name] = (known[0], t)
+                self._changed(metric, t)
+
+    def _changed(self, metric: Metric, t: datetime) -> None:
+        """A document of this time was inserted or changed: if its UTC day is closed, the day is dropped from the
+        state database (so that no instance reads it back unchanged) and recounted if kept in memory."""
+        day = utc_day_of(t)
+        if not self.is_closed(day, datetime.now(UTC)):
+            return  # an open day: the tracker has it (inserts), or is counted again (changes)
+        self._changes[(metric.name, day)] = self._changes.get((metric.name, day), 0) + 1
+        self._stale[metric.name].add(day)
+        if day in self._closed[metric.name]:
+            self._dirty[metric.name].add(day)
+
+    async def changed(self, collection: str, doc_id: Any) -> None:
+        """A watched field of a document changed (an update event does not carry the document's time)."""
+        self._resnapshot = True
+        doc = await self.db[collection].find_one({"_id": doc_id}, {m.time_field: 1 for m in self._of(collection)})
+        for metric in self._of(collection):
+            t = (doc or {}).get(metric.time_field)
+            if isinstance(t, datetime):
+                self._changed(metric, t)
+            else:
+                self.deleted()  # where the document was is unknown: check every closed day
+
+    def deleted(self) -> None:
+        self._resnapshot = True
         self._sweep_due = min(self._sweep_due or float("inf"), time.monotonic())
 
+    def reset(self, collection: str) -> None:
+        for metric in self._of(collection):
+            self._trackers.pop(metric.name, None)
+        self.deleted()
+
+    async def flush(self, collection: str) -> None:
+        if self._resnapshot and time.monotonic() - self._last_resnapshot >= RESNAPSHOT_S:
+            self._resnapshot = False
+            self._last_resnapshot = time.monotonic()
+            for metric in self._of(collection):
+                tracker = self._trackers.get(metric.name)
+                if tracker is not None:
+                    await self._track(metric, sorted(tracker.days))
+
+    # -- background work ----------------------------------------------------------------------------------------
     async def _maintain(self) -> None:
-        """Recount dirty days every second; sweep when a deletion asks for it or on schedule; refresh room types."""
-        last_rooms = time.monotonic()
-        self._sweep_due = time.monotonic() + self.settings.sweep_seconds
+        """Recount changed days every second; refresh room types; the state database forgets changed days."""
+        last_refresh = time.monotonic()
         while True:
             await asyncio.sleep(1.0)
             try:
                 with pymongo.timeout(BACKGROUND_TIMEOUT_S):
                     await self._recount_dirty()
-                    now = time.monotonic()
-                    gap = min(MIN_SWEEP_GAP_S, self.settings.sweep_seconds)
-                    if now >= self._sweep_due and now - self._last_sweep >= gap:
-                        await self.sweep()
-                    if now - last_rooms >= ROOM_REFRESH_S:
+                    if time.monotonic() - last_refresh >= REFRESH_S:
                         await self.rooms.refresh()
-                        last_rooms = now
+                        self._earliest.clear()
+                        last_refresh = time.monotonic()
             except PyMongoError as exc:
                 log.warning("background maintenance failed (%s); retrying", type(exc).__name__)
                 await asyncio.sleep(5.0)
 
     async def _recount_dirty(self) -> None:
-        if self._stale_state:
-            stale, self._stale_state = self._stale_state, set()
-            await self.store.forget(await self.source(), stale)
-        dirty, self._dirty = self._dirty, {}
-        for zone_key, days in dirty.items():
-            try:
-                await self._recount(ZoneInfo(zone_key), sorted(days))
-            except PyMongoError:
-                self._dirty.setdefault(zone_key, set()).update(days)
-                raise
+        for metric in self.metrics.values():
+            stale, self._stale[metric.name] = self._stale[metric.name], set()
+            if stale:
+                try:
+                    await self.store.forget(await self.source(), metric, stale)
+                except PyMongoError:
+                    self._stale[metric.name] |= stale
+                    raise
+            dirty, self._dirty[metric.name] = self._dirty[metric.name], set()
+            if dirty:  # the old counts answer until the new ones replace them
+                token = CALLER.set(CORRECTIONS)
+                try:
+                    jobs = self._submit_fill(metric, dirty, recount=True)
+                finally:
+                    CALLER.reset(token)
+                try:
+                    await self.work.wait(jobs, None)
+                except PyMongoError:
+                    self._dirty[metric.name] |= dirty
+                    raise
 
-    async def sweep(self) -> int:
-        """Recount every kept closed day whose raw count no longer matches the index; returns how many."""
+    async def _sweeper(self) -> None:
+        """Sweep when a deletion asks for it (at most every MIN_SWEEP_GAP_S) or every sweep_seconds."""
+        self._sweep_due = time.monotonic() + self.settings.sweep_seconds
+        while True:
+            await asyncio.sleep(1.0)
+            now = time.monotonic()
+            gap = min(MIN_SWEEP_GAP_S, self.settings.sweep_seconds)
+            if now >= self._sweep_due and now - self._last_sweep >= gap:
+                try:
+                    await self.sweep(budget=self.settings.sweep_budget)
+                except PyMongoError as exc:
+                    log.warning("sweep failed (%s); retrying later", type(exc).__name__)
+                    self._sweep_due = time.monotonic() + MIN_SWEEP_GAP_S
+
+    async def sweep(self, budget: int = 0) -> int:
+        """Compare every kept closed day's raw count with the index, newest first, and recount the days that
+        differ; returns how many. `budget`: at most that many index counts a minute (0: no limit)."""
         self._last_sweep = time.monotonic()
         self._sweep_due = time.monotonic() + self.settings.sweep_seconds
         changed = 0
-        for zone_key, closed in list(self._closed.items()):
-            zone = ZoneInfo(zone_key)
-            raw = await self._raw_counts(zone, sorted(closed), parallel=PARALLEL_COUNTS)  # gently: nobody waits
-            differ = [d for d, n in raw.items() if closed[d].raw != n]
-            for i in range(0, len(differ), CHUNK_DAYS):
-                await self._recount(zone, differ[i : i + CHUNK_DAYS])
-            changed += len(differ)
+        for metric in self.metrics.values():
+            closed = self._closed[metric.name]
+            days = sorted(closed, reverse=True)
+            # Unlimited: 16 index counts at a time; with a budget, one at a time, spaced to keep within it.
+            step = 1 if budget else 16
+            for i in range(0, len(days), step):
+                began = time.monotonic()
+                with pymongo.timeout(BACKGROUND_TIMEOUT_S):
+                    raw = await counter.raw_counts(self.db, metric, days[i : i + step], parallel=step)
+                self.stats["sweep_counts"] += len(raw)
+                for day, n in raw.items():
+                    kept = closed.get(day)
+                    if kept is not None and kept.raw != n:
+                        self._dirty[metric.name].add(day)
+                        self._stale[metric.name].add(day)
+                        changed += 1
+                if budget and i + step < len(days):
+                    await asyncio.sleep(max(0.0, 60.0 / budget - (time.monotonic() - began)))
         if changed:
-            log.info("sweep recounted %d closed days", changed)
+            log.info("sweep found %d closed days changed", changed)
+            await self._recount_dirty()
         return changed
 
     async def _warm(self) -> None:
-        """Fill the default zone's recent closed days in the background, newest first, without delaying readiness."""
-        zone = load_zone(self.settings.timezone)
-        if zone is None or self.settings.warm_days <= 0:
+        """Fill the most recent closed days in the background, newest first, without delaying readiness."""
+        if self.settings.warm_days <= 0:
             return
         now = datetime.now(UTC)
-        days = [
-            d
-            for d in (local_date(now, zone) - timedelta(days=i) for i in range(self.settings.warm_days + 3))
-            if self.is_closed(d, zone, now)
-        ][: self.settings.warm_days]
-        for i in range(0, len(days), CHUNK_DAYS):
-            chunk = [d for d in days[i : i + CHUNK_DAYS] if d not in self._closed.get(zone.key, {})]
-            while chunk:
+        today = utc_day_of(now)
+        for metric in self.metrics.values():
+            while True:
                 try:
-                    await self._shared_fill(zone, chunk)
+                    with pymongo.timeout(BACKGROUND_TIMEOUT_S):
+                        oldest = await self.earliest(metric)
+                    if oldest is None:
+                        break
+                    days = [
+                        d
+                        for d in range(today - self.settings.warm_days - 1, today + 1)
+                        if d >= utc_day_of(oldest) and self.is_closed(d, now) and d not in self._closed[metric.name]
+                    ]
+                    jobs = self._submit_fill(metric, days)
+                    await self.work.wait(jobs, None)
                     break
                 except PyMongoError:
                     await asyncio.sleep(5.0)
+
+
+class _Listener:
+    """The engine's side of one collection's change stream."""
+
+    def __init__(self, engine: Engine, collection: str):
+        self.engine, self.collection = engine, collection
+
+    def inserted(self, doc: dict, cluster_time: Timestamp) -> None:
+        self.engine.inserted(self.collection, doc, cluster_time)
+
+    async def changed(self, doc_id: Any) -> None:
+        await self.engine.changed(self.collection, doc_id)
+
+    def deleted(self) -> None:
+        self.engine.deleted()
+
+    def reset(self) -> None:
+        self.engine.reset(self.collection)
+
+    async def flush(self) -> None:
+        await self.engine.flush(self.collection)

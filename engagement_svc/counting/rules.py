@@ -1,92 +1,117 @@
-"""Messages sent per room and local day, counted from `rocketchat_message` itself, and the endpoint's body.
+"""A rule, written once as a MongoDB query document, read three ways: as a `$match`, as an aggregation
+expression (to count matching documents inside a `$group` that also counts all of them), and as a Python test
+applied to a document a change stream delivers.
 
-One aggregation covers any set of days: the `{ts: 1}` index bounds the scan; system messages (`t` set) and
-hidden edit copies do not count; what is sent is grouped by local day and room. Room types are applied after,
-from the cached room-type map, so that a count can be kept per room and reused.
+Only the operators rules need are understood, and each means exactly what MongoDB means by it on the values
+Rocket.Chat stores: `{field: value}`, `$exists`, `$ne`, `$in`, `$nin`, `$and`, `$or`. Anything else is a
+programming error, caught when the catalog is imported.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from collections.abc import Mapping
+from typing import Any
 
-from engagement_svc.days import day_from_number, local_day_expression, local_midnight
-
-RoomCounts = dict[str, int]  # room id -> messages sent in it on one day
+Rule = Mapping[str, Any]
+_MISSING = object()
 
 
-@dataclass
-class DayCount:
-    """One local day: messages sent per room (rooms with none left out), and `raw`, every message whose `ts` falls
-    in the day, from the same scan. A later deletion makes `raw` disagree with a fresh index count."""
-
-    rooms: RoomCounts
-    raw: int
-
-
-def messages_sent_filter(lo: datetime, hi: datetime) -> dict:
-    """What Rocket.Chat's own counter counts: user messages, not system messages or edit-history copies."""
-    return {"ts": {"$gte": lo, "$lt": hi}, "t": {"$exists": False}, "_hidden": {"$ne": True}}
-
-
-# The same test as messages_sent_filter, as an expression: no `t`, and `_hidden` not true.
-SENT = {"$and": [{"$eq": [{"$type": "$t"}, "missing"]}, {"$ne": ["$_hidden", True]}]}
-
-
-def day_bounds(days: Iterable[date], zone: ZoneInfo) -> list[tuple[datetime, datetime]]:
-    """The UTC spans of these local days, adjacent days merged, in order."""
-    spans: list[tuple[datetime, datetime]] = []
-    previous: date | None = None
-    for day in sorted(set(days)):
-        if previous is not None and day == previous + timedelta(days=1):
-            spans[-1] = (spans[-1][0], local_midnight(day + timedelta(days=1), zone))
+def fields(rule: Rule) -> set[str]:
+    """Every field the rule reads (so a change stream knows which updates can change its answer)."""
+    found: set[str] = set()
+    for key, value in rule.items():
+        if key in ("$and", "$or"):
+            for part in value:
+                found |= fields(part)
         else:
-            spans.append((local_midnight(day, zone), local_midnight(day + timedelta(days=1), zone)))
-        previous = day
-    return spans
+            found.add(key)
+    return found
 
 
-def room_days_pipeline(spans: list[tuple[datetime, datetime]], zone: ZoneInfo) -> list[dict]:
-    """Per local day: messages sent per room, and every message. The `{ts: 1}` index bounds the scan (one range
-    per span); the documents are fetched anyway to test `t` and `_hidden`, so counting all of them is free
-    (measured: 835 ms against 858 ms for 344,440 messages with the test in `$match`)."""
-    ranges = [{"ts": {"$gte": lo, "$lt": hi}} for lo, hi in spans]
-    return [
-        {"$match": ranges[0] if len(ranges) == 1 else {"$or": ranges}},
-        {
-            "$group": {
-                "_id": {"day": local_day_expression(zone, spans[0][0], spans[-1][1]), "rid": "$rid"},
-                "n": {"$sum": {"$cond": [SENT, 1, 0]}},
-                "all": {"$sum": 1},
-            }
-        },
-        {
-            "$group": {
-                "_id": "$_id.day",
-                "rids": {"$push": "$_id.rid"},
-                "counts": {"$push": "$n"},
-                "raw": {"$sum": "$all"},
-            }
-        },
-    ]
+def _get(doc: Mapping[str, Any], path: str) -> Any:
+    value: Any = doc
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
 
 
-def room_days_from(docs: Iterable[Mapping]) -> dict[date, DayCount]:
-    return {
-        day_from_number(doc["_id"]): DayCount(
-            {r: n for r, n in zip(doc["rids"], doc["counts"], strict=True) if n}, doc["raw"]
-        )
-        for doc in docs
-    }
+def _equal(value: Any, wanted: Any) -> bool:
+    """MongoDB's equality on one field: an array matches when one of its elements does."""
+    if value is _MISSING:
+        return wanted is None
+    if isinstance(value, list) and not isinstance(wanted, list):
+        return any(_equal(v, wanted) for v in value)
+    return type(value) is type(wanted) and value == wanted if isinstance(wanted, bool) else value == wanted
 
 
-async def count_room_days(db, days: Iterable[date], zone: ZoneInfo) -> dict[date, DayCount]:
-    """Every requested day (days without any message too), counted in one aggregation."""
-    days = sorted(set(days))
-    if not days:
-        return {}
-    cursor = await db.rocketchat_message.aggregate(room_days_pipeline(day_bounds(days, zone), zone), allowDiskUse=True)
-    found = room_days_from([doc async for doc in cursor])
-    return {day: found.get(day) or DayCount({}, 0) for day in days}
+def _test(value: Any, condition: Any) -> bool:
+    if not (isinstance(condition, Mapping) and condition and all(k.startswith("$") for k in condition)):
+        return _equal(value, condition)
+    for op, arg in condition.items():
+        if op == "$exists":
+            ok = (value is not _MISSING) == bool(arg)
+        elif op == "$ne":
+            ok = not _equal(value, arg)
+        elif op == "$in":
+            ok = any(_equal(value, a) for a in arg)
+        elif op == "$nin":
+            ok = not any(_equal(value, a) for a in arg)
+        else:
+            raise ValueError(f"unsupported operator in a rule: {op}")
+        if not ok:
+            return False
+    return True
+
+
+def matches(rule: Rule, doc: Mapping[str, Any]) -> bool:
+    """The rule applied to one document, as MongoDB's `find` would apply it."""
+    for key, value in rule.items():
+        if key == "$and":
+            ok = all(matches(part, doc) for part in value)
+        elif key == "$or":
+            ok = any(matches(part, doc) for part in value)
+        else:
+            ok = _test(_get(doc, key), value)
+        if not ok:
+            return False
+    return True
+
+
+def _field_expression(path: str, condition: Any) -> dict:
+    ref = "$" + path
+    if not (isinstance(condition, Mapping) and condition and all(k.startswith("$") for k in condition)):
+        condition = {"$eq": condition}
+    parts: list[dict] = []
+    for op, arg in condition.items():
+        if op == "$exists":
+            parts.append({"$ne" if arg else "$eq": [{"$type": ref}, "missing"]})
+        elif op in ("$eq", "$ne"):
+            if isinstance(arg, (list, dict)):
+                raise ValueError("rules compare single fields with scalars only")
+            same = {"$eq": [ref, arg]} if arg is not None else {"$in": [{"$type": ref}, ["missing", "null"]]}
+            parts.append(same if op == "$eq" else {"$not": [same]})
+        elif op in ("$in", "$nin"):
+            if any(isinstance(a, (list, dict)) or a is None for a in arg):
+                raise ValueError("rules test membership of scalars only")
+            member = {"$in": [ref, list(arg)]}
+            parts.append(member if op == "$in" else {"$not": [member]})
+        else:
+            raise ValueError(f"unsupported operator in a rule: {op}")
+    return parts[0] if len(parts) == 1 else {"$and": parts}
+
+
+def as_expression(rule: Rule) -> dict:
+    """The rule as an aggregation expression that is true for exactly the documents `matches` accepts, for
+    fields that hold scalars (an array-valued field is compared as a whole here, element-wise by `matches`;
+    rules only test scalar fields)."""
+    parts: list[dict] = []
+    for key, value in rule.items():
+        if key in ("$and", "$or"):
+            parts.append({key: [as_expression(part) for part in value]})
+        else:
+            parts.append(_field_expression(key, value))
+    if not parts:
+        return {"$literal": True}
+    return parts[0] if len(parts) == 1 else {"$and": parts}

@@ -1,27 +1,34 @@
-"""The service's own state: per-room counts of closed days, in a database the service may write.
+"""The service's own state: the kept counts of closed UTC days, in a database the service may write.
 
-Rocket.Chat's database stays read-only; these documents live in `engagement_svc_days` of the state database
-(by default `engagement_svc` on MongoDB's own server), shared by restarts and replicas. Each document's key
-names the source database and the zone, so two sources or two zones can never mix their counts.
+Rocket.Chat's database stays read-only; one document per metric and UTC day lives in `engagement_svc_counts` of
+the state database (by default `engagement_svc` on MongoDB's own server), shared by restarts and replicas. Its
+key names the source database, the metric and its version, so two sources, or an old and a new rule, never mix.
+Nothing in it depends on a time zone: every zone's answers are sums of the same slots. Counts are stored as
+packed arrays (about 9 bytes per non-empty key and slot).
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime
+from array import array
+from datetime import UTC, datetime
 
+from bson import Binary
 from pymongo import ReplaceOne
 from pymongo.errors import PyMongoError
 
-from engagement_svc.counting.rules import DayCount
+from engagement_svc.counting.catalog import Metric
+from engagement_svc.counting.kept import ClosedDay
+from engagement_svc.counting.slots import utc_day_date
 
-log = logging.getLogger("engagement_svc.counting.store")
+log = logging.getLogger("engagement_svc.state")
 
-DAYS_COLLECTION = "engagement_svc_days"
+COUNTS_COLLECTION = "engagement_svc_counts"
+RETIRED_COLLECTIONS = ("engagement_svc_days",)  # per-zone days of releases before the slot engine
 
 
-def day_key(source: str, zone: str, day: date) -> str:
-    return f"{source}|{zone}|{day.isoformat()}"
+def day_key(source: str, metric: Metric, day: int) -> str:
+    return f"{source}|{metric.name}.v{metric.version}|{utc_day_date(day).isoformat()}"
 
 
 async def source_id(db) -> str:
@@ -34,6 +41,16 @@ async def source_id(db) -> str:
     return f"rs:{hello.get('setName', '-')}/{db.name}"
 
 
+def _packed(values: array) -> Binary:
+    return Binary(values.tobytes())
+
+
+def _unpacked(kind: str, data: bytes) -> array:
+    values = array(kind)
+    values.frombytes(bytes(data))
+    return values
+
+
 class StateStore:
     """Loads and saves closed days. A state database that cannot be written is logged once and not fatal: the
     service then keeps its counts in memory only."""
@@ -44,39 +61,62 @@ class StateStore:
 
     @property
     def collection(self):
-        return self._db[DAYS_COLLECTION]
+        return self._db[COUNTS_COLLECTION]
 
-    async def load(self, source: str, zone: str, days: list[date]) -> dict[date, DayCount]:
-        keys = {day_key(source, zone, d): d for d in days}
-        found: dict[date, DayCount] = {}
+    async def retire_old_collections(self) -> None:
+        """Counts kept per zone by earlier releases are superseded by the slots: drop them, once."""
+        try:
+            names = set(await self._db.list_collection_names())
+            for name in RETIRED_COLLECTIONS:
+                if name in names:
+                    await self._db.drop_collection(name)
+                    log.info("state database: dropped %s (counts per zone, superseded by UTC slots)", name)
+        except PyMongoError as exc:
+            if exc.timeout:
+                raise
+            self._warn("tidy", exc)
+
+    async def load(self, source: str, metric: Metric, days: list[int]) -> dict[int, ClosedDay]:
+        keys = {day_key(source, metric, d): d for d in days}
+        found: dict[int, ClosedDay] = {}
         try:
             async for doc in self.collection.find({"_id": {"$in": list(keys)}}):
-                found[keys[doc["_id"]]] = DayCount(dict(zip(doc["rids"], doc["counts"], strict=True)), doc["raw"])
+                day = keys[doc["_id"]]
+                found[day] = ClosedDay.from_arrays(
+                    day,
+                    doc["keys"],
+                    _unpacked("I", doc["starts"]),
+                    bytes(doc["slots"]),
+                    _unpacked("I", doc["counts"]),
+                    doc["raw"],
+                )
         except PyMongoError as exc:
             if exc.timeout:
                 raise
             self._warn("read", exc)
         return found
 
-    async def save(self, source: str, zone: str, days: dict[date, DayCount]) -> None:
+    async def save(self, source: str, metric: Metric, days: list[ClosedDay]) -> None:
         if not days:
             return
         now = datetime.now(UTC)
         ops = [
             ReplaceOne(
-                {"_id": day_key(source, zone, d)},
+                {"_id": day_key(source, metric, d.day)},
                 {
                     "source": source,
-                    "zone": zone,
-                    "day": d.isoformat(),
-                    "rids": list(c.rooms),
-                    "counts": list(c.rooms.values()),
-                    "raw": c.raw,
+                    "metric": f"{metric.name}.v{metric.version}",
+                    "day": utc_day_date(d.day).isoformat(),
+                    "keys": list(d.keys),
+                    "starts": _packed(d.starts),
+                    "slots": Binary(d.slots),
+                    "counts": _packed(d.counts),
+                    "raw": d.raw,
                     "counted_at": now,
                 },
                 upsert=True,
             )
-            for d, c in days.items()
+            for d in days
         ]
         try:
             await self.collection.bulk_write(ops, ordered=False)
@@ -85,10 +125,10 @@ class StateStore:
                 raise
             self._warn("write", exc)
 
-    async def forget(self, source: str, days: set[date]) -> None:
-        """Drop these days of every zone (they are counted again when next read)."""
+    async def forget(self, source: str, metric: Metric, days: set[int]) -> None:
+        """Drop these days (whoever reads them next counts them again)."""
         try:
-            await self.collection.delete_many({"source": source, "day": {"$in": sorted(d.isoformat() for d in days)}})
+            await self.collection.delete_many({"_id": {"$in": [day_key(source, metric, d) for d in days]}})
         except PyMongoError as exc:
             if exc.timeout:
                 raise

@@ -1,96 +1,73 @@
-"""Open days kept exact from a change stream on `rocketchat_message`, without recounting them per request.
+"""One change stream per source collection, handing each relevant event to a listener.
 
-Each tracked zone's open days are counted once per room by a snapshot read at a known cluster time T; every
-insert the stream reports after T then adds one to its room and day. An insert the watcher processed while the
-count ran is replayed from a short log of recent inserts, so nothing is counted twice or lost. Deletions and
-changes of `t` or `_hidden` (which Rocket.Chat makes when it deletes or hides a message) carry no day, so they
-make the open days be counted again, at most once a second, and tell the engine to check closed days.
+The stream carries inserts (with the fields the collection's metrics read), updates and replaces that touch
+one of those fields, deletions, and the events that end a stream (drop, rename, invalidate). After any error it
+resumes from the last event seen, or starts afresh with back-off; a fresh start after a gap tells the listener
+that what happened meanwhile is unknown. Inserts stay replayable for a while (`recent`), so that a count taken
+at a snapshot can be continued exactly from the stream.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from collections.abc import Iterable
+from typing import Any, Protocol
 
-import pymongo
 from bson import Timestamp
 from pymongo.errors import OperationFailure, PyMongoError
 
-from engagement_svc.counting.rules import RoomCounts, day_bounds, room_days_from, room_days_pipeline
-from engagement_svc.days import local_date
-
-log = logging.getLogger("engagement_svc.counting.watcher")
+log = logging.getLogger("engagement_svc.watcher")
 
 RECENT_SECONDS = 600  # how long processed inserts stay replayable
-RECENT_MAX = 500_000
-RESNAPSHOT_SECONDS = 1.0  # at most this often are open days counted again after deletions
-TRACK_TIMEOUT_S = 120  # a snapshot read must finish well inside MongoDB's snapshot history (300 s by default)
-
-EVENTS = [
-    {
-        "$match": {
-            "$or": [
-                {
-                    "operationType": {
-                        "$in": ["insert", "delete", "replace", "drop", "rename", "dropDatabase", "invalidate"]
-                    }
-                },
-                {
-                    "operationType": "update",
-                    "$or": [
-                        {"updateDescription.updatedFields.t": {"$exists": True}},
-                        {"updateDescription.updatedFields._hidden": {"$exists": True}},
-                        {"updateDescription.updatedFields.ts": {"$exists": True}},
-                        {"updateDescription.updatedFields.rid": {"$exists": True}},
-                        {"updateDescription.removedFields": {"$in": ["t", "_hidden", "ts", "rid"]}},
-                    ],
-                },
-            ]
-        }
-    },
-    {
-        "$project": {
-            "operationType": 1,
-            "clusterTime": 1,
-            "documentKey": 1,
-            "fullDocument.ts": 1,
-            "fullDocument.rid": 1,
-            "fullDocument.t": 1,
-            "fullDocument._hidden": 1,
-        }
-    },
-]
+RECENT_MAX = 500_000  # and at most this many (a bound on memory: about 300 bytes each)
+HISTORY_LOST = (260, 280, 286)  # ChangeStreamHistoryLost and its relatives: the resume token is too old
 
 
-_SERIALS = itertools.count(1)
+class Listener(Protocol):
+    def inserted(self, doc: dict, cluster_time: Timestamp) -> None: ...
+
+    async def changed(self, doc_id: Any) -> None: ...  # an update or replace touched a watched field
+
+    def deleted(self) -> None: ...
+
+    def reset(self) -> None: ...  # the stream (re)started without history, or the collection went away
+
+    async def flush(self) -> None: ...  # called at least twice a second while the stream runs
 
 
-def counts_as_sent(doc: dict) -> bool:
-    return "t" not in doc and doc.get("_hidden") is not True
-
-
-@dataclass
-class OpenDays:
-    """A zone's open days: messages sent per room, as of cluster time `since` plus every insert after it."""
-
-    zone: ZoneInfo
-    since: Timestamp
-    days: dict[date, RoomCounts] = field(default_factory=dict)
-    version: int = 0  # bumped by every change, so totals derived from the counts know when to be recomputed
-    serial: int = field(default_factory=lambda: next(_SERIALS))  # tells trackers apart (an id() can be reused)
-
-    def add(self, ts: datetime, rid: str) -> None:
-        rooms = self.days.get(local_date(ts, self.zone))
-        if rooms is not None:
-            rooms[rid] = rooms.get(rid, 0) + 1
-            self.version += 1
+def event_filter(fields: Iterable[str]) -> list[dict]:
+    watched = sorted(set(fields))
+    return [
+        {
+            "$match": {
+                "$or": [
+                    {
+                        "operationType": {
+                            "$in": ["insert", "delete", "replace", "drop", "rename", "dropDatabase", "invalidate"]
+                        }
+                    },
+                    {
+                        "operationType": "update",
+                        "$or": [
+                            *({f"updateDescription.updatedFields.{f}": {"$exists": True}} for f in watched),
+                            {"updateDescription.removedFields": {"$in": watched}},
+                        ],
+                    },
+                ]
+            }
+        },
+        {
+            "$project": {
+                "operationType": 1,
+                "clusterTime": 1,
+                "documentKey": 1,
+                **{f"fullDocument.{f}": 1 for f in watched},
+            }
+        },
+    ]
 
 
 async def operation_time(db) -> Timestamp:
@@ -105,60 +82,55 @@ async def operation_time(db) -> Timestamp:
 
 
 class Watcher:
-    """Runs the change stream; `on_change(ts)` and `on_delete()` tell the engine about closed days."""
-
-    def __init__(self, db, on_change: Callable[[datetime], None], on_delete: Callable[[], None]):
+    def __init__(self, db, collection: str, fields: Iterable[str], listener: Listener):
         self.db = db
-        self.on_change = on_change
-        self.on_delete = on_delete
+        self.collection = collection
+        self.pipeline = event_filter(fields)
+        self.listener = listener
         self.healthy = False
-        self.started_at: Timestamp | None = None
-        self.trackers: dict[str, OpenDays] = {}
         self.events = 0
-        self._recent: deque[tuple[Timestamp, str, datetime, float]] = deque()
-        self._dropped_up_to: Timestamp | None = None
+        self.recent: deque[tuple[Timestamp, dict, float]] = deque()
+        self.dropped_up_to: Timestamp | None = None  # the newest insert no longer replayable
         self._resume_token = None
-        self._resnapshot = False
-        self._last_resnapshot = 0.0
+        self._started = False
         self.stopping = False  # PyMongo's change stream resumes after a cancelled getMore; this ends the loop
 
-    # -- the stream ---------------------------------------------------------------------------------------------
     async def run(self) -> None:
         """Forever: watch, and after any error resume from the last event seen (or start afresh) with back-off."""
         backoff = 0.5
         while not self.stopping:
             try:
                 await self._watch()
+                backoff = 0.5
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - whatever it was, the stream must come back, not die silently
                 log.warning(
-                    "change stream interrupted (%s); open days are counted directly until it is back",
+                    "change stream on %s interrupted (%s); counting directly until it is back",
+                    self.collection,
                     type(exc).__name__,
                 )
             self.healthy = False
-            self.trackers.clear()
             if self.stopping:
                 break
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 10.0)
         self.healthy = False
-        self.trackers.clear()
 
     async def _watch(self) -> None:
         options: dict = {"max_await_time_ms": 250}
         if self._resume_token is not None:
             options["resume_after"] = self._resume_token
         else:
-            if self.started_at is not None:
-                self.on_delete()  # a restart without history: what happened meanwhile is unknown, check closed days
-            self.started_at = await operation_time(self.db)
-            options["start_at_operation_time"] = self.started_at
+            if self._started:
+                self.listener.reset()  # a restart without history: what happened meanwhile is unknown
+            self._started = True
+            options["start_at_operation_time"] = await operation_time(self.db)
         try:
-            stream = await self.db.rocketchat_message.watch(EVENTS, **options)
+            stream = await self.db[self.collection].watch(self.pipeline, **options)
         except PyMongoError as exc:
-            if self._resume_token is not None and getattr(exc, "code", None) in (260, 280, 286):
-                log.warning("change stream history lost; starting afresh")
+            if self._resume_token is not None and getattr(exc, "code", None) in HISTORY_LOST:
+                log.warning("change stream history on %s lost; starting afresh", self.collection)
                 self._resume_token = None
                 return
             raise
@@ -174,99 +146,33 @@ class Watcher:
                     self._resume_token = stream.resume_token
                     self.events += 1
                 if event is None or time.monotonic() - last_flush > 0.5:
-                    await self._flush()
+                    await self.listener.flush()
                     last_flush = time.monotonic()
 
     async def _apply(self, event: dict) -> bool:
         """Apply one event; False when the collection itself went away (the stream must start afresh)."""
-        kind, ct = event["operationType"], event["clusterTime"]
+        kind = event["operationType"]
         if kind == "insert":
-            doc = event["fullDocument"]
-            ts, rid = doc.get("ts"), doc.get("rid")
-            if not isinstance(ts, datetime) or not isinstance(rid, str):
-                return True
-            counted = counts_as_sent(doc)
-            self._remember(ct, rid, ts, counted)
-            if counted:
-                for tracker in self.trackers.values():
-                    if ct > tracker.since:
-                        tracker.add(ts, rid)
-            self.on_change(ts)
-        elif kind in ("delete", "update", "replace"):
-            self._resnapshot = True
-            if kind == "delete":
-                self.on_delete()
-            else:  # `t` or `_hidden` changed: find the message's day (an update event does not carry it)
-                doc = event.get("fullDocument") or await self.db.rocketchat_message.find_one(
-                    {"_id": event["documentKey"]["_id"]}, {"ts": 1}
-                )
-                ts = (doc or {}).get("ts")
-                if isinstance(ts, datetime):
-                    self.on_change(ts)
-                else:
-                    self.on_delete()  # where the message was is unknown: check every closed day
+            doc, ct = event["fullDocument"], event["clusterTime"]
+            self._remember(ct, doc)
+            self.listener.inserted(doc, ct)
+        elif kind in ("update", "replace"):
+            await self.listener.changed(event["documentKey"]["_id"])
+        elif kind == "delete":
+            self.listener.deleted()
         else:  # drop, rename, dropDatabase, invalidate
-            self.trackers.clear()
-            self.on_delete()
+            self.listener.reset()
             return False
         return True
 
-    def _remember(self, ct: Timestamp, rid: str, ts: datetime, counted: bool) -> None:
+    def _remember(self, ct: Timestamp, doc: dict) -> None:
         now = time.monotonic()
-        if counted:
-            self._recent.append((ct, rid, ts, now))
-        while self._recent and (len(self._recent) > RECENT_MAX or now - self._recent[0][3] > RECENT_SECONDS):
-            self._dropped_up_to = self._recent.popleft()[0]
+        self.recent.append((ct, doc, now))
+        while self.recent and (len(self.recent) > RECENT_MAX or now - self.recent[0][2] > RECENT_SECONDS):
+            self.dropped_up_to = self.recent.popleft()[0]
 
-    async def _flush(self) -> None:
-        if self._resnapshot and time.monotonic() - self._last_resnapshot >= RESNAPSHOT_SECONDS:
-            self._resnapshot = False
-            self._last_resnapshot = time.monotonic()
-            for tracker in list(self.trackers.values()):
-                await self.track(tracker.zone, sorted(tracker.days))
-
-    # -- open days ----------------------------------------------------------------------------------------------
-    def open_days(self, zone: ZoneInfo, days: list[date]) -> OpenDays | None:
-        """The zone's tracker if it keeps all of these days, else None."""
-        tracker = self.trackers.get(zone.key)
-        if not self.healthy or tracker is None or any(d not in tracker.days for d in days):
+    def replay_after(self, since: Timestamp) -> list[dict] | None:
+        """The inserts processed after cluster time `since`, or None if the log no longer reaches back to it."""
+        if self.dropped_up_to is not None and self.dropped_up_to > since:
             return None
-        return tracker
-
-    async def track(self, zone: ZoneInfo, days: list[date]) -> None:
-        """Count these days of the zone at a snapshot, replay what the stream delivered since, and keep them."""
-        if not self.healthy:
-            return
-        with pymongo.timeout(TRACK_TIMEOUT_S):
-            await self._track(zone, days)
-
-    async def _track(self, zone: ZoneInfo, days: list[date]) -> None:
-        for _ in range(3):
-            since = await operation_time(self.db)
-            reply = await self.db.command(
-                {
-                    "aggregate": "rocketchat_message",
-                    "pipeline": room_days_pipeline(day_bounds(days, zone), zone),
-                    "cursor": {},
-                    "allowDiskUse": True,
-                    "readConcern": {"level": "snapshot", "atClusterTime": since},
-                }
-            )
-            batch = list(reply["cursor"]["firstBatch"])
-            cursor_id = reply["cursor"]["id"]
-            while cursor_id:
-                more = await self.db.command({"getMore": cursor_id, "collection": "rocketchat_message"})
-                batch += more["cursor"]["nextBatch"]
-                cursor_id = more["cursor"]["id"]
-            # From here to the end nothing awaits: the replay and the swap see exactly what the stream applied.
-            if not self.healthy:
-                return
-            if self._dropped_up_to is not None and self._dropped_up_to > since:
-                continue  # the log no longer reaches back to the snapshot; take a newer one
-            found = room_days_from(batch)
-            tracker = OpenDays(zone, since, {d: dict(found[d].rooms) if d in found else {} for d in days})
-            for ct, rid, ts, _ in self._recent:
-                if ct > since:
-                    tracker.add(ts, rid)
-            self.trackers[zone.key] = tracker
-            return
+        return [doc for ct, doc, _ in self.recent if ct > since]

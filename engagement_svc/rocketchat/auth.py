@@ -46,6 +46,7 @@ def token_is_valid(login_token: dict, now: datetime, expiration_days: float) -> 
 class Access(NamedTuple):
     status: int  # 200, 401 or 403
     bypass_rate_limit: bool = False
+    user_id: str = ""
 
 
 class SharedDocuments:
@@ -119,4 +120,4 @@ async def authorize(
 
     if not holds(PERMISSION):
         return Access(403)
-    return Access(200, holds(BYPASS_RATE_LIMIT))
+    return Access(200, holds(BYPASS_RATE_LIMIT), user_id)

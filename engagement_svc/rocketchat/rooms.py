@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
-COUNTED_ROOM_TYPES = frozenset({"c", "p", "d"})  # channel, private group, direct; never livechat (l) or voip (v)
 BATCH = 10_000
 
 
 class RoomTypes:
     """Room types by id. A room missing from Rocket.Chat has type None and does not count.
 
-    `generation` changes whenever a known room starts or stops counting (deleted, or its type changed between
-    counted and not), so totals derived from the map know when to be recomputed.
+    `generation` changes whenever a known room changes type (or is deleted), so sums derived from the map know
+    when to be recomputed.
     """
 
     def __init__(self, db):
@@ -25,8 +24,12 @@ class RoomTypes:
     def __len__(self) -> int:
         return len(self._types)
 
-    def counts(self, rid: str) -> bool:
-        return self._types.get(rid) in COUNTED_ROOM_TYPES
+    def knows(self, rid: str) -> bool:
+        return rid in self._types
+
+    def kind(self, rid: str) -> str | None:
+        """The room's type (c, p, d, l, v...), or None for a room that no longer exists."""
+        return self._types.get(rid)
 
     async def ensure(self, rids: Iterable[str]) -> None:
         """Look up, in one query per 10,000, the rooms not seen before."""
@@ -45,13 +48,13 @@ class RoomTypes:
         changed = False
         for rid in rids:
             new = found.get(rid)
-            if rid in self._types and (self._types[rid] in COUNTED_ROOM_TYPES) != (new in COUNTED_ROOM_TYPES):
+            if rid in self._types and self._types[rid] != new:
                 changed = True
             self._types[rid] = new
         return changed
 
     async def refresh(self) -> None:
-        """Re-read every known room's type; bump `generation` if any room changed between counting and not."""
+        """Re-read every known room's type; bump `generation` if any changed."""
         async with self._lock:
             known = list(self._types)
             changed = False
@@ -59,6 +62,3 @@ class RoomTypes:
                 changed |= await self._fetch(known[i : i + BATCH])
             if changed:
                 self.generation += 1
-
-    def total(self, room_counts: dict[str, int]) -> int:
-        return sum(n for rid, n in room_counts.items() if self._types.get(rid) in COUNTED_ROOM_TYPES)

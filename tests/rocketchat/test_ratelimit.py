@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 from engagement_svc.demo.dataset import login_token, user_doc
 from engagement_svc.rocketchat.ratelimit import RateLimiter
-from tests.conftest import ADMIN_HEADERS, get_messages_sent
+from tests.support.data import ADMIN_HEADERS
+from tests.support.http import get_messages_sent
 
 PARAMS = {"start": "2024-01-01T00:00:00.000Z", "end": "2024-01-07T00:00:00.000Z"}
 ANALYST = {"X-User-Id": "AnalystUser000001", "X-Auth-Token": "analyst-token"}

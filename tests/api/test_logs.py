@@ -7,7 +7,8 @@ import logging
 
 from engagement_svc.logs import JsonFormatter
 from engagement_svc.rocketchat.auth import hash_token
-from tests.conftest import ADMIN_HEADERS, ADMIN_TOKEN, USER_TOKEN, get_messages_sent
+from tests.support.data import ADMIN_HEADERS, ADMIN_TOKEN, USER_TOKEN
+from tests.support.http import get_messages_sent
 
 PARAMS = {"start": "2024-01-01T00:00:00.000Z", "end": "2024-01-07T00:00:00.000Z"}
 

@@ -12,7 +12,7 @@ import yaml
 from engagement_svc.cli import ENVIRONMENT_HELP
 from engagement_svc.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
 
 

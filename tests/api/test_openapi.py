@@ -24,8 +24,8 @@ from engagement_svc import __version__
 from engagement_svc.api.routes import MESSAGES_SENT_PATH
 from engagement_svc.app import create_app
 from engagement_svc.demo.dataset import login_token, seed_demo, user_doc
-from tests.conftest import with_database
-from tests.live import LiveServer
+from tests.support.live import LiveServer
+from tests.support.mongo import with_database
 
 DOCUMENT = json.loads(files("engagement_svc.api").joinpath("openapi.json").read_text())
 CHECKS = [

@@ -12,12 +12,12 @@ from pymongo import MongoClient
 from pymongo.errors import OperationFailure
 
 from engagement_svc.app import create_app
-from engagement_svc.counting.store import DAYS_COLLECTION
+from engagement_svc.counting.store import COUNTS_COLLECTION
 from engagement_svc.demo.dataset import message_doc
 from engagement_svc.resources import ENGINE
 from engagement_svc.settings import Settings
-from tests.conftest import until
-from tests.test_state import AUTHOR, answers_brute_force, fill, recent_params
+from tests.support.data import AUTHOR, fill
+from tests.support.http import answers_brute_force, recent_params, until
 
 SERVICE_USER = ("engagement", "service-password")
 ROLES = [{"role": "read", "db": "rocketchat"}, {"role": "readWrite", "db": "engagement_svc"}]
@@ -73,7 +73,7 @@ async def test_read_only_user_is_enough_for_every_feature(aiohttp_client, secure
     assert await until(lambda: answers_brute_force(client, db, params))
     assert engine.stats["recounts"] > 0
 
-    kept = root.engagement_svc[DAYS_COLLECTION]
+    kept = root.engagement_svc[COUNTS_COLLECTION]
     assert await until(lambda: asyncio.sleep(0, kept.count_documents({"source": {"$regex": "secured-workspace"}}) > 0))
     text = caplog.text
     assert "not authorized" not in text.lower() and "Unauthorized" not in text and "Traceback" not in text

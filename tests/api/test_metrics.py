@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import MESSAGES_SENT_PATH, get_messages_sent
+from engagement_svc.api.routes import MESSAGES_SENT_PATH
+from tests.support.data import fill
+from tests.support.http import get_messages_sent
 
 PARAMS = {"start": "2024-01-01T00:00:00.000Z", "end": "2024-01-07T00:00:00.000Z"}
 
@@ -54,7 +58,8 @@ async def test_requests_counted_and_timed_by_route_and_status(client):
     assert value(samples, "engagement_svc_http_requests_in_flight") == 1  # the scrape itself
 
 
-async def test_mongodb_commands_and_engine_counters(client):
+async def test_mongodb_commands_and_engine_counters(client, db):
+    fill(db, datetime(2023, 12, 1, tzinfo=UTC), 60, 5)
     await get_messages_sent(client, PARAMS)
     before = await scrape(client)
     assert (
@@ -62,7 +67,7 @@ async def test_mongodb_commands_and_engine_counters(client):
     )
     assert value(before, "engagement_svc_mongodb_command_duration_seconds_count", command="find", outcome="ok") >= 1
     misses = value(before, "engagement_svc_days_closed_misses_total")
-    assert misses == 14  # the 7 days asked and the 7 before them, none known yet
+    assert misses == 14  # the 7 UTC days asked and the 7 before them, none known yet
     await get_messages_sent(client, PARAMS)
     after = await scrape(client)
     assert value(after, "engagement_svc_days_closed_misses_total") == misses

@@ -14,7 +14,7 @@ from datetime import datetime
 import aiohttp
 
 from engagement_svc.demo.embedded import free_port
-from tests.brute import expected_body
+from tests.support.oracle import expected_body
 
 
 def read_until(process, marker, seconds=120):

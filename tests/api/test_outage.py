@@ -9,7 +9,8 @@ import pytest
 
 from engagement_svc.app import create_app
 from engagement_svc.settings import Settings
-from tests.conftest import ADMIN_HEADERS, ADMIN_TOKEN, get_messages_sent
+from tests.support.data import ADMIN_HEADERS, ADMIN_TOKEN
+from tests.support.http import get_messages_sent
 
 PARAMS = {"start": "2024-01-01T00:00:00.000Z", "end": "2024-01-07T00:00:00.000Z"}
 TIMEOUT_MS = 1500

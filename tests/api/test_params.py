@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from engagement_svc.api.params import parse_instant
-from tests.conftest import get_messages_sent
+from tests.support.http import get_messages_sent
 
 START, END = "2023-05-21T00:00:00.000Z", "2023-05-22T10:00:00.000Z"
 

@@ -10,8 +10,8 @@ import aiohttp
 import pytest
 
 from engagement_svc.api.routes import MESSAGES_SENT_PATH
-from tests.conftest import ADMIN_HEADERS
-from tests.live import LiveServer
+from tests.support.data import ADMIN_HEADERS
+from tests.support.live import LiveServer
 
 PARAMS = {"start": "2024-01-01T00:00:00.000Z", "end": "2024-01-07T00:00:00.000Z"}
 

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from engagement_svc.demo.dataset import login_token, personal_access_token, user_doc
-from tests.conftest import ADMIN_HEADERS, ADMIN_ID, ADMIN_TOKEN, USER_ID, USER_TOKEN, get_messages_sent, until
+from tests.support.data import ADMIN_HEADERS, ADMIN_ID, ADMIN_TOKEN, USER_ID, USER_TOKEN
+from tests.support.http import get_messages_sent, until
 
 UNAUTHORIZED = {"status": "error", "message": "You must be logged in to do this."}
 FORBIDDEN = {

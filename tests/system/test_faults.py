@@ -19,9 +19,9 @@ from engagement_svc.demo.dataset import base_documents, create_indexes, login_to
 from engagement_svc.demo.embedded import EmbeddedMongo
 from engagement_svc.resources import ENGINE
 from engagement_svc.settings import Settings
-from tests.brute import js
-from tests.conftest import ADMIN_HEADERS, ADMIN_ID, ADMIN_TOKEN, get_messages_sent, until
-from tests.test_state import AUTHOR, expected_for, fill
+from tests.support.data import ADMIN_HEADERS, ADMIN_ID, ADMIN_TOKEN, AUTHOR, fill
+from tests.support.http import expected_for, get_messages_sent, until
+from tests.support.oracle import js
 
 UNAVAILABLE = "The database is unavailable; try again later"
 

@@ -1,0 +1,167 @@
+"""Counts of one UTC day of one metric, per key and slot, and the sums reports read from them.
+
+`ClosedDay` is what a closed day's count becomes: compact (about 9 bytes per non-empty key and slot) and never
+changed, only replaced. `OpenDay` is a day still open, kept exact by the change stream: it takes one more
+document at a time. Both answer the same three questions, always through the current room-type map (a room
+deleted or turned into livechat after its messages were counted stops counting at once):
+- `class_prefix`: per class of key (room type), the running sum over the day's slots, so that any run of
+  slots costs two lookups;
+- `key_totals`: per key, the whole day;
+- `key_sums`: per key, a run of the day's slots.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable, Mapping
+from typing import Protocol
+
+from engagement_svc.counting.slots import SLOTS_PER_DAY
+
+
+class Classes(Protocol):
+    """What a key stands for, e.g. the room-type map: `kind(key)` is its class (None: it counts nowhere), `knows`
+    whether it has been looked up, and `generation` changes whenever a known key changes class."""
+
+    generation: int
+
+    def knows(self, key: str) -> bool: ...
+
+    def kind(self, key: str) -> str | None: ...
+
+
+def _prefix(slots: list[int]) -> list[int]:
+    out, running = [0], 0
+    for n in slots:
+        running += n
+        out.append(running)
+    return out
+
+
+class ClosedDay:
+    __slots__ = ("_class_prefix", "_generation", "counts", "day", "keys", "raw", "slots", "starts")
+
+    def __init__(self, day: int, cells: Mapping[tuple[str, int], int], raw: int):
+        """`cells`: (key, slot within the day) -> count, zeros left out; `raw`: every document of the day,
+        counted or not (a later deletion makes it disagree with a fresh index count)."""
+        self.day = day
+        self.raw = raw
+        keys: list[str] = []
+        starts, slots, counts = array("I", [0]), bytearray(), array("I")
+        for (key, slot), n in sorted(cells.items()):
+            if not n:
+                continue
+            if not keys or keys[-1] != key:
+                if keys:
+                    starts.append(len(counts))
+                keys.append(key)
+            slots.append(slot)
+            counts.append(n)
+        starts.append(len(counts))
+        if not keys:
+            starts = array("I", [0])
+        self.keys, self.starts, self.slots, self.counts = tuple(keys), starts, bytes(slots), counts
+        self._generation = -1
+        self._class_prefix: dict[str, list[int]] = {}
+
+    @classmethod
+    def from_arrays(cls, day: int, keys: list[str], starts: array, slots: bytes, counts: array, raw: int):
+        self = cls.__new__(cls)
+        self.day, self.raw, self.keys, self.starts, self.slots, self.counts = (
+            day,
+            raw,
+            tuple(keys),
+            starts,
+            slots,
+            counts,
+        )
+        self._generation = -1
+        self._class_prefix = {}
+        return self
+
+    def cells(self) -> Iterable[tuple[str, int, int]]:
+        for i, key in enumerate(self.keys):
+            for j in range(self.starts[i], self.starts[i + 1]):
+                yield key, self.slots[j], self.counts[j]
+
+    def nbytes(self) -> int:
+        return 64 * len(self.keys) + len(self.slots) + self.counts.itemsize * len(self.counts) + 4 * len(self.starts)
+
+    def class_prefix(self, classes: Classes) -> dict[str, list[int]]:
+        if self._generation != classes.generation:
+            per_class: dict[str, list[int]] = {}
+            for i, key in enumerate(self.keys):
+                kind = classes.kind(key)
+                if kind is None:
+                    continue
+                slots = per_class.setdefault(kind, [0] * SLOTS_PER_DAY)
+                for j in range(self.starts[i], self.starts[i + 1]):
+                    slots[self.slots[j]] += self.counts[j]
+            self._class_prefix = {kind: _prefix(slots) for kind, slots in per_class.items()}
+            self._generation = classes.generation
+        return self._class_prefix
+
+    def key_totals(self) -> dict[str, int]:
+        c, s = self.counts, self.starts
+        return {key: sum(c[s[i] : s[i + 1]]) for i, key in enumerate(self.keys)}
+
+    def key_sums(self, first: int, end: int) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for i, key in enumerate(self.keys):
+            n = sum(self.counts[j] for j in range(self.starts[i], self.starts[i + 1]) if first <= self.slots[j] < end)
+            if n:
+                out[key] = n
+        return out
+
+
+class OpenDay:
+    """A day still open: counts that grow one document at a time. A key whose class is not known yet when its
+    document arrives is held apart (`unfolded`) until the engine has looked it up, then folded in."""
+
+    __slots__ = ("_by_class", "_generation", "cells", "day", "unfolded", "version")
+
+    def __init__(self, day: int, cells: Mapping[tuple[str, int], int]):
+        self.day = day
+        self.cells: dict[str, dict[int, int]] = {}
+        for (key, slot), n in cells.items():
+            self.cells.setdefault(key, {})[slot] = n
+        self.version = 0
+        self.unfolded: dict[str, dict[int, int]] = {k: dict(v) for k, v in self.cells.items()}
+        self._by_class: dict[str, list[int]] = {}
+        self._generation = -1
+
+    def add(self, key: str, slot: int, classes: Classes) -> None:
+        slots = self.cells.setdefault(key, {})
+        slots[slot] = slots.get(slot, 0) + 1
+        self.version += 1
+        if key in self.unfolded or not classes.knows(key) or self._generation != classes.generation:
+            held = self.unfolded.setdefault(key, {})
+            held[slot] = held.get(slot, 0) + 1
+        elif (kind := classes.kind(key)) is not None:
+            self._by_class.setdefault(kind, [0] * SLOTS_PER_DAY)[slot] += 1
+
+    def class_prefix(self, classes: Classes) -> dict[str, list[int]]:
+        """`classes` must know every key in `unfolded` (the engine looks them up first)."""
+        if self._generation != classes.generation:
+            self._by_class, self.unfolded = {}, self.cells
+            self._generation = classes.generation
+        if self.unfolded:
+            for key, slots in self.unfolded.items():
+                kind = classes.kind(key)
+                if kind is not None:
+                    sums = self._by_class.setdefault(kind, [0] * SLOTS_PER_DAY)
+                    for slot, n in slots.items():
+                        sums[slot] += n
+            self.unfolded = {}
+        return {kind: _prefix(slots) for kind, slots in self._by_class.items()}
+
+    def key_totals(self) -> dict[str, int]:
+        return {key: sum(slots.values()) for key, slots in self.cells.items()}
+
+    def key_sums(self, first: int, end: int) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for key, slots in self.cells.items():
+            n = sum(v for slot, v in slots.items() if first <= slot < end)
+            if n:
+                out[key] = n
+        return out

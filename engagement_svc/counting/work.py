@@ -1,0 +1,265 @@
+"""Work that requests share, done once: the engine's one single-flight mechanism, with a fair queue.
+
+Every piece of counting has a key. A key asked for while its work is queued or running joins it; a finished
+result may be kept for a while (`keep_seconds`) and handed to later askers. Queued work (counting closed days)
+runs on a fixed number of workers, taken round-robin across callers, so one caller's cold history never starves
+another's small request; background work (warming, recounts) runs only when no caller waits. A caller that
+would wait longer than its deadline is told so at once (`Busy`), with an estimate, and the work goes on.
+
+Bounds: at most `max_jobs` pieces of work queued or kept at once (more is refused with `Busy`); each piece runs
+at most `job_timeout` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine, Hashable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymongo.errors import PyMongoError
+
+log = logging.getLogger("engagement_svc.work")
+
+BACKGROUND = ""  # the owner of work no caller asked for
+CALLER: contextvars.ContextVar[str] = contextvars.ContextVar("caller", default=BACKGROUND)
+DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)  # monotonic
+
+
+class Busy(Exception):
+    """The work a request needs cannot be done within its deadline (or is refused: too much is queued)."""
+
+    def __init__(self, seconds: float, units_left: int):
+        super().__init__(f"about {seconds:.0f} s of counting ahead ({units_left} days)")
+        self.seconds = seconds
+        self.units_left = units_left
+
+
+@dataclass(eq=False)
+class Job:
+    keys: tuple[Hashable, ...]
+    start: Callable[[], Coroutine[Any, Any, Any]]
+    units: int  # a size estimate (days counted), for the wait estimate
+    owner: str
+    future: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    finished_at: float = 0.0
+    started: bool = False
+
+
+def report_failure(task: asyncio.Task) -> None:
+    """A background task that dies of a bug says so in the log (its type only), instead of vanishing."""
+    exc = None if task.cancelled() else task.exception()
+    if exc is not None and not isinstance(exc, (PyMongoError, TimeoutError)):
+        log.error("background work %s failed: %s", task.get_name(), type(exc).__name__)
+
+
+def background(coro: Coroutine, name: str = "") -> asyncio.Task:
+    """A task outside the caller's context: no request deadline applies to it, and it outlives the request."""
+    task = asyncio.get_running_loop().create_task(coro, context=contextvars.Context(), name=name or None)
+    task.add_done_callback(report_failure)
+    return task
+
+
+class Work:
+    def __init__(self, workers: int = 2, job_timeout: float = 600.0, max_jobs: int = 4096):
+        self.workers = workers
+        self.job_timeout = job_timeout
+        self.max_jobs = max_jobs
+        self._jobs: dict[Hashable, Job] = {}
+        self._queues: dict[str, deque[Job]] = {}  # owner -> its queued jobs, oldest first
+        self._turns: deque[str] = deque()  # callers with queued jobs, in round-robin order
+        self._running: set[Job] = set()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self.seconds_per_unit: float | None = None  # measured, smoothed
+        self.stats = {"jobs_run": 0, "units_run": 0, "refused": 0, "joined": 0}
+
+    # -- lifecycle ----------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._tasks = [background(self._worker(), f"worker-{i}") for i in range(self.workers)]
+
+    def stop(self) -> list[asyncio.Future]:
+        """Cancel the workers and everything queued or running; what was running is returned, to be awaited."""
+        futures: list[asyncio.Future] = [*self._tasks]
+        for future in {id(j.future): j.future for j in self._jobs.values()}.values():
+            if not future.done():
+                future.cancel()
+                futures.append(future)
+        for task in self._tasks:
+            task.cancel()
+        return futures
+
+    @property
+    def queued_units(self) -> int:
+        return sum(j.units for q in self._queues.values() for j in q)
+
+    # -- shared work that runs at once ---------------------------------------------------------------------------
+    def shared(self, key: Hashable, start: Callable[[], Coroutine], keep_seconds: float = 0.0) -> asyncio.Future:
+        """Run `start()` now unless the same key runs already (or finished less than `keep_seconds` ago)."""
+        self._prune()
+        job = self._jobs.get(key)
+        if job is not None and job.future.done():
+            failed = job.future.cancelled() or job.future.exception() is not None
+            if failed or time.monotonic() - job.finished_at > keep_seconds:
+                del self._jobs[key]
+                job = None
+        if job is None:
+            if len(self._jobs) >= self.max_jobs:
+                self.stats["refused"] += 1
+                raise Busy(0.0, 0)
+            task = background(start(), f"shared {key}")
+            job = Job((key,), start, 0, CALLER.get(), future=task, started=True)
+            self._jobs[key] = job
+            task.add_done_callback(functools.partial(self._finished, job, keep_seconds > 0))
+        return job.future
+
+    # -- queued work ---------------------------------------------------------------------------------------------
+    def submit(self, keys: list[Hashable], start: Callable[[list], Coroutine[Any, Any, Any]], chunk: int) -> list[Job]:
+        """Jobs that cover all these keys (e.g. days): the queued or running ones that hold some of them are
+        joined, the rest is queued for the current caller in jobs of at most `chunk` keys, `start(keys)` each.
+        Background work a caller joins moves up to the caller's queue. Raises Busy when too much is queued."""
+        owner = CALLER.get()
+        jobs: dict[int, Job] = {}
+        todo = []
+        for key in keys:
+            job = self._jobs.get(key)
+            if job is not None and not job.future.done():
+                if id(job) not in jobs:
+                    self.stats["joined"] += 1
+                    if job.owner == BACKGROUND and owner != BACKGROUND and not job.started:
+                        self._queues[BACKGROUND].remove(job)
+                        job.owner = owner
+                        self._enqueue(job)
+                jobs[id(job)] = job
+            else:
+                todo.append(key)
+        if todo and len(self._jobs) + len(todo) > self.max_jobs:
+            self.stats["refused"] += 1
+            raise Busy(self.estimate([]), self.queued_units + len(todo))
+        for i in range(0, len(todo), chunk):
+            part = todo[i : i + chunk]
+            job = Job(tuple(part), functools.partial(start, part), len(part), owner)
+            job.future.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved, never "unretrieved"
+            for key in part:
+                self._jobs[key] = job
+            self._enqueue(job)
+            jobs[id(job)] = job
+        return list(jobs.values())
+
+    def _enqueue(self, job: Job) -> None:
+        queue = self._queues.setdefault(job.owner, deque())
+        queue.append(job)
+        if job.owner != BACKGROUND and job.owner not in self._turns:
+            self._turns.append(job.owner)
+        self._wake.set()
+
+    def _next(self) -> Job | None:
+        while self._turns:
+            owner = self._turns.popleft()
+            queue = self._queues.get(owner)
+            if queue:
+                job = queue.popleft()
+                if queue:
+                    self._turns.append(owner)
+                else:
+                    del self._queues[owner]
+                return job
+            self._queues.pop(owner, None)
+        queue = self._queues.get(BACKGROUND)
+        if queue:
+            return queue.popleft()
+        return None
+
+    async def _worker(self) -> None:
+        while True:
+            job = self._next()
+            if job is None:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            job.started = True
+            self._running.add(job)
+            began = time.monotonic()
+            try:
+                async with asyncio.timeout(self.job_timeout):
+                    result = await job.start()
+            except asyncio.CancelledError:
+                if not job.future.done():
+                    job.future.cancel()
+                raise
+            except Exception as exc:  # noqa: BLE001 - handed to whoever waits for it
+                if not job.future.done():
+                    job.future.set_exception(exc)
+            else:
+                if not job.future.done():
+                    job.future.set_result(result)
+                if job.units:
+                    rate = (time.monotonic() - began) / job.units
+                    self.seconds_per_unit = (
+                        rate if self.seconds_per_unit is None else 0.7 * self.seconds_per_unit + 0.3 * rate
+                    )
+                self.stats["jobs_run"] += 1
+                self.stats["units_run"] += job.units
+            finally:
+                self._running.discard(job)
+                self._done(job, keep=False)
+
+    def _finished(self, job: Job, keep: bool, _future: asyncio.Future) -> None:
+        self._done(job, keep)
+
+    def _done(self, job: Job, keep: bool) -> None:
+        job.finished_at = time.monotonic()
+        if not keep:
+            for key in job.keys:
+                if self._jobs.get(key) is job:
+                    del self._jobs[key]
+
+    def _prune(self) -> None:
+        if len(self._jobs) > self.max_jobs // 2:
+            now = time.monotonic()
+            for key, job in list(self._jobs.items()):
+                if job.future.done() and now - job.finished_at > 60:
+                    del self._jobs[key]
+
+    # -- waiting -------------------------------------------------------------------------------------------------
+    def estimate(self, jobs: Iterable[Job]) -> float:
+        """Seconds until all these jobs are done, in the order the workers will take them (0 if not known)."""
+        rate = self.seconds_per_unit
+        if rate is None:
+            return 0.0
+        mine = {id(j) for j in jobs if not j.started}
+        units = sum(j.units for j in self._running) / 2  # on average half done
+        if mine:
+            queues = {owner: list(q) for owner, q in self._queues.items()}
+            order = [*self._turns, BACKGROUND]
+            left = len(mine)
+            while left and any(queues.get(o) for o in order):
+                for owner in order:
+                    if owner == BACKGROUND and any(queues.get(o) for o in order[:-1]):
+                        continue
+                    queue = queues.get(owner)
+                    if queue:
+                        job = queue.pop(0)
+                        units += job.units
+                        if id(job) in mine:
+                            left -= 1
+                            if not left:
+                                break
+        return units * rate / max(self.workers, 1)
+
+    async def wait(self, jobs: list[Job], deadline: float | None) -> list[Any]:
+        """The jobs' results. If the estimate says they cannot all be done before `deadline` (a monotonic time),
+        raise Busy at once; the jobs stay queued, so asking again later finds them done."""
+        pending = [j for j in jobs if not j.future.done()]
+        if pending and deadline is not None:
+            seconds = self.estimate(pending)
+            if seconds > deadline - time.monotonic():
+                self.stats["refused"] += 1
+                raise Busy(seconds, sum(j.units for j in pending))
+        # Shielded: a caller that gives up leaves the work running for the next one.
+        return [await asyncio.shield(j.future) for j in jobs]

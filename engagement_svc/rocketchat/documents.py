@@ -1,0 +1,14 @@
+"""What Rocket.Chat's documents mean, written once: which messages are "sent", which rooms count.
+
+Rocket.Chat's own counter (its afterSaveMessage callback) counts every saved message in a channel, private group
+or direct room, thread replies, bot and app messages and uploads included; not system messages (they carry a
+`t`: joins, leaves, topic changes...), not the hidden copies an edit leaves (`_hidden: true`), and nothing in
+livechat (`l`) or voip (`v`) rooms.
+"""
+
+from __future__ import annotations
+
+# A message sent: no `t`, not `_hidden`. The room's type is not on the message: see COUNTED_ROOM_TYPES.
+MESSAGE_SENT = {"t": {"$exists": False}, "_hidden": {"$ne": True}}
+
+COUNTED_ROOM_TYPES = ("c", "p", "d")  # channel, private group, direct; never livechat (l) or voip (v)
