@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test lint serve bench clean
+.PHONY: demo test lint serve bench readme fuzz compare clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("engagement-svc needs Python >= 3.11") if sys.version_info < (3, 11) else None'
@@ -33,6 +33,19 @@ bench: $(STAMP)
 ## Run against the Rocket.Chat MongoDB named by MONGO_URL.
 serve: $(STAMP)
 	$(VENV)/bin/engagement-svc serve
+
+## Rewrite the README's settings table from engagement_svc/settings.py (a test keeps them equal).
+readme: $(STAMP)
+	$(VENV)/bin/python -c 'from engagement_svc.settings import update_readme; update_readme("README.md")'
+
+## Replay the hostile-input cases and fuzz the API from its OpenAPI file with many more examples.
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=2000 $(VENV)/bin/python -m pytest tests/api/test_hostile.py tests/api/test_openapi.py
+
+## Every answer of this checkout against an older revision's, byte for byte (BASELINE=<git revision>).
+compare: $(STAMP)
+	rm -rf .baseline && git worktree prune && git worktree add --detach .baseline $(BASELINE)
+	$(VENV)/bin/python -m bench.compare .baseline; status=$$?; git worktree remove --force .baseline; exit $$status
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

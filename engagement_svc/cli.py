@@ -9,9 +9,8 @@ import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from aiohttp import web
-
 from engagement_svc import __version__
+from engagement_svc.api import server
 from engagement_svc.api.routes import ENDPOINTS, MESSAGES_SENT_PATH
 from engagement_svc.app import create_app
 from engagement_svc.days import iso_z
@@ -78,7 +77,7 @@ def _overrides(settings: Settings, args: argparse.Namespace) -> Settings:
 
 
 def serve(settings: Settings, banner: str = "") -> int:
-    def ready(_message: str) -> None:
+    def ready() -> None:
         print(
             f"engagement-svc {__version__} listening on http://{settings.host}:{settings.port} "
             f"(database {settings.database!r}, zone {settings.timezone})",
@@ -89,15 +88,7 @@ def serve(settings: Settings, banner: str = "") -> int:
 
     try:
         # SIGTERM or SIGINT: stop listening, let requests in flight finish (at most drain_seconds), then close.
-        web.run_app(
-            create_app(settings),
-            host=settings.host,
-            port=settings.port,
-            print=ready,
-            access_log=None,
-            handle_signals=True,
-            shutdown_timeout=settings.drain_seconds,
-        )
+        server.run(create_app(settings), settings.host, settings.port, settings.drain_seconds, ready)
     except OSError as exc:
         print(f"engagement-svc: cannot listen on {settings.host}:{settings.port}: {exc.strerror}", file=sys.stderr)
         return 1

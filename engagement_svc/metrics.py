@@ -6,28 +6,46 @@ bounded: the route's pattern (never the raw path), the status code, MongoDB's co
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from pymongo import monitoring
 
+from engagement_svc.mongo_errors import command_succeeded
+
 # Warm answers take about a millisecond and cold ones seconds: buckets cover both.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
-ENGINE_COUNTERS = {
-    "closed_hits": "Closed days answered from memory",
-    "closed_misses": "Closed days not in memory: read back from the state database or counted",
-    "state_hits": "Closed days read back from the state database",
-    "recounts": "Closed days counted again after a change",
-    "open_live": "Open-day answers counted by a query (no change stream to follow)",
-    "open_tracked": "Open-day answers taken from the change stream's running counts",
+# Figures read at scrape time from the running service (see resources.figures), name -> help.
+COUNTERS = {
+    "engagement_svc_days_closed_hits": "Kept UTC days answered from memory",
+    "engagement_svc_days_closed_misses": "Closed UTC days not in memory: read back from the state database or counted",
+    "engagement_svc_days_state_hits": "Closed UTC days read back from the state database",
+    "engagement_svc_days_recounts": "Closed UTC days counted (again, after a change)",
+    "engagement_svc_days_open_live": "Open-day answers counted by a query (no change stream to follow)",
+    "engagement_svc_days_open_tracked": "Open-day answers taken from the change stream's running counts",
+    "engagement_svc_days_sweep_counts": "Index-only counts sent by the sweep for deletions",
+    "engagement_svc_days_exact_spans": "Spans off the 15-minute slots (offsets before 1980), counted directly",
+    "engagement_svc_work_jobs": "Counting jobs run",
+    "engagement_svc_work_joined": "Times a request joined counting already queued or running",
+    "engagement_svc_work_refused": "Requests answered 503 at once: their counting would outlast their deadline",
+    "engagement_svc_auth_lookups": "User lookups sent to MongoDB",
+    "engagement_svc_auth_lookups_remembered": "User lookups answered from memory, kept true by the users stream",
 }
+GAUGES = {
+    "engagement_svc_change_stream_up": "1 while every change stream is followed, else 0",
+    "engagement_svc_work_queued_days": "UTC days queued for counting",
+    "engagement_svc_kept_days": "UTC days of kept counts held in memory",
+    "engagement_svc_kept_bytes": "Approximate memory held by kept counts",
+}
+MALFORMED_REASONS = ("bad_method", "line_too_long", "bad_header", "bad_request", "other")
 
 
 class Metrics:
-    def __init__(self, engine: Callable[[], object | None]):
-        """`engine` returns the running Engine (or None before start-up): its counters are read at scrape time."""
+    def __init__(self, figures: Callable[[], Mapping[str, float]]):
+        """`figures` returns the running service's COUNTERS and GAUGES (empty before start-up), read at scrape
+        time."""
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "engagement_svc_http_requests",
@@ -48,6 +66,18 @@ class Metrics:
         self.rate_limited = Counter(
             "engagement_svc_rate_limited", "Requests refused with 429 by the per-user limit", registry=self.registry
         )
+        self.refused = Counter(
+            "engagement_svc_auth_refused",
+            "Requests refused for credentials (401) or permission (403)",
+            ["status"],
+            registry=self.registry,
+        )
+        self.malformed = Counter(
+            "engagement_svc_http_malformed_requests",
+            "Requests aiohttp's HTTP parser refused, by kind",
+            ["reason"],
+            registry=self.registry,
+        )
         self.mongo = Histogram(
             "engagement_svc_mongodb_command_duration_seconds",
             "MongoDB command round trips, as the driver measures them",
@@ -55,7 +85,7 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.registry.register(_EngineCollector(engine))
+        self.registry.register(_FiguresCollector(figures))
         self.listener = _CommandTimer(self.mongo)
 
     def render(self) -> bytes:
@@ -73,28 +103,26 @@ class _CommandTimer(monitoring.CommandListener):
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         self.histogram.labels(event.command_name, "ok").observe(event.duration_micros / 1e6)
+        command_succeeded()
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         self.histogram.labels(event.command_name, "error").observe(event.duration_micros / 1e6)
 
 
-class _EngineCollector:
-    def __init__(self, engine: Callable[[], object | None]):
-        self.engine = engine
+class _FiguresCollector:
+    def __init__(self, figures: Callable[[], Mapping[str, float]]):
+        self.figures = figures
 
     def describe(self):
-        return []  # read at scrape time only: the engine may not exist yet
+        return []  # read at scrape time only: the service may not have started yet
 
     def collect(self):
-        engine = self.engine()
-        stats = getattr(engine, "stats", None) or {}
-        for key, text in ENGINE_COUNTERS.items():
-            family = CounterMetricFamily(f"engagement_svc_days_{key}", text)
-            family.add_metric([], stats.get(key, 0))
-            yield family
-        watching = GaugeMetricFamily(
-            "engagement_svc_change_stream_up", "1 while the change stream on messages is followed, else 0"
-        )
-        watcher = getattr(engine, "watcher", None)
-        watching.add_metric([], 1 if watcher is not None and watcher.healthy else 0)
-        yield watching
+        figures = self.figures()
+        for name, text in COUNTERS.items():
+            counter = CounterMetricFamily(name, text)
+            counter.add_metric([], figures.get(name, 0))
+            yield counter
+        for name, text in GAUGES.items():
+            gauge = GaugeMetricFamily(name, text)
+            gauge.add_metric([], figures.get(name, 0))
+            yield gauge

@@ -17,7 +17,8 @@ from pymongo import AsyncMongoClient
 from engagement_svc import __version__
 from engagement_svc.counting.engine import Engine
 from engagement_svc.metrics import Metrics
-from engagement_svc.rocketchat.auth import SharedDocuments
+from engagement_svc.rocketchat.auth import SharedDocuments, UserLookups, user_lookups
+from engagement_svc.rocketchat.changes import ChangeStreams
 from engagement_svc.rocketchat.ratelimit import RateLimiter
 from engagement_svc.settings import Settings
 
@@ -28,6 +29,8 @@ METRICS = web.AppKey("metrics", Metrics)
 ENGINE = web.AppKey("engine", Engine)
 AUTH_DOCUMENTS = web.AppKey("auth_documents", SharedDocuments)
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
+STREAMS = web.AppKey("streams", ChangeStreams)
+USER_LOOKUPS = web.AppKey("user_lookups", UserLookups)
 CLOSE_TIMEOUT_S = 3
 
 
@@ -43,7 +46,8 @@ def mongo_client(settings: Settings, metrics: Metrics | None = None) -> AsyncMon
 
 
 async def mongo_context(app: web.Application) -> AsyncIterator[None]:
-    """The clients (Rocket.Chat's database, and the state database if it is elsewhere) and the engine."""
+    """The clients (Rocket.Chat's database, and the state database if it is elsewhere), the change streams,
+    the remembered user lookups and the engine; stopped and closed in the reverse order."""
     settings, metrics = app[SETTINGS], app[METRICS]
     client = mongo_client(settings, metrics)
     state_client = (
@@ -51,15 +55,51 @@ async def mongo_context(app: web.Application) -> AsyncIterator[None]:
         if settings.state_mongo_url
         else client
     )
-    app[ENGINE] = engine = Engine(client[settings.database], state_client[settings.state_database], settings)
+    db = client[settings.database]
+    app[STREAMS] = streams = ChangeStreams(db)
+    app[USER_LOOKUPS] = user_lookups(streams)
+    app[ENGINE] = engine = Engine(db, state_client[settings.state_database], settings, streams)
+    streams.start()
     engine.start()
     yield
-    pending = await engine.stop()
-    # Closing ends the server sessions, which waits on a hung server for its socket timeout (15 s seen):
-    # give it CLOSE_TIMEOUT_S, then leave the sockets to the process's exit.
+    # Background loops are told to stop; then the clients close, which ends every read in flight (a read
+    # cancelled inside PyMongo's server selection can be retried until its deadline, or stay stuck on its lock);
+    # then whatever is left is cancelled. Closing ends the server sessions, which waits on a hung server for its
+    # socket timeout (15 s seen): it gets CLOSE_TIMEOUT_S, and the sockets are left to the process's exit.
+    futures = [*streams.stop(), *engine.stop()]
     closing = {asyncio.ensure_future(c.close()) for c in {client, state_client}}
     _, late = await asyncio.wait(closing, timeout=CLOSE_TIMEOUT_S)
     if late:
         log.warning("MongoDB did not close its connections within %d s; exiting regardless", CLOSE_TIMEOUT_S)
-    elif pending:  # their sockets are closed now: they end at once
-        await asyncio.wait(pending, timeout=CLOSE_TIMEOUT_S)
+    for future in futures:
+        future.cancel()
+    if futures:
+        await asyncio.wait(futures, timeout=2.0)
+
+
+def figures(app: web.Application) -> dict[str, float]:
+    """The running service's counters and gauges for /metrics (see metrics.COUNTERS and GAUGES)."""
+    engine, lookups, streams = app.get(ENGINE), app.get(USER_LOOKUPS), app.get(STREAMS)
+    out: dict[str, float] = {}
+    if engine is not None:
+        out.update({f"engagement_svc_days_{k}": v for k, v in engine.stats.items()})
+        work = engine.work.stats
+        out.update(
+            {
+                "engagement_svc_work_jobs": work["jobs_run"],
+                "engagement_svc_work_joined": work["joined"],
+                "engagement_svc_work_refused": work["refused"],
+                "engagement_svc_work_queued_days": engine.work.queued_units,
+            }
+        )
+        out.update(dict(zip(("engagement_svc_kept_days", "engagement_svc_kept_bytes"), engine.kept(), strict=True)))
+    if lookups is not None:
+        out.update(
+            {
+                "engagement_svc_auth_lookups": lookups.stats["lookups"],
+                "engagement_svc_auth_lookups_remembered": lookups.stats["remembered"],
+            }
+        )
+    if streams is not None:
+        out["engagement_svc_change_stream_up"] = 1 if streams.watchers and streams.healthy else 0
+    return out

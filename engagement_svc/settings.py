@@ -206,3 +206,16 @@ def markdown_table() -> str:
     rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
     rows += [f"| `{s.variable}` | {_default_text(s)} | {s.help} |" for s in TABLE]
     return "\n".join(rows) + "\n"
+
+
+README_MARKERS = ("<!-- settings:begin -->\n", "<!-- settings:end -->")
+
+
+def update_readme(path: str) -> None:
+    """Rewrite the table between the README's markers (`make readme`)."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    before, rest = text.split(README_MARKERS[0], 1)
+    _, after = rest.split(README_MARKERS[1], 1)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(before + README_MARKERS[0] + markdown_table() + README_MARKERS[1] + after)

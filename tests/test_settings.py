@@ -158,3 +158,21 @@ def test_serve_with_bad_settings_stops_with_one_line(env, needle):
 def test_bad_log_level_stops_with_one_line():
     out = run_cli("serve", env={"MONGO_URL": "mongodb://h/rc", "ENGAGEMENT_LOG_LEVEL": "chatty"})
     assert out.returncode == 2 and out.stderr.strip().count("\n") == 0 and "ENGAGEMENT_LOG_LEVEL" in out.stderr
+
+
+def readme_table() -> str:
+    from pathlib import Path
+
+    from engagement_svc.settings import README_MARKERS
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    return text.split(README_MARKERS[0], 1)[1].split(README_MARKERS[1], 1)[0]
+
+
+def test_every_setting_is_documented_in_the_readme_and_the_help():
+    from engagement_svc.settings import TABLE, markdown_table
+
+    assert readme_table() == markdown_table(), "README's settings table is stale: run `make readme`"
+    help_text = run_cli("--help").stdout
+    for setting in TABLE:
+        assert setting.variable in help_text and setting.help, setting.variable

@@ -13,6 +13,13 @@ from engagement_svc.resources import METRICS
 
 access_log = logging.getLogger("engagement_svc.access")
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# Methods are labels and log fields as themselves only when HTTP defines them: an invented method (the
+# pure-Python parser lets any token through) is "other", so a caller cannot create metric series.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"})
+
+
+def method_label(method: str) -> str:
+    return method if method in METHODS else "other"
 
 
 @web.middleware
@@ -30,7 +37,7 @@ async def observe(request: web.Request, handler) -> web.StreamResponse:
         return response
     finally:
         metrics.in_flight.dec()
-        labels = (route, request.method, str(status))
+        labels = (route, method_label(request.method), str(status))
         metrics.requests.labels(*labels).inc()
         metrics.latency.labels(*labels).observe(time.perf_counter() - began)
 
@@ -52,7 +59,7 @@ async def request_log(request: web.Request, handler) -> web.StreamResponse:
             "request",
             extra={
                 "fields": {
-                    "method": request.method,
+                    "method": method_label(request.method),
                     "path": request.path,
                     "status": status,
                     "duration_ms": round((time.perf_counter() - began) * 1000, 2),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from importlib.resources import files
 
 import pymongo
@@ -9,8 +10,10 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from pymongo.errors import PyMongoError
 
-from engagement_svc.resources import ENGINE, METRICS, SETTINGS
+from engagement_svc.mongo_errors import database_problem
+from engagement_svc.resources import ENGINE, METRICS, SETTINGS, STREAMS
 
+log = logging.getLogger("engagement_svc")
 OPENAPI = files("engagement_svc.api").joinpath("openapi.json").read_bytes()
 
 
@@ -31,9 +34,10 @@ async def readyz(request: web.Request) -> web.Response:
             try:
                 await probe()
             except PyMongoError as exc:
-                checks[name] = "timeout" if exc.timeout else "unavailable"
+                checks[name] = database_problem(exc)
+                log.warning("readiness: %s database %s (%s)", name, checks[name], type(exc).__name__)
     ready = all(v == "ok" for v in checks.values())
-    body = {"status": "ready" if ready else "unavailable", **checks, "change_stream": engine.watcher.healthy}
+    body = {"status": "ready" if ready else "unavailable", **checks, "change_stream": request.app[STREAMS].healthy}
     return web.json_response(body, status=200 if ready else 503)
 
 

@@ -22,7 +22,15 @@ from engagement_svc.api.errors import FORBIDDEN, UNAUTHORIZED, failure
 from engagement_svc.api.params import BadRequest
 from engagement_svc.counting.engine import Engine
 from engagement_svc.counting.work import CALLER, DEADLINE, Busy
-from engagement_svc.resources import AUTH_DOCUMENTS, ENGINE, METRICS, RATE_LIMITER, SETTINGS
+from engagement_svc.mongo_errors import database_problem
+from engagement_svc.resources import (
+    AUTH_DOCUMENTS,
+    ENGINE,
+    METRICS,
+    RATE_LIMITER,
+    SETTINGS,
+    USER_LOOKUPS,
+)
 from engagement_svc.rocketchat.auth import authorize
 from engagement_svc.settings import Settings
 
@@ -37,30 +45,32 @@ class Endpoint:
     answer: Callable[[Engine, Any], Awaitable[str]]  # the 200 body, as JSON text
 
 
+NO_STORE = {"Cache-Control": "no-store"}  # answers for one signed-in user: never kept by a proxy or browser
+
+
 def handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handle(request: web.Request) -> web.Response:
         settings = request.app[SETTINGS]
         engine = request.app[ENGINE]
         limit = settings.query_timeout_ms / 1000
-        headers: dict[str, str] = {}  # the rate limit's, on every answer after it
+        headers: dict[str, str] = dict(NO_STORE)  # and the rate limit's, on every answer after it
         try:
             # One deadline for the whole request. PyMongo sends what is left of it as maxTimeMS; counting that
             # other requests share runs in the background and goes on past it, so a retry finds it done.
             async with asyncio.timeout(limit):
                 with pymongo.timeout(limit):
                     access = await authorize(
-                        engine.db,
-                        request.headers.get("X-User-Id"),
-                        request.headers.get("X-Auth-Token"),
-                        request.app[AUTH_DOCUMENTS],
+                        engine.db, request.headers, request.app[AUTH_DOCUMENTS], request.app[USER_LOOKUPS]
                     )
                     if access.status == 401:
-                        return web.json_response(UNAUTHORIZED, status=401)
+                        request.app[METRICS].refused.labels("401").inc()
+                        return web.json_response(UNAUTHORIZED, status=401, headers=headers)
                     if access.status == 403:
-                        return web.json_response(FORBIDDEN, status=403)
+                        request.app[METRICS].refused.labels("403").inc()
+                        return web.json_response(FORBIDDEN, status=403, headers=headers)
                     limiter = request.app.get(RATE_LIMITER)
                     if limiter is not None and not access.bypass_rate_limit:
-                        verdict = limiter.hit(request.headers["X-User-Id"])
+                        verdict = limiter.hit(access.user_id)
                         headers.update(verdict.headers())
                         if not verdict.allowed:
                             request.app[METRICS].rate_limited.inc()
@@ -85,15 +95,15 @@ def handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Respons
                 headers={**headers, "Retry-After": str(wait)},
             )
         except (TimeoutError, PyMongoError) as exc:
-            if isinstance(exc, TimeoutError) or exc.timeout:
-                log.warning("database timeout after %d ms: %s", settings.query_timeout_ms, type(exc).__name__)
-                return failure(
-                    503,
-                    f"The database did not answer within {settings.query_timeout_ms} ms; try again later",
-                    headers=headers,
-                )
-            log.warning("database unavailable: %s", type(exc).__name__)
-            return failure(503, "The database is unavailable; try again later", headers=headers)
+            problem = database_problem(exc)
+            log.warning("database %s: %s", problem, type(exc).__name__)
+            if problem == "timeout":
+                text = f"The database did not answer within {settings.query_timeout_ms} ms; try again later"
+            elif problem == "auth_failed":
+                text = "The database refused the service's credentials; try again later"
+            else:
+                text = "The database is unavailable; try again later"
+            return failure(503, text, headers=headers)
 
     handle.__name__ = handle.__qualname__ = f"endpoint {endpoint.path}"
     return handle

@@ -34,11 +34,12 @@ from engagement_svc.counting.catalog import CATALOG, Metric
 from engagement_svc.counting.kept import ClosedDay, OpenDay
 from engagement_svc.counting.slots import SLOTS_PER_DAY, Span, slot_of, utc_day_of, utc_day_start
 from engagement_svc.counting.store import StateStore, source_id
-from engagement_svc.counting.watcher import Watcher, operation_time
-from engagement_svc.counting.work import CALLER, DEADLINE, Job, Work, background
+from engagement_svc.counting.work import CALLER, DEADLINE, Job, Work
+from engagement_svc.rocketchat.changes import ChangeStreams, Watcher, operation_time
 from engagement_svc.rocketchat.documents import COUNTED_ROOM_TYPES
 from engagement_svc.rocketchat.rooms import RoomTypes
 from engagement_svc.settings import Settings
+from engagement_svc.tasks import background, cancelled
 
 log = logging.getLogger("engagement_svc.engine")
 
@@ -63,7 +64,7 @@ class Tracker:
 
 
 class Engine:
-    def __init__(self, db, state_db, settings: Settings):
+    def __init__(self, db, state_db, settings: Settings, streams: ChangeStreams):
         self.db = db
         self.settings = settings
         self.store = StateStore(state_db)
@@ -82,11 +83,12 @@ class Engine:
         self._sweep_due = 0.0
         self._last_sweep = 0.0
         self._tasks: list[asyncio.Task] = []
-        collections = {m.collection for m in CATALOG.values()}
-        self.watchers = {
-            c: Watcher(db, c, set().union(*(m.watched_fields for m in self._of(c))), _Listener(self, c))
-            for c in collections
-        }
+        self.stopping = False
+        self.watchers: dict[str, Watcher] = {}
+        for collection in {m.collection for m in CATALOG.values()}:
+            fields = set().union(*(m.watched_fields for m in self._of(collection)))
+            self.watchers[collection] = watcher = streams.on(collection)
+            watcher.listen(_Listener(self, collection), fields, fields)
         self.stats = {
             "closed_hits": 0,
             "closed_misses": 0,
@@ -110,24 +112,21 @@ class Engine:
     def start(self) -> None:
         self.work.start()
         self._tasks = [
-            *(background(w.run(), f"watch {c}") for c, w in self.watchers.items()),
             background(self._maintain(), "maintain"),
             background(self._sweeper(), "sweeper"),
             background(self._warm(), "warm"),
         ]
 
-    async def stop(self, grace_s: float = 2.0) -> set[asyncio.Future]:
-        """Cancel the background work and wait up to `grace_s` for it. PyMongo may retry a cancelled read until
-        its deadline, so what is still running is returned: closing the client ends it."""
-        for watcher in self.watchers.values():
-            watcher.stopping = True
-        futures: list[asyncio.Future] = [*self._tasks, *self.work.stop()]
-        for task in self._tasks:
-            task.cancel()
-        if not futures:
-            return set()
-        _, pending = await asyncio.wait(futures, timeout=grace_s)
-        return pending
+    def stop(self) -> list[asyncio.Future]:
+        """Background loops end at their next turn; the tasks are returned, to be cancelled once the clients are
+        closed."""
+        self.stopping = True
+        return [*self._tasks, *self.work.stop()]
+
+    def kept(self) -> tuple[int, int]:
+        """UTC days of kept counts in memory (every metric), and about how many bytes they hold."""
+        days = [d for closed in self._closed.values() for d in closed.values()]
+        return len(days), sum(d.nbytes() for d in days)
 
     async def source(self) -> str:
         if self._source is None:
@@ -323,13 +322,13 @@ class Engine:
         watcher = self.watchers[metric.collection]
         with pymongo.timeout(TRACK_TIMEOUT_S):
             for _ in range(3):
-                if not watcher.healthy:
+                if not watcher.running:
                     return
                 since = await operation_time(self.db)
                 found = await counter.count_at(self.db, metric, days, since)
                 # From here to the end nothing awaits: the replay and the swap see exactly what the stream applied.
                 replay = watcher.replay_after(since)
-                if replay is None or not watcher.healthy:
+                if replay is None or not watcher.running:
                     continue  # the log no longer reaches back to the snapshot; take a newer one
                 tracker = Tracker(since, {d: OpenDay(d, found.get(d, ({}, 0))[0]) for d in days})
                 for doc in replay:
@@ -402,7 +401,7 @@ class Engine:
     async def _maintain(self) -> None:
         """Recount changed days every second; refresh room types; the state database forgets changed days."""
         last_refresh = time.monotonic()
-        while True:
+        while not self.stopping and not cancelled():
             await asyncio.sleep(1.0)
             try:
                 with pymongo.timeout(BACKGROUND_TIMEOUT_S):
@@ -440,7 +439,7 @@ class Engine:
     async def _sweeper(self) -> None:
         """Sweep when a deletion asks for it (at most every MIN_SWEEP_GAP_S) or every sweep_seconds."""
         self._sweep_due = time.monotonic() + self.settings.sweep_seconds
-        while True:
+        while not self.stopping and not cancelled():
             await asyncio.sleep(1.0)
             now = time.monotonic()
             gap = min(MIN_SWEEP_GAP_S, self.settings.sweep_seconds)
@@ -487,7 +486,7 @@ class Engine:
         now = datetime.now(UTC)
         today = utc_day_of(now)
         for metric in self.metrics.values():
-            while True:
+            while not self.stopping and not cancelled():
                 try:
                     with pymongo.timeout(BACKGROUND_TIMEOUT_S):
                         oldest = await self.earliest(metric)
@@ -517,7 +516,7 @@ class _Listener:
     async def changed(self, doc_id: Any) -> None:
         await self.engine.changed(self.collection, doc_id)
 
-    def deleted(self) -> None:
+    def deleted(self, doc_id: Any) -> None:
         self.engine.deleted()
 
     def reset(self) -> None:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Coroutine, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pymongo.errors import PyMongoError
+from engagement_svc.tasks import background, cancelled
 
 log = logging.getLogger("engagement_svc.work")
 
@@ -51,20 +51,6 @@ class Job:
     started: bool = False
 
 
-def report_failure(task: asyncio.Task) -> None:
-    """A background task that dies of a bug says so in the log (its type only), instead of vanishing."""
-    exc = None if task.cancelled() else task.exception()
-    if exc is not None and not isinstance(exc, (PyMongoError, TimeoutError)):
-        log.error("background work %s failed: %s", task.get_name(), type(exc).__name__)
-
-
-def background(coro: Coroutine, name: str = "") -> asyncio.Task:
-    """A task outside the caller's context: no request deadline applies to it, and it outlives the request."""
-    task = asyncio.get_running_loop().create_task(coro, context=contextvars.Context(), name=name or None)
-    task.add_done_callback(report_failure)
-    return task
-
-
 class Work:
     def __init__(self, workers: int = 2, job_timeout: float = 600.0, max_jobs: int = 4096):
         self.workers = workers
@@ -77,6 +63,7 @@ class Work:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self.seconds_per_unit: float | None = None  # measured, smoothed
+        self.stopping = False
         self.stats = {"jobs_run": 0, "units_run": 0, "refused": 0, "joined": 0}
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
@@ -84,14 +71,12 @@ class Work:
         self._tasks = [background(self._worker(), f"worker-{i}") for i in range(self.workers)]
 
     def stop(self) -> list[asyncio.Future]:
-        """Cancel the workers and everything queued or running; what was running is returned, to be awaited."""
+        """No more work is taken; the workers and everything queued or running are returned, to be cancelled
+        (after the clients close, so that no read is cancelled inside the driver's server selection)."""
+        self.stopping = True
+        self._wake.set()
         futures: list[asyncio.Future] = [*self._tasks]
-        for future in {id(j.future): j.future for j in self._jobs.values()}.values():
-            if not future.done():
-                future.cancel()
-                futures.append(future)
-        for task in self._tasks:
-            task.cancel()
+        futures += [f for f in {id(j.future): j.future for j in self._jobs.values()}.values() if not f.done()]
         return futures
 
     @property
@@ -176,7 +161,7 @@ class Work:
         return None
 
     async def _worker(self) -> None:
-        while True:
+        while not self.stopping and not cancelled():
             job = self._next()
             if job is None:
                 self._wake.clear()

@@ -1,17 +1,38 @@
-"""Rocket.Chat's REST authentication and the dashboard permission, read straight from its database."""
+"""Rocket.Chat's REST authentication and the dashboard permission, read straight from its database.
+
+Credentials are checked before anything reaches MongoDB: exactly one `X-User-Id` and one `X-Auth-Token`, each
+valid UTF-8 text of printable characters and of sane length; anything else is a plain 401. The user lookup is
+remembered per (user, token) while the `users` change stream is followed, and forgotten the moment that user's
+document changes (a login, a logout, a role, a deactivation), so a repeated failure, a 403 or a 429 costs no
+lookup, and a token is accepted as soon as the stream shows it (milliseconds after Rocket.Chat wrote it). Without
+the stream nothing is remembered.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import hashlib
+import logging
+import math
 import time
+from collections import OrderedDict
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
+
+from bson import Timestamp
+
+from engagement_svc.rocketchat.changes import ChangeStreams, Watcher
+
+log = logging.getLogger("engagement_svc.auth")
 
 PERMISSION = "view-engagement-dashboard"
 BYPASS_RATE_LIMIT = "api-bypass-rate-limit"  # Rocket.Chat's permission (admin, bot and app by default)
 DEFAULT_LOGIN_EXPIRATION_DAYS = 90
+NEVER_EXPIRES_DAYS = 1_000_000  # a setting this large (2,700 years, or infinite) means "never": no date holds it
+MAX_CREDENTIAL_CHARS = 1024
+LOOKUP_CACHE_SIZE = 10_000  # (user, token) lookups remembered: about 1 KB each at most
 
 
 def hash_token(token: str) -> str:
@@ -19,25 +40,53 @@ def hash_token(token: str) -> str:
     return base64.b64encode(hashlib.sha256(token.encode()).digest()).decode()
 
 
-def login_expiration_days(value: Any) -> float:
-    """The Accounts_LoginExpiration setting as Rocket.Chat reads it: a positive number of days, else 90."""
+def credential(headers: Mapping[str, str], name: str) -> str | None:
+    """The header's one value if it is plausible credential text; None for missing, repeated, too long, not
+    UTF-8 (aiohttp hands such bytes over as surrogates), or holding control characters."""
+    getall = getattr(headers, "getall", None)
+    values = getall(name, []) if getall else ([headers[name]] if name in headers else [])
+    if len(values) != 1:
+        return None
+    value = values[0]
+    if not value or len(value) > MAX_CREDENTIAL_CHARS or not value.isprintable():
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return value
+
+
+_WARNED: set[str] = set()  # warnings given once per process
+
+
+def login_expiration_days(value: Any) -> float | None:
+    """The Accounts_LoginExpiration setting as Rocket.Chat reads it: a positive number of days, else 90; None
+    (no expiry) for a value too large for any date (1e9, "Infinity"), which is what Meteor makes of it."""
     if isinstance(value, str):
         try:
             value = float(value)
         except ValueError:
             return DEFAULT_LOGIN_EXPIRATION_DAYS
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return float(value)
-    return DEFAULT_LOGIN_EXPIRATION_DAYS
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value) or value <= 0:
+        return DEFAULT_LOGIN_EXPIRATION_DAYS
+    if value >= NEVER_EXPIRES_DAYS:
+        if "never" not in _WARNED:
+            _WARNED.add("never")
+            log.warning("Accounts_LoginExpiration is %g days: login tokens are taken never to expire", value)
+        return None
+    return float(value)
 
 
-def token_is_valid(login_token: dict, now: datetime, expiration_days: float) -> bool:
-    """Personal access tokens never expire; login tokens do, `expiration_days` after `when`."""
+def token_is_valid(login_token: dict, now: datetime, expiration_days: float | None) -> bool:
+    """Personal access tokens never expire; login tokens do, `expiration_days` after `when` (None: never)."""
     if login_token.get("type") == "personalAccessToken":
         return True
     when = login_token.get("when")
     if not isinstance(when, datetime):
         return False
+    if expiration_days is None:
+        return True
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return now - when < timedelta(days=expiration_days)
@@ -51,7 +100,7 @@ class Access(NamedTuple):
 
 class SharedDocuments:
     """The login-expiration setting and the permissions' roles, read at most once a second and shared by all
-    requests: they change rarely, and a change then applies within a second. The user is read on every request."""
+    requests: they change rarely, and a change then applies within a second."""
 
     TTL_S = 1.0
 
@@ -85,8 +134,78 @@ class SharedDocuments:
         return value
 
 
+class UserLookups:
+    """The user found (or not) for a (user id, hashed token), remembered while the `users` change stream runs
+    and forgotten when that user's document changes. Bounded: the LOOKUP_CACHE_SIZE most recent."""
+
+    def __init__(self, watcher: Watcher | None):
+        self._watcher = watcher
+        self._found: OrderedDict[tuple[str, str], dict | None] = OrderedDict()
+        self._tokens: dict[str, set[str]] = {}  # user id -> the hashed tokens remembered for it
+        self._events = 0  # users events seen: a lookup that overlapped one is not remembered
+        self.stats = {"lookups": 0, "remembered": 0}
+        if watcher is not None:
+            watcher.listen(self, None)
+
+    async def find(self, db, user_id: str, hashed: str) -> dict | None:
+        key = (user_id, hashed)
+        watching = self._watcher is not None and self._watcher.healthy
+        if not watching and self._found:
+            self.reset()  # what changed while the stream was down is not known
+        if watching and key in self._found:
+            self._found.move_to_end(key)
+            self.stats["remembered"] += 1
+            return self._found[key]
+        events = self._events
+        self.stats["lookups"] += 1
+        user = await db.users.find_one(
+            {"_id": user_id, "services.resume.loginTokens.hashedToken": hashed},
+            {"username": 1, "active": 1, "roles": 1, "services.resume.loginTokens.$": 1},
+        )
+        if watching and self._watcher is not None and self._watcher.healthy and events == self._events:
+            self._found[key] = user
+            self._tokens.setdefault(user_id, set()).add(hashed)
+            if len(self._found) > LOOKUP_CACHE_SIZE:
+                (old_user, old_hashed), _ = self._found.popitem(last=False)
+                self._tokens[old_user].discard(old_hashed)
+                if not self._tokens[old_user]:
+                    del self._tokens[old_user]
+        return user
+
+    def _forget(self, user_id: Any) -> None:
+        self._events += 1
+        for hashed in self._tokens.pop(user_id, ()) if isinstance(user_id, str) else ():
+            self._found.pop((user_id, hashed), None)
+
+    # the users change stream's listener
+    def inserted(self, doc: dict, cluster_time: Timestamp) -> None:
+        self._forget(doc.get("_id"))
+
+    async def changed(self, doc_id: Any) -> None:
+        self._forget(doc_id)
+
+    def deleted(self, doc_id: Any) -> None:
+        self._forget(doc_id)
+
+    def reset(self) -> None:
+        self._events += 1
+        self._found.clear()
+        self._tokens.clear()
+
+    async def flush(self) -> None:
+        pass
+
+
+def user_lookups(streams: ChangeStreams | None) -> UserLookups:
+    return UserLookups(streams.on("users") if streams is not None else None)
+
+
 async def authorize(
-    db, user_id: str | None, token: str | None, shared: SharedDocuments | None = None, now: datetime | None = None
+    db,
+    headers: Mapping[str, str],
+    shared: SharedDocuments | None = None,
+    lookups: UserLookups | None = None,
+    now: datetime | None = None,
 ) -> Access:
     """200 when the user may view the dashboard, else 401 (not logged in) or 403 (no permission); and whether
     the user's roles bypass the API rate limit, as in Rocket.Chat.
@@ -94,15 +213,12 @@ async def authorize(
     The reads are independent and go out together; the user's tokens are filtered in the database so a user
     with thousands of tokens costs no more than one with a single token.
     """
-    if not user_id or not token:
+    user_id, token = credential(headers, "X-User-Id"), credential(headers, "X-Auth-Token")
+    if user_id is None or token is None:
         return Access(401)
     hashed = hash_token(token)
     user, (setting, permissions) = await asyncio.gather(
-        db.users.find_one(
-            {"_id": user_id, "services.resume.loginTokens.hashedToken": hashed},
-            {"username": 1, "active": 1, "roles": 1, "services.resume.loginTokens.$": 1},
-        ),
-        (shared or SharedDocuments()).get(db),
+        (lookups or UserLookups(None)).find(db, user_id, hashed), (shared or SharedDocuments()).get(db)
     )
     if user is None or user.get("active") is False or not user.get("username"):
         return Access(401)

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from engagement_svc.app import create_app
+from engagement_svc.rocketchat.auth import SharedDocuments
 from engagement_svc.settings import Settings
 from tests.support.data import ADMIN_HEADERS, ADMIN_TOKEN
 from tests.support.http import get_messages_sent
@@ -40,6 +41,7 @@ async def wait_for_200(client, seconds=60):
 async def test_hung_database_gives_503_within_the_timeout_then_recovers(outage_client, own_mongo):
     assert (await timed_request(outage_client))[0] == 200
     own_mongo.freeze()
+    await asyncio.sleep(SharedDocuments.TTL_S + 0.2)  # for a second, what the first request read still answers
     try:
         status, body, elapsed = await timed_request(outage_client)
     finally:
@@ -54,6 +56,7 @@ async def test_hung_database_gives_503_within_the_timeout_then_recovers(outage_c
 async def test_database_stopped_during_a_request_gives_503_then_recovers(outage_client, own_mongo):
     assert (await timed_request(outage_client))[0] == 200
     own_mongo.freeze()  # the request below is in flight against a server that then dies
+    await asyncio.sleep(SharedDocuments.TTL_S + 0.2)
     request = asyncio.ensure_future(timed_request(outage_client))
     await asyncio.sleep(0.3)
     own_mongo.kill()

@@ -294,3 +294,98 @@ async def test_a_hide_on_a_recently_closed_day_is_corrected(make_client, users, 
     assert await until(lambda: asyncio.sleep(0, engine.watcher.healthy))
     db.rocketchat_message.update_one({"_id": "victim"}, {"$set": {"_hidden": True}})
     assert await until(lambda: answers_brute_force(client, db, params))
+
+
+def rocketchat_message_ops(db) -> list[str]:
+    """What the profiler saw read from rocketchat_message (any kind of read but the change stream, which reads
+    the oplog), one line each."""
+    ops = []
+    for op in db.system.profile.find({"ns": f"{db.name}.rocketchat_message"}):
+        origin = op.get("originatingCommand") or op.get("command") or {}
+        if "$changeStream" not in str(origin.get("pipeline", "")):
+            ops.append(f"{op.get('op')} {str(op.get('command'))[:100]}")
+    return ops
+
+
+async def test_a_zone_never_asked_before_answers_from_kept_counts_alone(client, db):
+    """Counted once in UTC; then Lord Howe (+10:30/+11), Kathmandu (+5:45) and St John's (-3:30/-2:30) are
+    exact against brute force without reading one rocketchat_message document."""
+    fill(db, datetime(2024, 1, 1, tzinfo=UTC), 120, 40)
+    counted = {"start": "2024-03-01T00:00:00Z", "end": "2024-04-15T00:00:00Z", "timezone": "UTC"}
+    assert await answers_brute_force(client, db, counted)
+    asked = [
+        {"start": "2024-03-10T00:00:00Z", "end": "2024-04-10T00:00:00Z", "timezone": zone}
+        for zone in ("Australia/Lord_Howe", "Asia/Kathmandu", "America/St_Johns")
+    ]
+    expected = [expected_for(db, params) for params in asked]  # the oracle reads everything: before profiling
+    db.command("profile", 2)
+    try:
+        answers = [await get_messages_sent(client, params) for params in asked]
+    finally:
+        db.command("profile", 0)
+    assert answers == [(200, body) for body in expected]
+    assert rocketchat_message_ops(db) == []
+
+
+async def test_kept_state_and_work_do_not_grow_with_the_zones_asked(make_client, users, db, sync_client):
+    """The 40-zone flood of the hostile-input probe: 40 zones x the longest range. Kept days, their memory,
+    the state database and the sweep's work stay what one zone made them; rocketchat_message is not read again;
+    and another caller's small request, sent during the cold flood, is answered before the flood's counting is
+    done."""
+    from engagement_svc.days import ZONE_NAMES
+    from engagement_svc.demo.dataset import login_token, user_doc
+
+    db.users.insert_one(
+        user_doc("ViewerUserId00001", "viewer", ["admin"], [login_token("viewer-tok", datetime.now(UTC))])
+    )
+    client = await make_client(rate_limit_calls=0)
+    engine = client.server.app[ENGINE]
+    fill(db, datetime.now(UTC) - timedelta(days=800), 800, 12, seed=11)
+    now = datetime.now(UTC)
+    longest = {"start": js(now - timedelta(days=731)), "end": js(now - timedelta(days=1))}
+    zones = sorted(set(ZONE_NAMES.values()))[::8][:40]
+    small = recent_params(7, "UTC")
+    flood = [get_messages_sent(client, longest | {"timezone": z}) for z in zones]
+    viewer = {"X-User-Id": "ViewerUserId00001", "X-Auth-Token": "viewer-tok"}
+
+    async def small_request():
+        await asyncio.sleep(0.3)  # once the flood's counting is queued
+        answer = await get_messages_sent(client, small, viewer)
+        return answer, engine.work.queued_units
+
+    (small_answer, queued_when_answered), *flood_answers = await asyncio.gather(small_request(), *flood)
+    assert small_answer == (200, expected_for(db, small))
+    assert queued_when_answered > 0  # it did not wait for the flood
+    assert [status for status, _ in flood_answers] == [200] * len(zones)
+    for zone, (_, body) in list(zip(zones, flood_answers, strict=True))[::10]:
+        assert body == expected_for(db, longest | {"timezone": zone}), zone
+
+    kept, state = engine.kept(), sync_client[client.server.app[ENGINE].store.collection.database.name]
+    documents = state[COUNTS_COLLECTION].count_documents({})
+    db.command("profile", 2)
+    try:
+        for zone in sorted(set(ZONE_NAMES.values()))[1::8][:40]:  # 40 more zones, all new
+            assert (await get_messages_sent(client, longest | {"timezone": zone}))[0] == 200
+    finally:
+        db.command("profile", 0)
+    assert rocketchat_message_ops(db) == []
+    assert engine.kept() == kept and state[COUNTS_COLLECTION].count_documents({}) == documents
+    assert kept[0] <= 802  # one per UTC day of data (800) and the edges, whatever the zones
+    sweeps = engine.stats["sweep_counts"]
+    await engine.sweep()
+    assert engine.stats["sweep_counts"] - sweeps == kept[0]  # one index count per kept day, not per zone
+
+
+async def test_the_sweep_keeps_within_its_budget_of_counts_a_minute(make_client, users, db):
+    client = await make_client(sweep_budget=600)  # one count every 0.1 s
+    fill(db, datetime(2024, 1, 1, tzinfo=UTC), 60, 5)
+    assert await answers_brute_force(
+        client, db, {"start": "2024-01-31T00:00:00Z", "end": "2024-02-29T00:00:00Z", "timezone": "UTC"}
+    )
+    engine = client.server.app[ENGINE]
+    before = engine.stats["sweep_counts"]
+    sweep = asyncio.ensure_future(engine.sweep(budget=600))
+    await asyncio.sleep(1.0)
+    sent = engine.stats["sweep_counts"] - before
+    sweep.cancel()
+    assert 1 <= sent <= 600 / 60 * 1.0 + 1, sent

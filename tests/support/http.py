@@ -45,3 +45,45 @@ def expected_for(db, params):
 async def answers_brute_force(client, db, params):
     status, body = await get_messages_sent(client, params)
     return status == 200 and body == expected_for(db, params)
+
+
+async def raw_exchange(host: str, port: int, data: bytes, seconds: float = 10.0) -> bytes:
+    """Send bytes as they are (any header bytes, any framing) and read until the server closes or goes quiet."""
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(data)
+        await writer.drain()
+        chunks = []
+        while True:
+            try:
+                chunk = await asyncio.wait_for(reader.read(65536), seconds)
+            except TimeoutError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+            if b"\r\n\r\n" in b"".join(chunks) and _complete(b"".join(chunks)):
+                break
+        return b"".join(chunks)
+    finally:
+        writer.close()
+
+
+def _complete(response: bytes) -> bool:
+    head, _, body = response.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value.strip())
+    return False
+
+
+def parse_response(raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    """(status, headers with lower-case names, body) of one raw HTTP/1.1 response."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(lines[0].split()[1]), headers, body

@@ -17,8 +17,9 @@ DOCKER = ROOT / "docker"
 
 
 def substituted(value: str) -> str:
-    """Compose's ${NAME:-default} with the default."""
-    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(value))
+    """Compose's ${NAME:-default} with the default, and ${NAME:?error} (a required value) with a stand-in."""
+    value = re.sub(r"\$\{[A-Z_]+:\?[^}]*\}", "a-real-password", str(value))
+    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
 
 
 def dockerfile_instructions() -> list[tuple[str, str]]:
@@ -60,7 +61,7 @@ def test_compose_environment_matches_the_settings():
         assert name in ENVIRONMENT_HELP, name
     settings = Settings.from_env(environment)
     assert settings.database == "rocketchat" and settings.host == "0.0.0.0"
-    assert [f"{settings.port}:{settings.port}"] == service["ports"]
+    assert [f"127.0.0.1:{settings.port}:{settings.port}"] == [substituted(p) for p in service["ports"]]
     assert "readPreference=secondaryPreferred" in environment["MONGO_URL"]
     # It connects as the read-only user, which the init script creates with exactly these roles.
     assert environment["MONGO_URL"].startswith("mongodb://engagement:")
@@ -73,3 +74,15 @@ def test_compose_environment_matches_the_settings():
     rocketchat = substituted(compose["services"]["rocketchat"]["environment"]["MONGO_URL"])
     assert rocketchat.split("@", 1)[1].split("?")[0] == environment["MONGO_URL"].split("@", 1)[1].split("?")[0]
     assert "replicaSet=rs0" in rocketchat and "replicaSet=rs0" in environment["MONGO_URL"]
+
+
+def test_compose_publishes_on_loopback_and_refuses_to_start_without_passwords():
+    text = (DOCKER / "compose.yml").read_text()
+    compose = yaml.safe_load(text)
+    for name, service in compose["services"].items():
+        for port in service.get("ports", []):
+            assert substituted(port).startswith("127.0.0.1:"), (name, port)
+    assert "change-me" not in text
+    for variable in ("MONGO_ROOT_PASSWORD", "ROCKETCHAT_MONGO_PASSWORD", "ENGAGEMENT_MONGO_PASSWORD"):
+        uses = re.findall(r"\$\{" + variable + r"(:[?-][^}]*)?\}", text)
+        assert uses and all(u.startswith(":?") for u in uses), (variable, uses)  # required, never defaulted

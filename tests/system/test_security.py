@@ -79,3 +79,24 @@ async def test_read_only_user_is_enough_for_every_feature(aiohttp_client, secure
     assert "not authorized" not in text.lower() and "Unauthorized" not in text and "Traceback" not in text
     assert service_url.split("@")[0].split(":")[-1] not in text  # the password
     root.close()
+
+
+async def test_a_wrong_database_password_is_named_as_such(aiohttp_client, secured_mongo, caplog):
+    """Not a timeout: /readyz, the 503 and the log say the database refused the credentials (and never echo them)."""
+    caplog.set_level(logging.INFO)
+    url = secured_mongo.url_for("rocketchat", (SERVICE_USER[0], "wrong-password"))
+    client = await aiohttp_client(create_app(Settings(mongo_url=url, database="rocketchat", query_timeout_ms=3000)))
+    response = await client.get("/readyz")
+    body = await response.json()
+    assert response.status == 503 and body["mongo"] == "auth_failed" and body["state"] == "auth_failed"
+    response = await client.get(
+        "/api/v1/engagement-dashboard/messages/messages-sent",
+        params={"start": "2024-01-01T00:00:00Z", "end": "2024-01-02T00:00:00Z"},
+        headers={"X-User-Id": "AdminUserId000001", "X-Auth-Token": "admin-token-raw-value"},
+    )
+    assert response.status == 503
+    assert await response.json() == {
+        "success": False,
+        "error": "The database refused the service's credentials; try again later",
+    }
+    assert "auth_failed" in caplog.text and "wrong-password" not in caplog.text

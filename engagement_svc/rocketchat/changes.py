@@ -1,0 +1,224 @@
+"""One change stream per Rocket.Chat collection, shared by everyone who needs to follow it.
+
+A stream carries inserts (with the fields its listeners read), updates and replaces that touch one of the fields
+they watch (or any update, if a listener asks for all), deletions, and the events that end a stream (drop,
+rename, invalidate). After any error it resumes from the last event seen, or starts afresh with back-off; a fresh
+start after a gap tells the listeners that what happened meanwhile is unknown. Inserts stay replayable for a
+while (`replay_after`), so that a count taken at a snapshot can be continued exactly from the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from bson import Timestamp
+from pymongo.errors import OperationFailure, PyMongoError
+
+from engagement_svc.mongo_errors import database_problem
+from engagement_svc.tasks import background, cancelled
+
+log = logging.getLogger("engagement_svc.changes")
+
+STALLED_AFTER_S = 3.0  # a stream whose reads have not come back for this long is not followed (a hung server)
+RECENT_SECONDS = 600  # how long processed inserts stay replayable
+RECENT_MAX = 500_000  # and at most this many (a bound on memory: a few hundred bytes each)
+HISTORY_LOST = (260, 280, 286)  # ChangeStreamHistoryLost and its relatives: the resume token is too old
+STREAM_END = ("drop", "rename", "dropDatabase", "invalidate")
+
+
+class Listener(Protocol):
+    def inserted(self, doc: dict, cluster_time: Timestamp) -> None: ...
+
+    async def changed(self, doc_id: Any) -> None: ...  # an update or replace touched a watched field
+
+    def deleted(self, doc_id: Any) -> None: ...
+
+    def reset(self) -> None: ...  # the stream (re)started without history, or the collection went away
+
+    async def flush(self) -> None: ...  # called at least twice a second while the stream runs
+
+
+def event_filter(fields: set[str] | None, projected: set[str]) -> list[dict]:
+    """Inserts, deletions and stream ends always; updates that touch one of `fields` (any update if None)."""
+    updates: dict = {"operationType": "update"}
+    if fields is not None:
+        watched = sorted(fields)
+        updates["$or"] = [
+            *({f"updateDescription.updatedFields.{f}": {"$exists": True}} for f in watched),
+            {"updateDescription.removedFields": {"$in": watched}},
+        ]
+    always = {"operationType": {"$in": ["insert", "delete", "replace", *STREAM_END]}}
+    kept = {f"fullDocument.{f}": 1 for f in sorted(projected | {"_id"})}
+    return [
+        {"$match": {"$or": [always, updates]}},
+        {"$project": {"operationType": 1, "clusterTime": 1, "documentKey": 1, **kept}},
+    ]
+
+
+async def operation_time(db) -> Timestamp:
+    """The server's latest operation time. A replica set member sends it with every reply, but not always just
+    after it restarts (seen under auth): then ask again, briefly."""
+    for _ in range(20):
+        reply = await db.command("ping")
+        if "operationTime" in reply:
+            return reply["operationTime"]
+        await asyncio.sleep(0.1)
+    raise OperationFailure("the server reports no operationTime (change streams need a replica set)")
+
+
+class Watcher:
+    def __init__(self, db, collection: str):
+        self.db = db
+        self.collection = collection
+        self.listeners: list[Listener] = []
+        self._fields: set[str] | None = set()
+        self._projected: set[str] = set()
+        self._open = False
+        self._alive_at = 0.0
+        self.events = 0
+        self.recent: deque[tuple[Timestamp, dict, float]] = deque()
+        self.dropped_up_to: Timestamp | None = None  # the newest insert no longer replayable
+        self._resume_token = None
+        self._started = False
+        self.stopping = False  # PyMongo's change stream resumes after a cancelled getMore; this ends the loop
+
+    @property
+    def healthy(self) -> bool:
+        """The stream is open and its last read came back within STALLED_AFTER_S (reads return at least every
+        250 ms while it is idle), so what listeners hold is at most that old."""
+        return self._open and time.monotonic() - self._alive_at < STALLED_AFTER_S
+
+    @property
+    def running(self) -> bool:
+        """The stream is open (it may be busy handing an event to a listener)."""
+        return self._open
+
+    def listen(self, listener: Listener, fields: Iterable[str] | None, projected: Iterable[str] = ()) -> None:
+        """Add a listener for updates of `fields` (None: every update) and inserts carrying `projected`."""
+        self.listeners.append(listener)
+        self._fields = None if fields is None or self._fields is None else self._fields | set(fields)
+        self._projected |= set(projected) | set(fields or ())
+
+    async def run(self) -> None:
+        """Forever: watch, and after any error resume from the last event seen (or start afresh) with back-off."""
+        backoff = 0.5
+        while not self.stopping and not cancelled():
+            try:
+                await self._watch()
+                backoff = 0.5
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - whatever it was, the stream must come back, not die silently
+                log.warning(
+                    "change stream on %s interrupted (%s, %s); counting directly until it is back",
+                    self.collection,
+                    database_problem(exc),
+                    type(exc).__name__,
+                )
+            self._open = False
+            if self.stopping:
+                break
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 10.0)
+        self._open = False
+
+    async def _watch(self) -> None:
+        options: dict = {"max_await_time_ms": 250}
+        if self._resume_token is not None:
+            options["resume_after"] = self._resume_token
+        else:
+            if self._started:
+                for listener in self.listeners:
+                    listener.reset()  # a restart without history: what happened meanwhile is unknown
+            self._started = True
+            options["start_at_operation_time"] = await operation_time(self.db)
+        try:
+            pipeline = event_filter(self._fields, self._projected)
+            stream = await self.db[self.collection].watch(pipeline, **options)
+        except PyMongoError as exc:
+            if self._resume_token is not None and getattr(exc, "code", None) in HISTORY_LOST:
+                log.warning("change stream history on %s lost; starting afresh", self.collection)
+                self._resume_token = None
+                return
+            raise
+        async with stream:
+            self._open, self._alive_at = True, time.monotonic()
+            last_flush = time.monotonic()
+            while not self.stopping:
+                event = await stream.try_next()
+                self._alive_at = time.monotonic()
+                if event is not None:
+                    if not await self._apply(event):
+                        self._resume_token = None
+                        self._open = False
+                        return
+                    self._resume_token = stream.resume_token
+                    self.events += 1
+                if event is None or time.monotonic() - last_flush > 0.5:
+                    for listener in self.listeners:
+                        await listener.flush()
+                    last_flush = self._alive_at = time.monotonic()
+
+    async def _apply(self, event: dict) -> bool:
+        """Apply one event; False when the collection itself went away (the stream must start afresh)."""
+        kind = event["operationType"]
+        if kind == "insert":
+            doc, ct = event["fullDocument"], event["clusterTime"]
+            self._remember(ct, doc)
+            for listener in self.listeners:
+                listener.inserted(doc, ct)
+        elif kind in ("update", "replace"):
+            for listener in self.listeners:
+                await listener.changed(event["documentKey"]["_id"])
+        elif kind == "delete":
+            for listener in self.listeners:
+                listener.deleted(event["documentKey"]["_id"])
+        else:  # drop, rename, dropDatabase, invalidate
+            for listener in self.listeners:
+                listener.reset()
+            return False
+        return True
+
+    def _remember(self, ct: Timestamp, doc: dict) -> None:
+        now = time.monotonic()
+        self.recent.append((ct, doc, now))
+        while self.recent and (len(self.recent) > RECENT_MAX or now - self.recent[0][2] > RECENT_SECONDS):
+            self.dropped_up_to = self.recent.popleft()[0]
+
+    def replay_after(self, since: Timestamp) -> list[dict] | None:
+        """The inserts processed after cluster time `since`, or None if the log no longer reaches back to it."""
+        if self.dropped_up_to is not None and self.dropped_up_to > since:
+            return None
+        return [doc for ct, doc, _ in self.recent if ct > since]
+
+
+class ChangeStreams:
+    """The service's change streams, one per collection, made on first use and run together."""
+
+    def __init__(self, db):
+        self.db = db
+        self.watchers: dict[str, Watcher] = {}
+        self._tasks: list[asyncio.Task] = []
+
+    def on(self, collection: str) -> Watcher:
+        if collection not in self.watchers:
+            self.watchers[collection] = Watcher(self.db, collection)
+        return self.watchers[collection]
+
+    @property
+    def healthy(self) -> bool:
+        return all(w.healthy for w in self.watchers.values())
+
+    def start(self) -> None:
+        self._tasks = [background(w.run(), f"watch {c}") for c, w in self.watchers.items()]
+
+    def stop(self) -> list[asyncio.Task]:
+        """Every stream ends at its next turn; the tasks are returned, to be cancelled once the client is closed."""
+        for watcher in self.watchers.values():
+            watcher.stopping = True
+        return self._tasks

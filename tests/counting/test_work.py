@@ -1,0 +1,130 @@
+"""The fair queue: shared work done once, callers taken in turn, background last, a deep queue refused at once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from engagement_svc.counting.work import BACKGROUND, CALLER, Busy, Work
+
+
+class Recorder:
+    """Jobs that take `seconds` each and record the order they ran in."""
+
+    def __init__(self, seconds: float = 0.02):
+        self.seconds = seconds
+        self.ran: list[tuple] = []
+
+    async def job(self, keys: list) -> list:
+        self.ran.append(tuple(keys))
+        await asyncio.sleep(self.seconds)
+        return keys
+
+
+def submit_as(work: Work, owner: str, keys: list, start, chunk: int = 1):
+    token = CALLER.set(owner)
+    try:
+        return work.submit(keys, start, chunk)
+    finally:
+        CALLER.reset(token)
+
+
+@pytest.fixture
+async def work():
+    w = Work(workers=2, job_timeout=30)
+    w.start()
+    yield w
+    for future in w.stop():
+        future.cancel()
+
+
+async def test_one_key_asked_many_times_is_done_once(work):
+    recorder = Recorder()
+    jobs = [submit_as(work, f"caller{i}", ["k1", "k2"], recorder.job, chunk=2) for i in range(10)]
+    assert len({id(j) for js in jobs for j in js}) == 1
+    results = await work.wait(jobs[3], None)
+    assert results == [["k1", "k2"]] and recorder.ran == [("k1", "k2")]
+    assert work.stats["joined"] == 9
+
+
+async def test_a_small_request_is_not_starved_by_another_callers_cold_history(work):
+    recorder = Recorder()
+    flood = submit_as(work, "admin", [("old", i) for i in range(100)], recorder.job)  # 100 jobs queued
+    await asyncio.sleep(0.05)  # the flood is running
+    started_before = len(recorder.ran)
+    small = submit_as(work, "viewer", [("recent", 1)], recorder.job)
+    await work.wait(small, None)
+    position = recorder.ran.index((("recent", 1),))
+    # After at most the jobs running when it came (two workers) and one turn of the flood.
+    assert position <= started_before + 2, (started_before, recorder.ran[: position + 1])
+    assert not all(j.future.done() for j in flood)  # the flood is still far from done
+    await work.wait(flood, None)
+
+
+async def test_background_work_runs_only_when_no_caller_waits(work):
+    recorder = Recorder()
+    warm = submit_as(work, BACKGROUND, [("warm", i) for i in range(20)], recorder.job)
+    await asyncio.sleep(0.03)
+    started_before = len(recorder.ran)
+    asked = submit_as(work, "viewer", [("asked", i) for i in range(4)], recorder.job)
+    await work.wait(asked, None)
+    after = [keys[0][0] for keys in recorder.ran[started_before:]]
+    # Once the caller's jobs are queued, every one of them starts before any more background work.
+    assert after[:4] == ["asked"] * 4, after
+    await work.wait(warm, None)
+
+
+async def test_a_caller_joining_background_work_moves_it_up(work):
+    recorder = Recorder(0.05)
+    submit_as(work, BACKGROUND, [("warm", i) for i in range(30)], recorder.job)
+    await asyncio.sleep(0.02)
+    started_before = len(recorder.ran)
+    wanted = submit_as(work, "viewer", [("warm", 25)], recorder.job)  # queued as background work: joined
+    await work.wait(wanted, None)
+    assert recorder.ran.index((("warm", 25),)) <= started_before + 2
+
+
+async def test_a_deep_queue_is_refused_at_once_with_an_estimate(work):
+    recorder = Recorder(0.05)
+    warmup = submit_as(work, "admin", [("x", i) for i in range(4)], recorder.job)
+    await work.wait(warmup, None)  # the rate is measured: about 0.05 s a unit
+    flood = submit_as(work, "admin", [("old", i) for i in range(200)], recorder.job)
+    mine = submit_as(work, "admin", [("more", i) for i in range(40)], recorder.job)  # behind all of its own
+    began = time.monotonic()
+    with pytest.raises(Busy) as refused:
+        await work.wait(mine, time.monotonic() + 1.0)
+    assert time.monotonic() - began < 0.5  # answered at once, not after the deadline
+    assert refused.value.seconds > 1.0 and refused.value.units_left == 40
+    assert not any(j.future.cancelled() for j in mine)  # the counting goes on
+    for future in [j.future for j in flood + mine]:
+        future.cancel()
+
+
+async def test_queued_work_is_bounded(work):
+    recorder = Recorder(1.0)
+    small = Work(workers=1, job_timeout=30, max_jobs=50)
+    small.start()
+    try:
+        submit_as(small, "a", [("k", i) for i in range(50)], recorder.job)
+        with pytest.raises(Busy):
+            submit_as(small, "b", [("k", 99)], recorder.job)
+        assert small.stats["refused"] == 1
+    finally:
+        for future in small.stop():
+            future.cancel()
+
+
+async def test_shared_results_are_reused_for_a_while_then_counted_again():
+    work = Work()
+    calls = []
+
+    async def count():
+        calls.append(1)
+        return len(calls)
+
+    assert await work.shared("live", count, keep_seconds=0.2) == 1
+    assert await work.shared("live", count, keep_seconds=0.2) == 1
+    await asyncio.sleep(0.25)
+    assert await work.shared("live", count, keep_seconds=0.2) == 2

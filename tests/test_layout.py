@@ -1,0 +1,73 @@
+"""The house keeps its layers: no module imports a layer above its own, and nothing in the package imports the
+benchmark or the tests."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "engagement_svc"
+
+# Lowest first. A module may import its own layer and the ones before it, never one after it.
+LAYERS = [
+    ("base", ["days", "settings", "logs", "metrics", "mongo_errors", "tasks", "__init__"]),
+    ("rocketchat", ["rocketchat"]),
+    ("counting", ["counting"]),
+    ("reports", ["reports"]),
+    ("resources", ["resources"]),
+    ("api", ["api"]),
+    ("app", ["app"]),
+    ("demo", ["demo"]),
+    ("cli", ["cli", "__main__"]),
+]
+RANK = {name: rank for rank, (_, names) in enumerate(LAYERS) for name in names}
+
+
+def layer_of(module: str) -> int:
+    """engagement_svc.counting.engine -> the rank of `counting`."""
+    parts = module.split(".")
+    assert parts[0] == "engagement_svc", module
+    return RANK[parts[1] if len(parts) > 1 else "__init__"]
+
+
+def modules() -> list[tuple[str, Path]]:
+    out = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE.parent).with_suffix("")
+        name = ".".join(p for p in relative.parts if p != "__init__")
+        out.append((name, path))
+    return out
+
+
+def imports(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append(node.module)
+    return found
+
+
+@pytest.mark.parametrize("name, path", modules(), ids=[m for m, _ in modules()])
+def test_no_module_imports_a_layer_above_its_own(name, path):
+    own = layer_of(name)
+    for imported in imports(path):
+        assert not imported.startswith(("bench", "tests")), f"{name} imports {imported}"
+        if imported.startswith("engagement_svc"):
+            assert layer_of(imported) <= own, (
+                f"{name} ({LAYERS[own][0]}) imports {imported} ({LAYERS[layer_of(imported)][0]})"
+            )
+
+
+def test_every_module_has_a_layer():
+    for name, _ in modules():
+        layer_of(name)
+
+
+def test_reports_hold_no_database_code():
+    for path in (PACKAGE / "reports").rglob("*.py"):
+        names = " ".join(imports(path))
+        assert "pymongo" not in names and "motor" not in names and "counting" not in names, path
