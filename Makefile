@@ -26,9 +26,15 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check engagement_svc tests bench
 	$(VENV)/bin/mypy
 
-## Benchmark (not a test): prints figures and writes bench/results/latest.json. BENCH_ARGS passes options.
+## Benchmark (not a test): prints figures and writes bench/results/latest.json. BENCH_ARGS passes options;
+## BASELINE=<git revision> also measures that revision's code A/B in the same run.
 bench: $(STAMP)
+ifdef BASELINE
+	rm -rf .baseline && git worktree prune && git worktree add --detach .baseline $(BASELINE)
+	$(VENV)/bin/python -m bench.run --baseline .baseline $(BENCH_ARGS); status=$$?; git worktree remove --force .baseline; exit $$status
+else
 	$(VENV)/bin/python -m bench.run $(BENCH_ARGS)
+endif
 
 ## Run against the Rocket.Chat MongoDB named by MONGO_URL.
 serve: $(STAMP)

@@ -334,6 +334,145 @@ async def service_figures(args, mongo_url_for, sync_client, anchor: datetime) ->
     return results
 
 
+NEW_ZONES = (
+    "Asia/Kathmandu",
+    "Australia/Lord_Howe",
+    "America/St_Johns",
+    "Pacific/Chatham",
+    "Asia/Kolkata",
+    "America/Havana",
+    "Europe/Berlin",
+    "America/Sao_Paulo",
+    "Australia/Adelaide",
+    "Asia/Tehran",
+)
+
+
+def variant_env(base: dict, pythonpath: str) -> dict:
+    return base | {"PYTHONPATH": pythonpath} if pythonpath else base
+
+
+async def ab_figures(args, mongo_url_for, sync_client, anchor: datetime) -> dict:
+    """This checkout ("after") against the code in --baseline ("before"), in one run on one machine: cold
+    samples alternate between the two; warm rounds interleave two running processes; then the first request in
+    each of ten zones never asked before, the resident memory and the size of each one's state."""
+    from bench.dataset import BENCH_TOKEN, BENCH_USER_ID
+    from engagement_svc.api.routes import MESSAGES_SENT_PATH
+    from engagement_svc.demo.embedded import free_port
+
+    headers = {"X-User-Id": BENCH_USER_ID, "X-Auth-Token": BENCH_TOKEN}
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("MONGO_URL", "ENGAGEMENT_", "PYTHONPATH"))}
+    variants = {"before": os.path.abspath(args.baseline), "after": ""}
+
+    def env_of(name: str) -> dict:
+        return variant_env(
+            base_env
+            | {
+                "MONGO_URL": mongo_url_for(args.database),
+                "ENGAGEMENT_TIMEZONE": ZONE,
+                "ENGAGEMENT_STATE_MONGO_URL": mongo_url_for(f"{args.database}_state_{name}"),
+                "ENGAGEMENT_QUERY_TIMEOUT_MS": "300000",
+                "ENGAGEMENT_WARM_DAYS": "0",
+                "ENGAGEMENT_RATE_LIMIT_CALLS": "0",
+                "ENGAGEMENT_LOG_LEVEL": "INFO",
+            },
+            variants[name],
+        )
+
+    def url_for(port: int, days: int, zone: str = ZONE) -> str:
+        start, end, _, _ = window(anchor, days)
+        return f"http://127.0.0.1:{port}{MESSAGES_SENT_PATH}?start={iso_z(start)}&end={iso_z(end)}&timezone={zone}"
+
+    def start(name: str) -> Server:
+        port = free_port()
+        return Server([sys.executable, "-m", "engagement_svc", "serve", "--port", str(port)], env_of(name), port)
+
+    out: dict = {name: {"cold": {}, "warm": {}, "new_zone_365": {}} for name in variants}
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=50)) as session:
+        for days in RANGES:
+            samples: dict[str, list[float]] = {name: [] for name in variants}
+            for _ in range(args.cold_runs):
+                for name in variants:
+                    sync_client.drop_database(f"{args.database}_state_{name}")
+                    server = start(name)
+                    try:
+                        await server.ready(session)
+                        samples[name].append((await timed_get(session, url_for(server.port, days), headers))[0])
+                    finally:
+                        server.stop()
+            for name in variants:
+                out[name]["cold"][str(days)] = summary(samples[name])
+            args.progress(
+                f"  A/B cold {days:>3}-day: "
+                + ", ".join(f"{n} p50 {out[n]['cold'][str(days)]['p50_ms']:.0f} ms" for n in variants)
+            )
+        servers = {}
+        try:
+            for name in variants:
+                sync_client.drop_database(f"{args.database}_state_{name}")
+                servers[name] = start(name)
+                await servers[name].ready(session)
+                for days in RANGES:
+                    await timed_get(session, url_for(servers[name].port, days), headers)
+            for days in RANGES:
+                warm: dict[str, list[float]] = {name: [] for name in variants}
+                for _ in range(max(1, args.warm_runs // 10)):
+                    for name, server in servers.items():
+                        for _ in range(10):
+                            warm[name].append((await timed_get(session, url_for(server.port, days), headers))[0])
+                for name in variants:
+                    out[name]["warm"][str(days)] = summary(warm[name])
+            args.progress(
+                "  A/B warm p50: "
+                + "; ".join(
+                    f"{n} " + ", ".join(f"{d}d {out[n]['warm'][str(d)]['p50_ms']:.2f}" for d in RANGES)
+                    for n in variants
+                )
+            )
+            for name, server in servers.items():
+                firsts = [(await timed_get(session, url_for(server.port, 365, zone), headers))[0] for zone in NEW_ZONES]
+                out[name]["new_zone_365"] = summary(firsts)
+                out[name]["rss_mb"] = memory_mb(server.process.pid, "VmRSS")
+                stats = sync_client[f"{args.database}_state_{name}"].command("dbStats")
+                out[name]["state"] = {
+                    "documents": stats["objects"],
+                    "data_mb": round(stats["dataSize"] / 2**20, 1),
+                    "storage_mb": round(stats["storageSize"] / 2**20, 1),
+                }
+            args.progress(
+                "  A/B first 365-day request in a new zone, p50: "
+                + ", ".join(f"{n} {out[n]['new_zone_365']['p50_ms']:.1f} ms" for n in variants)
+            )
+        finally:
+            for server in servers.values():
+                server.stop()
+    for name in variants:
+        sync_client.drop_database(f"{args.database}_state_{name}")
+    return out
+
+
+def ab_table(ab: dict) -> str:
+    lines = [
+        f"{'range':>6} | {'cold before':>11} | {'cold after':>10} | {'warm before':>11} | {'warm after':>10} | "
+        f"{'warm after/before':>17}"
+    ]
+    for d in map(str, RANGES):
+        b, a = ab["before"], ab["after"]
+        lines.append(
+            f"{d + 'd':>6} | {b['cold'][d]['p50_ms']:>9.0f}ms | {a['cold'][d]['p50_ms']:>8.0f}ms | "
+            f"{b['warm'][d]['p50_ms']:>9.2f}ms | {a['warm'][d]['p50_ms']:>8.2f}ms | "
+            f"{a['warm'][d]['p50_ms'] / b['warm'][d]['p50_ms']:>17.2f}"
+        )
+    for name in ("before", "after"):
+        v = ab[name]
+        lines.append(
+            f"{name}: first 365-day request in a new zone p50 {v['new_zone_365']['p50_ms']:.1f} ms "
+            f"(p95 {v['new_zone_365']['p95_ms']:.1f}); RSS {v['rss_mb']} MB; state {v['state']['documents']} "
+            f"documents, {v['state']['data_mb']} MB data, {v['state']['storage_mb']} MB on disk"
+        )
+    return "\n".join(lines)
+
+
 async def soak(pid: int, urls: list[str], metrics_url: str, headers: dict, concurrency: int, seconds: float) -> dict:
     """A bounded soak: `concurrency` workers cycling over `urls` for `seconds`, and a scrape of /metrics every
     second, as Prometheus would; any non-200 or failed request is an error. The server's resident memory is read
@@ -476,6 +615,12 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         "(default 60; 0 skips it)",
     )
     parser.add_argument("--database", default="engagement_bench", help="database holding the dataset")
+    parser.add_argument(
+        "--baseline",
+        default="",
+        help="a checkout of an older revision (git worktree) to measure "
+        "against this one, A/B in the same run (make bench BASELINE=<revision>)",
+    )
     parser.add_argument("--output", default="bench/results/latest.json", help="where the JSON figures go")
     return parser
 
@@ -517,7 +662,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             args.progress(f"reusing the dataset in {args.database} (anchor {anchor.isoformat()})")
         args.progress("measuring floor and peer")
-        report = {
+        report: dict = {
             "when": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": {
                 "cores": os.cpu_count(),
@@ -538,6 +683,10 @@ def run(args: argparse.Namespace) -> int:
         args.progress("measuring the service")
         report["service"] = asyncio.run(service_figures(args, mongo_url_for, client, anchor))
         print(table(report))
+        if args.baseline:
+            args.progress(f"A/B against the code in {args.baseline}")
+            report["ab"] = asyncio.run(ab_figures(args, mongo_url_for, client, anchor))
+            print(ab_table(report["ab"]))
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text(json.dumps(report, indent=2) + "\n")
         print(f"figures written to {args.output}")

@@ -13,7 +13,7 @@ deleted or turned into livechat after its messages were counted stops counting a
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Protocol
 
 from engagement_svc.counting.slots import SLOTS_PER_DAY
@@ -78,11 +78,6 @@ class ClosedDay:
         self._generation = -1
         self._class_prefix = {}
         return self
-
-    def cells(self) -> Iterable[tuple[str, int, int]]:
-        for i, key in enumerate(self.keys):
-            for j in range(self.starts[i], self.starts[i + 1]):
-                yield key, self.slots[j], self.counts[j]
 
     def nbytes(self) -> int:
         return 64 * len(self.keys) + len(self.slots) + self.counts.itemsize * len(self.counts) + 4 * len(self.starts)

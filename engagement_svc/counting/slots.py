@@ -77,8 +77,3 @@ def day_spans(zone: ZoneInfo, first: date, last: date) -> list[Span]:
         spans.append(span(lo, hi))
         lo = hi
     return spans
-
-
-def period_span(zone: ZoneInfo, first: date, last: date) -> Span:
-    """One span from the local midnight of `first` to the one after `last`."""
-    return span(local_midnight(first, zone), local_midnight(last + timedelta(days=1), zone))

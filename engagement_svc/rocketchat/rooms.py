@@ -21,9 +21,6 @@ class RoomTypes:
         self._lock = asyncio.Lock()
         self.generation = 0
 
-    def __len__(self) -> int:
-        return len(self._types)
-
     def knows(self, rid: str) -> bool:
         return rid in self._types
 

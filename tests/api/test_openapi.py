@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from importlib.resources import files
 
@@ -98,7 +99,11 @@ schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.N
 
 @schema.parametrize()
 @hypothesis_settings(
-    max_examples=150, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "150")),  # make fuzz: 2,000
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
 )
 def test_fuzzed_requests_get_no_5xx_and_conform(case, live):
     """Each generated request goes out as every kind of caller: admin, no permission, rate-limited, bad token,

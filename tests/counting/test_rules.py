@@ -1,0 +1,79 @@
+"""A rule means the same three ways: as MongoDB's find filter, as the aggregation expression inside the counting
+$group, and as the Python test applied to change-stream documents."""
+
+from __future__ import annotations
+
+import pytest
+
+from engagement_svc.counting import rules
+from engagement_svc.rocketchat.documents import MESSAGE_SENT
+
+DOCS = [
+    {"_id": 1},
+    {"_id": 2, "t": "uj"},
+    {"_id": 3, "t": None},
+    {"_id": 4, "t": ""},
+    {"_id": 5, "_hidden": True},
+    {"_id": 6, "_hidden": False},
+    {"_id": 7, "_hidden": 1},  # not the boolean true: MongoDB compares types
+    {"_id": 8, "_hidden": "true"},
+    {"_id": 9, "_hidden": None},
+    {"_id": 10, "t": "rm", "_hidden": True},
+    {"_id": 11, "bot": {"i": "x"}, "u": {"_id": "rocket.cat"}},
+    {"_id": 12, "u": {"_id": "user1"}, "tmid": "abc"},
+    {"_id": 13, "u": {}},
+    {"_id": 14, "roles": "anonymous"},
+    {"_id": 15, "kind": 1.0},
+    {"_id": 16, "kind": 1},
+    {"_id": 17, "kind": "1"},
+]
+RULES = [
+    MESSAGE_SENT,
+    {"t": {"$exists": True}},
+    {"_hidden": True},
+    {"_hidden": {"$ne": True}},
+    {"t": None},
+    {"t": {"$ne": None}},
+    {"t": {"$in": ["uj", "rm"]}},
+    {"t": {"$nin": ["uj", "rm"]}},
+    {"u._id": "rocket.cat"},
+    {"u._id": {"$exists": False}},
+    {"$or": [{"bot": {"$exists": True}}, {"u._id": {"$in": ["rocket.cat", "user1"]}}]},
+    {"$and": [{"t": {"$exists": False}}, {"tmid": {"$exists": True}}]},
+    {"kind": 1},
+    {"kind": {"$in": [1]}},
+    {"roles": {"$ne": "anonymous"}},
+    {},
+]
+
+
+@pytest.fixture(scope="module")
+def collection(sync_client):
+    coll = sync_client.rules_test.docs
+    coll.drop()
+    coll.insert_many([dict(d) for d in DOCS])
+    yield coll
+    sync_client.drop_database("rules_test")
+
+
+@pytest.mark.parametrize("rule", RULES, ids=[str(r) for r in RULES])
+def test_find_expression_and_python_agree(collection, rule):
+    by_find = sorted(d["_id"] for d in collection.find(rule, {"_id": 1}))
+    by_expression = sorted(
+        d["_id"]
+        for d in collection.aggregate([{"$match": {"$expr": rules.as_expression(rule)}}, {"$project": {"_id": 1}}])
+    )
+    by_python = sorted(d["_id"] for d in DOCS if rules.matches(rule, d))
+    assert by_find == by_expression == by_python
+
+
+def test_fields_a_rule_reads():
+    assert rules.fields(MESSAGE_SENT) == {"t", "_hidden"}
+    assert rules.fields({"$or": [{"bot": {"$exists": True}}, {"u._id": "x"}]}) == {"bot", "u._id"}
+
+
+def test_an_unsupported_operator_is_refused_when_the_rule_is_read():
+    with pytest.raises(ValueError):
+        rules.as_expression({"ts": {"$gt": 1}})
+    with pytest.raises(ValueError):
+        rules.matches({"ts": {"$regex": "x"}}, {"ts": "x"})
