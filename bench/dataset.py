@@ -14,35 +14,17 @@ from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
 
-from engagement_svc.demo.dataset import base_documents, create_indexes, login_token, meteor_id, room_doc, user_doc
+from engagement_svc.demo.dataset import (
+    HOUR_WEIGHTS,
+    base_documents,
+    create_indexes,
+    login_token,
+    meteor_id,
+    room_doc,
+    user_doc,
+)
 
 BENCH_USER_ID, BENCH_TOKEN = "BenchAdmin0000001", "bench-admin-token"
-HOUR_WEIGHTS = [
-    0.2,
-    0.1,
-    0.1,
-    0.1,
-    0.2,
-    0.4,
-    0.8,
-    1.5,
-    3,
-    4,
-    4,
-    3.5,
-    2.5,
-    3.5,
-    4,
-    3.5,
-    3,
-    2,
-    1.2,
-    1,
-    0.8,
-    0.6,
-    0.4,
-    0.3,
-]
 DAY_WEIGHTS = [1.0, 1.05, 1.05, 1.0, 0.9, 0.3, 0.25]  # Monday .. Sunday
 
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from engagement_svc.counting.slots import aligned_slot, day_spans
-from engagement_svc.days import ZONE_NAMES, load_zone, local_midnight
+from engagement_svc.days import EPOCH, ZONE_NAMES, load_zone, local_midnight, midnight_seconds
 
 
 @pytest.mark.parametrize("name", sorted(set(ZONE_NAMES.values())))
@@ -86,3 +86,14 @@ def test_the_accepted_names_are_the_tz_database_zones_and_links():
 )
 def test_local_midnight(name, day, utc):
     assert local_midnight(day, ZoneInfo(name)) == utc
+
+
+@pytest.mark.parametrize("name", sorted(set(ZONE_NAMES.values())))
+def test_midnights_from_offsets_equal_zoneinfos_aware_datetimes(name):
+    """midnight_seconds takes the wall-clock offset of a naive midnight; it must be the instant an aware local
+    midnight converted to UTC is, gaps and repeated midnights included."""
+    zone = ZoneInfo(name)
+    for ordinal in range(date(1900, 1, 1).toordinal(), date(2040, 1, 1).toordinal(), 11):
+        day = date.fromordinal(ordinal)
+        aware = datetime.combine(day, datetime.min.time(), tzinfo=zone).astimezone(UTC)
+        assert EPOCH + timedelta(seconds=midnight_seconds(ordinal, zone)) == aware, (name, day)

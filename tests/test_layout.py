@@ -71,3 +71,13 @@ def test_reports_hold_no_database_code():
     for path in (PACKAGE / "reports").rglob("*.py"):
         names = " ".join(imports(path))
         assert "pymongo" not in names and "motor" not in names and "counting" not in names, path
+
+
+def test_no_test_module_imports_another():
+    root = PACKAGE.parent / "tests"
+    for path in root.rglob("*.py"):
+        for imported in imports(path):
+            if imported.startswith("tests"):
+                assert imported.startswith(("tests.support", "tests.conftest")) and ".test_" not in imported, (
+                    f"{path.relative_to(root)} imports {imported}"
+                )

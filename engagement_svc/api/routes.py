@@ -19,8 +19,9 @@ API = "/api/v1/engagement-dashboard"
 
 async def messages_sent(engine: Engine, q: RangeQuery) -> str:
     first = q.first_day - timedelta(days=q.days)  # the window before the range, then the range
-    totals = await engine.counts(MESSAGES, day_spans(q.zone, first, q.last_day))
-    return messages.messages_sent_json(q.first_day, q.zone, totals)
+    spans = day_spans(q.zone, first, q.last_day)
+    totals = await engine.counts(MESSAGES, spans)
+    return messages.messages_sent_json([s.lo_s for s in spans], totals)
 
 
 ENDPOINTS = (

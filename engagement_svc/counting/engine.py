@@ -21,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,12 +32,11 @@ from pymongo.errors import PyMongoError
 
 from engagement_svc.counting import counter, rules
 from engagement_svc.counting.catalog import CATALOG, Metric
-from engagement_svc.counting.kept import ClosedDay, OpenDay
-from engagement_svc.counting.slots import SLOTS_PER_DAY, Span, slot_of, utc_day_of, utc_day_start
+from engagement_svc.counting.kept import Classes, ClosedDay, EveryKey, OpenDay
+from engagement_svc.counting.slots import SLOTS_PER_DAY, Span, Spans, slot_of, utc_day_of
 from engagement_svc.counting.store import StateStore, source_id
 from engagement_svc.counting.work import CALLER, DEADLINE, Job, Work
 from engagement_svc.rocketchat.changes import ChangeStreams, Watcher, operation_time
-from engagement_svc.rocketchat.documents import COUNTED_ROOM_TYPES
 from engagement_svc.rocketchat.rooms import RoomTypes
 from engagement_svc.settings import Settings
 from engagement_svc.tasks import background, cancelled
@@ -49,10 +49,61 @@ BACKGROUND_TIMEOUT_S = 600  # a counting job that takes longer is abandoned and 
 MIN_SWEEP_GAP_S = 60  # deletions trigger a sweep at most this often (or every sweep_seconds, if shorter)
 REFRESH_S = 600  # room types and the oldest document are re-read this often
 TRACK_TIMEOUT_S = 120  # a snapshot read must finish well inside MongoDB's snapshot history (300 s by default)
-RESNAPSHOT_S = 1.0  # open days are counted again after deletions at most this often
+RESNAPSHOT_S = 1.0
+SPAN_CACHE_SIZE = 100_000  # remembered sums of closed spans (about 150 bytes each)
+SERIES_CACHE_SIZE = 1024  # remembered answers for whole series of spans (a zone's days from one date to another)
+EPOCH_PLUS_GRACE = datetime(1970, 1, 8, tzinfo=UTC)  # open days are counted again after deletions at most this often
 CORRECTIONS = "~corrections"  # the owner of recounts: a caller of its own, ahead of background work
 
 View = ClosedDay | OpenDay
+
+
+def _parts(views: dict[int, View], first: int, end: int) -> Iterator[tuple[View, int, int]]:
+    """The UTC days a run of slots [first, end) touches, each with the run's slots within that day."""
+    for day in range(first // SLOTS_PER_DAY, (end - 1) // SLOTS_PER_DAY + 1):
+        view = views.get(day)
+        if view is not None:
+            base = day * SLOTS_PER_DAY
+            yield view, max(first - base, 0), min(end - base, SLOTS_PER_DAY)
+
+
+class RunningSums:
+    """Counted sums over every kept closed day: a running sum of whole days, and each day's own running sum over
+    its slots, so that any run of closed slots costs a few lookups, whatever the zone. Built in one pass over the
+    days (no copy of their slots); rebuilt when a kept day or a key's class changes."""
+
+    def __init__(
+        self, version: tuple[int, int], closed: Mapping[int, ClosedDay], classes: Classes, counted: tuple[str, ...]
+    ):
+        self.version = version
+        self.first_day = min(closed)
+        self._days: list[list[int] | None] = []
+        totals, kept = array("q", [0]), array("l", [0])
+        for day in range(self.first_day, max(closed) + 1):
+            view = closed.get(day)
+            prefix = view.counted_prefix(classes, counted) if view is not None else None
+            self._days.append(prefix)
+            totals.append(totals[-1] + (prefix[-1] if prefix is not None else 0))
+            kept.append(kept[-1] + (prefix is not None))
+        self._totals, self._kept = totals, kept
+
+    def answer(self, spans: Sequence[Span], results: list[Any], open_slot: int) -> None:
+        """Fill in the sum of every span that lies in kept closed days (before `open_slot`); leave the others."""
+        first_day, days, totals, kept, count = self.first_day, self._days, self._totals, self._kept, len(self._days)
+        for i, (_, _, first, end) in enumerate(spans):
+            if first is None or end is None or end > open_slot or end <= first:
+                continue
+            d0, a = divmod(first, SLOTS_PER_DAY)
+            d1, b = divmod(end - 1, SLOTS_PER_DAY)
+            d0, d1, b = d0 - first_day, d1 - first_day, b + 1
+            if d0 < 0 or d1 >= count or kept[d1 + 1] - kept[d0] != d1 - d0 + 1:
+                continue
+            p0, p1 = days[d0], days[d1]
+            assert p0 is not None and p1 is not None
+            if d0 == d1:
+                results[i] = p0[b] - p0[a]
+            else:
+                results[i] = (p0[SLOTS_PER_DAY] - p0[a]) + (totals[d1] - totals[d0 + 1]) + p1[b]
 
 
 class Tracker:
@@ -64,20 +115,27 @@ class Tracker:
 
 
 class Engine:
-    def __init__(self, db, state_db, settings: Settings, streams: ChangeStreams):
+    def __init__(
+        self, db, state_db, settings: Settings, streams: ChangeStreams, metrics: Mapping[str, Metric] = CATALOG
+    ):
         self.db = db
         self.settings = settings
         self.store = StateStore(state_db)
         self.rooms = RoomTypes(db)
+        self._users = EveryKey("user")
         self.work = Work(PARALLEL_COUNTS, BACKGROUND_TIMEOUT_S)
-        self.metrics = CATALOG
+        self.metrics = metrics
         self._source: str | None = None
-        self._closed: dict[str, dict[int, ClosedDay]] = {m: {} for m in CATALOG}
+        self._closed: dict[str, dict[int, ClosedDay]] = {m: {} for m in metrics}
         self._trackers: dict[str, Tracker] = {}
+        self._versions: dict[str, int] = {}  # metric -> changes of its kept days (remembered sums check it)
+        self._span_cache: dict[tuple, tuple[tuple[int, int], int]] = {}
+        self._running: dict[str, RunningSums] = {}
+        self._series_cache: dict[tuple, tuple[tuple, list]] = {}
         self._earliest: dict[str, tuple[float, datetime | None]] = {}  # metric -> (read at, oldest time)
         self._changes: dict[tuple[str, int], int] = {}  # (metric, closed day) -> changes seen
-        self._dirty: dict[str, set[int]] = {m: set() for m in CATALOG}  # closed days in memory, to recount
-        self._stale: dict[str, set[int]] = {m: set() for m in CATALOG}  # days the state database must drop
+        self._dirty: dict[str, set[int]] = {m: set() for m in metrics}  # closed days in memory, to recount
+        self._stale: dict[str, set[int]] = {m: set() for m in metrics}  # days the state database must drop
         self._resnapshot = False
         self._last_resnapshot = 0.0
         self._sweep_due = 0.0
@@ -85,7 +143,7 @@ class Engine:
         self._tasks: list[asyncio.Task] = []
         self.stopping = False
         self.watchers: dict[str, Watcher] = {}
-        for collection in {m.collection for m in CATALOG.values()}:
+        for collection in {m.collection for m in metrics.values()}:
             fields = set().union(*(m.watched_fields for m in self._of(collection)))
             self.watchers[collection] = watcher = streams.on(collection)
             watcher.listen(_Listener(self, collection), fields, fields)
@@ -98,10 +156,11 @@ class Engine:
             "open_tracked": 0,
             "sweep_counts": 0,
             "exact_spans": 0,
+            "spans_remembered": 0,
         }
 
     def _of(self, collection: str) -> list[Metric]:
-        return [m for m in CATALOG.values() if m.collection == collection]
+        return [m for m in self.metrics.values() if m.collection == collection]
 
     @property
     def watcher(self) -> Watcher:
@@ -135,7 +194,11 @@ class Engine:
         return self._source
 
     def is_closed(self, day: int, now: datetime) -> bool:
-        return utc_day_start(day + 1) + timedelta(seconds=self.settings.close_grace_seconds) <= now
+        return day < self.first_open_day(now)
+
+    def first_open_day(self, now: datetime) -> int:
+        """The first UTC day whose end plus the grace has not passed: every day before it is closed."""
+        return utc_day_of(now - timedelta(seconds=self.settings.close_grace_seconds))
 
     async def earliest(self, metric: Metric) -> datetime | None:
         """The oldest document's time: read at most every REFRESH_S while the change stream shows older inserts,
@@ -152,75 +215,134 @@ class Engine:
             return await counter.earliest(self.db, metric)
 
     # -- the read function --------------------------------------------------------------------------------------
-    async def counts(self, metric: Metric, spans: list[Span], by: str | None = None) -> list[Any]:
+    def classes(self, metric: Metric) -> Classes:
+        """What the metric's keys stand for: the room-type map for room keys; one class for user keys."""
+        return self.rooms if metric.keys == "rooms" else self._users
+
+    async def counts(self, metric: Metric, spans: Sequence[Span], by: str | None = None) -> list[Any]:
         """Counts of `metric` in each span (a zone's local days or hours, see `slots.day_spans`), in order.
 
-        by=None: one int per span, over the keys that count (rooms of type c, p or d);
-        by="class": per span, {class: count} over every class (room types c, p, d, l, v...);
-        by="key": per span, {key: count} over the keys that count.
+        by=None: one int per span, the sum over the keys that count (for messages: rooms of type c, p or d);
+        by="class": per span, {class: sum} over every class (room types c, p, d, l, v...);
+        by="key": per span, {key: sum} over the keys that count;
+        by="distinct": per span, how many different keys that count have anything in it (users, say).
+
+        A sum or distinct count of a span in closed days is remembered (by its slots, so every zone whose day
+        has the same edges shares it) until the metric's kept days or the key classes change.
         """
         now = datetime.now(UTC)
+        classes, counted = self.classes(metric), metric.counted
+        version = (self._versions.get(metric.name, 0), classes.generation)
+        open_slot = self.first_open_day(now) * SLOTS_PER_DAY
+        cache = self._span_cache if by in (None, "distinct") else None
+        # The whole series asked again (the same zone's same days): what was closed is reused as it is.
+        series_key = (metric.name, by, spans.key) if cache is not None and isinstance(spans, Spans) else None
+        series = self._series_cache.get(series_key) if series_key is not None else None
+        if series is not None and series[0] == (version, open_slot):
+            results = list(series[1])
+        else:
+            results = [None] * len(spans)
+            running = self._running_sums(metric) if by is None else None
+            if running is not None:
+                running.answer(spans, results, open_slot)
+        todo: list[int] = []
         days: set[int] = set()
-        for s in spans:
-            if s.first is not None and s.end is not None and s.end > s.first:
-                days.update(range(s.first // SLOTS_PER_DAY, (s.end - 1) // SLOTS_PER_DAY + 1))
-        views = await self._views(metric, days, now)
-        classes = self.rooms
-        results: list[Any] = []
-        for s in spans:
+        remembered = 0
+        for i, s in enumerate(spans):
+            if results[i] is not None:
+                remembered += 1
+                continue
             if s.first is None or s.end is None:
-                results.append(await self._exact(metric, s, by))
+                todo.append(i)
+                continue
+            if cache is not None:
+                hit = cache.get((metric.name, by, s.first, s.end))
+                if hit is not None and hit[0] == version:
+                    results[i] = hit[1]
+                    continue
+            todo.append(i)
+            if s.end > s.first:
+                days.update(range(s.first // SLOTS_PER_DAY, (s.end - 1) // SLOTS_PER_DAY + 1))
+        self.stats["spans_remembered"] += remembered
+        if not todo:
+            return results
+        views = await self._views(metric, days, now)
+        version = (self._versions.get(metric.name, 0), classes.generation)  # as of the views
+        for i in todo:
+            s = spans[i]
+            if s.first is None or s.end is None:
+                results[i] = await self._exact(metric, s, by)
                 continue
             if by is None:
                 total = 0
-                for day in range(s.first // SLOTS_PER_DAY, (s.end - 1) // SLOTS_PER_DAY + 1):
-                    view = views.get(day)
-                    if view is None:
-                        continue
-                    base = day * SLOTS_PER_DAY
-                    a, b = max(s.first - base, 0), min(s.end - base, SLOTS_PER_DAY)
+                for view, a, b in _parts(views, s.first, s.end):
                     prefix = view.class_prefix(classes)
-                    for kind in COUNTED_ROOM_TYPES:
-                        p = prefix.get(kind)
-                        if p is not None:
-                            total += p[b] - p[a]
-                results.append(total)
-                continue
-            sums: dict[str, int] = {}
-            for day in range(s.first // SLOTS_PER_DAY, (s.end - 1) // SLOTS_PER_DAY + 1):
-                view = views.get(day)
-                if view is None:
-                    continue
-                base = day * SLOTS_PER_DAY
-                a, b = max(s.first - base, 0), min(s.end - base, SLOTS_PER_DAY)
-                if by == "class":
+                    total += sum(p[b] - p[a] for kind in counted if (p := prefix.get(kind)) is not None)
+                results[i] = total
+            elif by == "class":
+                sums: dict[str, int] = {}
+                for view, a, b in _parts(views, s.first, s.end):
                     for kind, p in view.class_prefix(classes).items():
                         if p[b] - p[a]:
                             sums[kind] = sums.get(kind, 0) + p[b] - p[a]
-                else:
+                results[i] = sums
+            elif by == "key":
+                sums = {}
+                for view, a, b in _parts(views, s.first, s.end):
                     part = view.key_totals() if (a, b) == (0, SLOTS_PER_DAY) else view.key_sums(a, b)
                     for key, n in part.items():
-                        if classes.kind(key) in COUNTED_ROOM_TYPES:
+                        if classes.kind(key) in counted:
                             sums[key] = sums.get(key, 0) + n
-            results.append(sums)
+                results[i] = sums
+            else:
+                seen: set[str] = set()
+                for view, a, b in _parts(views, s.first, s.end):
+                    seen |= view.key_set(a, b)
+                results[i] = sum(1 for key in seen if classes.kind(key) in counted)
+            if cache is not None and s.end <= open_slot:
+                if len(cache) >= SPAN_CACHE_SIZE:
+                    cache.clear()  # a bound, not an order: what is asked again is remembered again
+                cache[(metric.name, by, s.first, s.end)] = (version, results[i])
+        if series_key is not None:
+            if len(self._series_cache) >= SERIES_CACHE_SIZE:
+                self._series_cache.clear()
+            closed_only = [
+                r if s.end is not None and s.end <= open_slot else None for r, s in zip(results, spans, strict=True)
+            ]
+            self._series_cache[series_key] = ((version, open_slot), closed_only)
         return results
 
+    def _running_sums(self, metric: Metric) -> RunningSums | None:
+        """The metric's counted sums over every kept closed day as one running sum, rebuilt when a kept day or
+        a key's class changes: any run of closed slots is then two lookups, whatever the zone."""
+        classes = self.classes(metric)
+        version = (self._versions.get(metric.name, 0), classes.generation)
+        built = self._running.get(metric.name)
+        if built is None or built.version != version:
+            closed = self._closed[metric.name]
+            if not closed:
+                return None
+            built = self._running[metric.name] = RunningSums(version, closed, classes, metric.counted)
+        return built
+
     async def _exact(self, metric: Metric, s: Span, by: str | None) -> Any:
-        """A span that is not a run of slots (local mean time before 1972): counted directly, if anything can
-        be in it."""
+        """A span that is not a run of slots (offsets before 1980): counted directly, if anything can be in it."""
         self.stats["exact_spans"] += 1
         oldest = await self.earliest(metric)
         per_key = {} if oldest is None or s.hi <= oldest else await counter.count_span(self.db, metric, s.lo, s.hi)
-        await self.rooms.ensure(per_key)
+        classes = self.classes(metric)
+        await classes.ensure(per_key)
         if by == "class":
             out: dict[str, int] = {}
             for key, n in per_key.items():
-                kind = self.rooms.kind(key)
+                kind = classes.kind(key)
                 if kind is not None:
                     out[kind] = out.get(kind, 0) + n
             return out
-        counted = {k: n for k, n in per_key.items() if self.rooms.kind(k) in COUNTED_ROOM_TYPES}
-        return counted if by == "key" else sum(counted.values())
+        counted = {k: n for k, n in per_key.items() if classes.kind(k) in metric.counted}
+        if by == "key":
+            return counted
+        return len(counted) if by == "distinct" else sum(counted.values())
 
     async def _views(self, metric: Metric, days: Iterable[int], now: datetime) -> dict[int, View]:
         """What each day's counts are read from; a day without any document has none."""
@@ -272,9 +394,10 @@ class Engine:
             fresh = [d for d in days if d not in kept]
             counted = await counter.count_days(self.db, metric, fresh) if fresh else {}
             self.stats["recounts"] += len(counted)
-            await self.rooms.ensure(k for c in (*kept.values(), *counted.values()) for k in c.keys)
+            await self.classes(metric).ensure(k for c in (*kept.values(), *counted.values()) for k in c.keys)
             self._closed[metric.name].update(kept)
             self._closed[metric.name].update(counted)
+            self._versions[metric.name] = self._versions.get(metric.name, 0) + 1  # remembered sums are stale
             await self.store.save(source, metric, list(counted.values()))
             for d in days:  # a change seen while counting: the count may predate it
                 if self._changes.get((metric.name, d), 0) != seen[d]:
@@ -296,9 +419,10 @@ class Engine:
         if watcher.healthy and tracker is not None and all(d in tracker.days for d in tracked):
             self.stats["open_tracked"] += 1
             views.update({d: tracker.days[d] for d in tracked})
-            unknown = {k for d in tracked for k in tracker.days[d].unfolded if not self.rooms.knows(k)}
+            classes = self.classes(metric)
+            unknown = {k for d in tracked for k in tracker.days[d].unfolded if not classes.knows(k)}
             if unknown:
-                await self.rooms.ensure(unknown)
+                await classes.ensure(unknown)
         live = [d for d in days if d not in views]
         if live:
             # Without the change stream (or for future days), counted directly; shared and reused briefly.
@@ -314,7 +438,7 @@ class Engine:
     async def _count_live(self, metric: Metric, days: list[int]) -> dict[int, ClosedDay]:
         with pymongo.timeout(BACKGROUND_TIMEOUT_S):
             counted = await counter.count_days(self.db, metric, days)
-            await self.rooms.ensure(k for c in counted.values() for k in c.keys)
+            await self.classes(metric).ensure(k for c in counted.values() for k in c.keys)
             return counted
 
     async def _track(self, metric: Metric, days: list[int]) -> None:
@@ -337,12 +461,12 @@ class Engine:
                 return
 
     def _add(self, metric: Metric, tracker: Tracker, doc: dict) -> None:
-        t, key = doc.get(metric.time_field), doc.get(metric.key_field)
+        t, key = rules.value(doc, metric.time_field), rules.value(doc, metric.key_field)
         if isinstance(t, datetime) and isinstance(key, str) and rules.matches(metric.rule, doc):
             slot = slot_of(t)
             day = tracker.days.get(slot // SLOTS_PER_DAY)
             if day is not None:
-                day.add(key, slot % SLOTS_PER_DAY, self.rooms)
+                day.add(key, slot % SLOTS_PER_DAY, self.classes(metric))
 
     # -- what the change streams say ----------------------------------------------------------------------------
     def inserted(self, collection: str, doc: dict, cluster_time: Timestamp) -> None:
@@ -350,7 +474,7 @@ class Engine:
             tracker = self._trackers.get(metric.name)
             if tracker is not None and cluster_time > tracker.since:
                 self._add(metric, tracker, doc)
-            t = doc.get(metric.time_field)
+            t = rules.value(doc, metric.time_field)
             if isinstance(t, datetime):
                 known = self._earliest.get(metric.name)
                 if known is not None and (known[1] is None or t < known[1]):
@@ -373,7 +497,7 @@ class Engine:
         self._resnapshot = True
         doc = await self.db[collection].find_one({"_id": doc_id}, {m.time_field: 1 for m in self._of(collection)})
         for metric in self._of(collection):
-            t = (doc or {}).get(metric.time_field)
+            t = rules.value(doc or {}, metric.time_field)
             if isinstance(t, datetime):
                 self._changed(metric, t)
             else:

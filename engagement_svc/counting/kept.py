@@ -13,7 +13,7 @@ deleted or turned into livechat after its messages were counted stops counting a
 from __future__ import annotations
 
 from array import array
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 from engagement_svc.counting.slots import SLOTS_PER_DAY
@@ -21,13 +21,34 @@ from engagement_svc.counting.slots import SLOTS_PER_DAY
 
 class Classes(Protocol):
     """What a key stands for, e.g. the room-type map: `kind(key)` is its class (None: it counts nowhere), `knows`
-    whether it has been looked up, and `generation` changes whenever a known key changes class."""
+    whether it has been looked up (`ensure` looks keys up), and `generation` changes whenever a known key changes
+    class."""
 
     generation: int
 
     def knows(self, key: str) -> bool: ...
 
     def kind(self, key: str) -> str | None: ...
+
+    async def ensure(self, keys: Iterable[str]) -> None: ...
+
+
+class EveryKey:
+    """Keys that all stand for the same thing (user ids, say): one class, nothing to look up."""
+
+    generation = 0
+
+    def __init__(self, kind: str):
+        self._kind = kind
+
+    def knows(self, key: str) -> bool:
+        return True
+
+    def kind(self, key: str) -> str | None:
+        return self._kind
+
+    async def ensure(self, keys: Iterable[str]) -> None:
+        return None
 
 
 def _prefix(slots: list[int]) -> list[int]:
@@ -38,8 +59,15 @@ def _prefix(slots: list[int]) -> list[int]:
     return out
 
 
+def combined(prefix: Mapping[str, list[int]], counted: tuple[str, ...]) -> list[int]:
+    parts = [p for kind in counted if (p := prefix.get(kind)) is not None]
+    if not parts:
+        return [0] * (SLOTS_PER_DAY + 1)
+    return parts[0] if len(parts) == 1 else [sum(values) for values in zip(*parts, strict=True)]
+
+
 class ClosedDay:
-    __slots__ = ("_class_prefix", "_generation", "counts", "day", "keys", "raw", "slots", "starts")
+    __slots__ = ("_class_prefix", "_counted", "_generation", "counts", "day", "keys", "raw", "slots", "starts")
 
     def __init__(self, day: int, cells: Mapping[tuple[str, int], int], raw: int):
         """`cells`: (key, slot within the day) -> count, zeros left out; `raw`: every document of the day,
@@ -63,6 +91,7 @@ class ClosedDay:
         self.keys, self.starts, self.slots, self.counts = tuple(keys), starts, bytes(slots), counts
         self._generation = -1
         self._class_prefix: dict[str, list[int]] = {}
+        self._counted: dict[tuple[str, ...], list[int]] = {}
 
     @classmethod
     def from_arrays(cls, day: int, keys: list[str], starts: array, slots: bytes, counts: array, raw: int):
@@ -77,6 +106,7 @@ class ClosedDay:
         )
         self._generation = -1
         self._class_prefix = {}
+        self._counted = {}
         return self
 
     def nbytes(self) -> int:
@@ -93,12 +123,31 @@ class ClosedDay:
                 for j in range(self.starts[i], self.starts[i + 1]):
                     slots[self.slots[j]] += self.counts[j]
             self._class_prefix = {kind: _prefix(slots) for kind, slots in per_class.items()}
+            self._counted = {}
             self._generation = classes.generation
         return self._class_prefix
+
+    def counted_prefix(self, classes: Classes, counted: tuple[str, ...]) -> list[int]:
+        """The running sum over the day's slots of the classes that count, together."""
+        prefix = self.class_prefix(classes)
+        found = self._counted.get(counted)
+        if found is None:
+            found = self._counted[counted] = combined(prefix, counted)
+        return found
 
     def key_totals(self) -> dict[str, int]:
         c, s = self.counts, self.starts
         return {key: sum(c[s[i] : s[i + 1]]) for i, key in enumerate(self.keys)}
+
+    def key_set(self, first: int, end: int) -> set[str]:
+        """The keys with anything in this run of slots (distinct users, when keys are users)."""
+        if (first, end) == (0, SLOTS_PER_DAY):
+            return set(self.keys)
+        return {
+            key
+            for i, key in enumerate(self.keys)
+            if any(first <= self.slots[j] < end for j in range(self.starts[i], self.starts[i + 1]))
+        }
 
     def key_sums(self, first: int, end: int) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -150,8 +199,14 @@ class OpenDay:
             self.unfolded = {}
         return {kind: _prefix(slots) for kind, slots in self._by_class.items()}
 
+    def counted_prefix(self, classes: Classes, counted: tuple[str, ...]) -> list[int]:
+        return combined(self.class_prefix(classes), counted)
+
     def key_totals(self) -> dict[str, int]:
         return {key: sum(slots.values()) for key, slots in self.cells.items()}
+
+    def key_set(self, first: int, end: int) -> set[str]:
+        return {key for key, slots in self.cells.items() if any(first <= slot < end for slot in slots)}
 
     def key_sums(self, first: int, end: int) -> dict[str, int]:
         out: dict[str, int] = {}

@@ -28,6 +28,12 @@ def fields(rule: Rule) -> set[str]:
     return found
 
 
+def value(doc: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted path, or None where there is none."""
+    found = _get(doc, path)
+    return None if found is _MISSING else found
+
+
 def _get(doc: Mapping[str, Any], path: str) -> Any:
     value: Any = doc
     for part in path.split("."):

@@ -9,17 +9,16 @@ counted directly instead.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from engagement_svc.days import local_midnight
+from engagement_svc.days import EPOCH, EPOCH_ORDINAL, midnight_seconds
 
 SLOT_SECONDS = 900
 SLOT_MS = SLOT_SECONDS * 1000
 SLOTS_PER_DAY = 86_400 // SLOT_SECONDS
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 def slot_of(instant: datetime) -> int:
@@ -52,10 +51,11 @@ def aligned_slot(instant: datetime) -> int | None:
 
 
 class Span(NamedTuple):
-    """A half-open span of time [lo, hi) and, when both edges are slot edges, its slots [first, end)."""
+    """A half-open span of time [lo, hi), in seconds since the epoch, and, when both edges are slot edges, its
+    slots [first, end)."""
 
-    lo: datetime
-    hi: datetime
+    lo_s: int
+    hi_s: int
     first: int | None
     end: int | None
 
@@ -63,17 +63,61 @@ class Span(NamedTuple):
     def on_slots(self) -> bool:
         return self.first is not None and self.end is not None
 
+    @property
+    def lo(self) -> datetime:
+        return EPOCH + timedelta(seconds=self.lo_s)
+
+    @property
+    def hi(self) -> datetime:
+        return EPOCH + timedelta(seconds=self.hi_s)
+
+
+def span_of_seconds(lo_s: int, hi_s: int) -> Span:
+    first = None if lo_s % SLOT_SECONDS else lo_s // SLOT_SECONDS
+    end = None if hi_s % SLOT_SECONDS else hi_s // SLOT_SECONDS
+    return _new_span(Span, (lo_s, hi_s, first, end))  # tuple.__new__: a third of Span(...)'s time
+
+
+_new_span = tuple.__new__
+
 
 def span(lo: datetime, hi: datetime) -> Span:
-    return Span(lo, hi, aligned_slot(lo), aligned_slot(hi))
+    whole = timedelta(seconds=1)
+    lo_s, lo_rest = divmod(lo - EPOCH, whole)
+    hi_s, hi_rest = divmod(hi - EPOCH, whole)
+    if lo_rest or hi_rest:  # not even on whole seconds: no slot edge
+        return Span(lo_s, hi_s, None, None)
+    return span_of_seconds(lo_s, hi_s)
 
 
-def day_spans(zone: ZoneInfo, first: date, last: date) -> list[Span]:
-    """The spans of the local calendar days from `first` to `last`, in order (DST days are 23 or 25 hours)."""
-    spans = []
-    lo = local_midnight(first, zone)
-    for ordinal in range(first.toordinal(), last.toordinal() + 1):
-        hi = local_midnight(date.fromordinal(ordinal + 1), zone)
-        spans.append(span(lo, hi))
-        lo = hi
-    return spans
+class Spans(tuple):
+    """Spans that know what they are (e.g. the days of a zone from one date to another), so that the answer for
+    all of them can be remembered under that name."""
+
+    key: tuple
+
+    def __new__(cls, spans: list[Span], key: tuple) -> Spans:
+        self = super().__new__(cls, spans)
+        self.key = key
+        return self
+
+
+@lru_cache(maxsize=1024)
+def day_spans(zone: ZoneInfo, first: date, last: date) -> Spans:
+    """The spans of the local calendar days from `first` to `last`, in order (DST days are 23 or 25 hours).
+    Remembered for the 1,024 most recent (zone, range) pairs: a dashboard asks for the same ranges again."""
+    ordinal = first.toordinal()
+    naive, one_day, offset_of = datetime.fromordinal(ordinal), timedelta(days=1), zone.utcoffset
+    midnight = (ordinal - EPOCH_ORDINAL) * 86_400
+    spans: list[Span] = []
+    lo = midnight_seconds(ordinal, zone)
+    lo_slot = None if lo % SLOT_SECONDS else lo // SLOT_SECONDS
+    for _ in range(last.toordinal() - ordinal + 1):  # midnight_seconds day after day, inlined: 0.6 us a day
+        naive += one_day
+        midnight += 86_400
+        offset = offset_of(naive)
+        hi = midnight - (offset.days * 86_400 + offset.seconds if offset is not None else 0)
+        hi_slot = None if hi % SLOT_SECONDS else hi // SLOT_SECONDS
+        spans.append(_new_span(Span, (lo, hi, lo_slot, hi_slot)))
+        lo, lo_slot = hi, hi_slot
+    return Spans(spans, ("days", zone.key, ordinal, last.toordinal()))

@@ -136,6 +136,11 @@ class DemoCredentials:
     messages: int
 
 
+# How busy each hour of the day is (00-23), for messages spread the way people chat.
+# fmt: off
+HOUR_WEIGHTS = [0.2, 0.1, 0.1, 0.1, 0.2, 0.4, 0.8, 1.5, 3, 4, 4, 3.5,
+                2.5, 3.5, 4, 3.5, 3, 2, 1.2, 1, 0.8, 0.6, 0.4, 0.3]
+# fmt: on
 WORDS = [
     "deploy",
     "release",
@@ -217,32 +222,6 @@ def seed_demo(
     db.rocketchat_room.insert_many(rooms)
 
     weights = [1.0 / (rank + 1) for rank in range(len(rooms))]
-    hour_weights = [
-        0.2,
-        0.1,
-        0.1,
-        0.1,
-        0.2,
-        0.4,
-        0.8,
-        1.5,
-        3,
-        4,
-        4,
-        3.5,
-        2.5,
-        3.5,
-        4,
-        3.5,
-        3,
-        2,
-        1.2,
-        1,
-        0.8,
-        0.6,
-        0.4,
-        0.3,
-    ]
     messages: list[dict] = []
     recent: dict[str, list[str]] = {}
     first_day = (now - timedelta(days=days)).astimezone(tz).date()
@@ -250,7 +229,7 @@ def seed_demo(
         day = first_day + timedelta(days=offset)
         rhythm = 0.3 if day.weekday() >= 5 else 1.0
         for _ in range(int(rng.gauss(per_day, per_day / 8) * rhythm)):
-            hour = rng.choices(range(24), hour_weights)[0]
+            hour = rng.choices(range(24), HOUR_WEIGHTS)[0]
             local = datetime(
                 day.year,
                 day.month,
