@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from bench.run import Server
+from bench.run import Server, code_of
 from engagement_svc.api.routes import MESSAGES_SENT_PATH
 from engagement_svc.days import ZONE_NAMES, iso_z
 from engagement_svc.demo.dataset import seed_demo
@@ -52,7 +52,7 @@ async def compare(baseline: str, zones: list[str]) -> int:
         headers = {"X-User-Id": creds.admin_id, "X-Auth-Token": creds.admin_token}
         base_env = {k: v for k, v in os.environ.items() if not k.startswith(("MONGO_URL", "ENGAGEMENT_", "PYTHONPATH"))}
         servers = {}
-        for name, pythonpath in (("new", ""), ("old", os.path.abspath(baseline))):
+        for name, code in (("new", {}), ("old", code_of(baseline))):
             port = free_port()
             env = base_env | {
                 "MONGO_URL": mongo.url_for("rocketchat"),
@@ -61,9 +61,8 @@ async def compare(baseline: str, zones: list[str]) -> int:
                 "ENGAGEMENT_QUERY_TIMEOUT_MS": "120000",
                 "ENGAGEMENT_LOG_LEVEL": "WARNING",
             }
-            if pythonpath:
-                env["PYTHONPATH"] = pythonpath
-            servers[name] = Server([sys.executable, "-m", "engagement_svc", "serve", "--port", str(port)], env, port)
+            command = [sys.executable, "-m", "engagement_svc", "serve", "--port", str(port)]
+            servers[name] = Server(command, env, port, code)
         try:
             differences = same = 0
             async with aiohttp.ClientSession() as session:

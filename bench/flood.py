@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 import aiohttp
 from pymongo import MongoClient
 
-from bench.run import Server, memory_mb
+from bench.run import Server, code_of, memory_mb
 from engagement_svc.api.routes import MESSAGES_SENT_PATH
 from engagement_svc.days import ZONE_NAMES, iso_z
 from engagement_svc.demo.dataset import login_token, seed_demo, user_doc
@@ -58,7 +58,7 @@ def operations(db, since: datetime, kinds: tuple[str, ...]) -> int:
     return n
 
 
-async def probe(name: str, pythonpath: str, mongo: EmbeddedMongo, creds, now: datetime) -> dict:
+async def probe(name: str, code: dict, mongo: EmbeddedMongo, creds, now: datetime) -> dict:
     sync: MongoClient = MongoClient(mongo.url, tz_aware=True)
     db = sync.rocketchat
     sync.drop_database(f"state_{name}")
@@ -72,10 +72,8 @@ async def probe(name: str, pythonpath: str, mongo: EmbeddedMongo, creds, now: da
         "ENGAGEMENT_QUERY_TIMEOUT_MS": "10000",
         "ENGAGEMENT_LOG_LEVEL": "WARNING",
     }
-    if pythonpath:
-        env["PYTHONPATH"] = pythonpath
     port = free_port()
-    server = Server([sys.executable, "-m", "engagement_svc", "serve", "--port", str(port)], env, port)
+    server = Server([sys.executable, "-m", "engagement_svc", "serve", "--port", str(port)], env, port, code)
     admin = {"X-User-Id": creds.admin_id, "X-Auth-Token": creds.admin_token}
     base = f"http://127.0.0.1:{port}{MESSAGES_SENT_PATH}"
     longest = {"start": iso_z(now - timedelta(days=731)), "end": iso_z(now - timedelta(days=1))}
@@ -200,9 +198,9 @@ async def main(baseline: str) -> dict:
         client.close()
         results = {}
         if baseline:
-            results["before"] = await probe("before", os.path.abspath(baseline), mongo, creds, now)
+            results["before"] = await probe("before", code_of(baseline), mongo, creds, now)
             print("before:", json.dumps(results["before"], indent=1), flush=True)
-        results["after"] = await probe("after", "", mongo, creds, now)
+        results["after"] = await probe("after", {}, mongo, creds, now)
         print("after:", json.dumps(results["after"], indent=1), flush=True)
         return results
 

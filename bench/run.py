@@ -77,14 +77,39 @@ def memory_mb(pid: int, field: str = "VmHWM") -> float | None:
     return None
 
 
-class Server:
-    """A child process serving HTTP on loopback, stopped on exit."""
+def code_of(source: str) -> dict:
+    """How to run the service from another checkout: `python -m` puts its working directory first on sys.path
+    (before PYTHONPATH and the editable install), so that checkout's code runs only from inside it. Checked, not
+    assumed."""
+    if not source:
+        return {}
+    source = os.path.abspath(source)
+    found = subprocess.run(
+        [sys.executable, "-c", "import engagement_svc; print(engagement_svc.__file__)"],
+        cwd=source,
+        env={**os.environ, "PYTHONPATH": source},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    if not found.startswith(source + os.sep):
+        raise RuntimeError(f"the code in {source} does not load from there ({found})")
+    return {"cwd": source, "pythonpath": source}
 
-    def __init__(self, args: list[str], env: dict[str, str], port: int):
+
+class Server:
+    """A child process serving HTTP on loopback, stopped on exit; `code` (see code_of) runs another checkout."""
+
+    def __init__(self, args: list[str], env: dict[str, str], port: int, code: dict | None = None):
         self.port = port
+        code = code or {}
+        if code:
+            env = env | {"PYTHONPATH": code["pythonpath"]}
         # Its log goes to a file: a pipe nobody reads would fill up and stall the server under load.
         self.log = tempfile.TemporaryFile(mode="w+")
-        self.process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=self.log, text=True)
+        self.process = subprocess.Popen(
+            args, env=env, stdout=subprocess.DEVNULL, stderr=self.log, text=True, cwd=code.get("cwd")
+        )
 
     async def ready(self, session, seconds: float = 60.0) -> None:
         deadline = time.monotonic() + seconds
@@ -348,10 +373,6 @@ NEW_ZONES = (
 )
 
 
-def variant_env(base: dict, pythonpath: str) -> dict:
-    return base | {"PYTHONPATH": pythonpath} if pythonpath else base
-
-
 async def ab_figures(args, mongo_url_for, sync_client, anchor: datetime) -> dict:
     """This checkout ("after") against the code in --baseline ("before"), in one run on one machine: cold
     samples alternate between the two; warm rounds interleave two running processes; then the first request in
@@ -362,22 +383,18 @@ async def ab_figures(args, mongo_url_for, sync_client, anchor: datetime) -> dict
 
     headers = {"X-User-Id": BENCH_USER_ID, "X-Auth-Token": BENCH_TOKEN}
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("MONGO_URL", "ENGAGEMENT_", "PYTHONPATH"))}
-    variants = {"before": os.path.abspath(args.baseline), "after": ""}
+    variants = {"before": code_of(args.baseline), "after": {}}
 
     def env_of(name: str) -> dict:
-        return variant_env(
-            base_env
-            | {
-                "MONGO_URL": mongo_url_for(args.database),
-                "ENGAGEMENT_TIMEZONE": ZONE,
-                "ENGAGEMENT_STATE_MONGO_URL": mongo_url_for(f"{args.database}_state_{name}"),
-                "ENGAGEMENT_QUERY_TIMEOUT_MS": "300000",
-                "ENGAGEMENT_WARM_DAYS": "0",
-                "ENGAGEMENT_RATE_LIMIT_CALLS": "0",
-                "ENGAGEMENT_LOG_LEVEL": "INFO",
-            },
-            variants[name],
-        )
+        return base_env | {
+            "MONGO_URL": mongo_url_for(args.database),
+            "ENGAGEMENT_TIMEZONE": ZONE,
+            "ENGAGEMENT_STATE_MONGO_URL": mongo_url_for(f"{args.database}_state_{name}"),
+            "ENGAGEMENT_QUERY_TIMEOUT_MS": "300000",
+            "ENGAGEMENT_WARM_DAYS": "0",
+            "ENGAGEMENT_RATE_LIMIT_CALLS": "0",
+            "ENGAGEMENT_LOG_LEVEL": "INFO",
+        }
 
     def url_for(port: int, days: int, zone: str = ZONE) -> str:
         start, end, _, _ = window(anchor, days)
@@ -385,7 +402,9 @@ async def ab_figures(args, mongo_url_for, sync_client, anchor: datetime) -> dict
 
     def start(name: str) -> Server:
         port = free_port()
-        return Server([sys.executable, "-m", "engagement_svc", "serve", "--port", str(port)], env_of(name), port)
+        return Server(
+            [sys.executable, "-m", "engagement_svc", "serve", "--port", str(port)], env_of(name), port, variants[name]
+        )
 
     out: dict = {name: {"cold": {}, "warm": {}, "new_zone_365": {}} for name in variants}
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=50)) as session:
