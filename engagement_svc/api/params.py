@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from engagement_svc.counting.catalog import BOTS_CHOICES
 from engagement_svc.days import load_zone, local_date
 from engagement_svc.settings import Settings
 
@@ -29,6 +30,7 @@ class RangeQuery:
     zone: ZoneInfo
     first_day: date  # the day of `start` in `zone`
     last_day: date  # the day of `end` in `zone`
+    bots: str = "include"  # include | exclude | only: which messages (or users) of bots count
 
     @property
     def days(self) -> int:
@@ -68,8 +70,56 @@ def _single(query: Mapping[str, str], key: str) -> str | None:
     return values[0] if values else None
 
 
+SORT_FIELDS = ("messages", "lastWeekMessages", "diffFromLastWeek", "name", "ts", "_updatedAt")
+MAX_COUNT = 100
+DEFAULT_COUNT = 50
+
+
+@dataclass(frozen=True)
+class ListQuery(RangeQuery):
+    """A range and one page of its rows: `sort` is a field, `descending` its direction."""
+
+    offset: int = 0
+    count: int = DEFAULT_COUNT
+    sort: str = "messages"
+    descending: bool = True
+
+
+def _bots(query: Mapping[str, str]) -> str:
+    bots = _single(query, "bots")
+    if bots is None:
+        return "include"
+    if bots not in BOTS_CHOICES:
+        raise BadRequest("Invalid parameter 'bots': must be one of include, exclude, only")
+    return bots
+
+
+def _whole(query: Mapping[str, str], key: str, default: int, most: int | None = None) -> int:
+    text = _single(query, key)
+    if text is None:
+        return default
+    if not (text.isascii() and text.isdigit() and len(text) <= 9):
+        raise BadRequest(f"Invalid parameter '{key}': must be a whole number, 0 or more")
+    value = int(text)
+    if most is not None and value > most:
+        raise BadRequest(f"Invalid parameter '{key}': must be at most {most}")
+    return value
+
+
+def parse_list(query: Mapping[str, str], settings: Settings) -> ListQuery:
+    """A range (as `parse_range`), then offset, count (0: the default, at most 100) and sort."""
+    q = parse_range(query, settings)
+    offset = _whole(query, "offset", 0)
+    count = _whole(query, "count", DEFAULT_COUNT, MAX_COUNT) or DEFAULT_COUNT
+    sort = _single(query, "sort") or "-messages"
+    field = sort[1:] if sort.startswith("-") else sort
+    if field not in SORT_FIELDS:
+        raise BadRequest(f"Invalid parameter 'sort': must be one of {', '.join(SORT_FIELDS)}, optionally after '-'")
+    return ListQuery(**vars(q), offset=offset, count=count, sort=field, descending=sort.startswith("-"))
+
+
 def parse_range(query: Mapping[str, str], settings: Settings) -> RangeQuery:
-    """Missing keys first (start, then end), then forms (start, end, timezone), then the range itself."""
+    """Missing keys first (start, then end), then forms (start, end, timezone, bots), then the range itself."""
     default_zone, max_days = settings.timezone, settings.max_range_days
     raw = {key: _single(query, key) for key in ("start", "end", "timezone")}
     for key in ("start", "end"):
@@ -83,6 +133,7 @@ def parse_range(query: Mapping[str, str], settings: Settings) -> RangeQuery:
     zone = load_zone(default_zone if raw["timezone"] is None else raw["timezone"])
     if zone is None:
         raise BadRequest("Match error: Failed Match.Where validation in field timezone")
+    bots = _bots(query)
     if end < start:
         raise BadRequest(f"end ({raw['end']}) is before start ({raw['start']})")
     try:
@@ -97,4 +148,4 @@ def parse_range(query: Mapping[str, str], settings: Settings) -> RangeQuery:
         raise BadRequest(
             "start and end must lie between the years 0001 and 9999, with room for the window before start"
         )
-    return RangeQuery(start=start, end=end, zone=zone, first_day=first_day, last_day=last_day)
+    return RangeQuery(start=start, end=end, zone=zone, first_day=first_day, last_day=last_day, bots=bots)

@@ -23,6 +23,7 @@ from engagement_svc.api.params import BadRequest
 from engagement_svc.counting.engine import Engine
 from engagement_svc.counting.work import CALLER, DEADLINE, Busy
 from engagement_svc.mongo_errors import database_problem
+from engagement_svc.reports.csv import Table
 from engagement_svc.resources import (
     AUTH_DOCUMENTS,
     ENGINE,
@@ -43,13 +44,49 @@ class Endpoint:
     summary: str
     parse: Callable[[Mapping[str, str], Settings], Any]  # raises BadRequest with the contract's text
     answer: Callable[[Engine, Any], Awaitable[str]]  # the 200 body, as JSON text
+    table: Callable[[Engine, Any], Awaitable[Table]]  # the 200 body as CSV
+
+
+def wants_csv(request: web.Request) -> bool:
+    """`format=csv` (or `json`), else an Accept header that names text/csv (with a q above 0)."""
+    values = request.query.getall("format", [])
+    if len(values) > 1 or (values and values[0] not in ("json", "csv")):
+        raise BadRequest("Invalid parameter 'format': must be json or csv")
+    if values:
+        return values[0] == "csv"
+    for part in request.headers.get("Accept", "").split(","):
+        media, *params = (p.strip().lower() for p in part.split(";"))
+        if media == "text/csv":
+            return not any(p.replace(" ", "") in ("q=0", "q=0.0", "q=0.00", "q=0.000") for p in params)
+    return False
+
+
+async def send_csv(request: web.Request, table: Table, headers: dict[str, str]) -> web.StreamResponse:
+    """The table streamed: the header first, then its lines in batches as they come."""
+    response = web.StreamResponse(
+        headers={
+            **headers,
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="{table.filename}"',
+        }
+    )
+    await response.prepare(request)
+    batch = [table.head()]
+    async for text in table.lines:
+        batch.append(text)
+        if len(batch) >= 500:
+            await response.write("".join(batch).encode())
+            batch = []
+    await response.write("".join(batch).encode())
+    await response.write_eof()
+    return response
 
 
 NO_STORE = {"Cache-Control": "no-store"}  # answers for one signed-in user: never kept by a proxy or browser
 
 
-def handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Response]]:
-    async def handle(request: web.Request) -> web.Response:
+def handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handle(request: web.Request) -> web.StreamResponse:
         settings = request.app[SETTINGS]
         engine = request.app[ENGINE]
         limit = settings.query_timeout_ms / 1000
@@ -75,11 +112,14 @@ def handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Respons
                         if not verdict.allowed:
                             request.app[METRICS].rate_limited.inc()
                             return failure(429, verdict.error(), headers=headers)
+                    csv = wants_csv(request)
                     query = endpoint.parse(request.query, settings)
                     # Counting this request needs is queued as this caller's, and refused at once (Busy) when it
                     # cannot be done before the deadline.
                     CALLER.set(access.user_id)
                     DEADLINE.set(time.monotonic() + limit)
+                    if csv:
+                        return await send_csv(request, await endpoint.table(engine, query), headers)
                     body = await endpoint.answer(engine, query)
                     return web.Response(text=body, content_type="application/json", headers=headers)
         except BadRequest as exc:

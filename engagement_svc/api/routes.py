@@ -1,38 +1,46 @@
-"""The routes table: every dashboard endpoint (a path, its parameters, its answer) and the operators' ones."""
+"""The routes table: every dashboard endpoint (a path, its parameters, its answers) and the operators' ones."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from aiohttp import web
 
-from engagement_svc.api import ops
-from engagement_svc.api.params import RangeQuery, parse_range
+from engagement_svc.api import answers, ops
+from engagement_svc.api.params import parse_list, parse_range
 from engagement_svc.api.pipeline import Endpoint, handler
-from engagement_svc.counting.catalog import MESSAGES
-from engagement_svc.counting.engine import Engine
-from engagement_svc.counting.slots import day_spans
-from engagement_svc.reports import messages
 
 API = "/api/v1/engagement-dashboard"
-
-
-async def messages_sent(engine: Engine, q: RangeQuery) -> str:
-    first = q.first_day - timedelta(days=q.days)  # the window before the range, then the range
-    spans = day_spans(q.zone, first, q.last_day)
-    totals = await engine.counts(MESSAGES, spans)
-    return messages.messages_sent_json([s.lo_s for s in spans], totals)
-
 
 ENDPOINTS = (
     Endpoint(
         f"{API}/messages/messages-sent",
         "messages sent per day, with the period's and yesterday's variations",
         parse_range,
-        messages_sent,
+        answers.messages_sent,
+        answers.messages_sent_csv,
+    ),
+    Endpoint(
+        f"{API}/messages/origin",
+        "messages sent in the range per room type (c, p, d)",
+        parse_range,
+        answers.origin,
+        answers.origin_csv,
+    ),
+    Endpoint(
+        f"{API}/messages/top-five-popular-channels",
+        "the five rooms with the most messages sent in the range",
+        parse_range,
+        answers.top_five,
+        answers.top_five_csv,
+    ),
+    Endpoint(
+        f"{API}/channels/list",
+        "every room with messages in the range or the one before, one page, sorted",
+        parse_list,
+        answers.channel_list,
+        answers.channel_list_csv,
     ),
 )
-MESSAGES_SENT_PATH = ENDPOINTS[0].path
+MESSAGES_SENT_PATH, ORIGIN_PATH, TOP_FIVE_PATH, CHANNELS_LIST_PATH = (e.path for e in ENDPOINTS)
 
 OPS = (
     ("/healthz", ops.healthz),

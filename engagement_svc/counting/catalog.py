@@ -5,14 +5,23 @@ and the test applied to change-stream events both come from it, see `rules`). Co
 document field, e.g. the room or the author) and per UTC slot of the metric's time field, which answers both
 sums (how many messages) and distinct keys (how many users) over any span. What a key stands for (a room of
 some type) is decided when counts are read, because it can change after a message was counted.
+
+A metric may also have a flag: a second rule that splits each key's counts in two (a room's messages by people
+and by bots). A flagged document is kept under its key plus FLAG and the flag's name, so one scan and one kept
+day answer "with", "without" and "only" the flagged documents.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from engagement_svc.counting import rules
-from engagement_svc.rocketchat.documents import COUNTED_ROOM_TYPES, MESSAGE_SENT
+from engagement_svc.rocketchat.documents import BOT_AUTHORS, BOT_MESSAGE, BOT_USER, COUNTED_ROOM_TYPES, MESSAGE_SENT
+from engagement_svc.rocketchat.rooms import FLAG  # cannot occur in an id: "GENERAL\x1fbot", GENERAL's bot messages
+
+BOTS_CHOICES = ("include", "exclude", "only")
 
 
 @dataclass(frozen=True)
@@ -26,15 +35,67 @@ class Metric:
     # (user ids, one class); and which classes count when a report asks for the metric's total.
     keys: str = "rooms"
     counted: tuple[str, ...] = COUNTED_ROOM_TYPES
+    flag: tuple[str, rules.Rule] | None = None  # (name, rule): documents kept apart under key + FLAG + name
     version: int = 1  # part of every kept count's identity: bump it when the rule changes, and all is recounted
     watched_fields: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         rules.as_expression(self.rule)  # an unsupported operator fails at import, not on a live request
         watched = rules.fields(self.rule) | {self.time_field, self.key_field}
+        if self.flag is not None:
+            rules.as_expression(self.flag[1])
+            watched |= rules.fields(self.flag[1])
         object.__setattr__(self, "watched_fields", frozenset(watched))
 
+    @property
+    def uses_params(self) -> bool:
+        return rules.uses_params(self.rule) or (self.flag is not None and rules.uses_params(self.flag[1]))
 
-MESSAGES = Metric("messages", "rocketchat_message", "ts", "rid", MESSAGE_SENT)
+    def key_expression(self, params: rules.Params) -> Any:
+        """The key a document is kept under, as an aggregation expression."""
+        plain = "$" + self.key_field
+        if self.flag is None:
+            return plain
+        name, rule = self.flag
+        return {"$cond": [rules.as_expression(rule, params), {"$concat": [plain, FLAG + name]}, plain]}
+
+    def key_of(self, doc: Mapping[str, Any], params: rules.Params) -> str | None:
+        """The key a document (from a change stream) is kept under; None when it has none."""
+        key = rules.value(doc, self.key_field)
+        if not isinstance(key, str):
+            return None
+        if self.flag is not None and rules.matches(self.flag[1], doc, params):
+            return key + FLAG + self.flag[0]
+        return key
+
+    def counted_for(self, flagged: str = "include") -> tuple[str, ...]:
+        """The classes that count with the flagged documents included, excluded, or only them."""
+        if self.flag is None:
+            return self.counted
+        marked = tuple(kind + FLAG + self.flag[0] for kind in self.counted)
+        return {"include": self.counted + marked, "exclude": self.counted, "only": marked}[flagged]
+
+
+@dataclass(frozen=True)
+class ParamSource:
+    """Where a rule's parameter comes from: the ids of the documents of `collection` that `rule` matches; the
+    counted documents name them in `field` (so the days a change of the set touches can be found)."""
+
+    collection: str
+    rule: rules.Rule
+    field: str
+
+
+PARAM_SOURCES = {BOT_AUTHORS.name: ParamSource("users", BOT_USER, "u._id")}
+
+
+def unflagged(key: str) -> str:
+    """The key a kept key belongs to (a room id, whether the counts are its bots' or its people's)."""
+    return key.split(FLAG, 1)[0]
+
+
+MESSAGES = Metric("messages", "rocketchat_message", "ts", "rid", MESSAGE_SENT, flag=("bot", BOT_MESSAGE), version=2)
 
 CATALOG = {m.name: m for m in (MESSAGES,)}
+
+__all__ = ["BOTS_CHOICES", "CATALOG", "FLAG", "MESSAGES", "PARAM_SOURCES", "Metric", "ParamSource", "unflagged"]

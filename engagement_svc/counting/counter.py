@@ -17,6 +17,7 @@ from engagement_svc.counting.kept import ClosedDay
 from engagement_svc.counting.slots import SLOT_MS, SLOTS_PER_DAY, utc_day_start
 
 Cells = dict[tuple[str, int], int]
+DAY_MS = SLOT_MS * SLOTS_PER_DAY
 
 
 def day_runs(days: Iterable[int]) -> list[tuple[int, int]]:
@@ -30,7 +31,7 @@ def day_runs(days: Iterable[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def pipeline(metric: Metric, days: Iterable[int]) -> list[dict]:
+def pipeline(metric: Metric, days: Iterable[int], params: rules.Params = rules.NO_PARAMS) -> list[dict]:
     """Per UTC day: the keys, their slots and counts (parallel arrays), and every document of the day."""
     t = metric.time_field
     ranges = [{t: {"$gte": utc_day_start(a), "$lt": utc_day_start(b)}} for a, b in day_runs(days)]
@@ -39,8 +40,8 @@ def pipeline(metric: Metric, days: Iterable[int]) -> list[dict]:
         {"$match": ranges[0] if len(ranges) == 1 else {"$or": ranges}},
         {
             "$group": {
-                "_id": {"s": slot, "k": "$" + metric.key_field},
-                "n": {"$sum": {"$cond": [rules.as_expression(metric.rule), 1, 0]}},
+                "_id": {"s": slot, "k": metric.key_expression(params)},
+                "n": {"$sum": {"$cond": [rules.as_expression(metric.rule, params), 1, 0]}},
                 "all": {"$sum": 1},
             }
         },
@@ -70,21 +71,25 @@ def cells_by_day(docs: Iterable[Mapping]) -> dict[int, tuple[Cells, int]]:
     return out
 
 
-async def count_days(db, metric: Metric, days: list[int]) -> dict[int, ClosedDay]:
+async def count_days(
+    db, metric: Metric, days: list[int], params: rules.Params = rules.NO_PARAMS
+) -> dict[int, ClosedDay]:
     """Every requested day (days without any document too), counted in one aggregation."""
     if not days:
         return {}
-    cursor = await db[metric.collection].aggregate(pipeline(metric, days), allowDiskUse=True)
+    cursor = await db[metric.collection].aggregate(pipeline(metric, days, params), allowDiskUse=True)
     found = cells_by_day([doc async for doc in cursor])
     return {d: ClosedDay(d, *found.get(d, ({}, 0))) for d in days}
 
 
-async def count_at(db, metric: Metric, days: list[int], cluster_time) -> dict[int, tuple[Cells, int]]:
+async def count_at(
+    db, metric: Metric, days: list[int], cluster_time, params: rules.Params = rules.NO_PARAMS
+) -> dict[int, tuple[Cells, int]]:
     """The same count as a snapshot read at a cluster time (what a change stream then continues from)."""
     reply = await db.command(
         {
             "aggregate": metric.collection,
-            "pipeline": pipeline(metric, days),
+            "pipeline": pipeline(metric, days, params),
             "cursor": {},
             "allowDiskUse": True,
             "readConcern": {"level": "snapshot", "atClusterTime": cluster_time},
@@ -112,12 +117,14 @@ async def raw_counts(db, metric: Metric, days: list[int], parallel: int) -> dict
     return results
 
 
-async def count_span(db, metric: Metric, lo: datetime, hi: datetime) -> dict[str, int]:
+async def count_span(
+    db, metric: Metric, lo: datetime, hi: datetime, params: rules.Params = rules.NO_PARAMS
+) -> dict[str, int]:
     """Counted documents per key in an exact span of time (for spans that are not runs of slots)."""
     cursor = await db[metric.collection].aggregate(
         [
-            {"$match": {metric.time_field: {"$gte": lo, "$lt": hi}, **metric.rule}},
-            {"$group": {"_id": "$" + metric.key_field, "n": {"$sum": 1}}},
+            {"$match": {metric.time_field: {"$gte": lo, "$lt": hi}, **rules.as_query(metric.rule, params)}},
+            {"$group": {"_id": metric.key_expression(params), "n": {"$sum": 1}}},
         ]
     )
     return {doc["_id"]: doc["n"] async for doc in cursor if isinstance(doc["_id"], str)}
@@ -129,3 +136,20 @@ async def earliest(db, metric: Metric) -> datetime | None:
         {metric.time_field: {"$type": "date"}}, {metric.time_field: 1}, sort=[(metric.time_field, 1)]
     )
     return None if doc is None else doc[metric.time_field]
+
+
+async def days_of(db, metric: Metric, field: str, values: list[str]) -> set[int]:
+    """The UTC days holding a document whose `field` is one of `values` (the days a changed parameter touches;
+    read from `field`'s index)."""
+    cursor = await db[metric.collection].aggregate(
+        [
+            {"$match": {field: {"$in": values}, metric.time_field: {"$type": "date"}}},
+            {"$group": {"_id": {"$floor": {"$divide": [{"$toLong": "$" + metric.time_field}, DAY_MS]}}}},
+        ]
+    )
+    return {int(doc["_id"]) async for doc in cursor}
+
+
+async def param_values(db, collection: str, rule: rules.Rule) -> frozenset[str]:
+    """The ids of the documents of `collection` the rule matches (the bot users, say)."""
+    return frozenset([doc["_id"] async for doc in db[collection].find(rule, {"_id": 1}) if isinstance(doc["_id"], str)])

@@ -31,9 +31,9 @@ from bson import Timestamp
 from pymongo.errors import PyMongoError
 
 from engagement_svc.counting import counter, rules
-from engagement_svc.counting.catalog import CATALOG, Metric
+from engagement_svc.counting.catalog import CATALOG, FLAG, PARAM_SOURCES, Metric, unflagged
 from engagement_svc.counting.kept import Classes, ClosedDay, EveryKey, OpenDay
-from engagement_svc.counting.slots import SLOTS_PER_DAY, Span, Spans, slot_of, utc_day_of
+from engagement_svc.counting.slots import SLOT_SECONDS, SLOTS_PER_DAY, Span, Spans, slot_of, span_of_seconds, utc_day_of
 from engagement_svc.counting.store import StateStore, source_id
 from engagement_svc.counting.work import CALLER, DEADLINE, Job, Work
 from engagement_svc.rocketchat.changes import ChangeStreams, Watcher, operation_time
@@ -52,6 +52,8 @@ TRACK_TIMEOUT_S = 120  # a snapshot read must finish well inside MongoDB's snaps
 RESNAPSHOT_S = 1.0
 SPAN_CACHE_SIZE = 100_000  # remembered sums of closed spans (about 150 bytes each)
 SERIES_CACHE_SIZE = 1024  # remembered answers for whole series of spans (a zone's days from one date to another)
+DERIVED_CACHE_SIZE = 64  # remembered derived answers (each at most one row per room)
+KEY_CACHE_ENTRIES = 500_000  # remembered per-key sums of closed spans, in keys over all spans (about 40 MB)
 EPOCH_PLUS_GRACE = datetime(1970, 1, 8, tzinfo=UTC)  # open days are counted again after deletions at most this often
 CORRECTIONS = "~corrections"  # the owner of recounts: a caller of its own, ahead of background work
 
@@ -65,6 +67,18 @@ def _parts(views: dict[int, View], first: int, end: int) -> Iterator[tuple[View,
         if view is not None:
             base = day * SLOTS_PER_DAY
             yield view, max(first - base, 0), min(end - base, SLOTS_PER_DAY)
+
+
+def _merged(parts: list[dict[str, int]]) -> dict[str, int]:
+    """Per-key sums added together, flagged keys under their plain key."""
+    if len(parts) == 1 and not any(FLAG in k for k in parts[0]):
+        return parts[0]
+    out: dict[str, int] = {}
+    for part in parts:
+        for key, n in part.items():
+            plain = unflagged(key) if FLAG in key else key
+            out[plain] = out.get(plain, 0) + n
+    return out
 
 
 class RunningSums:
@@ -126,12 +140,17 @@ class Engine:
         self.work = Work(PARALLEL_COUNTS, BACKGROUND_TIMEOUT_S)
         self.metrics = metrics
         self._source: str | None = None
+        self.params: dict[str, frozenset[str]] = {}  # the sets rules name (bot users), as last read
+        self._params_due = False
         self._closed: dict[str, dict[int, ClosedDay]] = {m: {} for m in metrics}
         self._trackers: dict[str, Tracker] = {}
         self._versions: dict[str, int] = {}  # metric -> changes of its kept days (remembered sums check it)
         self._span_cache: dict[tuple, tuple[tuple[int, int], int]] = {}
-        self._running: dict[str, RunningSums] = {}
+        self._running: dict[tuple[str, tuple[str, ...]], RunningSums] = {}
         self._series_cache: dict[tuple, tuple[tuple, list]] = {}
+        self._key_cache: dict[tuple, tuple[tuple[int, int], dict[str, int]]] = {}
+        self._key_cache_entries = 0
+        self._derived: dict[tuple, tuple[tuple, Any]] = {}  # answers derived from counts, see `remembered`
         self._earliest: dict[str, tuple[float, datetime | None]] = {}  # metric -> (read at, oldest time)
         self._changes: dict[tuple[str, int], int] = {}  # (metric, closed day) -> changes seen
         self._dirty: dict[str, set[int]] = {m: set() for m in metrics}  # closed days in memory, to recount
@@ -147,6 +166,10 @@ class Engine:
             fields = set().union(*(m.watched_fields for m in self._of(collection)))
             self.watchers[collection] = watcher = streams.on(collection)
             watcher.listen(_Listener(self, collection), fields, fields)
+        if any(m.uses_params for m in metrics.values()):
+            for name, param in PARAM_SOURCES.items():
+                param_fields = rules.fields(param.rule)
+                streams.on(param.collection).listen(_ParamListener(self, name), param_fields, param_fields)
         self.stats = {
             "closed_hits": 0,
             "closed_misses": 0,
@@ -188,10 +211,48 @@ class Engine:
         return len(days), sum(d.nbytes() for d in days)
 
     async def source(self) -> str:
+        """The source's identity, once the state database is tidied and the rules' sets are read (the first
+        thing every count needs)."""
         if self._source is None:
-            self._source = await source_id(self.db)
-            await self.store.retire_old_collections()
+            await self.work.shared(("source",), self._first_source)
+        assert self._source is not None
         return self._source
+
+    async def _first_source(self) -> None:
+        with pymongo.timeout(BACKGROUND_TIMEOUT_S):
+            source = await source_id(self.db)
+            await self.store.retire_old_collections()
+            if any(m.uses_params for m in self.metrics.values()):
+                for name in PARAM_SOURCES:
+                    await self._read_param(source, name, await self.store.load_param(source, name))
+            self._source = source
+
+    async def _read_param(self, source: str, name: str, before: frozenset[str] | None) -> None:
+        """Read a rule's set afresh. Where it differs from `before` (what the kept counts were made with), the days
+        holding documents of the ids that changed are forgotten by the state database and recounted."""
+        param = PARAM_SOURCES[name]
+        current = await counter.param_values(self.db, param.collection, param.rule)
+        self.params[name] = current
+        if before is not None and before != current:
+            changed = sorted(before ^ current)
+            now = datetime.now(UTC)
+            for metric in self.metrics.values():
+                if metric.uses_params:
+                    days = await counter.days_of(self.db, metric, param.field, changed)
+                    for day in days:
+                        self._changed_day(metric, day, now)
+                    await self.store.forget(source, metric, {d for d in days if self.is_closed(d, now)})
+            self._resnapshot = True
+            log.info("%s changed (%d ids); the days they touch are counted again", name, len(changed))
+        if before != current:
+            await self.store.save_param(source, name, current)
+
+    async def _refresh_params(self) -> None:
+        self._params_due = False
+        if self._source is None:
+            return  # nothing counted yet: the first count reads them
+        for name in PARAM_SOURCES:
+            await self._read_param(self._source, name, self.params.get(name))
 
     def is_closed(self, day: int, now: datetime) -> bool:
         return day < self.first_open_day(now)
@@ -219,30 +280,33 @@ class Engine:
         """What the metric's keys stand for: the room-type map for room keys; one class for user keys."""
         return self.rooms if metric.keys == "rooms" else self._users
 
-    async def counts(self, metric: Metric, spans: Sequence[Span], by: str | None = None) -> list[Any]:
+    async def counts(
+        self, metric: Metric, spans: Sequence[Span], by: str | None = None, counted: tuple[str, ...] | None = None
+    ) -> list[Any]:
         """Counts of `metric` in each span (a zone's local days or hours, see `slots.day_spans`), in order.
 
         by=None: one int per span, the sum over the keys that count (for messages: rooms of type c, p or d);
         by="class": per span, {class: sum} over every class (room types c, p, d, l, v...);
         by="key": per span, {key: sum} over the keys that count;
         by="distinct": per span, how many different keys that count have anything in it (users, say).
+        `counted`: the classes that count (default: the metric's; see `Metric.counted_for` for flagged keys).
 
         A sum or distinct count of a span in closed days is remembered (by its slots, so every zone whose day
         has the same edges shares it) until the metric's kept days or the key classes change.
         """
         now = datetime.now(UTC)
-        classes, counted = self.classes(metric), metric.counted
+        classes, counted = self.classes(metric), counted or metric.counted_for("include")
         version = (self._versions.get(metric.name, 0), classes.generation)
         open_slot = self.first_open_day(now) * SLOTS_PER_DAY
         cache = self._span_cache if by in (None, "distinct") else None
         # The whole series asked again (the same zone's same days): what was closed is reused as it is.
-        series_key = (metric.name, by, spans.key) if cache is not None and isinstance(spans, Spans) else None
+        series_key = (metric.name, by, counted, spans.key) if cache is not None and isinstance(spans, Spans) else None
         series = self._series_cache.get(series_key) if series_key is not None else None
         if series is not None and series[0] == (version, open_slot):
             results = list(series[1])
         else:
             results = [None] * len(spans)
-            running = self._running_sums(metric) if by is None else None
+            running = self._running_sums(metric, counted) if by is None else None
             if running is not None:
                 running.answer(spans, results, open_slot)
         todo: list[int] = []
@@ -256,7 +320,7 @@ class Engine:
                 todo.append(i)
                 continue
             if cache is not None:
-                hit = cache.get((metric.name, by, s.first, s.end))
+                hit = cache.get((metric.name, by, counted, s.first, s.end))
                 if hit is not None and hit[0] == version:
                     results[i] = hit[1]
                     continue
@@ -271,7 +335,7 @@ class Engine:
         for i in todo:
             s = spans[i]
             if s.first is None or s.end is None:
-                results[i] = await self._exact(metric, s, by)
+                results[i] = await self._exact(metric, s, by, counted)
                 continue
             if by is None:
                 total = 0
@@ -302,7 +366,7 @@ class Engine:
             if cache is not None and s.end <= open_slot:
                 if len(cache) >= SPAN_CACHE_SIZE:
                     cache.clear()  # a bound, not an order: what is asked again is remembered again
-                cache[(metric.name, by, s.first, s.end)] = (version, results[i])
+                cache[(metric.name, by, counted, s.first, s.end)] = (version, results[i])
         if series_key is not None:
             if len(self._series_cache) >= SERIES_CACHE_SIZE:
                 self._series_cache.clear()
@@ -312,24 +376,90 @@ class Engine:
             self._series_cache[series_key] = ((version, open_slot), closed_only)
         return results
 
-    def _running_sums(self, metric: Metric) -> RunningSums | None:
+    async def key_sums(self, metric: Metric, s: Span, counted: tuple[str, ...] | None = None) -> dict[str, int]:
+        """Per key, the counted sum over one span (a whole range, say), flagged and plain counts of a key added
+        together (a room's messages, whoever wrote them). The part of the span in closed days is remembered
+        until the metric's kept days or the key classes change; the open part is read fresh."""
+        counted = counted or metric.counted_for("include")
+        if s.first is None or s.end is None:
+            return _merged([(await self.counts(metric, [s], by="key", counted=counted))[0]])
+        open_slot = self.first_open_day(datetime.now(UTC)) * SLOTS_PER_DAY
+        closed_end = min(s.end, max(s.first, open_slot))
+        parts: list[dict[str, int]] = []
+        if closed_end > s.first:
+            cache_key = (metric.name, counted, s.first, closed_end)
+            hit = self._key_cache.get(cache_key)
+            classes = self.classes(metric)
+            if hit is not None and hit[0] == (self._versions.get(metric.name, 0), classes.generation):
+                self.stats["spans_remembered"] += 1
+                parts.append(hit[1])
+            else:
+                closed = span_of_seconds(s.first * SLOT_SECONDS, closed_end * SLOT_SECONDS)
+                sums = _merged([(await self.counts(metric, [closed], by="key", counted=counted))[0]])
+                version = (self._versions.get(metric.name, 0), classes.generation)  # as of the counts
+                if self._key_cache_entries + len(sums) > KEY_CACHE_ENTRIES:
+                    self._key_cache.clear()  # a bound, not an order: what is asked again is remembered again
+                    self._key_cache_entries = 0
+                self._key_cache[cache_key] = (version, sums)
+                self._key_cache_entries += len(sums)
+                parts.append(sums)
+        if s.end > closed_end:
+            rest = span_of_seconds(closed_end * SLOT_SECONDS, s.end * SLOT_SECONDS)
+            parts.append(_merged([(await self.counts(metric, [rest], by="key", counted=counted))[0]]))
+        return parts[0] if len(parts) == 1 else _merged(parts)
+
+    def stamp(self, metric: Metric) -> tuple | None:
+        """What every answer about this metric depends on, while the change stream is followed: equal stamps,
+        equal counts (an answer derived from them may be remembered under it). None when it cannot be told."""
+        tracker = self._trackers.get(metric.name)
+        if tracker is None or not self.watchers[metric.collection].healthy:
+            return None
+        now = datetime.now(UTC)
+        opened = tuple((d, v.version) for d, v in sorted(tracker.days.items()))
+        return (
+            self._versions.get(metric.name, 0),
+            self.classes(metric).generation,
+            self.first_open_day(now),
+            utc_day_of(now),
+            opened,
+        )
+
+    def remembered(self, key: tuple, stamp: tuple | None) -> Any:
+        """What `remember` kept under this key, if it was kept at this stamp (see `stamp`); else None."""
+        found = self._derived.get(key)
+        return found[1] if stamp is not None and found is not None and found[0] == stamp else None
+
+    def remember(self, key: tuple, stamp: tuple | None, value: Any) -> None:
+        """Keep an answer derived from counts (a sorted channel list, say) while the stamp holds; at most
+        DERIVED_CACHE_SIZE of them."""
+        if stamp is None:
+            return
+        if len(self._derived) >= DERIVED_CACHE_SIZE:
+            self._derived.pop(next(iter(self._derived)))
+        self._derived[key] = (stamp, value)
+
+    def _running_sums(self, metric: Metric, counted: tuple[str, ...]) -> RunningSums | None:
         """The metric's counted sums over every kept closed day as one running sum, rebuilt when a kept day or
         a key's class changes: any run of closed slots is then two lookups, whatever the zone."""
         classes = self.classes(metric)
         version = (self._versions.get(metric.name, 0), classes.generation)
-        built = self._running.get(metric.name)
+        built = self._running.get((metric.name, counted))
         if built is None or built.version != version:
             closed = self._closed[metric.name]
             if not closed:
                 return None
-            built = self._running[metric.name] = RunningSums(version, closed, classes, metric.counted)
+            built = self._running[(metric.name, counted)] = RunningSums(version, closed, classes, counted)
         return built
 
-    async def _exact(self, metric: Metric, s: Span, by: str | None) -> Any:
+    async def _exact(self, metric: Metric, s: Span, by: str | None, counted: tuple[str, ...]) -> Any:
         """A span that is not a run of slots (offsets before 1980): counted directly, if anything can be in it."""
         self.stats["exact_spans"] += 1
         oldest = await self.earliest(metric)
-        per_key = {} if oldest is None or s.hi <= oldest else await counter.count_span(self.db, metric, s.lo, s.hi)
+        per_key = (
+            {}
+            if oldest is None or s.hi <= oldest
+            else await counter.count_span(self.db, metric, s.lo, s.hi, self.params)
+        )
         classes = self.classes(metric)
         await classes.ensure(per_key)
         if by == "class":
@@ -339,13 +469,14 @@ class Engine:
                 if kind is not None:
                     out[kind] = out.get(kind, 0) + n
             return out
-        counted = {k: n for k, n in per_key.items() if classes.kind(k) in metric.counted}
+        kept = {k: n for k, n in per_key.items() if classes.kind(k) in counted}
         if by == "key":
-            return counted
-        return len(counted) if by == "distinct" else sum(counted.values())
+            return kept
+        return len(kept) if by == "distinct" else sum(kept.values())
 
     async def _views(self, metric: Metric, days: Iterable[int], now: datetime) -> dict[int, View]:
         """What each day's counts are read from; a day without any document has none."""
+        await self.source()
         oldest = await self.earliest(metric)
         if oldest is None:
             return {}
@@ -392,7 +523,7 @@ class Engine:
                 kept = {d: c for d, c in kept.items() if c.raw == raw[d]}
                 self.stats["state_hits"] += len(kept)
             fresh = [d for d in days if d not in kept]
-            counted = await counter.count_days(self.db, metric, fresh) if fresh else {}
+            counted = await counter.count_days(self.db, metric, fresh, self.params) if fresh else {}
             self.stats["recounts"] += len(counted)
             await self.classes(metric).ensure(k for c in (*kept.values(), *counted.values()) for k in c.keys)
             self._closed[metric.name].update(kept)
@@ -437,7 +568,7 @@ class Engine:
 
     async def _count_live(self, metric: Metric, days: list[int]) -> dict[int, ClosedDay]:
         with pymongo.timeout(BACKGROUND_TIMEOUT_S):
-            counted = await counter.count_days(self.db, metric, days)
+            counted = await counter.count_days(self.db, metric, days, self.params)
             await self.classes(metric).ensure(k for c in counted.values() for k in c.keys)
             return counted
 
@@ -449,7 +580,7 @@ class Engine:
                 if not watcher.running:
                     return
                 since = await operation_time(self.db)
-                found = await counter.count_at(self.db, metric, days, since)
+                found = await counter.count_at(self.db, metric, days, since, self.params)
                 # From here to the end nothing awaits: the replay and the swap see exactly what the stream applied.
                 replay = watcher.replay_after(since)
                 if replay is None or not watcher.running:
@@ -461,8 +592,8 @@ class Engine:
                 return
 
     def _add(self, metric: Metric, tracker: Tracker, doc: dict) -> None:
-        t, key = rules.value(doc, metric.time_field), rules.value(doc, metric.key_field)
-        if isinstance(t, datetime) and isinstance(key, str) and rules.matches(metric.rule, doc):
+        t, key = rules.value(doc, metric.time_field), metric.key_of(doc, self.params)
+        if isinstance(t, datetime) and key is not None and rules.matches(metric.rule, doc, self.params):
             slot = slot_of(t)
             day = tracker.days.get(slot // SLOTS_PER_DAY)
             if day is not None:
@@ -484,8 +615,10 @@ class Engine:
     def _changed(self, metric: Metric, t: datetime) -> None:
         """A document of this time was inserted or changed: if its UTC day is closed, the day is dropped from the
         state database (so that no instance reads it back unchanged) and recounted if kept in memory."""
-        day = utc_day_of(t)
-        if not self.is_closed(day, datetime.now(UTC)):
+        self._changed_day(metric, utc_day_of(t), datetime.now(UTC))
+
+    def _changed_day(self, metric: Metric, day: int, now: datetime) -> None:
+        if not self.is_closed(day, now):
             return  # an open day: the tracker has it (inserts), or is counted again (changes)
         self._changes[(metric.name, day)] = self._changes.get((metric.name, day), 0) + 1
         self._stale[metric.name].add(day)
@@ -529,6 +662,8 @@ class Engine:
             await asyncio.sleep(1.0)
             try:
                 with pymongo.timeout(BACKGROUND_TIMEOUT_S):
+                    if self._params_due:
+                        await self._refresh_params()
                     await self._recount_dirty()
                     if time.monotonic() - last_refresh >= REFRESH_S:
                         await self.rooms.refresh()
@@ -626,6 +761,31 @@ class Engine:
                     break
                 except PyMongoError:
                     await asyncio.sleep(5.0)
+
+
+class _ParamListener:
+    """Follows the collection a rule's set comes from (users, for the bot users): any change to who matches makes
+    the engine read the set again within a second."""
+
+    def __init__(self, engine: Engine, name: str):
+        self.engine, self.name = engine, name
+
+    def inserted(self, doc: dict, cluster_time: Timestamp) -> None:
+        if rules.matches(PARAM_SOURCES[self.name].rule, doc):
+            self.engine._params_due = True
+
+    async def changed(self, doc_id: Any) -> None:
+        self.engine._params_due = True
+
+    def deleted(self, doc_id: Any) -> None:
+        if doc_id in self.engine.params.get(self.name, ()):
+            self.engine._params_due = True
+
+    def reset(self) -> None:
+        self.engine._params_due = True
+
+    async def flush(self) -> None:
+        pass
 
 
 class _Listener:

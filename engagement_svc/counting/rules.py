@@ -4,16 +4,42 @@ applied to a document a change stream delivers.
 
 Only the operators rules need are understood, and each means exactly what MongoDB means by it on the values
 Rocket.Chat stores: `{field: value}`, `$exists`, `$ne`, `$in`, `$nin`, `$and`, `$or`. Anything else is a
-programming error, caught when the catalog is imported.
+programming error, caught when the catalog is imported. The list of an `$in` may be a `Param`: a set read from
+Rocket.Chat when the rule is used (the ids of bot users, say), passed in `params`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 Rule = Mapping[str, Any]
+Params = Mapping[str, frozenset]
 _MISSING = object()
+NO_PARAMS: Params = {}
+
+
+@dataclass(frozen=True)
+class Param:
+    """A set of values named in a rule and supplied when the rule is used."""
+
+    name: str
+
+
+def _resolve(arg: Any, params: Params) -> Any:
+    return sorted(params.get(arg.name, ())) if isinstance(arg, Param) else arg
+
+
+def uses_params(rule: Rule) -> bool:
+    """Whether the rule names a `Param` (its answers change when the parameter's set does)."""
+    for key, value in rule.items():
+        if key in ("$and", "$or"):
+            if any(uses_params(part) for part in value):
+                return True
+        elif isinstance(value, Mapping) and any(isinstance(arg, Param) for arg in value.values()):
+            return True
+    return False
 
 
 def fields(rule: Rule) -> set[str]:
@@ -52,7 +78,7 @@ def _equal(value: Any, wanted: Any) -> bool:
     return type(value) is type(wanted) and value == wanted if isinstance(wanted, bool) else value == wanted
 
 
-def _test(value: Any, condition: Any) -> bool:
+def _test(value: Any, condition: Any, params: Params) -> bool:
     if not (isinstance(condition, Mapping) and condition and all(k.startswith("$") for k in condition)):
         return _equal(value, condition)
     for op, arg in condition.items():
@@ -60,10 +86,13 @@ def _test(value: Any, condition: Any) -> bool:
             ok = (value is not _MISSING) == bool(arg)
         elif op == "$ne":
             ok = not _equal(value, arg)
+        elif op == "$in" and isinstance(arg, Param):
+            found = params.get(arg.name, frozenset())
+            ok = any(v in found for v in (value if isinstance(value, list) else [value]) if isinstance(v, str))
         elif op == "$in":
             ok = any(_equal(value, a) for a in arg)
         elif op == "$nin":
-            ok = not any(_equal(value, a) for a in arg)
+            ok = not any(_equal(value, a) for a in _resolve(arg, params))
         else:
             raise ValueError(f"unsupported operator in a rule: {op}")
         if not ok:
@@ -71,21 +100,21 @@ def _test(value: Any, condition: Any) -> bool:
     return True
 
 
-def matches(rule: Rule, doc: Mapping[str, Any]) -> bool:
+def matches(rule: Rule, doc: Mapping[str, Any], params: Params = NO_PARAMS) -> bool:
     """The rule applied to one document, as MongoDB's `find` would apply it."""
     for key, value in rule.items():
         if key == "$and":
-            ok = all(matches(part, doc) for part in value)
+            ok = all(matches(part, doc, params) for part in value)
         elif key == "$or":
-            ok = any(matches(part, doc) for part in value)
+            ok = any(matches(part, doc, params) for part in value)
         else:
-            ok = _test(_get(doc, key), value)
+            ok = _test(_get(doc, key), value, params)
         if not ok:
             return False
     return True
 
 
-def _field_expression(path: str, condition: Any) -> dict:
+def _field_expression(path: str, condition: Any, params: Params) -> dict:
     ref = "$" + path
     if not (isinstance(condition, Mapping) and condition and all(k.startswith("$") for k in condition)):
         condition = {"$eq": condition}
@@ -99,25 +128,39 @@ def _field_expression(path: str, condition: Any) -> dict:
             same = {"$eq": [ref, arg]} if arg is not None else {"$in": [{"$type": ref}, ["missing", "null"]]}
             parts.append(same if op == "$eq" else {"$not": [same]})
         elif op in ("$in", "$nin"):
-            if any(isinstance(a, (list, dict)) or a is None for a in arg):
+            values = _resolve(arg, params)
+            if any(isinstance(a, (list, dict)) or a is None for a in values):
                 raise ValueError("rules test membership of scalars only")
-            member = {"$in": [ref, list(arg)]}
+            member = {"$in": [ref, list(values)]}
             parts.append(member if op == "$in" else {"$not": [member]})
         else:
             raise ValueError(f"unsupported operator in a rule: {op}")
     return parts[0] if len(parts) == 1 else {"$and": parts}
 
 
-def as_expression(rule: Rule) -> dict:
+def as_expression(rule: Rule, params: Params = NO_PARAMS) -> dict:
     """The rule as an aggregation expression that is true for exactly the documents `matches` accepts, for
     fields that hold scalars (an array-valued field is compared as a whole here, element-wise by `matches`;
     rules only test scalar fields)."""
     parts: list[dict] = []
     for key, value in rule.items():
         if key in ("$and", "$or"):
-            parts.append({key: [as_expression(part) for part in value]})
+            parts.append({key: [as_expression(part, params) for part in value]})
         else:
-            parts.append(_field_expression(key, value))
+            parts.append(_field_expression(key, value, params))
     if not parts:
         return {"$literal": True}
     return parts[0] if len(parts) == 1 else {"$and": parts}
+
+
+def as_query(rule: Rule, params: Params = NO_PARAMS) -> dict:
+    """The rule as a query document (a `$match`), its parameters filled in."""
+    out: dict = {}
+    for key, value in rule.items():
+        if key in ("$and", "$or"):
+            out[key] = [as_query(part, params) for part in value]
+        elif isinstance(value, Mapping):
+            out[key] = {op: _resolve(arg, params) for op, arg in value.items()}
+        else:
+            out[key] = value
+    return out

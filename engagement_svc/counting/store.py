@@ -24,6 +24,7 @@ from engagement_svc.counting.slots import utc_day_date
 log = logging.getLogger("engagement_svc.state")
 
 COUNTS_COLLECTION = "engagement_svc_counts"
+PARAMS_COLLECTION = "engagement_svc_params"  # the sets rules were counted with (the bot users), per source
 RETIRED_COLLECTIONS = ("engagement_svc_days",)  # per-zone days of releases before the slot engine
 
 
@@ -129,6 +130,29 @@ class StateStore:
         """Drop these days (whoever reads them next counts them again)."""
         try:
             await self.collection.delete_many({"_id": {"$in": [day_key(source, metric, d) for d in days]}})
+        except PyMongoError as exc:
+            if exc.timeout:
+                raise
+            self._warn("write", exc)
+
+    async def load_param(self, source: str, name: str) -> frozenset[str] | None:
+        """The set the kept counts were made with (None: never saved, or unreadable)."""
+        try:
+            doc = await self._db[PARAMS_COLLECTION].find_one({"_id": f"{source}|{name}"})
+        except PyMongoError as exc:
+            if exc.timeout:
+                raise
+            self._warn("read", exc)
+            return None
+        return None if doc is None else frozenset(doc["values"])
+
+    async def save_param(self, source: str, name: str, values: frozenset[str]) -> None:
+        try:
+            await self._db[PARAMS_COLLECTION].replace_one(
+                {"_id": f"{source}|{name}"},
+                {"values": sorted(values), "saved_at": datetime.now(UTC)},
+                upsert=True,
+            )
         except PyMongoError as exc:
             if exc.timeout:
                 raise

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Iterable
 
 BATCH = 10_000
+FLAG = "\x1f"  # a flagged key (a room's bot messages) is the room id, FLAG and the flag's name: see counting.catalog
 
 
 class RoomTypes:
@@ -21,16 +22,27 @@ class RoomTypes:
         self._lock = asyncio.Lock()
         self.generation = 0
 
-    def knows(self, rid: str) -> bool:
-        return rid in self._types
+    def knows(self, key: str) -> bool:
+        return key.split(FLAG, 1)[0] in self._types
 
-    def kind(self, rid: str) -> str | None:
-        """The room's type (c, p, d, l, v...), or None for a room that no longer exists."""
-        return self._types.get(rid)
+    def kind(self, key: str) -> str | None:
+        """The room's type (c, p, d, l, v...), or None for a room that no longer exists; for a flagged key, the
+        type plus the flag ("c" FLAG "bot")."""
+        if FLAG in key:
+            rid, flag = key.split(FLAG, 1)
+            kind = self._types.get(rid)
+            return None if kind is None else kind + FLAG + flag
+        return self._types.get(key)
 
-    async def ensure(self, rids: Iterable[str]) -> None:
+    def forget(self, rid: str) -> None:
+        """A room found gone while answering: it stops counting at once (sums derived from the map are redone)."""
+        if self._types.get(rid) is not None:
+            self._types[rid] = None
+            self.generation += 1
+
+    async def ensure(self, keys: Iterable[str]) -> None:
         """Look up, in one query per 10,000, the rooms not seen before."""
-        missing = [rid for rid in set(rids) if rid not in self._types]
+        missing = [rid for rid in {key.split(FLAG, 1)[0] for key in keys} if rid not in self._types]
         if not missing:
             return
         async with self._lock:
@@ -59,3 +71,16 @@ class RoomTypes:
                 changed |= await self._fetch(known[i : i + BATCH])
             if changed:
                 self.generation += 1
+
+
+ROOM_FIELDS = {"name": 1, "fname": 1, "t": 1, "ts": 1, "_updatedAt": 1, "usernames": 1}
+DOCUMENT_BATCH = 1000
+
+
+async def room_documents(db, rids: list[str]) -> dict[str, dict]:
+    """The rooms' documents (the fields the dashboard shows), by id; a room that no longer exists is absent."""
+    found: dict[str, dict] = {}
+    for i in range(0, len(rids), DOCUMENT_BATCH):
+        async for doc in db.rocketchat_room.find({"_id": {"$in": rids[i : i + DOCUMENT_BATCH]}}, ROOM_FIELDS):
+            found[doc["_id"]] = doc
+    return found

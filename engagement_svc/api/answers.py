@@ -1,0 +1,151 @@
+"""Each endpoint's answer: the counts it needs from the engine, handed to its report, as JSON or as a CSV table.
+
+The glue between layers: the engine counts, `rocketchat.rooms` reads room documents, `reports` shapes the body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from engagement_svc.api.params import ListQuery, RangeQuery
+from engagement_svc.counting.catalog import FLAG, MESSAGES
+from engagement_svc.counting.engine import Engine
+from engagement_svc.counting.slots import Span, day_spans, span_of_seconds
+from engagement_svc.days import iso_seconds
+from engagement_svc.reports import channels, messages
+from engagement_svc.reports.csv import Table, cell, line, lines_of
+from engagement_svc.rocketchat.rooms import room_documents
+
+ROOM_RETRIES = 3  # a room deleted between counting and reading its document: the answer is made again
+
+
+def _file(name: str, q: RangeQuery) -> str:
+    return f"{name}_{q.first_day.isoformat()}_{q.last_day.isoformat()}.csv"
+
+
+def _windows(q: RangeQuery) -> tuple[Span, Span]:
+    """The range as one span, and the window of as many days before it."""
+    spans = day_spans(q.zone, q.first_day - timedelta(days=q.days), q.last_day)
+    n = q.days
+    return (
+        span_of_seconds(spans[n].lo_s, spans[-1].hi_s),
+        span_of_seconds(spans[0].lo_s, spans[n - 1].hi_s),
+    )
+
+
+# -- messages/messages-sent ---------------------------------------------------------------------------------------
+async def _sent(engine: Engine, q: RangeQuery) -> tuple[list[int], list[int]]:
+    spans = day_spans(q.zone, q.first_day - timedelta(days=q.days), q.last_day)  # the window before, then the range
+    totals = await engine.counts(MESSAGES, spans, counted=MESSAGES.counted_for(q.bots))
+    return [s.lo_s for s in spans], totals
+
+
+async def messages_sent(engine: Engine, q: RangeQuery) -> str:
+    midnights, totals = await _sent(engine, q)
+    return messages.messages_sent_json(midnights, totals)
+
+
+async def messages_sent_csv(engine: Engine, q: RangeQuery) -> Table:
+    midnights, totals = await _sent(engine, q)
+    days = [(iso_seconds(midnights[i]), totals[i]) for i in range(len(totals) - 1, q.days - 1, -1)]
+    return Table(_file("messages-sent", q), ["Date", "Messages"], lines_of(days))
+
+
+# -- messages/origin ----------------------------------------------------------------------------------------------
+async def _origin(engine: Engine, q: RangeQuery) -> dict[str, int]:
+    in_range, _ = _windows(q)
+    counted = MESSAGES.counted_for(q.bots)
+    per_class = (await engine.counts(MESSAGES, [in_range], by="class"))[0]
+    per_type: dict[str, int] = {}
+    for kind, n in per_class.items():
+        if kind in counted:
+            base = kind.split(FLAG, 1)[0]
+            per_type[base] = per_type.get(base, 0) + n
+    return per_type
+
+
+async def origin(engine: Engine, q: RangeQuery) -> str:
+    return messages.origin_json(await _origin(engine, q))
+
+
+async def origin_csv(engine: Engine, q: RangeQuery) -> Table:
+    body = messages.origins(await _origin(engine, q))
+    rows = [(o["t"], o["messages"]) for o in body]
+    return Table(_file("messages-origin", q), ["Room Type", "Messages"], lines_of(rows))
+
+
+# -- messages/top-five-popular-channels ---------------------------------------------------------------------------
+async def _top_five(engine: Engine, q: RangeQuery) -> list[dict]:
+    in_range, _ = _windows(q)
+    for _ in range(ROOM_RETRIES):
+        per_room = await engine.key_sums(MESSAGES, in_range, MESSAGES.counted_for(q.bots))
+        best = messages.top_five(per_room, engine.rooms.kind)
+        rooms = await room_documents(engine.db, [rid for rid, _ in best])
+        gone = [rid for rid, _ in best if rid not in rooms]
+        if not gone:
+            return [messages.top_five_row(rooms[rid], n) for rid, n in best]
+        for rid in gone:
+            engine.rooms.forget(rid)
+    return [messages.top_five_row(rooms[rid], n) for rid, n in best if rid in rooms]
+
+
+async def top_five(engine: Engine, q: RangeQuery) -> str:
+    return messages.top_five_json(await _top_five(engine, q))
+
+
+async def top_five_csv(engine: Engine, q: RangeQuery) -> Table:
+    rows = [(r["t"], r.get("name") or ", ".join(r["usernames"]), r["messages"]) for r in await _top_five(engine, q)]
+    return Table(_file("messages-top-five", q), ["Room Type", "Name", "Messages"], lines_of(rows, text_columns=(1,)))
+
+
+# -- channels/list ------------------------------------------------------------------------------------------------
+async def _channel_rows(engine: Engine, q: ListQuery) -> list[channels.Row]:
+    """Every row of the range, in the requested order. Remembered (sorted) while the counts stay the same, for
+    sorts by a count; sorts by a room's field read every row's room."""
+    key = ("channels", q.zone.key, q.first_day, q.last_day, q.bots, q.sort, q.descending)
+    stamp = engine.stamp(MESSAGES)
+    if q.sort not in channels.ROOM_SORTS and (found := engine.remembered(key, stamp)) is not None:
+        return found
+    in_range, before = _windows(q)
+    counted = MESSAGES.counted_for(q.bots)
+    current = await engine.key_sums(MESSAGES, in_range, counted)
+    previous = await engine.key_sums(MESSAGES, before, counted)
+    found = channels.rows(current, previous, engine.rooms.kind)
+    if q.sort in channels.ROOM_SORTS:
+        rooms = await room_documents(engine.db, [r.rid for r in found])
+        found = channels.ordered([r for r in found if r.rid in rooms], q.sort, q.descending, rooms)
+    else:
+        found = channels.ordered(found, q.sort, q.descending)
+        engine.remember(key, stamp, found)
+    return found
+
+
+async def channel_list(engine: Engine, q: ListQuery) -> str:
+    for _ in range(ROOM_RETRIES):
+        found = await _channel_rows(engine, q)
+        page = found[q.offset : q.offset + q.count]
+        rooms = await room_documents(engine.db, [r.rid for r in page])
+        gone = [r.rid for r in page if r.rid not in rooms]
+        if not gone:
+            break
+        for rid in gone:
+            engine.rooms.forget(rid)  # deleted since the room types were read: the rows are made again
+    return channels.list_json(((r, rooms[r.rid]) for r in page if r.rid in rooms), len(found), q.offset)
+
+
+async def channel_list_csv(engine: Engine, q: ListQuery) -> Table:
+    """Every row of the range (not one page), the rooms read a thousand at a time as the answer is streamed."""
+    found = await _channel_rows(engine, q)
+
+    async def stream() -> AsyncIterator[str]:
+        for i in range(0, len(found), 1000):
+            batch = found[i : i + 1000]
+            rooms = await room_documents(engine.db, [r.rid for r in batch])
+            for row in batch:
+                room = rooms.get(row.rid)
+                if room is not None:
+                    yield line(cell(v, text=j == 1) for j, v in enumerate(channels.csv_cells(row, room)))
+
+    header = ["Room type", "Name", "Messages", "Last Update Date", "Creation Date"]
+    return Table(_file("channels-list", q), header, stream())

@@ -1,0 +1,110 @@
+"""The channels tab's answer: every room with messages in the range or the one before, ordered, one page of it.
+No database code here: the counts and the rooms' documents come in, JSON (or CSV rows) goes out."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from engagement_svc.days import iso_z
+from engagement_svc.reports.messages import ROOM_TYPE_ORDER
+
+ROOM_SORTS = ("name", "ts", "_updatedAt")  # sorts that need every row's room document, not only the counts
+
+
+class Row(NamedTuple):
+    rid: str
+    messages: int  # in the range
+    previous: int  # in the range before it (Rocket.Chat's `lastWeekMessages`, whatever the range's length)
+
+    @property
+    def diff(self) -> int:
+        return self.messages - self.previous
+
+
+def rows(current: Mapping[str, int], previous: Mapping[str, int], kind_of: Callable[[str], str | None]) -> list[Row]:
+    """Every room of type c, p or d (that exists) with a message in the range or in the previous one."""
+    out = []
+    for rid in current.keys() | previous.keys():
+        m, p = current.get(rid, 0), previous.get(rid, 0)
+        if (m or p) and kind_of(rid) in ROOM_TYPE_ORDER:
+            out.append(Row(rid, m, p))
+    return out
+
+
+def display_name(room: Mapping[str, Any]) -> str | None:
+    """The list's name: `name`, else `fname` (top five prefers `fname`, as Rocket.Chat does)."""
+    name = room.get("name") or room.get("fname")
+    return name if isinstance(name, str) and name else None
+
+
+def _room_value(room: Mapping[str, Any] | None, field: str) -> tuple:
+    """A sortable value of the room's field: rooms without it first (ascending)."""
+    if room is None:
+        return (0, "")
+    value = display_name(room) if field == "name" else room.get(field)
+    if field == "name":
+        return (1, value) if value is not None else (0, "")
+    return (1, value.timestamp()) if isinstance(value, datetime) else (0, 0.0)
+
+
+def ordered(
+    found: list[Row], sort: str, descending: bool, rooms: Mapping[str, Mapping[str, Any]] | None = None
+) -> list[Row]:
+    """The rows by `sort` (a count, or a room field from `rooms`), ties by room id ascending either way."""
+    found = sorted(found, key=lambda r: r.rid)
+    if sort == "messages":
+        found.sort(key=lambda r: r.messages, reverse=descending)
+    elif sort == "lastWeekMessages":
+        found.sort(key=lambda r: r.previous, reverse=descending)
+    elif sort == "diffFromLastWeek":
+        found.sort(key=lambda r: r.diff, reverse=descending)
+    else:
+        assert rooms is not None
+        found.sort(key=lambda r: _room_value(rooms.get(r.rid), sort), reverse=descending)
+    return found
+
+
+def room_json(room: Mapping[str, Any]) -> dict[str, Any]:
+    """The row's `room`: `_id`, `name` (absent without one), `t`, `ts`, `_updatedAt`, and `usernames` only when
+    the room has them."""
+    out: dict[str, Any] = {"_id": room["_id"]}
+    name = display_name(room)
+    if name is not None:
+        out["name"] = name
+    out["t"] = room.get("t")
+    for field in ("ts", "_updatedAt"):
+        if isinstance(room.get(field), datetime):
+            out[field] = iso_z(room[field])
+    if isinstance(room.get("usernames"), list):
+        out["usernames"] = room["usernames"]
+    return out
+
+
+def row_json(row: Row, room: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "room": room_json(room),
+        "messages": row.messages,
+        "lastWeekMessages": row.previous,
+        "diffFromLastWeek": row.diff,
+    }
+
+
+def list_json(page: Iterable[tuple[Row, Mapping[str, Any]]], total: int, offset: int) -> str:
+    channels = [row_json(row, room) for row, room in page]
+    body = {"channels": channels, "total": total, "offset": offset, "count": len(channels), "success": True}
+    return json.dumps(body, separators=(",", ":"))
+
+
+def csv_cells(row: Row, room: Mapping[str, Any]) -> list[str]:
+    """`Room type;Name;Messages;Last Update Date;Creation Date`."""
+    updated, created = room.get("_updatedAt"), room.get("ts")
+    return [
+        str(room.get("t") or ""),
+        display_name(room) or ", ".join(u for u in room.get("usernames") or () if isinstance(u, str)),
+        str(row.messages),
+        iso_z(updated) if isinstance(updated, datetime) else "",
+        iso_z(created) if isinstance(created, datetime) else "",
+    ]

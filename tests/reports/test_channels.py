@@ -1,0 +1,337 @@
+"""Origin, top five and the channel list: every number equals a brute-force recount, in zones with DST and odd
+offsets, with and without bots; CSV parses back to the JSON; bad input is a 400 naming the field."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from engagement_svc.api.routes import CHANNELS_LIST_PATH, MESSAGES_SENT_PATH, ORIGIN_PATH, TOP_FIVE_PATH
+from engagement_svc.demo.dataset import message_doc, room_doc, user_doc
+from tests.support.data import ADMIN_HEADERS
+from tests.support.http import until
+from tests.support.oracle import (
+    expected_body,
+    expected_channel_rows,
+    expected_origin,
+    expected_top_five,
+    js,
+)
+
+ZONES = ["UTC", "America/Havana", "Australia/Lord_Howe", "Pacific/Chatham", "Asia/Kathmandu", "Europe/Berlin"]
+HUMANS = [{"_id": f"Human{i:012d}", "username": f"human{i}"} for i in range(4)]
+BOTS = [
+    {"_id": "BotUser0000000001", "username": "rocket.cat"},  # type bot
+    {"_id": "AppUser0000000001", "username": "app.poll"},  # type app
+    {"_id": "RoleBot0000000001", "username": "helper"},  # roles include bot
+]
+SORTS = ["messages", "lastWeekMessages", "diffFromLastWeek", "name", "ts", "_updatedAt"]
+
+
+def add_people(db):
+    db.users.insert_many(
+        [user_doc(h["_id"], h["username"], ["user"], []) for h in HUMANS]
+        + [
+            user_doc(BOTS[0]["_id"], BOTS[0]["username"], ["bot"], [], type="bot"),
+            user_doc(BOTS[1]["_id"], BOTS[1]["username"], ["app"], [], type="app"),
+            user_doc(BOTS[2]["_id"], BOTS[2]["username"], ["user", "bot"], []),
+        ]
+    )
+
+
+def add_rooms(db):
+    """Renamed rooms, two rooms of one name, teams, discussions, direct rooms without a name, livechat, voip."""
+    rooms = [
+        room_doc("C1", "c", "general", ts=datetime(2021, 3, 1, tzinfo=UTC)),
+        {**room_doc("C2", "c", "renamed"), "fname": "Renamed Room"},  # was "old-name": one row, current name
+        room_doc("C3", "c", "same", ts=datetime(2022, 6, 1, tzinfo=UTC)),
+        room_doc("C4", "c", "same", ts=datetime(2022, 7, 1, tzinfo=UTC)),  # two rooms of one name: two rows
+        room_doc("T1", "c", "team-main", teamMain=True, teamId="team1"),
+        room_doc("P1", "p", "secret", _updatedAt=datetime(2024, 5, 1, tzinfo=UTC)),
+        room_doc("P2", "p", "a-discussion", prid="C1"),
+        room_doc("D1", "d", usernames=["human0", "human1"]),
+        room_doc("D2", "d", usernames=["human2", "rocket.cat"]),
+        room_doc("L1", "l", "visitor"),
+        room_doc("V1", "v", "call"),
+        room_doc("=F1", "c", '=HYPERLINK("x")'),  # a name a spreadsheet would run
+    ]
+    db.rocketchat_room.insert_many(rooms)
+    return [r["_id"] for r in rooms] + ["GONE1"]  # GONE1: messages of a deleted room
+
+
+def insert_messages(db, n, rng, rooms, lo, hi, prefix="m"):
+    docs = []
+    for i in range(n):
+        ts = datetime.fromtimestamp(rng.uniform(lo.timestamp(), hi.timestamp()), UTC)
+        ts = ts.replace(microsecond=ts.microsecond // 1000 * 1000)
+        author = rng.choice(HUMANS * 3 + BOTS)
+        doc = message_doc(f"{prefix}{i:08d}", rng.choice(rooms), ts, author)
+        roll = rng.random()
+        if roll < 0.06:
+            doc["t"] = rng.choice(["uj", "ul", "room_changed_topic"])
+        elif roll < 0.10:
+            doc.update(_hidden=True, parent=f"{prefix}00000000")
+        elif roll < 0.15:
+            doc["tmid"] = f"{prefix}00000000"
+        elif roll < 0.22:
+            doc["bot"] = {"i": "integration1"}
+        docs.append(doc)
+    db.rocketchat_message.insert_many(docs)
+    return docs
+
+
+@pytest.fixture
+def channels_data(db):
+    rng = random.Random(5)
+    add_people(db)
+    rooms = add_rooms(db)
+    # A quiet room only in early March: active only in the window before a range that starts later.
+    insert_messages(db, 5000, rng, rooms, datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 12, 31, tzinfo=UTC))
+    db.rocketchat_message.insert_many(
+        [
+            message_doc(f"q{i}", "P2", datetime(2024, 3, 3, 12, tzinfo=UTC) + timedelta(minutes=i), HUMANS[0])
+            for i in range(3)
+        ]
+    )
+    return db
+
+
+async def get(client, path, params, headers=None):
+    response = await client.get(path, params=params, headers=headers or ADMIN_HEADERS)
+    return response.status, (await response.json() if response.content_type == "application/json" else None)
+
+
+async def all_rows(client, params, page=100):
+    rows, offset, total = [], 0, None
+    while True:
+        status, body = await get(client, CHANNELS_LIST_PATH, {**params, "offset": str(offset), "count": str(page)})
+        assert status == 200, body
+        total = body["total"] if total is None else total
+        assert body["total"] == total and body["offset"] == offset and body["count"] == len(body["channels"])
+        rows += body["channels"]
+        if len(body["channels"]) < page:
+            return rows, total
+        offset += page
+
+
+def parse(s):
+    return datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+async def test_every_endpoint_equals_a_recount_in_every_zone(client, channels_data):
+    db = channels_data
+    rng = random.Random(9)
+    cases = [
+        ("2024-03-10T00:00:00.000Z", "2024-03-16T23:59:59.999Z"),  # before and after the quiet room
+        ("2024-11-01T05:00:00.000Z", "2024-11-05T04:59:59.999Z"),  # DST ends in Havana
+        ("2024-04-06T13:00:00.000Z", "2024-04-07T16:00:00.000Z"),  # DST ends in Lord Howe and Chatham
+        ("2024-01-01T00:00:00.000Z", "2024-12-31T23:00:00.000Z"),  # the whole year
+        ("2025-06-01T00:00:00.000Z", "2025-06-07T00:00:00.000Z"),  # empty
+    ]
+    for _ in range(6):
+        start = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=rng.uniform(0, 360 * 86_400))
+        cases.append((js(start), js(start + timedelta(seconds=rng.uniform(0, 60 * 86_400)))))
+    seen = 0
+    for i, (start, end) in enumerate(cases):
+        zone = ZONES[i % len(ZONES)]
+        for bots in ("include", "exclude", "only"):
+            params = {"start": start, "end": end, "timezone": zone, "bots": bots}
+            s, e = parse(start), parse(end)
+            assert await get(client, ORIGIN_PATH, params) == (200, expected_origin(db, s, e, zone, bots))
+            assert await get(client, TOP_FIVE_PATH, params) == (200, expected_top_five(db, s, e, zone, bots))
+            rows, total = await all_rows(client, params)
+            expected = expected_channel_rows(db, s, e, zone, bots)
+            assert total == len(expected) and rows == expected, (zone, start, end, bots)
+            seen += total
+    assert seen > 200  # the ranges hold rows: the comparisons above are not of empty lists
+    # messages-sent answers bots too
+    params = {"start": cases[0][0], "end": cases[0][1], "timezone": "America/Havana"}
+    for bots in ("include", "exclude", "only"):
+        status, body = await get(client, MESSAGES_SENT_PATH, {**params, "bots": bots})
+        period = expected_origin(db, parse(params["start"]), parse(params["end"]), params["timezone"], bots)
+        assert status == 200 and body["period"]["count"] == sum(o["messages"] for o in period["origins"])
+    status, body = await get(client, MESSAGES_SENT_PATH, params)
+    assert body == expected_body(db, parse(params["start"]), parse(params["end"]), params["timezone"])
+
+
+async def test_the_rooms_the_data_must_stay_right_on(client, channels_data):
+    params = {"start": "2024-01-01T00:00:00.000Z", "end": "2024-12-31T00:00:00.000Z"}
+    rows, _ = await all_rows(client, params)
+    by_id = {row["room"]["_id"]: row for row in rows}
+    assert by_id["C2"]["room"]["name"] == "renamed"  # the list shows `name`
+    assert by_id["C3"]["room"]["name"] == by_id["C4"]["room"]["name"] == "same"  # two rows
+    assert "GONE1" not in by_id and "L1" not in by_id and "V1" not in by_id
+    assert "name" not in by_id["D1"]["room"] and by_id["D1"]["room"]["usernames"] == ["human0", "human1"]
+    status, body = await get(client, TOP_FIVE_PATH, params)
+    assert status == 200 and len(body["channels"]) == 5
+    assert all(row["usernames"] == [] for row in body["channels"] if row["t"] != "d")
+    renamed = [row for row in body["channels"] if row["_id"] == "C2"]
+    assert not renamed or renamed[0]["name"] == "Renamed Room"  # top five shows `fname`
+    # the quiet room is listed in a range after its messages, with messages: 0
+    rows, _ = await all_rows(client, {"start": "2024-03-04T00:00:00.000Z", "end": "2024-03-04T12:00:00.000Z"})
+    quiet = [row for row in rows if row["room"]["_id"] == "P2"]
+    assert quiet and quiet[0]["lastWeekMessages"] >= 3
+
+
+async def test_every_sort_and_page(client, channels_data):
+    params = {"start": "2024-02-01T00:00:00.000Z", "end": "2024-02-29T00:00:00.000Z", "timezone": "Pacific/Chatham"}
+    s, e = parse(params["start"]), parse(params["end"])
+    for field in SORTS:
+        for sort in (field, "-" + field):
+            rows, total = await all_rows(client, {**params, "sort": sort}, page=3)
+            assert rows == expected_channel_rows(channels_data, s, e, params["timezone"], sort=sort), sort
+    status, body = await get(client, CHANNELS_LIST_PATH, {**params, "offset": "1000"})
+    assert status == 200 and body["channels"] == [] and body["count"] == 0 and body["total"] == total
+    status, body = await get(client, CHANNELS_LIST_PATH, {**params, "count": "0"})
+    assert body["count"] == min(50, total)
+
+
+@pytest.mark.parametrize(
+    ("path", "key", "value"),
+    [
+        (CHANNELS_LIST_PATH, "offset", "-1"),
+        (CHANNELS_LIST_PATH, "offset", "abc"),
+        (CHANNELS_LIST_PATH, "count", "101"),
+        (CHANNELS_LIST_PATH, "count", "1.5"),
+        (CHANNELS_LIST_PATH, "count", "٣"),
+        (CHANNELS_LIST_PATH, "sort", "bogus"),
+        (CHANNELS_LIST_PATH, "sort", "--messages"),
+        (ORIGIN_PATH, "bots", "maybe"),
+        (TOP_FIVE_PATH, "bots", ""),
+        (MESSAGES_SENT_PATH, "bots", "EXCLUDE"),
+        (ORIGIN_PATH, "format", "xml"),
+        (CHANNELS_LIST_PATH, "format", "CSV"),
+    ],
+)
+async def test_bad_input_names_the_field(client, path, key, value):
+    params = {"start": "2024-02-01T00:00:00.000Z", "end": "2024-02-02T00:00:00.000Z", key: value}
+    status, body = await get(client, path, params)
+    assert status == 400 and body["success"] is False and f"'{key}'" in body["error"], body
+
+
+async def test_missing_keys_come_first(client):
+    for path in (ORIGIN_PATH, TOP_FIVE_PATH, CHANNELS_LIST_PATH):
+        assert await get(client, path, {"count": "x"}) == (
+            400,
+            {"success": False, "error": "Match error: Missing key 'start'"},
+        )
+
+
+async def read_csv(client, path, params, accept=None):
+    headers = {**ADMIN_HEADERS, **({"Accept": accept} if accept else {})}
+    response = await client.get(path, params=params, headers=headers)
+    assert response.status == 200 and response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert response.headers["Content-Disposition"].startswith('attachment; filename="')
+    assert response.headers["Cache-Control"] == "no-store"
+    text = await response.text()
+    assert text.endswith("\n") and all(line.startswith('"') for line in text.splitlines())
+    table = list(csv.reader(io.StringIO(text), delimiter=";"))
+    return table[0], table[1:]
+
+
+async def test_csv_parses_back_to_the_json(client, channels_data):
+    params = {"start": "2024-06-01T00:00:00.000Z", "end": "2024-06-30T00:00:00.000Z", "timezone": "America/Havana"}
+    head, rows = await read_csv(client, MESSAGES_SENT_PATH, {**params, "format": "csv"})
+    _, body = await get(client, MESSAGES_SENT_PATH, params)
+    assert head == ["Date", "Messages"] and rows == [[d["day"], str(d["messages"])] for d in body["days"]]
+    head, rows = await read_csv(client, ORIGIN_PATH, params, accept="text/csv")
+    _, body = await get(client, ORIGIN_PATH, params)
+    assert head == ["Room Type", "Messages"] and rows == [[o["t"], str(o["messages"])] for o in body["origins"]]
+    head, rows = await read_csv(client, TOP_FIVE_PATH, params, accept="application/json;q=0.5, text/csv")
+    _, body = await get(client, TOP_FIVE_PATH, params)
+    assert head == ["Room Type", "Name", "Messages"]
+    assert rows == [[c["t"], c.get("name") or ", ".join(c["usernames"]), str(c["messages"])] for c in body["channels"]]
+    head, rows = await read_csv(client, CHANNELS_LIST_PATH, {**params, "format": "csv", "count": "2"})
+    listed, total = await all_rows(client, params)
+    assert head == ["Room type", "Name", "Messages", "Last Update Date", "Creation Date"]
+    assert len(rows) == total > 2  # every row, not one page
+
+    def name(room):
+        shown = room.get("name") or ", ".join(room.get("usernames", []))
+        return "'" + shown if shown.startswith("=") else shown  # never a formula in a spreadsheet
+
+    assert rows == [
+        [r["room"]["t"], name(r["room"]), str(r["messages"]), r["room"]["_updatedAt"], r["room"]["ts"]] for r in listed
+    ]
+    # the JSON is the default, and an Accept that refuses CSV gets JSON
+    response = await client.get(ORIGIN_PATH, params=params, headers={**ADMIN_HEADERS, "Accept": "text/csv;q=0"})
+    assert response.content_type == "application/json"
+
+
+async def test_new_messages_renames_and_deletions_show_within_seconds(client, channels_data):
+    db = channels_data
+    engine = client.server.app[__import__("engagement_svc.resources", fromlist=["ENGINE"]).ENGINE]
+    now = datetime.now(UTC)
+    params = {"start": js(now - timedelta(days=6)), "end": js(now), "timezone": "Asia/Kathmandu"}
+    assert (await get(client, TOP_FIVE_PATH, params))[0] == 200
+    assert await until(lambda: asyncio.sleep(0, engine.watcher.healthy))
+    db.rocketchat_message.insert_many(
+        [message_doc(f"new{i}", "C3", now - timedelta(seconds=i), HUMANS[1]) for i in range(30)]
+        + [message_doc(f"newbot{i}", "D2", now - timedelta(seconds=i), BOTS[0]) for i in range(12)]
+    )
+
+    async def all_agree(bots="include"):
+        p = {**params, "bots": bots}
+        s, e = parse(p["start"]), parse(p["end"])
+        rows, _ = await all_rows(client, p)
+        return (
+            await get(client, ORIGIN_PATH, p) == (200, expected_origin(db, s, e, p["timezone"], bots))
+            and await get(client, TOP_FIVE_PATH, p) == (200, expected_top_five(db, s, e, p["timezone"], bots))
+            and rows == expected_channel_rows(db, s, e, p["timezone"], bots)
+        )
+
+    assert await until(all_agree, seconds=5)
+    assert await until(lambda: all_agree("only"), seconds=5)
+    db.rocketchat_room.update_one({"_id": "C3"}, {"$set": {"name": "same-renamed", "fname": "Same, renamed"}})
+    assert await until(all_agree, seconds=5)
+    db.rocketchat_room.delete_one({"_id": "C3"})
+    assert await until(all_agree, seconds=5)
+    assert await until(lambda: all_agree("exclude"), seconds=5)
+
+
+async def test_a_user_who_becomes_a_bot_moves_their_messages(client, channels_data):
+    db = channels_data
+    engine = client.server.app[__import__("engagement_svc.resources", fromlist=["ENGINE"]).ENGINE]
+    params = {"start": "2024-05-01T00:00:00.000Z", "end": "2024-05-31T00:00:00.000Z", "bots": "only"}
+    s, e = parse(params["start"]), parse(params["end"])
+    assert await get(client, ORIGIN_PATH, params) == (200, expected_origin(db, s, e, "UTC", "only"))
+    assert await until(lambda: asyncio.sleep(0, engine.watcher.healthy))
+    db.users.update_one({"_id": HUMANS[0]["_id"]}, {"$set": {"type": "bot"}})
+
+    async def agrees():
+        return await get(client, ORIGIN_PATH, params) == (200, expected_origin(db, s, e, "UTC", "only"))
+
+    assert await until(agrees, seconds=10)
+    db.users.update_one({"_id": BOTS[2]["_id"]}, {"$set": {"roles": ["user"]}})
+    assert await until(agrees, seconds=10)
+
+
+async def test_closed_day_edits_are_recounted(client, channels_data):
+    db = channels_data
+    engine = client.server.app[__import__("engagement_svc.resources", fromlist=["ENGINE"]).ENGINE]
+    params = {"start": "2024-07-01T00:00:00.000Z", "end": "2024-07-07T00:00:00.000Z", "timezone": "Pacific/Chatham"}
+    s, e = parse(params["start"]), parse(params["end"])
+    assert await get(client, ORIGIN_PATH, params) == (200, expected_origin(db, s, e, params["timezone"]))
+    assert await until(lambda: asyncio.sleep(0, engine.watcher.healthy))
+    in_range = {"ts": {"$gte": datetime(2024, 7, 2, tzinfo=UTC), "$lt": datetime(2024, 7, 6, tzinfo=UTC)}}
+    ids = [m["_id"] for m in db.rocketchat_message.find({**in_range, "t": {"$exists": False}}).limit(40)]
+    db.rocketchat_message.update_many({"_id": {"$in": ids[:10]}}, {"$set": {"t": "rm"}})
+    db.rocketchat_message.update_many({"_id": {"$in": ids[10:20]}}, {"$set": {"_hidden": True}})
+    db.rocketchat_message.update_many({"_id": {"$in": ids[20:30]}}, {"$set": {"rid": "D1"}})
+    db.rocketchat_message.delete_many({"_id": {"$in": ids[30:40]}})
+    await engine.sweep()  # a deletion names no day: the sweep finds it (on its own within a minute)
+
+    async def agrees():
+        rows, _ = await all_rows(client, params)
+        return (
+            await get(client, ORIGIN_PATH, params) == (200, expected_origin(db, s, e, params["timezone"]))
+            and await get(client, TOP_FIVE_PATH, params) == (200, expected_top_five(db, s, e, params["timezone"]))
+            and rows == expected_channel_rows(db, s, e, params["timezone"])
+        )
+
+    assert await until(agrees, seconds=10)
