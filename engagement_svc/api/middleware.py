@@ -12,6 +12,7 @@ from aiohttp import web
 from engagement_svc.resources import METRICS
 
 access_log = logging.getLogger("engagement_svc.access")
+REQUEST_ID_KEY = "engagement_svc.request_id"
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 # Methods are labels and log fields as themselves only when HTTP defines them: an invented method (the
 # pure-Python parser lets any token through) is "other", so a caller cannot create metric series.
@@ -47,12 +48,14 @@ async def request_log(request: web.Request, handler) -> web.StreamResponse:
     """Take the caller's X-Request-Id (if it is a sane one) or make one, echo it, and log the request."""
     given = request.headers.get("X-Request-Id", "")
     request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    request[REQUEST_ID_KEY] = request_id  # a streamed answer sends its headers before it returns
     began = time.perf_counter()
     status = 500
     try:
         response = await handler(request)
         status = response.status
-        response.headers["X-Request-Id"] = request_id
+        if not response.prepared:
+            response.headers["X-Request-Id"] = request_id
         return response
     finally:
         access_log.info(

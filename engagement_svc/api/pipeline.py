@@ -19,6 +19,7 @@ from aiohttp import web
 from pymongo.errors import PyMongoError
 
 from engagement_svc.api.errors import FORBIDDEN, UNAUTHORIZED, failure
+from engagement_svc.api.middleware import REQUEST_ID_KEY
 from engagement_svc.api.params import BadRequest
 from engagement_svc.counting.engine import Engine
 from engagement_svc.counting.work import CALLER, DEADLINE, Busy
@@ -66,6 +67,7 @@ async def send_csv(request: web.Request, table: Table, headers: dict[str, str]) 
     response = web.StreamResponse(
         headers={
             **headers,
+            "X-Request-Id": request.get(REQUEST_ID_KEY, ""),
             "Content-Type": "text/csv; charset=utf-8",
             "Content-Disposition": f'attachment; filename="{table.filename}"',
         }
