@@ -11,12 +11,13 @@ from datetime import UTC, datetime, timedelta
 
 from engagement_svc import __version__
 from engagement_svc.api import server
-from engagement_svc.api.routes import ENDPOINTS, MESSAGES_SENT_PATH
+from engagement_svc.api.routes import CHANNELS_LIST_PATH, ENDPOINTS, MESSAGES_SENT_PATH, ORIGIN_PATH, TOP_FIVE_PATH
 from engagement_svc.app import create_app
 from engagement_svc.days import iso_z
 from engagement_svc.logs import configure
 from engagement_svc.settings import ConfigError, Settings, help_text, parse, setting
 
+LIST_EXTRA = "&sort=-diffFromLastWeek&count=10"
 ENVIRONMENT_HELP = (
     help_text()
     + """
@@ -95,14 +96,23 @@ def serve(settings: Settings, banner: str = "") -> int:
     return 0
 
 
-def curl_line(settings: Settings, user_id: str, token: str, start: datetime, end: datetime, zone: str = "") -> str:
+def curl_line(
+    settings: Settings,
+    user_id: str,
+    token: str,
+    start: datetime,
+    end: datetime,
+    zone: str = "",
+    path: str = MESSAGES_SENT_PATH,
+    extra: str = "",
+) -> str:
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
-    url = f"http://{host}:{settings.port}{MESSAGES_SENT_PATH}?start={iso_z(start)}&end={iso_z(end)}"
+    url = f"http://{host}:{settings.port}{path}?start={iso_z(start)}&end={iso_z(end)}"
     if zone:
         url += f"&timezone={zone}"
     return (
         f"curl -s -H {shlex.quote('X-User-Id: ' + user_id)} -H {shlex.quote('X-Auth-Token: ' + token)} "
-        f"{shlex.quote(url)}"
+        f"{shlex.quote(url + extra)}"
     )
 
 
@@ -126,6 +136,7 @@ def demo(args: argparse.Namespace) -> int:
         creds = seed_demo(client.rocketchat, now=now)
         client.close()
         settings = _overrides(replace(env_settings, mongo_url=mongo.url_for("rocketchat")), args)
+        admin = (creds.admin_id, creds.admin_token)
         week_start = datetime.combine((now - timedelta(days=6)).date(), datetime.min.time(), tzinfo=UTC)
         banner = "\n".join(
             [
@@ -140,6 +151,18 @@ def demo(args: argparse.Namespace) -> int:
                 "",
                 "# a plain user without view-engagement-dashboard (403):",
                 curl_line(settings, creds.user_id, creds.user_token, week_start, now),
+                "",
+                "# where messages were sent this week, people only (200):",
+                curl_line(settings, *admin, week_start, now, path=ORIGIN_PATH, extra="&bots=exclude"),
+                "",
+                "# the five busiest rooms of the last 30 days, in Asia/Kolkata (200):",
+                curl_line(settings, *admin, now - timedelta(days=29), now, "Asia/Kolkata", TOP_FIVE_PATH),
+                "",
+                "# the channel list of this week, fastest growing first, first page of 10 (200):",
+                curl_line(settings, *admin, week_start, now, path=CHANNELS_LIST_PATH, extra=LIST_EXTRA),
+                "",
+                "# every row of that list as CSV (200, text/csv):",
+                curl_line(settings, *admin, week_start, now, path=CHANNELS_LIST_PATH, extra="&format=csv"),
                 "",
                 "Press Ctrl-C to stop.",
             ]

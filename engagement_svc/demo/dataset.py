@@ -173,6 +173,33 @@ WORDS = [
 SYSTEM_TYPES = ["uj", "ul", "au", "ru", "room_changed_topic", "user-muted", "discussion-created"]
 
 
+def _channel_tab_cases(db, rng: random.Random, now: datetime, rooms: list[dict], humans: list[dict], jdoe: dict):
+    """What the channels tab must stay right on: a renamed room (its new name and fname, updated lately), a room
+    whose messages are only in the week before last (listed with 0 this week), messages of a deleted room (never
+    listed), an app user's messages and an integration posting as a person (bots)."""
+    renamed = rooms[3]
+    db.rocketchat_room.update_one(
+        {"_id": renamed["_id"]},
+        {"$set": {"name": "renamed-" + renamed["name"], "fname": "Renamed " + renamed["name"], "_updatedAt": now}},
+    )
+    quiet = room_doc(meteor_id(rng), "c", "quiet-last-week", ts=now - timedelta(days=100))
+    app = user_doc(meteor_id(rng), "app.poll", ["app"], [], type="app")
+    db.rocketchat_room.insert_one(quiet)
+    db.users.insert_one(app)
+    general = rooms[0]["_id"]
+    out = []
+    for _ in range(40):
+        ts = now - timedelta(days=rng.uniform(8, 13))
+        out.append(message_doc(meteor_id(rng), quiet["_id"], ts, rng.choice(humans), "before the week"))
+        ts = now - timedelta(days=rng.uniform(0, 20))
+        out.append(message_doc(meteor_id(rng), meteor_id(rng)[:5] + "-deleted", ts, rng.choice(humans), "gone"))
+        ts = now - timedelta(days=rng.uniform(0, 60))
+        out.append(message_doc(meteor_id(rng), general, ts, app, "poll results"))
+        ts = now - timedelta(days=rng.uniform(0, 60))
+        out.append(message_doc(meteor_id(rng), general, ts, jdoe, "build passed", bot={"i": "ci-integration"}))
+    return [m for m in out if m["ts"] <= now]
+
+
 def seed_demo(
     db,
     now: datetime | None = None,
@@ -276,6 +303,7 @@ def seed_demo(
             if "t" not in doc and "tmid" not in doc:
                 recent.setdefault(room["_id"], []).append(doc["_id"])
             messages.append(doc)
+    messages += _channel_tab_cases(db, random.Random(seed + 1), now, rooms, humans, jdoe)
     for i in range(0, len(messages), 5000):
         db.rocketchat_message.insert_many(messages[i : i + 5000], ordered=False)
     return DemoCredentials(admin["_id"], admin_token, jdoe["_id"], user_token, len(messages))

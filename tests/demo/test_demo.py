@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
 import shlex
@@ -14,7 +16,7 @@ from datetime import datetime
 import aiohttp
 
 from engagement_svc.demo.embedded import free_port
-from tests.support.oracle import expected_body
+from tests.support.oracle import expected_body, expected_channel_rows, expected_origin, expected_top_five
 
 
 def read_until(process, marker, seconds=120):
@@ -49,7 +51,7 @@ async def test_demo_serves_its_printed_curl_lines(sync_client):
     try:
         lines = read_until(process, "Press Ctrl-C")
         curls = [line for line in lines if line.startswith("curl ")]
-        assert len(curls) == 3
+        assert len(curls) == 7
         dbpath = re.search(r"data in (\S+),", "\n".join(lines)).group(1)
         mongo_port = int(re.search(r"mongod on 127\.0\.0\.1:(\d+)", "\n".join(lines)).group(1))
         results = []
@@ -57,18 +59,39 @@ async def test_demo_serves_its_printed_curl_lines(sync_client):
             for line in curls:
                 url, headers = curl_request(line)
                 async with session.get(url, headers=headers) as response:
-                    results.append((response.status, await response.json(), url))
-        assert [status for status, _, _ in results] == [200, 200, 403]
+                    json_body = response.content_type == "application/json"
+                    body = await response.json() if json_body else await response.text()
+                    results.append((response.status, body, url))
+        assert [status for status, _, _ in results] == [200, 200, 403, 200, 200, 200, 200]
         week, long_range = results[0][1], results[1][1]
         assert len(week["days"]) == 7 and week["period"]["count"] > 0
         # The demo's numbers equal a brute-force recount of the demo's own database.
         from pymongo import MongoClient
 
         demo_db = MongoClient(f"mongodb://127.0.0.1:{mongo_port}/?directConnection=true", tz_aware=True).rocketchat
-        for _, body, url in results[:2]:
+
+        def query_of(url):
             query = dict(part.split("=", 1) for part in url.split("?", 1)[1].split("&"))
             start, end = (datetime.fromisoformat(query[k].replace("Z", "+00:00")) for k in ("start", "end"))
-            assert body == expected_body(demo_db, start, end, query.get("timezone", "UTC"))
+            return start, end, query.get("timezone", "UTC"), query
+
+        for _, body, url in results[:2]:
+            start, end, zone, _ = query_of(url)
+            assert body == expected_body(demo_db, start, end, zone)
+        start, end, zone, query = query_of(results[3][2])
+        assert results[3][1] == expected_origin(demo_db, start, end, zone, query["bots"])
+        start, end, zone, _ = query_of(results[4][2])
+        assert results[4][1] == expected_top_five(demo_db, start, end, zone)
+        start, end, zone, query = query_of(results[5][2])
+        rows = expected_channel_rows(demo_db, start, end, zone, sort=query["sort"])
+        assert results[5][1] == {"channels": rows[:10], "total": len(rows), "offset": 0, "count": 10, "success": True}
+        listed = {row["room"]["_id"]: row for row in rows}
+        quiet = [row for row in rows if row["room"].get("name") == "quiet-last-week"]
+        assert quiet and quiet[0]["messages"] == 0 and quiet[0]["lastWeekMessages"] > 0  # active only last week
+        assert not [rid for rid in listed if rid.endswith("-deleted")]
+        assert any(row["room"].get("name", "").startswith("renamed-") for row in rows)
+        table = list(csv.reader(io.StringIO(results[6][1]), delimiter=";"))
+        assert table[0][0] == "Room type" and len(table) - 1 == len(expected_channel_rows(demo_db, start, end, zone))
         demo_db.client.close()
         offsets = {d["day"][11:13] for d in long_range["days"]}
         assert offsets == {"22", "23"}  # Europe/Berlin midnights on both sides of a DST change
