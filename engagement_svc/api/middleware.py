@@ -12,7 +12,7 @@ from aiohttp import web
 from engagement_svc.resources import METRICS
 
 access_log = logging.getLogger("engagement_svc.access")
-REQUEST_ID_KEY = "engagement_svc.request_id"
+REQUEST_ID_KEY = web.RequestKey("request_id", str)
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 # Methods are labels and log fields as themselves only when HTTP defines them: an invented method (the
 # pure-Python parser lets any token through) is "other", so a caller cannot create metric series.
