@@ -78,9 +78,14 @@ async def origin_csv(engine: Engine, q: RangeQuery) -> Table:
 # -- messages/top-five-popular-channels ---------------------------------------------------------------------------
 async def _top_five(engine: Engine, q: RangeQuery) -> list[dict]:
     in_range, _ = _windows(q)
+    key = ("top-five", q.zone.key, q.first_day, q.last_day, q.bots)
     for _ in range(ROOM_RETRIES):
-        per_room = await engine.key_sums(MESSAGES, in_range, MESSAGES.counted_for(q.bots))
-        best = messages.top_five(per_room, engine.rooms.kind)
+        stamp = engine.stamp(MESSAGES)
+        best = engine.remembered(key, stamp)
+        if best is None:
+            per_room = await engine.key_sums(MESSAGES, in_range, MESSAGES.counted_for(q.bots))
+            best = messages.top_five(per_room, engine.rooms.kind)
+            engine.remember(key, stamp, best)
         rooms = await room_documents(engine.db, [rid for rid, _ in best])
         gone = [rid for rid, _ in best if rid not in rooms]
         if not gone:

@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engagement_svc.counting import rules
-from engagement_svc.rocketchat.documents import BOT_AUTHORS, BOT_MESSAGE, BOT_USER, COUNTED_ROOM_TYPES, MESSAGE_SENT
+from engagement_svc.rocketchat.documents import AUTHOR_FIELD, BOT_FIELD, BOT_USER, COUNTED_ROOM_TYPES, MESSAGE_SENT
 from engagement_svc.rocketchat.rooms import FLAG  # cannot occur in an id: "GENERAL\x1fbot", GENERAL's bot messages
 
 BOTS_CHOICES = ("include", "exclude", "only")
+BOT_AUTHORS = rules.Param("bots")  # the ids of the users BOT_USER finds, read when counting
+BOT_MESSAGE = {"$or": [{BOT_FIELD: {"$exists": True}}, {AUTHOR_FIELD: {"$in": BOT_AUTHORS}}]}
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ class ParamSource:
     field: str
 
 
-PARAM_SOURCES = {BOT_AUTHORS.name: ParamSource("users", BOT_USER, "u._id")}
+PARAM_SOURCES = {BOT_AUTHORS.name: ParamSource("users", BOT_USER, AUTHOR_FIELD)}
 
 
 def unflagged(key: str) -> str:

@@ -421,6 +421,7 @@ class Engine:
             self.classes(metric).generation,
             self.first_open_day(now),
             utc_day_of(now),
+            tracker.since,  # a new snapshot starts its days' versions again
             opened,
         )
 

@@ -8,8 +8,6 @@ livechat (`l`) or voip (`v`) rooms.
 
 from __future__ import annotations
 
-from engagement_svc.counting.rules import Param
-
 # A message sent: no `t`, not `_hidden`. The room's type is not on the message: see COUNTED_ROOM_TYPES.
 MESSAGE_SENT = {"t": {"$exists": False}, "_hidden": {"$ne": True}}
 
@@ -18,5 +16,5 @@ COUNTED_ROOM_TYPES = ("c", "p", "d")  # channel, private group, direct; never li
 # Who is a bot: a user whose `type` is bot or app, or whose roles include bot. A bot message is one whose author is
 # a bot, or that carries a `bot` field (integrations post as a person, with `bot: {i: <integration id>}`).
 BOT_USER = {"$or": [{"type": {"$in": ["bot", "app"]}}, {"roles": "bot"}]}
-BOT_AUTHORS = Param("bots")  # the ids of the users BOT_USER finds, read when counting
-BOT_MESSAGE = {"$or": [{"bot": {"$exists": True}}, {"u._id": {"$in": BOT_AUTHORS}}]}
+BOT_FIELD = "bot"  # on a message: posted by an integration
+AUTHOR_FIELD = "u._id"

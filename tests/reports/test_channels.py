@@ -13,6 +13,7 @@ import pytest
 
 from engagement_svc.api.routes import CHANNELS_LIST_PATH, MESSAGES_SENT_PATH, ORIGIN_PATH, TOP_FIVE_PATH
 from engagement_svc.demo.dataset import message_doc, room_doc, user_doc
+from engagement_svc.resources import ENGINE
 from tests.support.data import ADMIN_HEADERS
 from tests.support.http import until
 from tests.support.oracle import (
@@ -265,7 +266,7 @@ async def test_csv_parses_back_to_the_json(client, channels_data):
 
 async def test_new_messages_renames_and_deletions_show_within_seconds(client, channels_data):
     db = channels_data
-    engine = client.server.app[__import__("engagement_svc.resources", fromlist=["ENGINE"]).ENGINE]
+    engine = client.server.app[ENGINE]
     now = datetime.now(UTC)
     params = {"start": js(now - timedelta(days=6)), "end": js(now), "timezone": "Asia/Kathmandu"}
     assert (await get(client, TOP_FIVE_PATH, params))[0] == 200
@@ -296,7 +297,7 @@ async def test_new_messages_renames_and_deletions_show_within_seconds(client, ch
 
 async def test_a_user_who_becomes_a_bot_moves_their_messages(client, channels_data):
     db = channels_data
-    engine = client.server.app[__import__("engagement_svc.resources", fromlist=["ENGINE"]).ENGINE]
+    engine = client.server.app[ENGINE]
     params = {"start": "2024-05-01T00:00:00.000Z", "end": "2024-05-31T00:00:00.000Z", "bots": "only"}
     s, e = parse(params["start"]), parse(params["end"])
     assert await get(client, ORIGIN_PATH, params) == (200, expected_origin(db, s, e, "UTC", "only"))
@@ -313,7 +314,7 @@ async def test_a_user_who_becomes_a_bot_moves_their_messages(client, channels_da
 
 async def test_closed_day_edits_are_recounted(client, channels_data):
     db = channels_data
-    engine = client.server.app[__import__("engagement_svc.resources", fromlist=["ENGINE"]).ENGINE]
+    engine = client.server.app[ENGINE]
     params = {"start": "2024-07-01T00:00:00.000Z", "end": "2024-07-07T00:00:00.000Z", "timezone": "Pacific/Chatham"}
     s, e = parse(params["start"]), parse(params["end"])
     assert await get(client, ORIGIN_PATH, params) == (200, expected_origin(db, s, e, params["timezone"]))
@@ -335,3 +336,33 @@ async def test_closed_day_edits_are_recounted(client, channels_data):
         )
 
     assert await until(agrees, seconds=10)
+
+
+async def test_a_bot_change_while_stopped_is_recounted_after_a_restart(aiohttp_client, settings, users, channels_data):
+    """Kept counts read back from the state database were made with the bot users of then: the days the users who
+    changed wrote on are counted again, and only those."""
+    from engagement_svc.app import create_app
+
+    db = channels_data
+    params = {"start": "2024-03-01T00:00:00.000Z", "end": "2024-04-30T00:00:00.000Z", "bots": "exclude"}
+    s, e = parse(params["start"]), parse(params["end"])
+    first = await aiohttp_client(create_app(settings))
+    assert await get(first, ORIGIN_PATH, params) == (200, expected_origin(db, s, e, "UTC", "exclude"))
+    await first.close()
+    state = db.client[settings.state_database].engagement_svc_counts
+    kept = state.count_documents({})
+    assert kept == 61  # the days of the range
+    # While no service runs: one person becomes a bot; their messages are on only a few days of the range.
+    human = HUMANS[3]["_id"]
+    db.rocketchat_message.update_many(
+        {"u._id": human, "ts": {"$gte": datetime(2024, 3, 20, tzinfo=UTC)}}, {"$set": {"u._id": HUMANS[2]["_id"]}}
+    )
+    days = {m["ts"].date() for m in db.rocketchat_message.find({"u._id": human})}
+    db.users.update_one({"_id": human}, {"$set": {"type": "bot"}})
+    second = await aiohttp_client(create_app(settings))
+    for bots in ("exclude", "only", "include"):
+        expected = expected_origin(db, s, e, "UTC", bots)
+        assert await get(second, ORIGIN_PATH, {**params, "bots": bots}) == (200, expected)
+    engine = second.server.app[ENGINE]
+    # only the changed user's days are counted again; the rest are read back
+    assert engine.stats["recounts"] <= len(days) + 8 and engine.stats["state_hits"] >= 61 - len(days)

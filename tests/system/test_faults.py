@@ -99,20 +99,23 @@ async def test_mongod_killed_under_load(aiohttp_client):
         client = await aiohttp_client(create_app(settings))
         load = Load(client, params)
         tasks = load.start(16)
-        await asyncio.sleep(2)
-        mongo.kill()
-        killed_at = time.monotonic()
-        await asyncio.sleep(4)
-        restarting_at = time.monotonic()
-        await asyncio.to_thread(mongo.restart)
-        restarted_at = time.monotonic()
-        recovered = await until(
-            lambda: asyncio.sleep(0, any(at > restarted_at + 1 and s == 200 for at, s, *_ in load.answers[-32:])), 60
-        )
-        await asyncio.sleep(1)
-        load.stop = True
-        await asyncio.gather(*tasks)
-        sync.close()
+        try:
+            await asyncio.sleep(2)
+            mongo.kill()
+            killed_at = time.monotonic()
+            await asyncio.sleep(4)
+            restarting_at = time.monotonic()
+            await asyncio.to_thread(mongo.restart)
+            restarted_at = time.monotonic()
+            recovered = await until(
+                lambda: asyncio.sleep(0, any(at > restarted_at + 1 and s == 200 for at, s, *_ in load.answers[-32:])),
+                60,
+            )
+            await asyncio.sleep(1)
+        finally:  # the load stops whatever happened, so a failure is reported instead of hanging the teardown
+            load.stop = True
+            await asyncio.gather(*tasks, return_exceptions=True)
+            sync.close()
     statuses = check_answers(load, expected, timeout_ms)
     down = [s for at, s, *_ in load.answers if killed_at + 0.5 < at < restarting_at]
     assert down and set(down) == {503}, Counter(down)  # while it is down: 503s only, promptly
