@@ -74,11 +74,18 @@ async def send_csv(request: web.Request, table: Table, headers: dict[str, str]) 
     )
     await response.prepare(request)
     batch = [table.head()]
-    async for text in table.lines:
-        batch.append(text)
-        if len(batch) >= 500:
-            await response.write("".join(batch).encode())
-            batch = []
+    try:
+        async for text in table.lines:
+            batch.append(text)
+            if len(batch) >= 500:
+                await response.write("".join(batch).encode())
+                batch = []
+    except (TimeoutError, PyMongoError) as exc:
+        # The status is sent already: the answer is cut off (no final chunk), so no client takes it as whole.
+        log.warning("database %s while streaming CSV; answer cut off", database_problem(exc))
+        if request.transport is not None:
+            request.transport.close()
+        return response
     await response.write("".join(batch).encode())
     await response.write_eof()
     return response

@@ -366,3 +366,32 @@ async def test_a_bot_change_while_stopped_is_recounted_after_a_restart(aiohttp_c
     engine = second.server.app[ENGINE]
     # only the changed user's days are counted again; the rest are read back
     assert engine.stats["recounts"] <= len(days) + 8 and engine.stats["state_hits"] >= 61 - len(days)
+
+
+async def test_a_database_failure_mid_csv_cuts_the_answer_off(client, db, monkeypatch):
+    """Once the rows stream, a status can no longer change: the answer is cut off (no final chunk), never passed
+    off as complete. (The failure is injected into the rooms' reads after the first thousand rows.)"""
+    import aiohttp
+    from pymongo.errors import AutoReconnect
+
+    from engagement_svc.api import answers
+
+    rooms = [room_doc(f"R{i:05d}", "c", f"room-{i}") for i in range(1500)]
+    db.rocketchat_room.insert_many(rooms)
+    ts = datetime(2024, 2, 1, 12, tzinfo=UTC)
+    db.rocketchat_message.insert_many([message_doc(f"x{i}", r["_id"], ts, HUMANS[0]) for i, r in enumerate(rooms)])
+    real, calls = answers.room_documents, []
+
+    async def failing(database, rids):
+        calls.append(len(rids))
+        if len(calls) > 1:
+            raise AutoReconnect("connection closed")
+        return await real(database, rids)
+
+    monkeypatch.setattr(answers, "room_documents", failing)
+    params = {"start": "2024-02-01T00:00:00.000Z", "end": "2024-02-01T23:00:00.000Z", "format": "csv"}
+    response = await client.get(CHANNELS_LIST_PATH, params=params, headers=ADMIN_HEADERS)
+    assert response.status == 200
+    with pytest.raises(aiohttp.ClientPayloadError):
+        await response.read()
+    assert calls == [1000, 500]
