@@ -5,8 +5,9 @@ The glue between layers: the engine counts, `rocketchat.rooms` reads room docume
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from engagement_svc.api.params import ListQuery, RangeQuery
 from engagement_svc.counting.catalog import FLAG, MESSAGES
@@ -17,6 +18,7 @@ from engagement_svc.reports import channels, messages
 from engagement_svc.reports.csv import Table, cell, line, lines_of
 from engagement_svc.rocketchat.rooms import room_documents
 
+T = TypeVar("T")
 ROOM_RETRIES = 3  # a room deleted between counting and reading its document: the answer is made again
 
 
@@ -53,7 +55,22 @@ async def messages_sent_csv(engine: Engine, q: RangeQuery) -> Table:
 
 
 # -- messages/origin ----------------------------------------------------------------------------------------------
+async def _remembered(engine: Engine, key: tuple, compute: Callable[[], Awaitable[T]]) -> T:
+    """An answer derived from the messages' counts, remembered while they stay the same (see `Engine.stamp`)."""
+    stamp = engine.stamp(MESSAGES)
+    found = engine.remembered(key, stamp)
+    if found is None:
+        found = await compute()
+        engine.remember(key, stamp, found)
+    return found
+
+
 async def _origin(engine: Engine, q: RangeQuery) -> dict[str, int]:
+    key = ("origin", q.zone.key, q.first_day, q.last_day, q.bots)
+    return await _remembered(engine, key, lambda: _origin_counted(engine, q))
+
+
+async def _origin_counted(engine: Engine, q: RangeQuery) -> dict[str, int]:
     in_range, _ = _windows(q)
     counted = MESSAGES.counted_for(q.bots)
     per_class = (await engine.counts(MESSAGES, [in_range], by="class"))[0]
@@ -79,13 +96,13 @@ async def origin_csv(engine: Engine, q: RangeQuery) -> Table:
 async def _top_five(engine: Engine, q: RangeQuery) -> list[dict]:
     in_range, _ = _windows(q)
     key = ("top-five", q.zone.key, q.first_day, q.last_day, q.bots)
+
+    async def compute() -> list[tuple[str, int]]:
+        per_room = await engine.key_sums(MESSAGES, in_range, MESSAGES.counted_for(q.bots))
+        return messages.top_five(per_room, engine.rooms.kind)
+
     for _ in range(ROOM_RETRIES):
-        stamp = engine.stamp(MESSAGES)
-        best = engine.remembered(key, stamp)
-        if best is None:
-            per_room = await engine.key_sums(MESSAGES, in_range, MESSAGES.counted_for(q.bots))
-            best = messages.top_five(per_room, engine.rooms.kind)
-            engine.remember(key, stamp, best)
+        best = await _remembered(engine, key, compute)
         rooms = await room_documents(engine.db, [rid for rid, _ in best])
         gone = [rid for rid, _ in best if rid not in rooms]
         if not gone:
@@ -108,10 +125,13 @@ async def top_five_csv(engine: Engine, q: RangeQuery) -> Table:
 async def _channel_rows(engine: Engine, q: ListQuery) -> list[channels.Row]:
     """Every row of the range, in the requested order. Remembered (sorted) while the counts stay the same, for
     sorts by a count; sorts by a room's field read every row's room."""
-    key = ("channels", q.zone.key, q.first_day, q.last_day, q.bots, q.sort, q.descending)
-    stamp = engine.stamp(MESSAGES)
-    if q.sort not in channels.ROOM_SORTS and (found := engine.remembered(key, stamp)) is not None:
-        return found
+    if q.sort not in channels.ROOM_SORTS:
+        key = ("channels", q.zone.key, q.first_day, q.last_day, q.bots, q.sort, q.descending)
+        return await _remembered(engine, key, lambda: _counted_rows(engine, q))
+    return await _counted_rows(engine, q)
+
+
+async def _counted_rows(engine: Engine, q: ListQuery) -> list[channels.Row]:
     in_range, before = _windows(q)
     counted = MESSAGES.counted_for(q.bots)
     current = await engine.key_sums(MESSAGES, in_range, counted)
@@ -122,7 +142,6 @@ async def _channel_rows(engine: Engine, q: ListQuery) -> list[channels.Row]:
         found = channels.ordered([r for r in found if r.rid in rooms], q.sort, q.descending, rooms)
     else:
         found = channels.ordered(found, q.sort, q.descending)
-        engine.remember(key, stamp, found)
     return found
 
 
