@@ -21,7 +21,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.run import Server, memory_mb, summary, window
+from bench.run import Server, memory_mb, summary, timed_read, window
 
 ENDPOINTS = ("origin", "top-five", "list")
 
@@ -174,12 +174,7 @@ async def service(args, db, mongo_url_for, anchor: datetime, ranges: list[int]) 
     out: dict = {"cold": {}, "warm": {}}
 
     async def get(session, target: str) -> tuple[float, bytes]:
-        began = time.perf_counter()
-        async with session.get(target, headers=headers) as response:
-            body = await response.read()
-            if response.status != 200:
-                raise RuntimeError(f"{response.status}: {body[:300]!r}")
-        return time.perf_counter() - began, body
+        return await timed_read(session, target, headers)
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as session:
         for endpoint in ENDPOINTS:

@@ -38,13 +38,17 @@ async def request_held_by_the_database(session, server, mongo) -> asyncio.Future
     return in_flight
 
 
-async def test_sigterm_lets_a_request_in_flight_finish(own_mongo):
-    with LiveServer(
-        own_mongo.url_for("rocketchat"),
+def served(mongo, query_timeout_ms: int, drain_seconds: int) -> LiveServer:
+    return LiveServer(
+        mongo.url_for("rocketchat"),
         ENGAGEMENT_WARM_DAYS="0",
-        ENGAGEMENT_QUERY_TIMEOUT_MS="30000",
-        ENGAGEMENT_DRAIN_SECONDS="30",
-    ) as server:
+        ENGAGEMENT_QUERY_TIMEOUT_MS=str(query_timeout_ms),
+        ENGAGEMENT_DRAIN_SECONDS=str(drain_seconds),
+    )
+
+
+async def test_sigterm_lets_a_request_in_flight_finish(own_mongo):
+    with served(own_mongo, query_timeout_ms=30_000, drain_seconds=30) as server:
         async with aiohttp.ClientSession() as session:
             try:
                 in_flight = await request_held_by_the_database(session, server, own_mongo)
@@ -64,12 +68,7 @@ async def test_sigterm_lets_a_request_in_flight_finish(own_mongo):
 
 
 async def test_drain_is_bounded_when_the_database_hangs(own_mongo):
-    with LiveServer(
-        own_mongo.url_for("rocketchat"),
-        ENGAGEMENT_WARM_DAYS="0",
-        ENGAGEMENT_QUERY_TIMEOUT_MS="60000",
-        ENGAGEMENT_DRAIN_SECONDS="1",
-    ) as server:
+    with served(own_mongo, query_timeout_ms=60_000, drain_seconds=1) as server:
         async with aiohttp.ClientSession() as session:
             try:
                 in_flight = await request_held_by_the_database(session, server, own_mongo)
