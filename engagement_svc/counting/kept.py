@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 from engagement_svc.counting.slots import SLOTS_PER_DAY
+from engagement_svc.rocketchat.rooms import FLAG
 
 
 class Classes(Protocol):
@@ -45,6 +46,9 @@ class EveryKey:
         return True
 
     def kind(self, key: str) -> str | None:
+        """The one class; for a flagged key (a bot user), the class plus its flag ("user" FLAG "bot")."""
+        if FLAG in key:
+            return self._kind + FLAG + key.split(FLAG, 1)[1]
         return self._kind
 
     async def ensure(self, keys: Iterable[str]) -> None:
@@ -186,17 +190,17 @@ class OpenDay:
 
     def class_prefix(self, classes: Classes) -> dict[str, list[int]]:
         """`classes` must know every key in `unfolded` (the engine looks them up first)."""
-        if self._generation != classes.generation:
-            self._by_class, self.unfolded = {}, self.cells
+        pending = self.unfolded
+        if self._generation != classes.generation:  # every key again, by its class now
+            self._by_class, pending = {}, self.cells
             self._generation = classes.generation
-        if self.unfolded:
-            for key, slots in self.unfolded.items():
-                kind = classes.kind(key)
-                if kind is not None:
-                    sums = self._by_class.setdefault(kind, [0] * SLOTS_PER_DAY)
-                    for slot, n in slots.items():
-                        sums[slot] += n
-            self.unfolded = {}
+        for key, slots in pending.items():
+            kind = classes.kind(key)
+            if kind is not None:
+                sums = self._by_class.setdefault(kind, [0] * SLOTS_PER_DAY)
+                for slot, n in slots.items():
+                    sums[slot] += n
+        self.unfolded = {}  # never `cells` itself: a later add would count twice
         return {kind: _prefix(slots) for kind, slots in self._by_class.items()}
 
     def counted_prefix(self, classes: Classes, counted: tuple[str, ...]) -> list[int]:

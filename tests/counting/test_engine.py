@@ -77,6 +77,21 @@ async def test_new_messages_today_are_counted_promptly(client, db):
     assert engine.stats["open_tracked"] > 0  # served from the watcher's counts, not recounted per request
 
 
+async def test_a_day_read_while_still_empty_counts_its_first_messages_once(client, db):
+    """Just after a UTC midnight today has no message yet; a request reads it, then messages come."""
+    now = datetime.now(UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    fill(db, midnight - timedelta(days=5), 4, 30)  # nothing today
+    params = recent_params(days=2)
+    assert await answers_brute_force(client, db, params)
+    engine = client.server.app[ENGINE]
+    assert await until(lambda: asyncio.sleep(0, engine.watcher.healthy))
+    db.rocketchat_message.insert_many([message_doc(f"first{i}", "C1", datetime.now(UTC), AUTHOR) for i in range(3)])
+    assert await until(lambda: answers_brute_force(client, db, params))
+    await asyncio.sleep(0.5)
+    assert await answers_brute_force(client, db, params)  # and stays so (3, not 6)
+
+
 async def test_open_day_deletion_and_hiding_are_corrected(client, db):
     now = datetime.now(UTC)
     docs = fill(db, now - timedelta(hours=2), 1, 200)
