@@ -11,7 +11,14 @@ from datetime import UTC, datetime, timedelta
 
 from engagement_svc import __version__
 from engagement_svc.api import server
-from engagement_svc.api.routes import CHANNELS_LIST_PATH, ENDPOINTS, MESSAGES_SENT_PATH, ORIGIN_PATH, TOP_FIVE_PATH
+from engagement_svc.api.routes import (
+    CHANNELS_LIST_PATH,
+    ENDPOINTS,
+    MESSAGES_SENT_PATH,
+    NEW_USERS_PATH,
+    ORIGIN_PATH,
+    TOP_FIVE_PATH,
+)
 from engagement_svc.app import create_app
 from engagement_svc.days import iso_z
 from engagement_svc.logs import configure
@@ -160,6 +167,9 @@ def demo(args: argparse.Namespace) -> int:
                 "",
                 "# the channel list of this week, fastest growing first, first page of 10 (200):",
                 curl_line(settings, *admin, week_start, now, path=CHANNELS_LIST_PATH, extra=LIST_EXTRA),
+                "",
+                "# accounts created per day over the last 30 days, bots left out (200):",
+                curl_line(settings, *admin, now - timedelta(days=29), now, path=NEW_USERS_PATH, extra="&bots=exclude"),
                 "",
                 "# every row of that list as CSV (200, text/csv):",
                 curl_line(settings, *admin, week_start, now, path=CHANNELS_LIST_PATH, extra="&format=csv"),

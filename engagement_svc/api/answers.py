@@ -10,11 +10,11 @@ from datetime import timedelta
 from typing import TypeVar
 
 from engagement_svc.api.params import ListQuery, RangeQuery
-from engagement_svc.counting.catalog import FLAG, MESSAGES
+from engagement_svc.counting.catalog import FLAG, MESSAGES, NEW_USERS, Metric
 from engagement_svc.counting.engine import Engine
 from engagement_svc.counting.slots import Span, day_spans, span_of_seconds
 from engagement_svc.days import iso_seconds
-from engagement_svc.reports import channels, messages
+from engagement_svc.reports import channels, messages, users
 from engagement_svc.reports.csv import Table, cell, line, lines_of
 from engagement_svc.rocketchat.rooms import room_documents
 
@@ -37,21 +37,33 @@ def _windows(q: RangeQuery) -> tuple[Span, Span]:
 
 
 # -- messages/messages-sent ---------------------------------------------------------------------------------------
-async def _sent(engine: Engine, q: RangeQuery) -> tuple[list[int], list[int]]:
-    spans = day_spans(q.zone, q.first_day - timedelta(days=q.days), q.last_day)  # the window before, then the range
-    totals = await engine.counts(MESSAGES, spans, counted=MESSAGES.counted_for(q.bots))
+async def _daily(engine: Engine, metric: Metric, q: RangeQuery) -> tuple[list[int], list[int]]:
+    """Local midnights and totals of the window before the range, then of the range, day by day."""
+    spans = day_spans(q.zone, q.first_day - timedelta(days=q.days), q.last_day)
+    totals = await engine.counts(metric, spans, counted=metric.counted_for(q.bots))
     return [s.lo_s for s in spans], totals
 
 
+def _daily_table(name: str, header: list[str], q: RangeQuery, midnights: list[int], totals: list[int]) -> Table:
+    days = [(iso_seconds(midnights[i]), totals[i]) for i in range(len(totals) - 1, q.days - 1, -1)]
+    return Table(_file(name, q), header, lines_of(days))
+
+
 async def messages_sent(engine: Engine, q: RangeQuery) -> str:
-    midnights, totals = await _sent(engine, q)
-    return messages.messages_sent_json(midnights, totals)
+    return messages.messages_sent_json(*await _daily(engine, MESSAGES, q))
 
 
 async def messages_sent_csv(engine: Engine, q: RangeQuery) -> Table:
-    midnights, totals = await _sent(engine, q)
-    days = [(iso_seconds(midnights[i]), totals[i]) for i in range(len(totals) - 1, q.days - 1, -1)]
-    return Table(_file("messages-sent", q), ["Date", "Messages"], lines_of(days))
+    return _daily_table("messages-sent", ["Date", "Messages"], q, *await _daily(engine, MESSAGES, q))
+
+
+# -- users/new-users ----------------------------------------------------------------------------------------------
+async def new_users(engine: Engine, q: RangeQuery) -> str:
+    return users.new_users_json(*await _daily(engine, NEW_USERS, q))
+
+
+async def new_users_csv(engine: Engine, q: RangeQuery) -> Table:
+    return _daily_table("new-users", ["Date", "New Users"], q, *await _daily(engine, NEW_USERS, q))
 
 
 # -- messages/origin ----------------------------------------------------------------------------------------------

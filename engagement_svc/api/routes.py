@@ -33,6 +33,13 @@ ENDPOINTS = (
         answers.top_five_csv,
     ),
     Endpoint(
+        f"{API}/users/new-users",
+        "accounts created per day (anonymous users left out), with the period's and yesterday's variations",
+        parse_range,
+        answers.new_users,
+        answers.new_users_csv,
+    ),
+    Endpoint(
         f"{API}/channels/list",
         "every room with messages in the range or the one before, one page, sorted",
         parse_list,
@@ -40,7 +47,7 @@ ENDPOINTS = (
         answers.channel_list_csv,
     ),
 )
-MESSAGES_SENT_PATH, ORIGIN_PATH, TOP_FIVE_PATH, CHANNELS_LIST_PATH = (e.path for e in ENDPOINTS)
+MESSAGES_SENT_PATH, ORIGIN_PATH, TOP_FIVE_PATH, NEW_USERS_PATH, CHANNELS_LIST_PATH = (e.path for e in ENDPOINTS)
 
 OPS = (
     ("/healthz", ops.healthz),

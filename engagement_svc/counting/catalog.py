@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engagement_svc.counting import rules
-from engagement_svc.rocketchat.documents import AUTHOR_FIELD, BOT_FIELD, BOT_USER, COUNTED_ROOM_TYPES, MESSAGE_SENT
+from engagement_svc.rocketchat.documents import (
+    AUTHOR_FIELD,
+    BOT_FIELD,
+    BOT_USER,
+    COUNTED_ROOM_TYPES,
+    MESSAGE_SENT,
+    USER_COUNTED,
+)
 from engagement_svc.rocketchat.rooms import FLAG  # cannot occur in an id: "GENERAL\x1fbot", GENERAL's bot messages
 
 BOTS_CHOICES = ("include", "exclude", "only")
@@ -39,6 +46,7 @@ class Metric:
     counted: tuple[str, ...] = COUNTED_ROOM_TYPES
     flag: tuple[str, rules.Rule] | None = None  # (name, rule): documents kept apart under key + FLAG + name
     version: int = 1  # part of every kept count's identity: bump it when the rule changes, and all is recounted
+    time_indexed: bool = True  # Rocket.Chat indexes the time field (else days are checked in one scan)
     watched_fields: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -98,6 +106,9 @@ def unflagged(key: str) -> str:
 
 MESSAGES = Metric("messages", "rocketchat_message", "ts", "rid", MESSAGE_SENT, flag=("bot", BOT_MESSAGE), version=2)
 
-CATALOG = {m.name: m for m in (MESSAGES,)}
+# Users by when their account was made, a bot (type bot or app, or role bot) flagged as such.
+NEW_USERS = Metric(
+    "new_users", "users", "createdAt", "_id", USER_COUNTED, "users", ("user",), ("bot", BOT_USER), time_indexed=False
+)
 
-__all__ = ["BOTS_CHOICES", "CATALOG", "FLAG", "MESSAGES", "PARAM_SOURCES", "Metric", "ParamSource", "unflagged"]
+CATALOG = {m.name: m for m in (MESSAGES, NEW_USERS)}

@@ -105,7 +105,10 @@ async def count_at(
 
 
 async def raw_counts(db, metric: Metric, days: list[int], parallel: int) -> dict[int, int]:
-    """Every document per UTC day, from the time field's index alone (no document is read)."""
+    """Every document per UTC day, from the time field's index alone (no document is read); for a metric whose
+    time field Rocket.Chat does not index (users' createdAt), one scan for all the days."""
+    if not metric.time_indexed:
+        return await _raw_counts_scanned(db, metric, days)
 
     async def one(day: int) -> tuple[int, int]:
         window = {"$gte": utc_day_start(day), "$lt": utc_day_start(day + 1)}
@@ -115,6 +118,19 @@ async def raw_counts(db, metric: Metric, days: list[int], parallel: int) -> dict
     for i in range(0, len(days), parallel):
         results.update(await asyncio.gather(*(one(d) for d in days[i : i + parallel])))
     return results
+
+
+async def _raw_counts_scanned(db, metric: Metric, days: list[int]) -> dict[int, int]:
+    t = metric.time_field
+    ranges = [{t: {"$gte": utc_day_start(a), "$lt": utc_day_start(b)}} for a, b in day_runs(days)]
+    if not ranges:
+        return {}
+    day = {"$floor": {"$divide": [{"$toLong": "$" + t}, DAY_MS]}}
+    cursor = await db[metric.collection].aggregate(
+        [{"$match": {"$or": ranges}}, {"$group": {"_id": day, "n": {"$sum": 1}}}], allowDiskUse=True
+    )
+    found = {int(doc["_id"]): doc["n"] async for doc in cursor}
+    return {d: found.get(d, 0) for d in days}
 
 
 async def count_span(

@@ -155,8 +155,8 @@ class Engine:
         self._changes: dict[tuple[str, int], int] = {}  # (metric, closed day) -> changes seen
         self._dirty: dict[str, set[int]] = {m: set() for m in metrics}  # closed days in memory, to recount
         self._stale: dict[str, set[int]] = {m: set() for m in metrics}  # days the state database must drop
-        self._resnapshot = False
-        self._last_resnapshot = 0.0
+        self._resnapshot: set[str] = set()  # collections whose open days are counted again at the next flush
+        self._last_resnapshot: dict[str, float] = {}
         self._sweep_due = 0.0
         self._last_sweep = 0.0
         self._tasks: list[asyncio.Task] = []
@@ -242,7 +242,7 @@ class Engine:
                     for day in days:
                         self._changed_day(metric, day, now)
                     await self.store.forget(source, metric, {d for d in days if self.is_closed(d, now)})
-            self._resnapshot = True
+                    self._resnapshot.add(metric.collection)
             log.info("%s changed (%d ids); the days they touch are counted again", name, len(changed))
         if before != current:
             await self.store.save_param(source, name, current)
@@ -628,28 +628,31 @@ class Engine:
 
     async def changed(self, collection: str, doc_id: Any) -> None:
         """A watched field of a document changed (an update event does not carry the document's time)."""
-        self._resnapshot = True
+        self._resnapshot.add(collection)
         doc = await self.db[collection].find_one({"_id": doc_id}, {m.time_field: 1 for m in self._of(collection)})
         for metric in self._of(collection):
             t = rules.value(doc or {}, metric.time_field)
             if isinstance(t, datetime):
                 self._changed(metric, t)
             else:
-                self.deleted()  # where the document was is unknown: check every closed day
+                self.deleted(collection)  # where the document was is unknown: check every closed day
 
-    def deleted(self) -> None:
-        self._resnapshot = True
+    def deleted(self, collection: str) -> None:
+        self._resnapshot.add(collection)
         self._sweep_due = min(self._sweep_due or float("inf"), time.monotonic())
 
     def reset(self, collection: str) -> None:
         for metric in self._of(collection):
             self._trackers.pop(metric.name, None)
-        self.deleted()
+        self.deleted(collection)
 
     async def flush(self, collection: str) -> None:
-        if self._resnapshot and time.monotonic() - self._last_resnapshot >= RESNAPSHOT_S:
-            self._resnapshot = False
-            self._last_resnapshot = time.monotonic()
+        if (
+            collection in self._resnapshot
+            and time.monotonic() - self._last_resnapshot.get(collection, 0) >= RESNAPSHOT_S
+        ):
+            self._resnapshot.discard(collection)
+            self._last_resnapshot[collection] = time.monotonic()
             for metric in self._of(collection):
                 tracker = self._trackers.get(metric.name)
                 if tracker is not None:
@@ -719,8 +722,9 @@ class Engine:
         for metric in self.metrics.values():
             closed = self._closed[metric.name]
             days = sorted(closed, reverse=True)
-            # Unlimited: 16 index counts at a time; with a budget, one at a time, spaced to keep within it.
-            step = 1 if budget else 16
+            # Unlimited: 16 index counts at a time; with a budget, one at a time, spaced to keep within it; without
+            # an index on the time field, one scan for every day.
+            step = (1 if budget else 16) if metric.time_indexed else max(len(days), 1)
             for i in range(0, len(days), step):
                 began = time.monotonic()
                 with pymongo.timeout(BACKGROUND_TIMEOUT_S):
@@ -802,7 +806,7 @@ class _Listener:
         await self.engine.changed(self.collection, doc_id)
 
     def deleted(self, doc_id: Any) -> None:
-        self.engine.deleted()
+        self.engine.deleted(self.collection)
 
     def reset(self) -> None:
         self.engine.reset(self.collection)

@@ -69,12 +69,12 @@ def _get(doc: Mapping[str, Any], path: str) -> Any:
     return value
 
 
-def _equal(value: Any, wanted: Any) -> bool:
-    """MongoDB's equality on one field: an array matches when one of its elements does."""
+def _equal(value: Any, wanted: Any, top: bool = True) -> bool:
+    """MongoDB's equality on one field: an array matches when one of its elements does (one level deep)."""
     if value is _MISSING:
         return wanted is None
-    if isinstance(value, list) and not isinstance(wanted, list):
-        return any(_equal(v, wanted) for v in value)
+    if top and isinstance(value, list) and not isinstance(wanted, list):
+        return any(_equal(v, wanted, False) for v in value)
     return type(value) is type(wanted) and value == wanted if isinstance(wanted, bool) else value == wanted
 
 
@@ -125,13 +125,17 @@ def _field_expression(path: str, condition: Any, params: Params) -> dict:
         elif op in ("$eq", "$ne"):
             if isinstance(arg, (list, dict)):
                 raise ValueError("rules compare single fields with scalars only")
-            same = {"$eq": [ref, arg]} if arg is not None else {"$in": [{"$type": ref}, ["missing", "null"]]}
+            if arg is None:
+                same = {"$in": [{"$type": ref}, ["missing", "null"]]}
+            else:  # as in a find: an array matches when one of its elements does
+                same = {"$or": [{"$eq": [ref, arg]}, {"$and": [{"$isArray": ref}, {"$in": [arg, ref]}]}]}
             parts.append(same if op == "$eq" else {"$not": [same]})
         elif op in ("$in", "$nin"):
-            values = _resolve(arg, params)
+            values = list(_resolve(arg, params))
             if any(isinstance(a, (list, dict)) or a is None for a in values):
                 raise ValueError("rules test membership of scalars only")
-            member = {"$in": [ref, list(values)]}
+            some = {"$gt": [{"$size": {"$setIntersection": [ref, values]}}, 0]}
+            member = {"$or": [{"$in": [ref, values]}, {"$and": [{"$isArray": ref}, some]}]}
             parts.append(member if op == "$in" else {"$not": [member]})
         else:
             raise ValueError(f"unsupported operator in a rule: {op}")
@@ -139,9 +143,8 @@ def _field_expression(path: str, condition: Any, params: Params) -> dict:
 
 
 def as_expression(rule: Rule, params: Params = NO_PARAMS) -> dict:
-    """The rule as an aggregation expression that is true for exactly the documents `matches` accepts, for
-    fields that hold scalars (an array-valued field is compared as a whole here, element-wise by `matches`;
-    rules only test scalar fields)."""
+    """The rule as an aggregation expression that is true for exactly the documents `matches` (and a find)
+    accepts, an array-valued field (a user's roles) matching when one of its elements does."""
     parts: list[dict] = []
     for key, value in rule.items():
         if key in ("$and", "$or"):

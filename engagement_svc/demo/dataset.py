@@ -200,6 +200,22 @@ def _channel_tab_cases(db, rng: random.Random, now: datetime, rooms: list[dict],
     return [m for m in out if m["ts"] <= now]
 
 
+def _sign_ups(db, rng: random.Random, now: datetime, days: int, people: list[dict]) -> None:
+    """When the demo's people joined (over the whole period), and a few sign-ups this month: guests (anonymous,
+    never counted) and a bot."""
+    for person in people:
+        db.users.update_one({"_id": person["_id"]}, {"$set": {"createdAt": now - timedelta(days=rng.uniform(0, days))}})
+    newcomers = [
+        user_doc(meteor_id(rng), f"guest-{i}", ["anonymous"] if i % 3 == 0 else ["user"], [])
+        | {"createdAt": now - timedelta(days=rng.uniform(0, 30))}
+        for i in range(24)
+    ]
+    newcomers.append(
+        user_doc(meteor_id(rng), "standup.bot", ["bot"], [], type="bot", createdAt=now - timedelta(days=3))
+    )
+    db.users.insert_many(newcomers)
+
+
 def seed_demo(
     db,
     now: datetime | None = None,
@@ -304,6 +320,7 @@ def seed_demo(
                 recent.setdefault(room["_id"], []).append(doc["_id"])
             messages.append(doc)
     messages += _channel_tab_cases(db, random.Random(seed + 1), now, rooms, humans, jdoe)
+    _sign_ups(db, random.Random(seed + 2), now, days, people)
     for i in range(0, len(messages), 5000):
         db.rocketchat_message.insert_many(messages[i : i + 5000], ordered=False)
     return DemoCredentials(admin["_id"], admin_token, jdoe["_id"], user_token, len(messages))

@@ -54,10 +54,23 @@ def event_filter(fields: set[str] | None, projected: set[str]) -> list[dict]:
         ]
     always = {"operationType": {"$in": ["insert", "delete", "replace", *STREAM_END]}}
     kept = {f"fullDocument.{f}": 1 for f in sorted(projected | {"_id"})}
+    # The names (not the values) of the fields an update set or removed, so each listener hears only of its own.
+    names = {
+        "$map": {"input": {"$objectToArray": {"$ifNull": ["$updateDescription.updatedFields", {}]}}, "in": "$$this.k"}
+    }
+    touched = {"$concatArrays": [names, {"$ifNull": ["$updateDescription.removedFields", []]}]}
     return [
         {"$match": {"$or": [always, updates]}},
-        {"$project": {"operationType": 1, "clusterTime": 1, "documentKey": 1, **kept}},
+        {"$project": {"operationType": 1, "clusterTime": 1, "documentKey": 1, **kept, "touched": touched}},
     ]
+
+
+def touches(touched: list[str] | None, fields: set[str] | None) -> bool:
+    """Whether an update that set or removed `touched` (None: a replace, everything) concerns a listener of
+    `fields` (None: every update). Dotted paths meet when one is the other or lies inside it."""
+    if touched is None or fields is None:
+        return True
+    return any(t == f or t.startswith(f + ".") or f.startswith(t + ".") for t in touched for f in fields)
 
 
 async def operation_time(db) -> Timestamp:
@@ -76,6 +89,7 @@ class Watcher:
         self.db = db
         self.collection = collection
         self.listeners: list[Listener] = []
+        self._listener_fields: list[set[str] | None] = []
         self._fields: set[str] | None = set()
         self._projected: set[str] = set()
         self._open = False
@@ -101,6 +115,7 @@ class Watcher:
     def listen(self, listener: Listener, fields: Iterable[str] | None, projected: Iterable[str] = ()) -> None:
         """Add a listener for updates of `fields` (None: every update) and inserts carrying `projected`."""
         self.listeners.append(listener)
+        self._listener_fields.append(None if fields is None else set(fields))
         self._fields = None if fields is None or self._fields is None else self._fields | set(fields)
         self._projected |= set(projected) | set(fields or ())
 
@@ -173,8 +188,10 @@ class Watcher:
             for listener in self.listeners:
                 listener.inserted(doc, ct)
         elif kind in ("update", "replace"):
-            for listener in self.listeners:
-                await listener.changed(event["documentKey"]["_id"])
+            touched = event.get("touched") if kind == "update" else None
+            for listener, fields in zip(self.listeners, self._listener_fields, strict=True):
+                if touches(touched, fields):
+                    await listener.changed(event["documentKey"]["_id"])
         elif kind == "delete":
             for listener in self.listeners:
                 listener.deleted(event["documentKey"]["_id"])

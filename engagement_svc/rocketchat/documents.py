@@ -18,3 +18,6 @@ COUNTED_ROOM_TYPES = ("c", "p", "d")  # channel, private group, direct; never li
 BOT_USER = {"$or": [{"type": {"$in": ["bot", "app"]}}, {"roles": "bot"}]}
 BOT_FIELD = "bot"  # on a message: posted by an integration
 AUTHOR_FIELD = "u._id"
+
+# A user counted among the new users: anyone whose roles do not include anonymous (bots too, unless asked).
+USER_COUNTED = {"roles": {"$ne": "anonymous"}}

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from engagement_svc.app import create_app
+from engagement_svc.counting.catalog import MESSAGES
 from engagement_svc.counting.engine import CHUNK_DAYS
 from engagement_svc.counting.slots import utc_day_of
 from engagement_svc.counting.store import COUNTS_COLLECTION
@@ -19,6 +20,7 @@ from tests.support.http import answers_brute_force, expected_for, get_messages_s
 from tests.support.oracle import js
 
 ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"]
+MESSAGES_KEY = f"{MESSAGES.name}.v{MESSAGES.version}"
 
 
 async def test_closed_days_come_from_state_after_a_restart(aiohttp_client, settings, users, db, sync_client):
@@ -237,7 +239,8 @@ async def test_startup_warms_recent_days_without_delaying_readiness(make_client,
     client = await make_client(warm_days=15)
     engine = client.server.app[ENGINE]
     state = sync_client[settings.state_database][COUNTS_COLLECTION]
-    assert await until(lambda: asyncio.sleep(0, state.count_documents({}) >= 15))
+    assert await until(lambda: asyncio.sleep(0, state.count_documents({"metric": MESSAGES_KEY}) >= 15))
+    assert await until(lambda: asyncio.sleep(0, all(t.done() for t in engine._tasks if t.get_name() == "warm")))
     recounted = engine.stats["recounts"]
     params = recent_params(days=7)
     assert await answers_brute_force(client, db, params)

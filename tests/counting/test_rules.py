@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from engagement_svc.counting import rules
-from engagement_svc.rocketchat.documents import MESSAGE_SENT
+from engagement_svc.counting.catalog import BOT_MESSAGE
+from engagement_svc.rocketchat.documents import BOT_USER, MESSAGE_SENT
 
 DOCS = [
     {"_id": 1},
@@ -26,6 +27,12 @@ DOCS = [
     {"_id": 15, "kind": 1.0},
     {"_id": 16, "kind": 1},
     {"_id": 17, "kind": "1"},
+    {"_id": 18, "roles": ["user", "anonymous"]},
+    {"_id": 19, "roles": ["user", "bot"], "type": "user"},
+    {"_id": 20, "roles": [], "type": "bot"},
+    {"_id": 21, "roles": ["app"], "type": "app"},
+    {"_id": 22, "roles": [["bot"]]},
+    {"_id": 23, "u": {"_id": ["user1"]}},
 ]
 RULES = [
     MESSAGE_SENT,
@@ -43,6 +50,9 @@ RULES = [
     {"kind": 1},
     {"kind": {"$in": [1]}},
     {"roles": {"$ne": "anonymous"}},
+    BOT_USER,
+    {"roles": "bot"},
+    {"roles": {"$nin": ["bot", "anonymous"]}},
     {},
 ]
 
@@ -64,6 +74,18 @@ def test_find_expression_and_python_agree(collection, rule):
         for d in collection.aggregate([{"$match": {"$expr": rules.as_expression(rule)}}, {"$project": {"_id": 1}}])
     )
     by_python = sorted(d["_id"] for d in DOCS if rules.matches(rule, d))
+    assert by_find == by_expression == by_python
+
+
+@pytest.mark.parametrize("bots", [frozenset(), frozenset({"user1"}), frozenset({"rocket.cat", "user1", "x"})])
+def test_a_rule_with_a_parameter_agrees_three_ways(collection, bots):
+    params = {"bots": bots}
+    by_find = sorted(d["_id"] for d in collection.find(rules.as_query(BOT_MESSAGE, params), {"_id": 1}))
+    expression = rules.as_expression(BOT_MESSAGE, params)
+    by_expression = sorted(
+        d["_id"] for d in collection.aggregate([{"$match": {"$expr": expression}}, {"$project": {"_id": 1}}])
+    )
+    by_python = sorted(d["_id"] for d in DOCS if rules.matches(BOT_MESSAGE, d, params))
     assert by_find == by_expression == by_python
 
 

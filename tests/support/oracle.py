@@ -146,3 +146,21 @@ def expected_channel_rows(db, start, end, zone_name, bots="include", sort="-mess
 
     rows.sort(key=value, reverse=descending)  # stable: ties stay in room id order
     return rows
+
+
+def expected_new_users(db, start: datetime, end: datetime, zone_name: str, bots: str = "include") -> dict:
+    """new-users by messages-sent's rules: users by the local day of `createdAt`, anonymous users left out."""
+    zone = ZoneInfo(zone_name)
+    days: Counter = Counter()
+    for user in db.users.find({}, {"createdAt": 1, "roles": 1, "type": 1}):
+        roles = user.get("roles") or []
+        roles = roles if isinstance(roles, list) else [roles]
+        if "anonymous" in roles or not isinstance(user.get("createdAt"), datetime):
+            continue
+        is_bot = user.get("type") in ("bot", "app") or "bot" in roles
+        if (bots == "exclude" and is_bot) or (bots == "only" and not is_bot):
+            continue
+        days[user["createdAt"].astimezone(zone).date()] += 1
+    body = expected_body(db, start, end, zone_name, days)
+    body["days"] = [{"day": d["day"], "users": d["messages"]} for d in body["days"]]
+    return body

@@ -1,0 +1,131 @@
+"""users/new-users: every number equals a brute-force recount of the users, in zones with DST and odd offsets,
+with and without bots; anonymous users never; new, deleted and changed users seen within seconds."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from engagement_svc.api.routes import NEW_USERS_PATH
+from engagement_svc.demo.dataset import user_doc
+from engagement_svc.resources import ENGINE
+from tests.support.data import ADMIN_HEADERS
+from tests.support.http import until
+from tests.support.oracle import expected_new_users, js
+
+ZONES = ["UTC", "America/Havana", "Australia/Lord_Howe", "Asia/Kathmandu", "Pacific/Chatham", "Europe/Berlin"]
+
+
+def parse(s):
+    return datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+async def get(client, params):
+    response = await client.get(NEW_USERS_PATH, params=params, headers=ADMIN_HEADERS)
+    return response.status, await response.json()
+
+
+@pytest.fixture
+def people(db, users):
+    """2,000 users over 2024: people, bots by type, apps, role bots, anonymous users (left out), at day edges."""
+    rng = random.Random(3)
+    docs = []
+    for i in range(2000):
+        created = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=rng.uniform(0, 366 * 86_400))
+        if i % 10 == 0:  # on the minute around a UTC midnight
+            created = created.replace(hour=0, minute=0, second=0) - timedelta(milliseconds=rng.choice([1, 0]))
+        roll = rng.random()
+        extra: dict = {}
+        roles = ["user"]
+        if roll < 0.05:
+            extra["type"] = "bot"
+        elif roll < 0.08:
+            extra["type"] = "app"
+        elif roll < 0.10:
+            roles = ["user", "bot"]
+        elif roll < 0.15:
+            roles = ["anonymous"]
+        docs.append(user_doc(f"User{i:013d}", f"user{i}", roles, [], createdAt=created, **extra))
+    db.users.insert_many(docs)
+    return db
+
+
+async def test_new_users_equal_a_recount_in_every_zone(client, people):
+    rng = random.Random(8)
+    cases = [
+        ("2024-03-01T00:00:00.000Z", "2024-03-31T23:59:59.999Z"),
+        ("2024-10-27T00:00:00.000Z", "2024-11-04T00:00:00.000Z"),
+        ("2024-01-01T00:00:00.000Z", "2024-12-31T00:00:00.000Z"),
+        ("2023-01-01T00:00:00.000Z", "2023-01-07T00:00:00.000Z"),  # before any user: zeros
+    ]
+    for _ in range(6):
+        start = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=rng.uniform(0, 360 * 86_400))
+        cases.append((js(start), js(start + timedelta(seconds=rng.uniform(0, 90 * 86_400)))))
+    total = 0
+    for i, (start, end) in enumerate(cases):
+        zone = ZONES[i % len(ZONES)]
+        for bots in ("include", "exclude", "only"):
+            status, body = await get(client, {"start": start, "end": end, "timezone": zone, "bots": bots})
+            assert status == 200
+            assert body == expected_new_users(people, parse(start), parse(end), zone, bots), (start, end, zone, bots)
+            total += body["period"]["count"]
+    assert total > 2000
+
+
+async def test_new_deleted_and_changed_users_are_seen(client, people):
+    db = people
+    engine = client.server.app[ENGINE]
+    now = datetime.now(UTC)
+    params = {"start": js(now - timedelta(days=6)), "end": js(now), "timezone": "Asia/Kathmandu"}
+    assert (await get(client, params))[0] == 200
+    assert await until(lambda: asyncio.sleep(0, engine.watchers["users"].healthy))
+
+    async def agrees(bots="include"):
+        p = {**params, "bots": bots}
+        return await get(client, p) == (
+            200,
+            expected_new_users(db, parse(p["start"]), parse(p["end"]), p["timezone"], bots),
+        )
+
+    db.users.insert_many([user_doc(f"Fresh{i:012d}", f"fresh{i}", ["user"], [], createdAt=now) for i in range(5)])
+    assert await until(agrees, seconds=5)
+    db.users.update_one({"_id": "Fresh000000000000"}, {"$set": {"type": "bot"}})
+    assert await until(lambda: agrees("only"), seconds=5)
+    db.users.update_one({"_id": "Fresh000000000001"}, {"$set": {"roles": ["anonymous"]}})
+    db.users.delete_one({"_id": "Fresh000000000002"})
+    assert await until(agrees, seconds=5)
+    # a closed day: a user deleted, one made anonymous, one whose account date is corrected
+    old = {"start": "2024-05-01T00:00:00.000Z", "end": "2024-05-31T00:00:00.000Z"}
+    assert await get(client, old) == (200, expected_new_users(db, parse(old["start"]), parse(old["end"]), "UTC"))
+    in_may = [u["_id"] for u in db.users.find({"createdAt": {"$gte": datetime(2024, 5, 2, tzinfo=UTC)}}).limit(3)]
+    db.users.delete_one({"_id": in_may[0]})
+    db.users.update_one({"_id": in_may[1]}, {"$set": {"roles": ["anonymous"]}})
+    db.users.update_one({"_id": in_may[2]}, {"$set": {"createdAt": datetime(2024, 5, 20, 12, tzinfo=UTC)}})
+    await engine.sweep()
+
+    async def old_agrees():
+        return await get(client, old) == (200, expected_new_users(db, parse(old["start"]), parse(old["end"]), "UTC"))
+
+    assert await until(old_agrees, seconds=10)
+
+
+async def test_a_presence_update_recounts_nothing(client, people):
+    """Rocket.Chat rewrites users' status and login tokens all the time: none of that is a new-users change."""
+    db = people
+    engine = client.server.app[ENGINE]
+    params = {"start": "2024-05-01T00:00:00.000Z", "end": "2024-05-31T00:00:00.000Z"}
+    assert (await get(client, params))[0] == 200
+    assert await until(lambda: asyncio.sleep(0, engine.watchers["users"].healthy))
+    recounts = engine.stats["recounts"]
+    db.users.update_many({}, {"$set": {"status": "online", "statusConnection": "online"}})
+    db.users.update_many({}, {"$set": {"status": "away"}})
+    marker = user_doc("Marker00000000001", "marker", ["user"], [], createdAt=datetime.now(UTC))
+    db.users.insert_one(marker)  # the stream has delivered everything before it once this is seen
+    assert await until(
+        lambda: asyncio.sleep(0, any(doc.get("_id") == marker["_id"] for _, doc, _ in engine.watchers["users"].recent))
+    )
+    await asyncio.sleep(1.5)
+    assert engine.stats["recounts"] == recounts and not engine._params_due
