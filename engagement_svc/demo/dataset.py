@@ -182,7 +182,8 @@ def _channel_tab_cases(db, rng: random.Random, now: datetime, rooms: list[dict],
         {"_id": renamed["_id"]},
         {"$set": {"name": "renamed-" + renamed["name"], "fname": "Renamed " + renamed["name"], "_updatedAt": now}},
     )
-    quiet = room_doc(meteor_id(rng), "c", "quiet-last-week", ts=now - timedelta(days=100))
+    made = now - timedelta(days=100)
+    quiet = room_doc(meteor_id(rng), "c", "quiet-last-week", ts=made, _updatedAt=made)
     app = user_doc(meteor_id(rng), "app.poll", ["app"], [], type="app")
     db.rocketchat_room.insert_one(quiet)
     db.users.insert_one(app)
