@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -87,3 +88,16 @@ def parse_response(raw: bytes) -> tuple[int, dict[str, str], bytes]:
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
     return int(lines[0].split()[1]), headers, body
+
+
+def range_cases(fixed: list[tuple[str, str]], zones: list[str], seed: int, longest_days: int, random_ranges: int = 6):
+    """(start, end, zone, bots) to ask: the fixed ranges and some random ones in 2024, each in a zone of the list
+    in turn, with every value of `bots`."""
+    rng = random.Random(seed)
+    cases = list(fixed)
+    for _ in range(random_ranges):
+        start = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=rng.uniform(0, 360 * 86_400))
+        cases.append((js(start), js(start + timedelta(seconds=rng.uniform(0, longest_days * 86_400)))))
+    for i, (start, end) in enumerate(cases):
+        for bots in ("include", "exclude", "only"):
+            yield start, end, zones[i % len(zones)], bots
