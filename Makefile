@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test lint serve bench readme fuzz compare clean
+.PHONY: demo test lint serve bench bench-endpoints readme fuzz compare clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("engagement-svc needs Python >= 3.11") if sys.version_info < (3, 11) else None'
@@ -35,6 +35,11 @@ ifdef BASELINE
 else
 	$(VENV)/bin/python -m bench.run $(BENCH_ARGS)
 endif
+
+## Origin, top five and the channel list (and its CSV): raw, peer, cold, warm, freshness. ENDPOINTS_ARGS passes
+## options (default 1,000,000 messages / 400 days / 5,000 rooms); figures in bench/results/endpoints-*.json.
+bench-endpoints: $(STAMP)
+	$(VENV)/bin/python -m bench.endpoints $(ENDPOINTS_ARGS)
 
 ## Run against the Rocket.Chat MongoDB named by MONGO_URL.
 serve: $(STAMP)
