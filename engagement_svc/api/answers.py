@@ -22,6 +22,16 @@ T = TypeVar("T")
 ROOM_RETRIES = 3  # a room deleted between counting and reading its document: the answer is made again
 
 
+async def _existing_rooms(engine: Engine, rids: list[str]) -> tuple[dict[str, dict], bool]:
+    """The rooms' documents, and whether all of them still exist. A room deleted since the room types were read
+    is forgotten at once, so that the answer made again leaves it out."""
+    rooms = await room_documents(engine.db, rids)
+    gone = [rid for rid in rids if rid not in rooms]
+    for rid in gone:
+        engine.rooms.forget(rid)
+    return rooms, not gone
+
+
 def _file(name: str, q: RangeQuery) -> str:
     return f"{name}_{q.first_day.isoformat()}_{q.last_day.isoformat()}.csv"
 
@@ -115,12 +125,9 @@ async def _top_five(engine: Engine, q: RangeQuery) -> list[dict]:
 
     for _ in range(ROOM_RETRIES):
         best = await _remembered(engine, key, compute)
-        rooms = await room_documents(engine.db, [rid for rid, _ in best])
-        gone = [rid for rid, _ in best if rid not in rooms]
-        if not gone:
-            return [messages.top_five_row(rooms[rid], n) for rid, n in best]
-        for rid in gone:
-            engine.rooms.forget(rid)
+        rooms, complete = await _existing_rooms(engine, [rid for rid, _ in best])
+        if complete:
+            break
     return [messages.top_five_row(rooms[rid], n) for rid, n in best if rid in rooms]
 
 
@@ -161,12 +168,9 @@ async def channel_list(engine: Engine, q: ListQuery) -> str:
     for _ in range(ROOM_RETRIES):
         found = await _channel_rows(engine, q)
         page = found[q.offset : q.offset + q.count]
-        rooms = await room_documents(engine.db, [r.rid for r in page])
-        gone = [r.rid for r in page if r.rid not in rooms]
-        if not gone:
+        rooms, complete = await _existing_rooms(engine, [r.rid for r in page])
+        if complete:
             break
-        for rid in gone:
-            engine.rooms.forget(rid)  # deleted since the room types were read: the rows are made again
     return channels.list_json(((r, rooms[r.rid]) for r in page if r.rid in rooms), len(found), q.offset)
 
 

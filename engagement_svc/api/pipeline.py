@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -56,10 +57,16 @@ def wants_csv(request: web.Request) -> bool:
     if values:
         return values[0] == "csv"
     for part in request.headers.get("Accept", "").split(","):
-        media, *params = (p.strip().lower() for p in part.split(";"))
+        media, *params = (p.replace(" ", "").lower() for p in part.split(";"))
         if media == "text/csv":
-            return not any(p.replace(" ", "") in ("q=0", "q=0.0", "q=0.00", "q=0.000") for p in params)
+            weights = [p[2:] for p in params if p.startswith("q=")]
+            return not weights or _weight(weights[0]) > 0
     return False
+
+
+def _weight(text: str) -> float:
+    """An Accept q-value (RFC 9110: 0 to 1, at most three decimals); anything else counts as 1."""
+    return float(text) if re.fullmatch(r"0(\.\d{0,3})?|1(\.0{0,3})?", text) else 1.0
 
 
 async def send_csv(request: web.Request, table: Table, headers: dict[str, str]) -> web.StreamResponse:

@@ -31,13 +31,23 @@ def day_runs(days: Iterable[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def pipeline(metric: Metric, days: Iterable[int], params: rules.Params = rules.NO_PARAMS) -> list[dict]:
-    """Per UTC day: the keys, their slots and counts (parallel arrays), and every document of the day."""
+def in_days(metric: Metric, days: Iterable[int]) -> dict:
+    """A `$match` of the documents whose time lies in these UTC days (one range per run of days)."""
     t = metric.time_field
     ranges = [{t: {"$gte": utc_day_start(a), "$lt": utc_day_start(b)}} for a, b in day_runs(days)]
-    slot = {"$floor": {"$divide": [{"$toLong": "$" + t}, SLOT_MS]}}
+    return ranges[0] if len(ranges) == 1 else {"$or": ranges}
+
+
+def number_of(metric: Metric, unit_ms: int) -> dict:
+    """The document's time as a number of `unit_ms` units since the epoch (its slot, or its UTC day)."""
+    return {"$floor": {"$divide": [{"$toLong": "$" + metric.time_field}, unit_ms]}}
+
+
+def pipeline(metric: Metric, days: Iterable[int], params: rules.Params = rules.NO_PARAMS) -> list[dict]:
+    """Per UTC day: the keys, their slots and counts (parallel arrays), and every document of the day."""
+    slot = number_of(metric, SLOT_MS)
     return [
-        {"$match": ranges[0] if len(ranges) == 1 else {"$or": ranges}},
+        {"$match": in_days(metric, days)},
         {
             "$group": {
                 "_id": {"s": slot, "k": metric.key_expression(params)},
@@ -121,13 +131,11 @@ async def raw_counts(db, metric: Metric, days: list[int], parallel: int) -> dict
 
 
 async def _raw_counts_scanned(db, metric: Metric, days: list[int]) -> dict[int, int]:
-    t = metric.time_field
-    ranges = [{t: {"$gte": utc_day_start(a), "$lt": utc_day_start(b)}} for a, b in day_runs(days)]
-    if not ranges:
+    if not days:
         return {}
-    day = {"$floor": {"$divide": [{"$toLong": "$" + t}, DAY_MS]}}
     cursor = await db[metric.collection].aggregate(
-        [{"$match": {"$or": ranges}}, {"$group": {"_id": day, "n": {"$sum": 1}}}], allowDiskUse=True
+        [{"$match": in_days(metric, days)}, {"$group": {"_id": number_of(metric, DAY_MS), "n": {"$sum": 1}}}],
+        allowDiskUse=True,
     )
     found = {int(doc["_id"]): doc["n"] async for doc in cursor}
     return {d: found.get(d, 0) for d in days}
@@ -160,7 +168,7 @@ async def days_of(db, metric: Metric, field: str, values: list[str]) -> set[int]
     cursor = await db[metric.collection].aggregate(
         [
             {"$match": {field: {"$in": values}, metric.time_field: {"$type": "date"}}},
-            {"$group": {"_id": {"$floor": {"$divide": [{"$toLong": "$" + metric.time_field}, DAY_MS]}}}},
+            {"$group": {"_id": number_of(metric, DAY_MS)}},
         ]
     )
     return {int(doc["_id"]) async for doc in cursor}

@@ -49,12 +49,11 @@ BACKGROUND_TIMEOUT_S = 600  # a counting job that takes longer is abandoned and 
 MIN_SWEEP_GAP_S = 60  # deletions trigger a sweep at most this often (or every sweep_seconds, if shorter)
 REFRESH_S = 600  # room types and the oldest document are re-read this often
 TRACK_TIMEOUT_S = 120  # a snapshot read must finish well inside MongoDB's snapshot history (300 s by default)
-RESNAPSHOT_S = 1.0
+RESNAPSHOT_S = 1.0  # open days are counted again after deletions at most this often
 SPAN_CACHE_SIZE = 100_000  # remembered sums of closed spans (about 150 bytes each)
 SERIES_CACHE_SIZE = 1024  # remembered answers for whole series of spans (a zone's days from one date to another)
 DERIVED_CACHE_SIZE = 64  # remembered derived answers (each at most one row per room)
 KEY_CACHE_ENTRIES = 500_000  # remembered per-key sums of closed spans, in keys over all spans (about 40 MB)
-EPOCH_PLUS_GRACE = datetime(1970, 1, 8, tzinfo=UTC)  # open days are counted again after deletions at most this often
 CORRECTIONS = "~corrections"  # the owner of recounts: a caller of its own, ahead of background work
 
 View = ClosedDay | OpenDay
@@ -296,7 +295,7 @@ class Engine:
         """
         now = datetime.now(UTC)
         classes, counted = self.classes(metric), counted or metric.counted_for("include")
-        version = (self._versions.get(metric.name, 0), classes.generation)
+        version = self._version(metric)
         open_slot = self.first_open_day(now) * SLOTS_PER_DAY
         cache = self._span_cache if by in (None, "distinct") else None
         # The whole series asked again (the same zone's same days): what was closed is reused as it is.
@@ -331,7 +330,7 @@ class Engine:
         if not todo:
             return results
         views = await self._views(metric, days, now)
-        version = (self._versions.get(metric.name, 0), classes.generation)  # as of the views
+        version = self._version(metric)  # as of the views
         for i in todo:
             s = spans[i]
             if s.first is None or s.end is None:
@@ -389,14 +388,12 @@ class Engine:
         if closed_end > s.first:
             cache_key = (metric.name, counted, s.first, closed_end)
             hit = self._key_cache.get(cache_key)
-            classes = self.classes(metric)
-            if hit is not None and hit[0] == (self._versions.get(metric.name, 0), classes.generation):
+            if hit is not None and hit[0] == self._version(metric):
                 self.stats["spans_remembered"] += 1
                 parts.append(hit[1])
             else:
-                closed = span_of_seconds(s.first * SLOT_SECONDS, closed_end * SLOT_SECONDS)
-                sums = _merged([(await self.counts(metric, [closed], by="key", counted=counted))[0]])
-                version = (self._versions.get(metric.name, 0), classes.generation)  # as of the counts
+                sums = await self._per_key(metric, s.first, closed_end, counted)
+                version = self._version(metric)  # as of the counts
                 if self._key_cache_entries + len(sums) > KEY_CACHE_ENTRIES:
                     self._key_cache.clear()  # a bound, not an order: what is asked again is remembered again
                     self._key_cache_entries = 0
@@ -404,9 +401,17 @@ class Engine:
                 self._key_cache_entries += len(sums)
                 parts.append(sums)
         if s.end > closed_end:
-            rest = span_of_seconds(closed_end * SLOT_SECONDS, s.end * SLOT_SECONDS)
-            parts.append(_merged([(await self.counts(metric, [rest], by="key", counted=counted))[0]]))
+            parts.append(await self._per_key(metric, closed_end, s.end, counted))
         return parts[0] if len(parts) == 1 else _merged(parts)
+
+    async def _per_key(self, metric: Metric, first: int, end: int, counted: tuple[str, ...]) -> dict[str, int]:
+        """Per key, the counted sum over the slots [first, end), flagged and plain counts of a key together."""
+        span = span_of_seconds(first * SLOT_SECONDS, end * SLOT_SECONDS)
+        return _merged([(await self.counts(metric, [span], by="key", counted=counted))[0]])
+
+    def _version(self, metric: Metric) -> tuple[int, int]:
+        """Changes of the metric's kept days and of its keys' classes: what remembered sums are checked against."""
+        return self._versions.get(metric.name, 0), self.classes(metric).generation
 
     def stamp(self, metric: Metric) -> tuple | None:
         """What every answer about this metric depends on, while the change stream is followed: equal stamps,
@@ -417,8 +422,7 @@ class Engine:
         now = datetime.now(UTC)
         opened = tuple((d, v.version) for d, v in sorted(tracker.days.items()))
         return (
-            self._versions.get(metric.name, 0),
-            self.classes(metric).generation,
+            *self._version(metric),
             self.first_open_day(now),
             utc_day_of(now),
             tracker.since,  # a new snapshot starts its days' versions again
@@ -442,14 +446,13 @@ class Engine:
     def _running_sums(self, metric: Metric, counted: tuple[str, ...]) -> RunningSums | None:
         """The metric's counted sums over every kept closed day as one running sum, rebuilt when a kept day or
         a key's class changes: any run of closed slots is then two lookups, whatever the zone."""
-        classes = self.classes(metric)
-        version = (self._versions.get(metric.name, 0), classes.generation)
+        version = self._version(metric)
         built = self._running.get((metric.name, counted))
         if built is None or built.version != version:
             closed = self._closed[metric.name]
             if not closed:
                 return None
-            built = self._running[(metric.name, counted)] = RunningSums(version, closed, classes, counted)
+            built = self._running[(metric.name, counted)] = RunningSums(version, closed, self.classes(metric), counted)
         return built
 
     async def _exact(self, metric: Metric, s: Span, by: str | None, counted: tuple[str, ...]) -> Any:
