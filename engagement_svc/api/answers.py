@@ -10,9 +10,9 @@ from datetime import timedelta
 from typing import TypeVar
 
 from engagement_svc.api.params import ListQuery, RangeQuery
-from engagement_svc.counting.catalog import FLAG, MESSAGES, NEW_USERS, Metric
+from engagement_svc.counting.catalog import ACTIVE_USERS, FLAG, MESSAGES, NEW_USERS, Metric
 from engagement_svc.counting.engine import Engine
-from engagement_svc.counting.slots import Span, day_spans, span_of_seconds
+from engagement_svc.counting.slots import Span, day_spans, hour_spans, span_of_seconds
 from engagement_svc.days import iso_seconds
 from engagement_svc.reports import channels, messages, users
 from engagement_svc.reports.csv import Table, cell, line, lines_of
@@ -77,9 +77,9 @@ async def new_users_csv(engine: Engine, q: RangeQuery) -> Table:
 
 
 # -- messages/origin ----------------------------------------------------------------------------------------------
-async def _remembered(engine: Engine, key: tuple, compute: Callable[[], Awaitable[T]]) -> T:
-    """An answer derived from the messages' counts, remembered while they stay the same (see `Engine.stamp`)."""
-    stamp = engine.stamp(MESSAGES)
+async def _remembered(engine: Engine, key: tuple, compute: Callable[[], Awaitable[T]], metric: Metric = MESSAGES) -> T:
+    """An answer derived from a metric's counts, remembered while they stay the same (see `Engine.stamp`)."""
+    stamp = engine.stamp(metric)
     found = engine.remembered(key, stamp)
     if found is None:
         found = await compute()
@@ -189,3 +189,97 @@ async def channel_list_csv(engine: Engine, q: ListQuery) -> Table:
 
     header = ["Room type", "Name", "Messages", "Last Update Date", "Creation Date"]
     return Table(_file("channels-list", q), header, stream())
+
+
+# -- users/active-users -------------------------------------------------------------------------------------------
+MONTH_DAYS, WEEK_DAYS = 30, 7
+
+
+async def _active_days(engine: Engine, q: RangeQuery) -> list[users.ActiveDay]:
+    key = ("active-users", q.zone.key, q.first_day, q.last_day, q.bots)
+    return await _remembered(engine, key, lambda: _active_days_counted(engine, q), ACTIVE_USERS)
+
+
+async def _active_days_counted(engine: Engine, q: RangeQuery) -> list[users.ActiveDay]:
+    """Per day of the range: its active users, and the distinct users of the 7 and 30 days ending with it."""
+    counted = ACTIVE_USERS.counted_for(q.bots)
+    spans = day_spans(q.zone, q.first_day - timedelta(days=MONTH_DAYS - 1), q.last_day)
+    days = spans[MONTH_DAYS - 1 :]
+    lists = await engine.counts(ACTIVE_USERS, days, by="keys", counted=counted)
+    ends = range(MONTH_DAYS - 1, len(spans))
+    windows = [span_of_seconds(spans[i - WEEK_DAYS + 1].lo_s, spans[i].hi_s) for i in ends]
+    windows += [span_of_seconds(spans[i - MONTH_DAYS + 1].lo_s, spans[i].hi_s) for i in ends]
+    wide = await engine.counts(ACTIVE_USERS, windows, by="distinct", counted=counted)
+    n = len(days)
+    return [users.ActiveDay(q.first_day + timedelta(days=i), lists[i], wide[i], wide[n + i]) for i in range(n)]
+
+
+async def active_users(engine: Engine, q: RangeQuery) -> str:
+    return users.active_users_json(await _active_days(engine, q))
+
+
+async def active_users_csv(engine: Engine, q: RangeQuery) -> Table:
+    found = await _active_days(engine, q)
+    midnights = [s.lo_s for s in day_spans(q.zone, q.first_day, q.last_day)]
+    rows = [(iso_seconds(midnights[i]), len(d.users), d.wau, d.mau) for i, d in reversed(list(enumerate(found)))]
+    return Table(_file("active-users", q), ["Date", "DAU", "WAU", "MAU"], lines_of(rows))
+
+
+# -- users/users-by-time-of-the-day-in-a-week ---------------------------------------------------------------------
+async def _by_hour(engine: Engine, q: RangeQuery) -> tuple[list, list[list[int]]]:
+    """The range's days and, per day, the distinct active users of each wall-clock hour 0-23."""
+    per_day = hour_spans(q.zone, q.first_day, q.last_day)
+    flat = [s for hours in per_day for s in hours]
+    found = await engine.counts(ACTIVE_USERS, flat, by="distinct", counted=ACTIVE_USERS.counted_for(q.bots))
+    days = [q.first_day + timedelta(days=i) for i in range(q.days)]
+    return days, [found[24 * i : 24 * i + 24] for i in range(q.days)]
+
+
+async def by_hour(engine: Engine, q: RangeQuery) -> str:
+    return users.by_hour_json(*await _by_hour(engine, q))
+
+
+async def by_hour_csv(engine: Engine, q: RangeQuery) -> Table:
+    days, hours = await _by_hour(engine, q)
+    per_day = hour_spans(q.zone, q.first_day, q.last_day)
+    rows = [
+        (iso_seconds(per_day[i][h].lo_s), hours[i][h]) for i in range(len(days) - 1, -1, -1) for h in range(23, -1, -1)
+    ]
+    return Table(_file("users-by-time-of-the-day", q), ["Date", "Users"], lines_of(rows))
+
+
+# -- users/chat-busier/hourly-data and weekly-data ----------------------------------------------------------------
+async def _hourly(engine: Engine, q: RangeQuery) -> list[int]:
+    """The day of `start`: the distinct active users of each two hours [2i, 2i + 2), i = 0..11."""
+    hours = hour_spans(q.zone, q.last_day, q.last_day)[0]
+    pairs = [span_of_seconds(hours[2 * i].lo_s, max(hours[2 * i + 1].hi_s, hours[2 * i].hi_s)) for i in range(12)]
+    return await engine.counts(ACTIVE_USERS, pairs, by="distinct", counted=ACTIVE_USERS.counted_for(q.bots))
+
+
+async def hourly(engine: Engine, q: RangeQuery) -> str:
+    return users.hourly_json(await _hourly(engine, q))
+
+
+async def hourly_csv(engine: Engine, q: RangeQuery) -> Table:
+    pairs = await _hourly(engine, q)
+    rows = [(row["hour"], row["users"]) for row in users.hourly_rows(pairs)]
+    return Table(f"busier-hours_{q.last_day.isoformat()}.csv", ["Hour", "Users"], lines_of(rows))
+
+
+async def _weekly(engine: Engine, q: RangeQuery) -> tuple[list, list[int], list[int]]:
+    """The seven days ending with the day of `start`: days, local midnights, distinct active users."""
+    spans = day_spans(q.zone, q.last_day - timedelta(days=WEEK_DAYS - 1), q.last_day)
+    found = await engine.counts(ACTIVE_USERS, spans, by="distinct", counted=ACTIVE_USERS.counted_for(q.bots))
+    days = [q.last_day - timedelta(days=WEEK_DAYS - 1 - i) for i in range(WEEK_DAYS)]
+    return days, [s.lo_s for s in spans], found
+
+
+async def weekly(engine: Engine, q: RangeQuery) -> str:
+    days, _, found = await _weekly(engine, q)
+    return users.weekly_json(days, found)
+
+
+async def weekly_csv(engine: Engine, q: RangeQuery) -> Table:
+    _, midnights, found = await _weekly(engine, q)
+    rows = [(iso_seconds(midnights[i]), found[i]) for i in range(WEEK_DAYS - 1, -1, -1)]
+    return Table(f"busier-days_{q.last_day.isoformat()}.csv", ["Date", "Users"], lines_of(rows))

@@ -143,9 +143,32 @@ def parse_range(query: Mapping[str, str], settings: Settings) -> RangeQuery:
     days = (last_day - first_day).days + 1
     if days > max_days:
         raise BadRequest(f"The range from start to end covers {days} days; at most {max_days} days are allowed")
-    # The answer also reads the window of the same length before the range and the day after it ends.
-    if first_day.toordinal() - days < 2 or last_day.toordinal() + 2 > date.max.toordinal():
+    # The answer also reads the window of the same length before the range (or the 30 days of a month of active
+    # users) and the day after it ends.
+    if first_day.toordinal() - max(days, 30) < 2 or last_day.toordinal() + 2 > date.max.toordinal():
         raise BadRequest(
             "start and end must lie between the years 0001 and 9999, with room for the window before start"
         )
     return RangeQuery(start=start, end=end, zone=zone, first_day=first_day, last_day=last_day, bots=bots)
+
+
+def parse_day(query: Mapping[str, str], settings: Settings) -> RangeQuery:
+    """One instant (`start`; `end` is ignored, as by Rocket.Chat), its zone and bots: the day that holds it, with
+    room for the week before it."""
+    raw = {key: _single(query, key) for key in ("start", "timezone")}
+    if raw["start"] is None:
+        raise BadRequest("Match error: Missing key 'start'")
+    start = parse_instant(raw["start"])
+    if start is None:
+        raise BadRequest("Match error: Failed Match.Where validation in field start")
+    zone = load_zone(settings.timezone if raw["timezone"] is None else raw["timezone"])
+    if zone is None:
+        raise BadRequest("Match error: Failed Match.Where validation in field timezone")
+    bots = _bots(query)
+    try:
+        day = local_date(start, zone)
+    except (OverflowError, ValueError):
+        raise BadRequest("start must lie between the years 0001 and 9999 in the requested time zone") from None
+    if day.toordinal() < 40 or day.toordinal() + 2 > date.max.toordinal():
+        raise BadRequest("start must lie between the years 0001 and 9999, with room for the week before it")
+    return RangeQuery(start=start, end=start, zone=zone, first_day=day, last_day=day, bots=bots)

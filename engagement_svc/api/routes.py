@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from engagement_svc.api import answers, ops
-from engagement_svc.api.params import parse_list, parse_range
+from engagement_svc.api.params import parse_day, parse_list, parse_range
 from engagement_svc.api.pipeline import Endpoint, handler
 
 API = "/api/v1/engagement-dashboard"
@@ -40,6 +40,34 @@ ENDPOINTS = (
         answers.new_users_csv,
     ),
     Endpoint(
+        f"{API}/users/active-users",
+        "per day, the distinct users with a session (and their ids), with the 7- and 30-day distinct users",
+        parse_range,
+        answers.active_users,
+        answers.active_users_csv,
+    ),
+    Endpoint(
+        f"{API}/users/users-by-time-of-the-day-in-a-week",
+        "per day and wall-clock hour, the distinct users with a session",
+        parse_range,
+        answers.by_hour,
+        answers.by_hour_csv,
+    ),
+    Endpoint(
+        f"{API}/users/chat-busier/hourly-data",
+        "the day holding start: the distinct users with a session in each two hours",
+        parse_day,
+        answers.hourly,
+        answers.hourly_csv,
+    ),
+    Endpoint(
+        f"{API}/users/chat-busier/weekly-data",
+        "the seven days ending with the day holding start: the distinct users with a session per day",
+        parse_day,
+        answers.weekly,
+        answers.weekly_csv,
+    ),
+    Endpoint(
         f"{API}/channels/list",
         "every room with messages in the range or the one before, one page, sorted",
         parse_list,
@@ -47,7 +75,17 @@ ENDPOINTS = (
         answers.channel_list_csv,
     ),
 )
-MESSAGES_SENT_PATH, ORIGIN_PATH, TOP_FIVE_PATH, NEW_USERS_PATH, CHANNELS_LIST_PATH = (e.path for e in ENDPOINTS)
+(
+    MESSAGES_SENT_PATH,
+    ORIGIN_PATH,
+    TOP_FIVE_PATH,
+    NEW_USERS_PATH,
+    ACTIVE_USERS_PATH,
+    BY_HOUR_PATH,
+    HOURLY_PATH,
+    WEEKLY_PATH,
+    CHANNELS_LIST_PATH,
+) = (e.path for e in ENDPOINTS)
 
 OPS = (
     ("/healthz", ops.healthz),

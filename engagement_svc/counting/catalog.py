@@ -6,6 +6,13 @@ document field, e.g. the room or the author) and per UTC slot of the metric's ti
 sums (how many messages) and distinct keys (how many users) over any span. What a key stands for (a room of
 some type) is decided when counts are read, because it can change after a message was counted.
 
+A metric may instead count intervals (`ends` set): a document covers [its time, the first of its `ends` that is a
+date, else now), and a key counts in every slot the interval touches (a user is active in the slots a session
+covers). Such a document is found for a day through its time field or `also_field` (when it was written, for the
+copies Rocket.Chat makes of sessions still open), at most `lookback_days` before that day, and counts on a day
+only within that bound, so that every reading of a day finds the same documents. Its kept days keep their
+history: the source forgetting documents (sessions' 45-day TTL) is not a change.
+
 A metric may also have a flag: a second rule that splits each key's counts in two (a room's messages by people
 and by bots). A flagged document is kept under its key plus FLAG and the flag's name, so one scan and one kept
 day answer "with", "without" and "only" the flagged documents.
@@ -24,6 +31,9 @@ from engagement_svc.rocketchat.documents import (
     BOT_USER,
     COUNTED_ROOM_TYPES,
     MESSAGE_SENT,
+    SESSION_COUNTED,
+    SESSION_ENDS,
+    SESSION_USER,
     USER_COUNTED,
 )
 from engagement_svc.rocketchat.rooms import FLAG  # cannot occur in an id: "GENERAL\x1fbot", GENERAL's bot messages
@@ -47,15 +57,30 @@ class Metric:
     flag: tuple[str, rules.Rule] | None = None  # (name, rule): documents kept apart under key + FLAG + name
     version: int = 1  # part of every kept count's identity: bump it when the rule changes, and all is recounted
     time_indexed: bool = True  # Rocket.Chat indexes the time field (else days are checked in one scan)
+    user_field: str = AUTHOR_FIELD  # where a counted document names a user (the days a bot-set change touches)
+    ends: tuple[str, ...] = ()  # an interval metric: the fields that may end a document's interval, in order
+    also_field: str | None = None  # an interval metric's second indexed time (when the document was written)
+    lookback_days: int = 0  # an interval counts at most this many days after the later of its two times
     watched_fields: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         rules.as_expression(self.rule)  # an unsupported operator fails at import, not on a live request
-        watched = rules.fields(self.rule) | {self.time_field, self.key_field}
+        watched = rules.fields(self.rule) | {self.time_field, self.key_field, *self.ends}
+        if self.also_field is not None:
+            watched.add(self.also_field)
         if self.flag is not None:
             rules.as_expression(self.flag[1])
             watched |= rules.fields(self.flag[1])
         object.__setattr__(self, "watched_fields", frozenset(watched))
+
+    @property
+    def is_interval(self) -> bool:
+        return bool(self.ends)
+
+    @property
+    def keeps_history(self) -> bool:
+        """Kept days outlive their documents: deletions in the source are not looked for."""
+        return self.is_interval
 
     @property
     def uses_params(self) -> bool:
@@ -88,15 +113,14 @@ class Metric:
 
 @dataclass(frozen=True)
 class ParamSource:
-    """Where a rule's parameter comes from: the ids of the documents of `collection` that `rule` matches; the
-    counted documents name them in `field` (so the days a change of the set touches can be found)."""
+    """Where a rule's parameter comes from: the ids of the documents of `collection` that `rule` matches (the
+    counted documents name them in their metric's `user_field`)."""
 
     collection: str
     rule: rules.Rule
-    field: str
 
 
-PARAM_SOURCES = {BOT_AUTHORS.name: ParamSource("users", BOT_USER, AUTHOR_FIELD)}
+PARAM_SOURCES = {BOT_AUTHORS.name: ParamSource("users", BOT_USER)}
 
 
 def unflagged(key: str) -> str:
@@ -108,7 +132,34 @@ MESSAGES = Metric("messages", "rocketchat_message", "ts", "rid", MESSAGE_SENT, f
 
 # Users by when their account was made, a bot (type bot or app, or role bot) flagged as such.
 NEW_USERS = Metric(
-    "new_users", "users", "createdAt", "_id", USER_COUNTED, "users", ("user",), ("bot", BOT_USER), time_indexed=False
+    "new_users",
+    "users",
+    "createdAt",
+    "_id",
+    USER_COUNTED,
+    "users",
+    ("user",),
+    ("bot", BOT_USER),
+    time_indexed=False,
+    user_field="_id",
 )
 
-CATALOG = {m.name: m for m in (MESSAGES, NEW_USERS)}
+# Users active in a slot: the sessions covering it (Rocket.Chat's 01:05 copies of open sessions are found by
+# their `createdAt`); a bot's sessions flagged by its user id.
+SESSION_LOOKBACK_DAYS = 3
+ACTIVE_USERS = Metric(
+    "active_users",
+    "rocketchat_sessions",
+    "loginAt",
+    SESSION_USER,
+    SESSION_COUNTED,
+    "users",
+    ("user",),
+    ("bot", {SESSION_USER: {"$in": BOT_AUTHORS}}),
+    user_field=SESSION_USER,
+    ends=SESSION_ENDS,
+    also_field="createdAt",
+    lookback_days=SESSION_LOOKBACK_DAYS,
+)
+
+CATALOG = {m.name: m for m in (MESSAGES, NEW_USERS, ACTIVE_USERS)}

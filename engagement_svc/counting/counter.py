@@ -14,7 +14,7 @@ from datetime import datetime
 from engagement_svc.counting import rules
 from engagement_svc.counting.catalog import Metric
 from engagement_svc.counting.kept import ClosedDay
-from engagement_svc.counting.slots import SLOT_MS, SLOTS_PER_DAY, utc_day_start
+from engagement_svc.counting.slots import SLOT_MS, SLOTS_PER_DAY, slot_of, slot_start, utc_day_of, utc_day_start
 
 Cells = dict[tuple[str, int], int]
 DAY_MS = SLOT_MS * SLOTS_PER_DAY
@@ -32,9 +32,15 @@ def day_runs(days: Iterable[int]) -> list[tuple[int, int]]:
 
 
 def in_days(metric: Metric, days: Iterable[int]) -> dict:
-    """A `$match` of the documents whose time lies in these UTC days (one range per run of days)."""
-    t = metric.time_field
-    ranges = [{t: {"$gte": utc_day_start(a), "$lt": utc_day_start(b)}} for a, b in day_runs(days)]
+    """A `$match` of the documents whose time lies in these UTC days (one range per run of days); for an
+    interval metric, of the documents that may cover them (time or `also_field` up to `lookback_days` before)."""
+    ranges: list[dict] = []
+    for a, b in day_runs(days):
+        if metric.is_interval:
+            window = {"$gte": utc_day_start(a - metric.lookback_days), "$lt": utc_day_start(b)}
+            ranges += [{f: window} for f in (metric.time_field, metric.also_field) if f is not None]
+        else:
+            ranges.append({metric.time_field: {"$gte": utc_day_start(a), "$lt": utc_day_start(b)}})
     return ranges[0] if len(ranges) == 1 else {"$or": ranges}
 
 
@@ -43,8 +49,77 @@ def number_of(metric: Metric, unit_ms: int) -> dict:
     return {"$floor": {"$divide": [{"$toLong": "$" + metric.time_field}, unit_ms]}}
 
 
+def _is_date(path: str) -> dict:
+    return {"$eq": [{"$type": "$" + path}, "date"]}
+
+
+def _interval_stage(metric: Metric, params: rules.Params) -> dict:
+    """A `$project` of an interval metric's document: its key, whether it counts, and the milliseconds it covers
+    [t0, t1): from its time to its first end that is a date (else now), cut at the lookback `bound`."""
+    t, also = metric.time_field, metric.also_field or metric.time_field
+    end = {
+        "$switch": {
+            "branches": [{"case": _is_date(f), "then": {"$toLong": "$" + f}} for f in metric.ends],
+            "default": {"$toLong": "$$NOW"},
+        }
+    }
+    later = {
+        "$cond": [
+            {"$and": [_is_date(also), {"$gt": ["$" + also, "$" + t]}]},
+            {"$toLong": "$" + also},
+            {"$toLong": "$" + t},
+        ]
+    }
+    bound = {"$multiply": [{"$add": [{"$floor": {"$divide": [later, DAY_MS]}}, metric.lookback_days + 1]}, DAY_MS]}
+    dated = _is_date(t)
+    return {
+        "$project": {
+            "_id": 0,
+            "k": metric.key_expression(params),
+            "ok": {"$and": [dated, rules.as_expression(metric.rule, params)]},
+            "t0": {"$cond": [dated, {"$toLong": "$" + t}, 0]},
+            "t1": {"$cond": [dated, {"$min": [end, bound]}, 0]},
+            "bound": {"$cond": [dated, bound, 0]},
+        }
+    }
+
+
+def _interval_pipeline(metric: Metric, days: Iterable[int], params: rules.Params) -> list[dict]:
+    """Per UTC day: the keys present in each slot (a count of 1 each), every document an interval covering it."""
+    runs = day_runs(days)
+    first, end = runs[0][0] * SLOTS_PER_DAY, runs[-1][1] * SLOTS_PER_DAY
+    lo = {"$max": [{"$floor": {"$divide": ["$t0", SLOT_MS]}}, first]}
+    hi = {"$min": [{"$ceil": {"$divide": ["$t1", SLOT_MS]}}, end]}
+    stages: list[dict] = [
+        {"$match": in_days(metric, days)},
+        _interval_stage(metric, params),
+        {"$match": {"ok": True, "$expr": {"$gt": ["$t1", "$t0"]}}},
+        {"$project": {"k": 1, "s": {"$range": [{"$toInt": lo}, {"$toInt": {"$max": [hi, lo]}}]}}},
+        {"$unwind": "$s"},
+    ]
+    if len(runs) > 1:
+        stages.append(
+            {"$match": {"$or": [{"s": {"$gte": a * SLOTS_PER_DAY, "$lt": b * SLOTS_PER_DAY}} for a, b in runs]}}
+        )
+    return [
+        *stages,
+        {"$group": {"_id": {"s": "$s", "k": "$k"}}},
+        {
+            "$group": {
+                "_id": {"$floor": {"$divide": ["$_id.s", SLOTS_PER_DAY]}},
+                "k": {"$push": "$_id.k"},
+                "s": {"$push": "$_id.s"},
+                "n": {"$push": 1},
+                "raw": {"$sum": 0},
+            }
+        },
+    ]
+
+
 def pipeline(metric: Metric, days: Iterable[int], params: rules.Params = rules.NO_PARAMS) -> list[dict]:
     """Per UTC day: the keys, their slots and counts (parallel arrays), and every document of the day."""
+    if metric.is_interval:
+        return _interval_pipeline(metric, days, params)
     slot = number_of(metric, SLOT_MS)
     return [
         {"$match": in_days(metric, days)},
@@ -92,14 +167,11 @@ async def count_days(
     return {d: ClosedDay(d, *found.get(d, ({}, 0))) for d in days}
 
 
-async def count_at(
-    db, metric: Metric, days: list[int], cluster_time, params: rules.Params = rules.NO_PARAMS
-) -> dict[int, tuple[Cells, int]]:
-    """The same count as a snapshot read at a cluster time (what a change stream then continues from)."""
+async def _aggregate_at(db, collection: str, stages: list[dict], cluster_time) -> list[dict]:
     reply = await db.command(
         {
-            "aggregate": metric.collection,
-            "pipeline": pipeline(metric, days, params),
+            "aggregate": collection,
+            "pipeline": stages,
             "cursor": {},
             "allowDiskUse": True,
             "readConcern": {"level": "snapshot", "atClusterTime": cluster_time},
@@ -108,15 +180,67 @@ async def count_at(
     batch = list(reply["cursor"]["firstBatch"])
     cursor_id = reply["cursor"]["id"]
     while cursor_id:
-        more = await db.command({"getMore": cursor_id, "collection": metric.collection})
+        more = await db.command({"getMore": cursor_id, "collection": collection})
         batch += more["cursor"]["nextBatch"]
         cursor_id = more["cursor"]["id"]
-    return cells_by_day(batch)
+    return batch
+
+
+async def count_at(
+    db, metric: Metric, days: list[int], cluster_time, params: rules.Params = rules.NO_PARAMS
+) -> dict[int, tuple[Cells, int]]:
+    """The same count as a snapshot read at a cluster time (what a change stream then continues from)."""
+    return cells_by_day(await _aggregate_at(db, metric.collection, pipeline(metric, days, params), cluster_time))
+
+
+Ongoing = list[tuple[str, int, int]]  # (key, first slot, bound slot): intervals still open, covering up to now
+
+
+async def ongoing_at(
+    db, metric: Metric, days: list[int], cluster_time, params: rules.Params = rules.NO_PARAMS
+) -> Ongoing:
+    """An interval metric's documents that may cover these days and have no end yet, at the same snapshot."""
+    stages = [
+        {"$match": {**in_days(metric, days), **{f: {"$not": {"$type": "date"}} for f in metric.ends}}},
+        _interval_stage(metric, params),
+        {"$match": {"ok": True}},
+    ]
+    out: Ongoing = []
+    for doc in await _aggregate_at(db, metric.collection, stages, cluster_time):
+        if isinstance(doc["k"], str):
+            out.append((doc["k"], int(doc["t0"]) // SLOT_MS, int(doc["bound"]) // SLOT_MS))
+    return out
+
+
+def interval_of(metric: Metric, doc: Mapping) -> tuple[int, int | None, int] | None:
+    """An interval metric's document (from a change stream) as slots: (first, end or None while open, bound),
+    where the interval covers [first, min(end or now, bound)); None when its time is not a date."""
+    t = rules.value(doc, metric.time_field)
+    if not isinstance(t, datetime):
+        return None
+    also = rules.value(doc, metric.also_field) if metric.also_field else None
+    later = also if isinstance(also, datetime) and also > t else t
+    bound = (utc_day_of(later) + metric.lookback_days + 1) * SLOTS_PER_DAY
+    first = slot_of(t)
+    for f in metric.ends:
+        end = rules.value(doc, f)
+        if isinstance(end, datetime):
+            return first, _end_slot(end), bound
+    return first, None, bound
+
+
+def _end_slot(end: datetime) -> int:
+    """The first slot an interval ending at `end` (exclusive) does not touch."""
+    start = slot_of(end)
+    return start if slot_start(start) == end else start + 1
 
 
 async def raw_counts(db, metric: Metric, days: list[int], parallel: int) -> dict[int, int]:
     """Every document per UTC day, from the time field's index alone (no document is read); for a metric whose
-    time field Rocket.Chat does not index (users' createdAt), one scan for all the days."""
+    time field Rocket.Chat does not index (users' createdAt), one scan for all the days. An interval metric's
+    kept days outlive their documents, so there is nothing to compare: 0 for every day."""
+    if metric.keeps_history:
+        return dict.fromkeys(days, 0)
     if not metric.time_indexed:
         return await _raw_counts_scanned(db, metric, days)
 
@@ -144,7 +268,20 @@ async def _raw_counts_scanned(db, metric: Metric, days: list[int]) -> dict[int, 
 async def count_span(
     db, metric: Metric, lo: datetime, hi: datetime, params: rules.Params = rules.NO_PARAMS
 ) -> dict[str, int]:
-    """Counted documents per key in an exact span of time (for spans that are not runs of slots)."""
+    """Counted documents per key in an exact span of time (for spans that are not runs of slots); for an
+    interval metric, 1 for every key some interval of which covers an instant of it."""
+    if metric.is_interval:
+        first, last = utc_day_of(lo), utc_day_of(hi)
+        lo_ms, hi_ms = int(lo.timestamp() * 1000), int(hi.timestamp() * 1000)
+        cursor = await db[metric.collection].aggregate(
+            [
+                {"$match": in_days(metric, range(first, last + 1))},
+                _interval_stage(metric, params),
+                {"$match": {"ok": True, "t0": {"$lt": hi_ms}, "$expr": {"$gt": ["$t1", {"$max": ["$t0", lo_ms]}]}}},
+                {"$group": {"_id": "$k"}},
+            ]
+        )
+        return {doc["_id"]: 1 async for doc in cursor if isinstance(doc["_id"], str)}
     cursor = await db[metric.collection].aggregate(
         [
             {"$match": {metric.time_field: {"$gte": lo, "$lt": hi}, **rules.as_query(metric.rule, params)}},
@@ -164,7 +301,21 @@ async def earliest(db, metric: Metric) -> datetime | None:
 
 async def days_of(db, metric: Metric, field: str, values: list[str]) -> set[int]:
     """The UTC days holding a document whose `field` is one of `values` (the days a changed parameter touches;
-    read from `field`'s index)."""
+    read from `field`'s index); for an interval metric, every day its intervals cover."""
+    if metric.is_interval:
+        day = {"$floor": {"$divide": ["$t0", DAY_MS]}}
+        last = {"$floor": {"$divide": [{"$subtract": ["$t1", 1]}, DAY_MS]}}
+        cursor = await db[metric.collection].aggregate(
+            [
+                {"$match": {field: {"$in": values}}},
+                _interval_stage(metric, rules.NO_PARAMS),
+                {"$match": {"$expr": {"$gt": ["$t1", "$t0"]}}},
+                {"$project": {"d": {"$range": [{"$toInt": day}, {"$toInt": {"$add": [last, 1]}}]}}},
+                {"$unwind": "$d"},
+                {"$group": {"_id": "$d"}},
+            ]
+        )
+        return {int(doc["_id"]) async for doc in cursor}
     cursor = await db[metric.collection].aggregate(
         [
             {"$match": {field: {"$in": values}, metric.time_field: {"$type": "date"}}},

@@ -33,7 +33,16 @@ from pymongo.errors import PyMongoError
 from engagement_svc.counting import counter, rules
 from engagement_svc.counting.catalog import CATALOG, FLAG, PARAM_SOURCES, Metric, unflagged
 from engagement_svc.counting.kept import Classes, ClosedDay, EveryKey, OpenDay
-from engagement_svc.counting.slots import SLOT_SECONDS, SLOTS_PER_DAY, Span, Spans, slot_of, span_of_seconds, utc_day_of
+from engagement_svc.counting.slots import (
+    SLOT_SECONDS,
+    SLOTS_PER_DAY,
+    Span,
+    Spans,
+    slot_of,
+    span_of_seconds,
+    utc_day_of,
+    utc_day_start,
+)
 from engagement_svc.counting.store import StateStore, source_id
 from engagement_svc.counting.work import CALLER, DEADLINE, Job, Work
 from engagement_svc.rocketchat.changes import ChangeStreams, Watcher, operation_time
@@ -237,7 +246,7 @@ class Engine:
             now = datetime.now(UTC)
             for metric in self.metrics.values():
                 if metric.uses_params:
-                    days = await counter.days_of(self.db, metric, param.field, changed)
+                    days = await counter.days_of(self.db, metric, metric.user_field, changed)
                     for day in days:
                         self._changed_day(metric, day, now)
                     await self.store.forget(source, metric, {d for d in days if self.is_closed(d, now)})
@@ -271,8 +280,16 @@ class Engine:
         return known[1]
 
     async def _read_earliest(self, metric: Metric) -> datetime | None:
+        """The oldest document's time; for a metric that keeps history, or the oldest kept day's start."""
         with pymongo.timeout(BACKGROUND_TIMEOUT_S):
-            return await counter.earliest(self.db, metric)
+            oldest = await counter.earliest(self.db, metric)
+            if metric.keeps_history:
+                stored = await self.store.oldest_day(await self.source(), metric)
+                kept = [*self._closed[metric.name], *([] if stored is None else [stored])]
+                if kept:
+                    first = utc_day_start(min(kept))
+                    oldest = first if oldest is None else min(oldest, first)
+            return oldest
 
     # -- the read function --------------------------------------------------------------------------------------
     def classes(self, metric: Metric) -> Classes:
@@ -287,7 +304,8 @@ class Engine:
         by=None: one int per span, the sum over the keys that count (for messages: rooms of type c, p or d);
         by="class": per span, {class: sum} over every class (room types c, p, d, l, v...);
         by="key": per span, {key: sum} over the keys that count;
-        by="distinct": per span, how many different keys that count have anything in it (users, say).
+        by="distinct": per span, how many different keys that count have anything in it (users, say);
+        by="keys": per span, the set of those keys, flagged ones under their plain key (never remembered).
         `counted`: the classes that count (default: the metric's; see `Metric.counted_for` for flagged keys).
 
         A sum or distinct count of a span in closed days is remembered (by its slots, so every zone whose day
@@ -361,7 +379,10 @@ class Engine:
                 seen: set[str] = set()
                 for view, a, b in _parts(views, s.first, s.end):
                     seen |= view.key_set(a, b)
-                results[i] = sum(1 for key in seen if classes.kind(key) in counted)
+                if by == "keys":
+                    results[i] = {unflagged(key) for key in seen if classes.kind(key) in counted}
+                else:
+                    results[i] = sum(1 for key in seen if classes.kind(key) in counted)
             if cache is not None and s.end <= open_slot:
                 if len(cache) >= SPAN_CACHE_SIZE:
                     cache.clear()  # a bound, not an order: what is asked again is remembered again
@@ -420,7 +441,9 @@ class Engine:
         if tracker is None or not self.watchers[metric.collection].healthy:
             return None
         now = datetime.now(UTC)
-        opened = tuple((d, v.version) for d, v in sorted(tracker.days.items()))
+        opened: tuple = tuple((d, v.version) for d, v in sorted(tracker.days.items()))
+        if any(v.ongoing for v in tracker.days.values()):
+            opened += (slot_of(now),)  # open intervals grow with every slot
         return (
             *self._version(metric),
             self.first_open_day(now),
@@ -476,6 +499,8 @@ class Engine:
         kept = {k: n for k, n in per_key.items() if classes.kind(k) in counted}
         if by == "key":
             return kept
+        if by == "keys":
+            return {unflagged(k) for k in kept}
         return len(kept) if by == "distinct" else sum(kept.values())
 
     async def _views(self, metric: Metric, days: Iterable[int], now: datetime) -> dict[int, View]:
@@ -522,12 +547,14 @@ class Engine:
             seen = {d: self._changes.get((metric.name, d), 0) for d in days}
             source = await self.source()
             kept = {} if recount else await self.store.load(source, metric, days)
-            if kept:
+            if kept and not metric.keeps_history:
                 raw = await counter.raw_counts(self.db, metric, list(kept), parallel=16)
                 kept = {d: c for d, c in kept.items() if c.raw == raw[d]}
-                self.stats["state_hits"] += len(kept)
+            self.stats["state_hits"] += len(kept)
             fresh = [d for d in days if d not in kept]
             counted = await counter.count_days(self.db, metric, fresh, self.params) if fresh else {}
+            if recount and metric.keeps_history:
+                counted = await self._with_history(source, metric, counted)
             self.stats["recounts"] += len(counted)
             await self.classes(metric).ensure(k for c in (*kept.values(), *counted.values()) for k in c.keys)
             self._closed[metric.name].update(kept)
@@ -538,6 +565,26 @@ class Engine:
                 if self._changes.get((metric.name, d), 0) != seen[d]:
                     self._dirty[metric.name].add(d)
                     self._stale[metric.name].add(d)
+
+    async def _with_history(self, source: str, metric: Metric, counted: dict[int, ClosedDay]) -> dict[int, ClosedDay]:
+        """Recounted days of a metric that keeps history, together with what was kept of them: documents the
+        source has forgotten since (sessions past Rocket.Chat's TTL) still count. Kept keys are flagged again by
+        the current parameters (a user who became a bot moves, rather than counting twice)."""
+        closed = self._closed[metric.name]
+        unknown = [d for d in counted if d not in closed]
+        before = {**(await self.store.load(source, metric, unknown) if unknown else {}), **closed}
+        out: dict[int, ClosedDay] = {}
+        for day, fresh in counted.items():
+            old = before.get(day)
+            if old is None:
+                out[day] = fresh
+                continue
+            cells = fresh.cells()
+            for (key, slot), n in old.cells().items():
+                again = metric.key_of({metric.key_field: unflagged(key)}, self.params) or key
+                cells[(again, slot)] = max(cells.get((again, slot), 0), n)
+            out[day] = ClosedDay(day, cells, fresh.raw)
+        return out
 
     # -- open days ----------------------------------------------------------------------------------------------
     async def _open_views(self, metric: Metric, days: list[int], now: datetime) -> dict[int, View]:
@@ -585,11 +632,16 @@ class Engine:
                     return
                 since = await operation_time(self.db)
                 found = await counter.count_at(self.db, metric, days, since, self.params)
+                ongoing = (
+                    await counter.ongoing_at(self.db, metric, days, since, self.params) if metric.is_interval else []
+                )
                 # From here to the end nothing awaits: the replay and the swap see exactly what the stream applied.
                 replay = watcher.replay_after(since)
                 if replay is None or not watcher.running:
                     continue  # the log no longer reaches back to the snapshot; take a newer one
                 tracker = Tracker(since, {d: OpenDay(d, found.get(d, ({}, 0))[0]) for d in days})
+                for key, first, bound in ongoing:
+                    _begin(tracker, key, first, bound)
                 for doc in replay:
                     self._add(metric, tracker, doc)
                 self._trackers[metric.name] = tracker
@@ -597,6 +649,19 @@ class Engine:
 
     def _add(self, metric: Metric, tracker: Tracker, doc: dict) -> None:
         t, key = rules.value(doc, metric.time_field), metric.key_of(doc, self.params)
+        if metric.is_interval:
+            interval = counter.interval_of(metric, doc)
+            if interval is not None and key is not None and rules.matches(metric.rule, doc, self.params):
+                first, end, bound = interval
+                if end is None:
+                    _begin(tracker, key, first, bound)
+                    return
+                classes = self.classes(metric)
+                for slot in range(first, min(end, bound)):
+                    day = tracker.days.get(slot // SLOTS_PER_DAY)
+                    if day is not None:
+                        day.add(key, slot % SLOTS_PER_DAY, classes)
+            return
         if isinstance(t, datetime) and key is not None and rules.matches(metric.rule, doc, self.params):
             slot = slot_of(t)
             day = tracker.days.get(slot // SLOTS_PER_DAY)
@@ -609,12 +674,25 @@ class Engine:
             tracker = self._trackers.get(metric.name)
             if tracker is not None and cluster_time > tracker.since:
                 self._add(metric, tracker, doc)
+            if metric.is_interval:
+                self._interval_changed(metric, doc)
             t = rules.value(doc, metric.time_field)
             if isinstance(t, datetime):
                 known = self._earliest.get(metric.name)
                 if known is not None and (known[1] is None or t < known[1]):
                     self._earliest[metric.name] = (known[0], t)
                 self._changed(metric, t)
+
+    def _interval_changed(self, metric: Metric, doc: Mapping[str, Any]) -> None:
+        """Every closed day an interval covers (an insert found later, a session closed late) is recounted."""
+        interval = counter.interval_of(metric, doc)
+        if interval is None:
+            return
+        now = datetime.now(UTC)
+        first, end, bound = interval
+        last = min(end if end is not None else slot_of(now) + 1, bound) - 1
+        for day in range(first // SLOTS_PER_DAY, min(last // SLOTS_PER_DAY, self.first_open_day(now) - 1) + 1):
+            self._changed_day(metric, day, now)
 
     def _changed(self, metric: Metric, t: datetime) -> None:
         """A document of this time was inserted or changed: if its UTC day is closed, the day is dropped from the
@@ -632,10 +710,14 @@ class Engine:
     async def changed(self, collection: str, doc_id: Any) -> None:
         """A watched field of a document changed (an update event does not carry the document's time)."""
         self._resnapshot.add(collection)
-        doc = await self.db[collection].find_one({"_id": doc_id}, {m.time_field: 1 for m in self._of(collection)})
+        fields = {f for m in self._of(collection) for f in (m.time_field, m.also_field, *m.ends) if f is not None}
+        doc = await self.db[collection].find_one({"_id": doc_id}, dict.fromkeys(fields, 1))
         for metric in self._of(collection):
             t = rules.value(doc or {}, metric.time_field)
-            if isinstance(t, datetime):
+            if metric.is_interval:
+                if doc is not None:
+                    self._interval_changed(metric, doc)
+            elif isinstance(t, datetime):
                 self._changed(metric, t)
             else:
                 self.deleted(collection)  # where the document was is unknown: check every closed day
@@ -723,6 +805,8 @@ class Engine:
         self._sweep_due = time.monotonic() + self.settings.sweep_seconds
         changed = 0
         for metric in self.metrics.values():
+            if metric.keeps_history:
+                continue  # its documents' deletions are not changes (sessions' TTL)
             closed = self._closed[metric.name]
             days = sorted(closed, reverse=True)
             # Unlimited: 16 index counts at a time; with a budget, one at a time, spaced to keep within it; without
@@ -769,6 +853,14 @@ class Engine:
                     break
                 except PyMongoError:
                     await asyncio.sleep(5.0)
+
+
+def _begin(tracker: Tracker, key: str, first: int, bound: int) -> None:
+    """An open interval from slot `first` (cut at `bound`) in every tracked day it may reach."""
+    for day, view in tracker.days.items():
+        base = day * SLOTS_PER_DAY
+        if first < base + SLOTS_PER_DAY and bound > base:
+            view.begin(key, max(first - base, 0), min(bound - base, SLOTS_PER_DAY))
 
 
 class _ParamListener:

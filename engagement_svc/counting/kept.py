@@ -7,16 +7,21 @@ deleted or turned into livechat after its messages were counted stops counting a
 - `class_prefix`: per class of key (room type), the running sum over the day's slots, so that any run of
   slots costs two lookups;
 - `key_totals`: per key, the whole day;
-- `key_sums`: per key, a run of the day's slots.
+- `key_sums`: per key, a run of the day's slots;
+- `key_set`: the keys with anything in a run of the day's slots (distinct users), from a per-slot index built
+  the first time a part of the day is asked.
+An open day of an interval metric also holds the intervals still open (`ongoing`): they cover up to now,
+whenever the day is read.
 """
 
 from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Protocol
 
-from engagement_svc.counting.slots import SLOTS_PER_DAY
+from engagement_svc.counting.slots import SLOTS_PER_DAY, slot_of
 from engagement_svc.rocketchat.rooms import FLAG
 
 
@@ -71,7 +76,18 @@ def combined(prefix: Mapping[str, list[int]], counted: tuple[str, ...]) -> list[
 
 
 class ClosedDay:
-    __slots__ = ("_class_prefix", "_counted", "_generation", "counts", "day", "keys", "raw", "slots", "starts")
+    __slots__ = (
+        "_by_slot",
+        "_class_prefix",
+        "_counted",
+        "_generation",
+        "counts",
+        "day",
+        "keys",
+        "raw",
+        "slots",
+        "starts",
+    )
 
     def __init__(self, day: int, cells: Mapping[tuple[str, int], int], raw: int):
         """`cells`: (key, slot within the day) -> count, zeros left out; `raw`: every document of the day,
@@ -96,6 +112,7 @@ class ClosedDay:
         self._generation = -1
         self._class_prefix: dict[str, list[int]] = {}
         self._counted: dict[tuple[str, ...], list[int]] = {}
+        self._by_slot: list[array] | None = None
 
     @classmethod
     def from_arrays(cls, day: int, keys: list[str], starts: array, slots: bytes, counts: array, raw: int):
@@ -111,10 +128,18 @@ class ClosedDay:
         self._generation = -1
         self._class_prefix = {}
         self._counted = {}
+        self._by_slot = None
         return self
 
     def nbytes(self) -> int:
-        return 64 * len(self.keys) + len(self.slots) + self.counts.itemsize * len(self.counts) + 4 * len(self.starts)
+        index = 4 * len(self.slots) if self._by_slot is not None else 0
+        return (
+            64 * len(self.keys)
+            + len(self.slots)
+            + self.counts.itemsize * len(self.counts)
+            + 4 * len(self.starts)
+            + index
+        )
 
     def class_prefix(self, classes: Classes) -> dict[str, list[int]]:
         if self._generation != classes.generation:
@@ -139,6 +164,11 @@ class ClosedDay:
             found = self._counted[counted] = combined(prefix, counted)
         return found
 
+    def cells(self) -> dict[tuple[str, int], int]:
+        """(key, slot) -> count, as the day was made from."""
+        c, s, slots = self.counts, self.starts, self.slots
+        return {(key, slots[j]): c[j] for i, key in enumerate(self.keys) for j in range(s[i], s[i + 1])}
+
     def key_totals(self) -> dict[str, int]:
         c, s = self.counts, self.starts
         return {key: sum(c[s[i] : s[i + 1]]) for i, key in enumerate(self.keys)}
@@ -147,11 +177,16 @@ class ClosedDay:
         """The keys with anything in this run of slots (distinct users, when keys are users)."""
         if (first, end) == (0, SLOTS_PER_DAY):
             return set(self.keys)
-        return {
-            key
-            for i, key in enumerate(self.keys)
-            if any(first <= self.slots[j] < end for j in range(self.starts[i], self.starts[i + 1]))
-        }
+        if self._by_slot is None:
+            by_slot = [array("I") for _ in range(SLOTS_PER_DAY)]
+            for i in range(len(self.keys)):
+                for j in range(self.starts[i], self.starts[i + 1]):
+                    by_slot[self.slots[j]].append(i)
+            self._by_slot = by_slot
+        keys, found = self.keys, set[str]()
+        for slot in range(first, end):
+            found.update(keys[i] for i in self._by_slot[slot])
+        return found
 
     def key_sums(self, first: int, end: int) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -166,13 +201,16 @@ class OpenDay:
     """A day still open: counts that grow one document at a time. A key whose class is not known yet when its
     document arrives is held apart (`unfolded`) until the engine has looked it up, then folded in."""
 
-    __slots__ = ("_by_class", "_generation", "cells", "day", "unfolded", "version")
+    __slots__ = ("_by_class", "_generation", "by_slot", "cells", "day", "ongoing", "unfolded", "version")
 
     def __init__(self, day: int, cells: Mapping[tuple[str, int], int]):
         self.day = day
         self.cells: dict[str, dict[int, int]] = {}
+        self.by_slot: list[set[str]] = [set() for _ in range(SLOTS_PER_DAY)]
+        self.ongoing: dict[str, tuple[int, int]] = {}  # key -> (first slot, bound slot) of its open intervals
         for (key, slot), n in cells.items():
             self.cells.setdefault(key, {})[slot] = n
+            self.by_slot[slot].add(key)
         self.version = 0
         self.unfolded: dict[str, dict[int, int]] = {k: dict(v) for k, v in self.cells.items()}
         self._by_class: dict[str, list[int]] = {}
@@ -181,6 +219,7 @@ class OpenDay:
     def add(self, key: str, slot: int, classes: Classes) -> None:
         slots = self.cells.setdefault(key, {})
         slots[slot] = slots.get(slot, 0) + 1
+        self.by_slot[slot].add(key)
         self.version += 1
         if key in self.unfolded or not classes.knows(key) or self._generation != classes.generation:
             held = self.unfolded.setdefault(key, {})
@@ -209,8 +248,22 @@ class OpenDay:
     def key_totals(self) -> dict[str, int]:
         return {key: sum(slots.values()) for key, slots in self.cells.items()}
 
+    def begin(self, key: str, first: int, bound: int) -> None:
+        """An interval still open covers the day's slots from `first` (up to now, never to `bound`)."""
+        known = self.ongoing.get(key)
+        self.ongoing[key] = (first, bound) if known is None else (min(known[0], first), max(known[1], bound))
+        self.version += 1
+
     def key_set(self, first: int, end: int) -> set[str]:
-        return {key for key, slots in self.cells.items() if any(first <= slot < end for slot in slots)}
+        found: set[str] = set()
+        for slot in range(first, end):
+            found |= self.by_slot[slot]
+        if self.ongoing:
+            now = slot_of(datetime.now(UTC)) - self.day * SLOTS_PER_DAY + 1  # the slot holding now is touched
+            for key, (lo, bound) in self.ongoing.items():
+                if max(lo, first) < min(end, bound, now):
+                    found.add(key)
+        return found
 
     def key_sums(self, first: int, end: int) -> dict[str, int]:
         out: dict[str, int] = {}

@@ -121,3 +121,30 @@ def day_spans(zone: ZoneInfo, first: date, last: date) -> Spans:
         spans.append(_new_span(Span, (lo, hi, lo_slot, hi_slot)))
         lo, lo_slot = hi, hi_slot
     return Spans(spans, ("days", zone.key, ordinal, last.toordinal()))
+
+
+@lru_cache(maxsize=256)
+def hour_spans(zone: ZoneInfo, first: date, last: date) -> tuple[tuple[Span, ...], ...]:
+    """Per local day from `first` to `last` (in order), the spans of its wall-clock hours 0-23. On a DST day the
+    skipped hour is an empty span where it would have begun, and a repeated hour covers both of its instants
+    (a Lord Howe half-hour change: a half or one and a half hours). Found by reading the zone's hour at every
+    slot of the day (at every minute, for a day whose edges are not slot edges: offsets before 1980)."""
+    out: list[tuple[Span, ...]] = []
+    for day in day_spans(zone, first, last):
+        step = SLOT_SECONDS if day.on_slots else 60
+        edges: dict[int, list[int]] = {}
+        for t in range(day.lo_s, day.hi_s, step):
+            hour = datetime.fromtimestamp(t, zone).hour
+            found = edges.get(hour)
+            if found is None:
+                edges[hour] = [t, t + step]
+            else:
+                found[1] = t + step
+        hours: list[Span] = []
+        at = day.lo_s
+        for hour in range(24):
+            lo, hi = edges.get(hour, (at, at))
+            hours.append(span_of_seconds(lo, min(hi, day.hi_s)))
+            at = max(at, hours[-1].hi_s)
+        out.append(tuple(hours))
+    return tuple(out)

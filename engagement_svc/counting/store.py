@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from array import array
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from bson import Binary
 from pymongo import ReplaceOne
@@ -20,6 +20,7 @@ from pymongo.errors import PyMongoError
 from engagement_svc.counting.catalog import Metric
 from engagement_svc.counting.kept import ClosedDay
 from engagement_svc.counting.slots import utc_day_date
+from engagement_svc.days import EPOCH_ORDINAL
 
 log = logging.getLogger("engagement_svc.state")
 
@@ -125,6 +126,22 @@ class StateStore:
             if exc.timeout:
                 raise
             self._warn("write", exc)
+
+    async def oldest_day(self, source: str, metric: Metric) -> int | None:
+        """The oldest UTC day kept of this metric (its keys sort by date after the metric's prefix)."""
+        prefix = f"{source}|{metric.name}.v{metric.version}|"
+        try:
+            doc = await self.collection.find_one(
+                {"_id": {"$gte": prefix, "$lt": prefix + "\uffff"}}, {"day": 1}, sort=[("_id", 1)]
+            )
+        except PyMongoError as exc:
+            if exc.timeout:
+                raise
+            self._warn("read", exc)
+            return None
+        if doc is None:
+            return None
+        return date.fromisoformat(doc["day"]).toordinal() - EPOCH_ORDINAL
 
     async def forget(self, source: str, metric: Metric, days: set[int]) -> None:
         """Drop these days (whoever reads them next counts them again)."""

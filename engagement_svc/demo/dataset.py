@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from engagement_svc.demo.sessions import create_session_indexes
 from engagement_svc.rocketchat.auth import PERMISSION, hash_token
 
 METEOR_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz"
@@ -36,6 +37,7 @@ def create_indexes(db) -> None:
         db.rocketchat_message.create_index(keys, **options)
     db.rocketchat_room.create_index([("t", 1)])
     db.users.create_index([("services.resume.loginTokens.hashedToken", 1)])
+    create_session_indexes(db, ttl=False)
 
 
 def user_doc(_id: str, username: str, roles: list[str], tokens: list[dict], **extra) -> dict:

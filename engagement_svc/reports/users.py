@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Sequence
+from datetime import date
 
 from engagement_svc.reports.messages import messages_sent_json
 
@@ -10,3 +12,68 @@ from engagement_svc.reports.messages import messages_sent_json
 def new_users_json(midnights: Sequence[int], totals: Sequence[int]) -> str:
     """messages-sent's shape and rules (days newest first, the period's and yesterday's variations), in users."""
     return messages_sent_json(midnights, totals, field="users")
+
+
+def _dumps(body: dict) -> str:
+    return json.dumps(body, separators=(",", ":"))
+
+
+class ActiveDay:
+    """One day of active users: the day, its users (sorted ids), and the distinct users of the 7 and 30 days
+    ending with it."""
+
+    __slots__ = ("day", "mau", "users", "wau")
+
+    def __init__(self, day: date, users: Iterable[str], wau: int, mau: int):
+        self.day, self.users, self.wau, self.mau = day, sorted(users), wau, mau
+
+
+def active_users_json(days: Sequence[ActiveDay]) -> str:
+    """One row per day, newest first, under `month` (Rocket.Chat's name), with `wau` and `mau`."""
+    rows = [
+        {
+            "day": d.day.day,
+            "month": d.day.month,
+            "year": d.day.year,
+            "users": len(d.users),
+            "usersList": d.users,
+            "wau": d.wau,
+            "mau": d.mau,
+        }
+        for d in reversed(days)
+    ]
+    return _dumps({"month": rows, "success": True})
+
+
+def by_hour_rows(days: Sequence[date], hours: Sequence[Sequence[int]]) -> list[dict]:
+    """Every day x hour cell, newest day first, hour 23 to 0 within a day."""
+    return [
+        {"day": d.day, "month": d.month, "year": d.year, "hour": h, "users": users[h]}
+        for d, users in zip(reversed(days), reversed(hours), strict=True)
+        for h in range(23, -1, -1)
+    ]
+
+
+def by_hour_json(days: Sequence[date], hours: Sequence[Sequence[int]]) -> str:
+    return _dumps({"week": by_hour_rows(days, hours), "success": True})
+
+
+def hourly_rows(pairs: Sequence[int]) -> list[dict]:
+    """Twelve two-hour rows of one day, hours 22, 20, ..., 0; `pairs[i]` is hours 2i and 2i + 1 together."""
+    return [{"hour": 2 * i, "users": pairs[i]} for i in range(11, -1, -1)]
+
+
+def hourly_json(pairs: Sequence[int]) -> str:
+    return _dumps({"hours": hourly_rows(pairs), "success": True})
+
+
+def weekly_rows(days: Sequence[date], users: Sequence[int]) -> list[dict]:
+    """Seven days, newest first."""
+    return [
+        {"day": d.day, "month": d.month, "year": d.year, "users": n}
+        for d, n in zip(reversed(days), reversed(users), strict=True)
+    ]
+
+
+def weekly_json(days: Sequence[date], users: Sequence[int]) -> str:
+    return _dumps({"month": weekly_rows(days, users), "success": True})

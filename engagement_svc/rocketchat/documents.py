@@ -21,3 +21,14 @@ AUTHOR_FIELD = "u._id"
 
 # A user counted among the new users: anyone whose roles do not include anonymous (bots too, unless asked).
 USER_COUNTED = {"roles": {"$ne": "anonymous"}}
+
+# A session counted for active users (rocketchat_sessions): a login connection (`session`, or `computed-session`
+# once the 02:00 job has summed it; never the `user_daily` sums themselves), of a user, not an anonymous one.
+# It covers [loginAt, the first of SESSION_ENDS present), or up to now while none is.
+SESSION_USER = "userId"
+SESSION_COUNTED = {
+    "type": {"$in": ["session", "computed-session"]},
+    SESSION_USER: {"$exists": True},
+    "mostImportantRole": {"$ne": "anonymous"},
+}
+SESSION_ENDS = ("closedAt", "logoutAt", "lastActivityAt")

@@ -6,6 +6,7 @@ time, and places each message on its local calendar day with zoneinfo.
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -164,3 +165,135 @@ def expected_new_users(db, start: datetime, end: datetime, zone_name: str, bots:
     body = expected_body(db, start, end, zone_name, days)
     body["days"] = [{"day": d["day"], "users": d["messages"]} for d in body["days"]]
     return body
+
+
+# -- active users, from the raw sessions by the spec's interval rule -----------------------------------------------
+SESSION_ENDS = ("closedAt", "logoutAt", "lastActivityAt")
+
+
+class Intervals(list):
+    """Sessions as (user, start, end), sorted by start, so that the candidates for a piece of time are found by
+    bisection (every candidate is still tested one by one)."""
+
+    def __init__(self, items):
+        super().__init__(sorted(items, key=lambda x: x[1]))
+        self.starts = [a for _, a, _ in self]
+        self.longest = max((b - a for _, a, b in self), default=timedelta(0))
+
+
+def session_intervals(db, now: datetime, bots: str = "include") -> Intervals:
+    """(user, loginAt, end) of every counted session: type session or computed-session, with a userId, not
+    anonymous; end = the first of closedAt, logoutAt, lastActivityAt that is a date, else now."""
+    bot_ids = bot_user_ids(db)
+    out = []
+    for s in db.rocketchat_sessions.find({}):
+        user = s.get("userId")
+        if s.get("type") not in ("session", "computed-session") or not isinstance(user, str):
+            continue
+        if s.get("mostImportantRole") == "anonymous" or not isinstance(s.get("loginAt"), datetime):
+            continue
+        if (bots == "exclude" and user in bot_ids) or (bots == "only" and user not in bot_ids):
+            continue
+        end = next((s[f] for f in SESSION_ENDS if isinstance(s.get(f), datetime)), now)
+        out.append((user, s["loginAt"], end))
+    return Intervals(out)
+
+
+def days_between(start: datetime, end: datetime, zone: ZoneInfo) -> list:
+    first, last = start.astimezone(zone).date(), end.astimezone(zone).date()
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def active(intervals: Intervals, pieces: list[tuple[datetime, datetime]]) -> set[str]:
+    """The users some interval of whom covers an instant of one of these pieces of time."""
+    if not pieces:
+        return set()
+    first = bisect.bisect_left(intervals.starts, min(lo for lo, _ in pieces) - intervals.longest)
+    last = bisect.bisect_left(intervals.starts, max(hi for _, hi in pieces))
+    return {u for u, a, b in intervals[first:last] if any(a < hi and b > lo and a < b for lo, hi in pieces)}
+
+
+def local_day_piece(day, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    def midnight(d):
+        return datetime.combine(d, time(0), tzinfo=zone).astimezone(UTC)
+
+    return midnight(day), midnight(day + timedelta(days=1))
+
+
+def local_hour_pieces(day, zone: ZoneInfo) -> dict[int, list[tuple[datetime, datetime]]]:
+    """Per wall-clock hour of a local day, the pieces of time it covers, found minute by minute."""
+    lo, hi = local_day_piece(day, zone)
+    pieces: dict[int, list[tuple[datetime, datetime]]] = {h: [] for h in range(24)}
+    t = lo - timedelta(hours=3)
+    while t < hi + timedelta(hours=3):
+        local = t.astimezone(zone)
+        if local.date() == day:
+            found = pieces[local.hour]
+            if found and found[-1][1] == t:
+                found[-1] = (found[-1][0], t + timedelta(minutes=1))
+            else:
+                found.append((t, t + timedelta(minutes=1)))
+        t += timedelta(minutes=1)
+    return pieces
+
+
+def expected_active_users(db, start, end, zone_name, bots="include", now=None) -> dict:
+    zone = ZoneInfo(zone_name)
+    intervals = session_intervals(db, now or datetime.now(UTC), bots)
+    rows = []
+    for day in reversed(days_between(start, end, zone)):
+        users = sorted(active(intervals, [local_day_piece(day, zone)]))
+
+        def window(n, day=day):
+            return [(local_day_piece(day - timedelta(days=n - 1), zone)[0], local_day_piece(day, zone)[1])]
+
+        rows.append(
+            {
+                "day": day.day,
+                "month": day.month,
+                "year": day.year,
+                "users": len(users),
+                "usersList": users,
+                "wau": len(active(intervals, window(7))),
+                "mau": len(active(intervals, window(30))),
+            }
+        )
+    return {"month": rows, "success": True}
+
+
+def expected_by_hour(db, start, end, zone_name, bots="include", now=None) -> dict:
+    zone = ZoneInfo(zone_name)
+    intervals = session_intervals(db, now or datetime.now(UTC), bots)
+    rows = []
+    for day in reversed(days_between(start, end, zone)):
+        pieces = local_hour_pieces(day, zone)
+        for hour in range(23, -1, -1):
+            n = len(active(intervals, pieces[hour]))
+            rows.append({"day": day.day, "month": day.month, "year": day.year, "hour": hour, "users": n})
+    return {"week": rows, "success": True}
+
+
+def expected_hourly(db, start, zone_name, bots="include", now=None) -> dict:
+    zone = ZoneInfo(zone_name)
+    intervals = session_intervals(db, now or datetime.now(UTC), bots)
+    pieces = local_hour_pieces(start.astimezone(zone).date(), zone)
+    rows = [{"hour": h, "users": len(active(intervals, pieces[h] + pieces[h + 1]))} for h in range(22, -1, -2)]
+    return {"hours": rows, "success": True}
+
+
+def expected_weekly(db, start, zone_name, bots="include", now=None) -> dict:
+    zone = ZoneInfo(zone_name)
+    intervals = session_intervals(db, now or datetime.now(UTC), bots)
+    last = start.astimezone(zone).date()
+    rows = []
+    for i in range(7):
+        day = last - timedelta(days=i)
+        rows.append(
+            {
+                "day": day.day,
+                "month": day.month,
+                "year": day.year,
+                "users": len(active(intervals, [local_day_piece(day, zone)])),
+            }
+        )
+    return {"month": rows, "success": True}

@@ -1,0 +1,260 @@
+"""The users tab's session endpoints: every number equals a brute-force recount of the raw sessions by the spec's
+interval rule, in zones with DST changes (23- and 25-hour days, Lord Howe's half hour) and odd offsets, with and
+without bots; sessions crossing midnight, Rocket.Chat's 01:05 copies, user_daily sums, anonymous users and
+connections without a user; open sessions; a session closed while the service watches; the TTL's deletions."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from engagement_svc.api.routes import ACTIVE_USERS_PATH, BY_HOUR_PATH, HOURLY_PATH, WEEKLY_PATH
+from engagement_svc.demo.dataset import HOUR_WEIGHTS, user_doc
+from engagement_svc.demo.sessions import Login, daily_logins, session_documents
+from engagement_svc.resources import ENGINE
+from tests.support.data import ADMIN_HEADERS
+from tests.support.http import until
+from tests.support.oracle import (
+    expected_active_users,
+    expected_by_hour,
+    expected_hourly,
+    expected_weekly,
+    js,
+)
+
+SERVER = ZoneInfo("Europe/Berlin")  # the zone of Rocket.Chat's own jobs (01:05 copies, 02:00 sums)
+ZONES = ["UTC", "America/Havana", "Australia/Lord_Howe", "Asia/Kathmandu", "Europe/Berlin"]
+PATHS = {"active": ACTIVE_USERS_PATH, "hour": BY_HOUR_PATH, "hourly": HOURLY_PATH, "weekly": WEEKLY_PATH}
+
+
+def parse(s):
+    return datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+async def get(client, which, params):
+    response = await client.get(PATHS[which], params=params, headers=ADMIN_HEADERS)
+    return response.status, await response.json()
+
+
+def people(n=40):
+    """(id, role) of n users: people, an admin, bots by type, app and role (their ids are in `users` too)."""
+    out = []
+    for i in range(n):
+        role = "admin" if i == 0 else "bot" if i % 13 == 5 else "user"
+        out.append((f"Person{i:011d}", role))
+    return out
+
+
+def user_docs(ids):
+    docs = []
+    for i, (uid, _) in enumerate(ids):
+        extra = {"type": "bot"} if i == 5 else {"type": "app"} if i == 18 else {}
+        roles = ["user", "bot"] if i == 31 else ["user"]
+        docs.append(user_doc(uid, f"person{i}", roles, [], **extra))
+    return docs
+
+
+@pytest.fixture
+def sessions(db, users):
+    """Logins around the DST changes of spring and autumn 2024 (Havana, Berlin, Lord Howe) and in the last days
+    up to now (some still open), written as Rocket.Chat writes them; the TTL not applied."""
+    rng = random.Random(11)
+    ids = people()
+    db.users.insert_many(user_docs(ids))
+    now = datetime.now(UTC)
+    logins = []
+    for first, last in [(date(2024, 3, 1), date(2024, 4, 12)), (date(2024, 9, 30), date(2024, 10, 8))]:
+        logins += daily_logins(rng, ids, first, last, now, SERVER, HOUR_WEIGHTS)
+    logins += daily_logins(rng, ids, (now - timedelta(days=9)).date(), now.date(), now, SERVER, HOUR_WEIGHTS)
+    # the hours around the changes themselves, and sessions across a local and a UTC midnight
+    for start, hours in [
+        (datetime(2024, 3, 10, 4, 50, tzinfo=UTC), 2),  # Havana 23:50 -> 01:50 across its skipped midnight hour
+        (datetime(2024, 3, 31, 0, 55, tzinfo=UTC), 0.2),  # Berlin's skipped 02:00-03:00
+        (datetime(2024, 4, 6, 14, 40, tzinfo=UTC), 1),  # Lord Howe's repeated half hour (01:30-02:00)
+        (datetime(2024, 10, 5, 15, 10, tzinfo=UTC), 0.5),  # Lord Howe's skipped half hour
+        (datetime(2024, 3, 15, 23, 59, 59, tzinfo=UTC), 0.001),  # a few seconds across UTC midnight
+    ]:
+        logins.append(Login(ids[7][0], "user", start, start + timedelta(hours=hours)))
+    docs = session_documents(logins, now, SERVER, rng, ttl=False)
+    db.rocketchat_sessions.insert_many(docs)
+    kinds = {
+        "copies (01:05)": {"$expr": {"$gt": ["$createdAt", {"$add": ["$loginAt", 3_600_000]}]}},
+        "computed-session": {"type": "computed-session"},
+        "user_daily": {"type": "user_daily"},
+        "still open": {"type": "session", "closedAt": None, "logoutAt": None, "lastActivityAt": None},
+        "logouts": {"logoutAt": {"$type": "date"}},
+        "closed": {"closedAt": {"$type": "date"}},
+        "without user": {"type": {"$ne": "user_daily"}, "userId": None},
+        "anonymous": {"mostImportantRole": "anonymous"},
+        "bots": {"userId": {"$in": [ids[5][0], ids[18][0], ids[31][0]]}},
+        "mobile": {"device.type": "mobile-app"},
+    }
+    assert all(db.rocketchat_sessions.count_documents(q) > 0 for q in kinds.values())
+    return db
+
+
+def cases():
+    return [
+        ("2024-03-01T00:00:00.000Z", "2024-03-14T12:00:00.000Z"),  # Havana's 23-hour day
+        ("2024-03-28T00:00:00.000Z", "2024-04-11T00:00:00.000Z"),  # Berlin's 23-hour day, Lord Howe's 25.5
+        ("2024-10-01T00:00:00.000Z", "2024-10-07T23:00:00.000Z"),  # Lord Howe's 23.5-hour day
+        ("2024-02-01T00:00:00.000Z", "2024-02-20T00:00:00.000Z"),  # before any session: zeros
+        ("2024-01-01T00:00:00.000Z", "2024-12-31T00:00:00.000Z"),  # the whole year
+    ]
+
+
+def recent():
+    now = datetime.now(UTC)
+    return (js(now - timedelta(days=6)), js(now))
+
+
+async def test_active_users_equal_a_recount(client, sessions):
+    total = 0
+    for i, (start, end) in enumerate([*cases(), recent()]):
+        for zone in ZONES:
+            bots = ("include", "exclude", "only")[(i + len(zone)) % 3]
+            params = {"start": start, "end": end, "timezone": zone, "bots": bots}
+            status, body = await get(client, "active", params)
+            assert status == 200, body
+            expected = expected_active_users(sessions, parse(start), parse(end), zone, bots)
+            assert body == expected, (start, end, zone, bots)
+            total += sum(row["users"] for row in body["month"])
+    assert total > 1000
+
+
+async def test_users_by_hour_equal_a_recount(client, sessions):
+    for i, (start, end) in enumerate([*cases()[:4], recent()]):
+        for zone in ZONES:
+            bots = ("include", "exclude", "only")[(i + len(zone)) % 3]
+            params = {"start": start, "end": end, "timezone": zone, "bots": bots}
+            status, body = await get(client, "hour", params)
+            assert status == 200, body
+            assert len(body["week"]) == 24 * len({(r["year"], r["month"], r["day"]) for r in body["week"]})
+            assert body == expected_by_hour(sessions, parse(start), parse(end), zone, bots), (start, end, zone)
+
+
+async def test_busier_hours_and_days_equal_a_recount(client, sessions):
+    instants = [
+        "2024-03-10T12:00:00.000Z",
+        "2024-03-31T08:00:00.000Z",
+        "2024-04-06T20:00:00.000Z",
+        "2024-10-06T03:00:00.000Z",
+        "2024-03-16T00:00:00.000Z",
+        js(datetime.now(UTC)),
+    ]
+    for i, start in enumerate(instants):
+        for zone in ZONES:
+            bots = ("include", "exclude", "only")[(i + len(zone)) % 3]
+            params = {"start": start, "timezone": zone, "bots": bots, "end": "ignored"}
+            status, body = await get(client, "hourly", params)
+            assert status == 200, body
+            assert [r["hour"] for r in body["hours"]] == list(range(22, -1, -2))
+            assert body == expected_hourly(sessions, parse(start), zone, bots), (start, zone, bots)
+            status, body = await get(client, "weekly", params)
+            assert status == 200, body
+            assert body == expected_weekly(sessions, parse(start), zone, bots), (start, zone, bots)
+
+
+async def test_a_session_closed_while_watched_and_new_logins_are_seen(client, sessions):
+    db = sessions
+    engine = client.server.app[ENGINE]
+    now = datetime.now(UTC)
+    params = {"start": js(now - timedelta(days=2)), "end": js(now), "timezone": "Asia/Kathmandu"}
+    assert (await get(client, "active", params))[0] == 200
+    assert await until(lambda: asyncio.sleep(0, engine.watchers["rocketchat_sessions"].healthy))
+
+    async def agrees():
+        hour = {**params, "start": js(now)}
+        expected = (
+            expected_active_users(db, parse(params["start"]), parse(params["end"]), params["timezone"]),
+            expected_by_hour(db, parse(params["start"]), parse(params["end"]), params["timezone"]),
+            expected_hourly(db, parse(hour["start"]), params["timezone"]),
+        )
+        found = (
+            await get(client, "active", params),
+            await get(client, "hour", params),
+            await get(client, "hourly", hour),
+        )
+        return found == tuple((200, e) for e in expected)
+
+    assert await agrees()
+    # a login three hours ago still open, a newcomer's login now, then the first one closes
+    fresh = [Login("Fresh000000000001", "user", now - timedelta(hours=3), None)]
+    fresh.append(Login("Fresh000000000002", "user", now - timedelta(minutes=1), None, device=3))
+    docs = session_documents(fresh, now, SERVER, random.Random(1))
+    db.rocketchat_sessions.insert_many(docs)
+    assert await until(agrees, seconds=5)
+    closed = datetime.now(UTC) - timedelta(hours=2)
+    db.rocketchat_sessions.update_one({"_id": docs[0]["_id"]}, {"$set": {"closedAt": closed, "lastActivityAt": closed}})
+    assert await until(agrees, seconds=5)
+
+
+async def test_days_counted_survive_the_ttl(client, sessions):
+    """Rocket.Chat's TTL deletes sessions 45 days after they were summed: what the service counted stays."""
+    db = sessions
+    engine = client.server.app[ENGINE]
+    params = {"start": "2024-03-01T00:00:00.000Z", "end": "2024-04-11T00:00:00.000Z", "timezone": "America/Havana"}
+    before = [await get(client, which, params) for which in ("active", "hour")]
+    assert before[0] == (200, expected_active_users(db, parse(params["start"]), parse(params["end"]), "America/Havana"))
+    deleted = db.rocketchat_sessions.delete_many({"loginAt": {"$lt": datetime(2024, 5, 1, tzinfo=UTC)}}).deleted_count
+    assert deleted > 1000
+    await engine.sweep()
+    await asyncio.sleep(1.5)
+    assert [await get(client, which, params) for which in ("active", "hour")] == before
+    assert expected_active_users(db, parse(params["start"]), parse(params["end"]), "America/Havana") != before[0][1]
+
+
+async def test_bad_input_is_a_400_naming_the_field(client, sessions):
+    good = {"start": "2024-03-01T00:00:00.000Z", "end": "2024-03-07T00:00:00.000Z"}
+    for which in ("active", "hour"):
+        for params, field in [
+            ({"end": good["end"]}, "'start'"),
+            ({"start": good["start"]}, "'end'"),
+            ({**good, "start": "yesterday"}, "start"),
+            ({**good, "end": "2024-02-30T00:00:00.000Z"}, "end"),
+            ({**good, "timezone": "Mars/Olympus"}, "timezone"),
+            ({**good, "bots": "some"}, "bots"),
+            ({**good, "end": "2024-02-01T00:00:00.000Z"}, "before start"),
+            ({"start": "2020-01-01T00:00:00.000Z", "end": "2024-01-01T00:00:00.000Z"}, "days"),
+        ]:
+            status, body = await get(client, which, params)
+            assert status == 400 and field in body["error"] and body["success"] is False, (which, params, body)
+    for which in ("hourly", "weekly"):
+        for params, field in [
+            ({}, "'start'"),
+            ({"start": "2024-13-01T00:00:00.000Z"}, "start"),
+            ({"start": good["start"], "timezone": "posix/UTC"}, "timezone"),
+            ({"start": good["start"], "bots": "INCLUDE"}, "bots"),
+        ]:
+            status, body = await get(client, which, params)
+            assert status == 400 and field in body["error"], (which, params, body)
+
+
+async def test_csv_equals_json(client, sessions):
+    params = {"start": "2024-03-28T00:00:00.000Z", "end": "2024-04-03T00:00:00.000Z", "timezone": "Europe/Berlin"}
+    for which, header in [
+        ("active", "Date;DAU;WAU;MAU"),
+        ("hour", "Date;Users"),
+        ("hourly", "Hour;Users"),
+        ("weekly", "Date;Users"),
+    ]:
+        response = await client.get(PATHS[which], params={**params, "format": "csv"}, headers=ADMIN_HEADERS)
+        assert response.status == 200 and response.content_type == "text/csv"
+        lines = (await response.text()).splitlines()
+        assert lines[0] == ";".join(f'"{h}"' for h in header.split(";"))
+        _, body = await get(client, which, params)
+        rows = [[c.strip('"') for c in line.split(";")] for line in lines[1:]]
+        if which == "active":
+            assert [[r[1], r[2], r[3]] for r in rows] == [
+                [str(d["users"]), str(d["wau"]), str(d["mau"])] for d in body["month"]
+            ]
+        elif which == "hour":
+            assert [r[1] for r in rows] == [str(d["users"]) for d in body["week"]]
+        elif which == "hourly":
+            assert rows == [[str(d["hour"]), str(d["users"])] for d in body["hours"]]
+        else:
+            assert [r[1] for r in rows] == [str(d["users"]) for d in body["month"]]
