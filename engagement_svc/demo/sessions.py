@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-SESSION_INDEXES = [  # Rocket.Chat's own indexes on rocketchat_sessions
+SESSION_INDEXES: list[tuple[list[tuple[str, int]], dict]] = [  # Rocket.Chat's own indexes
     ([("createdAt", -1)], {}),
     ([("loginAt", -1)], {}),
     ([("ip", 1), ("loginAt", -1)], {}),
