@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test lint serve bench bench-endpoints readme fuzz compare clean
+.PHONY: demo test lint serve bench bench-users bench-endpoints readme fuzz compare clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("engagement-svc needs Python >= 3.11") if sys.version_info < (3, 11) else None'
@@ -40,6 +40,11 @@ endif
 ## options (default 1,000,000 messages / 400 days / 5,000 rooms); figures in bench/results/endpoints-*.json.
 bench-endpoints: $(STAMP)
 	$(VENV)/bin/python -m bench.endpoints $(ENDPOINTS_ARGS)
+
+## The users tab's benchmark (100,000 users, 3,000,000 logins over 400 days by default; USERS_ARGS passes
+## options); figures in bench/results/users.json.
+bench-users: $(STAMP)
+	$(VENV)/bin/python -m bench.users $(USERS_ARGS)
 
 ## Run against the Rocket.Chat MongoDB named by MONGO_URL.
 serve: $(STAMP)

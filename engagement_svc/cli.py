@@ -12,12 +12,16 @@ from datetime import UTC, datetime, timedelta
 from engagement_svc import __version__
 from engagement_svc.api import server
 from engagement_svc.api.routes import (
+    ACTIVE_USERS_PATH,
+    BY_HOUR_PATH,
     CHANNELS_LIST_PATH,
     ENDPOINTS,
+    HOURLY_PATH,
     MESSAGES_SENT_PATH,
     NEW_USERS_PATH,
     ORIGIN_PATH,
     TOP_FIVE_PATH,
+    WEEKLY_PATH,
 )
 from engagement_svc.app import create_app
 from engagement_svc.days import iso_z
@@ -168,11 +172,23 @@ def demo(args: argparse.Namespace) -> int:
                 "# the channel list of this week, fastest growing first, first page of 10 (200):",
                 curl_line(settings, *admin, week_start, now, path=CHANNELS_LIST_PATH, extra=LIST_EXTRA),
                 "",
+                "# every row of that list as CSV (200, text/csv):",
+                curl_line(settings, *admin, week_start, now, path=CHANNELS_LIST_PATH, extra="&format=csv"),
+                "",
                 "# accounts created per day over the last 30 days, bots left out (200):",
                 curl_line(settings, *admin, now - timedelta(days=29), now, path=NEW_USERS_PATH, extra="&bots=exclude"),
                 "",
-                "# every row of that list as CSV (200, text/csv):",
-                curl_line(settings, *admin, week_start, now, path=CHANNELS_LIST_PATH, extra="&format=csv"),
+                "# active users per day over the last 30 days, with WAU and MAU, in Europe/Berlin (200):",
+                curl_line(settings, *admin, now - timedelta(days=29), now, "Europe/Berlin", ACTIVE_USERS_PATH),
+                "",
+                "# who was online this week, per day and hour, people only (200):",
+                curl_line(settings, *admin, week_start, now, path=BY_HOUR_PATH, extra="&bots=exclude"),
+                "",
+                "# today's busiest two-hour blocks, in Europe/Berlin (200):",
+                curl_line(settings, *admin, now, now, "Europe/Berlin", HOURLY_PATH),
+                "",
+                "# the busiest days of this week (200):",
+                curl_line(settings, *admin, now, now, path=WEEKLY_PATH),
                 "",
                 "Press Ctrl-C to stop.",
             ]

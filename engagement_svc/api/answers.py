@@ -215,7 +215,13 @@ async def _active_days_counted(engine: Engine, q: RangeQuery) -> list[users.Acti
 
 
 async def active_users(engine: Engine, q: RangeQuery) -> str:
-    return users.active_users_json(await _active_days(engine, q))
+    """The body itself is remembered too: a month of `usersList` on a big server is megabytes of JSON."""
+    key = ("active-users.json", q.zone.key, q.first_day, q.last_day, q.bots)
+
+    async def compute() -> str:
+        return users.active_users_json(await _active_days(engine, q))
+
+    return await _remembered(engine, key, compute, ACTIVE_USERS)
 
 
 async def active_users_csv(engine: Engine, q: RangeQuery) -> Table:

@@ -63,6 +63,7 @@ SPAN_CACHE_SIZE = 100_000  # remembered sums of closed spans (about 150 bytes ea
 SERIES_CACHE_SIZE = 1024  # remembered answers for whole series of spans (a zone's days from one date to another)
 DERIVED_CACHE_SIZE = 64  # remembered derived answers (each at most one row per room)
 KEY_CACHE_ENTRIES = 500_000  # remembered per-key sums of closed spans, in keys over all spans (about 40 MB)
+SET_CACHE_KEYS = 500_000  # remembered key sets of closed runs (a window's users before today), in keys (~35 MB)
 CORRECTIONS = "~corrections"  # the owner of recounts: a caller of its own, ahead of background work
 
 View = ClosedDay | OpenDay
@@ -158,6 +159,8 @@ class Engine:
         self._series_cache: dict[tuple, tuple[tuple, list]] = {}
         self._key_cache: dict[tuple, tuple[tuple[int, int], dict[str, int]]] = {}
         self._key_cache_entries = 0
+        self._set_cache: dict[tuple, tuple[tuple, frozenset[str]]] = {}
+        self._set_cache_keys = 0
         self._derived: dict[tuple, tuple[tuple, Any]] = {}  # answers derived from counts, see `remembered`
         self._earliest: dict[str, tuple[float, datetime | None]] = {}  # metric -> (read at, oldest time)
         self._changes: dict[tuple[str, int], int] = {}  # (metric, closed day) -> changes seen
@@ -376,13 +379,19 @@ class Engine:
                             sums[key] = sums.get(key, 0) + n
                 results[i] = sums
             else:
+                closed: frozenset[str] = frozenset()
+                lo = s.first
+                if s.first < open_slot < s.end:  # the closed part's keys are remembered; the open part read fresh
+                    closed = self._closed_keys(metric, views, s.first, open_slot, counted, version)
+                    lo = open_slot
                 seen: set[str] = set()
-                for view, a, b in _parts(views, s.first, s.end):
+                for view, a, b in _parts(views, lo, s.end):
                     seen |= view.key_set(a, b)
+                fresh = {key for key in seen if key not in closed and classes.kind(key) in counted}
                 if by == "keys":
-                    results[i] = {unflagged(key) for key in seen if classes.kind(key) in counted}
+                    results[i] = {unflagged(key) for key in (*closed, *fresh)}
                 else:
-                    results[i] = sum(1 for key in seen if classes.kind(key) in counted)
+                    results[i] = len(closed) + len(fresh)
             if cache is not None and s.end <= open_slot:
                 if len(cache) >= SPAN_CACHE_SIZE:
                     cache.clear()  # a bound, not an order: what is asked again is remembered again
@@ -395,6 +404,28 @@ class Engine:
             ]
             self._series_cache[series_key] = ((version, open_slot), closed_only)
         return results
+
+    def _closed_keys(
+        self, metric: Metric, views: dict[int, View], first: int, end: int, counted: tuple[str, ...], version: tuple
+    ) -> frozenset[str]:
+        """The keys that count with anything in the closed slots [first, end) (a month of active users before
+        today), remembered (up to SET_CACHE_KEYS keys in all) while the kept days stay the same."""
+        cache_key = (metric.name, counted, first, end)
+        hit = self._set_cache.get(cache_key)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        seen: set[str] = set()
+        for view, a, b in _parts(views, first, end):
+            seen |= view.key_set(a, b)
+        classes = self.classes(metric)
+        found = frozenset(key for key in seen if classes.kind(key) in counted)
+        if hit is not None:  # made with other kept days
+            self._set_cache_keys -= len(self._set_cache.pop(cache_key)[1])
+        while self._set_cache and self._set_cache_keys + len(found) > SET_CACHE_KEYS:
+            self._set_cache_keys -= len(self._set_cache.pop(next(iter(self._set_cache)))[1])  # oldest first
+        self._set_cache[cache_key] = (version, found)
+        self._set_cache_keys += len(found)
+        return found
 
     async def key_sums(self, metric: Metric, s: Span, counted: tuple[str, ...] | None = None) -> dict[str, int]:
         """Per key, the counted sum over one span (a whole range, say), flagged and plain counts of a key added

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from engagement_svc.demo.sessions import create_session_indexes
+from engagement_svc.demo.sessions import Login, create_session_indexes, daily_logins, session_documents
 from engagement_svc.rocketchat.auth import PERMISSION, hash_token
 
 METEOR_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz"
@@ -219,6 +219,20 @@ def _sign_ups(db, rng: random.Random, now: datetime, days: int, people: list[dic
     db.users.insert_many(newcomers)
 
 
+SESSION_DAYS = 60  # logins over the last 60 days; the TTL has deleted what is older than 45 days
+
+
+def _sessions(db, rng: random.Random, now: datetime, tz: ZoneInfo, humans: list[dict], bot: dict) -> None:
+    """The people's logins, as Rocket.Chat records them (its jobs and TTL replayed up to now), and a bot's API
+    session."""
+    users = [(h["_id"], "admin" if "admin" in h["roles"] else "user") for h in humans]
+    first = (now - timedelta(days=SESSION_DAYS)).astimezone(tz).date()
+    logins = daily_logins(rng, users, first, now.astimezone(tz).date(), now, tz, HOUR_WEIGHTS)
+    logins.append(Login(bot["_id"], "bot", now - timedelta(days=2, hours=3), None, device=1))
+    create_session_indexes(db)
+    db.rocketchat_sessions.insert_many(session_documents(logins, now, tz, rng))
+
+
 def seed_demo(
     db,
     now: datetime | None = None,
@@ -324,6 +338,7 @@ def seed_demo(
             messages.append(doc)
     messages += _channel_tab_cases(db, random.Random(seed + 1), now, rooms, humans, jdoe)
     _sign_ups(db, random.Random(seed + 2), now, days, people)
+    _sessions(db, random.Random(seed + 3), now, tz, humans, bot)
     for i in range(0, len(messages), 5000):
         db.rocketchat_message.insert_many(messages[i : i + 5000], ordered=False)
     return DemoCredentials(admin["_id"], admin_token, jdoe["_id"], user_token, len(messages))

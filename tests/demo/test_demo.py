@@ -17,11 +17,15 @@ import aiohttp
 
 from engagement_svc.demo.embedded import free_port
 from tests.support.oracle import (
+    expected_active_users,
     expected_body,
+    expected_by_hour,
     expected_channel_rows,
+    expected_hourly,
     expected_new_users,
     expected_origin,
     expected_top_five,
+    expected_weekly,
 )
 
 
@@ -57,7 +61,7 @@ async def test_demo_serves_its_printed_curl_lines(sync_client):
     try:
         lines = read_until(process, "Press Ctrl-C")
         curls = [line for line in lines if line.startswith("curl ")]
-        assert len(curls) == 8
+        assert len(curls) == 12
         dbpath = re.search(r"data in (\S+),", "\n".join(lines)).group(1)
         mongo_port = int(re.search(r"mongod on 127\.0\.0\.1:(\d+)", "\n".join(lines)).group(1))
         results = []
@@ -68,7 +72,7 @@ async def test_demo_serves_its_printed_curl_lines(sync_client):
                     json_body = response.content_type == "application/json"
                     body = await response.json() if json_body else await response.text()
                     results.append((response.status, body, url))
-        assert [status for status, _, _ in results] == [200, 200, 403, 200, 200, 200, 200, 200]
+        assert [status for status, _, _ in results] == [200, 200, 403] + [200] * 9
         week, long_range = results[0][1], results[1][1]
         assert len(week["days"]) == 7 and week["period"]["count"] > 0
         # The demo's numbers equal a brute-force recount of the demo's own database.
@@ -96,11 +100,21 @@ async def test_demo_serves_its_printed_curl_lines(sync_client):
         assert quiet and quiet[0]["messages"] == 0 and quiet[0]["lastWeekMessages"] > 0  # active only last week
         assert not [rid for rid in listed if rid.endswith("-deleted")]
         assert any(row["room"].get("name", "").startswith("renamed-") for row in rows)
-        start, end, zone, query = query_of(results[6][2])
-        assert results[6][1] == expected_new_users(demo_db, start, end, zone, query["bots"])
-        start, end, zone, _ = query_of(results[7][2])
-        table = list(csv.reader(io.StringIO(results[7][1]), delimiter=";"))
+        start, end, zone, _ = query_of(results[6][2])
+        table = list(csv.reader(io.StringIO(results[6][1]), delimiter=";"))
         assert table[0][0] == "Room type" and len(table) - 1 == len(expected_channel_rows(demo_db, start, end, zone))
+        start, end, zone, query = query_of(results[7][2])
+        assert results[7][1] == expected_new_users(demo_db, start, end, zone, query["bots"])
+        # the users tab, against a recount of the demo's raw sessions
+        start, end, zone, _ = query_of(results[8][2])
+        assert results[8][1] == expected_active_users(demo_db, start, end, zone)
+        assert sum(row["users"] for row in results[8][1]["month"]) > 100 and results[8][1]["month"][0]["mau"] > 20
+        start, end, zone, query = query_of(results[9][2])
+        assert results[9][1] == expected_by_hour(demo_db, start, end, zone, query["bots"])
+        start, _, zone, _ = query_of(results[10][2])
+        assert results[10][1] == expected_hourly(demo_db, start, zone)
+        start, _, zone, _ = query_of(results[11][2])
+        assert results[11][1] == expected_weekly(demo_db, start, zone)
         demo_db.client.close()
         offsets = {d["day"][11:13] for d in long_range["days"]}
         assert offsets == {"22", "23"}  # Europe/Berlin midnights on both sides of a DST change
