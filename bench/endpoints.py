@@ -13,15 +13,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
 
-from bench.run import Server, memory_mb, summary, timed_read, window
+from bench.run import cold_and_warm, memory_mb, service_env, summary, timed_read, window, write_report
 
 ENDPOINTS = ("origin", "top-five", "list")
 
@@ -158,67 +156,41 @@ def raw_and_peer(db, anchor: datetime, days: int, runs: int, peer_list: bool) ->
 
 async def service(args, db, mongo_url_for, anchor: datetime, ranges: list[int]) -> dict:
     from bench.dataset import BENCH_TOKEN, BENCH_USER_ID
-    from engagement_svc.demo.embedded import free_port
 
     headers = {"X-User-Id": BENCH_USER_ID, "X-Auth-Token": BENCH_TOKEN}
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("MONGO_URL", "ENGAGEMENT_"))}
-    env = base | {
-        "MONGO_URL": mongo_url_for(args.database),
-        "ENGAGEMENT_STATE_MONGO_URL": mongo_url_for(args.database + "_state"),
-        "ENGAGEMENT_QUERY_TIMEOUT_MS": "600000",
-        "ENGAGEMENT_WARM_DAYS": "0",
-        "ENGAGEMENT_RATE_LIMIT_CALLS": "0",
-        "ENGAGEMENT_LOG_LEVEL": "WARNING",
-    }
-    command = [sys.executable, "-m", "engagement_svc", "serve", "--port"]
-    out: dict = {"cold": {}, "warm": {}}
+    env = service_env(mongo_url_for, args.database)
 
     async def get(session, target: str) -> tuple[float, bytes]:
         return await timed_read(session, target, headers)
 
+    async def after(server, port: int, out: dict) -> None:
+        out["freshness"] = await freshness(session, db, port, anchor, get)
+        rss_before = memory_mb(server.process.pid, "VmRSS")
+        began = time.perf_counter()
+        _, body = await get(session, url(port, "list", anchor, ranges[-1], "&format=csv"))
+        out["csv"] = {
+            "days": ranges[-1],
+            "rows": body.count(b"\n") - 1,
+            "bytes": len(body),
+            "seconds": round(time.perf_counter() - began, 2),
+            "rss_mb_before": rss_before,
+            "rss_mb_after": memory_mb(server.process.pid, "VmRSS"),
+            "rss_mb_peak": memory_mb(server.process.pid, "VmHWM"),
+        }
+        out["first_page"] = json.loads((await get(session, url(port, "list", anchor, ranges[-1])))[1])["total"]
+
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as session:
-        for endpoint in ENDPOINTS:
-            for days in ranges:
-                db.client.drop_database(args.database + "_state")
-                port = free_port()
-                server = Server([*command, str(port)], env, port)
-                try:
-                    await server.ready(session)
-                    seconds, _ = await get(session, url(port, endpoint, anchor, days))
-                finally:
-                    server.stop()
-                out["cold"].setdefault(endpoint, {})[str(days)] = round(seconds * 1000, 1)
-                args.progress(f"  cold {endpoint} {days}-day: {seconds * 1000:.0f} ms")
-        db.client.drop_database(args.database + "_state")
-        port = free_port()
-        server = Server([*command, str(port)], env, port)
-        try:
-            await server.ready(session)
-            for endpoint in ENDPOINTS:
-                for days in ranges:
-                    target = url(port, endpoint, anchor, days)
-                    await get(session, target)
-                    samples = [(await get(session, target))[0] for _ in range(args.warm_runs)]
-                    out["warm"].setdefault(endpoint, {})[str(days)] = summary(samples)
-                    args.progress(f"  warm {endpoint} {days}-day: {summary(samples)}")
-            out["freshness"] = await freshness(session, db, port, anchor, get)
-            rss_before = memory_mb(server.process.pid, "VmRSS")
-            began = time.perf_counter()
-            _, body = await get(session, url(port, "list", anchor, ranges[-1], "&format=csv"))
-            out["csv"] = {
-                "days": ranges[-1],
-                "rows": body.count(b"\n") - 1,
-                "bytes": len(body),
-                "seconds": round(time.perf_counter() - began, 2),
-                "rss_mb_before": rss_before,
-                "rss_mb_after": memory_mb(server.process.pid, "VmRSS"),
-                "rss_mb_peak": memory_mb(server.process.pid, "VmHWM"),
-            }
-            out["first_page"] = json.loads((await get(session, url(port, "list", anchor, ranges[-1])))[1])["total"]
-            out["rss_mb_peak"] = memory_mb(server.process.pid, "VmHWM")
-        finally:
-            server.stop()
-    return out
+        return await cold_and_warm(
+            args,
+            session,
+            db,
+            env,
+            ENDPOINTS,
+            ranges,
+            lambda port, endpoint, days: url(port, endpoint, anchor, days),
+            headers,
+            after,
+        )
 
 
 async def freshness(session, db, port: int, anchor: datetime, get, runs: int = 10) -> dict:
@@ -305,9 +277,7 @@ def run(args: argparse.Namespace) -> int:
             report["database"][str(days)] = raw_and_peer(db, anchor, days, args.raw_runs, peer_list)
             args.progress(f"  raw and peer {days}-day: {report['database'][str(days)]}")
         report["service"] = asyncio.run(service(args, db, mongo.url_for, anchor, ranges))
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(json.dumps(report, indent=2) + "\n")
-        print(json.dumps(report, indent=1))
+        write_report(output, report)
         return 0
     finally:
         client.close()

@@ -137,6 +137,78 @@ class Server:
         self.log.close()
 
 
+def write_report(output: Path, report: dict) -> None:
+    """The figures as JSON, to the results file and to stdout."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=1))
+
+
+def service_env(mongo_url_for, database: str) -> dict[str, str]:
+    """The environment of a measured `engagement-svc serve`: the bench database, its own state database, no
+    warming, no rate limit, long timeouts."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("MONGO_URL", "ENGAGEMENT_"))}
+    return base | {
+        "MONGO_URL": mongo_url_for(database),
+        "ENGAGEMENT_STATE_MONGO_URL": mongo_url_for(database + "_state"),
+        "ENGAGEMENT_QUERY_TIMEOUT_MS": "600000",
+        "ENGAGEMENT_WARM_DAYS": "0",
+        "ENGAGEMENT_RATE_LIMIT_CALLS": "0",
+        "ENGAGEMENT_LOG_LEVEL": "WARNING",
+    }
+
+
+SERVE = [sys.executable, "-m", "engagement_svc", "serve", "--port"]
+
+
+async def cold_ms(session, db, env: dict[str, str], target_of, headers: dict) -> float:
+    """The first answer of a fresh process on an empty state database; `target_of(port)` is the URL."""
+    from engagement_svc.demo.embedded import free_port
+
+    db.client.drop_database(db.name + "_state")
+    port = free_port()
+    server = Server([*SERVE, str(port)], env, port)
+    try:
+        await server.ready(session)
+        seconds, _ = await timed_read(session, target_of(port), headers)
+    finally:
+        server.stop()
+    return round(seconds * 1000, 1)
+
+
+async def cold_and_warm(args, session, db, env, endpoints, ranges, url_of, headers, after=None) -> dict:
+    """Per endpoint and range: the cold first answer (`cold_ms`), then in one fresh process the warm p50/p95 of
+    `args.warm_runs` repeats and the body's size; `after(server, port, out)` then measures more in that process.
+    `url_of(port, endpoint, days)` is the URL."""
+    from engagement_svc.demo.embedded import free_port
+
+    out: dict = {"cold": {}, "warm": {}, "sizes": {}}
+    for endpoint in endpoints:
+        for days in ranges:
+            ms = await cold_ms(session, db, env, lambda port: url_of(port, endpoint, days), headers)
+            out["cold"].setdefault(endpoint, {})[str(days)] = ms
+            args.progress(f"  cold {endpoint} {days}-day: {ms:.0f} ms")
+    db.client.drop_database(db.name + "_state")
+    port = free_port()
+    server = Server([*SERVE, str(port)], env, port)
+    try:
+        await server.ready(session)
+        for endpoint in endpoints:
+            for days in ranges:
+                target = url_of(port, endpoint, days)
+                _, body = await timed_read(session, target, headers)
+                samples = [(await timed_read(session, target, headers))[0] for _ in range(args.warm_runs)]
+                out["warm"].setdefault(endpoint, {})[str(days)] = summary(samples)
+                out["sizes"].setdefault(endpoint, {})[str(days)] = len(body)
+                args.progress(f"  warm {endpoint} {days}-day: {summary(samples)} ({len(body):,} bytes)")
+        if after is not None:
+            await after(server, port, out)
+        out["rss_mb_peak"] = memory_mb(server.process.pid, "VmHWM")
+    finally:
+        server.stop()
+    return out
+
+
 async def timed_read(session, url: str, headers: dict) -> tuple[float, bytes]:
     """One request that must answer 200: its time and its body."""
     began = time.perf_counter()

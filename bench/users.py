@@ -14,10 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
-import os
 import random
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 
-from bench.run import Server, memory_mb, summary, timed_read
+from bench.run import cold_and_warm, memory_mb, service_env, summary, write_report
 
 ENDPOINTS = ("active-users", "by-hour", "hourly", "weekly")
 SERVER_ZONE = ZoneInfo("UTC")
@@ -207,51 +204,24 @@ def database_figures(db, anchor: datetime, ranges: list[int], runs: int) -> dict
 
 async def service_figures(args, mongo_url_for, db, anchor: datetime, ranges: list[int]) -> dict:
     from bench.dataset import BENCH_TOKEN, BENCH_USER_ID
-    from engagement_svc.demo.embedded import free_port
 
     headers = {"X-User-Id": BENCH_USER_ID, "X-Auth-Token": BENCH_TOKEN}
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("MONGO_URL", "ENGAGEMENT_"))}
-    env = base | {
-        "MONGO_URL": mongo_url_for(args.database),
-        "ENGAGEMENT_STATE_MONGO_URL": mongo_url_for(args.database + "_state"),
-        "ENGAGEMENT_QUERY_TIMEOUT_MS": "600000",
-        "ENGAGEMENT_WARM_DAYS": "0",
-        "ENGAGEMENT_RATE_LIMIT_CALLS": "0",
-        "ENGAGEMENT_LOG_LEVEL": "WARNING",
-    }
-    command = [sys.executable, "-m", "engagement_svc", "serve", "--port"]
-    out: dict = {"cold": {}, "warm": {}, "sizes": {}}
+
+    async def after(server, port: int, out: dict) -> None:
+        out["rss_mb"] = memory_mb(server.process.pid, "VmRSS")
+
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as session:
-        for endpoint in ENDPOINTS:
-            for days in ranges:
-                db.client.drop_database(args.database + "_state")
-                port = free_port()
-                server = Server([*command, str(port)], env, port)
-                try:
-                    await server.ready(session)
-                    seconds, _ = await timed_read(session, url(port, endpoint, anchor, days), headers)
-                finally:
-                    server.stop()
-                out["cold"].setdefault(endpoint, {})[str(days)] = round(seconds * 1000, 1)
-                args.progress(f"  cold {endpoint} {days}-day: {seconds * 1000:.0f} ms")
-        db.client.drop_database(args.database + "_state")
-        port = free_port()
-        server = Server([*command, str(port)], env, port)
-        try:
-            await server.ready(session)
-            for endpoint in ENDPOINTS:
-                for days in ranges:
-                    target = url(port, endpoint, anchor, days)
-                    _, body = await timed_read(session, target, headers)
-                    samples = [(await timed_read(session, target, headers))[0] for _ in range(args.warm_runs)]
-                    out["warm"].setdefault(endpoint, {})[str(days)] = summary(samples)
-                    out["sizes"].setdefault(endpoint, {})[str(days)] = len(body)
-                    args.progress(f"  warm {endpoint} {days}-day: {summary(samples)} ({len(body):,} bytes)")
-            out["rss_mb"] = memory_mb(server.process.pid, "VmRSS")
-            out["rss_mb_peak"] = memory_mb(server.process.pid, "VmHWM")
-        finally:
-            server.stop()
-    return out
+        return await cold_and_warm(
+            args,
+            session,
+            db,
+            service_env(mongo_url_for, args.database),
+            ENDPOINTS,
+            ranges,
+            lambda port, endpoint, days: url(port, endpoint, anchor, days),
+            headers,
+            after,
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -300,10 +270,7 @@ def run(args: argparse.Namespace) -> int:
         report["database"] = database_figures(db, anchor, ranges, args.raw_runs)
         args.progress(f"  raw and peer: {report['database']}")
         report["service"] = asyncio.run(service_figures(args, mongo.url_for, db, anchor, ranges))
-        output = Path(args.output)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(json.dumps(report, indent=2) + "\n")
-        print(json.dumps(report, indent=1))
+        write_report(Path(args.output), report)
         return 0
     finally:
         client.close()
