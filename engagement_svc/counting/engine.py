@@ -755,7 +755,8 @@ class Engine:
 
     def deleted(self, collection: str) -> None:
         self._resnapshot.add(collection)
-        self._sweep_due = min(self._sweep_due or float("inf"), time.monotonic())
+        if any(not m.keeps_history for m in self._of(collection)):  # sessions' TTL deletions need no sweep
+            self._sweep_due = min(self._sweep_due or float("inf"), time.monotonic())
 
     def reset(self, collection: str) -> None:
         for metric in self._of(collection):

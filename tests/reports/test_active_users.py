@@ -193,8 +193,9 @@ async def test_a_session_closed_while_watched_and_new_logins_are_seen(client, se
     assert await until(agrees, seconds=5)
 
 
-async def test_days_counted_survive_the_ttl(client, sessions):
-    """Rocket.Chat's TTL deletes sessions 45 days after they were summed: what the service counted stays."""
+async def test_days_counted_survive_the_ttl(client, sessions, make_client):
+    """Rocket.Chat's TTL deletes sessions 45 days after they were summed: what the service counted stays, in this
+    instance, in a new one (from the state database), and when a late session makes it recount such a day."""
     db = sessions
     engine = client.server.app[ENGINE]
     params = {"start": "2024-03-01T00:00:00.000Z", "end": "2024-04-11T00:00:00.000Z", "timezone": "America/Havana"}
@@ -206,6 +207,25 @@ async def test_days_counted_survive_the_ttl(client, sessions):
     await asyncio.sleep(1.5)
     assert [await get(client, which, params) for which in ("active", "hour")] == before
     assert expected_active_users(db, parse(params["start"]), parse(params["end"]), "America/Havana") != before[0][1]
+    fresh = await make_client()
+    assert [await get(fresh, which, params) for which in ("active", "hour")] == before
+    # a session of 5 March 2024 written late: that day is recounted from what is left, and keeps what it had
+    late = Login(
+        "Latecomer00000001", "user", datetime(2024, 3, 5, 15, tzinfo=UTC), datetime(2024, 3, 5, 16, tzinfo=UTC)
+    )
+    db.rocketchat_sessions.insert_many(
+        session_documents([late], datetime.now(UTC), SERVER, random.Random(2), ttl=False)
+    )
+    day = next(r for r in before[0][1]["month"] if (r["year"], r["month"], r["day"]) == (2024, 3, 5))
+    assert day["users"] > 0
+
+    async def recounted():
+        _, body = await get(fresh, "active", params)
+        row = next(r for r in body["month"] if (r["year"], r["month"], r["day"]) == (2024, 3, 5))
+        return row["usersList"] == sorted([*day["usersList"], "Latecomer00000001"])
+
+    assert await until(recounted, seconds=10)
+    assert fresh.server.app[ENGINE].stats["recounts"] >= 1
 
 
 async def test_bad_input_is_a_400_naming_the_field(client, sessions):
