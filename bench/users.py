@@ -30,7 +30,7 @@ DAY_MS, HOUR_MS = 86_400_000, 3_600_000
 
 
 def describe(users: int, sessions: int, days: int) -> dict:
-    return {"_id": "users-dataset", "users": users, "sessions": sessions, "days": days, "version": 1}
+    return {"_id": "users-dataset", "users": users, "sessions": sessions, "days": days, "version": 2}
 
 
 def generate(db, users: int, sessions: int, days: int, progress, seed: int = 7) -> datetime:
@@ -56,11 +56,12 @@ def generate(db, users: int, sessions: int, days: int, progress, seed: int = 7) 
         running += 1.0 / (i + 50)
         cumulative.append(running)
     first = (anchor - timedelta(days=days)).date()
-    per_day = sessions // (days + 1)
+    rhythm = [0.4 if (first + timedelta(days=i)).weekday() >= 5 else 1.15 for i in range(days + 1)]
+    per_day = [round(sessions * w / sum(rhythm)) for w in rhythm]  # weekdays busier; `sessions` in all
     started, written = time.monotonic(), 0
     for offset in range(days + 1):
         day = first + timedelta(days=offset)
-        count = int(per_day * (0.4 if day.weekday() >= 5 else 1.15))
+        count = per_day[offset]
         who = rng.choices(ids, cum_weights=cumulative, k=count)
         hours = rng.choices(range(24), HOUR_WEIGHTS, k=count)
         logins = []
