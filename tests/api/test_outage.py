@@ -132,3 +132,27 @@ async def test_health_and_readiness_follow_the_database(outage_client, own_mongo
     while not await ready_again():
         assert time.monotonic() < deadline, "not ready again after mongod came back"
         await asyncio.sleep(0.2)
+
+
+async def test_every_dashboard_endpoint_gives_503_in_an_outage_then_recovers(outage_client, own_mongo):
+    """The users tab's session endpoints (and every other) fail the same way, and come back the same way."""
+    from engagement_svc.api.routes import ENDPOINTS
+
+    async def statuses(params):
+        out = []
+        for endpoint in ENDPOINTS:
+            response = await outage_client.get(endpoint.path, params=params, headers=ADMIN_HEADERS)
+            body = await response.json()
+            out.append((response.status, body["success"], "database" in body.get("error", "database")))
+        return out
+
+    assert [s for s, _, _ in await statuses(PARAMS)] == [200] * len(ENDPOINTS)
+    own_mongo.freeze()
+    await asyncio.sleep(SharedDocuments.TTL_S + 0.2)
+    try:  # a range not asked before, so that nothing remembered answers
+        down = await statuses({"start": "2023-06-01T00:00:00.000Z", "end": "2023-06-07T00:00:00.000Z"})
+    finally:
+        own_mongo.thaw()
+    assert down == [(503, False, True)] * len(ENDPOINTS)
+    await wait_for_200(outage_client)
+    assert [s for s, _, _ in await statuses(PARAMS)] == [200] * len(ENDPOINTS)
