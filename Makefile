@@ -12,12 +12,27 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+## The dashboard's chart library, from its pinned npm package (web/package-lock.json), served by the service.
+VENDOR := engagement_svc/dashboard/static/vendor/chart.umd.js
+$(VENDOR): web/package.json web/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed for the dashboard's chart library: apt-get install npm"; exit 1; }
+	cd web && npm ci --ignore-scripts --no-audit --no-fund --silent
+	mkdir -p $(dir $(VENDOR)) && cp web/node_modules/chart.js/dist/chart.umd.js $(VENDOR)
+
+## Debian's Chromium for the browser tests (Playwright drives it; it cannot download browsers here).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; \
+	else echo "The browser tests need Debian's chromium: run 'sudo apt-get install chromium' and try again"; exit 1; fi
+
 ## Run the service on an embedded mongod seeded with a demo Rocket.Chat dataset; prints curl lines.
-demo: $(STAMP)
+demo: $(STAMP) $(VENDOR)
 	$(VENV)/bin/engagement-svc demo
 
 ## Run the whole test suite against a real mongod (started by the tests, or ENGAGEMENT_TEST_MONGO_URL).
-test: $(STAMP) lint
+test: $(STAMP) $(VENDOR) $(CHROMIUM) lint
 	$(VENV)/bin/python -m pytest
 
 ## Lint, format and type checks (part of `make test`).

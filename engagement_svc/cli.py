@@ -107,6 +107,12 @@ def serve(settings: Settings, banner: str = "") -> int:
     return 0
 
 
+def page_line(settings: Settings, user_id: str, token: str) -> str:
+    """The dashboard page, signed in: the id and token ride in the URL fragment, which never reaches a server."""
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    return f"http://{host}:{settings.port}/dashboard/#uid={user_id}&token={token}"
+
+
 def curl_line(
     settings: Settings,
     user_id: str,
@@ -189,6 +195,9 @@ def demo(args: argparse.Namespace) -> int:
                 "",
                 "# the busiest days of this week (200):",
                 curl_line(settings, *admin, now, now, path=WEEKLY_PATH),
+                "",
+                "# the dashboard page in a browser, signed in as the admin:",
+                page_line(settings, creds.admin_id, creds.admin_token),
                 "",
                 "Press Ctrl-C to stop.",
             ]

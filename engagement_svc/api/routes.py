@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from engagement_svc.api import answers, ops
+from engagement_svc.api.page import add_page_routes
 from engagement_svc.api.params import parse_day, parse_list, parse_range
 from engagement_svc.api.pipeline import Endpoint, handler
 
@@ -100,3 +101,4 @@ def add_routes(app: web.Application) -> None:
         app.router.add_get(endpoint.path, handler(endpoint))
     for path, function in OPS:
         app.router.add_get(path, function)
+    add_page_routes(app)

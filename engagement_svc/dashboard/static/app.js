@@ -1,0 +1,482 @@
+// The Engagement Dashboard page: reads the service's own API (JSON for the charts, CSV for the downloads) with
+// the user id and token kept in sessionStorage, and draws with Chart.js. No inline script (strict CSP).
+"use strict";
+
+const API = "/api/v1/engagement-dashboard/";
+const ROOM_TYPES = { c: "Public channels", p: "Private groups", d: "Direct messages" };
+const COLORS = ["#1d74f5", "#f5455c", "#2de0a5", "#ffd21f", "#9f22c7"];
+const state = { tab: "users", offset: 0, count: 10, sort: "-messages", hourDay: null, weekDay: null };
+const charts = new Map();
+let generation = 0; // answers of an older round of requests are dropped
+
+// -- sign-in ------------------------------------------------------------------------------------------------------
+function readFragment() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  if (params.get("uid") && params.get("token")) {
+    sessionStorage.setItem("uid", params.get("uid"));
+    sessionStorage.setItem("token", params.get("token"));
+  }
+  if (location.hash) history.replaceState(null, "", location.pathname + location.search);
+}
+
+const signedIn = () => Boolean(sessionStorage.getItem("uid") && sessionStorage.getItem("token"));
+
+function showSignIn(message) {
+  document.getElementById("signin").hidden = false;
+  document.getElementById("signin-message").textContent = message || "";
+  for (const panel of document.querySelectorAll(".panel")) panel.hidden = true;
+  document.getElementById("signout").hidden = true;
+}
+
+function signOut(message) {
+  sessionStorage.removeItem("uid");
+  sessionStorage.removeItem("token");
+  for (const chart of charts.values()) chart.destroy();
+  charts.clear();
+  showSignIn(message);
+}
+
+// -- dates in the chosen zone -------------------------------------------------------------------------------------
+function zone() {
+  return document.getElementById("zone").value.trim() || "UTC";
+}
+
+function localParts(ms, tz) {
+  const parts = new Intl.DateTimeFormat("en-CA", {
+    timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+    second: "2-digit", hourCycle: "h23",
+  }).formatToParts(new Date(ms));
+  const get = (type) => Number(parts.find((p) => p.type === type).value);
+  return { y: get("year"), m: get("month"), d: get("day"), h: get("hour"), min: get("minute"), s: get("second") };
+}
+
+function dateOf(ms, tz) {
+  const p = localParts(ms, tz);
+  return `${p.y}-${String(p.m).padStart(2, "0")}-${String(p.d).padStart(2, "0")}`;
+}
+
+function addDays(date, n) {
+  const [y, m, d] = date.split("-").map(Number);
+  return new Date(Date.UTC(y, m - 1, d + n)).toISOString().slice(0, 10);
+}
+
+// An instant whose local date in the zone is `date` (its noon): the API counts the local day of an instant.
+function instantOf(date, tz) {
+  const [y, m, d] = date.split("-").map(Number);
+  const guess = Date.UTC(y, m - 1, d, 12);
+  const p = localParts(guess, tz);
+  const offset = Date.UTC(p.y, p.m - 1, p.d, p.h, p.min, p.s) - guess;
+  return new Date(guess - offset).toISOString();
+}
+
+function range() {
+  const tz = zone();
+  const period = document.getElementById("period").value;
+  if (period === "custom") {
+    const from = document.getElementById("from").value;
+    const to = document.getElementById("to").value;
+    if (from && to) return { start: instantOf(from, tz), end: instantOf(to, tz) };
+  }
+  const days = period === "custom" ? 7 : Number(period);
+  return { start: instantOf(addDays(dateOf(Date.now(), tz), -(days - 1)), tz), end: new Date().toISOString() };
+}
+
+// -- the API ------------------------------------------------------------------------------------------------------
+class ApiError extends Error {
+  constructor(status, text, retryAfter) {
+    super(text || `HTTP ${status}`);
+    this.status = status;
+    this.retryAfter = retryAfter;
+  }
+}
+
+async function call(path, params, csv = false) {
+  const query = new URLSearchParams({ timezone: zone(), bots: document.getElementById("bots").value, ...params });
+  const response = await fetch(`${API}${path}?${query}`, {
+    headers: {
+      "X-User-Id": sessionStorage.getItem("uid") || "",
+      "X-Auth-Token": sessionStorage.getItem("token") || "",
+      Accept: csv ? "text/csv" : "application/json",
+    },
+  });
+  if (!response.ok) {
+    let body = {};
+    try { body = await response.json(); } catch { /* not JSON: the status says enough */ }
+    throw new ApiError(response.status, body.error, response.headers.get("Retry-After"));
+  }
+  return csv ? response : response.json();
+}
+
+function explain(error) {
+  const wait = error.retryAfter ? ` Try again in ${error.retryAfter} s.` : " Try again shortly.";
+  switch (error.status) {
+    case 401: return "Not signed in, or the user id or token is no longer valid (401).";
+    case 403: return "This user may not view the engagement dashboard (403): it needs the view-engagement-dashboard permission.";
+    case 429: return `Too many requests for this user (429).${wait}`;
+    case 503: return `No numbers right now: the database is busy or unreachable (503).${wait}`;
+    case 400: return `The request was refused (400): ${error.message}`;
+    case undefined: return "The service cannot be reached. Check the connection and reload.";
+    default: return `Unexpected answer from the service (${error.status}).`;
+  }
+}
+
+// -- sections -----------------------------------------------------------------------------------------------------
+const section = (name) => document.querySelector(`[data-section="${name}"]`);
+
+function loading(el) {
+  delete document.body.dataset.drawn;
+  el.setAttribute("aria-busy", "true");
+  el.classList.add("loading");
+  el.querySelector(".problem")?.remove();
+}
+
+function done(el) {
+  el.removeAttribute("aria-busy");
+  el.classList.remove("loading");
+  // every section of the tab answered: a mark for people's tools and the browser tests alike
+  if (!document.querySelector('.panel:not([hidden]) [aria-busy="true"]')) document.body.dataset.drawn = state.tab;
+}
+
+function problem(el, error) {
+  done(el);
+  const chart = charts.get(el.dataset.section);
+  if (chart) { chart.destroy(); charts.delete(el.dataset.section); }
+  const body = el.querySelector(".body");
+  if (body && !body.querySelector("canvas")) body.replaceChildren();
+  const box = document.createElement("p");
+  box.className = "problem";
+  box.setAttribute("role", "alert");
+  box.textContent = explain(error);
+  el.append(box);
+}
+
+function draw(name, config) {
+  const el = section(name);
+  charts.get(name)?.destroy();
+  if (!window.Chart) {
+    problem(el, { status: -1 });
+    el.querySelector(".problem").textContent = "Charts are not available: the chart library was not installed (run make).";
+    return;
+  }
+  const canvas = el.querySelector("canvas");
+  config.options = { responsive: true, maintainAspectRatio: false, animation: false, ...config.options };
+  charts.set(name, new window.Chart(canvas, config));
+}
+
+function dayLabel(row) {
+  return `${row.year}-${String(row.month).padStart(2, "0")}-${String(row.day).padStart(2, "0")}`;
+}
+
+function isoDayLabel(iso, tz) {
+  return dateOf(Date.parse(iso), tz);
+}
+
+function counter(title, value, variation, hint) {
+  const box = document.createElement("div");
+  box.className = "counter";
+  const label = document.createElement("span");
+  label.textContent = title;
+  const number = document.createElement("strong");
+  number.textContent = value.toLocaleString("en");
+  box.append(label, number);
+  if (variation !== undefined) {
+    const change = document.createElement("span");
+    change.className = variation > 0 ? "up" : variation < 0 ? "down" : "same";
+    change.textContent = `${variation > 0 ? "+" : ""}${variation.toLocaleString("en")} ${hint}`;
+    box.append(change);
+  }
+  return box;
+}
+
+function table(head, rows) {
+  const t = document.createElement("table");
+  const thead = t.createTHead().insertRow();
+  for (const h of head) {
+    const th = document.createElement("th");
+    th.scope = "col";
+    if (h instanceof Node) th.append(h); else th.textContent = h;
+    thead.append(th);
+  }
+  const tbody = t.createTBody();
+  for (const row of rows) {
+    const tr = tbody.insertRow();
+    for (const cell of row) {
+      const td = tr.insertCell();
+      if (cell instanceof Node) td.append(cell); else td.textContent = cell;
+    }
+  }
+  return t;
+}
+
+async function load(name, fetcher, render) {
+  const el = section(name);
+  const round = generation;
+  loading(el);
+  try {
+    const body = await fetcher();
+    if (round !== generation) return;
+    render(body, el);
+    done(el);
+  } catch (error) {
+    if (round !== generation) return;
+    if (error.status === 401) return signOut(explain(error));
+    problem(el, error);
+  }
+}
+
+// -- the users tab ------------------------------------------------------------------------------------------------
+function usersTab() {
+  const r = range();
+  const tz = zone();
+  const counters = section("counters-users");
+  counters.replaceChildren();
+  load("new-users", () => call("users/new-users", r), (body) => {
+    const days = [...body.days].reverse();
+    counters.prepend(counter("New users", body.period.count, body.period.variation, "vs. the period before"));
+    draw("new-users", {
+      type: "bar",
+      data: { labels: days.map((d) => isoDayLabel(d.day, tz)), datasets: [{ label: "New users", data: days.map((d) => d.users), backgroundColor: COLORS[0] }] },
+      options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
+    });
+  });
+  load("active-users", () => call("users/active-users", r), (body) => {
+    const rows = [...body.month].reverse();
+    const last = body.month[0];
+    if (last) {
+      counters.append(counter("Daily active users", last.users), counter("Weekly active users", last.wau), counter("Monthly active users", last.mau));
+    }
+    draw("active-users", {
+      type: "line",
+      data: {
+        labels: rows.map(dayLabel),
+        datasets: [
+          { label: "DAU", data: rows.map((d) => d.users), borderColor: COLORS[0], backgroundColor: COLORS[0] },
+          { label: "WAU", data: rows.map((d) => d.wau), borderColor: COLORS[1], backgroundColor: COLORS[1] },
+          { label: "MAU", data: rows.map((d) => d.mau), borderColor: COLORS[2], backgroundColor: COLORS[2], borderDash: [6, 4] },
+        ],
+      },
+      options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
+    });
+  });
+  load("by-hour", () => call("users/users-by-time-of-the-day-in-a-week", r), (body, el) => {
+    const days = [];
+    const cells = new Map();
+    let most = 0;
+    for (const row of body.week) {
+      const key = dayLabel(row);
+      if (!cells.has(key)) { cells.set(key, new Array(24).fill(0)); days.push(key); }
+      cells.get(key)[row.hour] = row.users;
+      most = Math.max(most, row.users);
+    }
+    const hours = Array.from({ length: 24 }, (_, h) => String(h).padStart(2, "0"));
+    const grid = table(["Day", ...hours], days.map((day) => [day, ...cells.get(day).map(String)]));
+    grid.className = "heatmap";
+    grid.caption = document.createElement("caption");
+    grid.caption.textContent = `Distinct active users per wall-clock hour in ${tz} (darker: more; most ${most})`;
+    for (const tr of grid.tBodies[0].rows) {
+      for (const td of [...tr.cells].slice(1)) {
+        const level = most ? Number(td.textContent) / most : 0;
+        td.dataset.level = String(Math.ceil(level * 5));
+      }
+    }
+    el.querySelector(".body").replaceChildren(grid);
+  });
+  state.hourDay = state.hourDay || dateOf(Date.now(), tz);
+  state.weekDay = state.weekDay || dateOf(Date.now(), tz);
+  busier();
+}
+
+function busier() {
+  const tz = zone();
+  section("busier-hours").querySelector(".stepper span").textContent = state.hourDay;
+  section("busier-days").querySelector(".stepper span").textContent = `${addDays(state.weekDay, -6)} to ${state.weekDay}`;
+  load("busier-hours", () => call("users/chat-busier/hourly-data", { start: instantOf(state.hourDay, tz) }), (body) => {
+    const rows = [...body.hours].reverse();
+    draw("busier-hours", {
+      type: "bar",
+      data: { labels: rows.map((h) => `${String(h.hour).padStart(2, "0")}-${String(h.hour + 2).padStart(2, "0")}`), datasets: [{ label: "Users", data: rows.map((h) => h.users), backgroundColor: COLORS[3] }] },
+      options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
+    });
+  });
+  load("busier-days", () => call("users/chat-busier/weekly-data", { start: instantOf(state.weekDay, tz) }), (body) => {
+    const rows = [...body.month].reverse();
+    draw("busier-days", {
+      type: "bar",
+      data: { labels: rows.map(dayLabel), datasets: [{ label: "Users", data: rows.map((d) => d.users), backgroundColor: COLORS[4] }] },
+      options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
+    });
+  });
+}
+
+// -- the messages tab ---------------------------------------------------------------------------------------------
+function messagesTab() {
+  const r = range();
+  const tz = zone();
+  const counters = section("counters-messages");
+  counters.replaceChildren();
+  load("messages-sent", () => call("messages/messages-sent", r), (body) => {
+    const days = [...body.days].reverse();
+    counters.append(
+      counter("Messages sent", body.period.count, body.period.variation, "vs. the period before"),
+      counter("Yesterday", body.yesterday.count, body.yesterday.variation, "on the last day vs. the day before"),
+    );
+    draw("messages-sent", {
+      type: "bar",
+      data: { labels: days.map((d) => isoDayLabel(d.day, tz)), datasets: [{ label: "Messages", data: days.map((d) => d.messages), backgroundColor: COLORS[0] }] },
+      options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
+    });
+  });
+  load("origin", () => call("messages/origin", r), (body) => {
+    draw("origin", {
+      type: "doughnut",
+      data: { labels: body.origins.map((o) => ROOM_TYPES[o.t] || o.t), datasets: [{ data: body.origins.map((o) => o.messages), backgroundColor: COLORS }] },
+      options: { plugins: { legend: { position: "bottom" } } },
+    });
+  });
+  load("top-five", () => call("messages/top-five-popular-channels", r), (body, el) => {
+    const rows = body.channels.map((c) => [c.name || c.usernames.join(", "), ROOM_TYPES[c.t] || c.t, c.messages.toLocaleString("en")]);
+    el.querySelector(".body").replaceChildren(rows.length ? table(["Room", "Type", "Messages"], rows) : empty("No messages in this period."));
+  });
+}
+
+function empty(text) {
+  const p = document.createElement("p");
+  p.className = "empty";
+  p.textContent = text;
+  return p;
+}
+
+// -- the channels tab ---------------------------------------------------------------------------------------------
+const LIST_COLUMNS = [
+  ["name", "Room"], [null, "Type"], ["messages", "Messages"], ["lastWeekMessages", "Period before"],
+  ["diffFromLastWeek", "Change"], ["ts", "Created"], ["_updatedAt", "Updated"],
+];
+
+function channelsTab() {
+  const r = range();
+  load("channel-list", () => call("channels/list", { ...r, offset: state.offset, count: state.count, sort: state.sort }), (body, el) => {
+    const head = LIST_COLUMNS.map(([field, title]) => {
+      if (!field) return title;
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "sort";
+      const current = state.sort.replace(/^-/, "") === field;
+      button.textContent = title + (current ? (state.sort.startsWith("-") ? " ↓" : " ↑") : "");
+      button.setAttribute("aria-label", `Sort by ${title}`);
+      button.addEventListener("click", () => {
+        state.sort = current && state.sort.startsWith("-") ? field : `-${field}`;
+        state.offset = 0;
+        channelsTab();
+      });
+      return button;
+    });
+    const rows = body.channels.map((c) => {
+      const badge = document.createElement("span");
+      badge.className = `badge ${c.diffFromLastWeek > 0 ? "up" : c.diffFromLastWeek < 0 ? "down" : "same"}`;
+      badge.textContent = `${c.diffFromLastWeek > 0 ? "+" : ""}${c.diffFromLastWeek.toLocaleString("en")}`;
+      return [
+        c.room.fname || c.room.name || (c.room.usernames || []).join(", ") || c.room._id,
+        ROOM_TYPES[c.room.t] || c.room.t,
+        c.messages.toLocaleString("en"),
+        c.lastWeekMessages.toLocaleString("en"),
+        badge,
+        (c.room.ts || "").slice(0, 10),
+        (c.room._updatedAt || "").slice(0, 10),
+      ];
+    });
+    el.querySelector(".body").replaceChildren(rows.length ? table(head, rows) : empty("No room had messages in this period or the one before."));
+    const last = Math.min(body.offset + body.count, body.total);
+    el.querySelector(".pager span").textContent = body.total ? `${body.offset + 1}-${last} of ${body.total}` : "0 rooms";
+    el.querySelector('[data-page="-1"]').disabled = body.offset === 0;
+    el.querySelector('[data-page="1"]').disabled = last >= body.total;
+  });
+}
+
+// -- CSV downloads ------------------------------------------------------------------------------------------------
+async function download(button) {
+  const path = button.dataset.csv;
+  const tz = zone();
+  const params = path.startsWith("users/chat-busier/")
+    ? { start: instantOf(path.endsWith("hourly-data") ? state.hourDay : state.weekDay, tz) }
+    : { ...range(), ...(path === "channels/list" ? { sort: state.sort } : {}) };
+  const el = button.closest("section");
+  try {
+    const response = await call(path, params, true);
+    const name = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "")?.[1] || "export.csv";
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(await response.blob());
+    link.download = name;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+  } catch (error) {
+    if (error.status === 401) return signOut(explain(error));
+    problem(el, error);
+  }
+}
+
+// -- wiring -------------------------------------------------------------------------------------------------------
+function show() {
+  if (!signedIn()) return showSignIn();
+  generation += 1;
+  document.getElementById("signin").hidden = true;
+  document.getElementById("signout").hidden = false;
+  for (const tab of document.querySelectorAll('[role="tab"]')) {
+    const selected = tab.getAttribute("aria-controls") === state.tab;
+    tab.setAttribute("aria-selected", String(selected));
+    document.getElementById(tab.getAttribute("aria-controls")).hidden = !selected;
+  }
+  ({ users: usersTab, messages: messagesTab, channels: channelsTab })[state.tab]();
+}
+
+function start() {
+  readFragment();
+  const zones = document.getElementById("zones");
+  for (const name of ["UTC", ...(Intl.supportedValuesOf ? Intl.supportedValuesOf("timeZone") : [])]) {
+    zones.append(new Option(name));
+  }
+  document.getElementById("zone").value = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  for (const tab of document.querySelectorAll('[role="tab"]')) {
+    tab.addEventListener("click", () => { state.tab = tab.getAttribute("aria-controls"); show(); });
+  }
+  document.getElementById("period").addEventListener("change", (event) => {
+    const custom = event.target.value === "custom";
+    for (const label of document.querySelectorAll(".custom")) label.hidden = !custom;
+    if (custom && !document.getElementById("from").value) {
+      const today = dateOf(Date.now(), zone());
+      document.getElementById("from").value = addDays(today, -13);
+      document.getElementById("to").value = today;
+    }
+    state.offset = 0;
+    show();
+  });
+  for (const id of ["from", "to", "bots"]) document.getElementById(id).addEventListener("change", () => { state.offset = 0; show(); });
+  document.getElementById("zone").addEventListener("change", () => { state.hourDay = state.weekDay = null; show(); });
+  document.getElementById("filters").addEventListener("submit", (event) => { event.preventDefault(); show(); });
+  document.getElementById("signout").addEventListener("click", () => signOut("Signed out."));
+  document.getElementById("signin-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    sessionStorage.setItem("uid", document.getElementById("uid").value.trim());
+    sessionStorage.setItem("token", document.getElementById("token").value.trim());
+    document.getElementById("token").value = "";
+    show();
+  });
+  for (const button of document.querySelectorAll("[data-step]")) {
+    button.addEventListener("click", () => {
+      const key = button.closest("[data-section]").dataset.section === "busier-hours" ? "hourDay" : "weekDay";
+      state[key] = addDays(state[key], Number(button.dataset.step));
+      busier();
+    });
+  }
+  for (const button of document.querySelectorAll("[data-page]")) {
+    button.addEventListener("click", () => {
+      state.offset = Math.max(0, state.offset + Number(button.dataset.page) * state.count);
+      channelsTab();
+    });
+  }
+  for (const button of document.querySelectorAll("[data-csv]")) button.addEventListener("click", () => download(button));
+  show();
+}
+
+document.addEventListener("DOMContentLoaded", start);

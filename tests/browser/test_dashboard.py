@@ -1,0 +1,266 @@
+"""The dashboard page in a real Chromium (Debian's, driven by Playwright): sign-in, every tab, period and zone
+changes, paging and sorting, CSV downloads, the 401/403/429/503 messages; every number shown equals the API's
+answer to the request the page made. An axe-core check (no serious or critical violation), screenshots of each
+tab at 1280x800 and 390x844 in screenshots/, and the page's weight and time to a drawn Users tab in
+screenshots/figures.json (figures, not thresholds)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import playwright.async_api as playwright_api
+import pytest
+from pymongo import MongoClient
+
+from engagement_svc.demo.dataset import seed_demo
+from tests.support.live import LiveServer
+from tests.support.mongo import with_database
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SHOTS = Path(__file__).resolve().parents[2] / "screenshots"
+SIZES = {"wide": (1280, 800), "phone": (390, 844)}
+
+if not Path(CHROMIUM).exists():  # the test command installs it (Makefile: browser); a clear failure otherwise
+    raise RuntimeError("Debian's chromium is needed for the browser tests: apt-get install chromium (make test does)")
+
+
+@pytest.fixture(scope="module")
+def served(mongo_url):
+    client = MongoClient(mongo_url, tz_aware=True)
+    name = "rc_page_" + datetime.now(UTC).strftime("%H%M%S%f")
+    creds = seed_demo(client[name], days=60, per_day=60)
+    with LiveServer(
+        with_database(mongo_url, name), ENGAGEMENT_STATE_MONGO_URL=with_database(mongo_url, name + "_state")
+    ) as server:
+        server.creds = creds
+        yield server
+    client.drop_database(name)
+    client.drop_database(name + "_state")
+    client.close()
+
+
+@pytest.fixture
+async def browser():
+    async with playwright_api.async_playwright() as p:
+        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        await chromium.close()
+
+
+class Page:
+    """A page and every API answer it received (url -> (status, JSON body))."""
+
+    def __init__(self, page):
+        self.page = page
+        self.answers: dict[str, tuple[int, dict]] = {}
+        self.bytes = 0
+        page.on("response", self._seen)
+
+    async def _seen(self, response):
+        try:
+            body = await response.body()
+        except playwright_api.Error:  # a download or an aborted request: no body to read
+            return
+        self.bytes += len(body) + sum(len(k) + len(v) + 4 for k, v in response.headers.items())
+        if "/api/v1/engagement-dashboard/" in response.url and response.headers.get("content-type", "").startswith(
+            "application/json"
+        ):
+            self.answers[response.url] = (response.status, json.loads(body))
+
+    async def answer(self, path: str, **match) -> dict:
+        """The last JSON answer of this endpoint whose query has these values (its body is read by an event
+        handler that may finish just after the page has drawn it)."""
+        for _ in range(100):
+            found = None
+            for url, (status, body) in list(self.answers.items()):
+                query = {k: v[0] for k, v in parse_qs(urlparse(url).query).items()}
+                path_ok = url.split("?")[0].endswith(path)
+                if path_ok and status == 200 and all(query.get(k) == v for k, v in match.items()):
+                    found = body
+            if found is not None:
+                return found
+            await asyncio.sleep(0.05)
+        raise AssertionError((path, match, list(self.answers)))
+
+    async def drawn(self, tab: str):
+        await self.page.wait_for_selector(f"body[data-drawn={tab}]", state="attached", timeout=30_000)
+
+
+async def open_page(browser, served, size="wide", fragment=None):
+    width, height = SIZES[size]
+    context = await browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
+    page = Page(await context.new_page())
+    creds = served.creds
+    fragment = fragment if fragment is not None else f"uid={creds.admin_id}&token={creds.admin_token}"
+    await page.page.goto(f"{served.base_url}/dashboard/#{fragment}")
+    return page
+
+
+async def chart_data(page, section: str) -> list[list]:
+    return await page.page.evaluate(
+        "(name) => Chart.getChart(document.querySelector(`[data-section='${name}'] canvas`))"
+        ".data.datasets.map((d) => d.data)",
+        section,
+    )
+
+
+async def texts(page, selector: str) -> list[str]:
+    return await page.page.eval_on_selector_all(selector, "(els) => els.map((e) => e.textContent.trim())")
+
+
+async def test_users_tab_shows_the_api_numbers_and_is_fast_and_accessible(browser, served):
+    began = time.perf_counter()
+    page = await open_page(browser, served)
+    await page.drawn("users")
+    drawn_s = time.perf_counter() - began
+    assert await page.page.evaluate("() => location.hash") == ""  # the credentials left the address bar
+    new_users = await page.answer("users/new-users")
+    assert await chart_data(page, "new-users") == [[d["users"] for d in reversed(new_users["days"])]]
+    active = await page.answer("users/active-users")
+    rows = list(reversed(active["month"]))
+    assert await chart_data(page, "active-users") == [[r[k] for r in rows] for k in ("users", "wau", "mau")]
+    counters = await texts(page, "[data-section=counters-users] .counter strong")
+    last = active["month"][0]
+    assert counters == [
+        f"{new_users['period']['count']:,}",
+        f"{last['users']:,}",
+        f"{last['wau']:,}",
+        f"{last['mau']:,}",
+    ]
+    week = (await page.answer("users/users-by-time-of-the-day-in-a-week"))["week"]
+    cells = await page.page.eval_on_selector_all(
+        ".heatmap tbody tr", "(rows) => rows.map((r) => [...r.cells].map((c) => c.textContent))"
+    )
+    shown = {(row[0], hour): int(n) for row in cells for hour, n in enumerate(row[1:])}
+    assert shown == {(f"{r['year']}-{r['month']:02d}-{r['day']:02d}", r["hour"]): r["users"] for r in week}
+    assert sum(shown.values()) > 0
+    hours = (await page.answer("users/chat-busier/hourly-data"))["hours"]
+    assert await chart_data(page, "busier-hours") == [[h["users"] for h in reversed(hours)]]
+    days = (await page.answer("users/chat-busier/weekly-data"))["month"]
+    assert await chart_data(page, "busier-days") == [[d["users"] for d in reversed(days)]]
+
+    from axe_playwright_python.async_playwright import Axe
+
+    results = await Axe().run(page.page)
+    serious = [v["id"] for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
+    assert serious == []
+    SHOTS.mkdir(exist_ok=True)
+    figures = {"users_tab_drawn_s": round(drawn_s, 3), "page_bytes": page.bytes, "when": datetime.now(UTC).isoformat()}
+    (SHOTS / "figures.json").write_text(json.dumps(figures, indent=2) + "\n")
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+async def test_each_tab_at_both_sizes(browser, served, size):
+    page = await open_page(browser, served, size)
+    await page.drawn("users")
+    SHOTS.mkdir(exist_ok=True)
+    await page.page.screenshot(path=str(SHOTS / f"users-{size}.png"), full_page=True)
+    await page.page.click("#tab-messages")
+    await page.drawn("messages")
+    sent = await page.answer("messages/messages-sent")
+    assert await chart_data(page, "messages-sent") == [[d["messages"] for d in reversed(sent["days"])]]
+    origin = await page.answer("messages/origin")
+    assert await chart_data(page, "origin") == [[o["messages"] for o in origin["origins"]]]
+    top = (await page.answer("messages/top-five-popular-channels"))["channels"]
+    assert await texts(page, "[data-section=top-five] tbody td:nth-child(3)") == [f"{c['messages']:,}" for c in top]
+    await page.page.screenshot(path=str(SHOTS / f"messages-{size}.png"), full_page=True)
+    await page.page.click("#tab-channels")
+    await page.drawn("channels")
+    listed = await page.answer("channels/list", offset="0")
+    assert await texts(page, "[data-section=channel-list] tbody td:nth-child(3)") == [
+        f"{c['messages']:,}" for c in listed["channels"]
+    ]
+    await page.page.screenshot(path=str(SHOTS / f"channels-{size}.png"), full_page=True)
+    overflow = await page.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0  # nothing wider than the screen (wide tables scroll inside their card)
+
+
+async def test_period_zone_bots_paging_sorting_and_csv(browser, served):
+    page = await open_page(browser, served)
+    await page.drawn("users")
+    await page.page.select_option("#period", "30")
+    await page.drawn("users")
+    assert len((await page.answer("users/active-users", timezone="UTC"))["month"]) in (30, 31)
+    await page.page.fill("#zone", "Asia/Kathmandu")
+    await page.page.dispatch_event("#zone", "change")
+    await page.drawn("users")
+    assert (await page.answer("users/new-users", timezone="Asia/Kathmandu"))["period"]["count"] >= 0
+    await page.page.select_option("#bots", "exclude")
+    await page.drawn("users")
+    await page.answer("users/users-by-time-of-the-day-in-a-week", bots="exclude", timezone="Asia/Kathmandu")
+    await page.page.select_option("#period", "custom")
+    await page.drawn("users")
+    assert len((await page.answer("users/active-users", bots="exclude"))["month"]) == 14
+    await page.page.click("#tab-channels")
+    await page.drawn("channels")
+    first = await page.answer("channels/list", offset="0", sort="-messages")
+    await page.page.click("[data-page='1']")
+    await page.drawn("channels")
+    second = await page.answer("channels/list", offset="10")
+    assert second["offset"] == 10 and second["total"] == first["total"]
+    assert (await texts(page, "[data-section=channel-list] .pager span"))[0].startswith("11-")
+    await page.page.click("button[aria-label='Sort by Room']")
+    await page.drawn("channels")
+    by_name = await page.answer("channels/list", sort="-name")
+    shown = await texts(page, "[data-section=channel-list] tbody td:nth-child(1)")
+    assert len(shown) == len(by_name["channels"]) > 0
+    async with page.page.expect_download() as info:
+        await page.page.click("[data-section=channel-list] .csv")
+    download = await info.value
+    text = Path(await download.path()).read_text()
+    assert download.suggested_filename.startswith("channels-list_") and text.startswith('"Room type";"Name"')
+    assert text.count("\n") - 1 == by_name["total"]
+    await page.page.click("#tab-users")
+    await page.drawn("users")
+    async with page.page.expect_download() as info:
+        await page.page.click("[data-section=active-users] .csv")
+    assert Path(await (await info.value).path()).read_text().startswith('"Date";"DAU";"WAU";"MAU"')
+
+
+async def test_errors_are_explained_never_an_empty_chart(browser, served):
+    creds = served.creds
+    page = await open_page(browser, served, fragment=f"uid={creds.admin_id}&token=wrong")
+    await page.page.wait_for_selector("#signin:not([hidden])")
+    assert "(401)" in await page.page.text_content("#signin-message")
+    await page.page.fill("#uid", creds.user_id)
+    await page.page.fill("#token", creds.user_token)
+    await page.page.click("#signin-form button")
+    await page.drawn("users")
+    problems = await texts(page, "#users .problem")
+    assert len(problems) == 5 and all("(403)" in p for p in problems)
+    assert await page.page.evaluate("() => document.querySelectorAll('#users canvas').length") == 4
+    assert await page.page.evaluate("() => Chart.instances && Object.keys(Chart.instances).length") == 0
+    for status, word in ((503, "(503)"), (429, "(429)")):
+        page = await open_page(browser, served)
+
+        async def refuse(route, _request, status=status):
+            await route.fulfill(
+                status=status,
+                headers={"Retry-After": "7", "Content-Type": "application/json"},
+                body=json.dumps({"success": False, "error": "busy"}),
+            )
+
+        await page.page.route("**/api/v1/engagement-dashboard/**", refuse)
+        await page.page.reload()
+        await page.drawn("users")
+        problems = await texts(page, "#users .problem")
+        assert len(problems) == 5 and all(word in p and "7 s" in p for p in problems)
+    await page.page.click("#signout")
+    assert await page.page.evaluate("() => sessionStorage.getItem('token')") is None
+    await page.page.wait_for_selector("#signin:not([hidden])")
