@@ -115,6 +115,13 @@ async def test_demo_serves_its_printed_curl_lines(sync_client):
         assert results[10][1] == expected_hourly(demo_db, start, zone)
         start, _, zone, _ = query_of(results[11][2])
         assert results[11][1] == expected_weekly(demo_db, start, zone)
+        # the page's address, signed in through the fragment (which the browser never sends)
+        page = next(line for line in lines if "/dashboard/#uid=" in line).strip()
+        address, fragment = page.split("#", 1)
+        admin = curl_request(curls[0])[1]  # the first line is the admin's
+        assert fragment == f"uid={admin['X-User-Id']}&token={admin['X-Auth-Token']}"
+        async with aiohttp.ClientSession() as session, session.get(address) as response:
+            assert response.status == 200 and response.content_type == "text/html"
         demo_db.client.close()
         offsets = {d["day"][11:13] for d in long_range["days"]}
         assert offsets == {"22", "23"}  # Europe/Berlin midnights on both sides of a DST change
