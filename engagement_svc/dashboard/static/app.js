@@ -3,7 +3,8 @@
 "use strict";
 
 const API = "/api/v1/engagement-dashboard/";
-const ROOM_TYPES = { c: "Public channels", p: "Private groups", d: "Direct messages" };
+const ROOM_TYPES = { c: "Channel", p: "Private", d: "Direct" };
+const ORIGINS = { c: "Public channels", p: "Private groups", d: "Direct messages" };
 const COLORS = ["#1d74f5", "#f5455c", "#2de0a5", "#ffd21f", "#9f22c7"];
 const state = { tab: "users", offset: 0, count: 10, sort: "-messages", hourDay: null, weekDay: null };
 const charts = new Map();
@@ -329,7 +330,7 @@ function messagesTab() {
   load("origin", () => call("messages/origin", r), (body) => {
     draw("origin", {
       type: "doughnut",
-      data: { labels: body.origins.map((o) => ROOM_TYPES[o.t] || o.t), datasets: [{ data: body.origins.map((o) => o.messages), backgroundColor: COLORS }] },
+      data: { labels: body.origins.map((o) => ORIGINS[o.t] || o.t), datasets: [{ data: body.origins.map((o) => o.messages), backgroundColor: COLORS }] },
       options: { plugins: { legend: { position: "bottom" } } },
     });
   });
