@@ -168,7 +168,9 @@ async def count_days(
 
 
 async def _aggregate_at(db, collection: str, stages: list[dict], cluster_time) -> list[dict]:
-    reply = await db.command(
+    """An aggregation read at a cluster time. PyMongo's command cursor fetches further batches itself (a getMore
+    written by hand would carry the operation's maxTimeMS, which MongoDB refuses on such a cursor)."""
+    cursor = await db.cursor_command(
         {
             "aggregate": collection,
             "pipeline": stages,
@@ -177,13 +179,7 @@ async def _aggregate_at(db, collection: str, stages: list[dict], cluster_time) -
             "readConcern": {"level": "snapshot", "atClusterTime": cluster_time},
         }
     )
-    batch = list(reply["cursor"]["firstBatch"])
-    cursor_id = reply["cursor"]["id"]
-    while cursor_id:
-        more = await db.command({"getMore": cursor_id, "collection": collection})
-        batch += more["cursor"]["nextBatch"]
-        cursor_id = more["cursor"]["id"]
-    return batch
+    return [doc async for doc in cursor]
 
 
 async def count_at(

@@ -278,3 +278,16 @@ async def test_csv_equals_json(client, sessions):
             assert rows == [[str(d["hour"]), str(d["users"])] for d in body["hours"]]
         else:
             assert [r[1] for r in rows] == [str(d["users"]) for d in body["month"]]
+
+
+async def test_more_open_sessions_than_one_cursor_batch(client, db):
+    """A snapshot read whose answer spans several batches (here 250 open sessions; the first batch holds 101)
+    under the request's timeout: fetched whole, counted exactly."""
+    now = datetime.now(UTC)
+    logins = [Login(f"Open{i:013d}", "user", now - timedelta(minutes=30 + i % 60), None) for i in range(250)]
+    db.rocketchat_sessions.insert_many(session_documents(logins, now, SERVER, random.Random(3)))
+    params = {"start": js(now - timedelta(days=1)), "end": js(now)}
+    status, body = await get(client, "active", params)
+    assert status == 200, body
+    assert body == expected_active_users(db, parse(params["start"]), parse(params["end"]), "UTC")
+    assert body["month"][0]["users"] == 250
