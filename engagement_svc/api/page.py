@@ -8,6 +8,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from engagement_svc.api.errors import failure
+
 STATIC = Path(__file__).resolve().parent.parent / "dashboard" / "static"
 FILES = {  # the only files served: a name never reaches the file system unless it is one of these
     "": ("index.html", "text/html"),
@@ -30,18 +32,18 @@ ASSET_CACHE = "public, max-age=3600"
 
 
 async def redirect(request: web.Request) -> web.StreamResponse:
-    raise web.HTTPPermanentRedirect("/dashboard/")
+    return web.Response(status=308, headers={**HEADERS, "Location": "/dashboard/"})
 
 
 async def page_file(request: web.Request) -> web.StreamResponse:
     name = request.match_info.get("name", "")
     found = FILES.get(name)
     if found is None:
-        raise web.HTTPNotFound(text="Not found", headers=HEADERS)
+        return failure(404, f"Not found: GET {request.path}", headers=HEADERS)
     path = STATIC / found[0]
     if not path.is_file():
         message = "The dashboard's chart library is not installed: run `make` (it copies Chart.js from web/)."
-        raise web.HTTPServiceUnavailable(text=message, headers=HEADERS)
+        return failure(503, message, headers=HEADERS)
     cache = PAGE_CACHE if name == "" else ASSET_CACHE
     return web.FileResponse(path, headers={**HEADERS, "Cache-Control": cache, "Content-Type": found[1]})
 
