@@ -236,6 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--database", default=None, help="default: engagement_bench_users_<users>_<sessions>_<days>")
     parser.add_argument("--output", default="bench/results/users.json")
     parser.add_argument("--generate-only", action="store_true", help="make the dataset, measure nothing")
+    parser.add_argument(
+        "--reuse-database-figures", action="store_true", help="take raw and peer figures from --output (same data)"
+    )
     return parser
 
 
@@ -268,7 +271,11 @@ def run(args: argparse.Namespace) -> int:
                 "anchor": anchor.isoformat(),
             },
         }
-        report["database"] = database_figures(db, anchor, ranges, args.raw_runs)
+        previous = json.loads(Path(args.output).read_text()) if args.reuse_database_figures else {}
+        if previous.get("dataset", {}).get("anchor") == anchor.isoformat():
+            report["database"] = previous["database"]
+        else:
+            report["database"] = database_figures(db, anchor, ranges, args.raw_runs)
         args.progress(f"  raw and peer: {report['database']}")
         report["service"] = asyncio.run(service_figures(args, mongo.url_for, db, anchor, ranges))
         write_report(Path(args.output), report)

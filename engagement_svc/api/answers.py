@@ -233,6 +233,11 @@ async def active_users_csv(engine: Engine, q: RangeQuery) -> Table:
 
 # -- users/users-by-time-of-the-day-in-a-week ---------------------------------------------------------------------
 async def _by_hour(engine: Engine, q: RangeQuery) -> tuple[list, list[list[int]]]:
+    key = ("by-hour", q.zone.key, q.first_day, q.last_day, q.bots)
+    return await _remembered(engine, key, lambda: _by_hour_counted(engine, q), ACTIVE_USERS)
+
+
+async def _by_hour_counted(engine: Engine, q: RangeQuery) -> tuple[list, list[list[int]]]:
     """The range's days and, per day, the distinct active users of each wall-clock hour 0-23."""
     per_day = hour_spans(q.zone, q.first_day, q.last_day)
     flat = [s for hours in per_day for s in hours]
@@ -256,6 +261,11 @@ async def by_hour_csv(engine: Engine, q: RangeQuery) -> Table:
 
 # -- users/chat-busier/hourly-data and weekly-data ----------------------------------------------------------------
 async def _hourly(engine: Engine, q: RangeQuery) -> list[int]:
+    key = ("hourly", q.zone.key, q.last_day, q.bots)
+    return await _remembered(engine, key, lambda: _hourly_counted(engine, q), ACTIVE_USERS)
+
+
+async def _hourly_counted(engine: Engine, q: RangeQuery) -> list[int]:
     """The day of `start`: the distinct active users of each two hours [2i, 2i + 2), i = 0..11."""
     hours = hour_spans(q.zone, q.last_day, q.last_day)[0]
     pairs = [span_of_seconds(hours[2 * i].lo_s, max(hours[2 * i + 1].hi_s, hours[2 * i].hi_s)) for i in range(12)]
@@ -273,6 +283,11 @@ async def hourly_csv(engine: Engine, q: RangeQuery) -> Table:
 
 
 async def _weekly(engine: Engine, q: RangeQuery) -> tuple[list, list[int], list[int]]:
+    key = ("weekly", q.zone.key, q.last_day, q.bots)
+    return await _remembered(engine, key, lambda: _weekly_counted(engine, q), ACTIVE_USERS)
+
+
+async def _weekly_counted(engine: Engine, q: RangeQuery) -> tuple[list, list[int], list[int]]:
     """The seven days ending with the day of `start`: days, local midnights, distinct active users."""
     spans = day_spans(q.zone, q.last_day - timedelta(days=WEEK_DAYS - 1), q.last_day)
     found = await engine.counts(ACTIVE_USERS, spans, by="distinct", counted=ACTIVE_USERS.counted_for(q.bots))

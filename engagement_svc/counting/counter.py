@@ -85,31 +85,41 @@ def _interval_stage(metric: Metric, params: rules.Params) -> dict:
 
 
 def _interval_pipeline(metric: Metric, days: Iterable[int], params: rules.Params) -> list[dict]:
-    """Per UTC day: the keys present in each slot (a count of 1 each), every document an interval covering it."""
+    """Per UTC day: the keys present and, per key, the runs of slots [lo, hi) its intervals cover (absolute
+    slot numbers). One element per interval and day it touches, not per slot: Python spreads the runs."""
     runs = day_runs(days)
     first, end = runs[0][0] * SLOTS_PER_DAY, runs[-1][1] * SLOTS_PER_DAY
     lo = {"$max": [{"$floor": {"$divide": ["$t0", SLOT_MS]}}, first]}
     hi = {"$min": [{"$ceil": {"$divide": ["$t1", SLOT_MS]}}, end]}
+    day_of = {"$floor": {"$divide": ["$lo", SLOTS_PER_DAY]}}
+    last_day = {"$floor": {"$divide": [{"$subtract": ["$hi", 1]}, SLOTS_PER_DAY]}}
     stages: list[dict] = [
         {"$match": in_days(metric, days)},
         _interval_stage(metric, params),
         {"$match": {"ok": True, "$expr": {"$gt": ["$t1", "$t0"]}}},
-        {"$project": {"k": 1, "s": {"$range": [{"$toInt": lo}, {"$toInt": {"$max": [hi, lo]}}]}}},
-        {"$unwind": "$s"},
+        {"$project": {"k": 1, "lo": {"$toInt": lo}, "hi": {"$toInt": hi}}},
+        {"$match": {"$expr": {"$gt": ["$hi", "$lo"]}}},
+        {
+            "$project": {
+                "k": 1,
+                "lo": 1,
+                "hi": 1,
+                "d": {"$range": [{"$toInt": day_of}, {"$toInt": {"$add": [last_day, 1]}}]},
+            }
+        },
+        {"$unwind": "$d"},
     ]
     if len(runs) > 1:
-        stages.append(
-            {"$match": {"$or": [{"s": {"$gte": a * SLOTS_PER_DAY, "$lt": b * SLOTS_PER_DAY}} for a, b in runs]}}
-        )
+        stages.append({"$match": {"$or": [{"d": {"$gte": a, "$lt": b}} for a, b in runs]}})
     return [
         *stages,
-        {"$group": {"_id": {"s": "$s", "k": "$k"}}},
+        {"$group": {"_id": {"d": "$d", "k": "$k"}, "lo": {"$push": "$lo"}, "hi": {"$push": "$hi"}}},
         {
             "$group": {
-                "_id": {"$floor": {"$divide": ["$_id.s", SLOTS_PER_DAY]}},
+                "_id": "$_id.d",
                 "k": {"$push": "$_id.k"},
-                "s": {"$push": "$_id.s"},
-                "n": {"$push": 1},
+                "lo": {"$push": "$lo"},
+                "hi": {"$push": "$hi"},
                 "raw": {"$sum": 0},
             }
         },
@@ -149,6 +159,14 @@ def cells_by_day(docs: Iterable[Mapping]) -> dict[int, tuple[Cells, int]]:
         day = int(doc["_id"])
         base = day * SLOTS_PER_DAY
         cells: Cells = {}
+        if "lo" in doc:  # an interval metric's runs of slots, per key
+            for key, los, his in zip(doc["k"], doc["lo"], doc["hi"], strict=True):
+                if isinstance(key, str):
+                    for a, b in zip(los, his, strict=True):
+                        for slot in range(max(a, base), min(b, base + SLOTS_PER_DAY)):
+                            cells[(key, slot - base)] = 1
+            out[day] = (cells, doc["raw"])
+            continue
         for key, slot, n in zip(doc["k"], doc["s"], doc["n"], strict=True):
             if n and isinstance(key, str):
                 cells[(key, int(slot) - base)] = n

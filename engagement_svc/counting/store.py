@@ -112,7 +112,7 @@ class StateStore:
                     "keys": list(d.keys),
                     "starts": _packed(d.starts),
                     "slots": Binary(d.slots),
-                    "counts": _packed(d.counts),
+                    "counts": _packed(array("I", d.counts)),  # stored as 32-bit, however kept
                     "raw": d.raw,
                     "counted_at": now,
                 },
