@@ -164,6 +164,15 @@ function draw(name, config) {
   charts.set(name, new window.Chart(canvas, config));
 }
 
+// One series of bars, counts on a zero-based axis (every bar chart of the page).
+function bars(name, labels, label, data, color) {
+  draw(name, {
+    type: "bar",
+    data: { labels, datasets: [{ label, data, backgroundColor: color }] },
+    options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
+  });
+}
+
 function dayLabel(row) {
   return `${row.year}-${String(row.month).padStart(2, "0")}-${String(row.day).padStart(2, "0")}`;
 }
@@ -234,11 +243,7 @@ function usersTab() {
   load("new-users", () => call("users/new-users", r), (body) => {
     const days = [...body.days].reverse();
     counters.prepend(counter("New users", body.period.count, body.period.variation, "vs. the period before"));
-    draw("new-users", {
-      type: "bar",
-      data: { labels: days.map((d) => isoDayLabel(d.day, tz)), datasets: [{ label: "New users", data: days.map((d) => d.users), backgroundColor: COLORS[0] }] },
-      options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
-    });
+    bars("new-users", days.map((d) => isoDayLabel(d.day, tz)), "New users", days.map((d) => d.users), COLORS[0]);
   });
   load("active-users", () => call("users/active-users", r), (body) => {
     const rows = [...body.month].reverse();
@@ -293,19 +298,11 @@ function busier() {
   section("busier-days").querySelector(".stepper span").textContent = `${addDays(state.weekDay, -6)} to ${state.weekDay}`;
   load("busier-hours", () => call("users/chat-busier/hourly-data", { start: instantOf(state.hourDay, tz) }), (body) => {
     const rows = [...body.hours].reverse();
-    draw("busier-hours", {
-      type: "bar",
-      data: { labels: rows.map((h) => `${String(h.hour).padStart(2, "0")}-${String(h.hour + 2).padStart(2, "0")}`), datasets: [{ label: "Users", data: rows.map((h) => h.users), backgroundColor: COLORS[3] }] },
-      options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
-    });
+    bars("busier-hours", rows.map((h) => `${String(h.hour).padStart(2, "0")}-${String(h.hour + 2).padStart(2, "0")}`), "Users", rows.map((h) => h.users), COLORS[3]);
   });
   load("busier-days", () => call("users/chat-busier/weekly-data", { start: instantOf(state.weekDay, tz) }), (body) => {
     const rows = [...body.month].reverse();
-    draw("busier-days", {
-      type: "bar",
-      data: { labels: rows.map(dayLabel), datasets: [{ label: "Users", data: rows.map((d) => d.users), backgroundColor: COLORS[4] }] },
-      options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
-    });
+    bars("busier-days", rows.map(dayLabel), "Users", rows.map((d) => d.users), COLORS[4]);
   });
 }
 
@@ -321,11 +318,7 @@ function messagesTab() {
       counter("Messages sent", body.period.count, body.period.variation, "vs. the period before"),
       counter("Yesterday", body.yesterday.count, body.yesterday.variation, "on the last day vs. the day before"),
     );
-    draw("messages-sent", {
-      type: "bar",
-      data: { labels: days.map((d) => isoDayLabel(d.day, tz)), datasets: [{ label: "Messages", data: days.map((d) => d.messages), backgroundColor: COLORS[0] }] },
-      options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
-    });
+    bars("messages-sent", days.map((d) => isoDayLabel(d.day, tz)), "Messages", days.map((d) => d.messages), COLORS[0]);
   });
   load("origin", () => call("messages/origin", r), (body) => {
     draw("origin", {
