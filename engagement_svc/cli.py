@@ -51,7 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"engagement-svc {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, text in (
-        ("serve", "serve the API against the Rocket.Chat MongoDB named by MONGO_URL"),
+        (
+            "serve",
+            "serve the API (/api/v1/engagement-dashboard/..., documented at /api/openapi.json) and the dashboard page "
+            "(/dashboard/) against the Rocket.Chat MongoDB named by MONGO_URL",
+        ),
         (
             "demo",
             "start an embedded mongod, fill it with a realistic demo Rocket.Chat dataset and serve it; "
