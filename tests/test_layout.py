@@ -17,7 +17,7 @@ LAYERS = [
     ("counting", ["counting"]),
     ("reports", ["reports"]),
     ("resources", ["resources"]),
-    ("api", ["api"]),
+    ("api", ["api", "dashboard"]),  # dashboard: the static files api/page.py serves (no code)
     ("app", ["app"]),
     ("demo", ["demo"]),
     ("cli", ["cli", "__main__"]),
