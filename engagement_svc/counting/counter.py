@@ -186,18 +186,21 @@ async def count_days(
 
 
 async def _aggregate_at(db, collection: str, stages: list[dict], cluster_time) -> list[dict]:
-    """An aggregation read at a cluster time. PyMongo's command cursor fetches further batches itself (a getMore
-    written by hand would carry the operation's maxTimeMS, which MongoDB refuses on such a cursor)."""
-    cursor = await db.cursor_command(
+    """An aggregation read at a cluster time, in one batch: the pipelines given here end in a few documents (one
+    per day, or one in all), so no getMore is needed (inside the operation's timeout a getMore would carry a
+    maxTimeMS, which MongoDB refuses on such a cursor)."""
+    reply = await db.command(
         {
             "aggregate": collection,
             "pipeline": stages,
-            "cursor": {},
+            "cursor": {"batchSize": 1_000},
             "allowDiskUse": True,
             "readConcern": {"level": "snapshot", "atClusterTime": cluster_time},
         }
     )
-    return [doc async for doc in cursor]
+    if reply["cursor"]["id"]:
+        raise ValueError("a snapshot aggregation answered more than one batch")  # a programming error
+    return list(reply["cursor"]["firstBatch"])
 
 
 async def count_at(
@@ -218,11 +221,13 @@ async def ongoing_at(
         {"$match": {**in_days(metric, days), **{f: {"$not": {"$type": "date"}} for f in metric.ends}}},
         _interval_stage(metric, params),
         {"$match": {"ok": True}},
-    ]
+        {"$group": {"_id": None, "k": {"$push": "$k"}, "t0": {"$push": "$t0"}, "bound": {"$push": "$bound"}}},
+    ]  # one document in all (16 MB: some 200,000 open sessions)
     out: Ongoing = []
     for doc in await _aggregate_at(db, metric.collection, stages, cluster_time):
-        if isinstance(doc["k"], str):
-            out.append((doc["k"], int(doc["t0"]) // SLOT_MS, int(doc["bound"]) // SLOT_MS))
+        for key, t0, bound in zip(doc["k"], doc["t0"], doc["bound"], strict=True):
+            if isinstance(key, str):
+                out.append((key, int(t0) // SLOT_MS, int(bound) // SLOT_MS))
     return out
 
 
