@@ -705,13 +705,14 @@ class Engine:
             tracker = self._trackers.get(metric.name)
             if tracker is not None and cluster_time > tracker.since:
                 self._add(metric, tracker, doc)
-            if metric.is_interval:
-                self._interval_changed(metric, doc)
             t = rules.value(doc, metric.time_field)
             if isinstance(t, datetime):
                 known = self._earliest.get(metric.name)
                 if known is not None and (known[1] is None or t < known[1]):
                     self._earliest[metric.name] = (known[0], t)
+            if metric.is_interval:
+                self._interval_changed(metric, doc)  # every closed day it covers, its first one included
+            elif isinstance(t, datetime):
                 self._changed(metric, t)
 
     def _interval_changed(self, metric: Metric, doc: Mapping[str, Any]) -> None:
