@@ -59,13 +59,18 @@ def _midnight(day: date, zone: ZoneInfo) -> datetime:
 
 
 def session_documents(
-    logins: Iterable[Login], now: datetime, zone: ZoneInfo, rng: random.Random, ttl: bool = True
+    logins: Iterable[Login],
+    now: datetime,
+    zone: ZoneInfo,
+    rng: random.Random,
+    ttl: bool = True,
+    id_prefix: str = "s",
 ) -> list[dict]:
     """Every document Rocket.Chat would hold at `now` for these logins (its server in `zone`), with `ttl` the
-    TTL applied (else as if it had not run yet)."""
+    TTL applied (else as if it had not run yet). `id_prefix` keeps session ids of separate batches apart."""
     raw: list[dict] = []
     for n, login in enumerate(logins):
-        session_id, instance = f"s{n:07d}{rng.randrange(10**6):06d}", f"instance-{n % 3}"
+        session_id, instance = f"{id_prefix}{n:07d}{rng.randrange(10**6):06d}", f"instance-{n % 3}"
         created = login.start
         while True:
             day = created.astimezone(zone).date()
