@@ -64,6 +64,7 @@ SERIES_CACHE_SIZE = 1024  # remembered answers for whole series of spans (a zone
 DERIVED_CACHE_SIZE = 64  # remembered derived answers (each at most one row per room)
 KEY_CACHE_ENTRIES = 500_000  # remembered per-key sums of closed spans, in keys over all spans (about 40 MB)
 SET_CACHE_KEYS = 500_000  # remembered key sets of closed runs (a window's users before today), in keys (~35 MB)
+CATCH_UP_S = 30.0  # at most this long, kept counts wait for a resumed stream to replay what it missed
 CORRECTIONS = "~corrections"  # the owner of recounts: a caller of its own, ahead of background work
 
 View = ClosedDay | OpenDay
@@ -166,6 +167,8 @@ class Engine:
         self._changes: dict[tuple[str, int], int] = {}  # (metric, closed day) -> changes seen
         self._dirty: dict[str, set[int]] = {m: set() for m in metrics}  # closed days in memory, to recount
         self._stale: dict[str, set[int]] = {m: set() for m in metrics}  # days the state database must drop
+        self._recounting: dict[str, set[int]] = {m: set() for m in metrics}  # dirty days being recounted
+        self._history_lost: set[str] = set()  # collections whose stream lost its history: all to recount
         self._resnapshot: set[str] = set()  # collections whose open days are counted again at the next flush
         self._last_resnapshot: dict[str, float] = {}
         self._sweep_due = 0.0
@@ -177,6 +180,7 @@ class Engine:
             fields = set().union(*(m.watched_fields for m in self._of(collection)))
             self.watchers[collection] = watcher = streams.on(collection)
             watcher.listen(_Listener(self, collection), fields, fields)
+            watcher.checkpoint = _Checkpoint(self, collection)
         if any(m.uses_params for m in metrics.values()):
             for name, param in PARAM_SOURCES.items():
                 param_fields = rules.fields(param.rule)
@@ -191,6 +195,8 @@ class Engine:
             "sweep_counts": 0,
             "exact_spans": 0,
             "spans_remembered": 0,
+            "history_lost": 0,
+            "history_recounts": 0,
         }
 
     def _of(self, collection: str) -> list[Metric]:
@@ -250,9 +256,13 @@ class Engine:
             for metric in self.metrics.values():
                 if metric.uses_params:
                     days = await counter.days_of(self.db, metric, metric.user_field, changed)
-                    for day in days:
-                        self._changed_day(metric, day, now)
-                    await self.store.forget(source, metric, {d for d in days if self.is_closed(d, now)})
+                    closed = {d for d in days if self.is_closed(d, now)}
+                    if metric.keeps_history:  # recounted with what was kept, before the new set is saved
+                        await self.work.wait(self._submit_fill(metric, closed, recount=True), None)
+                    else:
+                        for day in days:
+                            self._changed_day(metric, day, now)
+                        await self.store.forget(source, metric, closed)
                     self._resnapshot.add(metric.collection)
             log.info("%s changed (%d ids); the days they touch are counted again", name, len(changed))
         if before != current:
@@ -577,14 +587,20 @@ class Engine:
         with pymongo.timeout(BACKGROUND_TIMEOUT_S):
             seen = {d: self._changes.get((metric.name, d), 0) for d in days}
             source = await self.source()
+            if not recount:  # what the stream replays from its saved position is marked before anything is read
+                await self.watchers[metric.collection].settled(CATCH_UP_S)
             kept = {} if recount else await self.store.load(source, metric, days)
+            if metric.collection in self._history_lost:
+                kept = {}  # every kept day is to be counted again
+            owed = self.pending(metric.collection)[metric.name]
+            kept = {d: c for d, c in kept.items() if d not in owed}
             if kept and not metric.keeps_history:
                 raw = await counter.raw_counts(self.db, metric, list(kept), parallel=16)
                 kept = {d: c for d, c in kept.items() if c.raw == raw[d]}
             self.stats["state_hits"] += len(kept)
             fresh = [d for d in days if d not in kept]
             counted = await counter.count_days(self.db, metric, fresh, self.params) if fresh else {}
-            if recount and metric.keeps_history:
+            if metric.keeps_history:  # what was kept of a day counted again still counts
                 counted = await self._with_history(source, metric, counted)
             self.stats["recounts"] += len(counted)
             await self.classes(metric).ensure(k for c in (*kept.values(), *counted.values()) for k in c.keys)
@@ -595,7 +611,8 @@ class Engine:
             for d in days:  # a change seen while counting: the count may predate it
                 if self._changes.get((metric.name, d), 0) != seen[d]:
                     self._dirty[metric.name].add(d)
-                    self._stale[metric.name].add(d)
+                    if not metric.keeps_history:
+                        self._stale[metric.name].add(d)
 
     async def _with_history(self, source: str, metric: Metric, counted: dict[int, ClosedDay]) -> dict[int, ClosedDay]:
         """Recounted days of a metric that keeps history, together with what was kept of them: documents the
@@ -735,6 +752,9 @@ class Engine:
         if not self.is_closed(day, now):
             return  # an open day: the tracker has it (inserts), or is counted again (changes)
         self._changes[(metric.name, day)] = self._changes.get((metric.name, day), 0) + 1
+        if metric.keeps_history:  # recounted together with what was kept: never dropped from the state database
+            self._dirty[metric.name].add(day)
+            return
         self._stale[metric.name].add(day)
         if day in self._closed[metric.name]:
             self._dirty[metric.name].add(day)
@@ -795,17 +815,57 @@ class Engine:
                 log.warning("background maintenance failed (%s); retrying", type(exc).__name__)
                 await asyncio.sleep(5.0)
 
+    def pending(self, collection: str) -> dict[str, set[int]]:
+        """Per metric of this collection, the closed days whose changes are not in the state database yet (to
+        drop, to recount, or being recounted): what a stream's saved position still owes."""
+        return {
+            m.name: self._stale[m.name] | self._dirty[m.name] | self._recounting[m.name] for m in self._of(collection)
+        }
+
+    def owe(self, collection: str, pending: Mapping[str, Iterable[int]]) -> None:
+        """Days a saved position still owed (an earlier process stopped before recounting them)."""
+        for metric in self._of(collection):
+            days = set(pending.get(metric.name, ()))
+            self._dirty[metric.name] |= days
+            if not metric.keeps_history:
+                self._stale[metric.name] |= days
+
+    def history_lost(self, collection: str) -> None:
+        self.stats["history_lost"] += 1
+        self._history_lost.add(collection)
+        self.reset(collection)
+
+    async def _recount_lost(self) -> None:
+        """A stream lost its history: every change since its saved position is unknown, so every kept closed day
+        of its metrics is counted again (the old counts answer meanwhile). Days only in the state database are
+        dropped from it; those of a metric that keeps history are recounted together with what was kept."""
+        for collection in sorted(self._history_lost):
+            source, days = await self.source(), 0
+            for metric in self._of(collection):
+                stored = set(await self.store.stored_days(source, metric))
+                in_memory = set(self._closed[metric.name])
+                if metric.keeps_history:
+                    self._dirty[metric.name] |= stored | in_memory
+                else:
+                    await self.store.forget(source, metric, stored - in_memory)
+                    self._dirty[metric.name] |= in_memory
+                    self._stale[metric.name] |= in_memory
+                days += len(stored | in_memory)
+            self._history_lost.discard(collection)
+            self.stats["history_recounts"] += days
+            log.warning("change stream on %s lost its history: %d kept days are counted again", collection, days)
+
     async def _recount_dirty(self) -> None:
+        if self._history_lost:
+            await self._recount_lost()
         for metric in self.metrics.values():
-            stale, self._stale[metric.name] = self._stale[metric.name], set()
-            if stale:
-                try:
-                    await self.store.forget(await self.source(), metric, stale)
-                except PyMongoError:
-                    self._stale[metric.name] |= stale
-                    raise
+            stale = set(self._stale[metric.name])
+            if stale:  # kept among the pending days until the state database has dropped them
+                await self.store.forget(await self.source(), metric, stale)
+                self._stale[metric.name] -= stale
             dirty, self._dirty[metric.name] = self._dirty[metric.name], set()
             if dirty:  # the old counts answer until the new ones replace them
+                self._recounting[metric.name] |= dirty
                 token = CALLER.set(CORRECTIONS)
                 try:
                     jobs = self._submit_fill(metric, dirty, recount=True)
@@ -816,6 +876,8 @@ class Engine:
                 except PyMongoError:
                     self._dirty[metric.name] |= dirty
                     raise
+                finally:
+                    self._recounting[metric.name] -= dirty
 
     async def _sweeper(self) -> None:
         """Sweep when a deletion asks for it (at most every MIN_SWEEP_GAP_S) or every sweep_seconds."""
@@ -917,8 +979,39 @@ class _ParamListener:
     def reset(self) -> None:
         self.engine._params_due = True
 
+    def history_lost(self) -> None:
+        self.engine._params_due = True
+
     async def flush(self) -> None:
         pass
+
+
+class _Checkpoint:
+    """Where the engine keeps a collection's stream position: with the days it still owes, in one document of the
+    state database (see StateStore.save_checkpoint), so that a crash cannot separate the two."""
+
+    def __init__(self, engine: Engine, collection: str):
+        self.engine, self.collection = engine, collection
+
+    async def load(self) -> Any:
+        engine = self.engine
+        saved = await engine.store.load_checkpoint(await engine.source(), self.collection)
+        if saved is None:
+            return None
+        engine.owe(self.collection, saved["pending"])
+        if saved["lost"]:
+            engine.history_lost(self.collection)
+        return saved["token"]
+
+    async def save(self, token: Any) -> None:
+        engine = self.engine
+        await engine.store.save_checkpoint(
+            await engine.source(),
+            self.collection,
+            token,
+            engine.pending(self.collection),
+            lost=self.collection in engine._history_lost,
+        )
 
 
 class _Listener:
@@ -938,6 +1031,9 @@ class _Listener:
 
     def reset(self) -> None:
         self.engine.reset(self.collection)
+
+    def history_lost(self) -> None:
+        self.engine.history_lost(self.collection)
 
     async def flush(self) -> None:
         await self.engine.flush(self.collection)

@@ -26,6 +26,7 @@ log = logging.getLogger("engagement_svc.state")
 
 COUNTS_COLLECTION = "engagement_svc_counts"
 PARAMS_COLLECTION = "engagement_svc_params"  # the sets rules were counted with (the bot users), per source
+STREAMS_COLLECTION = "engagement_svc_streams"  # each change stream's resume token, with the days still to recount
 RETIRED_COLLECTIONS = ("engagement_svc_days",)  # per-zone days of releases before the slot engine
 
 
@@ -41,6 +42,10 @@ async def source_id(db) -> str:
         return f"rc:{setting['value']}/{db.name}"
     hello = await db.client.admin.command("hello")
     return f"rs:{hello.get('setName', '-')}/{db.name}"
+
+
+def _day_number(iso: str) -> int:
+    return date.fromisoformat(iso).toordinal() - EPOCH_ORDINAL
 
 
 def _packed(values: array) -> Binary:
@@ -141,7 +146,7 @@ class StateStore:
             return None
         if doc is None:
             return None
-        return date.fromisoformat(doc["day"]).toordinal() - EPOCH_ORDINAL
+        return _day_number(doc["day"])
 
     async def forget(self, source: str, metric: Metric, days: set[int]) -> None:
         """Drop these days (whoever reads them next counts them again)."""
@@ -151,6 +156,58 @@ class StateStore:
             if exc.timeout:
                 raise
             self._warn("write", exc)
+
+    async def stored_days(self, source: str, metric: Metric) -> list[int]:
+        """Every UTC day kept of this metric in the state database."""
+        prefix = f"{source}|{metric.name}.v{metric.version}|"
+        try:
+            docs = self.collection.find({"_id": {"$gte": prefix, "$lt": prefix + "\uffff"}}, {"day": 1})
+            return [_day_number(doc["day"]) async for doc in docs]
+        except PyMongoError as exc:
+            if exc.timeout:
+                raise
+            self._warn("read", exc)
+            return []
+
+    async def load_checkpoint(self, source: str, collection: str) -> dict | None:
+        """The stream's saved resume token and the days it left to recount, per metric (None: never saved)."""
+        try:
+            doc = await self._db[STREAMS_COLLECTION].find_one({"_id": f"{source}|{collection}"})
+        except PyMongoError as exc:
+            if exc.timeout:
+                raise
+            self._warn("read", exc)
+            return None
+        if doc is None or not isinstance(doc.get("token"), dict):
+            return None
+        pending = {m: {_day_number(d) for d in days} for m, days in doc.get("pending", {}).items()}
+        return {"token": doc["token"], "pending": pending, "lost": bool(doc.get("lost"))}
+
+    async def save_checkpoint(
+        self, source: str, collection: str, token: dict, pending: dict[str, set[int]], lost: bool = False
+    ) -> bool:
+        """One write: every event up to `token` is in the kept counts, except on the `pending` days (per metric),
+        whose recounts are not saved yet, and, with `lost`, except everything (the stream's history was lost
+        and the recount of every kept day has not begun). False if it could not be written."""
+        try:
+            await self._db[STREAMS_COLLECTION].replace_one(
+                {"_id": f"{source}|{collection}"},
+                {
+                    "token": token,
+                    "pending": {
+                        m: [utc_day_date(d).isoformat() for d in sorted(days)] for m, days in pending.items() if days
+                    },
+                    "lost": lost,
+                    "saved_at": datetime.now(UTC),
+                },
+                upsert=True,
+            )
+        except PyMongoError as exc:
+            if exc.timeout:
+                raise
+            self._warn("write", exc)
+            return False
+        return True
 
     async def load_param(self, source: str, name: str) -> frozenset[str] | None:
         """The set the kept counts were made with (None: never saved, or unreadable)."""

@@ -64,11 +64,14 @@ class EmbeddedMongo:
         replica_set: str = "rs0",
         data_dir: str | None = None,
         initiate: bool = True,
+        oplog_mb: int | None = None,
     ):
         """`data_dir`: keep the data there across runs (the port is kept with it: the replica set's
         configuration names it); otherwise a temporary directory, removed on stop. `initiate=False`: do not
-        make it a one-member set; start() returns once it answers (a member of a larger set)."""
+        make it a one-member set; start() returns once it answers (a member of a larger set). `oplog_mb`: the
+        oplog's size (MongoDB's least is 990), for tests whose saved stream positions must fall out of it."""
         self.initiate = initiate
+        self.oplog_mb = oplog_mb
         self.cache_gb = cache_gb
         self.replica_set = replica_set
         self.data_dir = data_dir
@@ -156,6 +159,8 @@ class EmbeddedMongo:
             "--logpath",
             os.path.join(self.data_dir or self._own_dir, "mongod.log"),
         ] + (["--keyFile", self._keyfile] if self._keyfile else [])
+        if self.oplog_mb:
+            args += ["--oplogSize", str(self.oplog_mb)]
         self.process = subprocess.Popen(
             args,
             stdin=subprocess.DEVNULL,

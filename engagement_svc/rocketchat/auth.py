@@ -192,6 +192,9 @@ class UserLookups:
         self._found.clear()
         self._tokens.clear()
 
+    def history_lost(self) -> None:
+        self.reset()
+
     async def flush(self) -> None:
         pass
 

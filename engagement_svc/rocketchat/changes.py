@@ -2,9 +2,14 @@
 
 A stream carries inserts (with the fields its listeners read), updates and replaces that touch one of the fields
 they watch (or any update, if a listener asks for all), deletions, and the events that end a stream (drop,
-rename, invalidate). After any error it resumes from the last event seen, or starts afresh with back-off; a fresh
-start after a gap tells the listeners that what happened meanwhile is unknown. Inserts stay replayable for a
-while (`replay_after`), so that a count taken at a snapshot can be continued exactly from the stream.
+rename, invalidate). After any error it resumes from the last position read (the resume token advances while
+idle too), or starts afresh with back-off; a fresh start after a gap tells the listeners that what happened
+meanwhile is unknown. Inserts stay replayable for a while (`replay_after`), so that a count taken at a snapshot
+can be continued exactly from the stream.
+
+A stream with a `checkpoint` saves its resume token there about every second (with whatever its listeners still
+owe, see Checkpoint) and starts from the saved token after a restart, so that nothing done while no instance was
+watching is missed; when the oplog no longer reaches back to it, the listeners hear `history_lost`.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ RECENT_SECONDS = 600  # how long processed inserts stay replayable
 RECENT_MAX = 500_000  # and at most this many (a bound on memory: a few hundred bytes each)
 HISTORY_LOST = (260, 280, 286)  # ChangeStreamHistoryLost and its relatives: the resume token is too old
 STREAM_END = ("drop", "rename", "dropDatabase", "invalidate")
+CHECKPOINT_S = 1.0  # a stream's position is saved at most this often
 
 
 class Listener(Protocol):
@@ -41,6 +47,16 @@ class Listener(Protocol):
     def reset(self) -> None: ...  # the stream (re)started without history, or the collection went away
 
     async def flush(self) -> None: ...  # called at least twice a second while the stream runs
+
+    def history_lost(self) -> None: ...  # the saved position is older than the oplog: changes since are unknown
+
+
+class Checkpoint(Protocol):
+    """Where a stream's position is kept across restarts."""
+
+    async def load(self) -> Any: ...  # the saved resume token, or None
+
+    async def save(self, token: Any) -> None: ...  # every event up to `token` has been applied
 
 
 def event_filter(fields: set[str] | None, projected: set[str]) -> list[dict]:
@@ -99,6 +115,13 @@ class Watcher:
         self.dropped_up_to: Timestamp | None = None  # the newest insert no longer replayable
         self._resume_token = None
         self._started = False
+        self.checkpoint: Checkpoint | None = None
+        self._settled = asyncio.Event()  # the saved position is read, and what it missed replayed
+        self._catch_up_to: Timestamp | None = None
+        self._task_started = False
+        self._saved_token = None
+        self._saved_at = 0.0
+        self.history_losses = 0
         self.stopping = False  # PyMongo's change stream resumes after a cancelled getMore; this ends the loop
 
     @property
@@ -122,6 +145,7 @@ class Watcher:
     async def run(self) -> None:
         """Forever: watch, and after any error resume from the last event seen (or start afresh) with back-off."""
         backoff = 0.5
+        self._task_started = True
         while not self.stopping and not cancelled():
             try:
                 await self._watch()
@@ -144,21 +168,33 @@ class Watcher:
 
     async def _watch(self) -> None:
         options: dict = {"max_await_time_ms": 250}
+        first = not self._started
+        if first and self._resume_token is None and self.checkpoint is not None:
+            self._resume_token = self._saved_token = await self.checkpoint.load()
+            if self._resume_token is not None:
+                log.info("change stream on %s resumes from its saved position", self.collection)
+                self._catch_up_to = await operation_time(self.db)
+        if self._catch_up_to is None:
+            self._settled.set()  # nothing to replay
+        self._started = True
         if self._resume_token is not None:
             options["resume_after"] = self._resume_token
         else:
-            if self._started:
+            if not first:
                 for listener in self.listeners:
                     listener.reset()  # a restart without history: what happened meanwhile is unknown
-            self._started = True
             options["start_at_operation_time"] = await operation_time(self.db)
         try:
             pipeline = event_filter(self._fields, self._projected)
             stream = await self.db[self.collection].watch(pipeline, **options)
         except PyMongoError as exc:
             if self._resume_token is not None and getattr(exc, "code", None) in HISTORY_LOST:
-                log.warning("change stream history on %s lost; starting afresh", self.collection)
-                self._resume_token = None
+                log.warning("change stream history on %s lost (the oplog no longer has its position)", self.collection)
+                self._resume_token, self._catch_up_to = None, None
+                self.history_losses += 1
+                for listener in self.listeners:
+                    listener.history_lost()
+                self._settled.set()
                 return
             raise
         async with stream:
@@ -167,17 +203,51 @@ class Watcher:
             while not self.stopping:
                 event = await stream.try_next()
                 self._alive_at = time.monotonic()
+                if event is None or (self._catch_up_to is not None and event["clusterTime"] >= self._catch_up_to):
+                    self._catch_up_to = None  # caught up with what happened before this process began
                 if event is not None:
                     if not await self._apply(event):
                         self._resume_token = None
                         self._open = False
                         return
-                    self._resume_token = stream.resume_token
                     self.events += 1
+                # After an event, its token; after an empty read, the server's position (postBatchResumeToken):
+                # a quiet collection's saved position keeps up with the oplog too.
+                self._resume_token = stream.resume_token or self._resume_token
                 if event is None or time.monotonic() - last_flush > 0.5:
                     for listener in self.listeners:
                         await listener.flush()
                     last_flush = self._alive_at = time.monotonic()
+                    await self._save_position()
+                    if self._catch_up_to is None:
+                        self._settled.set()
+
+    async def settled(self, seconds: float) -> None:
+        """Return once the stream has replayed what happened while no process followed it (its listeners have
+        flushed it), or after `seconds` (the stream does not come back: kept counts are used as they are). At
+        once for a stream that is not run."""
+        if not self._task_started or self._settled.is_set():
+            return
+        try:
+            await asyncio.wait_for(self._settled.wait(), seconds)
+        except TimeoutError:
+            log.warning(
+                "change stream on %s has not caught up in %.0f s; kept counts used as they are",
+                self.collection,
+                seconds,
+            )
+            self._settled.set()
+
+    async def _save_position(self) -> None:
+        """Save the position (every event before it applied and flushed) about every CHECKPOINT_S."""
+        token = self._resume_token
+        if self.checkpoint is None or token is None or token == self._saved_token:
+            return
+        if time.monotonic() - self._saved_at < CHECKPOINT_S:
+            return
+        self._saved_at = time.monotonic()
+        await self.checkpoint.save(token)
+        self._saved_token = token
 
     async def _apply(self, event: dict) -> bool:
         """Apply one event; False when the collection itself went away (the stream must start afresh)."""
