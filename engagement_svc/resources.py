@@ -93,6 +93,10 @@ def figures(app: web.Application) -> dict[str, float]:
             }
         )
         out.update(dict(zip(("engagement_svc_kept_days", "engagement_svc_kept_bytes"), engine.kept(), strict=True)))
+        progress = engine.progress()
+        out["engagement_svc_backfill_days_counted"] = progress["days_counted"]
+        out["engagement_svc_backfill_days_left"] = progress["days_left"]
+        out["engagement_svc_backfill_seconds_left"] = progress["seconds_left"] or 0
     if lookups is not None:
         out.update(
             {

@@ -68,9 +68,10 @@ TABLE: tuple[Setting, ...] = (
     Setting("sweep_budget", "ENGAGEMENT_SWEEP_BUDGET", "int", 600,
             "Most index-only counts a sweep sends per minute (one per kept UTC day, newest first), so that "
             "checking years of history for deletions stays a trickle.", 1, 1_000_000),
-    Setting("warm_days", "ENGAGEMENT_WARM_DAYS", "int", 180,
-            "Closed UTC days counted in the background at start-up, newest first (the dashboard's longest "
-            "period, 90 days, and the window before it). Readiness does not wait for it. `0` turns it off.",
+    Setting("warm_days", "ENGAGEMENT_WARM_DAYS", "int", 36_500,
+            "Closed UTC days counted in the background at start-up (the backfill), newest first and after any "
+            "request's counting; by default all of them, so that every range is answered from kept counts. "
+            "Readiness does not wait for it; `/readyz` and `/metrics` show its progress. `0` turns it off.",
             0, 36_500),
     Setting("rate_limit_calls", "ENGAGEMENT_RATE_LIMIT_CALLS", "int", 10,
             "Calls a user may make per window, as Rocket.Chat's API rate limiter (its defaults: 10 calls a "
@@ -107,7 +108,7 @@ class Settings:
     freshness_ms: int = 5_000
     sweep_seconds: int = 300
     sweep_budget: int = 600
-    warm_days: int = 180
+    warm_days: int = 36_500
     rate_limit_calls: int = 10
     rate_limit_seconds: int = 60
     drain_seconds: int = 30

@@ -15,9 +15,10 @@ FORBIDDEN = {
 }
 
 
-def failure(status: int, error: str, **kwargs) -> web.Response:
-    """Rocket.Chat's `{"success": false, "error": ...}` shape."""
-    return web.json_response({"success": False, "error": error}, status=status, **kwargs)
+def failure(status: int, error: str, progress: dict | None = None, **kwargs) -> web.Response:
+    """Rocket.Chat's `{"success": false, "error": ...}` shape (a 503 while counting adds the `progress`)."""
+    body = {"success": False, "error": error, **({"progress": progress} if progress is not None else {})}
+    return web.json_response(body, status=status, **kwargs)
 
 
 @web.middleware

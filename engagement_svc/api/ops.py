@@ -23,7 +23,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Ready when Rocket.Chat's MongoDB answers and the state database can be read; 503 otherwise. No auth."""
+    """Ready when Rocket.Chat's MongoDB answers and the state database can be read; 503 otherwise. No auth.
+    The backfill's progress is shown, and never holds readiness back: requests are answered meanwhile."""
     engine = request.app[ENGINE]
     checks = {"mongo": "ok", "state": "ok"}
     with pymongo.timeout(min(request.app[SETTINGS].query_timeout_ms, 2_000) / 1000):
@@ -37,7 +38,12 @@ async def readyz(request: web.Request) -> web.Response:
                 checks[name] = database_problem(exc)
                 log.warning("readiness: %s database %s (%s)", name, checks[name], type(exc).__name__)
     ready = all(v == "ok" for v in checks.values())
-    body = {"status": "ready" if ready else "unavailable", **checks, "change_stream": request.app[STREAMS].healthy}
+    body = {
+        "status": "ready" if ready else "unavailable",
+        **checks,
+        "change_stream": request.app[STREAMS].healthy,
+        "backfill": engine.progress(),
+    }
     return web.json_response(body, status=200 if ready else 503)
 
 

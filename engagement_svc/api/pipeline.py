@@ -106,6 +106,7 @@ def handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamR
         settings = request.app[SETTINGS]
         engine = request.app[ENGINE]
         limit = settings.query_timeout_ms / 1000
+        deadline = time.monotonic() + limit
         headers: dict[str, str] = dict(NO_STORE)  # and the rate limit's, on every answer after it
         try:
             # One deadline for the whole request. PyMongo sends what is left of it as maxTimeMS; counting that
@@ -133,7 +134,7 @@ def handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamR
                     # Counting this request needs is queued as this caller's, and refused at once (Busy) when it
                     # cannot be done before the deadline.
                     CALLER.set(access.user_id)
-                    DEADLINE.set(time.monotonic() + limit)
+                    DEADLINE.set(deadline)
                     if csv:
                         return await send_csv(request, await endpoint.table(engine, query), headers)
                     body = await endpoint.answer(engine, query)
@@ -142,13 +143,16 @@ def handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamR
             return failure(400, str(exc), headers=headers)
         except Busy as exc:
             wait = max(1, math.ceil(exc.seconds))
+            progress = engine.progress()
             log.warning("counting ahead of a request: about %d s for %d days; answered 503", wait, exc.units_left)
             return failure(
                 503,
                 f"Counting {exc.units_left} days of history first takes about {wait} s, longer than "
                 f"this request may wait ({settings.query_timeout_ms} ms); the counting goes on: try "
-                f"again in {wait} s",
+                f"again in {wait} s ({progress['days_counted']} days counted since start-up, "
+                f"{progress['days_left']} left)",
                 headers={**headers, "Retry-After": str(wait)},
+                progress=progress,
             )
         except (TimeoutError, PyMongoError) as exc:
             problem = database_problem(exc)

@@ -3,7 +3,8 @@
 Every piece of counting has a key. A key asked for while its work is queued or running joins it; a finished
 result may be kept for a while (`keep_seconds`) and handed to later askers. Queued work (counting closed days)
 runs on a fixed number of workers, taken round-robin across callers, so one caller's cold history never starves
-another's small request; background work (warming, recounts) runs only when no caller waits. A caller that
+another's small request; background work (the backfill) runs only when no caller waits, and on all workers
+but one, so that a request's counting never waits behind more than what is running. A caller that
 would wait longer than its deadline is told so at once (`Busy`), with an estimate, and the work goes on.
 
 Bounds: at most `max_jobs` pieces of work queued or kept at once (more is refused with `Busy`); each piece runs
@@ -29,6 +30,7 @@ log = logging.getLogger("engagement_svc.work")
 BACKGROUND = ""  # the owner of work no caller asked for
 CALLER: contextvars.ContextVar[str] = contextvars.ContextVar("caller", default=BACKGROUND)
 DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)  # monotonic
+DEADLINE_MARGIN_S = 0.25  # a wait gives up this long before its deadline, to answer in time
 
 
 class Busy(Exception):
@@ -54,6 +56,7 @@ class Job:
 class Work:
     def __init__(self, workers: int = 2, job_timeout: float = 600.0, max_jobs: int = 4096):
         self.workers = workers
+        self.background_workers = max(1, workers - 1)
         self.job_timeout = job_timeout
         self.max_jobs = max_jobs
         self._jobs: dict[Hashable, Job] = {}
@@ -63,6 +66,7 @@ class Work:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self.seconds_per_unit: float | None = None  # measured, smoothed
+        self.prior_seconds_per_unit: float | None = None  # a guess from the data's size, until measured
         self.stopping = False
         self.stats = {"jobs_run": 0, "units_run": 0, "refused": 0, "joined": 0}
 
@@ -144,6 +148,8 @@ class Work:
         self._wake.set()
 
     def _next(self) -> Job | None:
+        """The next caller's job, round-robin; else background work, on at most `background_workers` at once
+        (the other workers stay free for the next request)."""
         while self._turns:
             owner = self._turns.popleft()
             queue = self._queues.get(owner)
@@ -156,7 +162,7 @@ class Work:
                 return job
             self._queues.pop(owner, None)
         queue = self._queues.get(BACKGROUND)
-        if queue:
+        if queue and sum(1 for j in self._running if j.owner == BACKGROUND) < self.background_workers:
             return queue.popleft()
         return None
 
@@ -214,7 +220,7 @@ class Work:
     # -- waiting -------------------------------------------------------------------------------------------------
     def estimate(self, jobs: Iterable[Job]) -> float:
         """Seconds until all these jobs are done, in the order the workers will take them (0 if not known)."""
-        rate = self.seconds_per_unit
+        rate = self.seconds_per_unit or self.prior_seconds_per_unit
         if rate is None:
             return 0.0
         mine = {id(j) for j in jobs if not j.started}
@@ -246,5 +252,17 @@ class Work:
             if seconds > deadline - time.monotonic():
                 self.stats["refused"] += 1
                 raise Busy(seconds, sum(j.units for j in pending))
-        # Shielded: a caller that gives up leaves the work running for the next one.
-        return [await asyncio.shield(j.future) for j in jobs]
+        # Shielded: a caller that gives up leaves the work running for the next one. One whose estimate was too
+        # low is told so just before its deadline, the same way, rather than timing out.
+        results = []
+        for job in jobs:
+            left = None if deadline is None else deadline - DEADLINE_MARGIN_S - time.monotonic()
+            try:
+                results.append(await asyncio.wait_for(asyncio.shield(job.future), left))
+            except TimeoutError:
+                if job.future.done():
+                    raise  # the job itself timed out
+                late = [j for j in jobs if not j.future.done()]
+                self.stats["refused"] += 1
+                raise Busy(max(self.estimate(late), 1.0), sum(j.units for j in late)) from None
+        return results

@@ -102,6 +102,44 @@ async def test_a_deep_queue_is_refused_at_once_with_an_estimate(work):
         future.cancel()
 
 
+async def test_before_anything_is_measured_the_prior_refuses_at_once(work):
+    recorder = Recorder(0.05)
+    work.prior_seconds_per_unit = 0.5  # a guess from the data's size: nothing has run yet
+    jobs = submit_as(work, "admin", [("old", i) for i in range(40)], recorder.job)
+    began = time.monotonic()
+    with pytest.raises(Busy) as refused:
+        await work.wait(jobs, time.monotonic() + 1.0)
+    assert time.monotonic() - began < 0.2 and refused.value.seconds >= 9.0
+    await work.wait(jobs, None)  # the counting went on
+    assert work.seconds_per_unit is not None and work.seconds_per_unit < 0.2  # measured, now
+
+
+async def test_an_estimate_too_low_is_told_before_the_deadline_not_after(work):
+    recorder = Recorder(0.3)
+    work.prior_seconds_per_unit = 0.001  # far too low: the wait is allowed, then runs out
+    jobs = submit_as(work, "admin", [("old", i) for i in range(8)], recorder.job)
+    began = time.monotonic()
+    with pytest.raises(Busy) as refused:
+        await work.wait(jobs, time.monotonic() + 0.5)
+    waited = time.monotonic() - began
+    assert 0.2 < waited < 0.5, waited  # given up DEADLINE_MARGIN_S before the deadline
+    assert refused.value.units_left > 0
+    results = await work.wait(jobs, None)  # nothing was cancelled: the counting went on
+    assert sorted(k for r in results for k in r) == [("old", i) for i in range(8)]
+
+
+async def test_background_work_leaves_one_worker_free(work):
+    recorder = Recorder(0.05)
+    running: list[int] = []
+
+    async def job(keys: list) -> list:
+        running.append(sum(1 for j in work._running if j.owner == BACKGROUND))
+        return await recorder.job(keys)
+
+    await work.wait(submit_as(work, BACKGROUND, [("warm", i) for i in range(10)], job), None)
+    assert max(running) == 1 and len(running) == 10  # one at a time, on two workers
+
+
 async def test_queued_work_is_bounded(work):
     recorder = Recorder(1.0)
     small = Work(workers=1, job_timeout=30, max_jobs=50)
