@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test lint serve bench bench-users bench-endpoints readme fuzz compare clean
+.PHONY: demo test lint serve bench bench-users bench-endpoints bench-big readme fuzz compare clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("engagement-svc needs Python >= 3.11") if sys.version_info < (3, 11) else None'
@@ -60,6 +60,12 @@ bench-endpoints: $(STAMP)
 ## options); figures in bench/results/users.json.
 bench-users: $(STAMP)
 	$(VENV)/bin/python -m bench.users $(USERS_ARGS)
+
+## The big-server run: 20,000,000 messages, 100,000 users, 50,000 rooms and 5,000,000 logins over 730 days (made
+## once in bench/data, resumable; about 30 min and 15 GB), the first start's backfill, every endpoint warm and
+## cold. BIG_ARGS passes options; figures in bench/results/big.json.
+bench-big: $(STAMP)
+	$(VENV)/bin/python -m bench.big $(BIG_ARGS)
 
 ## Run against the Rocket.Chat MongoDB named by MONGO_URL.
 serve: $(STAMP)

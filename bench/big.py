@@ -2,12 +2,185 @@
 
 Dataset: bench/big_dataset.py (20,000,000 messages, 100,000 users, 50,000 rooms, 5,000,000 logins over 730 days by
 default), kept in bench/data under its own database name and made (or continued) on first use.
+
+Figures: the raw exact aggregations over all the data (messages per room and 15-minute slot; distinct users per
+UTC day by the session rule), the first start on an empty state database (time until `/readyz` says every
+closed day is counted, with the latency of a warm request repeated meanwhile, and the peak RSS), then every
+endpoint warm (p50/p95) over 7/30/90/365 days, and cold 7 days (a fresh process, no backfill) beside the raw
+exact aggregation for the same answer.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import aiohttp
+
+from bench.run import SERVE, Server, cold_ms, memory_mb, service_env, summary, timed_read, write_report
+
+ENDPOINTS = (
+    "messages-sent",
+    "origin",
+    "top-five",
+    "list",
+    "new-users",
+    "active-users",
+    "by-hour",
+    "hourly",
+    "weekly",
+)
+
+
+def url(port: int, endpoint: str, anchor: datetime, days: int) -> str:
+    """`days` whole UTC days ending with the anchor's day (hourly and weekly: the anchor's day)."""
+    from engagement_svc.api import routes
+    from engagement_svc.days import iso_z
+
+    path = {
+        "messages-sent": routes.MESSAGES_SENT_PATH,
+        "origin": routes.ORIGIN_PATH,
+        "top-five": routes.TOP_FIVE_PATH,
+        "list": routes.CHANNELS_LIST_PATH,
+        "new-users": routes.NEW_USERS_PATH,
+        "active-users": routes.ACTIVE_USERS_PATH,
+        "by-hour": routes.BY_HOUR_PATH,
+        "hourly": routes.HOURLY_PATH,
+        "weekly": routes.WEEKLY_PATH,
+    }[endpoint]
+    start = anchor.replace(hour=0) - timedelta(days=days - 1)
+    if endpoint in ("hourly", "weekly"):
+        start = anchor
+    return f"http://127.0.0.1:{port}{path}?start={iso_z(start)}&end={iso_z(anchor)}&timezone=UTC"
+
+
+def timed(function) -> float:
+    began = time.perf_counter()
+    function()
+    return round((time.perf_counter() - began) * 1000, 1)
+
+
+def raw_figures(db, anchor: datetime) -> dict:
+    """The exact answers straight from MongoDB, one aggregation each: over all the data, and for 7 days."""
+    from bench.users import raw_pipeline
+    from engagement_svc.counting import rules
+    from engagement_svc.rocketchat.documents import MESSAGE_SENT
+
+    def messages(lo: datetime, hi: datetime) -> None:
+        slot = {"$toLong": {"$divide": [{"$toLong": "$ts"}, 900_000]}}
+        pipeline = [
+            {"$match": {"ts": {"$gte": lo, "$lt": hi}}},
+            {
+                "$group": {
+                    "_id": {"s": slot, "r": "$rid"},
+                    "n": {"$sum": {"$cond": [rules.as_expression(MESSAGE_SENT), 1, 0]}},
+                }
+            },
+        ]
+        list(db.rocketchat_message.aggregate(pipeline, allowDiskUse=True))
+
+    def sessions(lo: datetime, hi: datetime) -> None:
+        list(db.rocketchat_sessions.aggregate(raw_pipeline(lo, hi, 86_400_000), allowDiskUse=True))
+
+    first = datetime(2000, 1, 1, tzinfo=UTC)
+    day = anchor.replace(hour=0) + timedelta(days=1)
+    out = {
+        "all_messages_ms": timed(lambda: messages(first, day)),
+        "all_sessions_ms": timed(lambda: sessions(first, day)),
+        # messages-sent for 7 days reads the 7 before too; active users the 29 before (MAU)
+        "messages_sent_7_ms": timed(lambda: messages(day - timedelta(days=14), day)),
+        "active_users_7_ms": timed(lambda: sessions(day - timedelta(days=36), day)),
+    }
+    out["all_ms"] = round(out["all_messages_ms"] + out["all_sessions_ms"], 1)
+    return out
+
+
+async def first_start(args, session, db, env: dict, anchor: datetime, headers: dict) -> dict:
+    """A fresh process on an empty state database with the backfill on: the first 7-day answer, then a warm
+    request every 100 ms until every closed day is counted."""
+    from engagement_svc.demo.embedded import free_port
+
+    db.client.drop_database(db.name + "_state")
+    port = free_port()
+    server = Server([*SERVE, str(port)], env | {"ENGAGEMENT_WARM_DAYS": "36500"}, port)
+    began = time.monotonic()
+    try:
+        await server.ready(session)
+        target = url(port, "messages-sent", anchor, 7)
+        first, _ = await timed_read(session, target, headers)
+        samples, progress = [], []
+        while True:
+            async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
+                backfill = (await response.json())["backfill"]
+            progress.append({"s": round(time.monotonic() - began), **backfill})
+            if backfill["days_left"] == 0 and backfill["days_counted"] > 0:
+                break
+            for _ in range(20):
+                samples.append((await timed_read(session, target, headers))[0])
+                await asyncio.sleep(0.1)
+            if len(progress) % 15 == 0:
+                args.progress(f"  backfill: {backfill} after {time.monotonic() - began:.0f} s")
+        return {
+            "all_days_counted_s": round(time.monotonic() - began, 1),
+            "first_7_day_answer_ms": round(first * 1000, 1),
+            "warm_during_backfill": summary(samples),
+            "rss_mb_peak": memory_mb(server.process.pid, "VmHWM"),
+            "rss_mb": memory_mb(server.process.pid, "VmRSS"),
+            "progress": progress[:: max(1, len(progress) // 12)],
+            "pid": server.process.pid,
+            "port": port,
+            "server": server,
+        }
+    except BaseException:
+        server.stop()
+        raise
+
+
+async def warm_figures(args, session, port: int, anchor: datetime, headers: dict) -> dict:
+    out: dict = {}
+    for endpoint in ENDPOINTS:
+        for days in args.ranges:
+            target = url(port, endpoint, anchor, days)
+            _, body = await timed_read(session, target, headers)
+            samples = [(await timed_read(session, target, headers))[0] for _ in range(args.warm_runs)]
+            out.setdefault(endpoint, {})[str(days)] = summary(samples) | {"bytes": len(body)}
+            args.progress(f"  warm {endpoint} {days}-day: {out[endpoint][str(days)]}")
+    return out
+
+
+async def service_figures(args, mongo_url_for, db, anchor: datetime) -> dict:
+    from bench.dataset import BENCH_TOKEN, BENCH_USER_ID
+
+    headers = {"X-User-Id": BENCH_USER_ID, "X-Auth-Token": BENCH_TOKEN}
+    env = service_env(mongo_url_for, args.database)
+    out: dict = {}
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as session:
+        out["cold_7_ms"] = {
+            endpoint: await cold_ms(session, db, env, lambda port, e=endpoint: url(port, e, anchor, 7), headers)
+            for endpoint in ("messages-sent", "active-users")
+        }
+        args.progress(f"  cold 7 days: {out['cold_7_ms']}")
+        started = await first_start(args, session, db, env, anchor, headers)
+        server = started.pop("server")
+        try:
+            out["first_start"] = {k: v for k, v in started.items() if k not in ("pid", "port")}
+            args.progress(f"  first start: {out['first_start']}")
+            out["warm"] = await warm_figures(args, session, started["port"], anchor, headers)
+            out["rss_mb_after"] = memory_mb(started["pid"], "VmRSS")
+            out["rss_mb_peak"] = memory_mb(started["pid"], "VmHWM")
+            async with session.get(f"http://127.0.0.1:{started['port']}/metrics") as response:
+                metrics = await response.text()
+            out["kept"] = {
+                line.split()[0]: float(line.split()[1])
+                for line in metrics.splitlines()
+                if line.startswith(("engagement_svc_kept_", "engagement_svc_backfill_"))
+            }
+        finally:
+            server.stop()
+    return out
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--days", type=int, default=730)
     parser.add_argument("--cache-gb", type=float, default=6.0, help="the embedded mongod's WiredTiger cache")
     parser.add_argument("--database", default=None, help="default: engagement_bench_big_<messages>_<rooms>_<days>")
+    parser.add_argument("--ranges", default="7,30,90,365", help="range lengths in days, comma-separated")
+    parser.add_argument("--warm-runs", type=int, default=30)
     parser.add_argument("--output", default="bench/results/big.json")
     parser.add_argument("--generate-only", action="store_true", help="make the dataset, measure nothing")
     return parser
@@ -49,7 +224,27 @@ def run(args: argparse.Namespace) -> int:
         args.progress(f"dataset ready (anchor {anchor.isoformat()}, made in {meta.get('seconds', 0):.0f} s)")
         if args.generate_only:
             return 0
-        raise SystemExit("measuring is not written yet")
+        args.ranges = [int(d) for d in args.ranges.split(",")]
+        report: dict = {
+            "when": datetime.now(UTC).isoformat(timespec="seconds"),
+            "dataset": {
+                "messages": db.rocketchat_message.estimated_document_count(),
+                "sessions": db.rocketchat_sessions.estimated_document_count(),
+                "users": db.users.estimated_document_count(),
+                "rooms": db.rocketchat_room.estimated_document_count(),
+                "days": args.days,
+                "anchor": anchor.isoformat(),
+                "load_seconds": round(meta.get("seconds", 0)),
+                "storage_mb": round(db.command("dbStats")["storageSize"] / 2**20),
+                "index_mb": round(db.command("dbStats")["indexSize"] / 2**20),
+            },
+        }
+        args.progress(f"  {report['dataset']}")
+        report["raw"] = raw_figures(db, anchor)
+        args.progress(f"  raw: {report['raw']}")
+        report["service"] = asyncio.run(service_figures(args, mongo.url_for, db, anchor))
+        write_report(Path(args.output), report)
+        return 0
     finally:
         client.close()
         mongo.stop()

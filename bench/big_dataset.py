@@ -21,6 +21,7 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bson import ObjectId
@@ -83,15 +84,15 @@ def generate(db, url: str, messages: int, users: int, rooms: int, logins: int, d
     wanted = describe(messages, users, rooms, logins, days)
     meta = db.engagement_bench_meta.find_one({"_id": META})
     if meta is None or any(meta.get(k) != v for k, v in wanted.items()):
-        anchor = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
         for name in db.list_collection_names():
             db.drop_collection(name)
-        _static(db, users, rooms, days, anchor, seed)
-        meta = wanted | {"anchor": anchor, "done_days": -1, "seconds": 0.0, "complete": False}
+        _static(db, users, rooms, days, now, seed)
+        meta = wanted | {"anchor": now, "done_days": -1, "seconds": 0.0, "complete": False}
         db.engagement_bench_meta.replace_one({"_id": META}, meta, upsert=True)
-    if meta.get("complete"):
-        return meta["anchor"]
     anchor: datetime = meta["anchor"]
+    if meta.get("complete"):
+        return anchor
     first = (anchor - timedelta(days=days)).replace(hour=0)
     start_day = meta["done_days"] + 1
     resume_at = first + timedelta(days=start_day)
@@ -143,9 +144,8 @@ def _start_worker(url: str, database: str, plan: _Plan) -> None:
 
     days, first = plan.days, plan.first
     ids = _user_ids(plan.users)
-    rids = [
-        r["_id"] for r in MongoClient(url).get_database(database).rocketchat_room.find({}, {"_id": 1}).sort("_id", 1)
-    ]
+    rooms: Any = MongoClient(url).get_database(database).rocketchat_room
+    rids: list[str] = [room["_id"] for room in rooms.find({}, {"_id": 1}).sort("_id", 1)]
     random.Random(plan.seed).shuffle(rids)  # the busy rooms are of every type
     growth = [0.5 + 1.0 * i / max(days, 1) for i in range(days + 1)]  # a server that grew threefold
     shape = [growth[i] * DAY_WEIGHTS[(first + timedelta(days=i)).weekday()] for i in range(days + 1)]

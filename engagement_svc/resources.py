@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 
 from aiohttp import web
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, ReadPreference, WriteConcern
 
 from engagement_svc import __version__
 from engagement_svc.counting.engine import Engine
@@ -55,10 +55,18 @@ async def mongo_context(app: web.Application) -> AsyncIterator[None]:
         if settings.state_mongo_url
         else client
     )
-    db = client[settings.database]
+    # Reads that need the newest data (requests, snapshots, change streams, sign-in) go to the primary; counting
+    # closed days follows MONGO_URL's read preference (a secondary, with secondaryPreferred).
+    heavy_db = client[settings.database]
+    db = heavy_db.with_options(read_preference=ReadPreference.PRIMARY)
     app[STREAMS] = streams = ChangeStreams(db)
     app[USER_LOOKUPS] = user_lookups(streams)
-    app[ENGINE] = engine = Engine(db, state_client[settings.state_database], settings, streams)
+    # The state database: read from the primary (what another replica just saved or dropped), written to a
+    # majority (a checkpoint that a failover rolls back would be a position without its counts).
+    state_db = state_client[settings.state_database].with_options(
+        read_preference=ReadPreference.PRIMARY, write_concern=WriteConcern("majority")
+    )
+    app[ENGINE] = engine = Engine(db, state_db, settings, streams, heavy_db=heavy_db)
     streams.start()
     engine.start()
     yield

@@ -175,12 +175,13 @@ def cells_by_day(docs: Iterable[Mapping]) -> dict[int, tuple[Cells, int]]:
 
 
 async def count_days(
-    db, metric: Metric, days: list[int], params: rules.Params = rules.NO_PARAMS
+    db, metric: Metric, days: list[int], params: rules.Params = rules.NO_PARAMS, session=None
 ) -> dict[int, ClosedDay]:
-    """Every requested day (days without any document too), counted in one aggregation."""
+    """Every requested day (days without any document too), counted in one aggregation (in `session`, if given:
+    see Engine.heavy_reads)."""
     if not days:
         return {}
-    cursor = await db[metric.collection].aggregate(pipeline(metric, days, params), allowDiskUse=True)
+    cursor = await db[metric.collection].aggregate(pipeline(metric, days, params), allowDiskUse=True, session=session)
     found = cells_by_day([doc async for doc in cursor])
     return {d: ClosedDay(d, *found.get(d, ({}, 0))) for d in days}
 
@@ -254,18 +255,18 @@ def _end_slot(end: datetime) -> int:
     return start if slot_start(start) == end else start + 1
 
 
-async def raw_counts(db, metric: Metric, days: list[int], parallel: int) -> dict[int, int]:
+async def raw_counts(db, metric: Metric, days: list[int], parallel: int, session=None) -> dict[int, int]:
     """Every document per UTC day, from the time field's index alone (no document is read); for a metric whose
     time field Rocket.Chat does not index (users' createdAt), one scan for all the days. An interval metric's
     kept days outlive their documents, so there is nothing to compare: 0 for every day."""
     if metric.keeps_history:
         return dict.fromkeys(days, 0)
     if not metric.time_indexed:
-        return await _raw_counts_scanned(db, metric, days)
+        return await _raw_counts_scanned(db, metric, days, session)
 
     async def one(day: int) -> tuple[int, int]:
         window = {"$gte": utc_day_start(day), "$lt": utc_day_start(day + 1)}
-        return day, await db[metric.collection].count_documents({metric.time_field: window})
+        return day, await db[metric.collection].count_documents({metric.time_field: window}, session=session)
 
     results: dict[int, int] = {}
     for i in range(0, len(days), parallel):
@@ -273,12 +274,13 @@ async def raw_counts(db, metric: Metric, days: list[int], parallel: int) -> dict
     return results
 
 
-async def _raw_counts_scanned(db, metric: Metric, days: list[int]) -> dict[int, int]:
+async def _raw_counts_scanned(db, metric: Metric, days: list[int], session=None) -> dict[int, int]:
     if not days:
         return {}
     cursor = await db[metric.collection].aggregate(
         [{"$match": in_days(metric, days)}, {"$group": {"_id": number_of(metric, DAY_MS), "n": {"$sum": 1}}}],
         allowDiskUse=True,
+        session=session,
     )
     found = {int(doc["_id"]): doc["n"] async for doc in cursor}
     return {d: found.get(d, 0) for d in days}

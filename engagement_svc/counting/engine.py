@@ -19,10 +19,11 @@ arithmetic of a request (plus the bounded caches in `days`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from array import array
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -141,9 +142,18 @@ class Tracker:
 
 class Engine:
     def __init__(
-        self, db, state_db, settings: Settings, streams: ChangeStreams, metrics: Mapping[str, Metric] = CATALOG
+        self,
+        db,
+        state_db,
+        settings: Settings,
+        streams: ChangeStreams,
+        metrics: Mapping[str, Metric] = CATALOG,
+        heavy_db=None,
     ):
+        """`db`: where reads that need the newest data go (the primary); `heavy_db`: the same database with the
+        read preference of MONGO_URL, for counting closed days (default: `db`)."""
         self.db = db
+        self.heavy_db = db if heavy_db is None else heavy_db
         self.settings = settings
         self.store = StateStore(state_db)
         self.rooms = RoomTypes(db)
@@ -595,12 +605,13 @@ class Engine:
                 kept = {}  # every kept day is to be counted again
             owed = self.pending(metric.collection)[metric.name]
             kept = {d: c for d, c in kept.items() if d not in owed}
-            if kept and not metric.keeps_history:
-                raw = await counter.raw_counts(self.db, metric, list(kept), parallel=16)
-                kept = {d: c for d, c in kept.items() if c.raw == raw[d]}
+            async with self.heavy_reads() as session:
+                if kept and not metric.keeps_history:
+                    raw = await counter.raw_counts(self.heavy_db, metric, list(kept), 16, session)
+                    kept = {d: c for d, c in kept.items() if c.raw == raw[d]}
+                fresh = [d for d in days if d not in kept]
+                counted = await counter.count_days(self.heavy_db, metric, fresh, self.params, session) if fresh else {}
             self.stats["state_hits"] += len(kept)
-            fresh = [d for d in days if d not in kept]
-            counted = await counter.count_days(self.db, metric, fresh, self.params) if fresh else {}
             if metric.keeps_history:  # what was kept of a day counted again still counts
                 counted = await self._with_history(source, metric, counted)
             self.stats["recounts"] += len(counted)
@@ -614,6 +625,20 @@ class Engine:
                     self._dirty[metric.name].add(d)
                     if not metric.keeps_history:
                         self._stale[metric.name].add(d)
+
+    @contextlib.asynccontextmanager
+    async def heavy_reads(self) -> AsyncIterator[Any]:
+        """The session for counting closed days. When MONGO_URL's read preference sends reads elsewhere than the
+        primary (secondaryPreferred, say), a causally consistent session that has seen the primary's current
+        operation time: a member behind it waits until it has caught up, so a lagging secondary never counts
+        less than the change stream has told. With the primary, no session (None)."""
+        if self.heavy_db.read_preference.mode == 0:
+            yield None
+            return
+        now = await operation_time(self.db)
+        async with self.heavy_db.client.start_session(causal_consistency=True) as session:
+            session.advance_operation_time(now)
+            yield session
 
     async def _with_history(self, source: str, metric: Metric, counted: dict[int, ClosedDay]) -> dict[int, ClosedDay]:
         """Recounted days of a metric that keeps history, together with what was kept of them: documents the
@@ -911,7 +936,8 @@ class Engine:
             for i in range(0, len(days), step):
                 began = time.monotonic()
                 with pymongo.timeout(BACKGROUND_TIMEOUT_S):
-                    raw = await counter.raw_counts(self.db, metric, days[i : i + step], parallel=step)
+                    async with self.heavy_reads() as session:
+                        raw = await counter.raw_counts(self.heavy_db, metric, days[i : i + step], step, session)
                 self.stats["sweep_counts"] += len(raw)
                 for day, n in raw.items():
                     kept = closed.get(day)
