@@ -28,6 +28,7 @@ COUNTERS = {
     "engagement_svc_days_sweep_counts": "Index-only counts sent by the sweep for deletions",
     "engagement_svc_days_exact_spans": "Spans off the 15-minute slots (offsets before 1980), counted directly",
     "engagement_svc_days_spans_remembered": "Spans (a local day or hour) answered from remembered sums of kept days",
+    "engagement_svc_days_shared_days": "Closed UTC days another replica was counting: read from the state database",
     "engagement_svc_days_history_lost": "Times a change stream's saved position was older than the oplog",
     "engagement_svc_days_history_recounts": "Kept UTC days counted again because a change stream lost its history",
     "engagement_svc_work_jobs": "Counting jobs run",

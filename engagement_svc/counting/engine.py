@@ -21,6 +21,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import secrets
+import socket
 import time
 from array import array
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
@@ -66,6 +69,8 @@ DERIVED_CACHE_SIZE = 64  # remembered derived answers (each at most one row per 
 KEY_CACHE_ENTRIES = 500_000  # remembered per-key sums of closed spans, in keys over all spans (about 40 MB)
 SET_CACHE_KEYS = 500_000  # remembered key sets of closed runs (a window's users before today), in keys (~35 MB)
 PRIOR_SECONDS_PER_DOCUMENT = 2e-5  # counting one document, on one worker (measured: 12-30 us on 2 cores)
+CLAIM_S = 60.0  # a replica's claim on the days it counts lasts this long (longer jobs may be counted twice)
+CLAIM_POLL_S = 0.25  # how often a replica looks for days another one is counting
 CATCH_UP_S = 30.0  # at most this long, kept counts wait for a resumed stream to replay what it missed
 CORRECTIONS = "~corrections"  # the owner of recounts: a caller of its own, ahead of background work
 
@@ -180,6 +185,7 @@ class Engine:
         self._stale: dict[str, set[int]] = {m: set() for m in metrics}  # days the state database must drop
         self._recounting: dict[str, set[int]] = {m: set() for m in metrics}  # dirty days being recounted
         self._history_lost: set[str] = set()  # collections whose stream lost its history: all to recount
+        self.replica = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"  # this process, for claims
         self._resnapshot: set[str] = set()  # collections whose open days are counted again at the next flush
         self._last_resnapshot: dict[str, float] = {}
         self._sweep_due = 0.0
@@ -206,6 +212,7 @@ class Engine:
             "sweep_counts": 0,
             "exact_spans": 0,
             "spans_remembered": 0,
+            "shared_days": 0,
             "history_lost": 0,
             "history_recounts": 0,
         }
@@ -250,6 +257,7 @@ class Engine:
         with pymongo.timeout(BACKGROUND_TIMEOUT_S):
             source = await source_id(self.db)
             await self.store.retire_old_collections()
+            await self.store.prepare()
             if any(m.uses_params for m in self.metrics.values()):
                 for name in PARAM_SOURCES:
                     await self._read_param(source, name, await self.store.load_param(source, name))
@@ -610,21 +618,55 @@ class Engine:
                     raw = await counter.raw_counts(self.heavy_db, metric, list(kept), 16, session)
                     kept = {d: c for d, c in kept.items() if c.raw == raw[d]}
                 fresh = [d for d in days if d not in kept]
-                counted = await counter.count_days(self.heavy_db, metric, fresh, self.params, session) if fresh else {}
+                if recount:
+                    counted = await self._count_and_save(source, metric, fresh, session)
+                else:  # a day another replica is counting now is taken from it, not counted twice at once
+                    mine = await self.store.claim(source, metric, fresh, self.replica, CLAIM_S)
+                    try:
+                        counted = await self._count_and_save(source, metric, sorted(mine), session)
+                    finally:
+                        await self.store.release(source, metric, mine, self.replica)
+                    others = [d for d in fresh if d not in mine]
+                    if others:
+                        kept.update(await self._counted_elsewhere(source, metric, others, session))
             self.stats["state_hits"] += len(kept)
-            if metric.keeps_history:  # what was kept of a day counted again still counts
-                counted = await self._with_history(source, metric, counted)
-            self.stats["recounts"] += len(counted)
             await self.classes(metric).ensure(k for c in (*kept.values(), *counted.values()) for k in c.keys)
             self._closed[metric.name].update(kept)
             self._closed[metric.name].update(counted)
             self._versions[metric.name] = self._versions.get(metric.name, 0) + 1  # remembered sums are stale
-            await self.store.save(source, metric, list(counted.values()))
             for d in days:  # a change seen while counting: the count may predate it
                 if self._changes.get((metric.name, d), 0) != seen[d]:
                     self._dirty[metric.name].add(d)
                     if not metric.keeps_history:
                         self._stale[metric.name].add(d)
+
+    async def _count_and_save(self, source: str, metric: Metric, days: list[int], session) -> dict[int, ClosedDay]:
+        """These closed days counted (with what was kept of them, for a metric that keeps history) and saved."""
+        if not days:
+            return {}
+        counted = await counter.count_days(self.heavy_db, metric, days, self.params, session)
+        if metric.keeps_history:  # what was kept of a day counted again still counts
+            counted = await self._with_history(source, metric, counted)
+        self.stats["recounts"] += len(counted)
+        await self.store.save(source, metric, list(counted.values()))
+        return counted
+
+    async def _counted_elsewhere(self, source: str, metric: Metric, days: list[int], session) -> dict[int, ClosedDay]:
+        """Days another replica claimed: read from the state database once it has saved them; a day whose claim
+        ends without its count (that replica stopped) is counted here."""
+        found: dict[int, ClosedDay] = {}
+        left = set(days)
+        while left:
+            await asyncio.sleep(CLAIM_POLL_S)
+            found.update(await self.store.load(source, metric, sorted(left)))
+            left -= found.keys()
+            if left:
+                free = left - await self.store.claimed(source, metric, left)
+                if free:
+                    found.update(await self._count_and_save(source, metric, sorted(free), session))
+                    left -= free
+        self.stats["shared_days"] += len(days)
+        return found
 
     @contextlib.asynccontextmanager
     async def heavy_reads(self) -> AsyncIterator[Any]:

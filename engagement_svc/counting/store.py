@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 from array import array
-from datetime import UTC, date, datetime
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
 
 from bson import Binary
 from pymongo import ReplaceOne
-from pymongo.errors import PyMongoError
+from pymongo.errors import BulkWriteError, PyMongoError
 
 from engagement_svc.counting.catalog import Metric
 from engagement_svc.counting.kept import ClosedDay
@@ -27,6 +28,7 @@ log = logging.getLogger("engagement_svc.state")
 COUNTS_COLLECTION = "engagement_svc_counts"
 PARAMS_COLLECTION = "engagement_svc_params"  # the sets rules were counted with (the bot users), per source
 STREAMS_COLLECTION = "engagement_svc_streams"  # each change stream's resume token, with the days still to recount
+CLAIMS_COLLECTION = "engagement_svc_claims"  # days a replica is counting now (expiring), so no other counts them too
 RETIRED_COLLECTIONS = ("engagement_svc_days",)  # per-zone days of releases before the slot engine
 
 
@@ -82,6 +84,68 @@ class StateStore:
             if exc.timeout:
                 raise
             self._warn("tidy", exc)
+
+    async def prepare(self) -> None:
+        """Claims expire by themselves (a TTL index on `until`), whoever made them."""
+        try:
+            await self._db[CLAIMS_COLLECTION].create_index("until", expireAfterSeconds=0)
+        except PyMongoError as exc:
+            if exc.timeout:
+                raise
+            self._warn("prepare", exc)
+
+    async def claim(self, source: str, metric: Metric, days: Iterable[int], owner: str, seconds: float) -> set[int]:
+        """The days `owner` may count now: those no other replica has a live claim on (claimed here, for
+        `seconds`). A claim that cannot be written is not waited for: then every day is the owner's."""
+        keys = {day_key(source, metric, d): d for d in days}
+        if not keys:
+            return set()
+        now = datetime.now(UTC)
+        until = now + timedelta(seconds=seconds)
+        claims = self._db[CLAIMS_COLLECTION]
+        try:
+            try:
+                await claims.insert_many([{"_id": k, "owner": owner, "until": until} for k in keys], ordered=False)
+                return set(keys.values())
+            except BulkWriteError as exc:
+                held = {e["op"]["_id"] for e in exc.details["writeErrors"] if e["code"] == 11000}
+                if len(held) != len(exc.details["writeErrors"]):
+                    raise
+            for key in list(held):  # an expired claim (its replica died) is taken over
+                taken = await claims.update_one(
+                    {"_id": key, "until": {"$lt": now}}, {"$set": {"owner": owner, "until": until}}
+                )
+                if taken.modified_count:
+                    held.discard(key)
+            return {d for k, d in keys.items() if k not in held}
+        except PyMongoError as exc:
+            if exc.timeout:
+                raise
+            self._warn("claim", exc)
+            return set(keys.values())
+
+    async def claimed(self, source: str, metric: Metric, days: Iterable[int]) -> set[int]:
+        """Which of these days some replica has a live claim on."""
+        keys = {day_key(source, metric, d): d for d in days}
+        try:
+            docs = self._db[CLAIMS_COLLECTION].find({"_id": {"$in": list(keys)}, "until": {"$gte": datetime.now(UTC)}})
+            return {keys[doc["_id"]] async for doc in docs}
+        except PyMongoError as exc:
+            if exc.timeout:
+                raise
+            self._warn("read", exc)
+            return set()
+
+    async def release(self, source: str, metric: Metric, days: Iterable[int], owner: str) -> None:
+        keys = [day_key(source, metric, d) for d in days]
+        if not keys:
+            return
+        try:
+            await self._db[CLAIMS_COLLECTION].delete_many({"_id": {"$in": keys}, "owner": owner})
+        except PyMongoError as exc:
+            if exc.timeout:
+                raise
+            self._warn("write", exc)
 
     async def load(self, source: str, metric: Metric, days: list[int]) -> dict[int, ClosedDay]:
         keys = {day_key(source, metric, d): d for d in days}
