@@ -42,6 +42,7 @@ GAUGES = {
     "engagement_svc_work_queued_days": "UTC days queued for counting",
     "engagement_svc_kept_days": "UTC days of kept counts held in memory",
     "engagement_svc_kept_bytes": "Approximate memory held by kept counts",
+    "engagement_svc_room_types": "Rooms in the room-type map (at most the rooms kept counts name)",
     "engagement_svc_backfill_days_counted": "Closed UTC days of the start-up backfill counted or read back so far",
     "engagement_svc_backfill_days_left": "Closed UTC days the start-up backfill has yet to count",
     "engagement_svc_backfill_seconds_left": "About how long the rest of the backfill takes at the measured rate",

@@ -101,6 +101,7 @@ def figures(app: web.Application) -> dict[str, float]:
             }
         )
         out.update(dict(zip(("engagement_svc_kept_days", "engagement_svc_kept_bytes"), engine.kept(), strict=True)))
+        out["engagement_svc_room_types"] = len(engine.rooms)
         progress = engine.progress()
         out["engagement_svc_backfill_days_counted"] = progress["days_counted"]
         out["engagement_svc_backfill_days_left"] = progress["days_left"]

@@ -876,7 +876,7 @@ class Engine:
                         await self._refresh_params()
                     await self._recount_dirty()
                     if time.monotonic() - last_refresh >= REFRESH_S:
-                        await self.rooms.refresh()
+                        await self.rooms.refresh(self._room_keys)
                         self._earliest.clear()
                         last_refresh = time.monotonic()
             except PyMongoError as exc:
@@ -922,6 +922,18 @@ class Engine:
             self._history_lost.discard(collection)
             self.stats["history_recounts"] += days
             log.warning("change stream on %s lost its history: %d kept days are counted again", collection, days)
+
+    def _room_keys(self) -> set[str]:
+        """Every key of a room metric that a kept day (closed or open) names."""
+        named: set[str] = set()
+        for metric in self.metrics.values():
+            if metric.keys == "rooms":
+                for day in self._closed[metric.name].values():
+                    named.update(day.keys)
+                tracker = self._trackers.get(metric.name)
+                for view in tracker.days.values() if tracker is not None else ():
+                    named.update(view.cells)
+        return named
 
     async def _recount_dirty(self) -> None:
         if self._history_lost:

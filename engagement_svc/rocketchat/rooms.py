@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 BATCH = 10_000
 FLAG = "\x1f"  # a flagged key (a room's bot messages) is the room id, FLAG and the flag's name: see counting.catalog
@@ -62,9 +62,18 @@ class RoomTypes:
             self._types[rid] = new
         return changed
 
-    async def refresh(self) -> None:
-        """Re-read every known room's type; bump `generation` if any changed."""
+    def __len__(self) -> int:
+        return len(self._types)
+
+    async def refresh(self, named: Callable[[], set[str]] | None = None) -> None:
+        """Re-read every known room's type; bump `generation` if any changed. With `named` (the keys kept counts
+        name, asked once the lock is held), rooms named by none are dropped first: the map holds at most the rooms
+        of kept counts."""
         async with self._lock:
+            if named is not None:
+                rids = {key.split(FLAG, 1)[0] if FLAG in key else key for key in named()}
+                for rid in [rid for rid in self._types if rid not in rids]:
+                    del self._types[rid]
             known = list(self._types)
             changed = False
             for i in range(0, len(known), BATCH):

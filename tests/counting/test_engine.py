@@ -408,3 +408,19 @@ async def test_the_sweep_keeps_within_its_budget_of_counts_a_minute(make_client,
     sent = engine.stats["sweep_counts"] - before
     sweep.cancel()
     assert 1 <= sent <= 600 / 60 * 1.0 + 1, sent
+
+
+async def test_the_room_type_map_holds_only_the_rooms_kept_counts_name(client, db):
+    fill(db, datetime(2024, 1, 1, tzinfo=UTC), 20, 40)
+    params = {"start": "2024-01-01T00:00:00Z", "end": "2024-01-20T23:59:59Z", "timezone": "UTC"}
+    assert await answers_brute_force(client, db, params)
+    engine = client.server.app[ENGINE]
+    assert len(engine.rooms) == 4  # C1, P1, D1, L1
+    # A room deleted with its messages (as Rocket.Chat deletes a room): its days are recounted, then the map
+    # drops it at its next refresh.
+    db.rocketchat_message.delete_many({"rid": "P1"})
+    db.rocketchat_room.delete_one({"_id": "P1"})
+    await engine.sweep()
+    await engine.rooms.refresh(engine._room_keys)
+    assert len(engine.rooms) == 3
+    assert await answers_brute_force(client, db, params)
