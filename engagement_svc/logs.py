@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from datetime import UTC, datetime
 
 
@@ -35,3 +36,15 @@ def configure(level: str = "INFO") -> None:
     root.setLevel(level)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     silence_driver()
+
+
+def origin(exc: BaseException) -> str:
+    """Where an exception was raised, as file:line in function (no values, no message: nothing a request or the
+    database put in it), so that a bug can be placed without a stack trace in the log."""
+    tb = exc.__traceback__
+    if tb is None:
+        return "?"
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code
+    return f"{os.path.basename(code.co_filename)}:{tb.tb_lineno} in {code.co_name}"

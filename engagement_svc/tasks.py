@@ -9,18 +9,20 @@ from collections.abc import Coroutine
 
 from pymongo.errors import PyMongoError
 
+from engagement_svc.logs import origin
+
 log = logging.getLogger("engagement_svc.tasks")
 
 
 def report_failure(task: asyncio.Task) -> None:
-    """A background task that dies of a bug says so in the log (its type only), instead of vanishing."""
+    """A background task that dies of a bug says so in the log (its type and where), instead of vanishing."""
     exc = None if task.cancelled() else task.exception()
     if exc is None or isinstance(exc, (PyMongoError, TimeoutError)):
         return
     if task.cancelling():  # it was being stopped (shutting down): what it raised then is no bug of its own
         log.debug("background work %s ended while stopping: %s", task.get_name(), type(exc).__name__)
     else:
-        log.error("background work %s failed: %s", task.get_name(), type(exc).__name__)
+        log.error("background work %s failed: %s (raised at %s)", task.get_name(), type(exc).__name__, origin(exc))
 
 
 def background(coro: Coroutine, name: str = "") -> asyncio.Task:

@@ -6,6 +6,8 @@ import logging
 
 from aiohttp import web
 
+from engagement_svc.logs import origin
+
 log = logging.getLogger("engagement_svc")
 
 UNAUTHORIZED = {"status": "error", "message": "You must be logged in to do this."}
@@ -33,5 +35,7 @@ async def json_errors(request: web.Request, handler) -> web.StreamResponse:
         text = {404: "Not found", 405: "Method not allowed"}.get(exc.status, exc.reason)
         return failure(exc.status, f"{text}: {request.method} {request.path}", headers=headers)
     except Exception as exc:  # noqa: BLE001 - a bug: answer 500 without detail, log one line without a trace
-        log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.path)
+        log.error(
+            "unexpected %s on %s %s (raised at %s)", type(exc).__name__, request.method, request.path, origin(exc)
+        )
         return failure(500, "Internal server error")
