@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from importlib.resources import files
 
@@ -32,11 +33,19 @@ async def readyz(request: web.Request) -> web.Response:
             ("mongo", lambda: engine.db.command("ping")),
             ("state", lambda: engine.store.collection.find_one({}, {"_id": 1})),
         ):
-            try:
-                await probe()
-            except PyMongoError as exc:
-                checks[name] = database_problem(exc)
-                log.warning("readiness: %s database %s (%s)", name, checks[name], type(exc).__name__)
+            for attempt in range(2):
+                try:
+                    await probe()
+                    checks[name] = "ok"
+                    break
+                except PyMongoError as exc:
+                    checks[name] = database_problem(exc)
+                    if checks[name] != "unavailable" or attempt:
+                        log.warning("readiness: %s database %s (%s)", name, checks[name], type(exc).__name__)
+                        break
+                    # A connection closed because another one's sign-in was refused says only "unavailable":
+                    # asked again, the server says why.
+                    await asyncio.sleep(0.1)
     ready = all(v == "ok" for v in checks.values())
     body = {
         "status": "ready" if ready else "unavailable",
