@@ -28,6 +28,7 @@ from bson import ObjectId
 from pymongo.errors import BulkWriteError
 
 from bench.dataset import BENCH_TOKEN, BENCH_USER_ID, DAY_WEIGHTS, build_analytics
+from bench.users import logins_of_day
 from engagement_svc.demo.dataset import (
     HOUR_WEIGHTS,
     SYSTEM_TYPES,
@@ -38,7 +39,7 @@ from engagement_svc.demo.dataset import (
     room_doc,
     user_doc,
 )
-from engagement_svc.demo.sessions import Login, session_documents
+from engagement_svc.demo.sessions import session_documents
 
 META = "big-dataset"
 WORKERS = 2  # days made at once (the Python side is the bottleneck: about 20,000 documents a second each)
@@ -270,18 +271,7 @@ def _messages_of_day(db, rng, day_start, anchor, count, authors, author_weights,
 
 
 def _sessions_of_day(db, rng, day_start, anchor, count, ids, login_weights, bots, offset) -> int:
-    who = rng.choices(ids, cum_weights=login_weights, k=count)
-    hours = rng.choices(range(24), HOUR_WEIGHTS, k=count)
-    logins = []
-    for user, hour in zip(who, hours, strict=True):
-        start = day_start + timedelta(hours=hour, seconds=rng.random() * 3600)
-        if start > anchor:
-            continue
-        minutes = rng.lognormvariate(3.8, 1.0) if rng.random() < 0.96 else rng.uniform(8 * 60, 30 * 60)
-        end: datetime | None = start + timedelta(minutes=minutes)
-        if end is not None and end > anchor:
-            end = None
-        logins.append(Login(user, "bot" if user in bots else "user", start, end, rng.random() < 0.3, hour % 6))
+    logins = logins_of_day(rng, day_start, anchor, count, ids, login_weights, bots)
     docs = session_documents(logins, anchor, SERVER_ZONE, rng, ttl=False, id_prefix=f"d{offset:04d}s")
     for i in range(0, len(docs), BATCH):
         # A user_daily of a day also summed from the day before's copies is a duplicate: Rocket.Chat keeps one.

@@ -39,8 +39,8 @@ def generate(db, users: int, sessions: int, days: int, progress, seed: int = 7) 
     from pymongo.errors import BulkWriteError
 
     from bench.dataset import BENCH_TOKEN, BENCH_USER_ID
-    from engagement_svc.demo.dataset import HOUR_WEIGHTS, base_documents, create_indexes, login_token, user_doc
-    from engagement_svc.demo.sessions import Login, session_documents
+    from engagement_svc.demo.dataset import base_documents, create_indexes, login_token, user_doc
+    from engagement_svc.demo.sessions import session_documents
 
     rng = random.Random(seed)
     anchor = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -63,18 +63,8 @@ def generate(db, users: int, sessions: int, days: int, progress, seed: int = 7) 
     for offset in range(days + 1):
         day = first + timedelta(days=offset)
         count = per_day[offset]
-        who = rng.choices(ids, cum_weights=cumulative, k=count)
-        hours = rng.choices(range(24), HOUR_WEIGHTS, k=count)
-        logins = []
-        for user, hour in zip(who, hours, strict=True):
-            start = datetime(day.year, day.month, day.day, hour, tzinfo=UTC) + timedelta(seconds=rng.random() * 3600)
-            if start > anchor:
-                continue
-            minutes = rng.lognormvariate(3.8, 1.0) if rng.random() < 0.96 else rng.uniform(8 * 60, 30 * 60)
-            end: datetime | None = start + timedelta(minutes=minutes)
-            if end is not None and end > anchor:
-                end = None
-            logins.append(Login(user, "bot" if user in bots else "user", start, end, rng.random() < 0.3, hour % 6))
+        day_start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        logins = logins_of_day(rng, day_start, anchor, count, ids, cumulative, bots)
         batch = session_documents(logins, anchor, SERVER_ZONE, rng, ttl=False)
         # a user_daily of a day also summed from the day before's copies is a duplicate: Rocket.Chat's is one
         with contextlib.suppress(BulkWriteError):
@@ -89,6 +79,27 @@ def generate(db, users: int, sessions: int, days: int, progress, seed: int = 7) 
         upsert=True,
     )
     return anchor
+
+
+def logins_of_day(rng, day_start: datetime, anchor: datetime, count: int, ids, cum_weights, bots) -> list:
+    """`count` logins of one day by users drawn with `cum_weights` (a long tail), at the daily rhythm: most short,
+    4% long (8-30 hours), none after the anchor (those not over by then are still open)."""
+    from engagement_svc.demo.dataset import HOUR_WEIGHTS
+    from engagement_svc.demo.sessions import Login
+
+    who = rng.choices(ids, cum_weights=cum_weights, k=count)
+    hours = rng.choices(range(24), HOUR_WEIGHTS, k=count)
+    logins = []
+    for user, hour in zip(who, hours, strict=True):
+        start = day_start + timedelta(hours=hour, seconds=rng.random() * 3600)
+        if start > anchor:
+            continue
+        minutes = rng.lognormvariate(3.8, 1.0) if rng.random() < 0.96 else rng.uniform(8 * 60, 30 * 60)
+        end: datetime | None = start + timedelta(minutes=minutes)
+        if end is not None and end > anchor:
+            end = None
+        logins.append(Login(user, "bot" if user in bots else "user", start, end, rng.random() < 0.3, hour % 6))
+    return logins
 
 
 def existing_anchor(db, users: int, sessions: int, days: int) -> datetime | None:
