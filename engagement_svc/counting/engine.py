@@ -180,6 +180,7 @@ class Engine:
         self._set_cache_keys = 0
         self._derived: dict[tuple, tuple[tuple, Any]] = {}  # answers derived from counts, see `remembered`
         self._earliest: dict[str, tuple[float, datetime | None]] = {}  # metric -> (read at, oldest time)
+        self._oldest: dict[str, datetime | None] = {}  # metric -> the oldest time last read (never dropped)
         self._changes: dict[tuple[str, int], int] = {}  # (metric, closed day) -> changes seen
         self._dirty: dict[str, set[int]] = {m: set() for m in metrics}  # closed days in memory, to recount
         self._stale: dict[str, set[int]] = {m: set() for m in metrics}  # days the state database must drop
@@ -309,6 +310,7 @@ class Engine:
         if known is None or time.monotonic() - known[0] > fresh_for:
             oldest = await self.work.shared(("earliest", metric.name), lambda: self._read_earliest(metric))
             self._earliest[metric.name] = known = (time.monotonic(), oldest)
+            self._oldest[metric.name] = oldest  # kept when the reading above is dropped, for the progress
         return known[1]
 
     async def _read_earliest(self, metric: Metric) -> datetime | None:
@@ -1009,10 +1011,10 @@ class Engine:
     def _backfill_first(self, metric: Metric, now: datetime) -> int | None:
         """The first UTC day the start-up backfill counts of this metric (None: its oldest document is not known
         yet, or there is none)."""
-        known = self._earliest.get(metric.name)
-        if known is None or known[1] is None or self.settings.warm_days <= 0:
+        oldest = self._oldest.get(metric.name)
+        if oldest is None or self.settings.warm_days <= 0:
             return None
-        return max(utc_day_of(known[1]), utc_day_of(now) - self.settings.warm_days - 1)
+        return max(utc_day_of(oldest), utc_day_of(now) - self.settings.warm_days - 1)
 
     def progress(self) -> dict[str, Any]:
         """The start-up backfill: closed days counted (or read back) so far, days left, and about how long the
