@@ -66,6 +66,7 @@ RESNAPSHOT_S = 1.0  # open days are counted again after deletions at most this o
 SPAN_CACHE_SIZE = 100_000  # remembered sums of closed spans (about 150 bytes each)
 SERIES_CACHE_SIZE = 1024  # remembered answers for whole series of spans (a zone's days from one date to another)
 DERIVED_CACHE_SIZE = 64  # remembered derived answers (each at most one row per room)
+DERIVED_CACHE_BYTES = 64 * 2**20  # and about this much memory for them in all
 KEY_CACHE_ENTRIES = 500_000  # remembered per-key sums of closed spans, in keys over all spans (about 40 MB)
 SET_CACHE_KEYS = 500_000  # remembered key sets of closed runs (a window's users before today), in keys (~35 MB)
 PRIOR_SECONDS_PER_DOCUMENT = 2e-5  # counting one document, on one worker (measured: 12-30 us on 2 cores)
@@ -179,6 +180,7 @@ class Engine:
         self._set_cache: dict[tuple, tuple[tuple, frozenset[str]]] = {}
         self._set_cache_keys = 0
         self._derived: dict[tuple, tuple[tuple, Any]] = {}  # answers derived from counts, see `remembered`
+        self._derived_bytes = 0
         self._earliest: dict[str, tuple[float, datetime | None]] = {}  # metric -> (read at, oldest time)
         self._oldest: dict[str, datetime | None] = {}  # metric -> the oldest time last read (never dropped)
         self._changes: dict[tuple[str, int], int] = {}  # (metric, closed day) -> changes seen
@@ -521,12 +523,22 @@ class Engine:
 
     def remember(self, key: tuple, stamp: tuple | None, value: Any) -> None:
         """Keep an answer derived from counts (a sorted channel list, say) while the stamp holds; at most
-        DERIVED_CACHE_SIZE of them."""
+        DERIVED_CACHE_SIZE of them and about DERIVED_CACHE_BYTES in all, oldest out first; one answer of more than
+        a quarter of that (a year of active users' lists: 39 MB of JSON) is not kept."""
         if stamp is None:
             return
-        if len(self._derived) >= DERIVED_CACHE_SIZE:
-            self._derived.pop(next(iter(self._derived)))
+        size = _size(value)
+        if size > DERIVED_CACHE_BYTES // 4:
+            return
+        old = self._derived.pop(key, None)
+        if old is not None:
+            self._derived_bytes -= _size(old[1])
+        while self._derived and (
+            len(self._derived) >= DERIVED_CACHE_SIZE or self._derived_bytes + size > DERIVED_CACHE_BYTES
+        ):
+            self._derived_bytes -= _size(self._derived.pop(next(iter(self._derived)))[1])
         self._derived[key] = (stamp, value)
+        self._derived_bytes += size
 
     def _running_sums(self, metric: Metric, counted: tuple[str, ...]) -> RunningSums | None:
         """The metric's counted sums over every kept closed day as one running sum, rebuilt when a kept day or
@@ -1072,6 +1084,13 @@ class Engine:
                     break
                 except PyMongoError:
                     await asyncio.sleep(5.0)
+
+
+def _size(value: Any) -> int:
+    """About the memory an answer holds: a JSON text's length; a collection's length x 100 bytes (a row)."""
+    if isinstance(value, str | bytes):
+        return len(value)
+    return 100 * len(value) if hasattr(value, "__len__") else 100
 
 
 def _begin(tracker: Tracker, key: str, first: int, bound: int) -> None:

@@ -424,3 +424,18 @@ async def test_the_room_type_map_holds_only_the_rooms_kept_counts_name(client, d
     await engine.rooms.refresh(engine._room_keys)
     assert len(engine.rooms) == 3
     assert await answers_brute_force(client, db, params)
+
+
+async def test_remembered_answers_are_bounded_in_bytes(client):
+    from engagement_svc.counting.engine import DERIVED_CACHE_BYTES
+
+    engine = client.server.app[ENGINE]
+    stamp = ("stamp",)
+    engine.remember(("huge",), stamp, "x" * (DERIVED_CACHE_BYTES // 4 + 1))  # a year of usersList: not kept
+    assert engine.remembered(("huge",), stamp) is None
+    part = "y" * (DERIVED_CACHE_BYTES // 5)
+    for i in range(8):
+        engine.remember(("part", i), stamp, part)
+    kept = [i for i in range(8) if engine.remembered(("part", i), stamp) is not None]
+    assert kept == [3, 4, 5, 6, 7]  # the newest five that fit, oldest out first
+    assert engine._derived_bytes == 5 * len(part) <= DERIVED_CACHE_BYTES
