@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from bson import Binary
 from pymongo import ReplaceOne
-from pymongo.errors import BulkWriteError, PyMongoError
+from pymongo.errors import BulkWriteError, InvalidOperation, PyMongoError
 
 from engagement_svc.counting.catalog import Metric
 from engagement_svc.counting.kept import ClosedDay
@@ -297,6 +297,9 @@ class StateStore:
             self._warn("write", exc)
 
     def _warn(self, what: str, exc: PyMongoError) -> None:
+        if isinstance(exc, InvalidOperation):  # the client is closed: the service is stopping, nothing is lost
+            log.debug("state database: %s skipped while stopping", what)
+            return
         if not self._warned:
             self._warned = True
             log.warning("state database: cannot %s (%s); closed days are kept in memory only", what, type(exc).__name__)
