@@ -9,9 +9,10 @@ packed arrays (about 9 bytes per non-empty key and slot).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 
 from bson import Binary
@@ -74,25 +75,17 @@ class StateStore:
 
     async def retire_old_collections(self) -> None:
         """Counts kept per zone by earlier releases are superseded by the slots: drop them, once."""
-        try:
+        with self._tolerant("tidy"):
             names = set(await self._db.list_collection_names())
             for name in RETIRED_COLLECTIONS:
                 if name in names:
                     await self._db.drop_collection(name)
                     log.info("state database: dropped %s (counts per zone, superseded by UTC slots)", name)
-        except PyMongoError as exc:
-            if exc.timeout:
-                raise
-            self._warn("tidy", exc)
 
     async def prepare(self) -> None:
         """Claims expire by themselves (a TTL index on `until`), whoever made them."""
-        try:
+        with self._tolerant("prepare"):
             await self._db[CLAIMS_COLLECTION].create_index("until", expireAfterSeconds=0)
-        except PyMongoError as exc:
-            if exc.timeout:
-                raise
-            self._warn("prepare", exc)
 
     async def claim(self, source: str, metric: Metric, days: Iterable[int], owner: str, seconds: float) -> set[int]:
         """The days `owner` may count now: those no other replica has a live claim on (claimed here, for
@@ -103,10 +96,11 @@ class StateStore:
         now = datetime.now(UTC)
         until = now + timedelta(seconds=seconds)
         claims = self._db[CLAIMS_COLLECTION]
-        try:
+        mine = set(keys.values())
+        with self._tolerant("claim"):
             try:
                 await claims.insert_many([{"_id": k, "owner": owner, "until": until} for k in keys], ordered=False)
-                return set(keys.values())
+                return mine
             except BulkWriteError as exc:
                 held = {e["op"]["_id"] for e in exc.details["writeErrors"] if e["code"] == 11000}
                 if len(held) != len(exc.details["writeErrors"]):
@@ -117,40 +111,29 @@ class StateStore:
                 )
                 if taken.modified_count:
                     held.discard(key)
-            return {d for k, d in keys.items() if k not in held}
-        except PyMongoError as exc:
-            if exc.timeout:
-                raise
-            self._warn("claim", exc)
-            return set(keys.values())
+            mine = {d for k, d in keys.items() if k not in held}
+        return mine
 
     async def claimed(self, source: str, metric: Metric, days: Iterable[int]) -> set[int]:
         """Which of these days some replica has a live claim on."""
         keys = {day_key(source, metric, d): d for d in days}
-        try:
+        found: set[int] = set()
+        with self._tolerant("read"):
             docs = self._db[CLAIMS_COLLECTION].find({"_id": {"$in": list(keys)}, "until": {"$gte": datetime.now(UTC)}})
-            return {keys[doc["_id"]] async for doc in docs}
-        except PyMongoError as exc:
-            if exc.timeout:
-                raise
-            self._warn("read", exc)
-            return set()
+            found = {keys[doc["_id"]] async for doc in docs}
+        return found
 
     async def release(self, source: str, metric: Metric, days: Iterable[int], owner: str) -> None:
         keys = [day_key(source, metric, d) for d in days]
         if not keys:
             return
-        try:
+        with self._tolerant("write"):
             await self._db[CLAIMS_COLLECTION].delete_many({"_id": {"$in": keys}, "owner": owner})
-        except PyMongoError as exc:
-            if exc.timeout:
-                raise
-            self._warn("write", exc)
 
     async def load(self, source: str, metric: Metric, days: list[int]) -> dict[int, ClosedDay]:
         keys = {day_key(source, metric, d): d for d in days}
         found: dict[int, ClosedDay] = {}
-        try:
+        with self._tolerant("read"):
             async for doc in self.collection.find({"_id": {"$in": list(keys)}}):
                 day = keys[doc["_id"]]
                 found[day] = ClosedDay.from_arrays(
@@ -161,10 +144,6 @@ class StateStore:
                     _unpacked("I", doc["counts"]),
                     doc["raw"],
                 )
-        except PyMongoError as exc:
-            if exc.timeout:
-                raise
-            self._warn("read", exc)
         return found
 
     async def save(self, source: str, metric: Metric, days: list[ClosedDay]) -> None:
@@ -189,59 +168,40 @@ class StateStore:
             )
             for d in days
         ]
-        try:
+        with self._tolerant("write"):
             await self.collection.bulk_write(ops, ordered=False)
-        except PyMongoError as exc:
-            if exc.timeout:
-                raise
-            self._warn("write", exc)
 
     async def oldest_day(self, source: str, metric: Metric) -> int | None:
         """The oldest UTC day kept of this metric (its keys sort by date after the metric's prefix)."""
         prefix = f"{source}|{metric.name}.v{metric.version}|"
-        try:
+        doc = None
+        with self._tolerant("read"):
             doc = await self.collection.find_one(
                 {"_id": {"$gte": prefix, "$lt": prefix + "\uffff"}}, {"day": 1}, sort=[("_id", 1)]
             )
-        except PyMongoError as exc:
-            if exc.timeout:
-                raise
-            self._warn("read", exc)
-            return None
         if doc is None:
             return None
         return _day_number(doc["day"])
 
     async def forget(self, source: str, metric: Metric, days: set[int]) -> None:
         """Drop these days (whoever reads them next counts them again)."""
-        try:
+        with self._tolerant("write"):
             await self.collection.delete_many({"_id": {"$in": [day_key(source, metric, d) for d in days]}})
-        except PyMongoError as exc:
-            if exc.timeout:
-                raise
-            self._warn("write", exc)
 
     async def stored_days(self, source: str, metric: Metric) -> list[int]:
         """Every UTC day kept of this metric in the state database."""
         prefix = f"{source}|{metric.name}.v{metric.version}|"
-        try:
+        found: list[int] = []
+        with self._tolerant("read"):
             docs = self.collection.find({"_id": {"$gte": prefix, "$lt": prefix + "\uffff"}}, {"day": 1})
-            return [_day_number(doc["day"]) async for doc in docs]
-        except PyMongoError as exc:
-            if exc.timeout:
-                raise
-            self._warn("read", exc)
-            return []
+            found = [_day_number(doc["day"]) async for doc in docs]
+        return found
 
     async def load_checkpoint(self, source: str, collection: str) -> dict | None:
         """The stream's saved resume token and the days it left to recount, per metric (None: never saved)."""
-        try:
+        doc = None
+        with self._tolerant("read"):
             doc = await self._db[STREAMS_COLLECTION].find_one({"_id": f"{source}|{collection}"})
-        except PyMongoError as exc:
-            if exc.timeout:
-                raise
-            self._warn("read", exc)
-            return None
         if doc is None or not isinstance(doc.get("token"), dict):
             return None
         pending = {m: {_day_number(d) for d in days} for m, days in doc.get("pending", {}).items()}
@@ -253,7 +213,8 @@ class StateStore:
         """One write: every event up to `token` is in the kept counts, except on the `pending` days (per metric),
         whose recounts are not saved yet, and, with `lost`, except everything (the stream's history was lost
         and the recount of every kept day has not begun). False if it could not be written."""
-        try:
+        saved = False
+        with self._tolerant("write"):
             await self._db[STREAMS_COLLECTION].replace_one(
                 {"_id": f"{source}|{collection}"},
                 {
@@ -266,35 +227,34 @@ class StateStore:
                 },
                 upsert=True,
             )
-        except PyMongoError as exc:
-            if exc.timeout:
-                raise
-            self._warn("write", exc)
-            return False
-        return True
+            saved = True
+        return saved
 
     async def load_param(self, source: str, name: str) -> frozenset[str] | None:
         """The set the kept counts were made with (None: never saved, or unreadable)."""
-        try:
+        doc = None
+        with self._tolerant("read"):
             doc = await self._db[PARAMS_COLLECTION].find_one({"_id": f"{source}|{name}"})
-        except PyMongoError as exc:
-            if exc.timeout:
-                raise
-            self._warn("read", exc)
-            return None
         return None if doc is None else frozenset(doc["values"])
 
     async def save_param(self, source: str, name: str, values: frozenset[str]) -> None:
-        try:
+        with self._tolerant("write"):
             await self._db[PARAMS_COLLECTION].replace_one(
                 {"_id": f"{source}|{name}"},
                 {"values": sorted(values), "saved_at": datetime.now(UTC)},
                 upsert=True,
             )
+
+    @contextlib.contextmanager
+    def _tolerant(self, what: str) -> Iterator[None]:
+        """A failure of the state database is passed over (logged once, see `_warn`), so the caller goes on with
+        what it had; a timeout is not: it is the caller's deadline."""
+        try:
+            yield
         except PyMongoError as exc:
             if exc.timeout:
                 raise
-            self._warn("write", exc)
+            self._warn(what, exc)
 
     def _warn(self, what: str, exc: PyMongoError) -> None:
         if isinstance(exc, InvalidOperation):  # the client is closed: the service is stopping, nothing is lost
