@@ -648,11 +648,8 @@ class Engine:
             self._closed[metric.name].update(kept)
             self._closed[metric.name].update(counted)
             self._versions[metric.name] = self._versions.get(metric.name, 0) + 1  # remembered sums are stale
-            for d in days:  # a change seen while counting: the count may predate it
-                if self._changes.get((metric.name, d), 0) != seen[d]:
-                    self._dirty[metric.name].add(d)
-                    if not metric.keeps_history:
-                        self._stale[metric.name].add(d)
+            # a change seen while counting: the count may predate it
+            self._owe(metric, {d for d in days if self._changes.get((metric.name, d), 0) != seen[d]})
 
     async def _count_and_save(self, source: str, metric: Metric, days: list[int], session) -> dict[int, ClosedDay]:
         """These closed days counted (with what was kept of them, for a metric that keeps history) and saved."""
@@ -907,10 +904,14 @@ class Engine:
     def owe(self, collection: str, pending: Mapping[str, Iterable[int]]) -> None:
         """Days a saved position still owed (an earlier process stopped before recounting them)."""
         for metric in self._of(collection):
-            days = set(pending.get(metric.name, ()))
-            self._dirty[metric.name] |= days
-            if not metric.keeps_history:
-                self._stale[metric.name] |= days
+            self._owe(metric, set(pending.get(metric.name, ())))
+
+    def _owe(self, metric: Metric, days: set[int]) -> None:
+        """These closed days are counted again; the state database drops them first, unless the metric keeps
+        history (its recount merges with what was kept)."""
+        self._dirty[metric.name] |= days
+        if not metric.keeps_history:
+            self._stale[metric.name] |= days
 
     def history_lost(self, collection: str) -> None:
         self.stats["history_lost"] += 1
@@ -927,11 +928,10 @@ class Engine:
                 stored = set(await self.store.stored_days(source, metric))
                 in_memory = set(self._closed[metric.name])
                 if metric.keeps_history:
-                    self._dirty[metric.name] |= stored | in_memory
+                    self._owe(metric, stored | in_memory)
                 else:
                     await self.store.forget(source, metric, stored - in_memory)
-                    self._dirty[metric.name] |= in_memory
-                    self._stale[metric.name] |= in_memory
+                    self._owe(metric, in_memory)
                 days += len(stored | in_memory)
             self._history_lost.discard(collection)
             self.stats["history_recounts"] += days
