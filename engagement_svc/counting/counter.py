@@ -8,6 +8,7 @@ makes `raw` disagree with a fresh index-only count, which is how deletions on cl
 from __future__ import annotations
 
 import asyncio
+from array import array
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
@@ -174,6 +175,51 @@ def cells_by_day(docs: Iterable[Mapping]) -> dict[int, tuple[Cells, int]]:
     return out
 
 
+def closed_days(docs: Iterable[Mapping], days: Iterable[int]) -> dict[int, ClosedDay]:
+    """Every one of these days as a ClosedDay (empty when the pipeline has no document for it), built straight
+    from the pipeline's arrays: their entries ordered by key (a sort of strings), then a few operations each. A
+    dict of (key, slot) cells sorted as tuples took 6 s of a 21 s cold request at 20M messages; a `$sort` in the
+    pipeline instead cost MongoDB 5 s for 14 days of messages."""
+    built = {int(doc["_id"]): _built(int(doc["_id"]), doc) for doc in docs}
+    return {d: built.get(d) or ClosedDay(d, {}, 0) for d in days}
+
+
+def _built(day: int, doc: Mapping) -> ClosedDay:
+    base = day * SLOTS_PER_DAY
+    k = doc["k"]
+    order = sorted((i for i, key in enumerate(k) if isinstance(key, str)), key=k.__getitem__)
+    keys: list[str] = []
+    starts, slots = array("I", [0]), bytearray()
+    if "lo" in doc:  # an interval metric: per key (once a day), its runs of slots, each slot present once
+        los, his = doc["lo"], doc["hi"]
+        for i in order:
+            pairs = zip(los[i], his[i], strict=True)
+            runs = [(max(a, base) - base, min(b, base + SLOTS_PER_DAY) - base) for a, b in pairs]
+            if len(runs) == 1:
+                covered: Iterable[int] = range(*runs[0])
+            else:
+                covered = sorted({slot for a, b in runs for slot in range(a, b)})
+            before = len(slots)
+            slots.extend(covered)
+            if len(slots) > before:
+                keys.append(k[i])
+                starts.append(len(slots))
+        return ClosedDay.from_arrays(day, keys, starts, bytes(slots), array("B", bytes([1]) * len(slots)), doc["raw"])
+    s, n = doc["s"], doc["n"]
+    counts = array("I")
+    for i in order:  # one entry per (slot, key): a key's entries are together once ordered by key
+        if n[i]:
+            if not keys or keys[-1] != k[i]:
+                if keys:
+                    starts.append(len(counts))
+                keys.append(k[i])
+            slots.append(int(s[i]) - base)
+            counts.append(n[i])
+    if keys:
+        starts.append(len(counts))
+    return ClosedDay.from_arrays(day, keys, starts, bytes(slots), counts, doc["raw"])
+
+
 async def count_days(
     db, metric: Metric, days: list[int], params: rules.Params = rules.NO_PARAMS, session=None
 ) -> dict[int, ClosedDay]:
@@ -182,8 +228,7 @@ async def count_days(
     if not days:
         return {}
     cursor = await db[metric.collection].aggregate(pipeline(metric, days, params), allowDiskUse=True, session=session)
-    found = cells_by_day([doc async for doc in cursor])
-    return {d: ClosedDay(d, *found.get(d, ({}, 0))) for d in days}
+    return closed_days([doc async for doc in cursor], days)
 
 
 async def _aggregate_at(db, collection: str, stages: list[dict], cluster_time) -> list[dict]:

@@ -79,6 +79,7 @@ def sessions(db, users):
         (datetime(2024, 3, 15, 23, 59, 59, tzinfo=UTC), 0.001),  # a few seconds across UTC midnight
     ]:
         logins.append(Login(ids[7][0], "user", start, start + timedelta(hours=hours)))
+    logins.append(Login(ids[8][0], "user", now - timedelta(minutes=40), None))  # open now, whatever the hour
     docs = session_documents(logins, now, SERVER, rng, ttl=False)
     db.rocketchat_sessions.insert_many(docs)
     kinds = {
@@ -93,7 +94,7 @@ def sessions(db, users):
         "bots": {"userId": {"$in": [ids[5][0], ids[18][0], ids[31][0]]}},
         "mobile": {"device.type": "mobile-app"},
     }
-    assert all(db.rocketchat_sessions.count_documents(q) > 0 for q in kinds.values())
+    assert all(db.rocketchat_sessions.count_documents(q) > 0 for q in kinds.values()), {k: db.rocketchat_sessions.count_documents(q) for k, q in kinds.items()}
     return db
 
 

@@ -1,0 +1,48 @@
+"""Closed days built straight from the counting pipeline's arrays (in MongoDB's order, not sorted) equal the days
+built from (key, slot) cells."""
+
+from __future__ import annotations
+
+import random
+
+from engagement_svc.counting.counter import cells_by_day, closed_days
+from engagement_svc.counting.kept import ClosedDay
+from engagement_svc.counting.slots import SLOTS_PER_DAY
+
+DAY = 20_000
+BASE = DAY * SLOTS_PER_DAY
+
+
+def _same(a: ClosedDay, b: ClosedDay) -> None:
+    assert a.cells() == b.cells()
+    assert (a.raw, list(a.keys)) == (b.raw, sorted(b.keys))
+
+
+def _messages_doc(rng: random.Random, ordered: bool) -> dict:
+    cells = sorted({(f"r{rng.randrange(40)}", rng.randrange(SLOTS_PER_DAY)) for _ in range(300)})
+    rows = [(k, BASE + s, rng.choice([0, 1, 2, 300])) for k, s in cells] + [(None, BASE, 5)]
+    if not ordered:
+        rng.shuffle(rows)
+    return {"_id": DAY, "k": [r[0] for r in rows], "s": [r[1] for r in rows], "n": [r[2] for r in rows], "raw": 999}
+
+
+def _sessions_doc(rng: random.Random, ordered: bool) -> dict:
+    keys = sorted({f"u{rng.randrange(60)}" for _ in range(50)})
+    if not ordered:
+        rng.shuffle(keys)
+    los, his = [], []
+    for _ in keys:
+        runs = [(BASE + rng.randrange(-50, SLOTS_PER_DAY), rng.randrange(1, 120)) for _ in range(rng.randrange(1, 4))]
+        los.append([a for a, _ in runs])
+        his.append([a + n for a, n in runs])
+    return {"_id": DAY, "k": keys, "lo": los, "hi": his, "raw": 0}
+
+
+def test_days_built_from_arrays_equal_days_built_from_cells() -> None:
+    rng = random.Random(7)
+    for make in (_messages_doc, _sessions_doc):
+        for ordered in (True, False, True):
+            doc = make(rng, ordered)
+            built = closed_days([doc], [DAY - 1, DAY])
+            _same(built[DAY], ClosedDay(DAY, *cells_by_day([doc])[DAY]))
+            assert built[DAY].keys and built[DAY - 1].cells() == {} and built[DAY - 1].raw == 0
