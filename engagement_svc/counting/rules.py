@@ -135,11 +135,32 @@ def _field_expression(path: str, condition: Any, params: Params) -> dict:
             if any(isinstance(a, (list, dict)) or a is None for a in values):
                 raise ValueError("rules test membership of scalars only")
             some = {"$gt": [{"$size": {"$setIntersection": [ref, values]}}, 0]}
-            member = {"$or": [{"$in": [ref, values]}, {"$and": [{"$isArray": ref}, some]}]}
+            member = {"$or": [_one_of(ref, values), {"$and": [{"$isArray": ref}, some]}]}
             parts.append(member if op == "$in" else {"$not": [member]})
         else:
             raise ValueError(f"unsupported operator in a rule: {op}")
     return parts[0] if len(parts) == 1 else {"$and": parts}
+
+
+SCAN_AT_MOST = 8  # values an `$in` expression compares one by one; more are searched as a tree
+
+
+def _one_of(ref: str, values: list) -> dict:
+    """Whether the field equals one of these values. MongoDB's `$in` expression compares them one by one, for
+    every document: with 500 bot users that doubled the counting of messages. Strings are searched as a sorted
+    tree of `$lt` tests instead (9 comparisons for 500) ending in a short `$in`, which is exact whatever the
+    field holds: a value of another type is routed anywhere and equals nothing there."""
+    if len(values) <= SCAN_AT_MOST or not all(isinstance(v, str) for v in values):
+        return {"$in": [ref, values]}
+    ordered = sorted(set(values))  # MongoDB compares strings bytewise in UTF-8: the order of Python's code points
+
+    def tree(lo: int, hi: int) -> dict:
+        if hi - lo <= SCAN_AT_MOST:
+            return {"$in": [ref, ordered[lo:hi]]}
+        mid = (lo + hi) // 2
+        return {"$cond": [{"$lt": [ref, ordered[mid]]}, tree(lo, mid), tree(mid, hi)]}
+
+    return tree(0, len(ordered))
 
 
 def as_expression(rule: Rule, params: Params = NO_PARAMS) -> dict:

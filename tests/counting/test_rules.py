@@ -99,3 +99,34 @@ def test_an_unsupported_operator_is_refused_when_the_rule_is_read():
         rules.as_expression({"ts": {"$gt": 1}})
     with pytest.raises(ValueError):
         rules.matches({"ts": {"$regex": "x"}}, {"ts": "x"})
+
+
+def test_a_large_parameter_is_searched_as_a_tree_and_agrees_three_ways(sync_client):
+    """500 ids (more than `$in` is asked to compare one by one): the search tree of `$lt` tests finds exactly the
+    members, whatever the field holds: ids of every length and case, non-ASCII ones, neighbours that are not
+    members, numbers, null, arrays, a missing author."""
+    import random
+
+    rng = random.Random(5)
+    alphabet = "aZ09._-\u00e9\u00df\u4e2d\U0001f600"
+    bots = sorted({"".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 9))) for _ in range(500)})
+    members = bots[::3]
+    assert len(members) > rules.SCAN_AT_MOST
+    authors: list = [*bots, "", "zzzz", "\U0010ffff", 7, 7.5, None, ["x", members[3]], [bots[1]], [], {"a": 1}]
+    docs = [{"_id": i, "u": {"_id": a}} for i, a in enumerate(authors)] + [{"_id": -1}, {"_id": -2, "u": {}}]
+    coll = sync_client.rules_test.tree
+    coll.drop()
+    coll.insert_many(docs)
+    try:
+        params = {"bots": frozenset(members)}
+        expression = rules.as_expression(BOT_MESSAGE, params)
+        assert "$cond" in str(expression)  # searched as a tree
+        by_find = sorted(d["_id"] for d in coll.find(rules.as_query(BOT_MESSAGE, params), {"_id": 1}))
+        by_expression = sorted(
+            d["_id"] for d in coll.aggregate([{"$match": {"$expr": expression}}, {"$project": {"_id": 1}}])
+        )
+        by_python = sorted(d["_id"] for d in docs if rules.matches(BOT_MESSAGE, d, params))
+        assert by_find == by_expression == by_python
+        assert len(by_find) == len(members) + 1  # and the array holding a member
+    finally:
+        coll.drop()
