@@ -56,7 +56,7 @@ from engagement_svc.tasks import background, cancelled
 
 log = logging.getLogger("engagement_svc.engine")
 
-CHUNK_DAYS = 8  # UTC days per counting job: a cold 7-day request (and the 7 before) is two jobs, one per worker
+CHUNK_DAYS = 8  # UTC days per counting job at most; a request's days are split evenly across the workers
 PARALLEL_COUNTS = 2  # counting jobs at once (MongoDB runs each aggregation on one core)
 BACKGROUND_TIMEOUT_S = 600  # a counting job that takes longer is abandoned and retried later
 MIN_SWEEP_GAP_S = 60  # deletions trigger a sweep at most this often (or every sweep_seconds, if shorter)
@@ -589,12 +589,22 @@ class Engine:
         shut = [d for d in wanted if self.is_closed(d, now)]
         missing = [d for d in shut if d not in closed]
         self.stats["closed_hits"] += len(shut) - len(missing)
+        open_days = [d for d in wanted if not self.is_closed(d, now)]
+        opening = None
         if missing:
             self.stats["closed_misses"] += len(missing)
-            await self._fill(metric, missing)
+            if open_days:  # the open days' snapshot is read while the closed days are counted, not after
+                opening = asyncio.ensure_future(self._open_views(metric, open_days, now))
+            try:
+                await self._fill(metric, missing)
+            except BaseException:
+                if opening is not None:  # it goes on (what it tracks is kept for the next ask)
+                    opening.add_done_callback(lambda f: f.cancelled() or f.exception())
+                raise
         views: dict[int, View] = {d: closed[d] for d in shut}
-        open_days = [d for d in wanted if not self.is_closed(d, now)]
-        if open_days:
+        if opening is not None:
+            views.update(await opening)
+        elif open_days:
             views.update(await self._open_views(metric, open_days, now))
         return views
 

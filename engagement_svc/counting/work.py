@@ -130,8 +130,7 @@ class Work:
         if todo and len(self._jobs) + len(todo) > self.max_jobs:
             self.stats["refused"] += 1
             raise Busy(self.estimate([]), self.queued_units + len(todo))
-        for i in range(0, len(todo), chunk):
-            part = todo[i : i + chunk]
+        for part in self._parts(todo, chunk, owner):
             job = Job(tuple(part), functools.partial(start, part), len(part), owner)
             job.future.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved, never "unretrieved"
             for key in part:
@@ -139,6 +138,22 @@ class Work:
             self._enqueue(job)
             jobs[id(job)] = job
         return list(jobs.values())
+
+    def _parts(self, keys: list[Hashable], chunk: int, owner: str) -> list[list[Hashable]]:
+        """The keys in order, in jobs of at most `chunk`, of even sizes; a caller's in a multiple of the workers
+        (13 days on 2 workers: 7 + 6, not 8 + 5, whose longer job the answer would wait for)."""
+        if not keys:
+            return []
+        parts = -(-len(keys) // chunk)
+        if owner != BACKGROUND and len(keys) >= self.workers:
+            parts = -(-parts // self.workers) * self.workers
+        size, extra = divmod(len(keys), parts)
+        out, at = [], 0
+        for i in range(parts):
+            end = at + size + (i < extra)
+            out.append(keys[at:end])
+            at = end
+        return out
 
     def _enqueue(self, job: Job) -> None:
         queue = self._queues.setdefault(job.owner, deque())

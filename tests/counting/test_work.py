@@ -42,11 +42,25 @@ async def work():
 
 async def test_one_key_asked_many_times_is_done_once(work):
     recorder = Recorder()
-    jobs = [submit_as(work, f"caller{i}", ["k1", "k2"], recorder.job, chunk=2) for i in range(10)]
+    jobs = [submit_as(work, f"caller{i}", ["k1"], recorder.job, chunk=2) for i in range(10)]
     assert len({id(j) for js in jobs for j in js}) == 1
     results = await work.wait(jobs[3], None)
-    assert results == [["k1", "k2"]] and recorder.ran == [("k1", "k2")]
+    assert results == [["k1"]] and recorder.ran == [("k1",)]
     assert work.stats["joined"] == 9
+
+
+async def test_a_callers_keys_are_split_evenly_across_the_workers(work):
+    """13 days on 2 workers: 7 + 6 (8 + 5 would keep the answer waiting for the longer job); background work in
+    even jobs of at most the chunk; keys keep their order."""
+    recorder = Recorder()
+    keys = list(range(13))
+    asked = submit_as(work, "viewer", keys, recorder.job, chunk=8)
+    assert [list(j.keys) for j in asked] == [keys[:7], keys[7:]]
+    many = submit_as(work, "viewer", list(range(100, 121)), recorder.job, chunk=8)
+    assert [len(j.keys) for j in many] == [6, 5, 5, 5]  # 3 jobs of 8 at most, made 4 for the 2 workers
+    warm = submit_as(work, BACKGROUND, list(range(200, 217)), recorder.job, chunk=8)
+    assert [len(j.keys) for j in warm] == [6, 6, 5]
+    await work.wait([*asked, *many, *warm], None)
 
 
 async def test_a_small_request_is_not_starved_by_another_callers_cold_history(work):
