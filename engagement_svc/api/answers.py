@@ -205,6 +205,7 @@ async def _active_days_counted(engine: Engine, q: RangeQuery) -> list[users.Acti
     counted = ACTIVE_USERS.counted_for(q.bots)
     spans = day_spans(q.zone, q.first_day - timedelta(days=MONTH_DAYS - 1), q.last_day)
     days = spans[MONTH_DAYS - 1 :]
+    await engine.prepare(ACTIVE_USERS, span_of_seconds(spans[0].lo_s, spans[-1].hi_s))
     lists = await engine.counts(ACTIVE_USERS, days, by="keys", counted=counted)
     ends = range(MONTH_DAYS - 1, len(spans))
     windows = [span_of_seconds(spans[i - WEEK_DAYS + 1].lo_s, spans[i].hi_s) for i in ends]

@@ -95,7 +95,7 @@ def _interval_pipeline(metric: Metric, days: Iterable[int], params: rules.Params
     day_of = {"$floor": {"$divide": ["$lo", SLOTS_PER_DAY]}}
     last_day = {"$floor": {"$divide": [{"$subtract": ["$hi", 1]}, SLOTS_PER_DAY]}}
     stages: list[dict] = [
-        {"$match": in_days(metric, days)},
+        {"$match": in_days(metric, days)},  # the rule here as well was slower (4.0 s instead of 3.0 for 12 days)
         _interval_stage(metric, params),
         {"$match": {"ok": True, "$expr": {"$gt": ["$t1", "$t0"]}}},
         {"$project": {"k": 1, "lo": {"$toInt": lo}, "hi": {"$toInt": hi}}},

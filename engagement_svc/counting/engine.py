@@ -57,6 +57,9 @@ from engagement_svc.tasks import background, cancelled
 log = logging.getLogger("engagement_svc.engine")
 
 CHUNK_DAYS = 8  # UTC days per counting job at most; a request's days are split evenly across the workers
+# An interval metric's job also reads the lookback days before its first day (3 for sessions): in longer jobs
+# that is less of the reading (6-day jobs read 9 days each).
+INTERVAL_CHUNK_DAYS = 2 * CHUNK_DAYS
 PARALLEL_COUNTS = 2  # counting jobs at once (MongoDB runs each aggregation on one core)
 BACKGROUND_TIMEOUT_S = 600  # a counting job that takes longer is abandoned and retried later
 MIN_SWEEP_GAP_S = 60  # deletions trigger a sweep at most this often (or every sweep_seconds, if shorter)
@@ -438,6 +441,14 @@ class Engine:
             self._series_cache[series_key] = ((version, open_slot), closed_only)
         return results
 
+    async def prepare(self, metric: Metric, s: Span) -> None:
+        """Every day this span touches counted (or read back) at once: an answer that reads them in several calls
+        (active users: its days, then their 7- and 30-day windows) waits for one fill, its jobs on every worker,
+        not for one fill after another."""
+        if s.first is not None and s.end is not None and s.end > s.first:
+            days = range(s.first // SLOTS_PER_DAY, (s.end - 1) // SLOTS_PER_DAY + 1)
+            await self._views(metric, days, datetime.now(UTC))
+
     def _closed_keys(
         self, metric: Metric, views: dict[int, View], first: int, end: int, counted: tuple[str, ...], version: tuple
     ) -> frozenset[str]:
@@ -617,7 +628,9 @@ class Engine:
         """Jobs (queued for the current caller, or joined) that fill these days, newest first."""
         kind = "recount" if recount else "fill"
         return self.work.submit(
-            [(kind, metric.name, d) for d in sorted(days, reverse=True)], self._fill_keys, CHUNK_DAYS
+            [(kind, metric.name, d) for d in sorted(days, reverse=True)],
+            self._fill_keys,
+            INTERVAL_CHUNK_DAYS if metric.is_interval else CHUNK_DAYS,
         )
 
     async def _fill_keys(self, keys: list[tuple[str, str, int]]) -> None:

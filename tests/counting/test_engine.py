@@ -208,7 +208,8 @@ async def test_identical_concurrent_requests_share_one_count(client, db):
     # The 11 days asked and the 11 before them hold the UTC days from the first message (June 1) to June 20:
     # counted once, in jobs of at most CHUNK_DAYS days made a multiple of the workers, however many asked.
     workers = client.server.app[ENGINE].work.workers
-    assert aggregates == -(-(-(-20 // CHUNK_DAYS)) // workers) * workers
+    jobs = -(-20 // CHUNK_DAYS)
+    assert aggregates == -(-jobs // workers) * workers
 
 
 async def test_rocketchat_database_is_never_written(aiohttp_client, settings, users, db, sync_client):

@@ -94,7 +94,8 @@ def sessions(db, users):
         "bots": {"userId": {"$in": [ids[5][0], ids[18][0], ids[31][0]]}},
         "mobile": {"device.type": "mobile-app"},
     }
-    assert all(db.rocketchat_sessions.count_documents(q) > 0 for q in kinds.values()), {k: db.rocketchat_sessions.count_documents(q) for k, q in kinds.items()}
+    found = {kind: db.rocketchat_sessions.count_documents(q) for kind, q in kinds.items()}
+    assert all(found.values()), found
     return db
 
 
