@@ -3,8 +3,9 @@
 Every piece of counting has a key. A key asked for while its work is queued or running joins it; a finished
 result may be kept for a while (`keep_seconds`) and handed to later askers. Queued work (counting closed days)
 runs on a fixed number of workers, taken round-robin across callers, so one caller's cold history never starves
-another's small request; background work (the backfill) runs only when no caller waits, and on all workers
-but one, so that a request's counting never waits behind more than what is running. A caller that
+another's small request; background work (the backfill) runs only when no caller waits, on at most
+`background_workers` at once (all by default: the engine keeps its background jobs short instead, so that a
+request's counting waits at most for what is running, a few seconds). A caller that
 would wait longer than its deadline is told so at once (`Busy`), with an estimate, and the work goes on.
 
 Bounds: at most `max_jobs` pieces of work queued or kept at once (more is refused with `Busy`); each piece runs
@@ -54,9 +55,11 @@ class Job:
 
 
 class Work:
-    def __init__(self, workers: int = 2, job_timeout: float = 600.0, max_jobs: int = 4096):
+    def __init__(
+        self, workers: int = 2, job_timeout: float = 600.0, max_jobs: int = 4096, background_workers: int | None = None
+    ):
         self.workers = workers
-        self.background_workers = max(1, workers - 1)
+        self.background_workers = workers if background_workers is None else max(1, min(workers, background_workers))
         self.job_timeout = job_timeout
         self.max_jobs = max_jobs
         self._jobs: dict[Hashable, Job] = {}

@@ -142,7 +142,10 @@ async def test_an_estimate_too_low_is_told_before_the_deadline_not_after(work):
     assert sorted(k for r in results for k in r) == [("old", i) for i in range(8)]
 
 
-async def test_background_work_leaves_one_worker_free(work):
+@pytest.mark.parametrize("bound", [None, 1])
+async def test_background_work_runs_on_at_most_its_workers(bound):
+    work = Work(workers=2, job_timeout=30, background_workers=bound)
+    work.start()
     recorder = Recorder(0.05)
     running: list[int] = []
 
@@ -150,8 +153,12 @@ async def test_background_work_leaves_one_worker_free(work):
         running.append(sum(1 for j in work._running if j.owner == BACKGROUND))
         return await recorder.job(keys)
 
-    await work.wait(submit_as(work, BACKGROUND, [("warm", i) for i in range(10)], job), None)
-    assert max(running) == 1 and len(running) == 10  # one at a time, on two workers
+    try:
+        await work.wait(submit_as(work, BACKGROUND, [("warm", i) for i in range(10)], job), None)
+    finally:
+        for future in work.stop():
+            future.cancel()
+    assert max(running) == (bound or 2) and len(running) == 10  # both workers by default; one when bounded
 
 
 async def test_queued_work_is_bounded(work):
