@@ -5,7 +5,7 @@ The glue between layers: the engine counts, `rocketchat.rooms` reads room docume
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import timedelta
 from typing import TypeVar
 
@@ -215,14 +215,23 @@ async def _active_days_counted(engine: Engine, q: RangeQuery) -> list[users.Acti
     return [users.ActiveDay(q.first_day + timedelta(days=i), lists[i], wide[i], wide[n + i]) for i in range(n)]
 
 
-async def active_users(engine: Engine, q: RangeQuery) -> str:
-    """The body itself is remembered too: a month of `usersList` on a big server is megabytes of JSON."""
+STREAMED_IDS = 50_000  # an answer listing more user ids than this (about 1.3 MB of JSON) is written day by day
+
+
+async def active_users(engine: Engine, q: RangeQuery) -> str | Iterator[str]:
+    """The body itself is remembered too: a month of `usersList` on a big server is megabytes of JSON. A longer
+    one is never held whole: written to the client a day at a time."""
     key = ("active-users.json", q.zone.key, q.first_day, q.last_day, q.bots)
-
-    async def compute() -> str:
-        return users.active_users_json(await _active_days(engine, q))
-
-    return await _remembered(engine, key, compute, ACTIVE_USERS)
+    stamp = engine.stamp(ACTIVE_USERS)
+    found = engine.remembered(key, stamp)
+    if found is not None:
+        return found
+    days = await _active_days(engine, q)
+    if sum(len(d.users) for d in days) > STREAMED_IDS:
+        return users.active_users_pieces(days)
+    body = users.active_users_json(days)
+    engine.remember(key, stamp, body)
+    return body
 
 
 async def active_users_csv(engine: Engine, q: RangeQuery) -> Table:

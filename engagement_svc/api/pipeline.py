@@ -11,7 +11,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +45,7 @@ class Endpoint:
     path: str
     summary: str
     parse: Callable[[Mapping[str, str], Settings], Any]  # raises BadRequest with the contract's text
-    answer: Callable[[Engine, Any], Awaitable[str]]  # the 200 body, as JSON text
+    answer: Callable[[Engine, Any], Awaitable[str | Iterator[str]]]  # the 200 body: JSON text, or its pieces
     table: Callable[[Engine, Any], Awaitable[Table]]  # the 200 body as CSV
 
 
@@ -69,33 +69,49 @@ def _weight(text: str) -> float:
     return float(text) if re.fullmatch(r"0(\.\d{0,3})?|1(\.0{0,3})?", text) else 1.0
 
 
-async def send_csv(request: web.Request, table: Table, headers: dict[str, str]) -> web.StreamResponse:
-    """The table streamed: the header first, then its lines in batches as they come."""
-    response = web.StreamResponse(
-        headers={
-            **headers,
-            "X-Request-Id": request.get(REQUEST_ID_KEY, ""),
-            "Content-Type": "text/csv; charset=utf-8",
-            "Content-Disposition": f'attachment; filename="{table.filename}"',
-        }
-    )
+STREAM_BATCH = 64 * 1024  # characters written at a time when an answer is streamed
+
+
+async def send_stream(request: web.Request, headers: dict[str, str], pieces: AsyncIterator[str]) -> web.StreamResponse:
+    """An answer written as its pieces come, in batches (never held whole: a year of active users is 39 MB)."""
+    response = web.StreamResponse(headers={**headers, "X-Request-Id": request.get(REQUEST_ID_KEY, "")})
     await response.prepare(request)
-    batch = [table.head()]
+    batch: list[str] = []
+    size = 0
     try:
-        async for text in table.lines:
+        async for text in pieces:
             batch.append(text)
-            if len(batch) >= 500:
+            size += len(text)
+            if size >= STREAM_BATCH:
                 await response.write("".join(batch).encode())
-                batch = []
+                batch, size = [], 0
     except (TimeoutError, PyMongoError) as exc:
         # The status is sent already: the answer is cut off (no final chunk), so no client takes it as whole.
-        log.warning("database %s while streaming CSV; answer cut off", database_problem(exc))
+        log.warning("database %s while streaming an answer; answer cut off", database_problem(exc))
         if request.transport is not None:
             request.transport.close()
         return response
     await response.write("".join(batch).encode())
     await response.write_eof()
     return response
+
+
+async def _csv_pieces(table: Table) -> AsyncIterator[str]:
+    yield table.head()
+    async for text in table.lines:
+        yield text
+
+
+async def _pieces(parts: Iterable[str]) -> AsyncIterator[str]:
+    for part in parts:
+        yield part
+
+
+def send_csv(request: web.Request, table: Table, headers: dict[str, str]) -> Awaitable[web.StreamResponse]:
+    """The table streamed: the header first, then its lines as they come."""
+    disposition = f'attachment; filename="{table.filename}"'
+    csv = {"Content-Type": "text/csv; charset=utf-8", "Content-Disposition": disposition}
+    return send_stream(request, {**headers, **csv}, _csv_pieces(table))
 
 
 NO_STORE = {"Cache-Control": "no-store"}  # answers for one signed-in user: never kept by a proxy or browser
@@ -138,7 +154,10 @@ def handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamR
                     if csv:
                         return await send_csv(request, await endpoint.table(engine, query), headers)
                     body = await endpoint.answer(engine, query)
-                    return web.Response(text=body, content_type="application/json", headers=headers)
+                    if isinstance(body, str):
+                        return web.Response(text=body, content_type="application/json", headers=headers)
+                    json_type = {"Content-Type": "application/json; charset=utf-8"}
+                    return await send_stream(request, {**headers, **json_type}, _pieces(body))
         except BadRequest as exc:
             return failure(400, str(exc), headers=headers)
         except Busy as exc:

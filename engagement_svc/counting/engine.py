@@ -34,6 +34,7 @@ import pymongo
 from bson import Timestamp
 from pymongo.errors import PyMongoError
 
+from engagement_svc import memory
 from engagement_svc.counting import counter, rules
 from engagement_svc.counting.catalog import CATALOG, FLAG, PARAM_SOURCES, Metric, unflagged
 from engagement_svc.counting.kept import Classes, ClosedDay, EveryKey, OpenDay
@@ -115,7 +116,7 @@ class RunningSums:
     ):
         self.version = version
         self.first_day = min(closed)
-        self._days: list[list[int] | None] = []
+        self._days: list[array | None] = []
         totals, kept = array("q", [0]), array("l", [0])
         for day in range(self.first_day, max(closed) + 1):
             view = closed.get(day)
@@ -347,7 +348,8 @@ class Engine:
         by="class": per span, {class: sum} over every class (room types c, p, d, l, v...);
         by="key": per span, {key: sum} over the keys that count;
         by="distinct": per span, how many different keys that count have anything in it (users, say);
-        by="keys": per span, the set of those keys, flagged ones under their plain key (never remembered).
+        by="keys": per span, the sorted list of those keys, flagged ones under their plain key (never remembered;
+        made one span at a time: a year of active users is 365 lists of ids, not 365 sets alive at once).
         `counted`: the classes that count (default: the metric's; see `Metric.counted_for` for flagged keys).
 
         A sum or distinct count of a span in closed days is remembered (by its slots, so every zone whose day
@@ -428,7 +430,7 @@ class Engine:
                     seen |= view.key_set(a, b)
                 fresh = {key for key in seen if key not in closed and classes.kind(key) in counted}
                 if by == "keys":
-                    results[i] = {unflagged(key) for key in (*closed, *fresh)}
+                    results[i] = sorted({unflagged(key) for key in (*closed, *fresh)})
                 else:
                     results[i] = len(closed) + len(fresh)
             if cache is not None and s.end <= open_slot:
@@ -916,6 +918,7 @@ class Engine:
                         await self.rooms.refresh(self._room_keys)
                         self._earliest.clear()
                         last_refresh = time.monotonic()
+                        memory.trim()  # what answers and recounts freed since, back to the system
             except PyMongoError as exc:
                 log.warning("background maintenance failed (%s); retrying", type(exc).__name__)
                 await asyncio.sleep(5.0)
@@ -1110,12 +1113,16 @@ class Engine:
                     break
                 except PyMongoError:
                     await asyncio.sleep(5.0)
+        memory.trim()  # the backfill's decoded results, freed, back to the system
 
 
 def _size(value: Any) -> int:
-    """About the memory an answer holds: a JSON text's length; a collection's length x 100 bytes (a row)."""
+    """About the memory an answer holds: a JSON text's length; a collection's items' own `nbytes` (a day of
+    active users: 8 bytes per id), else 100 bytes an item (a row)."""
     if isinstance(value, str | bytes):
         return len(value)
+    if isinstance(value, list | tuple):
+        return sum(getattr(item, "nbytes", 100) for item in value)
     return 100 * len(value) if hasattr(value, "__len__") else 100
 
 

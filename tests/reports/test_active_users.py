@@ -128,6 +128,25 @@ async def test_active_users_equal_a_recount(client, sessions):
     assert total > 1000
 
 
+async def test_a_long_answer_is_streamed_and_equals_the_recount(client, sessions, monkeypatch):
+    """An answer listing more ids than STREAMED_IDS is written a day at a time (chunked, never held whole):
+    the same bytes as the whole answer, equal to the recount."""
+    from engagement_svc.api import answers
+
+    start, end = cases()[-1]
+    params = {"start": start, "end": end, "timezone": "America/Havana"}
+    monkeypatch.setattr(answers, "STREAMED_IDS", 10)
+    streamed = await client.get(PATHS["active"], params=params, headers=ADMIN_HEADERS)
+    assert streamed.status == 200 and streamed.headers.get("Transfer-Encoding") == "chunked"
+    assert streamed.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert "Content-Length" not in streamed.headers
+    body = await streamed.read()
+    monkeypatch.undo()  # and once more, whole (a streamed answer is not remembered)
+    whole = await client.get(PATHS["active"], params=params, headers=ADMIN_HEADERS)
+    assert "Content-Length" in whole.headers and await whole.read() == body
+    assert await streamed.json() == expected_active_users(sessions, parse(start), parse(end), params["timezone"])
+
+
 async def test_users_by_hour_equal_a_recount(client, sessions):
     for i, (start, end) in enumerate([*cases()[:4], recent()]):
         for zone in ZONES:
