@@ -74,19 +74,22 @@ def _narrow(counts: array) -> array:
     return counts
 
 
-def _prefix(slots: list[int]) -> list[int]:
-    out, running = [0], 0
+Prefix = array  # of 64-bit ints: SLOTS_PER_DAY + 1 running sums (776 bytes; a list of ints took 2-3 KB)
+
+
+def _prefix(slots: list[int]) -> Prefix:
+    out, running = array("q", [0]), 0
     for n in slots:
         running += n
         out.append(running)
     return out
 
 
-def combined(prefix: Mapping[str, list[int]], counted: tuple[str, ...]) -> list[int]:
+def combined(prefix: Mapping[str, Prefix], counted: tuple[str, ...]) -> Prefix:
     parts = [p for kind in counted if (p := prefix.get(kind)) is not None]
     if not parts:
-        return [0] * (SLOTS_PER_DAY + 1)
-    return parts[0] if len(parts) == 1 else [sum(values) for values in zip(*parts, strict=True)]
+        return array("q", bytes(8 * (SLOTS_PER_DAY + 1)))
+    return parts[0] if len(parts) == 1 else array("q", [sum(values) for values in zip(*parts, strict=True)])
 
 
 class ClosedDay:
@@ -124,8 +127,8 @@ class ClosedDay:
             starts = array("I", [0])
         self.keys, self.starts, self.slots, self.counts = _shared(keys), starts, bytes(slots), _narrow(counts)
         self._generation = -1
-        self._class_prefix: dict[str, list[int]] = {}
-        self._counted: dict[tuple[str, ...], list[int]] = {}
+        self._class_prefix: dict[str, Prefix] = {}
+        self._counted: dict[tuple[str, ...], Prefix] = {}
         self._by_slot: list[array] | None = None
 
     @classmethod
@@ -156,7 +159,7 @@ class ClosedDay:
             + index
         )
 
-    def class_prefix(self, classes: Classes) -> dict[str, list[int]]:
+    def class_prefix(self, classes: Classes) -> dict[str, Prefix]:
         if self._generation != classes.generation:
             per_class: dict[str, list[int]] = {}
             for i, key in enumerate(self.keys):
@@ -171,7 +174,7 @@ class ClosedDay:
             self._generation = classes.generation
         return self._class_prefix
 
-    def counted_prefix(self, classes: Classes, counted: tuple[str, ...]) -> list[int]:
+    def counted_prefix(self, classes: Classes, counted: tuple[str, ...]) -> Prefix:
         """The running sum over the day's slots of the classes that count, together."""
         prefix = self.class_prefix(classes)
         found = self._counted.get(counted)
@@ -243,7 +246,7 @@ class OpenDay:
         elif (kind := classes.kind(key)) is not None:
             self._by_class.setdefault(kind, [0] * SLOTS_PER_DAY)[slot] += 1
 
-    def class_prefix(self, classes: Classes) -> dict[str, list[int]]:
+    def class_prefix(self, classes: Classes) -> dict[str, Prefix]:
         """`classes` must know every key in `unfolded` (the engine looks them up first)."""
         pending = self.unfolded
         if self._generation != classes.generation:  # every key again, by its class now
@@ -258,7 +261,7 @@ class OpenDay:
         self.unfolded = {}  # never `cells` itself: a later add would count twice
         return {kind: _prefix(slots) for kind, slots in self._by_class.items()}
 
-    def counted_prefix(self, classes: Classes, counted: tuple[str, ...]) -> list[int]:
+    def counted_prefix(self, classes: Classes, counted: tuple[str, ...]) -> Prefix:
         return combined(self.class_prefix(classes), counted)
 
     def key_totals(self) -> dict[str, int]:
