@@ -201,18 +201,16 @@ async def _active_days(engine: Engine, q: RangeQuery) -> list[users.ActiveDay]:
 
 
 async def _active_days_counted(engine: Engine, q: RangeQuery) -> list[users.ActiveDay]:
-    """Per day of the range: its active users, and the distinct users of the 7 and 30 days ending with it."""
+    """Per day of the range: its active users, and the distinct users of the 7 and 30 days ending with it (the
+    union of those days' users: a user is active in a window when in one of its days)."""
     counted = ACTIVE_USERS.counted_for(q.bots)
     spans = day_spans(q.zone, q.first_day - timedelta(days=MONTH_DAYS - 1), q.last_day)
-    days = spans[MONTH_DAYS - 1 :]
-    await engine.prepare(ACTIVE_USERS, span_of_seconds(spans[0].lo_s, spans[-1].hi_s))
-    lists = await engine.counts(ACTIVE_USERS, days, by="keys", counted=counted)
-    ends = range(MONTH_DAYS - 1, len(spans))
-    windows = [span_of_seconds(spans[i - WEEK_DAYS + 1].lo_s, spans[i].hi_s) for i in ends]
-    windows += [span_of_seconds(spans[i - MONTH_DAYS + 1].lo_s, spans[i].hi_s) for i in ends]
-    wide = await engine.counts(ACTIVE_USERS, windows, by="distinct", counted=counted)
-    n = len(days)
-    return [users.ActiveDay(q.first_day + timedelta(days=i), lists[i], wide[i], wide[n + i]) for i in range(n)]
+    lists = await engine.counts(ACTIVE_USERS, spans, by="keys", counted=counted)  # every day, filled at once
+    wide = users.window_distinct(lists, (WEEK_DAYS, MONTH_DAYS))
+    first = MONTH_DAYS - 1
+    return [
+        users.ActiveDay(q.first_day + timedelta(days=i - first), lists[i], *wide[i]) for i in range(first, len(spans))
+    ]
 
 
 STREAMED_IDS = 50_000  # an answer listing more user ids than this (about 1.3 MB of JSON) is written day by day

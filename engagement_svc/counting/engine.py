@@ -446,14 +446,6 @@ class Engine:
             self._series_cache[series_key] = ((version, open_slot), closed_only)
         return results
 
-    async def prepare(self, metric: Metric, s: Span) -> None:
-        """Every day this span touches counted (or read back) at once: an answer that reads them in several calls
-        (active users: its days, then their 7- and 30-day windows) waits for one fill, its jobs on every worker,
-        not for one fill after another."""
-        if s.first is not None and s.end is not None and s.end > s.first:
-            days = range(s.first // SLOTS_PER_DAY, (s.end - 1) // SLOTS_PER_DAY + 1)
-            await self._views(metric, days, datetime.now(UTC))
-
     def _closed_keys(
         self, metric: Metric, views: dict[int, View], first: int, end: int, counted: tuple[str, ...], version: tuple
     ) -> frozenset[str]:
@@ -672,7 +664,13 @@ class Engine:
                     if others:
                         kept.update(await self._counted_elsewhere(source, metric, others, session))
             self.stats["state_hits"] += len(kept)
-            await self.classes(metric).ensure(k for c in (*kept.values(), *counted.values()) for k in c.keys)
+            classes = self.classes(metric)
+            await classes.ensure(k for c in (*kept.values(), *counted.values()) for k in c.keys)
+            for day in (*kept.values(), *counted.values()):
+                # The sums requests read, made here a day at a time rather than by the next request for all of
+                # the job's days at once (a warm request after each backfill job took 60 ms more).
+                day.counted_prefix(classes, metric.counted_for("include"))
+                await asyncio.sleep(0)
             self._closed[metric.name].update(kept)
             self._closed[metric.name].update(counted)
             self._versions[metric.name] = self._versions.get(metric.name, 0) + 1  # remembered sums are stale
