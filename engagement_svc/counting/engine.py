@@ -1120,7 +1120,7 @@ def _size(value: Any) -> int:
     if isinstance(value, str | bytes):
         return len(value)
     if isinstance(value, list | tuple):
-        return sum(getattr(item, "nbytes", 100) for item in value)
+        return sum(n if isinstance(n := getattr(item, "nbytes", None), int) else 100 for item in value)
     return 100 * len(value) if hasattr(value, "__len__") else 100
 
 
