@@ -213,7 +213,9 @@ async def _active_days_counted(engine: Engine, q: RangeQuery) -> list[users.Acti
     ]
 
 
-STREAMED_IDS = 50_000  # an answer listing more user ids than this (about 1.3 MB of JSON) is written day by day
+# An answer listing more user ids than this (about 10 MB of JSON; the 16 MB and more that are not remembered) is
+# written day by day, never held whole.
+STREAMED_IDS = 500_000
 
 
 async def active_users(engine: Engine, q: RangeQuery) -> str | Iterator[str]:

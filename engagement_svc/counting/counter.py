@@ -198,7 +198,7 @@ def built_day(day: int, doc: Mapping) -> ClosedDay:
             if len(slots) > before:
                 keys.append(k[i])
                 starts.append(len(slots))
-        return ClosedDay.from_arrays(day, keys, starts, bytes(slots), array("B", bytes([1]) * len(slots)), doc["raw"])
+        return ClosedDay.from_arrays(day, keys, starts, bytes(slots), array("B", bytes([1])) * len(slots), doc["raw"])
     s, n = doc["s"], doc["n"]
     counts = array("I")
     for i in order:  # one entry per (slot, key): a key's entries are together once ordered by key

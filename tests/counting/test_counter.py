@@ -46,3 +46,15 @@ def test_days_built_from_arrays_equal_days_built_from_cells() -> None:
             built = built_day(DAY, doc)
             _same(built, ClosedDay(DAY, *cells_by_day([doc])[DAY]))
             assert built.keys
+
+
+def test_a_day_of_presence_holds_no_counts_of_its_own():
+    """Every count of a day of sessions is 1: the day shares one run of ones (no memory of its own), and reads,
+    sums and its size say so; a day of messages keeps its counts, as bytes when they fit."""
+    rng = random.Random(11)
+    presence = built_day(DAY, _sessions_doc(rng, True))
+    assert isinstance(presence.counts, memoryview) and set(presence.counts) == {1}
+    assert presence.nbytes() == 8 * len(presence.keys) + len(presence.slots) + 4 * len(presence.starts)
+    assert sum(presence.key_totals().values()) == len(presence.slots) == len(presence.cells())
+    messages = built_day(DAY, _messages_doc(rng, True))
+    assert not isinstance(messages.counts, memoryview) and messages.counts.typecode == "I"  # a count of 300
