@@ -64,6 +64,7 @@ INTERVAL_CHUNK_DAYS = 2 * CHUNK_DAYS
 # The backfill runs on every worker while no request waits, in jobs short enough that a request that comes
 # waits for at most one of them (4 days of messages: about 2 s at 20M messages); sessions' days are cheaper.
 BACKGROUND_CHUNK_DAYS = CHUNK_DAYS // 2
+YIELD_SPANS = 8  # distinct users of this many spans computed between two turns of the event loop
 PARALLEL_COUNTS = 2  # counting jobs at once (MongoDB runs each aggregation on one core)
 BACKGROUND_TIMEOUT_S = 600  # a counting job that takes longer is abandoned and retried later
 MIN_SWEEP_GAP_S = 60  # deletions trigger a sweep at most this often (or every sweep_seconds, if shorter)
@@ -393,7 +394,9 @@ class Engine:
             return results
         views = await self._views(metric, days, now)
         version = self._version(metric)  # as of the views
-        for i in todo:
+        for done, i in enumerate(todo):
+            if by in ("distinct", "keys") and done % YIELD_SPANS == YIELD_SPANS - 1:
+                await asyncio.sleep(0)  # a long answer (a year by hour: 8,760 spans) lets other requests in
             s = spans[i]
             if s.first is None or s.end is None:
                 results[i] = await self._exact(metric, s, by, counted)

@@ -146,7 +146,7 @@ class ClosedDay:
         self._generation = -1
         self._class_prefix: dict[str, Prefix] = {}
         self._counted: dict[tuple[str, ...], Prefix] = {}
-        self._by_slot: tuple[array, array] | None = None  # (offsets per slot, key indices), see key_set
+        self._by_slot: list[array] | None = None  # per slot, the indices of its keys (built when first asked)
 
     @classmethod
     def from_arrays(cls, day: int, keys: list[str], starts: array, slots: bytes, counts: Counts, raw: int):
@@ -167,7 +167,7 @@ class ClosedDay:
 
     def nbytes(self) -> int:
         """About the memory this day holds of its own (a key's one shared string is not counted: 8 bytes each)."""
-        index = sum(a.itemsize * len(a) for a in self._by_slot) if self._by_slot is not None else 0  # both arrays
+        index = sum(a.itemsize * len(a) for a in self._by_slot) if self._by_slot is not None else 0
         counts = 0 if isinstance(self.counts, memoryview) else self.counts.itemsize * len(self.counts)
         return 8 * len(self.keys) + len(self.slots) + counts + 4 * len(self.starts) + index
 
@@ -208,29 +208,17 @@ class ClosedDay:
         if (first, end) == (0, SLOTS_PER_DAY):
             return set(self.keys)
         if self._by_slot is None:
-            self._by_slot = self._slot_index()
-        offsets, members = self._by_slot
-        keys = self.keys
-        return {keys[i] for i in members[offsets[first] : offsets[end]]}
-
-    def _slot_index(self) -> tuple[array, array]:
-        """The keys of each slot, slot after slot in one array (`offsets[s]` to `offsets[s + 1]`), so that any run
-        of slots is one slice: two arrays a day, where one array per slot cost 96 objects a day."""
-        offsets = array("I", [0] * (SLOTS_PER_DAY + 1))
-        for slot in self.slots:
-            offsets[slot + 1] += 1
-        for slot in range(SLOTS_PER_DAY):
-            offsets[slot + 1] += offsets[slot]
-        kind = "H" if len(self.keys) <= 0xFFFF else "I"
-        members = array(kind, bytes(array(kind).itemsize * len(self.slots)))
-        at = array("I", offsets[:-1])
-        starts, slots = self.starts, self.slots
-        for i in range(len(self.keys)):
-            for j in range(starts[i], starts[i + 1]):
-                slot = slots[j]
-                members[at[slot]] = i
-                at[slot] += 1
-        return offsets, members
+            kind = "H" if len(self.keys) <= 0xFFFF else "I"
+            by_slot = [array(kind) for _ in range(SLOTS_PER_DAY)]
+            starts, slots = self.starts, self.slots
+            for i in range(len(self.keys)):
+                for j in range(starts[i], starts[i + 1]):
+                    by_slot[slots[j]].append(i)
+            self._by_slot = by_slot
+        keys, found = self.keys, set[str]()
+        for slot in range(first, end):
+            found.update(keys[i] for i in self._by_slot[slot])
+        return found
 
     def key_sums(self, first: int, end: int) -> dict[str, int]:
         out: dict[str, int] = {}
