@@ -153,28 +153,6 @@ def pipeline(metric: Metric, days: Iterable[int], params: rules.Params = rules.N
     ]
 
 
-def cells_by_day(docs: Iterable[Mapping]) -> dict[int, tuple[Cells, int]]:
-    """The pipeline's output as (key, slot within the day) -> count, per day, with the day's raw count."""
-    out: dict[int, tuple[Cells, int]] = {}
-    for doc in docs:
-        day = int(doc["_id"])
-        base = day * SLOTS_PER_DAY
-        cells: Cells = {}
-        if "lo" in doc:  # an interval metric's runs of slots, per key
-            for key, los, his in zip(doc["k"], doc["lo"], doc["hi"], strict=True):
-                if isinstance(key, str):
-                    for a, b in zip(los, his, strict=True):
-                        for slot in range(max(a, base), min(b, base + SLOTS_PER_DAY)):
-                            cells[(key, slot - base)] = 1
-            out[day] = (cells, doc["raw"])
-            continue
-        for key, slot, n in zip(doc["k"], doc["s"], doc["n"], strict=True):
-            if n and isinstance(key, str):
-                cells[(key, int(slot) - base)] = n
-        out[day] = (cells, doc["raw"])
-    return out
-
-
 def built_day(day: int, doc: Mapping) -> ClosedDay:
     """One day of the pipeline's output as a ClosedDay, straight from its arrays: their entries ordered by key
     (a sort of strings), then a few operations each. A dict of (key, slot) cells sorted as tuples took 6 s of a
@@ -254,8 +232,13 @@ async def _aggregate_at(db, collection: str, stages: list[dict], cluster_time) -
 async def count_at(
     db, metric: Metric, days: list[int], cluster_time, params: rules.Params = rules.NO_PARAMS
 ) -> dict[int, tuple[Cells, int]]:
-    """The same count as a snapshot read at a cluster time (what a change stream then continues from)."""
-    return cells_by_day(await _aggregate_at(db, metric.collection, pipeline(metric, days, params), cluster_time))
+    """The same count as a snapshot read at a cluster time (what a change stream then continues from), as
+    (key, slot within the day) -> count per day, with the day's raw count."""
+    out: dict[int, tuple[Cells, int]] = {}
+    for doc in await _aggregate_at(db, metric.collection, pipeline(metric, days, params), cluster_time):
+        day = built_day(int(doc["_id"]), doc)
+        out[day.day] = (day.cells(), day.raw)
+    return out
 
 
 Ongoing = list[tuple[str, int, int]]  # (key, first slot, bound slot): intervals still open, covering up to now

@@ -1,11 +1,11 @@
-"""Closed days built straight from the counting pipeline's arrays (in MongoDB's order, not sorted) equal the days
-built from (key, slot) cells."""
+"""Closed days built straight from the counting pipeline's arrays (in MongoDB's order, not sorted) equal the
+(key, slot) cells the arrays describe, read here one entry at a time."""
 
 from __future__ import annotations
 
 import random
 
-from engagement_svc.counting.counter import built_day, cells_by_day
+from engagement_svc.counting.counter import built_day
 from engagement_svc.counting.kept import ClosedDay
 from engagement_svc.counting.slots import SLOTS_PER_DAY
 
@@ -16,6 +16,22 @@ BASE = DAY * SLOTS_PER_DAY
 def _same(a: ClosedDay, b: ClosedDay) -> None:
     assert a.cells() == b.cells()
     assert (a.raw, list(a.keys)) == (b.raw, sorted(b.keys))
+
+
+def _cells(doc: dict) -> dict[tuple[str, int], int]:
+    """What the pipeline's document says, entry by entry: a count per (room, slot), or a user present in every
+    slot of the day one of their runs covers; entries without a string key count nowhere."""
+    cells: dict[tuple[str, int], int] = {}
+    if "lo" in doc:
+        for key, los, his in zip(doc["k"], doc["lo"], doc["hi"], strict=True):
+            for a, b in zip(los, his, strict=True):
+                for slot in range(max(a, BASE), min(b, BASE + SLOTS_PER_DAY)):
+                    cells[(key, slot - BASE)] = 1
+    else:
+        for key, slot, n in zip(doc["k"], doc["s"], doc["n"], strict=True):
+            if n and isinstance(key, str):
+                cells[(key, slot - BASE)] = n
+    return cells
 
 
 def _messages_doc(rng: random.Random, ordered: bool) -> dict:
@@ -44,7 +60,7 @@ def test_days_built_from_arrays_equal_days_built_from_cells() -> None:
         for ordered in (True, False, True):
             doc = make(rng, ordered)
             built = built_day(DAY, doc)
-            _same(built, ClosedDay(DAY, *cells_by_day([doc])[DAY]))
+            _same(built, ClosedDay(DAY, _cells(doc), doc["raw"]))
             assert built.keys
 
 
