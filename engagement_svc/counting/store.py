@@ -154,8 +154,6 @@ class StateStore:
             await self._save(source, metric, days[i : i + SAVE_BATCH_DAYS])
 
     async def _save(self, source: str, metric: Metric, days: list[ClosedDay]) -> None:
-        if not days:
-            return
         now = datetime.now(UTC)
         ops = [
             ReplaceOne(
