@@ -222,16 +222,14 @@ async def active_users(engine: Engine, q: RangeQuery) -> str | Iterator[str]:
     """The body itself is remembered too: a month of `usersList` on a big server is megabytes of JSON. A longer
     one is never held whole: written to the client a day at a time."""
     key = ("active-users.json", q.zone.key, q.first_day, q.last_day, q.bots)
-    stamp = engine.stamp(ACTIVE_USERS)
-    found = engine.remembered(key, stamp)
-    if found is not None:
-        return found
-    days = await _active_days(engine, q)
-    if sum(len(d.users) for d in days) > STREAMED_IDS:
-        return users.active_users_pieces(days)
-    body = users.active_users_json(days)
-    engine.remember(key, stamp, body)
-    return body
+
+    async def compute() -> str | Iterator[str]:
+        days = await _active_days(engine, q)
+        if sum(len(d.users) for d in days) > STREAMED_IDS:
+            return users.active_users_pieces(days)  # pieces: never remembered
+        return users.active_users_json(days)
+
+    return await _remembered(engine, key, compute, ACTIVE_USERS)
 
 
 async def active_users_csv(engine: Engine, q: RangeQuery) -> Table:

@@ -187,7 +187,7 @@ class Engine:
         self._key_cache_entries = 0
         self._set_cache: dict[tuple, tuple[tuple, frozenset[str]]] = {}
         self._set_cache_keys = 0
-        self._derived: dict[tuple, tuple[tuple, Any]] = {}  # answers derived from counts, see `remembered`
+        self._derived: dict[tuple, tuple[tuple, Any, int]] = {}  # (stamp, answer, size): see `remember`
         self._derived_bytes = 0
         self._earliest: dict[str, tuple[float, datetime | None]] = {}  # metric -> (read at, oldest time)
         self._oldest: dict[str, datetime | None] = {}  # metric -> the oldest time last read (never dropped)
@@ -535,20 +535,21 @@ class Engine:
     def remember(self, key: tuple, stamp: tuple | None, value: Any) -> None:
         """Keep an answer derived from counts (a sorted channel list, say) while the stamp holds; at most
         DERIVED_CACHE_SIZE of them and about DERIVED_CACHE_BYTES in all, oldest out first; one answer of more than
-        a quarter of that (a year of active users' lists: 39 MB of JSON) is not kept."""
-        if stamp is None:
+        a quarter of that (a year of active users' lists: 39 MB of JSON) is not kept, nor one without a length
+        (pieces written as they are made: they can be read once)."""
+        if stamp is None or not hasattr(value, "__len__"):
             return
         size = _size(value)
         if size > DERIVED_CACHE_BYTES // 4:
             return
         old = self._derived.pop(key, None)
         if old is not None:
-            self._derived_bytes -= _size(old[1])
+            self._derived_bytes -= old[2]
         while self._derived and (
             len(self._derived) >= DERIVED_CACHE_SIZE or self._derived_bytes + size > DERIVED_CACHE_BYTES
         ):
-            self._derived_bytes -= _size(self._derived.pop(next(iter(self._derived)))[1])
-        self._derived[key] = (stamp, value)
+            self._derived_bytes -= self._derived.pop(next(iter(self._derived)))[2]
+        self._derived[key] = (stamp, value, size)  # its size as counted in, not measured again on the way out
         self._derived_bytes += size
 
     def _running_sums(self, metric: Metric, counted: tuple[str, ...]) -> RunningSums | None:
@@ -669,10 +670,11 @@ class Engine:
             self.stats["state_hits"] += len(kept)
             classes = self.classes(metric)
             await classes.ensure(k for c in (*kept.values(), *counted.values()) for k in c.keys)
+            everything = metric.counted_for("include")
             for day in (*kept.values(), *counted.values()):
                 # The sums requests read, made here a day at a time rather than by the next request for all of
                 # the job's days at once (a warm request after each backfill job took 60 ms more).
-                day.counted_prefix(classes, metric.counted_for("include"))
+                day.counted_prefix(classes, everything)
                 await asyncio.sleep(0)
             self._closed[metric.name].update(kept)
             self._closed[metric.name].update(counted)
@@ -1124,7 +1126,7 @@ def _size(value: Any) -> int:
         return len(value)
     if isinstance(value, list | tuple):
         return sum(n if isinstance(n := getattr(item, "nbytes", None), int) else 100 for item in value)
-    return 100 * len(value) if hasattr(value, "__len__") else 100
+    return 100 * len(value)
 
 
 def _begin(tracker: Tracker, key: str, first: int, bound: int) -> None:
