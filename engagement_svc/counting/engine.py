@@ -154,6 +154,13 @@ class Tracker:
         self.days = days
 
 
+def _prepared(days: list[ClosedDay], classes: Classes, metric: Metric) -> None:
+    """The running sums of these days' counted classes, made ahead (see _fill_days)."""
+    everything = metric.counted_for("include")
+    for day in days:
+        day.counted_prefix(classes, everything)
+
+
 class Engine:
     def __init__(
         self,
@@ -670,12 +677,10 @@ class Engine:
             self.stats["state_hits"] += len(kept)
             classes = self.classes(metric)
             await classes.ensure(k for c in (*kept.values(), *counted.values()) for k in c.keys)
-            everything = metric.counted_for("include")
-            for day in (*kept.values(), *counted.values()):
-                # The sums requests read, made here a day at a time rather than by the next request for all of
-                # the job's days at once (a warm request after each backfill job took 60 ms more).
-                day.counted_prefix(classes, everything)
-                await asyncio.sleep(0)
+            # The sums requests read, made here rather than by the next request for all of the job's days at once
+            # (a warm request after each backfill job took 60 ms more), and in a thread: on the event loop each day
+            # held it for 23 ms (up to 30) at 20M messages. The days are not yet seen by anything else.
+            await asyncio.to_thread(_prepared, [*kept.values(), *counted.values()], classes, metric)
             self._closed[metric.name].update(kept)
             self._closed[metric.name].update(counted)
             self._versions[metric.name] = self._versions.get(metric.name, 0) + 1  # remembered sums are stale

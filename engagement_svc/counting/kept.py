@@ -172,7 +172,8 @@ class ClosedDay:
         return 8 * len(self.keys) + len(self.slots) + counts + 4 * len(self.starts) + index
 
     def class_prefix(self, classes: Classes) -> dict[str, Prefix]:
-        if self._generation != classes.generation:
+        generation = classes.generation  # read first: the map may change while this runs (in a thread)
+        if self._generation != generation:
             per_class: dict[str, list[int]] = {}
             for i, key in enumerate(self.keys):
                 kind = classes.kind(key)
@@ -183,7 +184,7 @@ class ClosedDay:
                     slots[self.slots[j]] += self.counts[j]
             self._class_prefix = {kind: _prefix(slots) for kind, slots in per_class.items()}
             self._counted = {}
-            self._generation = classes.generation
+            self._generation = generation
         return self._class_prefix
 
     def counted_prefix(self, classes: Classes, counted: tuple[str, ...]) -> Prefix:
