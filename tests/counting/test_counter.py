@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from engagement_svc.counting.counter import built_day
+from engagement_svc.counting.counter import RUN_BASE, built_day
 from engagement_svc.counting.kept import ClosedDay
 from engagement_svc.counting.slots import SLOTS_PER_DAY
 
@@ -22,11 +22,11 @@ def _cells(doc: dict) -> dict[tuple[str, int], int]:
     """What the pipeline's document says, entry by entry: a count per (room, slot), or a user present in every
     slot of the day one of their runs covers; entries without a string key count nowhere."""
     cells: dict[tuple[str, int], int] = {}
-    if "lo" in doc:
-        for key, los, his in zip(doc["k"], doc["lo"], doc["hi"], strict=True):
-            for a, b in zip(los, his, strict=True):
-                for slot in range(max(a, BASE), min(b, BASE + SLOTS_PER_DAY)):
-                    cells[(key, slot - BASE)] = 1
+    if "v" in doc:
+        for key, runs in zip(doc["k"], doc["v"], strict=True):
+            for v in runs:
+                for slot in range(v // RUN_BASE, v % RUN_BASE):
+                    cells[(key, slot)] = 1
     else:
         for key, slot, n in zip(doc["k"], doc["s"], doc["n"], strict=True):
             if n and isinstance(key, str):
@@ -46,12 +46,11 @@ def _sessions_doc(rng: random.Random, ordered: bool) -> dict:
     keys = sorted({f"u{rng.randrange(60)}" for _ in range(50)})
     if not ordered:
         rng.shuffle(keys)
-    los, his = [], []
-    for _ in keys:
-        runs = [(BASE + rng.randrange(-50, SLOTS_PER_DAY), rng.randrange(1, 120)) for _ in range(rng.randrange(1, 4))]
-        los.append([a for a, _ in runs])
-        his.append([a + n for a, n in runs])
-    return {"_id": DAY, "k": keys, "lo": los, "hi": his, "raw": 0}
+    packed = []
+    for _ in keys:  # runs within the day, overlapping or not, the whole day included
+        runs = [sorted(rng.sample(range(SLOTS_PER_DAY + 1), 2)) for _ in range(rng.randrange(1, 4))]
+        packed.append([a * RUN_BASE + b for a, b in [*runs, *([(0, SLOTS_PER_DAY)] if rng.random() < 0.1 else [])]])
+    return {"_id": DAY, "k": keys, "v": packed, "raw": 0}
 
 
 def test_days_built_from_arrays_equal_days_built_from_cells() -> None:
