@@ -9,7 +9,8 @@ deleted or turned into livechat after its messages were counted stops counting a
 - `key_totals`: per key, the whole day;
 - `key_sums`: per key, a run of the day's slots;
 - `key_set`: the keys with anything in a run of the day's slots (distinct users), from a per-slot index built
-  the first time a part of the day is asked.
+  the first time a part of the day is asked; closed days' indexes are bounded together (SLOT_INDEX_BYTES, the
+  least recently used dropped first: a year of sessions' days at 20M messages would keep about 40 MB).
 An open day of an interval metric also holds the intervals still open (`ongoing`): they cover up to now,
 whenever the day is read.
 """
@@ -17,7 +18,9 @@ whenever the day is read.
 from __future__ import annotations
 
 import sys
+import weakref
 from array import array
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Protocol
@@ -109,8 +112,50 @@ def combined(prefix: Mapping[str, Prefix], counted: tuple[str, ...]) -> Prefix:
     return parts[0] if len(parts) == 1 else array("q", [sum(values) for values in zip(*parts, strict=True)])
 
 
+SLOT_INDEX_BYTES = 16 * 2**20  # closed days' per-slot indexes kept at once, about (a year of users by hour: 40 MB)
+
+
+def _index_bytes(by_slot: list[array]) -> int:
+    return sum(64 + a.itemsize * len(a) for a in by_slot)  # an array's own header: 64 bytes
+
+
+class _SlotIndexes:
+    """Which closed days hold a per-slot index, least recently used first, and the bytes they take together;
+    beyond the bound the oldest indexes are dropped (a day asked again builds its index again). Used from the
+    event loop only."""
+
+    def __init__(self) -> None:
+        self._days: OrderedDict[int, tuple[weakref.ref[ClosedDay], int]] = OrderedDict()
+        self.nbytes = 0
+
+    def used(self, day: ClosedDay, by_slot: list[array]) -> None:
+        key = id(day)
+        known = self._days.get(key)
+        if known is not None and known[0]() is day:
+            self._days.move_to_end(key)
+            return
+        if known is not None:  # a dead day's id, reused
+            self.nbytes -= self._days.pop(key)[1]
+        size = _index_bytes(by_slot)
+        self._days[key] = (weakref.ref(day), size)
+        self.nbytes += size
+        while self.nbytes > SLOT_INDEX_BYTES and len(self._days) > 1:
+            _, (ref, freed) = self._days.popitem(last=False)
+            self.nbytes -= freed
+            old = ref()
+            if old is not None:
+                old._by_slot = None
+
+    def __len__(self) -> int:
+        return len(self._days)
+
+
+SLOT_INDEXES = _SlotIndexes()
+
+
 class ClosedDay:
     __slots__ = (
+        "__weakref__",
         "_by_slot",
         "_class_prefix",
         "_counted",
@@ -167,7 +212,7 @@ class ClosedDay:
 
     def nbytes(self) -> int:
         """About the memory this day holds of its own (a key's one shared string is not counted: 8 bytes each)."""
-        index = sum(a.itemsize * len(a) for a in self._by_slot) if self._by_slot is not None else 0
+        index = _index_bytes(self._by_slot) if self._by_slot is not None else 0
         counts = 0 if isinstance(self.counts, memoryview) else self.counts.itemsize * len(self.counts)
         return 8 * len(self.keys) + len(self.slots) + counts + 4 * len(self.starts) + index
 
@@ -208,7 +253,8 @@ class ClosedDay:
         """The keys with anything in this run of slots (distinct users, when keys are users)."""
         if (first, end) == (0, SLOTS_PER_DAY):
             return set(self.keys)
-        if self._by_slot is None:
+        by_slot = self._by_slot
+        if by_slot is None:
             kind = "H" if len(self.keys) <= 0xFFFF else "I"
             by_slot = [array(kind) for _ in range(SLOTS_PER_DAY)]
             starts, slots = self.starts, self.slots
@@ -216,9 +262,10 @@ class ClosedDay:
                 for j in range(starts[i], starts[i + 1]):
                     by_slot[slots[j]].append(i)
             self._by_slot = by_slot
+        SLOT_INDEXES.used(self, by_slot)
         keys, found = self.keys, set[str]()
         for slot in range(first, end):
-            found.update(keys[i] for i in self._by_slot[slot])
+            found.update(keys[i] for i in by_slot[slot])
         return found
 
     def key_sums(self, first: int, end: int) -> dict[str, int]:
