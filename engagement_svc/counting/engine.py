@@ -765,7 +765,7 @@ class Engine:
             self.stats["open_tracked"] += 1
             views.update({d: tracker.days[d] for d in tracked})
             classes = self.classes(metric)
-            unknown = {k for d in tracked for k in tracker.days[d].unfolded if not classes.knows(k)}
+            unknown = {k for d in tracked for k in tracker.days[d].pending_keys() if not classes.knows(k)}
             if unknown:
                 await classes.ensure(unknown)
         live = [d for d in days if d not in views]

@@ -286,20 +286,29 @@ class OpenDay:
     def __init__(self, day: int, cells: Mapping[tuple[str, int], int]):
         self.day = day
         self.cells: dict[str, dict[int, int]] = {}
-        self.by_slot: list[set[str]] = [set() for _ in range(SLOTS_PER_DAY)]
+        # Per slot, its keys, each once (a list: a set per slot took 8 MB for a day of sessions at 20M messages).
+        self.by_slot: list[list[str]] = [[] for _ in range(SLOTS_PER_DAY)]
         self.ongoing: dict[str, tuple[int, int]] = {}  # key -> (first slot, bound slot) of its open intervals
         for (key, slot), n in cells.items():
-            self.cells.setdefault(key, {})[slot] = n
-            self.by_slot[slot].add(key)
+            if n:
+                self.cells.setdefault(key, {})[slot] = n
+                self.by_slot[slot].append(key)
         self.version = 0
-        self.unfolded: dict[str, dict[int, int]] = {k: dict(v) for k, v in self.cells.items()}
+        # Until the first fold every key is pending (see pending_keys): no copy of the cells is held for it.
+        self.unfolded: dict[str, dict[int, int]] = {}
         self._by_class: dict[str, list[int]] = {}
         self._generation = -1
 
+    def pending_keys(self) -> Iterable[str]:
+        """The keys whose class the next `class_prefix` needs known: every key until the first, then the keys
+        held apart since."""
+        return self.cells.keys() if self._generation == -1 else self.unfolded.keys()
+
     def add(self, key: str, slot: int, classes: Classes) -> None:
         slots = self.cells.setdefault(key, {})
+        if slot not in slots:
+            self.by_slot[slot].append(key)
         slots[slot] = slots.get(slot, 0) + 1
-        self.by_slot[slot].add(key)
         self.version += 1
         if key in self.unfolded or not classes.knows(key) or self._generation != classes.generation:
             held = self.unfolded.setdefault(key, {})
@@ -308,7 +317,7 @@ class OpenDay:
             self._by_class.setdefault(kind, [0] * SLOTS_PER_DAY)[slot] += 1
 
     def class_prefix(self, classes: Classes) -> dict[str, Prefix]:
-        """`classes` must know every key in `unfolded` (the engine looks them up first)."""
+        """`classes` must know every key of `pending_keys` (the engine looks them up first)."""
         pending = self.unfolded
         if self._generation != classes.generation:  # every key again, by its class now
             self._by_class, pending = {}, self.cells
@@ -337,7 +346,7 @@ class OpenDay:
     def key_set(self, first: int, end: int) -> set[str]:
         found: set[str] = set()
         for slot in range(first, end):
-            found |= self.by_slot[slot]
+            found.update(self.by_slot[slot])
         if self.ongoing:
             now = slot_of(datetime.now(UTC)) - self.day * SLOTS_PER_DAY + 1  # the slot holding now is touched
             for key, (lo, bound) in self.ongoing.items():

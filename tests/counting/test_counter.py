@@ -7,7 +7,7 @@ import random
 
 from engagement_svc.counting import kept
 from engagement_svc.counting.counter import RUN_BASE, built_day
-from engagement_svc.counting.kept import ClosedDay
+from engagement_svc.counting.kept import ClosedDay, OpenDay
 from engagement_svc.counting.slots import SLOTS_PER_DAY
 
 DAY = 20_000
@@ -110,3 +110,40 @@ def _index_bytes_of(day: ClosedDay) -> int:
         kept.SLOT_INDEXES = saved
     size, day._by_slot = probe.nbytes, None
     return size
+
+
+class _Rooms:
+    """A room-type map that knows what it was told."""
+
+    generation = 0
+
+    def __init__(self, types: dict[str, str]):
+        self.types = types
+
+    def knows(self, key: str) -> bool:
+        return key in self.types
+
+    def kind(self, key: str) -> str | None:
+        return self.types.get(key)
+
+    async def ensure(self, keys) -> None:
+        return None
+
+
+def test_an_open_day_holds_its_cells_once_and_names_the_keys_to_look_up():
+    """Made from a snapshot, an open day keeps no second copy of its cells for the keys not yet looked up (every
+    key is pending until the first sums); keys that arrive later are pending until folded in; each key is
+    indexed once per slot however often it is added, and the sums and key sets equal the cells."""
+    cells = {("r1", 3): 2, ("r2", 3): 1, ("r2", 50): 4}
+    day = OpenDay(DAY, cells)
+    assert day.unfolded == {} and sorted(day.pending_keys()) == ["r1", "r2"]
+    rooms = _Rooms({"r1": "c", "r2": "p"})
+    assert {k: p[SLOTS_PER_DAY] for k, p in day.class_prefix(rooms).items()} == {"c": 2, "p": 5}
+    assert list(day.pending_keys()) == []
+    for _ in range(3):
+        day.add("r3", 3, rooms)  # not known yet: held apart
+        day.add("r1", 3, rooms)
+    assert list(day.pending_keys()) == ["r3"] and day.by_slot[3] == ["r1", "r2", "r3"]
+    rooms.types["r3"] = "c"
+    assert {k: p[SLOTS_PER_DAY] for k, p in day.class_prefix(rooms).items()} == {"c": 2 + 3 + 3, "p": 5}
+    assert day.key_set(0, 4) == {"r1", "r2", "r3"} and day.key_set(4, SLOTS_PER_DAY) == {"r2"}
