@@ -112,7 +112,7 @@ def combined(prefix: Mapping[str, Prefix], counted: tuple[str, ...]) -> Prefix:
     return parts[0] if len(parts) == 1 else array("q", [sum(values) for values in zip(*parts, strict=True)])
 
 
-SLOT_INDEX_BYTES = 16 * 2**20  # closed days' per-slot indexes kept at once, about (a year of users by hour: 40 MB)
+SLOT_INDEX_BYTES = 8 * 2**20  # closed days' per-slot indexes kept at once, about (a year of users by hour: 40 MB)
 
 
 def _index_bytes(by_slot: list[array]) -> int:
