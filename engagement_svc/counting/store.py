@@ -177,8 +177,7 @@ class StateStore:
         return found
 
     async def save(self, source: str, metric: Metric, days: list[ClosedDay]) -> None:
-        """The days written, a few at a time: encoding 16 days of a big server's sessions in one go held the
-        event loop for tens of milliseconds."""
+        """The days written, a few at a time (each write's documents encoded in a worker thread, see _save)."""
         for i in range(0, len(days), SAVE_BATCH_DAYS):
             await self._save(source, metric, days[i : i + SAVE_BATCH_DAYS])
 
