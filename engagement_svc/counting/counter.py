@@ -16,7 +16,7 @@ import bson
 
 from engagement_svc.counting import rules
 from engagement_svc.counting.catalog import Metric
-from engagement_svc.counting.kept import ClosedDay
+from engagement_svc.counting.kept import ClosedDay, ones
 from engagement_svc.counting.slots import SLOT_MS, SLOTS_PER_DAY, slot_of, slot_start, utc_day_of, utc_day_start
 
 Cells = dict[tuple[str, int], int]
@@ -180,7 +180,7 @@ def built_day(day: int, doc: Mapping) -> ClosedDay:
                 keys.append(k[i])
                 slots += covered
                 starts.append(len(slots))
-        return ClosedDay.from_arrays(day, keys, starts, bytes(slots), array("B", bytes([1])) * len(slots), doc["raw"])
+        return ClosedDay.from_arrays(day, keys, starts, bytes(slots), ones(len(slots)), doc["raw"])
     base = day * SLOTS_PER_DAY
     s, n = doc["s"], doc["n"]
     counts = array("I")

@@ -70,7 +70,7 @@ def _shared(keys: Iterable[str]) -> tuple[str, ...]:
     return tuple(sys.intern(key) for key in keys)
 
 
-Counts = array | memoryview  # per (key, slot) cell; a memoryview: all ones, see _ones
+Counts = array | memoryview  # per (key, slot) cell; a memoryview: all ones, see ones
 
 
 def _narrow(counts: Counts) -> Counts:
@@ -81,14 +81,15 @@ def _narrow(counts: Counts) -> Counts:
     if counts.typecode != "B" and (not counts or max(counts) <= 0xFF):
         counts = array("B", counts)
     if counts and counts.count(1) == len(counts):
-        return _ones(len(counts))
+        return ones(len(counts))
     return counts
 
 
 _ONES = [b""]  # the one shared run of ones, grown as needed (a view keeps the run it was made from)
 
 
-def _ones(n: int) -> memoryview:
+def ones(n: int) -> memoryview:
+    """n counts of 1 (every cell of a day of presence), as a view of the shared run."""
     if len(_ONES[0]) < n:
         _ONES[0] = b"\x01" * max(n, 2 * len(_ONES[0]), 1 << 16)
     return memoryview(_ONES[0])[:n]
