@@ -200,8 +200,9 @@ def built_day(day: int, doc: Mapping) -> ClosedDay:
 def _merged_runs(runs: list[int]) -> bytes:
     """The slots packed runs cover, each once, in order (packed runs sort by first slot, then end)."""
     pieces: list[bytes] = []
-    first, end = divmod(min(runs), RUN_BASE)
-    for v in sorted(runs):
+    ordered = sorted(runs)
+    first, end = divmod(ordered[0], RUN_BASE)
+    for v in ordered[1:]:
         a, b = divmod(v, RUN_BASE)
         if a <= end:
             end = max(end, b)
