@@ -17,6 +17,7 @@ from pymongo import AsyncMongoClient, ReadPreference, WriteConcern
 from engagement_svc import __version__
 from engagement_svc.counting.engine import Engine
 from engagement_svc.metrics import Metrics
+from engagement_svc.mongo_waits import install as install_mongo_waits
 from engagement_svc.rocketchat.auth import SharedDocuments, UserLookups, user_lookups
 from engagement_svc.rocketchat.changes import ChangeStreams
 from engagement_svc.rocketchat.ratelimit import RateLimiter
@@ -35,6 +36,7 @@ CLOSE_TIMEOUT_S = 3
 
 
 def mongo_client(settings: Settings, metrics: Metrics | None = None) -> AsyncMongoClient:
+    install_mongo_waits()  # before the first client: PyMongo's own wait can leave its topology lock held (3.11)
     return AsyncMongoClient(
         settings.mongo_url,
         tz_aware=True,
