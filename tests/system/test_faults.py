@@ -118,8 +118,10 @@ async def test_mongod_killed_under_load(aiohttp_client):
             await asyncio.gather(*tasks, return_exceptions=True)
             sync.close()
     statuses = check_answers(load, expected, timeout_ms)
-    down = [s for at, s, *_ in load.answers if killed_at + 0.5 < at < restarting_at]
-    assert down and set(down) == {503}, Counter(down)  # while it is down: 503s only, promptly
+    # Asked and answered while it was down: 503s only, promptly. A request asked just before the restart may wait
+    # for the server to come back (server selection lasts up to the deadline) and rightly be answered with a 200.
+    down = [s for at, s, _, _, e in load.answers if killed_at + 0.5 < at and at + e < restarting_at]
+    assert down and set(down) == {503}, Counter(down)
     assert recovered and statuses[200] > 0
     print(
         f"killed under load: {dict(statuses)}; while down: {len(down)} x 503; slowest answer "
