@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import faulthandler
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -17,6 +19,20 @@ from engagement_svc.demo.embedded import EmbeddedMongo
 from engagement_svc.settings import Settings
 from tests.support.data import ADMIN_ID, ADMIN_TOKEN, USER_ID, USER_TOKEN
 from tests.support.mongo import with_database
+
+# pytest-timeout stops its timer once a test has failed (pytest_exception_interact), so a teardown that hangs after
+# a failure would hang the run until CI kills it, with nothing printed. This one is armed for each test's setup,
+# call and teardown and never stopped early: past it, every thread's stack is printed and the run ends.
+HARD_LIMIT_S = 600
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item):
+    faulthandler.dump_traceback_later(HARD_LIMIT_S, exit=True, file=sys.__stderr__)
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
 
 
 @pytest.fixture(scope="session")
