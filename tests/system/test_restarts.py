@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -169,21 +170,28 @@ def small_oplog():
         yield mongo
 
 
-def roll_oplog(client: MongoClient, older_than: datetime) -> None:
-    """Write (and drop) enough to push every oplog entry older than `older_than` out of the oplog."""
+def roll_oplog(client: MongoClient, older_than: datetime, seconds: float = 120) -> None:
+    """Write (and drop) enough to push every oplog entry older than `older_than` out of the oplog. MongoDB cuts
+    the oplog in a background thread, a whole block of entries at a time, so the oldest entry can lag behind what
+    was written (seen on a loaded machine: 6 GB written, the oldest entry still 0.5 s too old): write until it
+    has moved past, within `seconds`."""
     scratch = client.scratch.blobs
     blob = Binary(random.randbytes(15 * 1024 * 1024))
     oplog = client.local["oplog.rs"]
-    for i in range(400):
-        scratch.insert_one({"_id": i, "blob": blob})
-        if i % 10 == 9:
-            scratch.delete_many({})
-            oldest = oplog.find_one({}, sort=[("$natural", 1)])
-            if oldest["wall"].replace(tzinfo=UTC) > older_than:
-                break
+    deadline = time.monotonic() + seconds
+
+    def oldest() -> datetime:
+        return oplog.find_one({}, sort=[("$natural", 1)])["wall"].replace(tzinfo=UTC)
+
+    i = 0
+    while oldest() <= older_than and time.monotonic() < deadline:
+        for _ in range(10):
+            scratch.insert_one({"_id": i, "blob": blob})
+            i += 1
+        scratch.delete_many({})
+        time.sleep(0.1 if i > 400 else 0)  # past 6 GB, give the cutting thread its turn
     client.drop_database("scratch")
-    oldest = oplog.find_one({}, sort=[("$natural", 1)])
-    assert oldest["wall"].replace(tzinfo=UTC) > older_than
+    assert oldest() > older_than, f"{i} blobs of 15 MB written in {seconds} s, the oplog not cut past the position"
 
 
 async def test_a_position_older_than_the_oplog_recounts_every_kept_day(aiohttp_client, small_oplog):
