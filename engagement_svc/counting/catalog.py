@@ -20,7 +20,7 @@ day answer "with", "without" and "only" the flagged documents.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,6 +93,30 @@ class Metric:
             return plain
         name, rule = self.flag
         return {"$cond": [rules.as_expression(rule, params), {"$concat": [plain, FLAG + name]}, plain]}
+
+    @property
+    def flag_param(self) -> str | None:
+        """When the flag is decided by the key alone (`{key_field: {"$in": a parameter}}`: a session's user is a
+        bot), the parameter's name: counting then groups by the plain key and flags the counted keys in Python
+        (`flag_key`), instead of MongoDB testing every document against the parameter's values."""
+        if self.flag is None or len(self.flag[1]) != 1:
+            return None
+        condition = self.flag[1].get(self.key_field)
+        if isinstance(condition, Mapping) and len(condition) == 1 and isinstance(condition.get("$in"), rules.Param):
+            return condition["$in"].name
+        return None
+
+    def counting_key(self, params: rules.Params) -> Any:
+        """The key a counting aggregation groups by: the plain key when `flag_param` is set, else the kept key."""
+        return "$" + self.key_field if self.flag_param is not None else self.key_expression(params)
+
+    def key_flagger(self, params: rules.Params) -> Callable[[str], str] | None:
+        """For a `flag_param` metric, what turns a counted plain key into the kept key (the same as `key_of`)."""
+        name = self.flag_param
+        if name is None or self.flag is None:
+            return None
+        flagged, suffix = params.get(name, frozenset()), FLAG + self.flag[0]
+        return lambda key: key + suffix if key in flagged else key
 
     def key_of(self, doc: Mapping[str, Any], params: rules.Params) -> str | None:
         """The key a document (from a change stream) is kept under; None when it has none."""

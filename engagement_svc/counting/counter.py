@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from array import array
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
 import bson
@@ -62,9 +62,9 @@ def _is_date(path: str) -> dict:
     return {"$eq": [{"$type": "$" + path}, "date"]}
 
 
-def _interval_stage(metric: Metric, params: rules.Params) -> dict:
-    """A `$project` of an interval metric's document: its key, whether it counts, and the milliseconds it covers
-    [t0, t1): from its time to its first end that is a date (else now), cut at the lookback `bound`."""
+def _interval_times(metric: Metric) -> tuple[dict, dict, dict]:
+    """For a document whose time is a date: its time, its end (its first end that is a date, else now) and its
+    lookback bound (the end of the `lookback_days`-th day after the later of its two times), in milliseconds."""
     t, also = metric.time_field, metric.also_field or metric.time_field
     end = {
         "$switch": {
@@ -80,13 +80,20 @@ def _interval_stage(metric: Metric, params: rules.Params) -> dict:
         ]
     }
     bound = {"$multiply": [{"$add": [{"$floor": {"$divide": [later, DAY_MS]}}, metric.lookback_days + 1]}, DAY_MS]}
-    dated = _is_date(t)
+    return {"$toLong": "$" + t}, end, bound
+
+
+def _interval_stage(metric: Metric, params: rules.Params) -> dict:
+    """A `$project` of an interval metric's document: its key, whether it counts, and the milliseconds it covers
+    [t0, t1): from its time to its first end that is a date (else now), cut at the lookback `bound`."""
+    t0, end, bound = _interval_times(metric)
+    dated = _is_date(metric.time_field)
     return {
         "$project": {
             "_id": 0,
             "k": metric.key_expression(params),
             "ok": {"$and": [dated, rules.as_expression(metric.rule, params)]},
-            "t0": {"$cond": [dated, {"$toLong": "$" + t}, 0]},
+            "t0": {"$cond": [dated, t0, 0]},
             "t1": {"$cond": [dated, {"$min": [end, bound]}, 0]},
             "bound": {"$cond": [dated, bound, 0]},
         }
@@ -102,10 +109,16 @@ def _interval_pipeline(metric: Metric, days: Iterable[int], params: rules.Params
     hi = {"$min": [{"$ceil": {"$divide": ["$t1", SLOT_MS]}}, end]}
     day_of = {"$floor": {"$divide": ["$lo", SLOTS_PER_DAY]}}
     last_day = {"$floor": {"$divide": [{"$subtract": ["$hi", 1]}, SLOTS_PER_DAY]}}
+    # The rule is a `$match` (a day of an interval metric keeps no count of all its documents) and the key the
+    # plain key when the flag is the key's (`Metric.flag_param`): for 36 days of sessions at 20M messages the
+    # pipeline took 2.8 s instead of 3.5 s (whose `$project` tested every session against 500 bot ids and
+    # evaluated the rule as an expression); the raw aggregation of the same answer takes 2.2 s.
+    t0, end_ms, bound = _interval_times(metric)
+    dated = {metric.time_field: {"$type": "date"}}
     stages: list[dict] = [
-        {"$match": in_days(metric, days)},  # the rule here as well was slower (4.0 s instead of 3.0 for 12 days)
-        _interval_stage(metric, params),
-        {"$match": {"ok": True, "$expr": {"$gt": ["$t1", "$t0"]}}},
+        {"$match": {"$and": [in_days(metric, days), rules.as_query(metric.rule, params), dated]}},
+        {"$project": {"_id": 0, "k": metric.counting_key(params), "t0": t0, "t1": {"$min": [end_ms, bound]}}},
+        {"$match": {"$expr": {"$gt": ["$t1", "$t0"]}}},
         {"$project": {"k": 1, "lo": {"$toInt": lo}, "hi": {"$toInt": hi}}},
         {"$match": {"$expr": {"$gt": ["$hi", "$lo"]}}},
         {
@@ -146,7 +159,7 @@ def pipeline(metric: Metric, days: Iterable[int], params: rules.Params = rules.N
         {"$match": in_days(metric, days)},
         {
             "$group": {
-                "_id": {"s": slot, "k": metric.key_expression(params)},
+                "_id": {"s": slot, "k": metric.counting_key(params)},
                 "n": {"$sum": {"$cond": [rules.as_expression(metric.rule, params), 1, 0]}},
                 "all": {"$sum": 1},
             }
@@ -163,11 +176,14 @@ def pipeline(metric: Metric, days: Iterable[int], params: rules.Params = rules.N
     ]
 
 
-def built_day(day: int, doc: Mapping) -> ClosedDay:
+def built_day(day: int, doc: Mapping, flag: Callable[[str], str] | None = None) -> ClosedDay:
     """One day of the pipeline's output as a ClosedDay, straight from its arrays: their entries ordered by key
     (a sort of strings), then a few operations each. A dict of (key, slot) cells sorted as tuples took 6 s of a
-    21 s cold request at 20M messages; a `$sort` in the pipeline instead cost MongoDB 5 s for 14 days."""
+    21 s cold request at 20M messages; a `$sort` in the pipeline instead cost MongoDB 5 s for 14 days. `flag`:
+    what makes the kept key of a counted plain key (`Metric.key_flagger`)."""
     k = doc["k"]
+    if flag is not None:
+        k = [flag(key) if isinstance(key, str) else key for key in k]
     order = sorted((i for i, key in enumerate(k) if isinstance(key, str)), key=k.__getitem__)
     keys: list[str] = []
     starts, slots = array("I", [0]), bytearray()
@@ -227,14 +243,15 @@ async def count_days(
         pipeline(metric, days, params), allowDiskUse=True, session=session, batchSize=1
     )
     built: dict[int, ClosedDay] = {}
+    flag = metric.key_flagger(params)
     async for batch in cursor:
-        built.update(await asyncio.to_thread(_built_batch, batch))
+        built.update(await asyncio.to_thread(_built_batch, batch, flag))
     return {d: built.get(d) or ClosedDay(d, {}, 0) for d in days}
 
 
-def _built_batch(batch: bytes) -> dict[int, ClosedDay]:
+def _built_batch(batch: bytes, flag: Callable[[str], str] | None) -> dict[int, ClosedDay]:
     """A batch of the pipeline's output, decoded, as days (run in a worker thread: it reads only its input)."""
-    return {int(doc["_id"]): built_day(int(doc["_id"]), doc) for doc in bson.decode_all(batch)}
+    return {int(doc["_id"]): built_day(int(doc["_id"]), doc, flag) for doc in bson.decode_all(batch)}
 
 
 async def _aggregate_at(db, collection: str, stages: list[dict], cluster_time) -> list[dict]:
@@ -261,8 +278,9 @@ async def count_at(
     """The same count as a snapshot read at a cluster time (what a change stream then continues from), as
     (key, slot within the day) -> count per day, with the day's raw count."""
     out: dict[int, tuple[Cells, int]] = {}
+    flag = metric.key_flagger(params)
     for doc in await _aggregate_at(db, metric.collection, pipeline(metric, days, params), cluster_time):
-        day = built_day(int(doc["_id"]), doc)
+        day = built_day(int(doc["_id"]), doc, flag)
         out[day.day] = (day.cells(), day.raw)
     return out
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 import random
 
 from engagement_svc.counting import kept
+from engagement_svc.counting.catalog import ACTIVE_USERS, MESSAGES, NEW_USERS
 from engagement_svc.counting.counter import RUN_BASE, built_day
 from engagement_svc.counting.kept import ClosedDay, OpenDay
 from engagement_svc.counting.slots import SLOTS_PER_DAY
+from engagement_svc.rocketchat.rooms import FLAG
 
 DAY = 20_000
 BASE = DAY * SLOTS_PER_DAY
@@ -62,6 +64,50 @@ def test_days_built_from_arrays_equal_days_built_from_cells() -> None:
             built = built_day(DAY, doc)
             _same(built, ClosedDay(DAY, _cells(doc), doc["raw"]))
             assert built.keys
+
+
+def test_a_key_flag_applied_in_python_gives_the_keys_mongodb_would_have_flagged() -> None:
+    """Sessions are grouped by their plain user id and a bot's id flagged when the day is built
+    (`Metric.flag_param`): the day equals the one whose keys the pipeline had flagged itself, in key order."""
+    assert (ACTIVE_USERS.flag_param, MESSAGES.flag_param, NEW_USERS.flag_param) == ("bots", None, None)
+    rng = random.Random(3)
+    doc = _sessions_doc(rng, False)
+    bots = frozenset(rng.sample(sorted(doc["k"]), 7)) | {"not-counted"}
+    params = {"bots": bots}
+    flag = ACTIVE_USERS.key_flagger(params)
+    assert flag is not None and MESSAGES.key_flagger(params) is None
+    for key in doc["k"]:
+        assert flag(key) == ACTIVE_USERS.key_of({"userId": key}, params)
+    by_mongodb = {**doc, "k": [ACTIVE_USERS.key_of({"userId": key}, params) for key in doc["k"]]}
+    built = built_day(DAY, doc, flag)
+    _same(built, ClosedDay(DAY, _cells(by_mongodb), 0))
+    assert list(built.keys) == sorted(built.keys) and sum(FLAG in key for key in built.keys) == 7
+
+
+class _SomeKeys:
+    """Classes for the test: a third of the keys count nowhere, the rest as EveryKey says (bots apart)."""
+
+    generation = 1
+
+    def kind(self, key: str) -> str | None:
+        return None if sum(map(ord, key)) % 3 == 0 else kept.EveryKey("user").kind(key)
+
+
+def test_a_day_of_presence_sums_its_slots_per_class_as_the_general_way_does():
+    rng = random.Random(9)
+    for classes in (kept.EveryKey("user"), _SomeKeys()):
+        for _ in range(5):
+            doc = _sessions_doc(rng, False)
+            bots = frozenset(rng.sample(sorted(doc["k"]), 9))
+            day = built_day(DAY, doc, ACTIVE_USERS.key_flagger({"bots": bots}))
+            assert isinstance(day.counts, memoryview)
+            fast = day._presence_sums(classes)
+            assert fast == day._sums(classes) and fast
+            expected: dict[str, list[int]] = {}
+            for (key, slot), n in day.cells().items():
+                if (kind := classes.kind(key)) is not None:
+                    expected.setdefault(kind, [0] * SLOTS_PER_DAY)[slot] += n
+            assert fast == expected
 
 
 def test_a_day_of_presence_holds_no_counts_of_its_own():
