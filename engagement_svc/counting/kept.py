@@ -113,6 +113,8 @@ def combined(prefix: Mapping[str, Prefix], counted: tuple[str, ...]) -> Prefix:
     return parts[0] if len(parts) == 1 else array("q", [sum(values) for values in zip(*parts, strict=True)])
 
 
+_SLOT_BYTES = [bytes([slot]) for slot in range(SLOTS_PER_DAY)]
+
 SLOT_INDEX_BYTES = 8 * 2**20  # closed days' per-slot indexes kept at once, about (a year of users by hour: 40 MB)
 
 
@@ -220,18 +222,42 @@ class ClosedDay:
     def class_prefix(self, classes: Classes) -> dict[str, Prefix]:
         generation = classes.generation  # read first: the map may change while this runs (in a thread)
         if self._generation != generation:
-            per_class: dict[str, list[int]] = {}
-            for i, key in enumerate(self.keys):
-                kind = classes.kind(key)
-                if kind is None:
-                    continue
-                slots = per_class.setdefault(kind, [0] * SLOTS_PER_DAY)
-                for j in range(self.starts[i], self.starts[i + 1]):
-                    slots[self.slots[j]] += self.counts[j]
+            per_class = self._presence_sums(classes) if isinstance(self.counts, memoryview) else self._sums(classes)
             self._class_prefix = {kind: _prefix(slots) for kind, slots in per_class.items()}
             self._counted = {}
             self._generation = generation
         return self._class_prefix
+
+    def _sums(self, classes: Classes) -> dict[str, list[int]]:
+        """Per class, the sum of each slot's counts."""
+        per_class: dict[str, list[int]] = {}
+        for i, key in enumerate(self.keys):
+            kind = classes.kind(key)
+            if kind is None:
+                continue
+            slots = per_class.setdefault(kind, [0] * SLOTS_PER_DAY)
+            for j in range(self.starts[i], self.starts[i + 1]):
+                slots[self.slots[j]] += self.counts[j]
+        return per_class
+
+    def _presence_sums(self, classes: Classes) -> dict[str, list[int]]:
+        """`_sums` for a day whose counts are all 1 (presence): a slot's sum is how often it occurs among the keys'
+        slots, counted in C over each run of keys of one class (a day of sessions is one or a few such runs).
+        Slot by slot in Python, 36 days of sessions at 20M messages took 260 ms."""
+        per_class: dict[str, list[int]] = {}
+        keys, starts, n = self.keys, self.starts, len(self.keys)
+        i = 0
+        while i < n:
+            kind, j = classes.kind(keys[i]), i + 1
+            while j < n and classes.kind(keys[j]) == kind:
+                j += 1
+            if kind is not None:
+                part = self.slots[starts[i] : starts[j]]
+                sums = per_class.setdefault(kind, [0] * SLOTS_PER_DAY)
+                for slot in range(SLOTS_PER_DAY):
+                    sums[slot] += part.count(_SLOT_BYTES[slot])
+            i = j
+        return per_class
 
     def counted_prefix(self, classes: Classes, counted: tuple[str, ...]) -> Prefix:
         """The running sum over the day's slots of the classes that count, together."""
