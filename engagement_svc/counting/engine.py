@@ -59,8 +59,11 @@ log = logging.getLogger("engagement_svc.engine")
 
 CHUNK_DAYS = 8  # UTC days per counting job at most; a request's days are split evenly across the workers
 # An interval metric's job also reads the lookback days before its first day (3 for sessions): in longer jobs
-# that is less of the reading (6-day jobs read 9 days each).
-INTERVAL_CHUNK_DAYS = 2 * CHUNK_DAYS
+# that is less of the reading (6-day jobs read 9 days each). A request's jobs are longer than the backfill's: a
+# cold 7-day active users (36 days with its 29 MAU days) is two jobs of 18 days, one per worker, which read 42
+# days of sessions instead of 48 in four of 9 (2.4-2.6 s at 20M messages instead of 2.8-2.9; the raw 2.2 s).
+INTERVAL_CHUNK_DAYS = 3 * CHUNK_DAYS
+INTERVAL_BACKGROUND_CHUNK_DAYS = 2 * CHUNK_DAYS
 # The backfill runs on every worker while no request waits, in jobs short enough that a request that comes
 # waits for at most one of them (4 days of messages: about 2 s at 20M messages); sessions' days are cheaper.
 BACKGROUND_CHUNK_DAYS = CHUNK_DAYS // 2
@@ -635,10 +638,11 @@ class Engine:
     def _submit_fill(self, metric: Metric, days: Iterable[int], recount: bool = False) -> list[Job]:
         """Jobs (queued for the current caller, or joined) that fill these days, newest first."""
         kind = "recount" if recount else "fill"
+        background = CALLER.get() == BACKGROUND
         if metric.is_interval:
-            chunk = INTERVAL_CHUNK_DAYS
+            chunk = INTERVAL_BACKGROUND_CHUNK_DAYS if background else INTERVAL_CHUNK_DAYS
         else:
-            chunk = BACKGROUND_CHUNK_DAYS if CALLER.get() == BACKGROUND else CHUNK_DAYS
+            chunk = BACKGROUND_CHUNK_DAYS if background else CHUNK_DAYS
         return self.work.submit([(kind, metric.name, d) for d in sorted(days, reverse=True)], self._fill_keys, chunk)
 
     async def _fill_keys(self, keys: list[tuple[str, str, int]]) -> None:
@@ -695,7 +699,14 @@ class Engine:
         if metric.keeps_history:  # what was kept of a day counted again still counts
             counted = await self._with_history(source, metric, counted)
         self.stats["recounts"] += len(counted)
-        await self.store.save(source, metric, list(counted.values()))
+        # Saved while their running sums are made (see _fill_days), not one after the other: both are on the path
+        # of a request that waits for these days (about 80 ms each for 18 days of sessions at 20M messages).
+        classes = self.classes(metric)
+        await classes.ensure(k for c in counted.values() for k in c.keys)
+        days_counted = list(counted.values())
+        await asyncio.gather(
+            self.store.save(source, metric, days_counted), asyncio.to_thread(_prepared, days_counted, classes, metric)
+        )
         return counted
 
     async def _counted_elsewhere(self, source: str, metric: Metric, days: list[int], session) -> dict[int, ClosedDay]:
