@@ -16,14 +16,14 @@ import bson
 
 from engagement_svc.counting import rules
 from engagement_svc.counting.catalog import Metric
-from engagement_svc.counting.kept import ClosedDay, ones
+from engagement_svc.counting.kept import ClosedDay, PresenceDay
 from engagement_svc.counting.slots import SLOT_MS, SLOTS_PER_DAY, slot_of, slot_start, utc_day_of, utc_day_start
 
 Cells = dict[tuple[str, int], int]
 DAY_MS = SLOT_MS * SLOTS_PER_DAY
 RUN_BASE = 128  # a run of slots [first, end) within a day, packed as first * RUN_BASE + end
-_RUNS = {  # every run there can be, as the slots it covers
-    first * RUN_BASE + end: bytes(range(first, end))
+_PAIRS = {  # every run there can be, packed, as its (first, end) bytes
+    first * RUN_BASE + end: bytes((first, end))
     for first in range(SLOTS_PER_DAY)
     for end in range(first + 1, SLOTS_PER_DAY + 1)
 }
@@ -187,16 +187,18 @@ def built_day(day: int, doc: Mapping, flag: Callable[[str], str] | None = None) 
     order = sorted((i for i, key in enumerate(k) if isinstance(key, str)), key=k.__getitem__)
     keys: list[str] = []
     starts, slots = array("I", [0]), bytearray()
-    if "v" in doc:  # an interval metric: per key (once a day), its runs of slots (packed), each slot present once
-        packed = doc["v"]
+    if "v" in doc:  # an interval metric: per key (once a day), its runs of slots (packed), kept as runs
+        packed, runs = doc["v"], bytearray()
         for i in order:
-            runs = packed[i]
-            covered = _RUNS.get(runs[0], b"") if len(runs) == 1 else _merged_runs(runs)
-            if covered:
+            mine = packed[i]
+            pairs = _PAIRS.get(mine[0], b"") if len(mine) == 1 else _merged_pairs(mine)
+            if pairs:
                 keys.append(k[i])
-                slots += covered
-                starts.append(len(slots))
-        return ClosedDay.from_arrays(day, keys, starts, bytes(slots), ones(len(slots)), doc["raw"])
+                runs += pairs
+                starts.append(len(runs) // 2)
+        if not keys:
+            return ClosedDay(day, {}, doc["raw"])
+        return PresenceDay.from_runs(day, keys, starts, bytes(runs), doc["raw"])
     base = day * SLOTS_PER_DAY
     s, n = doc["s"], doc["n"]
     counts = array("I")
@@ -213,20 +215,22 @@ def built_day(day: int, doc: Mapping, flag: Callable[[str], str] | None = None) 
     return ClosedDay.from_arrays(day, keys, starts, bytes(slots), counts, doc["raw"])
 
 
-def _merged_runs(runs: list[int]) -> bytes:
-    """The slots packed runs cover, each once, in order (packed runs sort by first slot, then end)."""
-    pieces: list[bytes] = []
-    ordered = sorted(runs)
+def _merged_pairs(packed: list[int]) -> bytes:
+    """Packed runs as sorted runs (first, end), one byte each, those that overlap or touch merged into one."""
+    pieces = bytearray()
+    ordered = sorted(v for v in packed if v in _PAIRS)
+    if not ordered:
+        return b""
     first, end = divmod(ordered[0], RUN_BASE)
     for v in ordered[1:]:
         a, b = divmod(v, RUN_BASE)
         if a <= end:
             end = max(end, b)
         else:
-            pieces.append(_RUNS.get(first * RUN_BASE + end, b""))
+            pieces += bytes((first, end))
             first, end = a, b
-    pieces.append(_RUNS.get(first * RUN_BASE + end, b""))
-    return b"".join(pieces)
+    pieces += bytes((first, end))
+    return bytes(pieces)
 
 
 async def count_days(

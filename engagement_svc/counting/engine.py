@@ -757,7 +757,7 @@ class Engine:
             for (key, slot), n in old.cells().items():
                 again = metric.key_of({metric.key_field: unflagged(key)}, self.params) or key
                 cells[(again, slot)] = max(cells.get((again, slot), 0), n)
-            out[day] = ClosedDay(day, cells, fresh.raw)
+            out[day] = ClosedDay.of_cells(day, cells, fresh.raw)
         return out
 
     # -- open days ----------------------------------------------------------------------------------------------

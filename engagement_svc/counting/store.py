@@ -23,7 +23,7 @@ from pymongo import ReplaceOne
 from pymongo.errors import BulkWriteError, InvalidOperation, PyMongoError
 
 from engagement_svc.counting.catalog import Metric
-from engagement_svc.counting.kept import ClosedDay
+from engagement_svc.counting.kept import ClosedDay, PresenceDay
 from engagement_svc.counting.slots import utc_day_date
 from engagement_svc.days import EPOCH_ORDINAL
 
@@ -49,9 +49,8 @@ def _replacements(source: str, metric: Metric, days: list[ClosedDay], now: datet
                         "metric": f"{metric.name}.v{metric.version}",
                         "day": utc_day_date(d.day).isoformat(),
                         "keys": list(d.keys),
-                        "starts": _packed(d.starts),
-                        "slots": Binary(d.slots),
-                        "counts": _packed(array("I", d.counts)),  # stored as 32-bit, however kept
+                        "starts": _packed(array("I", d.starts)),  # stored as 32-bit, however kept
+                        **_entries(d),
                         "raw": d.raw,
                         "counted_at": now,
                     }
@@ -61,6 +60,13 @@ def _replacements(source: str, metric: Metric, days: list[ClosedDay], now: datet
         )
         for d in days
     ]
+
+
+def _entries(d: ClosedDay) -> dict[str, Binary]:
+    """A day's entries: a PresenceDay's runs (two bytes each), else its slots and their counts (32-bit)."""
+    if isinstance(d, PresenceDay):
+        return {"runs": Binary(d.runs)}
+    return {"slots": Binary(d.slots), "counts": _packed(array("I", d.counts))}
 
 
 def day_key(source: str, metric: Metric, day: int) -> str:
@@ -165,15 +171,12 @@ class StateStore:
         found: dict[int, ClosedDay] = {}
         with self._tolerant("read"):
             async for doc in self.collection.find({"_id": {"$in": list(keys)}}):
-                day = keys[doc["_id"]]
-                found[day] = ClosedDay.from_arrays(
-                    day,
-                    doc["keys"],
-                    _unpacked("I", doc["starts"]),
-                    bytes(doc["slots"]),
-                    _unpacked("I", doc["counts"]),
-                    doc["raw"],
-                )
+                day, starts = keys[doc["_id"]], _unpacked("I", doc["starts"])
+                if "runs" in doc:
+                    found[day] = PresenceDay.from_runs(day, doc["keys"], starts, bytes(doc["runs"]), doc["raw"])
+                else:  # a day of presence saved by an earlier release (slots and counts of 1) becomes runs here
+                    slots, counts = bytes(doc["slots"]), _unpacked("I", doc["counts"])
+                    found[day] = ClosedDay.from_arrays(day, doc["keys"], starts, slots, counts, doc["raw"])
         return found
 
     async def save(self, source: str, metric: Metric, days: list[ClosedDay]) -> None:

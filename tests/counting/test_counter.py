@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import random
+from array import array
+from itertools import pairwise
 
 from engagement_svc.counting import kept
 from engagement_svc.counting.catalog import ACTIVE_USERS, MESSAGES, NEW_USERS
 from engagement_svc.counting.counter import RUN_BASE, built_day
-from engagement_svc.counting.kept import ClosedDay, OpenDay
+from engagement_svc.counting.kept import ClosedDay, OpenDay, PresenceDay
 from engagement_svc.counting.slots import SLOTS_PER_DAY
 from engagement_svc.rocketchat.rooms import FLAG
 
@@ -93,31 +95,64 @@ class _SomeKeys:
         return None if sum(map(ord, key)) % 3 == 0 else kept.EveryKey("user").kind(key)
 
 
-def test_a_day_of_presence_sums_its_slots_per_class_as_the_general_way_does():
+def _general(day: ClosedDay) -> ClosedDay:
+    """The same cells as a day that keeps a slot per entry and a count of 1 for each (what a PresenceDay saves)."""
+    general = ClosedDay(day.day, day.cells(), day.raw)
+    assert type(general) is ClosedDay and isinstance(general.counts, memoryview)
+    return general
+
+
+def test_a_day_of_presence_kept_as_runs_answers_as_one_kept_slot_by_slot():
+    """A day whose counts are all 1 (sessions) keeps each key's runs of slots; every read equals the one of a
+    day that keeps every slot: cells, totals, per-class running sums, keys and sums over parts of the day."""
     rng = random.Random(9)
     for classes in (kept.EveryKey("user"), _SomeKeys()):
         for _ in range(5):
             doc = _sessions_doc(rng, False)
             bots = frozenset(rng.sample(sorted(doc["k"]), 9))
             day = built_day(DAY, doc, ACTIVE_USERS.key_flagger({"bots": bots}))
-            assert isinstance(day.counts, memoryview)
-            fast = day._presence_sums(classes)
-            assert fast == day._sums(classes) and fast
-            expected: dict[str, list[int]] = {}
-            for (key, slot), n in day.cells().items():
-                if (kind := classes.kind(key)) is not None:
-                    expected.setdefault(kind, [0] * SLOTS_PER_DAY)[slot] += n
-            assert fast == expected
+            assert isinstance(day, PresenceDay)
+            general = _general(day)
+            assert day.cells() == general.cells() and day.key_totals() == general.key_totals()
+            assert day._sums(classes) == general._sums(classes) and day._sums(classes)
+            assert day.class_prefix(classes) == general.class_prefix(classes)
+            for first, end in ((0, SLOTS_PER_DAY), (0, 1), (95, 96), (10, 50), (37, 38), (60, 96), (20, 20)):
+                assert day.key_set(first, end) == general.key_set(first, end), (first, end)
+                assert day.key_sums(first, end) == general.key_sums(first, end), (first, end)
+
+
+def test_slots_of_presence_given_in_any_order_become_the_same_runs():
+    """A day of all-1 counts read as slots (a day saved by an earlier release, or a quiet day of messages) is
+    kept as runs: each key's slots sorted, adjacent ones joined."""
+    rng = random.Random(4)
+    for _ in range(20):
+        cells = {(f"k{rng.randrange(30)}", rng.randrange(SLOTS_PER_DAY)): 1 for _ in range(rng.randrange(1, 400))}
+        day = ClosedDay.of_cells(DAY, cells, 7)
+        assert isinstance(day, PresenceDay) and day.cells() == cells and day.raw == 7
+        for i in range(len(day.keys)):
+            runs = day._runs(i)
+            assert all(a < b for a, b in runs) and all(b < c for (_, b), (c, _) in pairwise(runs))
+        keys, starts, slots = [], array("I", [0]), bytearray()
+        for key in sorted({k for k, _ in cells}):
+            mine = [s for k, s in cells if k == key]
+            rng.shuffle(mine)
+            keys.append(key)
+            slots += bytes(mine)
+            starts.append(len(slots))
+        again = ClosedDay.from_arrays(DAY, keys, starts, bytes(slots), array("I", [1] * len(slots)), 7)
+        assert isinstance(again, PresenceDay) and again.runs == day.runs and list(again.starts) == list(day.starts)
+    assert type(ClosedDay.of_cells(DAY, {("k", 3): 2, ("k", 4): 1}, 0)) is ClosedDay  # a count of 2: slot by slot
 
 
 def test_a_day_of_presence_holds_no_counts_of_its_own():
-    """Every count of a day of sessions is 1: the day shares one run of ones (no memory of its own), and reads,
-    sums and its size say so; a day of messages keeps its counts, as bytes when they fit."""
+    """A day of sessions keeps two bytes a run and 16 bits a key's first run (no slot, no count): its size says
+    so and is a fraction of what slot by slot took; a day of messages keeps its counts, as bytes when they fit."""
     rng = random.Random(11)
     presence = built_day(DAY, _sessions_doc(rng, True))
-    assert isinstance(presence.counts, memoryview) and set(presence.counts) == {1}
-    assert presence.nbytes() == 8 * len(presence.keys) + len(presence.slots) + 4 * len(presence.starts)
-    assert sum(presence.key_totals().values()) == len(presence.slots) == len(presence.cells())
+    assert isinstance(presence, PresenceDay) and presence.starts.typecode == "H"
+    assert presence.nbytes() == 8 * len(presence.keys) + len(presence.runs) + 2 * len(presence.starts)
+    assert sum(presence.key_totals().values()) == len(presence.cells()) == len(_general(presence).slots)
+    assert presence.nbytes() < _general(presence).nbytes() / 2
     messages = built_day(DAY, _messages_doc(rng, True))
     assert not isinstance(messages.counts, memoryview) and messages.counts.typecode == "I"  # a count of 300
 
