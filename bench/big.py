@@ -6,8 +6,8 @@ default), kept in bench/data under its own database name and made (or continued)
 Figures: the raw exact aggregations over all the data (messages per room and 15-minute slot; distinct users per
 UTC day by the session rule), the first start on an empty state database (time until `/readyz` says every
 closed day is counted, with the latency of a warm request repeated meanwhile, and the peak RSS), then every
-endpoint warm (p50/p95) over 7/30/90/365 days, and cold 7 days (a fresh process, no backfill) beside the raw
-exact aggregation for the same answer.
+endpoint warm (p50/p95) over 7/30/90/365 days, and cold 7 days (a fresh process, no backfill) three times, each
+beside the raw exact aggregation for the same answer (the ratio of the medians).
 """
 
 from __future__ import annotations
@@ -63,39 +63,52 @@ def timed(function) -> float:
     return round((time.perf_counter() - began) * 1000, 1)
 
 
-def raw_figures(db, anchor: datetime) -> dict:
-    """The exact answers straight from MongoDB, one aggregation each: over all the data, and for 7 days."""
-    from bench.users import raw_pipeline
+def raw_messages(db, lo: datetime, hi: datetime) -> None:
+    """Messages per room and 15-minute slot by the sent-message rule, straight from MongoDB."""
     from engagement_svc.counting import rules
     from engagement_svc.rocketchat.documents import MESSAGE_SENT
 
-    def messages(lo: datetime, hi: datetime) -> None:
-        slot = {"$toLong": {"$divide": [{"$toLong": "$ts"}, 900_000]}}
-        pipeline = [
-            {"$match": {"ts": {"$gte": lo, "$lt": hi}}},
-            {
-                "$group": {
-                    "_id": {"s": slot, "r": "$rid"},
-                    "n": {"$sum": {"$cond": [rules.as_expression(MESSAGE_SENT), 1, 0]}},
-                }
-            },
-        ]
-        list(db.rocketchat_message.aggregate(pipeline, allowDiskUse=True))
+    slot = {"$toLong": {"$divide": [{"$toLong": "$ts"}, 900_000]}}
+    sent = {"$cond": [rules.as_expression(MESSAGE_SENT), 1, 0]}
+    pipeline = [
+        {"$match": {"ts": {"$gte": lo, "$lt": hi}}},
+        {"$group": {"_id": {"s": slot, "r": "$rid"}, "n": {"$sum": sent}}},
+    ]
+    list(db.rocketchat_message.aggregate(pipeline, allowDiskUse=True))
 
-    def sessions(lo: datetime, hi: datetime) -> None:
-        list(db.rocketchat_sessions.aggregate(raw_pipeline(lo, hi, 86_400_000), allowDiskUse=True))
 
+def raw_sessions(db, lo: datetime, hi: datetime) -> None:
+    """Distinct users per UTC day by the session rule, straight from MongoDB."""
+    from bench.users import raw_pipeline
+
+    list(db.rocketchat_sessions.aggregate(raw_pipeline(lo, hi, 86_400_000), allowDiskUse=True))
+
+
+def raw_7_days(db, endpoint: str, anchor: datetime) -> float:
+    """The raw exact aggregation for a 7-day answer: messages-sent reads the 7 days before too, active users
+    the 29 before (MAU)."""
+    day = anchor.replace(hour=0) + timedelta(days=1)
+    if endpoint == "messages-sent":
+        return timed(lambda: raw_messages(db, day - timedelta(days=14), day))
+    return timed(lambda: raw_sessions(db, day - timedelta(days=36), day))
+
+
+def raw_figures(db, anchor: datetime) -> dict:
+    """The exact answers straight from MongoDB, one aggregation each, over all the data."""
     first = datetime(2000, 1, 1, tzinfo=UTC)
     day = anchor.replace(hour=0) + timedelta(days=1)
     out = {
-        "all_messages_ms": timed(lambda: messages(first, day)),
-        "all_sessions_ms": timed(lambda: sessions(first, day)),
-        # messages-sent for 7 days reads the 7 before too; active users the 29 before (MAU)
-        "messages_sent_7_ms": timed(lambda: messages(day - timedelta(days=14), day)),
-        "active_users_7_ms": timed(lambda: sessions(day - timedelta(days=36), day)),
+        "all_messages_ms": timed(lambda: raw_messages(db, first, day)),
+        "all_sessions_ms": timed(lambda: raw_sessions(db, first, day)),
     }
     out["all_ms"] = round(out["all_messages_ms"] + out["all_sessions_ms"], 1)
     return out
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 async def first_start(args, session, db, env: dict, anchor: datetime, headers: dict) -> dict:
@@ -158,11 +171,20 @@ async def service_figures(args, mongo_url_for, db, anchor: datetime) -> dict:
     env = service_env(mongo_url_for, args.database)
     out: dict = {}
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as session:
-        out["cold_7_ms"] = {
-            endpoint: await cold_ms(session, db, env, lambda port, e=endpoint: url(port, e, anchor, 7), headers)
-            for endpoint in ("messages-sent", "active-users")
+        # Cold and raw in turns, several times (this machine's speed drifts by 10-20% between runs): the ratio
+        # of the medians.
+        cold: dict[str, dict[str, list[float]]] = {}
+        for _ in range(args.cold_runs):
+            for endpoint in ("messages-sent", "active-users"):
+                runs = cold.setdefault(endpoint, {"raw_ms": [], "cold_ms": []})
+                runs["raw_ms"].append(raw_7_days(db, endpoint, anchor))
+                target = lambda port, e=endpoint: url(port, e, anchor, 7)  # noqa: E731
+                runs["cold_ms"].append(await cold_ms(session, db, env, target, headers))
+        out["cold_7"] = {
+            e: {**runs, "cold_over_raw": round(median(runs["cold_ms"]) / median(runs["raw_ms"]), 2)}
+            for e, runs in cold.items()
         }
-        args.progress(f"  cold 7 days: {out['cold_7_ms']}")
+        args.progress(f"  cold 7 days: {out['cold_7']}")
         started = await first_start(args, session, db, env, anchor, headers)
         server = started.pop("server")
         try:
@@ -194,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--database", default=None, help="default: engagement_bench_big_<messages>_<rooms>_<days>")
     parser.add_argument("--ranges", default="7,30,90,365", help="range lengths in days, comma-separated")
     parser.add_argument("--warm-runs", type=int, default=30)
+    parser.add_argument("--cold-runs", type=int, default=3, help="cold 7-day answers (each beside a raw one)")
     parser.add_argument("--output", default="bench/results/big.json")
     parser.add_argument("--generate-only", action="store_true", help="make the dataset, measure nothing")
     return parser
