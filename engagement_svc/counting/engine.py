@@ -1136,10 +1136,12 @@ class Engine:
 
 
 def _size(value: Any) -> int:
-    """About the memory an answer holds: a JSON text's length; a collection's items' own `nbytes` (a day of
-    active users: 8 bytes per id), else 100 bytes an item (a row)."""
+    """About the memory an answer holds: a JSON text's length; its own `nbytes` (compact rows); a collection's
+    items' own `nbytes` (a day of active users: 8 bytes per id), else 100 bytes an item (a row)."""
     if isinstance(value, str | bytes):
         return len(value)
+    if isinstance(own := getattr(value, "nbytes", None), int):
+        return own
     if isinstance(value, list | tuple):
         return sum(n if isinstance(n := getattr(item, "nbytes", None), int) else 100 for item in value)
     return 100 * len(value)

@@ -4,9 +4,10 @@ No database code here: the counts and the rooms' documents come in, JSON (or CSV
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from array import array
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
 from engagement_svc.days import iso_z
 from engagement_svc.reports.messages import ROOM_TYPE_ORDER
@@ -22,6 +23,38 @@ class Row(NamedTuple):
     @property
     def diff(self) -> int:
         return self.messages - self.previous
+
+
+class Rows(Sequence[Row]):
+    """Rows kept compactly, in order: the room ids in one tuple and the two counts in two arrays, about 24 bytes a
+    row instead of about 100 as Row tuples (a channel list is remembered whole: 50,000 rooms at 20M messages)."""
+
+    __slots__ = ("_messages", "_previous", "_rids")
+
+    def __init__(self, found: Iterable[Row]):
+        found = list(found)
+        self._rids = tuple(r.rid for r in found)
+        self._messages = array("q", [r.messages for r in found])
+        self._previous = array("q", [r.previous for r in found])
+
+    def __len__(self) -> int:
+        return len(self._rids)
+
+    @overload
+    def __getitem__(self, i: int) -> Row: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Row]: ...
+
+    def __getitem__(self, i: int | slice) -> Row | list[Row]:
+        if isinstance(i, slice):
+            return [Row(*cells) for cells in zip(self._rids[i], self._messages[i], self._previous[i], strict=True)]
+        return Row(self._rids[i], self._messages[i], self._previous[i])
+
+    @property
+    def nbytes(self) -> int:
+        """About the memory the rows hold of their own (the room ids are the kept days' strings)."""
+        return 100 + 24 * len(self._rids)
 
 
 def rows(current: Mapping[str, int], previous: Mapping[str, int], kind_of: Callable[[str], str | None]) -> list[Row]:

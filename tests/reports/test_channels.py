@@ -12,7 +12,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from engagement_svc.api.routes import CHANNELS_LIST_PATH, MESSAGES_SENT_PATH, ORIGIN_PATH, TOP_FIVE_PATH
+from engagement_svc.counting import engine as engine_module
 from engagement_svc.demo.dataset import message_doc, room_doc, user_doc
+from engagement_svc.reports import channels
 from engagement_svc.resources import ENGINE
 from tests.support.data import ADMIN_HEADERS
 from tests.support.http import range_cases, until
@@ -390,3 +392,17 @@ async def test_a_database_failure_mid_csv_cuts_the_answer_off(client, db, monkey
     with pytest.raises(aiohttp.ClientPayloadError):
         await response.read()
     assert calls == [1000, 500]
+
+
+def test_compact_rows_read_as_the_rows_they_were_made_from():
+    """A remembered channel list keeps its rows compactly; every row, page and length reads back the same, and its
+    size (what the remembered answers' bound counts) is its own, about a quarter of the rows as tuples."""
+    rng = random.Random(2)
+    found = [channels.Row(f"room{i}", rng.randrange(10**9), rng.randrange(10**3)) for i in range(1000)]
+    compact = channels.Rows(found)
+    assert len(compact) == len(found) and list(compact) == found
+    assert compact[17] == found[17] and compact[-1] == found[-1]
+    for page in (slice(0, 25), slice(990, 1015), slice(1000, 1025), slice(5, 5)):
+        assert compact[page] == found[page]
+    assert engine_module._size(compact) == compact.nbytes < engine_module._size(found) / 3
+    assert channels.Rows([])[0:25] == [] and len(channels.Rows([])) == 0
