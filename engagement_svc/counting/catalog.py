@@ -98,7 +98,7 @@ class Metric:
     def flag_param(self) -> str | None:
         """When the flag is decided by the key alone (`{key_field: {"$in": a parameter}}`: a session's user is a
         bot), the parameter's name: counting then groups by the plain key and flags the counted keys in Python
-        (`flag_key`), instead of MongoDB testing every document against the parameter's values."""
+        (`key_flagger`), instead of MongoDB testing every document against the parameter's values."""
         if self.flag is None or len(self.flag[1]) != 1:
             return None
         condition = self.flag[1].get(self.key_field)
