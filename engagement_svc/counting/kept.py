@@ -127,6 +127,11 @@ _SLOT_BYTES = [bytes([slot]) for slot in range(SLOTS_PER_DAY)]
 SLOT_INDEX_BYTES = 8 * 2**20  # closed days' per-slot indexes kept at once, about (a year of users by hour: 40 MB)
 
 
+def _empty_index(keys: int) -> list[array]:
+    """A per-slot index with no entry yet: per slot, an array of key indices (16-bit while they fit)."""
+    return [array("H" if keys <= 0xFFFF else "I") for _ in range(SLOTS_PER_DAY)]
+
+
 def _index_bytes(by_slot: list[array]) -> int:
     return sum(64 + a.itemsize * len(a) for a in by_slot)  # an array's own header: 64 bytes
 
@@ -295,7 +300,7 @@ class ClosedDay:
 
     def _slot_index(self) -> list[array]:
         """Per slot, the indices of the keys with anything in it."""
-        by_slot = [array("H" if len(self.keys) <= 0xFFFF else "I") for _ in range(SLOTS_PER_DAY)]
+        by_slot = _empty_index(len(self.keys))
         starts, slots = self.starts, self.slots
         for i in range(len(self.keys)):
             for j in range(starts[i], starts[i + 1]):
@@ -382,7 +387,7 @@ class PresenceDay(ClosedDay):
         return {key: sum(b - a for a, b in self._runs(i)) for i, key in enumerate(self.keys)}
 
     def _slot_index(self) -> list[array]:
-        by_slot = [array("H" if len(self.keys) <= 0xFFFF else "I") for _ in range(SLOTS_PER_DAY)]
+        by_slot = _empty_index(len(self.keys))
         for i in range(len(self.keys)):
             for a, b in self._runs(i):
                 for slot in range(a, b):
