@@ -17,6 +17,7 @@ import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from statistics import median
 
 import aiohttp
 
@@ -103,12 +104,6 @@ def raw_figures(db, anchor: datetime) -> dict:
     }
     out["all_ms"] = round(out["all_messages_ms"] + out["all_sessions_ms"], 1)
     return out
-
-
-def median(values: list[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 async def first_start(args, session, db, env: dict, anchor: datetime, headers: dict) -> dict:
