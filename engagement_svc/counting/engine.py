@@ -595,8 +595,8 @@ class Engine:
         kept = {k: n for k, n in per_key.items() if classes.kind(k) in counted}
         if by == "key":
             return kept
-        if by == "keys":
-            return {unflagged(k) for k in kept}
+        if by == "keys":  # a sorted list, as every other span's keys (a set cannot be written as JSON)
+            return sorted({unflagged(k) for k in kept})
         return len(kept) if by == "distinct" else sum(kept.values())
 
     async def _views(self, metric: Metric, days: Iterable[int], now: datetime) -> dict[int, View]:

@@ -325,3 +325,31 @@ def test_window_distinct_equals_the_union_of_each_window():
     for i in range(len(days)):
         expected = tuple(len(set().union(*days[max(0, i - w + 1) : i + 1])) for w in (1, 7, 30))
         assert found[i] == expected, i
+
+
+async def test_zones_off_the_quarter_hour_answer_json_equal_to_a_recount(client, db):
+    """Local mean time (Monrovia -0:44:30 and Kiritimati -10:40 in 1970, Amsterdam +0:19:32 in 1920) puts a day's
+    edges off the 15-minute slots: those spans are counted directly, and their users listed as JSON like any
+    other day's (they came back as a set, which the JSON encoder refused: a 500)."""
+    rng = random.Random(5)
+    ids = [(f"Lmt{i:014d}", "user") for i in range(12)]
+    now = datetime.now(UTC)
+    logins = []
+    for first in (datetime(1970, 1, 1, tzinfo=UTC), datetime(1920, 3, 1, tzinfo=UTC)):
+        for i, (uid, _) in enumerate(ids):
+            start = first + timedelta(hours=rng.uniform(-12, 60))
+            logins.append(Login(uid, "user", start, start + timedelta(minutes=5 + 40 * i)))
+    db.rocketchat_sessions.insert_many(session_documents(logins, now, SERVER, rng, ttl=False))
+    cases = [
+        ("1970-01-01T00:00:00.000Z", "1970-01-03T00:00:00.000Z", "Africa/Monrovia"),
+        ("1970-01-01T00:00:00.000Z", "1970-01-03T00:00:00.000Z", "Pacific/Kiritimati"),
+        ("1920-03-01T00:00:00.000Z", "1920-03-04T00:00:00.000Z", "Europe/Amsterdam"),
+    ]
+    listed = 0
+    for start, end, zone in cases:
+        params = {"start": start, "end": end, "timezone": zone}
+        status, body = await get(client, "active", params)
+        assert status == 200, body
+        assert body == expected_active_users(db, parse(start), parse(end), zone), zone
+        listed += sum(len(row["usersList"]) for row in body["month"])
+    assert listed > 10
