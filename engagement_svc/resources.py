@@ -18,17 +18,19 @@ from engagement_svc import __version__
 from engagement_svc.counting.engine import Engine
 from engagement_svc.metrics import Metrics
 from engagement_svc.mongo_waits import install as install_mongo_waits
-from engagement_svc.rocketchat.auth import SharedDocuments, UserLookups, user_lookups
+from engagement_svc.rocketchat.auth import UserLookups, user_lookups
 from engagement_svc.rocketchat.changes import ChangeStreams
 from engagement_svc.rocketchat.ratelimit import RateLimiter
-from engagement_svc.settings import Settings
+from engagement_svc.rocketchat.workspace import Workspace
+from engagement_svc.settings import Network, Settings
 
 log = logging.getLogger("engagement_svc")
 
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
 ENGINE = web.AppKey("engine", Engine)
-AUTH_DOCUMENTS = web.AppKey("auth_documents", SharedDocuments)
+WORKSPACE = web.AppKey("workspace", Workspace)  # Rocket.Chat's settings and permissions, followed live
+TRUSTED_PROXIES = web.AppKey("trusted_proxies", tuple[Network, ...])
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 STREAMS = web.AppKey("streams", ChangeStreams)
 USER_LOOKUPS = web.AppKey("user_lookups", UserLookups)

@@ -7,6 +7,7 @@ no value is echoed that could be a secret.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -18,6 +19,7 @@ from engagement_svc.days import load_zone
 DEFAULT_DATABASE = "rocketchat"
 DEFAULT_STATE_DATABASE = "engagement_svc"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class ConfigError(ValueError):
@@ -28,7 +30,7 @@ class ConfigError(ValueError):
 class Setting:
     field: str
     variable: str
-    kind: str  # "url", "text", "zone", "int" or "level"
+    kind: str  # "url", "text", "zone", "int", "level" or "networks"
     default: Any
     help: str
     low: int = 0
@@ -74,11 +76,27 @@ TABLE: tuple[Setting, ...] = (
             "Readiness does not wait for it; `/readyz` and `/metrics` show its progress. `0` turns it off.",
             0, 36_500),
     Setting("rate_limit_calls", "ENGAGEMENT_RATE_LIMIT_CALLS", "int", 10,
-            "Calls a user may make per window, as Rocket.Chat's API rate limiter (its defaults: 10 calls a "
-            "minute). Users whose roles hold Rocket.Chat's `api-bypass-rate-limit` permission (by default "
-            "`admin`, `bot`, `app`) are exempt. `0` turns the limit off.", 0, 1_000_000_000),
-    Setting("rate_limit_seconds", "ENGAGEMENT_RATE_LIMIT_SECONDS", "int", 60, "The rate limit's window.",
+            "Calls per window of each endpoint from one client address, as Rocket.Chat's API rate limiter (one "
+            "budget per route and method per address). Rocket.Chat's own settings in `rocketchat_settings` win "
+            "and are followed live: `API_Enable_Rate_Limiter`, `API_Enable_Rate_Limiter_Limit_Calls_Default`, "
+            "`API_Enable_Rate_Limiter_Limit_Time_Default`; this one and the next apply where a setting is absent. "
+            "Users whose roles hold `api-bypass-rate-limit` (by default `admin`, `bot`, `app`) are exempt; calls "
+            "refused 401 are not counted. `0` turns the limit off unless Rocket.Chat's setting turns it on.",
+            0, 1_000_000_000),
+    Setting("rate_limit_seconds", "ENGAGEMENT_RATE_LIMIT_SECONDS", "int", 60,
+            "The rate limit's window where Rocket.Chat's `API_Enable_Rate_Limiter_Limit_Time_Default` is absent.",
             1, 86_400),
+    Setting("trusted_proxies", "ENGAGEMENT_TRUSTED_PROXIES", "networks", "",
+            "Addresses or CIDR blocks (comma-separated, e.g. `127.0.0.1, 10.0.0.0/8`) of reverse proxies whose "
+            "`X-Forwarded-For` is believed: the rate limit's client address is then the first address from the "
+            "right of that header that is not one of them. Requests from any other peer are limited by the peer's "
+            "own address, whatever the header says.", shown_default="none"),
+    Setting("keepalive_seconds", "ENGAGEMENT_KEEPALIVE_SECONDS", "int", 75,
+            "How long an idle kept-alive connection stays open (nginx's default `keepalive_timeout`).", 1, 3_600),
+    Setting("request_head_seconds", "ENGAGEMENT_REQUEST_HEAD_SECONDS", "int", 10,
+            "How long a client may take to send a request's line and headers, from the connection's first byte "
+            "or the previous answer; a connection still sending them after this is closed (slow clients cannot "
+            "hold connections open).", 1, 3_600),
     Setting("drain_seconds", "ENGAGEMENT_DRAIN_SECONDS", "int", 30,
             "On SIGTERM (or Ctrl-C) the service stops accepting connections and gives requests in flight this "
             "long to finish, then closes its MongoDB connections (at most 3 s more, even if MongoDB hangs) and "
@@ -111,6 +129,9 @@ class Settings:
     warm_days: int = 36_500
     rate_limit_calls: int = 10
     rate_limit_seconds: int = 60
+    trusted_proxies: str = ""
+    keepalive_seconds: int = 75
+    request_head_seconds: int = 10
     drain_seconds: int = 30
     log_level: str = "INFO"
 
@@ -160,9 +181,28 @@ def parse(s: Setting, env: Mapping[str, str]) -> Any:
         if level not in LOG_LEVELS:
             raise ConfigError(f"{s.variable} must be one of {', '.join(LOG_LEVELS)}, got {raw!r}")
         return level
+    if s.kind == "networks":
+        try:
+            networks(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{s.variable}: {exc}") from None
+        return raw
     if s.kind == "url":
         database_from_url(raw, s.variable)  # checks the form; the value may hold a password: never echoed
     return raw
+
+
+def networks(text: str) -> tuple[Network, ...]:
+    """`10.0.0.0/8, 127.0.0.1, ::1`: addresses and CIDR blocks separated by commas; ValueError names a bad one."""
+    found = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            found.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(f"not an IP address or CIDR block: {part[:60]!r}") from None
+    return tuple(found)
 
 
 def database_from_url(url: str, variable: str = "MONGO_URL", default: str = DEFAULT_DATABASE) -> str:

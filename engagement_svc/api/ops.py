@@ -11,6 +11,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from pymongo.errors import PyMongoError
 
+from engagement_svc.api.wire import json_response
 from engagement_svc.mongo_errors import database_problem
 from engagement_svc.resources import ENGINE, METRICS, SETTINGS, STREAMS
 
@@ -20,7 +21,7 @@ OPENAPI = files("engagement_svc.api").joinpath("openapi.json").read_bytes()
 
 async def healthz(request: web.Request) -> web.Response:
     """The process is alive and serving HTTP. No database, no auth."""
-    return web.json_response({"status": "ok"})
+    return json_response({"status": "ok"})
 
 
 async def readyz(request: web.Request) -> web.Response:
@@ -53,7 +54,7 @@ async def readyz(request: web.Request) -> web.Response:
         "change_stream": request.app[STREAMS].healthy,
         "backfill": engine.progress(),
     }
-    return web.json_response(body, status=200 if ready else 503)
+    return json_response(body, 200 if ready else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:

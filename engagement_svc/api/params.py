@@ -70,6 +70,43 @@ def _single(query: Mapping[str, str], key: str) -> str | None:
     return values[0] if values else None
 
 
+FORMATS = ("json", "csv")
+
+
+def wants_csv(query: Mapping[str, str], accept: str) -> bool:
+    """`format=csv` (or `json`); without it, the Accept header's preference (RFC 9110: the most specific range
+    that matches a type gives its weight), JSON when the two weigh the same."""
+    text = _single(query, "format")
+    if text is not None:
+        if text not in FORMATS:
+            raise BadRequest("Invalid parameter 'format': must be json or csv")
+        return text == "csv"
+    ranges = []
+    for part in accept.split(",")[:MAX_ACCEPT_RANGES]:
+        media, *params = (p.strip().lower() for p in part.split(";"))
+        weights = [p[2:].strip() for p in params if p.startswith("q=")]
+        ranges.append((media, _weight(weights[0]) if weights else 1.0))
+    return _preference(ranges, "text/csv") > _preference(ranges, "application/json")
+
+
+MAX_ACCEPT_RANGES = 64  # an Accept header of more media ranges than this is read only that far
+
+
+def _preference(ranges: list[tuple[str, float]], media: str) -> float:
+    """The weight `ranges` give `media`: that of the most specific matching range (type/sub, type/*, */*)."""
+    kind = media.split("/", maxsplit=1)[0]
+    found = {m: q for m, q in reversed(ranges)}  # the first of equal ranges counts
+    for candidate in (media, f"{kind}/*", "*/*"):
+        if candidate in found:
+            return found[candidate]
+    return 0.0
+
+
+def _weight(text: str) -> float:
+    """An Accept q-value (RFC 9110: 0 to 1, at most three decimals); anything else counts as 1."""
+    return float(text) if re.fullmatch(r"0(\.\d{0,3})?|1(\.0{0,3})?", text) else 1.0
+
+
 SORT_FIELDS = ("messages", "lastWeekMessages", "diffFromLastWeek", "name", "ts", "_updatedAt")
 MAX_COUNT = 100
 DEFAULT_COUNT = 50
@@ -94,16 +131,19 @@ def _bots(query: Mapping[str, str]) -> str:
     return bots
 
 
-def _whole(query: Mapping[str, str], key: str, default: int, most: int | None = None) -> int:
+MAX_WHOLE = 999_999_999
+
+
+def _whole(query: Mapping[str, str], key: str, default: int, most: int = MAX_WHOLE) -> int:
     text = _single(query, key)
     if text is None:
         return default
-    if not (text.isascii() and text.isdigit() and len(text) <= 9):
+    if not (text.isascii() and text.isdigit()):
         raise BadRequest(f"Invalid parameter '{key}': must be a whole number, 0 or more")
-    value = int(text)
-    if most is not None and value > most:
+    digits = text.lstrip("0") or "0"
+    if len(digits) > len(str(most)) or int(digits) > most:  # no int() of a million digits
         raise BadRequest(f"Invalid parameter '{key}': must be at most {most}")
-    return value
+    return int(digits)
 
 
 def parse_list(query: Mapping[str, str], settings: Settings) -> ListQuery:
@@ -111,64 +151,89 @@ def parse_list(query: Mapping[str, str], settings: Settings) -> ListQuery:
     q = parse_range(query, settings)
     offset = _whole(query, "offset", 0)
     count = _whole(query, "count", DEFAULT_COUNT, MAX_COUNT) or DEFAULT_COUNT
-    sort = _single(query, "sort") or "-messages"
+    sort = _single(query, "sort")
+    if sort is None:
+        sort = "-messages"
     field = sort[1:] if sort.startswith("-") else sort
     if field not in SORT_FIELDS:
         raise BadRequest(f"Invalid parameter 'sort': must be one of {', '.join(SORT_FIELDS)}, optionally after '-'")
     return ListQuery(**vars(q), offset=offset, count=count, sort=field, descending=sort.startswith("-"))
 
 
-def parse_range(query: Mapping[str, str], settings: Settings) -> RangeQuery:
-    """Missing keys first (start, then end), then forms (start, end, timezone, bots), then the range itself."""
-    default_zone, max_days = settings.timezone, settings.max_range_days
-    raw = {key: _single(query, key) for key in ("start", "end", "timezone")}
-    for key in ("start", "end"):
-        if raw[key] is None:
+def _instants(query: Mapping[str, str], keys: tuple[str, ...]) -> dict[str, datetime]:
+    """The date-time keys, checked as Rocket.Chat's Match.ObjectIncluding checks them: the keys present first, in
+    the order the query gives them (the first invalid one is named), then the missing ones in `keys`' order."""
+    raw = {key: _single(query, key) for key in keys}
+    found: dict[str, datetime] = {}
+    for key in sorted((k for k in keys if raw[k] is not None), key=_position(query)):
+        instant = parse_instant(raw[key] or "")
+        if instant is None:
+            raise BadRequest(f"Match error: Failed Match.Where validation in field {key}")
+        found[key] = instant
+    for key in keys:
+        if key not in found:
             raise BadRequest(f"Match error: Missing key '{key}'")
-    start, end = parse_instant(raw["start"] or ""), parse_instant(raw["end"] or "")
-    if start is None:
-        raise BadRequest("Match error: Failed Match.Where validation in field start")
-    if end is None:
-        raise BadRequest("Match error: Failed Match.Where validation in field end")
-    zone = load_zone(default_zone if raw["timezone"] is None else raw["timezone"])
+    return found
+
+
+def _position(query: Mapping[str, str]):
+    order = {key: i for i, key in reversed(list(enumerate(query.keys())))}  # a key's first place in the query
+    return lambda key: order.get(key, len(order))
+
+
+def _zone(query: Mapping[str, str], settings: Settings) -> ZoneInfo:
+    text = _single(query, "timezone")
+    zone = load_zone(settings.timezone if text is None else text)
     if zone is None:
         raise BadRequest("Match error: Failed Match.Where validation in field timezone")
+    return zone
+
+
+def parse_range(query: Mapping[str, str], settings: Settings) -> RangeQuery:
+    """start and end (see `_instants`), then timezone and bots, then the range itself."""
+    instants = _instants(query, ("start", "end"))
+    start, end = instants["start"], instants["end"]
+    zone = _zone(query, settings)
     bots = _bots(query)
     if end < start:
-        raise BadRequest(f"end ({raw['end']}) is before start ({raw['start']})")
+        raise BadRequest(f"end ({_single(query, 'end')}) is before start ({_single(query, 'start')})")
     try:
         first_day, last_day = local_date(start, zone), local_date(end, zone)
     except (OverflowError, ValueError):
         raise BadRequest("start and end must lie between the years 0001 and 9999 in the requested time zone") from None
     days = (last_day - first_day).days + 1
-    if days > max_days:
-        raise BadRequest(f"The range from start to end covers {days} days; at most {max_days} days are allowed")
+    if days > settings.max_range_days:
+        raise BadRequest(
+            f"The range from start to end covers {days} days; at most {settings.max_range_days} days are allowed"
+        )
     # The answer also reads the window of the same length before the range (or the 30 days of a month of active
     # users) and the day after it ends.
-    if first_day.toordinal() - max(days, 30) < 2 or last_day.toordinal() + 2 > date.max.toordinal():
+    before = max(days, 30)
+    if first_day.toordinal() - before < 2:
         raise BadRequest(
-            "start and end must lie between the years 0001 and 9999, with room for the window before start"
+            f"start must be at least {before + 1} days after 0001-01-01 in the requested time zone: the "
+            f"{before} days before the range are read too"
         )
+    if last_day.toordinal() + 2 > date.max.toordinal():
+        raise BadRequest("end must be before 9999-12-30 in the requested time zone: the day after it is read too")
     return RangeQuery(start=start, end=end, zone=zone, first_day=first_day, last_day=last_day, bots=bots)
 
 
 def parse_day(query: Mapping[str, str], settings: Settings) -> RangeQuery:
     """One instant (`start`; `end` is ignored, as by Rocket.Chat), its zone and bots: the day that holds it, with
-    room for the week before it."""
-    raw = {key: _single(query, key) for key in ("start", "timezone")}
-    if raw["start"] is None:
-        raise BadRequest("Match error: Missing key 'start'")
-    start = parse_instant(raw["start"])
-    if start is None:
-        raise BadRequest("Match error: Failed Match.Where validation in field start")
-    zone = load_zone(settings.timezone if raw["timezone"] is None else raw["timezone"])
-    if zone is None:
-        raise BadRequest("Match error: Failed Match.Where validation in field timezone")
+    the week before it and the day after it."""
+    start = _instants(query, ("start",))["start"]
+    zone = _zone(query, settings)
     bots = _bots(query)
     try:
         day = local_date(start, zone)
     except (OverflowError, ValueError):
         raise BadRequest("start must lie between the years 0001 and 9999 in the requested time zone") from None
-    if day.toordinal() < 40 or day.toordinal() + 2 > date.max.toordinal():
-        raise BadRequest("start must lie between the years 0001 and 9999, with room for the week before it")
+    if day.toordinal() < 40:
+        raise BadRequest(
+            "start must be at least 40 days after 0001-01-01 in the requested time zone: the weeks before it are "
+            "read too"
+        )
+    if day.toordinal() + 2 > date.max.toordinal():
+        raise BadRequest("start must be before 9999-12-30 in the requested time zone: the day after it is read too")
     return RangeQuery(start=start, end=start, zone=zone, first_day=day, last_day=day, bots=bots)

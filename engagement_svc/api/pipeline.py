@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -19,22 +18,18 @@ import pymongo
 from aiohttp import web
 from pymongo.errors import PyMongoError
 
+from engagement_svc.api.client_address import client_address
 from engagement_svc.api.errors import FORBIDDEN, UNAUTHORIZED, failure
 from engagement_svc.api.middleware import REQUEST_ID_KEY
-from engagement_svc.api.params import BadRequest
+from engagement_svc.api.params import BadRequest, wants_csv
+from engagement_svc.api.wire import JSON_TYPE, NO_STORE, json_response
 from engagement_svc.counting.engine import Engine
 from engagement_svc.counting.work import CALLER, DEADLINE, Busy
 from engagement_svc.mongo_errors import database_problem
 from engagement_svc.reports.csv import Table
-from engagement_svc.resources import (
-    AUTH_DOCUMENTS,
-    ENGINE,
-    METRICS,
-    RATE_LIMITER,
-    SETTINGS,
-    USER_LOOKUPS,
-)
+from engagement_svc.resources import ENGINE, METRICS, RATE_LIMITER, SETTINGS, TRUSTED_PROXIES, USER_LOOKUPS, WORKSPACE
 from engagement_svc.rocketchat.auth import authorize
+from engagement_svc.rocketchat.workspace import limit as rate_limit
 from engagement_svc.settings import Settings
 
 log = logging.getLogger("engagement_svc")
@@ -47,26 +42,6 @@ class Endpoint:
     parse: Callable[[Mapping[str, str], Settings], Any]  # raises BadRequest with the contract's text
     answer: Callable[[Engine, Any], Awaitable[str | Iterator[str]]]  # the 200 body: JSON text, or its pieces
     table: Callable[[Engine, Any], Awaitable[Table]]  # the 200 body as CSV
-
-
-def wants_csv(request: web.Request) -> bool:
-    """`format=csv` (or `json`), else an Accept header that names text/csv (with a q above 0)."""
-    values = request.query.getall("format", [])
-    if len(values) > 1 or (values and values[0] not in ("json", "csv")):
-        raise BadRequest("Invalid parameter 'format': must be json or csv")
-    if values:
-        return values[0] == "csv"
-    for part in request.headers.get("Accept", "").split(","):
-        media, *params = (p.replace(" ", "").lower() for p in part.split(";"))
-        if media == "text/csv":
-            weights = [p[2:] for p in params if p.startswith("q=")]
-            return not weights or _weight(weights[0]) > 0
-    return False
-
-
-def _weight(text: str) -> float:
-    """An Accept q-value (RFC 9110: 0 to 1, at most three decimals); anything else counts as 1."""
-    return float(text) if re.fullmatch(r"0(\.\d{0,3})?|1(\.0{0,3})?", text) else 1.0
 
 
 STREAM_BATCH = 64 * 1024  # characters written at a time when an answer is streamed
@@ -114,9 +89,6 @@ def send_csv(request: web.Request, table: Table, headers: dict[str, str]) -> Awa
     return send_stream(request, {**headers, **csv}, _csv_pieces(table))
 
 
-NO_STORE = {"Cache-Control": "no-store"}  # answers for one signed-in user: never kept by a proxy or browser
-
-
 def handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         settings = request.app[SETTINGS]
@@ -129,23 +101,29 @@ def handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamR
             # other requests share runs in the background and goes on past it, so a retry finds it done.
             async with asyncio.timeout(limit):
                 with pymongo.timeout(limit):
-                    access = await authorize(
-                        engine.db, request.headers, request.app[AUTH_DOCUMENTS], request.app[USER_LOOKUPS]
-                    )
+                    workspace = request.app[WORKSPACE]
+                    access = await authorize(engine.db, request.headers, workspace, request.app[USER_LOOKUPS])
                     if access.status == 401:
                         request.app[METRICS].refused.labels("401").inc()
-                        return web.json_response(UNAUTHORIZED, status=401, headers=headers)
+                        return json_response(UNAUTHORIZED, 401, headers)
                     if access.status == 403:
                         request.app[METRICS].refused.labels("403").inc()
-                        return web.json_response(FORBIDDEN, status=403, headers=headers)
-                    limiter = request.app.get(RATE_LIMITER)
-                    if limiter is not None and not access.bypass_rate_limit:
-                        verdict = limiter.hit(access.user_id)
+                        return json_response(FORBIDDEN, 403, headers)
+                    budget = rate_limit(workspace.last, settings.rate_limit_calls, settings.rate_limit_seconds)
+                    if budget.calls and not access.bypass_rate_limit:
+                        address = client_address(
+                            request.remote, request.headers.getall("X-Forwarded-For", []), request.app[TRUSTED_PROXIES]
+                        )
+                        verdict = request.app[RATE_LIMITER].hit(
+                            endpoint.path, request.method, address, budget.calls, budget.seconds
+                        )
                         headers.update(verdict.headers())
                         if not verdict.allowed:
                             request.app[METRICS].rate_limited.inc()
-                            return failure(429, verdict.error(), headers=headers)
-                    csv = wants_csv(request)
+                            return failure(
+                                429, verdict.error(), headers={**headers, "Retry-After": str(verdict.wait_seconds)}
+                            )
+                    csv = wants_csv(request.query, request.headers.get("Accept", ""))
                     query = endpoint.parse(request.query, settings)
                     # Counting this request needs is queued as this caller's, and refused at once (Busy) when it
                     # cannot be done before the deadline.
@@ -155,9 +133,8 @@ def handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamR
                         return await send_csv(request, await endpoint.table(engine, query), headers)
                     body = await endpoint.answer(engine, query)
                     if isinstance(body, str):
-                        return web.Response(text=body, content_type="application/json", headers=headers)
-                    json_type = {"Content-Type": "application/json; charset=utf-8"}
-                    return await send_stream(request, {**headers, **json_type}, _pieces(body))
+                        return json_response(body, 200, headers)
+                    return await send_stream(request, {**headers, **JSON_TYPE}, _pieces(body))
         except BadRequest as exc:
             return failure(400, str(exc), headers=headers)
         except Busy as exc:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from aiohttp import http_exceptions, web
 from aiohttp.web_protocol import RequestHandler
 
+from engagement_svc.api.wire import NO_STORE, NOSNIFF, json_response
 from engagement_svc.resources import METRICS
 
 log = logging.getLogger("engagement_svc")
@@ -51,7 +52,7 @@ class _Protocol(RequestHandler):
             text = f"Malformed HTTP request ({reason})"
         if request.writer.output_size > 0:  # some of an answer went out already: the connection is broken
             raise ConnectionError("response already started")
-        response = web.json_response({"success": False, "error": text}, status=status, headers={"Server": SERVER})
+        response = json_response({"success": False, "error": text}, status, {"Server": SERVER, **NO_STORE, **NOSNIFF})
         response.force_close()
         return response
 
@@ -82,7 +83,10 @@ class Runner(web.AppRunner):
 
 
 async def server_header(request: web.Request, response: web.StreamResponse) -> None:
+    """Every answer names the server without a version, and forbids browsers to guess its type (an error that
+    names the client's path must never be run as a page)."""
     response.headers["Server"] = SERVER
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
 
 
 async def _serve(app: web.Application, host: str, port: int, drain_seconds: float, ready: Callable[[], None]):

@@ -15,7 +15,6 @@ import base64
 import hashlib
 import logging
 import math
-import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -24,11 +23,10 @@ from typing import Any, NamedTuple
 from bson import Timestamp
 
 from engagement_svc.rocketchat.changes import ChangeStreams, Watcher
+from engagement_svc.rocketchat.workspace import BYPASS_RATE_LIMIT, LOGIN_EXPIRATION, PERMISSION, Workspace
 
 log = logging.getLogger("engagement_svc.auth")
 
-PERMISSION = "view-engagement-dashboard"
-BYPASS_RATE_LIMIT = "api-bypass-rate-limit"  # Rocket.Chat's permission (admin, bot and app by default)
 DEFAULT_LOGIN_EXPIRATION_DAYS = 90
 NEVER_EXPIRES_DAYS = 1_000_000  # a setting this large (2,700 years, or infinite) means "never": no date holds it
 MAX_CREDENTIAL_CHARS = 1024
@@ -96,42 +94,6 @@ class Access(NamedTuple):
     status: int  # 200, 401 or 403
     bypass_rate_limit: bool = False
     user_id: str = ""
-
-
-class SharedDocuments:
-    """The login-expiration setting and the permissions' roles, read at most once a second and shared by all
-    requests: they change rarely, and a change then applies within a second."""
-
-    TTL_S = 1.0
-
-    def __init__(self):
-        self._value: tuple[dict | None, dict[str, dict]] | None = None
-        self._read_at = 0.0
-        self._pending: asyncio.Future | None = None
-
-    async def get(self, db) -> tuple[dict | None, dict[str, dict]]:
-        """The setting (or None) and the permission documents by name (a missing one is absent)."""
-        if self._value is not None and time.monotonic() - self._read_at < self.TTL_S:
-            return self._value
-        if self._pending is None:
-            self._pending = asyncio.ensure_future(
-                asyncio.gather(
-                    db.rocketchat_settings.find_one({"_id": "Accounts_LoginExpiration"}, {"value": 1}),
-                    db.rocketchat_permissions.find(
-                        {"_id": {"$in": [PERMISSION, BYPASS_RATE_LIMIT]}}, {"roles": 1}
-                    ).to_list(),
-                )
-            )
-        pending = self._pending
-        try:
-            setting, permissions = await asyncio.shield(pending)
-        finally:
-            if self._pending is pending and pending.done():
-                self._pending = None
-        value = setting, {p["_id"]: p for p in permissions}
-        if pending.done() and not pending.cancelled() and pending.exception() is None:
-            self._value, self._read_at = value, time.monotonic()
-        return value
 
 
 class UserLookups:
@@ -206,7 +168,7 @@ def user_lookups(streams: ChangeStreams | None) -> UserLookups:
 async def authorize(
     db,
     headers: Mapping[str, str],
-    shared: SharedDocuments | None = None,
+    workspace: Workspace | None = None,
     lookups: UserLookups | None = None,
     now: datetime | None = None,
 ) -> Access:
@@ -220,13 +182,13 @@ async def authorize(
     if user_id is None or token is None:
         return Access(401)
     hashed = hash_token(token)
-    user, (setting, permissions) = await asyncio.gather(
-        (lookups or UserLookups(None)).find(db, user_id, hashed), (shared or SharedDocuments()).get(db)
+    user, (settings, permissions) = await asyncio.gather(
+        (lookups or UserLookups(None)).find(db, user_id, hashed), (workspace or Workspace()).get(db)
     )
     if user is None or user.get("active") is False or not user.get("username"):
         return Access(401)
     tokens = user.get("services", {}).get("resume", {}).get("loginTokens", [])
-    expiration = login_expiration_days((setting or {}).get("value"))
+    expiration = login_expiration_days(settings.get(LOGIN_EXPIRATION))
     now = now or datetime.now(UTC)
     if not any(t.get("hashedToken") == hashed and token_is_valid(t, now, expiration) for t in tokens):
         return Access(401)

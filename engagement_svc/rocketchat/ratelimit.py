@@ -1,8 +1,9 @@
-"""A per-user API rate limit with Rocket.Chat's behaviour: a fixed window per user, its headers and its 429 body.
+"""Rocket.Chat's API rate limiter: one fixed window per route, method and client address, its headers and its 429.
 
-Like Rocket.Chat's, a window starts at a user's first call and admits `calls` calls until it ends; users whose
-roles hold `api-bypass-rate-limit` are not limited. The windows live in this process: behind N replicas a user
-may make up to N times the limit.
+Like Rocket.Chat's, a window starts at a key's first call and admits `calls` calls until it ends; users whose
+roles hold `api-bypass-rate-limit` are not limited. The limit in force is passed with each call, so a change of
+Rocket.Chat's settings applies to the next call (a running window keeps its end). The windows live in this
+process: behind N replicas a client may make up to N times the limit.
 """
 
 from __future__ import annotations
@@ -10,6 +11,10 @@ from __future__ import annotations
 import math
 import time
 from typing import NamedTuple
+
+# Windows kept at most. Keys come from real client addresses (or a trusted proxy's X-Forwarded-For), so this is
+# reached only under a flood from very many addresses; the oldest windows then go first (about 100 bytes each).
+MAX_WINDOWS = 200_000
 
 
 class Verdict(NamedTuple):
@@ -34,27 +39,41 @@ class Verdict(NamedTuple):
 
 
 class RateLimiter:
-    def __init__(self, calls: int, seconds: float, clock=time.monotonic, wall=time.time):
-        self.calls = calls
-        self.seconds = seconds
+    def __init__(self, clock=time.monotonic, wall=time.time, max_windows: int = MAX_WINDOWS):
         self._clock, self._wall = clock, wall
-        self._windows: dict[str, list] = {}  # user -> [window end (monotonic), calls made]
+        self._max_windows = max_windows
+        self._windows: dict[tuple[str, str, str], list] = {}  # key -> [window end (monotonic), calls made]
         self._next_prune = 0.0
 
-    def hit(self, user: str) -> Verdict:
+    def __len__(self) -> int:
+        """Windows held (ended ones included until the next prune)."""
+        return len(self._windows)
+
+    def hit(self, route: str, method: str, address: str, calls: int, seconds: float) -> Verdict:
+        """One call of `route` by `method` from `address`, under a limit of `calls` per `seconds`."""
         now = self._clock()
-        if now >= self._next_prune:  # forget ended windows once per window length: memory stays bounded by users
-            self._windows = {k: w for k, w in self._windows.items() if w[0] > now}
-            self._next_prune = now + self.seconds
-        window = self._windows.get(user)
+        if now >= self._next_prune or len(self._windows) >= self._max_windows:
+            self._prune(now, seconds)
+        key = (route, method, address)
+        window = self._windows.get(key)
         if window is None or window[0] <= now:
-            window = self._windows[user] = [now + self.seconds, 0]
+            window = self._windows[key] = [now + seconds, 0]
         window[1] += 1
         left = window[0] - now
         return Verdict(
-            window[1] <= self.calls,
-            self.calls,
-            max(self.calls - window[1], 0),
+            window[1] <= calls,
+            calls,
+            max(calls - window[1], 0),
             int((self._wall() + left) * 1000),
             max(math.ceil(left), 1),
         )
+
+    def _prune(self, now: float, seconds: float) -> None:
+        """Forget ended windows (at most once per window length); at the bound, the oldest down to 90% of it, so
+        that a flood pays for a prune once per tenth of the bound, not per call."""
+        self._windows = {k: w for k, w in self._windows.items() if w[0] > now}
+        excess = len(self._windows) - self._max_windows * 9 // 10
+        if excess > 0:
+            for key in list(self._windows)[:excess]:  # insertion order: the windows begun first
+                del self._windows[key]
+        self._next_prune = now + min(seconds, 60.0)

@@ -24,7 +24,13 @@ from tests.support.live import LiveServer
 from tests.support.mongo import with_database
 
 GOOD = "start=2024-01-01T00:00:00.000Z&end=2024-01-07T00:00:00.000Z"
-UNAUTHORIZED = {"status": "error", "message": "You must be logged in to do this."}
+# Rocket.Chat 7.x/8.x's 401: both shapes at once (rocketchat-wire.md)
+UNAUTHORIZED = {
+    "success": False,
+    "error": "You must be logged in to do this.",
+    "status": "error",
+    "message": "You must be logged in to do this.",
+}
 
 
 def raw_get(target: str, headers: list[bytes]) -> bytes:

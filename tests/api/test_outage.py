@@ -8,7 +8,7 @@ import time
 import pytest
 
 from engagement_svc.app import create_app
-from engagement_svc.rocketchat.auth import SharedDocuments
+from engagement_svc.rocketchat.workspace import Workspace
 from engagement_svc.settings import Settings
 from tests.support.data import ADMIN_HEADERS, ADMIN_TOKEN
 from tests.support.http import get_messages_sent
@@ -41,7 +41,7 @@ async def wait_for_200(client, seconds=60):
 async def test_hung_database_gives_503_within_the_timeout_then_recovers(outage_client, own_mongo):
     assert (await timed_request(outage_client))[0] == 200
     own_mongo.freeze()
-    await asyncio.sleep(SharedDocuments.TTL_S + 0.2)  # for a second, what the first request read still answers
+    await asyncio.sleep(Workspace.TTL_S + 0.2)  # for a second, what the first request read still answers
     try:
         status, body, elapsed = await timed_request(outage_client)
     finally:
@@ -56,7 +56,7 @@ async def test_hung_database_gives_503_within_the_timeout_then_recovers(outage_c
 async def test_database_stopped_during_a_request_gives_503_then_recovers(outage_client, own_mongo):
     assert (await timed_request(outage_client))[0] == 200
     own_mongo.freeze()  # the request below is in flight against a server that then dies
-    await asyncio.sleep(SharedDocuments.TTL_S + 0.2)
+    await asyncio.sleep(Workspace.TTL_S + 0.2)
     request = asyncio.ensure_future(timed_request(outage_client))
     await asyncio.sleep(0.3)
     own_mongo.kill()
@@ -148,7 +148,7 @@ async def test_every_dashboard_endpoint_gives_503_in_an_outage_then_recovers(out
 
     assert [s for s, _, _ in await statuses(PARAMS)] == [200] * len(ENDPOINTS)
     own_mongo.freeze()
-    await asyncio.sleep(SharedDocuments.TTL_S + 0.2)
+    await asyncio.sleep(Workspace.TTL_S + 0.2)
     try:  # a range not asked before, so that nothing remembered answers
         down = await statuses({"start": "2023-06-01T00:00:00.000Z", "end": "2023-06-07T00:00:00.000Z"})
     finally:

@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engagement_svc.api.params import parse_instant
+from engagement_svc.api.params import parse_instant, wants_csv
+from engagement_svc.api.routes import CHANNELS_LIST_PATH, HOURLY_PATH
+from tests.support.data import ADMIN_HEADERS
 from tests.support.http import get_messages_sent
 
 START, END = "2023-05-21T00:00:00.000Z", "2023-05-22T10:00:00.000Z"
@@ -27,7 +29,11 @@ def missing(key):
         ({"end": END}, missing("start")),
         ({"start": START}, missing("end")),
         ({"timezone": "UTC"}, missing("start")),
-        ({"start": "bad"}, missing("end")),
+        # Match.ObjectIncluding checks the keys present first: a bad one is named before a missing one
+        ({"start": "bad"}, failed("start")),
+        ({"end": "bad"}, failed("end")),
+        ({"end": "bad", "timezone": "Mars/Olympus"}, failed("end")),
+        ({"start": START, "timezone": "Mars/Olympus"}, missing("end")),
         ({"start": "bad", "end": END}, failed("start")),
         ({"start": START, "end": "bad"}, failed("end")),
         ({"start": "bad", "end": "bad"}, failed("start")),
@@ -165,17 +171,45 @@ async def test_range_counted_in_local_days_of_the_zone(make_client, users):
     assert status == 200 and body["days"] == [{"day": "2023-05-20T18:30:00.000Z", "messages": 0}]
 
 
+async def test_present_keys_are_checked_in_the_querys_order(client):
+    """As Match.ObjectIncluding walks the query object's own keys: the first bad key of the query is named."""
+    for query, field in (
+        ("end=bad&start=bad", "end"),
+        ("start=bad&end=bad", "start"),
+        (f"end=bad&start={START}", "end"),
+    ):
+        response = await client.get(
+            f"/api/v1/engagement-dashboard/messages/messages-sent?{query}",
+            headers={"X-User-Id": "AdminUserId000001", "X-Auth-Token": "admin-token-raw-value"},
+        )
+        assert (response.status, await response.json()) == (400, failed(field)), query
+
+
 @pytest.mark.parametrize(
-    "params",
+    "params, text",
     [
-        {"start": "0001-01-01T00:00:00.000Z", "end": "0001-01-05T00:00:00.000Z"},
-        {"start": "9999-12-30T00:00:00.000Z", "end": "9999-12-31T23:59:59.999Z"},
-        {"start": "9999-12-31T23:00:00.000Z", "end": "9999-12-31T23:30:00.000Z", "timezone": "Pacific/Kiritimati"},
+        (
+            {"start": "0001-01-01T00:00:00.000Z", "end": "0001-01-05T00:00:00.000Z"},
+            "start must be at least 31 days after 0001-01-01 in the requested time zone: the 30 days before the "
+            "range are read too",
+        ),
+        (
+            {"start": "0001-03-01T00:00:00.000Z", "end": "0001-05-01T00:00:00.000Z"},
+            "start must be at least 63 days after 0001-01-01 in the requested time zone: the 62 days before the "
+            "range are read too",
+        ),
+        (
+            {"start": "9999-12-30T00:00:00.000Z", "end": "9999-12-31T23:59:59.999Z"},
+            "end must be before 9999-12-30 in the requested time zone: the day after it is read too",
+        ),
+        (
+            {"start": "9999-12-31T23:00:00.000Z", "end": "9999-12-31T23:30:00.000Z", "timezone": "Pacific/Kiritimati"},
+            "start and end must lie between the years 0001 and 9999 in the requested time zone",
+        ),
     ],
 )
-async def test_dates_at_the_edge_of_the_calendar_are_400(client, params):
-    status, body = await get_messages_sent(client, params)
-    assert status == 400 and "between the years 0001 and 9999" in body["error"]
+async def test_dates_at_the_edge_of_the_calendar_are_400_naming_the_edge(client, params, text):
+    assert await get_messages_sent(client, params) == (400, {"success": False, "error": text})
 
 
 async def test_far_but_valid_dates_work(client):
@@ -226,3 +260,87 @@ async def test_years_before_1000_keep_four_digits(client):
     )
     assert status == 200
     assert [d["day"] for d in body["days"]] == ["0010-01-10T00:00:00.000Z", "0010-01-09T00:00:00.000Z"]
+
+
+def invalid(text):
+    return {"success": False, "error": text}
+
+
+SORTS = "must be one of messages, lastWeekMessages, diffFromLastWeek, name, ts, _updatedAt, optionally after '-'"
+
+
+@pytest.mark.parametrize(
+    "extra, body",
+    [
+        ({"sort": ""}, invalid(f"Invalid parameter 'sort': {SORTS}")),  # empty, like every other empty parameter
+        ({"sort": "-"}, invalid(f"Invalid parameter 'sort': {SORTS}")),
+        ({"offset": "9" * 20}, invalid("Invalid parameter 'offset': must be at most 999999999")),
+        ({"offset": "0" * 5000 + "7"}, None),  # leading zeros are still the number 7
+        ({"offset": "1" * 5000}, invalid("Invalid parameter 'offset': must be at most 999999999")),
+        ({"offset": "-1"}, invalid("Invalid parameter 'offset': must be a whole number, 0 or more")),
+        ({"offset": ""}, invalid("Invalid parameter 'offset': must be a whole number, 0 or more")),
+        ({"count": "101"}, invalid("Invalid parameter 'count': must be at most 100")),
+        ({"format": "xml"}, invalid("Invalid parameter 'format': must be json or csv")),
+        ({"format": ""}, invalid("Invalid parameter 'format': must be json or csv")),
+    ],
+)
+async def test_list_parameters_give_one_clear_400_each(client, extra, body):
+    response = await client.get(CHANNELS_LIST_PATH, params={"start": START, "end": END, **extra}, headers=ADMIN_HEADERS)
+    if body is None:
+        assert response.status == 200 and (await response.json())["offset"] == 7
+    else:
+        assert (response.status, await response.json()) == (400, body)
+
+
+async def test_a_repeated_format_is_named_as_every_repeated_key(client):
+    response = await client.get(
+        f"{CHANNELS_LIST_PATH}?start={START}&end={END}&format=csv&format=csv", headers=ADMIN_HEADERS
+    )
+    assert (response.status, await response.json()) == (400, failed("format"))
+
+
+@pytest.mark.parametrize(
+    "start, text",
+    [
+        (
+            "9999-12-30T12:00:00.000Z",
+            "start must be before 9999-12-30 in the requested time zone: the day after it is read too",
+        ),
+        (
+            "0001-01-20T12:00:00.000Z",
+            "start must be at least 40 days after 0001-01-01 in the requested time zone: the weeks before it are "
+            "read too",
+        ),
+    ],
+)
+async def test_a_busier_day_at_the_calendars_edge_names_that_edge(client, start, text):
+    response = await client.get(HOURLY_PATH, params={"start": start}, headers=ADMIN_HEADERS)
+    assert (response.status, await response.json()) == (400, invalid(text))
+
+
+@pytest.mark.parametrize(
+    "accept, csv",
+    [
+        ("", False),
+        ("text/csv", True),
+        ("text/csv;q=0.1, application/json", False),  # the weights decide, not the order
+        ("application/json;q=0.5, text/csv", True),
+        ("text/csv;q=0", False),
+        ("*/*", False),  # a tie: JSON
+        ("text/csv, */*;q=0.1", True),
+        ("text/*;q=0.9, application/*;q=0.8", True),
+        ("text/csv;q=0.4, */*;q=0.5", False),
+        ("TEXT/CSV ; Q=0.9, application/json;q=0.8", True),
+        ("text/csv;q=2", True),  # a malformed weight counts as 1
+        ("text/html, image/png", False),
+    ],
+)
+def test_accept_weights_choose_the_format(accept, csv):
+    assert wants_csv({}, accept) is csv
+
+
+async def test_accept_weights_choose_the_answers_type(client):
+    for accept, media in (("text/csv;q=0.1, application/json", "application/json"), ("text/csv", "text/csv")):
+        headers = {**ADMIN_HEADERS, "Accept": accept}
+        response = await client.get(CHANNELS_LIST_PATH, params={"start": START, "end": END}, headers=headers)
+        assert response.status == 200 and response.content_type == media, accept

@@ -10,7 +10,13 @@ from engagement_svc.demo.dataset import login_token, personal_access_token, user
 from tests.support.data import ADMIN_HEADERS, ADMIN_ID, ADMIN_TOKEN, USER_ID, USER_TOKEN
 from tests.support.http import get_messages_sent, until
 
-UNAUTHORIZED = {"status": "error", "message": "You must be logged in to do this."}
+# Rocket.Chat 7.x/8.x's 401: both shapes at once (rocketchat-wire.md)
+UNAUTHORIZED = {
+    "success": False,
+    "error": "You must be logged in to do this.",
+    "status": "error",
+    "message": "You must be logged in to do this.",
+}
 FORBIDDEN = {
     "success": False,
     "error": "User does not have the permissions required for this action [error-unauthorized]",

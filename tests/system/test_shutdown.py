@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from engagement_svc.api.routes import MESSAGES_SENT_PATH
-from engagement_svc.rocketchat.auth import SharedDocuments
+from engagement_svc.rocketchat.workspace import Workspace
 from tests.support.data import ADMIN_HEADERS
 from tests.support.live import LiveServer
 
@@ -31,7 +31,7 @@ async def request_held_by_the_database(session, server, mongo) -> asyncio.Future
     async with session.get(url, params=PARAMS, headers=ADMIN_HEADERS) as response:
         assert response.status == 200
     mongo.freeze()
-    await asyncio.sleep(SharedDocuments.TTL_S + 0.2)  # what the first request read must be read again
+    await asyncio.sleep(Workspace.TTL_S + 0.2)  # what the first request read must be read again
     in_flight = asyncio.ensure_future(session.get(url, params=PARAMS, headers=ADMIN_HEADERS))
     await asyncio.sleep(0.5)
     assert not in_flight.done()
