@@ -34,7 +34,8 @@ def installed() -> Iterator[tuple[Path, zipfile.ZipFile]]:
     with tempfile.TemporaryDirectory(prefix="engagement-wheel-") as temp:
         folder = Path(temp)
         source = folder / "source"  # what docker/Dockerfile copies, so the tree's build/ stays untouched
-        shutil.copytree(ROOT / "engagement_svc", source / "engagement_svc", ignore=shutil.ignore_patterns("__pycache__"))
+        skip = shutil.ignore_patterns("__pycache__")
+        shutil.copytree(ROOT / "engagement_svc", source / "engagement_svc", ignore=skip)
         for name in ("pyproject.toml", "README.md"):
             shutil.copy(ROOT / name, source / name)
         run = lambda *args: subprocess.run(args, check=True, capture_output=True, text=True, cwd=folder)
@@ -43,7 +44,8 @@ def installed() -> Iterator[tuple[Path, zipfile.ZipFile]]:
         venv = folder / "venv"
         run(sys.executable, "-m", "venv", "--without-pip", str(venv))
         python = venv / "bin" / "python"
-        run(sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps", "--no-index", wheel)
+        pip = [sys.executable, "-m", "pip", "--python", str(python)]  # this venv's pip, offline: no ensurepip
+        run(*pip, "install", "--quiet", "--no-deps", "--no-index", str(wheel))
         purelib = run(str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip()
         borrowed = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
         (Path(purelib) / "borrowed-dependencies.pth").write_text("\n".join(sorted(borrowed)) + "\n")
