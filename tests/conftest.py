@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import faulthandler
 import os
+import shutil
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -33,6 +35,39 @@ def pytest_runtest_protocol(item):
         yield
     finally:
         faulthandler.cancel_dump_traceback_later()
+
+
+# Each run gets a temporary folder of its own, as TMPDIR, which every process the tests start inherits (mongod's data
+# folders, the demo's, built wheels...). What is still in it when the run ends was left behind by this run and no
+# other: other runs on the machine (other checkouts' suites) write their own files to the shared temp dir at the
+# same time, so comparing that one before and after would blame them. The folder goes at the end either way.
+RUN_TEMP = ""
+
+
+def pytest_configure(config):
+    global RUN_TEMP  # noqa: PLW0603 - one folder per run, made before any test asks for a temporary file
+    RUN_TEMP = tempfile.mkdtemp(prefix="engagement-tests-")
+    os.environ["TMPDIR"] = RUN_TEMP
+    tempfile.tempdir = None  # the documented way to have gettempdir() read TMPDIR again
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run if it left anything in its temporary folder (pytest's own tmp_path folders aside: pytest
+    keeps those on purpose; they go with the folder)."""
+    if not RUN_TEMP:
+        return
+    left = sorted(name for name in os.listdir(RUN_TEMP) if not name.startswith("pytest-of-"))
+    if left:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = f"the tests left behind in the temporary folder: {', '.join(left[:10])}"
+        if reporter is not None:
+            reporter.write("\n")
+            reporter.write_sep("!", message, red=True, bold=True)
+        else:
+            print(message, file=sys.stderr)
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    shutil.rmtree(RUN_TEMP, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -42,7 +42,8 @@ async def page_file(request: web.Request) -> web.StreamResponse:
         return failure(404, f"Not found: GET {request.path}", headers=HEADERS)
     path = STATIC / found[0]
     if not path.is_file():
-        message = "The dashboard's chart library is not installed: run `make` (it copies Chart.js from web/)."
+        # Package data of every install, so only a damaged install gets here.
+        message = f"The dashboard's file {found[0]} is missing from this install: reinstall engagement-svc."
         return failure(503, message, headers=HEADERS)
     cache = PAGE_CACHE if name == "" else ASSET_CACHE
     return web.FileResponse(path, headers={**HEADERS, "Cache-Control": cache, "Content-Type": found[1]})

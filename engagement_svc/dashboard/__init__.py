@@ -1,2 +1,3 @@
 """The dashboard page: static files the service serves at /dashboard/ (HTML, one script, one stylesheet, and
-Chart.js copied from its pinned npm package by `make`). No code of its own runs on the server."""
+Chart.js, committed under static/vendor/ from its pinned npm package by `make vendor`, so that every install
+serves the whole page). No code of its own runs on the server."""

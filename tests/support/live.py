@@ -14,7 +14,9 @@ from engagement_svc.demo.embedded import free_port
 
 
 class LiveServer:
-    def __init__(self, mongo_url: str, **env: str):
+    def __init__(self, mongo_url: str, command: list[str] | None = None, **env: str):
+        """`command`: how to start it (`python -m engagement_svc serve` by default; an installed script, say)."""
+        self.command = command or [sys.executable, "-m", "engagement_svc", "serve"]
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -29,7 +31,7 @@ class LiveServer:
 
     def __enter__(self) -> LiveServer:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "engagement_svc", "serve"],
+            self.command,
             env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
