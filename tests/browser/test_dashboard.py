@@ -63,40 +63,78 @@ async def browser():
         await chromium.close()
 
 
+API = "/api/v1/engagement-dashboard/"
+
+
 class Page:
-    """A page and every API answer it received (url -> (status, JSON body))."""
+    """A page, every API request it made and every JSON answer it received (url -> (status, JSON body))."""
 
     def __init__(self, page):
         self.page = page
         self.answers: dict[str, tuple[int, dict]] = {}
+        self.asked: list[dict[str, str]] = []  # the headers of every API request, in order
+        self.requested: list[str] = []  # the URL of every API request for JSON, in order
         self.bytes = 0
+        self._answered = asyncio.Condition()
+        page.on("request", self._asked)
         page.on("response", self._seen)
+        page.on("requestfailed", self._failed)
+
+    def _asked(self, request):
+        if API in request.url:
+            self.asked.append(request.headers)
+            if request.headers.get("accept") == "application/json":
+                self.requested.append(request.url)
 
     async def _seen(self, response):
         try:
             body = await response.body()
         except playwright_api.Error:  # a download or an aborted request: no body to read
-            return
+            return await self._failed(response.request)
         self.bytes += len(body) + sum(len(k) + len(v) + 4 for k, v in response.headers.items())
-        if "/api/v1/engagement-dashboard/" in response.url and response.headers.get("content-type", "").startswith(
-            "application/json"
-        ):
-            self.answers[response.url] = (response.status, json.loads(body))
+        if API in response.url and response.headers.get("content-type", "").startswith("application/json"):
+            await self._note(response.url, response.status, json.loads(body))
+
+    async def _failed(self, request):
+        if API in request.url:
+            await self._note(request.url, 0, {})
+
+    async def _note(self, url: str, status: int, body: dict) -> None:
+        async with self._answered:
+            self.answers[url] = (status, body)
+            self._answered.notify_all()
+
+    def _latest(self, path: str, match: dict[str, str]) -> tuple[bool, dict | None]:
+        """(whether the latest such request has been answered, the body of the latest one answered with 200)."""
+        for url in reversed(self.requested):
+            query = {k: v[0] for k, v in parse_qs(urlparse(url).query).items()}
+            if not url.split("?")[0].endswith(path) or any(query.get(k) != v for k, v in match.items()):
+                continue
+            if url not in self.answers:
+                return False, None
+            status, body = self.answers[url]
+            if status == 200:
+                return True, body
+        return True, None
+
+    async def settled(self) -> None:
+        """Once every API request made so far has been answered."""
+        async with self._answered:
+            await asyncio.wait_for(self._answered.wait_for(lambda: set(self.requested) <= self.answers.keys()), 30)
 
     async def answer(self, path: str, **match) -> dict:
-        """The last JSON answer of this endpoint whose query has these values (its body is read by an event
-        handler that may finish just after the page has drawn it)."""
-        for _ in range(100):
-            found = None
-            for url, (status, body) in list(self.answers.items()):
-                query = {k: v[0] for k, v in parse_qs(urlparse(url).query).items()}
-                path_ok = url.split("?")[0].endswith(path)
-                if path_ok and status == 200 and all(query.get(k) == v for k, v in match.items()):
-                    found = body
-            if found is not None:
-                return found
-            await asyncio.sleep(0.05)
-        raise AssertionError((path, match, list(self.answers)))
+        """The JSON answer to the latest request of this endpoint whose query has these values, once it has come
+        (its body is read by an event handler that may finish just after the page has drawn it)."""
+
+        async def latest() -> dict | None:
+            async with self._answered:
+                await self._answered.wait_for(lambda: self._latest(path, match)[0])
+                return self._latest(path, match)[1]
+
+        found = await asyncio.wait_for(latest(), 30)
+        if found is None:
+            raise AssertionError((path, match, self.requested, list(self.answers)))
+        return found
 
     async def drawn(self, tab: str):
         await self.page.wait_for_selector(f"body[data-drawn={tab}]", state="attached", timeout=30_000)
@@ -209,7 +247,7 @@ async def test_period_zone_bots_paging_sorting_and_csv(browser, served):
     assert len((await page.answer("users/active-users", bots="exclude"))["month"]) == 14
     await page.page.click("#tab-channels")
     await page.drawn("channels")
-    first = await page.answer("channels/list", offset="0", sort="-messages")
+    first = await page.answer("channels/list", offset="0", count="10", sort="-messages")
     await page.page.click("[data-page='1']")
     await page.drawn("channels")
     second = await page.answer("channels/list", offset="10")
