@@ -1,8 +1,8 @@
-"""The dashboard page in a real Chromium (Debian's, driven by Playwright): sign-in, every tab, period and zone
-changes, paging and sorting, CSV downloads, the 401/403/429/503 messages; every number shown equals the API's
-answer to the request the page made. An axe-core check (no serious or critical violation), screenshots of each
-tab at 1280x800 and 390x844 in screenshots/, and the page's weight and time to a drawn Users tab in
-screenshots/figures.json (figures, not thresholds)."""
+"""The dashboard page in a real Chromium (Debian's, driven by Playwright): sign-in (by Rocket.Chat's session
+cookies, the URL fragment or the form), every tab, period and zone changes, paging and sorting, CSV downloads, the
+401/403/429/503 messages; every number shown equals the API's answer to the request the page made. An axe-core
+check (no serious or critical violation), screenshots of each tab at 1280x800 and 390x844 in screenshots/, and the
+page's weight and time to a drawn Users tab in screenshots/figures.json (figures, not thresholds)."""
 
 from __future__ import annotations
 
@@ -140,9 +140,16 @@ class Page:
         await self.page.wait_for_selector(f"body[data-drawn={tab}]", state="attached", timeout=30_000)
 
 
-async def open_page(browser, served, size="wide", fragment=None):
+async def open_page(browser, served, size="wide", fragment=None, cookies=None):
+    """The page signed in by the admin's token in the URL fragment unless told otherwise; `cookies` (user id, token)
+    are Rocket.Chat's session cookies, set on the page's origin and path / as Rocket.Chat's web client sets them."""
     width, height = SIZES[size]
     context = await browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
+    if cookies is not None:
+        uid, token = cookies
+        await context.add_cookies(
+            [{"name": n, "value": v, "url": served.base_url + "/"} for n, v in (("rc_uid", uid), ("rc_token", token))]
+        )
     page = Page(await context.new_page())
     creds = served.creds
     fragment = fragment if fragment is not None else f"uid={creds.admin_id}&token={creds.admin_token}"
@@ -302,3 +309,72 @@ async def test_errors_are_explained_never_an_empty_chart(browser, served):
     await page.page.click("#signout")
     assert await page.page.evaluate("() => sessionStorage.getItem('token')") is None
     await page.page.wait_for_selector("#signin:not([hidden])")
+
+
+def signed_with(asked: list[dict[str, str]], uid: str, token: str) -> bool:
+    return bool(asked) and all(h.get("x-user-id") == uid and h.get("x-auth-token") == token for h in asked)
+
+
+async def test_signed_in_by_the_rocket_chat_session_cookies(browser, served):
+    creds = served.creds
+    page = await open_page(browser, served, fragment="", cookies=(creds.admin_id, creds.admin_token))
+    await page.drawn("users")
+    assert await page.page.is_hidden("#signin")
+    # every request carried the session's cookies as the API's headers; the token was not copied anywhere
+    assert signed_with(page.asked, creds.admin_id, creds.admin_token)
+    await page.answer("users/active-users")
+    assert {status for status, _ in page.answers.values()} == {200}
+    assert await page.page.evaluate("() => sessionStorage.getItem('token')") is None
+    # signing out sets the session aside in this tab: a reload shows the form again and asks nothing with it
+    await page.page.click("#signout")
+    await page.page.wait_for_selector("#signin:not([hidden])")
+    assert "will not use your Rocket.Chat session again" in await page.page.text_content("#signin-message")
+    asked = len(page.asked)
+    await page.page.reload()
+    await page.page.wait_for_selector("#signin:not([hidden])")
+    assert "will not use your Rocket.Chat session again" in await page.page.text_content("#signin-message")
+    assert len(page.asked) == asked
+
+
+async def test_a_stale_rocket_chat_session_brings_the_form_back_with_the_reason(browser, served):
+    creds = served.creds
+    page = await open_page(browser, served, fragment="", cookies=(creds.admin_id, "a-token-not-in-the-db"))
+    await page.page.wait_for_selector("#signin:not([hidden])")
+    reason = "Your Rocket.Chat session was not accepted (signed out or expired)"
+    assert reason in await page.page.text_content("#signin-message")
+    assert signed_with(page.asked, creds.admin_id, "a-token-not-in-the-db")
+    await page.settled()
+    assert {status for status, _ in page.answers.values()} == {401}
+    # not tried again: a reload shows the form with the reason at once, no request made
+    asked = len(page.asked)
+    await page.page.reload()
+    await page.page.wait_for_selector("#signin:not([hidden])")
+    assert reason in await page.page.text_content("#signin-message")
+    assert len(page.asked) == asked
+    # the form still signs in (with a token of its own), and keeps doing so after a reload
+    await page.page.fill("#uid", creds.admin_id)
+    await page.page.fill("#token", creds.admin_token)
+    await page.page.click("#signin-form button")
+    await page.drawn("users")
+    await page.page.reload()
+    await page.drawn("users")
+    assert signed_with(page.asked[asked:], creds.admin_id, creds.admin_token)
+
+
+async def test_the_fragment_comes_first_and_a_session_without_the_permission_is_explained(browser, served):
+    creds = served.creds
+    # an explicit #uid=..&token=.. wins over the session's cookies (here a user without the permission)
+    page = await open_page(browser, served, cookies=(creds.user_id, creds.user_token))
+    await page.drawn("users")
+    assert signed_with(page.asked, creds.admin_id, creds.admin_token)
+    # the session alone: 403, said on the sign-in form (not five sections saying it), not tried again on reload
+    page = await open_page(browser, served, fragment="", cookies=(creds.user_id, creds.user_token))
+    await page.page.wait_for_selector("#signin:not([hidden])")
+    message = await page.page.text_content("#signin-message")
+    assert "(403)" in message and "view-engagement-dashboard" in message and "Rocket.Chat user" in message
+    assert signed_with(page.asked, creds.user_id, creds.user_token)
+    asked = len(page.asked)
+    await page.page.reload()
+    await page.page.wait_for_selector("#signin:not([hidden])")
+    assert "(403)" in await page.page.text_content("#signin-message")
+    assert len(page.asked) == asked

@@ -1,5 +1,6 @@
 // The Engagement Dashboard page: reads the service's own API (JSON for the charts, CSV for the downloads) with
-// the user id and token kept in sessionStorage, and draws with Chart.js. No inline script (strict CSP).
+// Rocket.Chat's session (its cookies, on its host) or a user id and token kept in sessionStorage, and draws with
+// Chart.js. No inline script (strict CSP).
 "use strict";
 
 const API = "/api/v1/engagement-dashboard/";
@@ -11,30 +12,123 @@ const charts = new Map();
 let generation = 0; // answers of an older round of requests are dropped
 
 // -- sign-in ------------------------------------------------------------------------------------------------------
-function readFragment() {
+// Which credentials the page signs in with, the first found wins:
+//  1. the URL fragment (#uid=..&token=..): an explicit request for this tab (a link or a script). Saved in
+//     sessionStorage and taken out of the address bar; it also sets Rocket.Chat's session (2) aside in this tab.
+//  2. Rocket.Chat's own session: the cookies rc_uid and rc_token that its web client sets at login on path=/, which
+//     this page can read when a reverse proxy serves it on Rocket.Chat's host. Sent as the X-User-Id and
+//     X-Auth-Token headers like any credentials (the API never reads cookies). Once refused (401 or 403), signed
+//     out of, or replaced by explicit credentials in this tab, that pair is set aside and not tried again: only a
+//     new Rocket.Chat login (other cookies) or a new tab tries the session again.
+//  3. sessionStorage: what the sign-in form (or an earlier fragment) saved in this tab.
+//  4. Otherwise the sign-in form, which stays for set-ups where the page is not on Rocket.Chat's host.
+let creds = null; // { uid, token, from: "fragment" | "cookie" | "session" }
+
+const SET_ASIDE = "rc-session-set-aside"; // sessionStorage: {id: a fingerprint of the cookies' pair, why}
+const SESSION_REFUSED =
+  "Your Rocket.Chat session was not accepted (signed out or expired); sign in with a personal access token.";
+const SESSION_FORBIDDEN =
+  "Your Rocket.Chat user may not view the engagement dashboard (403): it needs the view-engagement-dashboard " +
+  "permission. Sign in with a personal access token of a user who has it.";
+const SESSION_SIGNED_OUT =
+  "Signed out. This tab will not use your Rocket.Chat session again until you sign in to Rocket.Chat anew.";
+
+function cookie(name) {
+  for (const part of document.cookie.split(";")) {
+    const at = part.indexOf("=");
+    if (at < 0 || part.slice(0, at).trim() !== name) continue;
+    const value = part.slice(at + 1).trim();
+    try { return decodeURIComponent(value); } catch { return value; }
+  }
+  return "";
+}
+
+function sessionCookies() {
+  const uid = cookie("rc_uid");
+  const token = cookie("rc_token");
+  return uid && token ? { uid, token, from: "cookie" } : null;
+}
+
+// Which pair was set aside is remembered by a fingerprint (FNV-1a), not by the token itself.
+function fingerprint({ uid, token }) {
+  let hash = 0x811c9dc5;
+  for (const char of `${uid}\n${token}`) hash = Math.imul(hash ^ char.codePointAt(0), 0x01000193) >>> 0;
+  return hash.toString(16);
+}
+
+// Why the current cookies were set aside in this tab ("refused", "forbidden", "signed-out", "replaced"), or null.
+function setAsideWhy() {
+  const session = sessionCookies();
+  if (!session) return null;
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(SET_ASIDE) || "null");
+    return kept && kept.id === fingerprint(session) ? kept.why : null;
+  } catch { return null; }
+}
+
+function setAside(why, keepReason = false) {
+  const session = sessionCookies();
+  if (!session || (keepReason && setAsideWhy())) return;
+  sessionStorage.setItem(SET_ASIDE, JSON.stringify({ id: fingerprint(session), why }));
+}
+
+function chooseCredentials() {
   const params = new URLSearchParams(location.hash.slice(1));
+  if (location.hash) history.replaceState(null, "", location.pathname + location.search);
   if (params.get("uid") && params.get("token")) {
     sessionStorage.setItem("uid", params.get("uid"));
     sessionStorage.setItem("token", params.get("token"));
+    setAside("replaced", true);
+    return { uid: params.get("uid"), token: params.get("token"), from: "fragment" };
   }
-  if (location.hash) history.replaceState(null, "", location.pathname + location.search);
+  const session = sessionCookies();
+  if (session && !setAsideWhy()) return session;
+  const uid = sessionStorage.getItem("uid");
+  const token = sessionStorage.getItem("token");
+  return uid && token ? { uid, token, from: "session" } : null;
 }
 
-const signedIn = () => Boolean(sessionStorage.getItem("uid") && sessionStorage.getItem("token"));
+// What the sign-in form says when it is shown at start: why Rocket.Chat's session is not used, if it was set aside.
+function setAsideMessage() {
+  return { refused: SESSION_REFUSED, forbidden: SESSION_FORBIDDEN, "signed-out": SESSION_SIGNED_OUT }[setAsideWhy()] || "";
+}
 
 function showSignIn(message) {
   document.getElementById("signin").hidden = false;
   document.getElementById("signin-message").textContent = message || "";
   for (const panel of document.querySelectorAll(".panel")) panel.hidden = true;
   document.getElementById("signout").hidden = true;
+  delete document.body.dataset.drawn;
 }
 
-function signOut(message) {
-  sessionStorage.removeItem("uid");
-  sessionStorage.removeItem("token");
+// Back to the sign-in form: answers still on their way are dropped, the charts taken down.
+function leave(message) {
+  generation += 1;
+  creds = null;
   for (const chart of charts.values()) chart.destroy();
   charts.clear();
   showSignIn(message);
+}
+
+function signOut(message) {
+  if (creds?.from === "cookie") setAside("signed-out");
+  sessionStorage.removeItem("uid");
+  sessionStorage.removeItem("token");
+  leave(message);
+}
+
+// A 401, or a 403 for Rocket.Chat's session: back to the sign-in form with the reason; true when handled.
+function refused(error) {
+  if (creds?.from === "cookie" && (error.status === 401 || error.status === 403)) {
+    setAside(error.status === 401 ? "refused" : "forbidden");
+    leave(error.status === 401 ? SESSION_REFUSED : SESSION_FORBIDDEN);
+    return true;
+  }
+  if (error.status === 401) {
+    signOut(explain(error));
+    return true;
+  }
+  return false;
 }
 
 // -- dates in the chosen zone -------------------------------------------------------------------------------------
@@ -95,8 +189,8 @@ async function call(path, params, csv = false) {
   const query = new URLSearchParams({ timezone: zone(), bots: document.getElementById("bots").value, ...params });
   const response = await fetch(`${API}${path}?${query}`, {
     headers: {
-      "X-User-Id": sessionStorage.getItem("uid") || "",
-      "X-Auth-Token": sessionStorage.getItem("token") || "",
+      "X-User-Id": creds?.uid || "",
+      "X-Auth-Token": creds?.token || "",
       Accept: csv ? "text/csv" : "application/json",
     },
   });
@@ -228,8 +322,7 @@ async function load(name, fetcher, render) {
     render(body, el);
     done(el);
   } catch (error) {
-    if (round !== generation) return;
-    if (error.status === 401) return signOut(explain(error));
+    if (round !== generation || refused(error)) return;
     problem(el, error);
   }
 }
@@ -405,14 +498,13 @@ async function download(button) {
     link.remove();
     setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
   } catch (error) {
-    if (error.status === 401) return signOut(explain(error));
-    problem(el, error);
+    if (!refused(error)) problem(el, error);
   }
 }
 
 // -- wiring -------------------------------------------------------------------------------------------------------
 function show() {
-  if (!signedIn()) return showSignIn();
+  if (!creds) return showSignIn(setAsideMessage());
   generation += 1;
   document.getElementById("signin").hidden = true;
   document.getElementById("signout").hidden = false;
@@ -425,7 +517,7 @@ function show() {
 }
 
 function start() {
-  readFragment();
+  creds = chooseCredentials();
   const zones = document.getElementById("zones");
   for (const name of ["UTC", ...(Intl.supportedValuesOf ? Intl.supportedValuesOf("timeZone") : [])]) {
     zones.append(new Option(name));
@@ -448,11 +540,13 @@ function start() {
   for (const id of ["from", "to", "bots"]) document.getElementById(id).addEventListener("change", () => { state.offset = 0; show(); });
   document.getElementById("zone").addEventListener("change", () => { state.hourDay = state.weekDay = null; show(); });
   document.getElementById("filters").addEventListener("submit", (event) => { event.preventDefault(); show(); });
-  document.getElementById("signout").addEventListener("click", () => signOut("Signed out."));
+  document.getElementById("signout").addEventListener("click", () => signOut(creds?.from === "cookie" ? SESSION_SIGNED_OUT : "Signed out."));
   document.getElementById("signin-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    sessionStorage.setItem("uid", document.getElementById("uid").value.trim());
-    sessionStorage.setItem("token", document.getElementById("token").value.trim());
+    creds = { uid: document.getElementById("uid").value.trim(), token: document.getElementById("token").value.trim(), from: "session" };
+    sessionStorage.setItem("uid", creds.uid);
+    sessionStorage.setItem("token", creds.token);
+    setAside("replaced", true);
     document.getElementById("token").value = "";
     show();
   });
