@@ -45,6 +45,9 @@ def served(mongo_url):
     client = MongoClient(mongo_url, tz_aware=True)
     name = "rc_page_" + datetime.now(UTC).strftime("%H%M%S%f")
     creds = seed_demo(client[name], days=60, per_day=60)
+    # Rocket.Chat's display name (fname) differs from the name of the busiest room, as it does for any room
+    # created with a display name: the top five and the channel list must still show it under one name
+    client[name].rocketchat_room.update_one({"_id": "GENERAL"}, {"$set": {"fname": "General (everyone)"}})
     with LiveServer(
         with_database(mongo_url, name), ENGAGEMENT_STATE_MONGO_URL=with_database(mongo_url, name + "_state")
     ) as server:
@@ -227,7 +230,7 @@ async def test_each_tab_at_both_sizes(browser, served, size):
     await page.page.screenshot(path=str(SHOTS / f"messages-{size}.png"), full_page=True)
     await page.page.click("#tab-channels")
     await page.drawn("channels")
-    listed = await page.answer("channels/list", offset="0")
+    listed = await page.answer("channels/list", offset="0", count="10")
     assert await texts(page, "[data-section=channel-list] tbody td:nth-child(3)") == [
         f"{c['messages']:,}" for c in listed["channels"]
     ]
@@ -378,3 +381,36 @@ async def test_the_fragment_comes_first_and_a_session_without_the_permission_is_
     await page.page.wait_for_selector("#signin:not([hidden])")
     assert "(403)" in await page.page.text_content("#signin-message")
     assert len(page.asked) == asked
+
+
+async def test_a_room_has_one_name_in_the_top_five_and_the_channel_list(browser, served):
+    page = await open_page(browser, served)
+    await page.drawn("users")
+    await page.page.click("#tab-messages")
+    await page.drawn("messages")
+    top = (await page.answer("messages/top-five-popular-channels"))["channels"]
+    shown_top = dict(
+        zip([c["_id"] for c in top], await texts(page, "[data-section=top-five] tbody td:nth-child(1)"), strict=True)
+    )
+    await page.page.click("#tab-channels")
+    await page.drawn("channels")
+    listed = (await page.answer("channels/list", offset="0", count="10"))["channels"]
+    shown_list = dict(
+        zip(
+            [c["room"]["_id"] for c in listed],
+            await texts(page, "[data-section=channel-list] tbody td:nth-child(1)"),
+            strict=True,
+        )
+    )
+    both = shown_top.keys() & shown_list.keys()
+    assert len(both) >= 3
+    # the API names the busiest room (display name set) two ways; the page, one way: the list's `name`
+    api_top = {c["_id"]: c.get("name") for c in top}
+    api_list = {c["room"]["_id"]: c["room"].get("name") for c in listed}
+    assert api_top["GENERAL"] != api_list["GENERAL"] == "general"
+    for rid in both:
+        assert shown_top[rid] == shown_list[rid] == (api_list[rid] or ", ".join(api_top_usernames(top, rid))), rid
+
+
+def api_top_usernames(top: list[dict], rid: str) -> list[str]:
+    return next(c["usernames"] for c in top if c["_id"] == rid)

@@ -420,10 +420,27 @@ function messagesTab() {
       options: { plugins: { legend: { position: "bottom" } } },
     });
   });
-  load("top-five", () => call("messages/top-five-popular-channels", r), (body, el) => {
-    const rows = body.channels.map((c) => [c.name || c.usernames.join(", "), ROOM_TYPES[c.t] || c.t, c.messages.toLocaleString("en")]);
+  // The API names a room of the top five by its fname (display name) first and a room of the channel list by its
+  // name first, as Rocket.Chat does: one room, two names. The page shows the list's in both. The list's first five
+  // rows by messages over the same range are the same five rooms (both rank by messages, ties by id); a room missing
+  // there (changed in between) keeps the top five's name.
+  const five = async () => {
+    const [top, list] = await Promise.all([
+      call("messages/top-five-popular-channels", r),
+      call("channels/list", { ...r, offset: 0, count: 5, sort: "-messages" }),
+    ]);
+    const rooms = new Map(list.channels.map((c) => [c.room._id, c.room]));
+    return { channels: top.channels.map((c) => ({ ...c, name: roomName(rooms.get(c._id) || c) })) };
+  };
+  load("top-five", five, (body, el) => {
+    const rows = body.channels.map((c) => [c.name, ROOM_TYPES[c.t] || c.t, c.messages.toLocaleString("en")]);
     el.querySelector(".body").replaceChildren(rows.length ? table(["Room", "Type", "Messages"], rows) : empty("No messages in this period."));
   });
+}
+
+// A room's name as the channel list gives it (`name`, else fname), a direct room's usernames, else its id.
+function roomName(room) {
+  return room.name || (room.usernames || []).join(", ") || room._id;
 }
 
 function empty(text) {
@@ -462,7 +479,7 @@ function channelsTab() {
       badge.className = `badge ${c.diffFromLastWeek > 0 ? "up" : c.diffFromLastWeek < 0 ? "down" : "same"}`;
       badge.textContent = `${c.diffFromLastWeek > 0 ? "+" : ""}${c.diffFromLastWeek.toLocaleString("en")}`;
       return [
-        c.room.fname || c.room.name || (c.room.usernames || []).join(", ") || c.room._id,
+        roomName(c.room),
         ROOM_TYPES[c.room.t] || c.room.t,
         c.messages.toLocaleString("en"),
         c.lastWeekMessages.toLocaleString("en"),
