@@ -383,6 +383,54 @@ async def test_the_fragment_comes_first_and_a_session_without_the_permission_is_
     assert len(page.asked) == asked
 
 
+ACTIVE_USERS_CHART = """() => {
+  const chart = Chart.getChart(document.querySelector("[data-section='active-users'] canvas"));
+  const drawn = chart.getSortedVisibleDatasetMetas().map((m) => chart.data.datasets[m.index].label).reverse();
+  return {
+    labels: chart.data.labels,
+    drawn,  // in the order drawn: the last one on top
+    legend: chart.legend.legendItems.map((i) => i.text),
+    sets: Object.fromEntries(chart.data.datasets.map((d, i) => [d.label, {
+      data: d.data, dash: d.borderDash || [], pointStyle: d.pointStyle, width: d.borderWidth ?? 3,
+      points: d.pointBackgroundColor, visible: chart.isDatasetVisible(i),
+    }])),
+  };
+}"""
+
+
+async def test_active_users_keep_mau_visible_over_wau_and_mark_today_as_partial(browser, served):
+    page = await open_page(browser, served)
+    await page.drawn("users")
+    chart = await page.page.evaluate(ACTIVE_USERS_CHART)
+    wau, mau = chart["sets"]["WAU"], chart["sets"]["MAU"]
+    # the case: in the demo's data everyone active this month was active this week, on some days at least
+    assert any(w == m for w, m in zip(wau["data"], mau["data"], strict=True))
+    # MAU drawn after (over) WAU, dashed and thinner, other points: both lines and both kinds of points show
+    assert chart["drawn"].index("MAU") > chart["drawn"].index("WAU")
+    assert mau["dash"] and not wau["dash"] and mau["width"] < wau["width"]
+    assert mau["pointStyle"] != wau["pointStyle"] and mau["visible"] and wau["visible"]
+    assert chart["legend"] == ["DAU", "WAU", "MAU"]
+    # today (the range ends now, in the page's zone: the browser's, UTC here) is marked as a partial day
+    zone = await page.page.input_value("#zone")
+    today = await page.page.evaluate(
+        "(tz) => new Intl.DateTimeFormat('en-CA', { timeZone: tz }).format(new Date())", zone
+    )
+    assert chart["labels"][-1] == [today, "today (so far)"]
+    assert all(isinstance(label, str) for label in chart["labels"][:-1])
+    dau = chart["sets"]["DAU"]["points"]
+    assert dau[-1] == "#fff" and len(set(dau[:-1])) == 1 and dau[0] != "#fff"  # today's point hollow
+    note = await page.page.text_content("[data-section=active-users] .note")
+    assert f"Today ({today}) is counted only until now: its point is drawn hollow" in note
+    assert await page.page.is_visible("[data-section=active-users] .note")
+    dau_counter = await texts(page, "[data-section=counters-users] .counter:nth-child(2) span")
+    assert dau_counter == ["Daily active users", "today, so far"]
+    # the new users' bars: today's bar is hollow, its label says so
+    labels = await page.page.evaluate(
+        "() => Chart.getChart(document.querySelector(\"[data-section='new-users'] canvas\")).data.labels"
+    )
+    assert labels[-1] == [today, "today (so far)"]
+
+
 async def test_a_room_has_one_name_in_the_top_five_and_the_channel_list(browser, served):
     page = await open_page(browser, served)
     await page.drawn("users")

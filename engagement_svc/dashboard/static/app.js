@@ -258,13 +258,39 @@ function draw(name, config) {
   charts.set(name, new window.Chart(canvas, config));
 }
 
-// One series of bars, counts on a zero-based axis (every bar chart of the page).
-function bars(name, labels, label, data, color) {
+// One series of bars, counts on a zero-based axis (every bar chart of the page); the bar at index `partial` (a day
+// still going on, or -1) is drawn hollow.
+function bars(name, labels, label, data, color, partial = -1) {
   draw(name, {
     type: "bar",
-    data: { labels, datasets: [{ label, data, backgroundColor: color }] },
+    data: {
+      labels,
+      datasets: [{
+        label,
+        data,
+        backgroundColor: data.map((_, i) => (i === partial ? `${color}40` : color)),
+        borderColor: color,
+        borderWidth: data.map((_, i) => (i === partial ? 2 : 0)),
+      }],
+    },
     options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
   });
+}
+
+// A chart day by day whose days reach today (a range ending now): today is still going on, its numbers only count
+// so far. Its label says so and a note under the chart tells it in words (its `shape`, bar or point, is drawn
+// hollow); the index of today's entry, or -1.
+function partialToday(el, labels, tz, shape = "bar") {
+  const today = dateOf(Date.now(), tz);
+  const at = labels.lastIndexOf(today);
+  el.querySelector(".note.partial")?.remove();
+  if (at < 0) return -1;
+  labels[at] = [today, "today (so far)"];
+  const note = document.createElement("p");
+  note.className = "note partial";
+  note.textContent = `Today (${today}) is counted only until now: its ${shape} is drawn hollow.`;
+  el.append(note);
+  return at;
 }
 
 function dayLabel(row) {
@@ -275,7 +301,7 @@ function isoDayLabel(iso, tz) {
   return dateOf(Date.parse(iso), tz);
 }
 
-function counter(title, value, variation, hint) {
+function counter(title, value, variation, hint, note) {
   const box = document.createElement("div");
   box.className = "counter";
   const label = document.createElement("span");
@@ -288,6 +314,12 @@ function counter(title, value, variation, hint) {
     change.className = variation > 0 ? "up" : variation < 0 ? "down" : "same";
     change.textContent = `${variation > 0 ? "+" : ""}${variation.toLocaleString("en")} ${hint}`;
     box.append(change);
+  }
+  if (note) {
+    const small = document.createElement("span");
+    small.className = "same";
+    small.textContent = note;
+    box.append(small);
   }
   return box;
 }
@@ -333,28 +365,51 @@ function usersTab() {
   const tz = zone();
   const counters = section("counters-users");
   counters.replaceChildren();
-  load("new-users", () => call("users/new-users", r), (body) => {
+  load("new-users", () => call("users/new-users", r), (body, el) => {
     const days = [...body.days].reverse();
     counters.prepend(counter("New users", body.period.count, body.period.variation, "vs. the period before"));
-    bars("new-users", days.map((d) => isoDayLabel(d.day, tz)), "New users", days.map((d) => d.users), COLORS[0]);
+    const labels = days.map((d) => isoDayLabel(d.day, tz));
+    const partial = partialToday(el, labels, tz);
+    bars("new-users", labels, "New users", days.map((d) => d.users), COLORS[0], partial);
   });
-  load("active-users", () => call("users/active-users", r), (body) => {
+  load("active-users", () => call("users/active-users", r), (body, el) => {
     const rows = [...body.month].reverse();
+    const labels = rows.map(dayLabel);
+    const partial = partialToday(el, labels, tz, "point");
     const last = body.month[0];
     if (last) {
-      counters.append(counter("Daily active users", last.users), counter("Weekly active users", last.wau), counter("Monthly active users", last.mau));
+      const soFar = partial >= 0 && partial === rows.length - 1 ? "today, so far" : undefined;
+      counters.append(counter("Daily active users", last.users, undefined, undefined, soFar), counter("Weekly active users", last.wau), counter("Monthly active users", last.mau));
     }
+    // Today's point hollow, the line into it dashed. MAU often equals WAU (everyone active this month was active
+    // this week): it is drawn over WAU (a lower `order` is drawn later), thin and dashed with small round points
+    // over WAU's wide line and large squares, so that both stay visible; the legend keeps the order DAU, WAU, MAU.
+    const line = (label, key, color, extra) => ({
+      label,
+      data: rows.map((d) => d[key]),
+      borderColor: color,
+      backgroundColor: color,
+      pointBackgroundColor: rows.map((_, i) => (i === partial ? "#fff" : color)),
+      segment: { borderDash: (ctx) => (ctx.p1DataIndex === partial ? [3, 3] : undefined) },
+      ...extra,
+    });
     draw("active-users", {
       type: "line",
       data: {
-        labels: rows.map(dayLabel),
+        labels,
         datasets: [
-          { label: "DAU", data: rows.map((d) => d.users), borderColor: COLORS[0], backgroundColor: COLORS[0] },
-          { label: "WAU", data: rows.map((d) => d.wau), borderColor: COLORS[1], backgroundColor: COLORS[1] },
-          { label: "MAU", data: rows.map((d) => d.mau), borderColor: COLORS[2], backgroundColor: COLORS[2], borderDash: [6, 4] },
+          line("DAU", "users", COLORS[0], { order: 1, pointStyle: "circle", pointRadius: 3 }),
+          line("WAU", "wau", COLORS[1], { order: 2, pointStyle: "rect", pointRadius: 5, borderWidth: 5 }),
+          line("MAU", "mau", "#0b7a55", {
+            order: 0, pointStyle: "circle", pointRadius: 2.5, borderWidth: 2, borderDash: [6, 4], segment: undefined,
+          }),
         ],
       },
-      options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
+      options: {
+        interaction: { mode: "index", intersect: false },
+        plugins: { legend: { labels: { usePointStyle: true, sort: (a, b) => a.datasetIndex - b.datasetIndex } } },
+        scales: { y: { beginAtZero: true, ticks: { precision: 0 } } },
+      },
     });
   });
   load("by-hour", () => call("users/users-by-time-of-the-day-in-a-week", r), (body, el) => {
@@ -393,9 +448,10 @@ function busier() {
     const rows = [...body.hours].reverse();
     bars("busier-hours", rows.map((h) => `${String(h.hour).padStart(2, "0")}-${String(h.hour + 2).padStart(2, "0")}`), "Users", rows.map((h) => h.users), COLORS[3]);
   });
-  load("busier-days", () => call("users/chat-busier/weekly-data", { start: instantOf(state.weekDay, tz) }), (body) => {
+  load("busier-days", () => call("users/chat-busier/weekly-data", { start: instantOf(state.weekDay, tz) }), (body, el) => {
     const rows = [...body.month].reverse();
-    bars("busier-days", rows.map(dayLabel), "Users", rows.map((d) => d.users), COLORS[4]);
+    const labels = rows.map(dayLabel);
+    bars("busier-days", labels, "Users", rows.map((d) => d.users), COLORS[4], partialToday(el, labels, tz));
   });
 }
 
@@ -405,13 +461,14 @@ function messagesTab() {
   const tz = zone();
   const counters = section("counters-messages");
   counters.replaceChildren();
-  load("messages-sent", () => call("messages/messages-sent", r), (body) => {
+  load("messages-sent", () => call("messages/messages-sent", r), (body, el) => {
     const days = [...body.days].reverse();
     counters.append(
       counter("Messages sent", body.period.count, body.period.variation, "vs. the period before"),
       counter("Yesterday", body.yesterday.count, body.yesterday.variation, "on the last day vs. the day before"),
     );
-    bars("messages-sent", days.map((d) => isoDayLabel(d.day, tz)), "Messages", days.map((d) => d.messages), COLORS[0]);
+    const labels = days.map((d) => isoDayLabel(d.day, tz));
+    bars("messages-sent", labels, "Messages", days.map((d) => d.messages), COLORS[0], partialToday(el, labels, tz));
   });
   load("origin", () => call("messages/origin", r), (body) => {
     draw("origin", {
