@@ -228,6 +228,7 @@ function loading(el) {
 function done(el) {
   el.removeAttribute("aria-busy");
   el.classList.remove("loading");
+  scrollHint(el);
   // every section of the tab answered: a mark for people's tools and the browser tests alike
   if (!document.querySelector('.panel:not([hidden]) [aria-busy="true"]')) document.body.dataset.drawn = state.tab;
 }
@@ -238,6 +239,7 @@ function problem(el, error) {
   if (chart) { chart.destroy(); charts.delete(el.dataset.section); }
   const body = el.querySelector(".body");
   if (body && !body.querySelector("canvas")) body.replaceChildren();
+  for (const stale of el.querySelectorAll(".note, .caption, .scroll-hint")) stale.remove();
   const box = document.createElement("p");
   box.className = "problem";
   box.setAttribute("role", "alert");
@@ -293,6 +295,20 @@ function partialToday(el, labels, tz, shape = "bar") {
   return at;
 }
 
+// A section whose body is wider than its card scrolls sideways inside it: a hint says so while it does.
+function scrollHint(el) {
+  const body = el.querySelector(".body");
+  if (!body) return;
+  let hint = el.querySelector(".scroll-hint");
+  if (!hint) {
+    hint = document.createElement("p");
+    hint.className = "scroll-hint";
+    hint.textContent = "Scroll sideways for the rest →";
+    body.before(hint);
+  }
+  hint.hidden = !(body.scrollWidth > body.clientWidth + 1) || el.closest("[hidden]") !== null;
+}
+
 function dayLabel(row) {
   return `${row.year}-${String(row.month).padStart(2, "0")}-${String(row.day).padStart(2, "0")}`;
 }
@@ -324,9 +340,11 @@ function counter(title, value, variation, hint, note) {
   return box;
 }
 
+// A table; each cell carries its column's title (data-label) for the stacked layout of narrow screens.
 function table(head, rows) {
   const t = document.createElement("table");
   const thead = t.createTHead().insertRow();
+  const labels = head.map((h) => (h instanceof Node ? h.dataset.label || h.textContent : h));
   for (const h of head) {
     const th = document.createElement("th");
     th.scope = "col";
@@ -336,8 +354,9 @@ function table(head, rows) {
   const tbody = t.createTBody();
   for (const row of rows) {
     const tr = tbody.insertRow();
-    for (const cell of row) {
+    for (const [i, cell] of row.entries()) {
       const td = tr.insertCell();
+      td.dataset.label = labels[i];
       if (cell instanceof Node) td.append(cell); else td.textContent = cell;
     }
   }
@@ -425,8 +444,12 @@ function usersTab() {
     const hours = Array.from({ length: 24 }, (_, h) => String(h).padStart(2, "0"));
     const grid = table(["Day", ...hours], days.map((day) => [day, ...cells.get(day).map(String)]));
     grid.className = "heatmap";
-    grid.caption = document.createElement("caption");
-    grid.caption.textContent = `Distinct active users per wall-clock hour in ${tz} (darker: more; most ${most})`;
+    // the caption sits under the scrolling table, not in it: it wraps to the card's width, never cut
+    const caption = el.querySelector(".caption") || document.createElement("p");
+    caption.className = "caption";
+    caption.id = "heat-caption";
+    caption.textContent = `Distinct active users per wall-clock hour in ${tz} (darker: more; most ${most})`;
+    grid.setAttribute("aria-describedby", caption.id);
     for (const tr of grid.tBodies[0].rows) {
       for (const td of [...tr.cells].slice(1)) {
         const level = most ? Number(td.textContent) / most : 0;
@@ -434,6 +457,7 @@ function usersTab() {
       }
     }
     el.querySelector(".body").replaceChildren(grid);
+    el.append(caption);
   });
   state.hourDay = state.hourDay || dateOf(Date.now(), tz);
   state.weekDay = state.weekDay || dateOf(Date.now(), tz);
@@ -524,6 +548,7 @@ function channelsTab() {
       const current = state.sort.replace(/^-/, "") === field;
       button.textContent = title + (current ? (state.sort.startsWith("-") ? " ↓" : " ↑") : "");
       button.setAttribute("aria-label", `Sort by ${title}`);
+      button.dataset.label = title;
       button.addEventListener("click", () => {
         state.sort = current && state.sort.startsWith("-") ? field : `-${field}`;
         state.offset = 0;
@@ -638,6 +663,7 @@ function start() {
     });
   }
   for (const button of document.querySelectorAll("[data-csv]")) button.addEventListener("click", () => download(button));
+  window.addEventListener("resize", () => { for (const el of document.querySelectorAll("[data-section]")) scrollHint(el); });
   show();
 }
 
