@@ -386,6 +386,8 @@ async def test_a_stale_rocket_chat_session_brings_the_form_back_with_the_reason(
     await page.page.wait_for_selector("#signin:not([hidden])")
     reason = "Your Rocket.Chat session was not accepted (signed out or expired)"
     assert reason in await page.page.text_content("#signin-message")
+    SHOTS.mkdir(exist_ok=True)
+    await page.page.screenshot(path=str(SHOTS / "signin-session-refused.png"))
     assert signed_with(page.asked, creds.admin_id, "a-token-not-in-the-db")
     await page.settled()
     assert {status for status, _ in page.answers.values()} == {401}
