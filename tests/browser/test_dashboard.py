@@ -1,8 +1,9 @@
-"""The dashboard page in a real Chromium (Debian's, driven by Playwright): sign-in, every tab, period and zone
-changes, paging and sorting, CSV downloads, the 401/403/429/503 messages; every number shown equals the API's
-answer to the request the page made. An axe-core check (no serious or critical violation), screenshots of each
-tab at 1280x800 and 390x844 in screenshots/, and the page's weight and time to a drawn Users tab in
-screenshots/figures.json (figures, not thresholds)."""
+"""The dashboard page in a real Chromium (Debian's, driven by Playwright): sign-in (by Rocket.Chat's session
+cookies, the URL fragment or the form), every tab, period and zone changes, paging and sorting, CSV downloads, the
+401/403/429/503 messages; every number shown equals the API's answer to the request the page made. The layout at
+390, 1280 and 1920 px (nothing scrolls sideways without a hint; the counters fill their row). An axe-core check (no
+serious or critical violation), screenshots of each tab at each size in screenshots/, and the page's weight and time
+to a drawn Users tab in screenshots/figures.json (figures, not thresholds)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ ARGS = [
     "--disable-sync",
 ]
 SHOTS = Path(__file__).resolve().parents[2] / "screenshots"
-SIZES = {"wide": (1280, 800), "phone": (390, 844)}
+SIZES = {"laptop": (1280, 800), "phone": (390, 844), "wide": (1920, 1080)}
 
 if not Path(CHROMIUM).exists():  # the test command installs it (Makefile: browser); a clear failure otherwise
     raise RuntimeError("Debian's chromium is needed for the browser tests: apt-get install chromium (make test does)")
@@ -45,6 +46,9 @@ def served(mongo_url):
     client = MongoClient(mongo_url, tz_aware=True)
     name = "rc_page_" + datetime.now(UTC).strftime("%H%M%S%f")
     creds = seed_demo(client[name], days=60, per_day=60)
+    # Rocket.Chat's display name (fname) differs from the name of the busiest room, as it does for any room
+    # created with a display name: the top five and the channel list must still show it under one name
+    client[name].rocketchat_room.update_one({"_id": "GENERAL"}, {"$set": {"fname": "General (everyone)"}})
     with LiveServer(
         with_database(mongo_url, name), ENGAGEMENT_STATE_MONGO_URL=with_database(mongo_url, name + "_state")
     ) as server:
@@ -63,48 +67,93 @@ async def browser():
         await chromium.close()
 
 
+API = "/api/v1/engagement-dashboard/"
+
+
 class Page:
-    """A page and every API answer it received (url -> (status, JSON body))."""
+    """A page, every API request it made and every JSON answer it received (url -> (status, JSON body))."""
 
     def __init__(self, page):
         self.page = page
         self.answers: dict[str, tuple[int, dict]] = {}
+        self.asked: list[dict[str, str]] = []  # the headers of every API request, in order
+        self.requested: list[str] = []  # the URL of every API request for JSON, in order
         self.bytes = 0
+        self._answered = asyncio.Condition()
+        page.on("request", self._asked)
         page.on("response", self._seen)
+        page.on("requestfailed", self._failed)
+
+    def _asked(self, request):
+        if API in request.url:
+            self.asked.append(request.headers)
+            if request.headers.get("accept") == "application/json":
+                self.requested.append(request.url)
 
     async def _seen(self, response):
         try:
             body = await response.body()
         except playwright_api.Error:  # a download or an aborted request: no body to read
-            return
+            return await self._failed(response.request)
         self.bytes += len(body) + sum(len(k) + len(v) + 4 for k, v in response.headers.items())
-        if "/api/v1/engagement-dashboard/" in response.url and response.headers.get("content-type", "").startswith(
-            "application/json"
-        ):
-            self.answers[response.url] = (response.status, json.loads(body))
+        if API in response.url and response.headers.get("content-type", "").startswith("application/json"):
+            await self._note(response.url, response.status, json.loads(body))
+
+    async def _failed(self, request):
+        if API in request.url:
+            await self._note(request.url, 0, {})
+
+    async def _note(self, url: str, status: int, body: dict) -> None:
+        async with self._answered:
+            self.answers[url] = (status, body)
+            self._answered.notify_all()
+
+    def _latest(self, path: str, match: dict[str, str]) -> tuple[bool, dict | None]:
+        """(whether the latest such request has been answered, the body of the latest one answered with 200)."""
+        for url in reversed(self.requested):
+            query = {k: v[0] for k, v in parse_qs(urlparse(url).query).items()}
+            if not url.split("?")[0].endswith(path) or any(query.get(k) != v for k, v in match.items()):
+                continue
+            if url not in self.answers:
+                return False, None
+            status, body = self.answers[url]
+            if status == 200:
+                return True, body
+        return True, None
+
+    async def settled(self) -> None:
+        """Once every API request made so far has been answered."""
+        async with self._answered:
+            await asyncio.wait_for(self._answered.wait_for(lambda: set(self.requested) <= self.answers.keys()), 30)
 
     async def answer(self, path: str, **match) -> dict:
-        """The last JSON answer of this endpoint whose query has these values (its body is read by an event
-        handler that may finish just after the page has drawn it)."""
-        for _ in range(100):
-            found = None
-            for url, (status, body) in list(self.answers.items()):
-                query = {k: v[0] for k, v in parse_qs(urlparse(url).query).items()}
-                path_ok = url.split("?")[0].endswith(path)
-                if path_ok and status == 200 and all(query.get(k) == v for k, v in match.items()):
-                    found = body
-            if found is not None:
-                return found
-            await asyncio.sleep(0.05)
-        raise AssertionError((path, match, list(self.answers)))
+        """The JSON answer to the latest request of this endpoint whose query has these values, once it has come
+        (its body is read by an event handler that may finish just after the page has drawn it)."""
+
+        async def latest() -> dict | None:
+            async with self._answered:
+                await self._answered.wait_for(lambda: self._latest(path, match)[0])
+                return self._latest(path, match)[1]
+
+        found = await asyncio.wait_for(latest(), 30)
+        if found is None:
+            raise AssertionError((path, match, self.requested, list(self.answers)))
+        return found
 
     async def drawn(self, tab: str):
         await self.page.wait_for_selector(f"body[data-drawn={tab}]", state="attached", timeout=30_000)
 
 
-async def open_page(browser, served, size="wide", fragment=None):
+async def open_page(browser, served, size="laptop", fragment=None, cookies=None):
+    """The page signed in by the admin's token in the URL fragment unless told otherwise; `cookies` (user id, token)
+    are Rocket.Chat's session cookies, set on the page's origin and path / as Rocket.Chat's web client sets them."""
     width, height = SIZES[size]
     context = await browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
+    if cookies is not None:
+        uid, token = cookies
+        await context.add_cookies(
+            [{"name": n, "value": v, "url": served.base_url + "/"} for n, v in (("rc_uid", uid), ("rc_token", token))]
+        )
     page = Page(await context.new_page())
     creds = served.creds
     fragment = fragment if fragment is not None else f"uid={creds.admin_id}&token={creds.admin_token}"
@@ -165,12 +214,50 @@ async def test_users_tab_shows_the_api_numbers_and_is_fast_and_accessible(browse
     (SHOTS / "figures.json").write_text(json.dumps(figures, indent=2) + "\n")
 
 
+# Every shown element wider inside than its box (scrollWidth > clientWidth): it scrolls sideways, or its content is
+# cut. Allowed only where its card shows a visible scroll hint.
+UNHINTED_OVERFLOW = """() => [document.documentElement, document.body, ...document.body.querySelectorAll("*")]
+  .filter((el) => el.getClientRects().length && el.scrollWidth > el.clientWidth + 1)
+  .filter((el) => !el.closest("[data-section]")?.querySelector(".scroll-hint")?.checkVisibility())
+  .map((el) => `${el.tagName.toLowerCase()}.${el.className} in ${el.closest("[data-section]")?.dataset.section}: `
+    + `${el.scrollWidth} > ${el.clientWidth}`)"""
+
+ROW_FILLED = """(name) => {
+  const row = document.querySelector(`[data-section=${name}]`);
+  const boxes = [...row.children].map((c) => c.getBoundingClientRect());
+  return { row: row.getBoundingClientRect().width, counters: boxes.reduce((sum, b) => sum + b.width, 0),
+           lines: new Set(boxes.map((b) => Math.round(b.top))).size, n: boxes.length };
+}"""
+
+
+async def check_layout(page, size: str, counters: str | None) -> None:
+    """Nothing scrolls sideways without a hint, the page no wider than the screen, and on a wide screen the
+    counters fill their row (in one line)."""
+    assert await page.page.evaluate(UNHINTED_OVERFLOW) == []
+    assert await page.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth") <= 0
+    if counters and size == "wide":
+        row = await page.page.evaluate(ROW_FILLED, counters)
+        assert row["n"] >= 2 and row["lines"] == 1 and row["counters"] >= 0.95 * row["row"], row
+
+
 @pytest.mark.parametrize("size", list(SIZES))
-async def test_each_tab_at_both_sizes(browser, served, size):
+async def test_each_tab_at_each_size(browser, served, size):
     page = await open_page(browser, served, size)
     await page.drawn("users")
     SHOTS.mkdir(exist_ok=True)
     await page.page.screenshot(path=str(SHOTS / f"users-{size}.png"), full_page=True)
+    if size == "laptop":  # the README's picture (docs/dashboard.png is a copy of one of them)
+        await page.page.screenshot(path=str(SHOTS / "users-laptop-screen.png"))
+    await check_layout(page, size, "counters-users")
+    # the heat map's caption is under its table, not in it: whole on the screen, wrapped
+    caption = await page.page.eval_on_selector(
+        "[data-section=by-hour] .caption",
+        "(c) => ({ ...c.getBoundingClientRect().toJSON(), inner: innerWidth, cut: c.scrollWidth > c.clientWidth })",
+    )
+    assert caption["left"] >= 0 and caption["right"] <= caption["inner"] and not caption["cut"], caption
+    assert await page.page.is_visible("[data-section=by-hour] .caption")
+    if size == "phone":  # 24 hours do not fit in 390 px: the heat map scrolls inside its card, and says so
+        assert await page.page.is_visible("[data-section=by-hour] .scroll-hint")
     await page.page.click("#tab-messages")
     await page.drawn("messages")
     sent = await page.answer("messages/messages-sent")
@@ -180,15 +267,17 @@ async def test_each_tab_at_both_sizes(browser, served, size):
     top = (await page.answer("messages/top-five-popular-channels"))["channels"]
     assert await texts(page, "[data-section=top-five] tbody td:nth-child(3)") == [f"{c['messages']:,}" for c in top]
     await page.page.screenshot(path=str(SHOTS / f"messages-{size}.png"), full_page=True)
+    await check_layout(page, size, "counters-messages")
     await page.page.click("#tab-channels")
     await page.drawn("channels")
-    listed = await page.answer("channels/list", offset="0")
+    listed = await page.answer("channels/list", offset="0", count="10")
     assert await texts(page, "[data-section=channel-list] tbody td:nth-child(3)") == [
         f"{c['messages']:,}" for c in listed["channels"]
     ]
     await page.page.screenshot(path=str(SHOTS / f"channels-{size}.png"), full_page=True)
-    overflow = await page.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0  # nothing wider than the screen (wide tables scroll inside their card)
+    await check_layout(page, size, None)
+    # the channel list fits without scrolling (on a phone each room is a block of its own): no hint needed
+    assert not await page.page.is_visible("[data-section=channel-list] .scroll-hint")
 
 
 async def test_period_zone_bots_paging_sorting_and_csv(browser, served):
@@ -209,7 +298,7 @@ async def test_period_zone_bots_paging_sorting_and_csv(browser, served):
     assert len((await page.answer("users/active-users", bots="exclude"))["month"]) == 14
     await page.page.click("#tab-channels")
     await page.drawn("channels")
-    first = await page.answer("channels/list", offset="0", sort="-messages")
+    first = await page.answer("channels/list", offset="0", count="10", sort="-messages")
     await page.page.click("[data-page='1']")
     await page.drawn("channels")
     second = await page.answer("channels/list", offset="10")
@@ -264,3 +353,155 @@ async def test_errors_are_explained_never_an_empty_chart(browser, served):
     await page.page.click("#signout")
     assert await page.page.evaluate("() => sessionStorage.getItem('token')") is None
     await page.page.wait_for_selector("#signin:not([hidden])")
+
+
+def signed_with(asked: list[dict[str, str]], uid: str, token: str) -> bool:
+    return bool(asked) and all(h.get("x-user-id") == uid and h.get("x-auth-token") == token for h in asked)
+
+
+async def test_signed_in_by_the_rocket_chat_session_cookies(browser, served):
+    creds = served.creds
+    page = await open_page(browser, served, fragment="", cookies=(creds.admin_id, creds.admin_token))
+    await page.drawn("users")
+    assert await page.page.is_hidden("#signin")
+    # every request carried the session's cookies as the API's headers; the token was not copied anywhere
+    assert signed_with(page.asked, creds.admin_id, creds.admin_token)
+    await page.answer("users/active-users")
+    assert {status for status, _ in page.answers.values()} == {200}
+    assert await page.page.evaluate("() => sessionStorage.getItem('token')") is None
+    # signing out sets the session aside in this tab: a reload shows the form again and asks nothing with it
+    await page.page.click("#signout")
+    await page.page.wait_for_selector("#signin:not([hidden])")
+    assert "will not use your Rocket.Chat session again" in await page.page.text_content("#signin-message")
+    asked = len(page.asked)
+    await page.page.reload()
+    await page.page.wait_for_selector("#signin:not([hidden])")
+    assert "will not use your Rocket.Chat session again" in await page.page.text_content("#signin-message")
+    assert len(page.asked) == asked
+
+
+async def test_a_stale_rocket_chat_session_brings_the_form_back_with_the_reason(browser, served):
+    creds = served.creds
+    page = await open_page(browser, served, fragment="", cookies=(creds.admin_id, "a-token-not-in-the-db"))
+    await page.page.wait_for_selector("#signin:not([hidden])")
+    reason = "Your Rocket.Chat session was not accepted (signed out or expired)"
+    assert reason in await page.page.text_content("#signin-message")
+    SHOTS.mkdir(exist_ok=True)
+    await page.page.screenshot(path=str(SHOTS / "signin-session-refused.png"))
+    assert signed_with(page.asked, creds.admin_id, "a-token-not-in-the-db")
+    await page.settled()
+    assert {status for status, _ in page.answers.values()} == {401}
+    # not tried again: a reload shows the form with the reason at once, no request made
+    asked = len(page.asked)
+    await page.page.reload()
+    await page.page.wait_for_selector("#signin:not([hidden])")
+    assert reason in await page.page.text_content("#signin-message")
+    assert len(page.asked) == asked
+    # the form still signs in (with a token of its own), and keeps doing so after a reload
+    await page.page.fill("#uid", creds.admin_id)
+    await page.page.fill("#token", creds.admin_token)
+    await page.page.click("#signin-form button")
+    await page.drawn("users")
+    await page.page.reload()
+    await page.drawn("users")
+    assert signed_with(page.asked[asked:], creds.admin_id, creds.admin_token)
+
+
+async def test_the_fragment_comes_first_and_a_session_without_the_permission_is_explained(browser, served):
+    creds = served.creds
+    # an explicit #uid=..&token=.. wins over the session's cookies (here a user without the permission)
+    page = await open_page(browser, served, cookies=(creds.user_id, creds.user_token))
+    await page.drawn("users")
+    assert signed_with(page.asked, creds.admin_id, creds.admin_token)
+    # the session alone: 403, said on the sign-in form (not five sections saying it), not tried again on reload
+    page = await open_page(browser, served, fragment="", cookies=(creds.user_id, creds.user_token))
+    await page.page.wait_for_selector("#signin:not([hidden])")
+    message = await page.page.text_content("#signin-message")
+    assert "(403)" in message and "view-engagement-dashboard" in message and "Rocket.Chat user" in message
+    assert signed_with(page.asked, creds.user_id, creds.user_token)
+    asked = len(page.asked)
+    await page.page.reload()
+    await page.page.wait_for_selector("#signin:not([hidden])")
+    assert "(403)" in await page.page.text_content("#signin-message")
+    assert len(page.asked) == asked
+
+
+ACTIVE_USERS_CHART = """() => {
+  const chart = Chart.getChart(document.querySelector("[data-section='active-users'] canvas"));
+  const drawn = chart.getSortedVisibleDatasetMetas().map((m) => chart.data.datasets[m.index].label).reverse();
+  return {
+    labels: chart.data.labels,
+    drawn,  // in the order drawn: the last one on top
+    legend: chart.legend.legendItems.map((i) => i.text),
+    sets: Object.fromEntries(chart.data.datasets.map((d, i) => [d.label, {
+      data: d.data, dash: d.borderDash || [], pointStyle: d.pointStyle, width: d.borderWidth ?? 3,
+      points: d.pointBackgroundColor, visible: chart.isDatasetVisible(i),
+    }])),
+  };
+}"""
+
+
+async def test_active_users_keep_mau_visible_over_wau_and_mark_today_as_partial(browser, served):
+    page = await open_page(browser, served)
+    await page.drawn("users")
+    chart = await page.page.evaluate(ACTIVE_USERS_CHART)
+    wau, mau = chart["sets"]["WAU"], chart["sets"]["MAU"]
+    # the case: in the demo's data everyone active this month was active this week, on some days at least
+    assert any(w == m for w, m in zip(wau["data"], mau["data"], strict=True))
+    # MAU drawn after (over) WAU, dashed and thinner, other points: both lines and both kinds of points show
+    assert chart["drawn"].index("MAU") > chart["drawn"].index("WAU")
+    assert mau["dash"] and not wau["dash"] and mau["width"] < wau["width"]
+    assert mau["pointStyle"] != wau["pointStyle"] and mau["visible"] and wau["visible"]
+    assert chart["legend"] == ["DAU", "WAU", "MAU"]
+    # today (the range ends now, in the page's zone: the browser's, UTC here) is marked as a partial day
+    zone = await page.page.input_value("#zone")
+    today = await page.page.evaluate(
+        "(tz) => new Intl.DateTimeFormat('en-CA', { timeZone: tz }).format(new Date())", zone
+    )
+    assert chart["labels"][-1] == [today, "today (so far)"]
+    assert all(isinstance(label, str) for label in chart["labels"][:-1])
+    dau = chart["sets"]["DAU"]["points"]
+    assert dau[-1] == "#fff" and len(set(dau[:-1])) == 1 and dau[0] != "#fff"  # today's point hollow
+    note = await page.page.text_content("[data-section=active-users] .note")
+    assert f"Today ({today}) is counted only until now: its point is drawn hollow" in note
+    assert await page.page.is_visible("[data-section=active-users] .note")
+    dau_counter = await texts(page, "[data-section=counters-users] .counter:nth-child(2) span")
+    assert dau_counter == ["Daily active users", "today, so far"]
+    # the new users' bars: today's bar is hollow, its label says so
+    labels = await page.page.evaluate(
+        "() => Chart.getChart(document.querySelector(\"[data-section='new-users'] canvas\")).data.labels"
+    )
+    assert labels[-1] == [today, "today (so far)"]
+
+
+async def test_a_room_has_one_name_in_the_top_five_and_the_channel_list(browser, served):
+    page = await open_page(browser, served)
+    await page.drawn("users")
+    await page.page.click("#tab-messages")
+    await page.drawn("messages")
+    top = (await page.answer("messages/top-five-popular-channels"))["channels"]
+    shown_top = dict(
+        zip([c["_id"] for c in top], await texts(page, "[data-section=top-five] tbody td:nth-child(1)"), strict=True)
+    )
+    await page.page.click("#tab-channels")
+    await page.drawn("channels")
+    listed = (await page.answer("channels/list", offset="0", count="10"))["channels"]
+    shown_list = dict(
+        zip(
+            [c["room"]["_id"] for c in listed],
+            await texts(page, "[data-section=channel-list] tbody td:nth-child(1)"),
+            strict=True,
+        )
+    )
+    both = shown_top.keys() & shown_list.keys()
+    assert len(both) >= 3
+    # the API names the busiest room (display name set) two ways; the page, one way: the list's `name`
+    api_top = {c["_id"]: c.get("name") for c in top}
+    api_list = {c["room"]["_id"]: c["room"].get("name") for c in listed}
+    assert api_top["GENERAL"] != api_list["GENERAL"] == "general"
+    for rid in both:
+        assert shown_top[rid] == shown_list[rid] == (api_list[rid] or ", ".join(api_top_usernames(top, rid))), rid
+
+
+def api_top_usernames(top: list[dict], rid: str) -> list[str]:
+    return next(c["usernames"] for c in top if c["_id"] == rid)

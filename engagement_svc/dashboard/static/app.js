@@ -1,5 +1,6 @@
 // The Engagement Dashboard page: reads the service's own API (JSON for the charts, CSV for the downloads) with
-// the user id and token kept in sessionStorage, and draws with Chart.js. No inline script (strict CSP).
+// Rocket.Chat's session (its cookies, on its host) or a user id and token kept in sessionStorage, and draws with
+// Chart.js. No inline script (strict CSP).
 "use strict";
 
 const API = "/api/v1/engagement-dashboard/";
@@ -11,30 +12,123 @@ const charts = new Map();
 let generation = 0; // answers of an older round of requests are dropped
 
 // -- sign-in ------------------------------------------------------------------------------------------------------
-function readFragment() {
+// Which credentials the page signs in with, the first found wins:
+//  1. the URL fragment (#uid=..&token=..): an explicit request for this tab (a link or a script). Saved in
+//     sessionStorage and taken out of the address bar; it also sets Rocket.Chat's session (2) aside in this tab.
+//  2. Rocket.Chat's own session: the cookies rc_uid and rc_token that its web client sets at login on path=/, which
+//     this page can read when a reverse proxy serves it on Rocket.Chat's host. Sent as the X-User-Id and
+//     X-Auth-Token headers like any credentials (the API never reads cookies). Once refused (401 or 403), signed
+//     out of, or replaced by explicit credentials in this tab, that pair is set aside and not tried again: only a
+//     new Rocket.Chat login (other cookies) or a new tab tries the session again.
+//  3. sessionStorage: what the sign-in form (or an earlier fragment) saved in this tab.
+//  4. Otherwise the sign-in form, which stays for set-ups where the page is not on Rocket.Chat's host.
+let creds = null; // { uid, token, from: "fragment" | "cookie" | "session" }
+
+const SET_ASIDE = "rc-session-set-aside"; // sessionStorage: {id: a fingerprint of the cookies' pair, why}
+const SESSION_REFUSED =
+  "Your Rocket.Chat session was not accepted (signed out or expired); sign in with a personal access token.";
+const SESSION_FORBIDDEN =
+  "Your Rocket.Chat user may not view the engagement dashboard (403): it needs the view-engagement-dashboard " +
+  "permission. Sign in with a personal access token of a user who has it.";
+const SESSION_SIGNED_OUT =
+  "Signed out. This tab will not use your Rocket.Chat session again until you sign in to Rocket.Chat anew.";
+
+function cookie(name) {
+  for (const part of document.cookie.split(";")) {
+    const at = part.indexOf("=");
+    if (at < 0 || part.slice(0, at).trim() !== name) continue;
+    const value = part.slice(at + 1).trim();
+    try { return decodeURIComponent(value); } catch { return value; }
+  }
+  return "";
+}
+
+function sessionCookies() {
+  const uid = cookie("rc_uid");
+  const token = cookie("rc_token");
+  return uid && token ? { uid, token, from: "cookie" } : null;
+}
+
+// Which pair was set aside is remembered by a fingerprint (FNV-1a), not by the token itself.
+function fingerprint({ uid, token }) {
+  let hash = 0x811c9dc5;
+  for (const char of `${uid}\n${token}`) hash = Math.imul(hash ^ char.codePointAt(0), 0x01000193) >>> 0;
+  return hash.toString(16);
+}
+
+// Why the current cookies were set aside in this tab ("refused", "forbidden", "signed-out", "replaced"), or null.
+function setAsideWhy() {
+  const session = sessionCookies();
+  if (!session) return null;
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(SET_ASIDE) || "null");
+    return kept && kept.id === fingerprint(session) ? kept.why : null;
+  } catch { return null; }
+}
+
+function setAside(why, keepReason = false) {
+  const session = sessionCookies();
+  if (!session || (keepReason && setAsideWhy())) return;
+  sessionStorage.setItem(SET_ASIDE, JSON.stringify({ id: fingerprint(session), why }));
+}
+
+function chooseCredentials() {
   const params = new URLSearchParams(location.hash.slice(1));
+  if (location.hash) history.replaceState(null, "", location.pathname + location.search);
   if (params.get("uid") && params.get("token")) {
     sessionStorage.setItem("uid", params.get("uid"));
     sessionStorage.setItem("token", params.get("token"));
+    setAside("replaced", true);
+    return { uid: params.get("uid"), token: params.get("token"), from: "fragment" };
   }
-  if (location.hash) history.replaceState(null, "", location.pathname + location.search);
+  const session = sessionCookies();
+  if (session && !setAsideWhy()) return session;
+  const uid = sessionStorage.getItem("uid");
+  const token = sessionStorage.getItem("token");
+  return uid && token ? { uid, token, from: "session" } : null;
 }
 
-const signedIn = () => Boolean(sessionStorage.getItem("uid") && sessionStorage.getItem("token"));
+// What the sign-in form says when it is shown at start: why Rocket.Chat's session is not used, if it was set aside.
+function setAsideMessage() {
+  return { refused: SESSION_REFUSED, forbidden: SESSION_FORBIDDEN, "signed-out": SESSION_SIGNED_OUT }[setAsideWhy()] || "";
+}
 
 function showSignIn(message) {
   document.getElementById("signin").hidden = false;
   document.getElementById("signin-message").textContent = message || "";
   for (const panel of document.querySelectorAll(".panel")) panel.hidden = true;
   document.getElementById("signout").hidden = true;
+  delete document.body.dataset.drawn;
 }
 
-function signOut(message) {
-  sessionStorage.removeItem("uid");
-  sessionStorage.removeItem("token");
+// Back to the sign-in form: answers still on their way are dropped, the charts taken down.
+function leave(message) {
+  generation += 1;
+  creds = null;
   for (const chart of charts.values()) chart.destroy();
   charts.clear();
   showSignIn(message);
+}
+
+function signOut(message) {
+  if (creds?.from === "cookie") setAside("signed-out");
+  sessionStorage.removeItem("uid");
+  sessionStorage.removeItem("token");
+  leave(message);
+}
+
+// A 401, or a 403 for Rocket.Chat's session: back to the sign-in form with the reason; true when handled.
+function refused(error) {
+  if (creds?.from === "cookie" && (error.status === 401 || error.status === 403)) {
+    setAside(error.status === 401 ? "refused" : "forbidden");
+    leave(error.status === 401 ? SESSION_REFUSED : SESSION_FORBIDDEN);
+    return true;
+  }
+  if (error.status === 401) {
+    signOut(explain(error));
+    return true;
+  }
+  return false;
 }
 
 // -- dates in the chosen zone -------------------------------------------------------------------------------------
@@ -95,8 +189,8 @@ async function call(path, params, csv = false) {
   const query = new URLSearchParams({ timezone: zone(), bots: document.getElementById("bots").value, ...params });
   const response = await fetch(`${API}${path}?${query}`, {
     headers: {
-      "X-User-Id": sessionStorage.getItem("uid") || "",
-      "X-Auth-Token": sessionStorage.getItem("token") || "",
+      "X-User-Id": creds?.uid || "",
+      "X-Auth-Token": creds?.token || "",
       Accept: csv ? "text/csv" : "application/json",
     },
   });
@@ -134,6 +228,7 @@ function loading(el) {
 function done(el) {
   el.removeAttribute("aria-busy");
   el.classList.remove("loading");
+  scrollHint(el);
   // every section of the tab answered: a mark for people's tools and the browser tests alike
   if (!document.querySelector('.panel:not([hidden]) [aria-busy="true"]')) document.body.dataset.drawn = state.tab;
 }
@@ -144,6 +239,7 @@ function problem(el, error) {
   if (chart) { chart.destroy(); charts.delete(el.dataset.section); }
   const body = el.querySelector(".body");
   if (body && !body.querySelector("canvas")) body.replaceChildren();
+  for (const stale of el.querySelectorAll(".note, .caption, .scroll-hint")) stale.remove();
   const box = document.createElement("p");
   box.className = "problem";
   box.setAttribute("role", "alert");
@@ -164,13 +260,53 @@ function draw(name, config) {
   charts.set(name, new window.Chart(canvas, config));
 }
 
-// One series of bars, counts on a zero-based axis (every bar chart of the page).
-function bars(name, labels, label, data, color) {
+// One series of bars, counts on a zero-based axis (every bar chart of the page); the bar at index `partial` (a day
+// still going on, or -1) is drawn hollow.
+function bars(name, labels, label, data, color, partial = -1) {
   draw(name, {
     type: "bar",
-    data: { labels, datasets: [{ label, data, backgroundColor: color }] },
+    data: {
+      labels,
+      datasets: [{
+        label,
+        data,
+        backgroundColor: data.map((_, i) => (i === partial ? `${color}40` : color)),
+        borderColor: color,
+        borderWidth: data.map((_, i) => (i === partial ? 2 : 0)),
+      }],
+    },
     options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
   });
+}
+
+// A chart day by day whose days reach today (a range ending now): today is still going on, its numbers only count
+// so far. Its label says so and a note under the chart tells it in words (its `shape`, bar or point, is drawn
+// hollow); the index of today's entry, or -1.
+function partialToday(el, labels, tz, shape = "bar") {
+  const today = dateOf(Date.now(), tz);
+  const at = labels.lastIndexOf(today);
+  el.querySelector(".note.partial")?.remove();
+  if (at < 0) return -1;
+  labels[at] = [today, "today (so far)"];
+  const note = document.createElement("p");
+  note.className = "note partial";
+  note.textContent = `Today (${today}) is counted only until now: its ${shape} is drawn hollow.`;
+  el.append(note);
+  return at;
+}
+
+// A section whose body is wider than its card scrolls sideways inside it: a hint says so while it does.
+function scrollHint(el) {
+  const body = el.querySelector(".body");
+  if (!body) return;
+  let hint = el.querySelector(".scroll-hint");
+  if (!hint) {
+    hint = document.createElement("p");
+    hint.className = "scroll-hint";
+    hint.textContent = "Scroll sideways for the rest →";
+    body.before(hint);
+  }
+  hint.hidden = !(body.scrollWidth > body.clientWidth + 1) || el.closest("[hidden]") !== null;
 }
 
 function dayLabel(row) {
@@ -181,7 +317,7 @@ function isoDayLabel(iso, tz) {
   return dateOf(Date.parse(iso), tz);
 }
 
-function counter(title, value, variation, hint) {
+function counter(title, value, variation, hint, note) {
   const box = document.createElement("div");
   box.className = "counter";
   const label = document.createElement("span");
@@ -195,12 +331,20 @@ function counter(title, value, variation, hint) {
     change.textContent = `${variation > 0 ? "+" : ""}${variation.toLocaleString("en")} ${hint}`;
     box.append(change);
   }
+  if (note) {
+    const small = document.createElement("span");
+    small.className = "same";
+    small.textContent = note;
+    box.append(small);
+  }
   return box;
 }
 
+// A table; each cell carries its column's title (data-label) for the stacked layout of narrow screens.
 function table(head, rows) {
   const t = document.createElement("table");
   const thead = t.createTHead().insertRow();
+  const labels = head.map((h) => (h instanceof Node ? h.dataset.label || h.textContent : h));
   for (const h of head) {
     const th = document.createElement("th");
     th.scope = "col";
@@ -210,8 +354,9 @@ function table(head, rows) {
   const tbody = t.createTBody();
   for (const row of rows) {
     const tr = tbody.insertRow();
-    for (const cell of row) {
+    for (const [i, cell] of row.entries()) {
       const td = tr.insertCell();
+      td.dataset.label = labels[i];
       if (cell instanceof Node) td.append(cell); else td.textContent = cell;
     }
   }
@@ -228,8 +373,7 @@ async function load(name, fetcher, render) {
     render(body, el);
     done(el);
   } catch (error) {
-    if (round !== generation) return;
-    if (error.status === 401) return signOut(explain(error));
+    if (round !== generation || refused(error)) return;
     problem(el, error);
   }
 }
@@ -240,28 +384,51 @@ function usersTab() {
   const tz = zone();
   const counters = section("counters-users");
   counters.replaceChildren();
-  load("new-users", () => call("users/new-users", r), (body) => {
+  load("new-users", () => call("users/new-users", r), (body, el) => {
     const days = [...body.days].reverse();
     counters.prepend(counter("New users", body.period.count, body.period.variation, "vs. the period before"));
-    bars("new-users", days.map((d) => isoDayLabel(d.day, tz)), "New users", days.map((d) => d.users), COLORS[0]);
+    const labels = days.map((d) => isoDayLabel(d.day, tz));
+    const partial = partialToday(el, labels, tz);
+    bars("new-users", labels, "New users", days.map((d) => d.users), COLORS[0], partial);
   });
-  load("active-users", () => call("users/active-users", r), (body) => {
+  load("active-users", () => call("users/active-users", r), (body, el) => {
     const rows = [...body.month].reverse();
+    const labels = rows.map(dayLabel);
+    const partial = partialToday(el, labels, tz, "point");
     const last = body.month[0];
     if (last) {
-      counters.append(counter("Daily active users", last.users), counter("Weekly active users", last.wau), counter("Monthly active users", last.mau));
+      const soFar = partial >= 0 && partial === rows.length - 1 ? "today, so far" : undefined;
+      counters.append(counter("Daily active users", last.users, undefined, undefined, soFar), counter("Weekly active users", last.wau), counter("Monthly active users", last.mau));
     }
+    // Today's point hollow, the line into it dashed. MAU often equals WAU (everyone active this month was active
+    // this week): it is drawn over WAU (a lower `order` is drawn later), thin and dashed with small round points
+    // over WAU's wide line and large squares, so that both stay visible; the legend keeps the order DAU, WAU, MAU.
+    const line = (label, key, color, extra) => ({
+      label,
+      data: rows.map((d) => d[key]),
+      borderColor: color,
+      backgroundColor: color,
+      pointBackgroundColor: rows.map((_, i) => (i === partial ? "#fff" : color)),
+      segment: { borderDash: (ctx) => (ctx.p1DataIndex === partial ? [3, 3] : undefined) },
+      ...extra,
+    });
     draw("active-users", {
       type: "line",
       data: {
-        labels: rows.map(dayLabel),
+        labels,
         datasets: [
-          { label: "DAU", data: rows.map((d) => d.users), borderColor: COLORS[0], backgroundColor: COLORS[0] },
-          { label: "WAU", data: rows.map((d) => d.wau), borderColor: COLORS[1], backgroundColor: COLORS[1] },
-          { label: "MAU", data: rows.map((d) => d.mau), borderColor: COLORS[2], backgroundColor: COLORS[2], borderDash: [6, 4] },
+          line("DAU", "users", COLORS[0], { order: 1, pointStyle: "circle", pointRadius: 3 }),
+          line("WAU", "wau", COLORS[1], { order: 2, pointStyle: "rect", pointRadius: 5, borderWidth: 5 }),
+          line("MAU", "mau", "#0b7a55", {
+            order: 0, pointStyle: "circle", pointRadius: 2.5, borderWidth: 2, borderDash: [6, 4], segment: undefined,
+          }),
         ],
       },
-      options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
+      options: {
+        interaction: { mode: "index", intersect: false },
+        plugins: { legend: { labels: { usePointStyle: true, sort: (a, b) => a.datasetIndex - b.datasetIndex } } },
+        scales: { y: { beginAtZero: true, ticks: { precision: 0 } } },
+      },
     });
   });
   load("by-hour", () => call("users/users-by-time-of-the-day-in-a-week", r), (body, el) => {
@@ -277,8 +444,12 @@ function usersTab() {
     const hours = Array.from({ length: 24 }, (_, h) => String(h).padStart(2, "0"));
     const grid = table(["Day", ...hours], days.map((day) => [day, ...cells.get(day).map(String)]));
     grid.className = "heatmap";
-    grid.caption = document.createElement("caption");
-    grid.caption.textContent = `Distinct active users per wall-clock hour in ${tz} (darker: more; most ${most})`;
+    // the caption sits under the scrolling table, not in it: it wraps to the card's width, never cut
+    const caption = el.querySelector(".caption") || document.createElement("p");
+    caption.className = "caption";
+    caption.id = "heat-caption";
+    caption.textContent = `Distinct active users per wall-clock hour in ${tz} (darker: more; most ${most})`;
+    grid.setAttribute("aria-describedby", caption.id);
     for (const tr of grid.tBodies[0].rows) {
       for (const td of [...tr.cells].slice(1)) {
         const level = most ? Number(td.textContent) / most : 0;
@@ -286,6 +457,7 @@ function usersTab() {
       }
     }
     el.querySelector(".body").replaceChildren(grid);
+    el.append(caption);
   });
   state.hourDay = state.hourDay || dateOf(Date.now(), tz);
   state.weekDay = state.weekDay || dateOf(Date.now(), tz);
@@ -300,9 +472,10 @@ function busier() {
     const rows = [...body.hours].reverse();
     bars("busier-hours", rows.map((h) => `${String(h.hour).padStart(2, "0")}-${String(h.hour + 2).padStart(2, "0")}`), "Users", rows.map((h) => h.users), COLORS[3]);
   });
-  load("busier-days", () => call("users/chat-busier/weekly-data", { start: instantOf(state.weekDay, tz) }), (body) => {
+  load("busier-days", () => call("users/chat-busier/weekly-data", { start: instantOf(state.weekDay, tz) }), (body, el) => {
     const rows = [...body.month].reverse();
-    bars("busier-days", rows.map(dayLabel), "Users", rows.map((d) => d.users), COLORS[4]);
+    const labels = rows.map(dayLabel);
+    bars("busier-days", labels, "Users", rows.map((d) => d.users), COLORS[4], partialToday(el, labels, tz));
   });
 }
 
@@ -312,13 +485,14 @@ function messagesTab() {
   const tz = zone();
   const counters = section("counters-messages");
   counters.replaceChildren();
-  load("messages-sent", () => call("messages/messages-sent", r), (body) => {
+  load("messages-sent", () => call("messages/messages-sent", r), (body, el) => {
     const days = [...body.days].reverse();
     counters.append(
       counter("Messages sent", body.period.count, body.period.variation, "vs. the period before"),
       counter("Yesterday", body.yesterday.count, body.yesterday.variation, "on the last day vs. the day before"),
     );
-    bars("messages-sent", days.map((d) => isoDayLabel(d.day, tz)), "Messages", days.map((d) => d.messages), COLORS[0]);
+    const labels = days.map((d) => isoDayLabel(d.day, tz));
+    bars("messages-sent", labels, "Messages", days.map((d) => d.messages), COLORS[0], partialToday(el, labels, tz));
   });
   load("origin", () => call("messages/origin", r), (body) => {
     draw("origin", {
@@ -327,10 +501,27 @@ function messagesTab() {
       options: { plugins: { legend: { position: "bottom" } } },
     });
   });
-  load("top-five", () => call("messages/top-five-popular-channels", r), (body, el) => {
-    const rows = body.channels.map((c) => [c.name || c.usernames.join(", "), ROOM_TYPES[c.t] || c.t, c.messages.toLocaleString("en")]);
+  // The API names a room of the top five by its fname (display name) first and a room of the channel list by its
+  // name first, as Rocket.Chat does: one room, two names. The page shows the list's in both. The list's first five
+  // rows by messages over the same range are the same five rooms (both rank by messages, ties by id); a room missing
+  // there (changed in between) keeps the top five's name.
+  const five = async () => {
+    const [top, list] = await Promise.all([
+      call("messages/top-five-popular-channels", r),
+      call("channels/list", { ...r, offset: 0, count: 5, sort: "-messages" }),
+    ]);
+    const rooms = new Map(list.channels.map((c) => [c.room._id, c.room]));
+    return { channels: top.channels.map((c) => ({ ...c, name: roomName(rooms.get(c._id) || c) })) };
+  };
+  load("top-five", five, (body, el) => {
+    const rows = body.channels.map((c) => [c.name, ROOM_TYPES[c.t] || c.t, c.messages.toLocaleString("en")]);
     el.querySelector(".body").replaceChildren(rows.length ? table(["Room", "Type", "Messages"], rows) : empty("No messages in this period."));
   });
+}
+
+// A room's name as the channel list gives it (`name`, else fname), a direct room's usernames, else its id.
+function roomName(room) {
+  return room.name || (room.usernames || []).join(", ") || room._id;
 }
 
 function empty(text) {
@@ -357,6 +548,7 @@ function channelsTab() {
       const current = state.sort.replace(/^-/, "") === field;
       button.textContent = title + (current ? (state.sort.startsWith("-") ? " ↓" : " ↑") : "");
       button.setAttribute("aria-label", `Sort by ${title}`);
+      button.dataset.label = title;
       button.addEventListener("click", () => {
         state.sort = current && state.sort.startsWith("-") ? field : `-${field}`;
         state.offset = 0;
@@ -369,7 +561,7 @@ function channelsTab() {
       badge.className = `badge ${c.diffFromLastWeek > 0 ? "up" : c.diffFromLastWeek < 0 ? "down" : "same"}`;
       badge.textContent = `${c.diffFromLastWeek > 0 ? "+" : ""}${c.diffFromLastWeek.toLocaleString("en")}`;
       return [
-        c.room.fname || c.room.name || (c.room.usernames || []).join(", ") || c.room._id,
+        roomName(c.room),
         ROOM_TYPES[c.room.t] || c.room.t,
         c.messages.toLocaleString("en"),
         c.lastWeekMessages.toLocaleString("en"),
@@ -405,14 +597,13 @@ async function download(button) {
     link.remove();
     setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
   } catch (error) {
-    if (error.status === 401) return signOut(explain(error));
-    problem(el, error);
+    if (!refused(error)) problem(el, error);
   }
 }
 
 // -- wiring -------------------------------------------------------------------------------------------------------
 function show() {
-  if (!signedIn()) return showSignIn();
+  if (!creds) return showSignIn(setAsideMessage());
   generation += 1;
   document.getElementById("signin").hidden = true;
   document.getElementById("signout").hidden = false;
@@ -425,7 +616,7 @@ function show() {
 }
 
 function start() {
-  readFragment();
+  creds = chooseCredentials();
   const zones = document.getElementById("zones");
   for (const name of ["UTC", ...(Intl.supportedValuesOf ? Intl.supportedValuesOf("timeZone") : [])]) {
     zones.append(new Option(name));
@@ -448,11 +639,13 @@ function start() {
   for (const id of ["from", "to", "bots"]) document.getElementById(id).addEventListener("change", () => { state.offset = 0; show(); });
   document.getElementById("zone").addEventListener("change", () => { state.hourDay = state.weekDay = null; show(); });
   document.getElementById("filters").addEventListener("submit", (event) => { event.preventDefault(); show(); });
-  document.getElementById("signout").addEventListener("click", () => signOut("Signed out."));
+  document.getElementById("signout").addEventListener("click", () => signOut(creds?.from === "cookie" ? SESSION_SIGNED_OUT : "Signed out."));
   document.getElementById("signin-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    sessionStorage.setItem("uid", document.getElementById("uid").value.trim());
-    sessionStorage.setItem("token", document.getElementById("token").value.trim());
+    creds = { uid: document.getElementById("uid").value.trim(), token: document.getElementById("token").value.trim(), from: "session" };
+    sessionStorage.setItem("uid", creds.uid);
+    sessionStorage.setItem("token", creds.token);
+    setAside("replaced", true);
     document.getElementById("token").value = "";
     show();
   });
@@ -470,6 +663,7 @@ function start() {
     });
   }
   for (const button of document.querySelectorAll("[data-csv]")) button.addEventListener("click", () => download(button));
+  window.addEventListener("resize", () => { for (const el of document.querySelectorAll("[data-section]")) scrollHint(el); });
   show();
 }
 
