@@ -96,11 +96,7 @@ def _overrides(settings: Settings, args: argparse.Namespace) -> Settings:
 
 def serve(settings: Settings, banner: str = "") -> int:
     def ready() -> None:
-        print(
-            f"engagement-svc {__version__} listening on http://{settings.host}:{settings.port} "
-            f"(database {settings.database!r}, zone {settings.timezone})",
-            flush=True,
-        )
+        print(listening_line(settings), flush=True)
         if banner:
             print(banner, flush=True)
 
@@ -111,6 +107,13 @@ def serve(settings: Settings, banner: str = "") -> int:
         print(f"engagement-svc: cannot listen on {settings.host}:{settings.port}: {exc.strerror}", file=sys.stderr)
         return 1
     return 0
+
+
+def listening_line(settings: Settings) -> str:
+    return (
+        f"engagement-svc {__version__} listening on http://{settings.host}:{settings.port} "
+        f"(database {settings.database!r}, zone {settings.timezone})"
+    )
 
 
 def page_line(settings: Settings, user_id: str, token: str) -> str:
@@ -139,6 +142,64 @@ def curl_line(
     )
 
 
+def demo_lines(
+    settings: Settings,
+    admin: tuple[str, str],
+    user: tuple[str, str],
+    now: datetime,
+    messages: int,
+    mongo_port: int,
+    dbpath: str,
+) -> list[str]:
+    """What `engagement-svc demo` prints once it listens (tests/test_readme.py keeps the README's sample equal)."""
+    week_start = datetime.combine((now - timedelta(days=6)).date(), datetime.min.time(), tzinfo=UTC)
+    return [
+        f"demo: embedded mongod on 127.0.0.1:{mongo_port} with {messages} Rocket.Chat messages "
+        f"over 240 days (data in {dbpath}, removed on exit)",
+        "",
+        "# the last 7 days, as the admin (200):",
+        curl_line(settings, *admin, week_start, now),
+        "",
+        "# the last 240 days, days in Europe/Berlin across its DST changes (200):",
+        curl_line(settings, *admin, now - timedelta(days=240), now, "Europe/Berlin"),
+        "",
+        "# a plain user without view-engagement-dashboard (403):",
+        curl_line(settings, *user, week_start, now),
+        "",
+        "# where messages were sent this week, people only (200):",
+        curl_line(settings, *admin, week_start, now, path=ORIGIN_PATH, extra="&bots=exclude"),
+        "",
+        "# the five busiest rooms of the last 30 days, in Asia/Kolkata (200):",
+        curl_line(settings, *admin, now - timedelta(days=29), now, "Asia/Kolkata", TOP_FIVE_PATH),
+        "",
+        "# the channel list of this week, fastest growing first, first page of 10 (200):",
+        curl_line(settings, *admin, week_start, now, path=CHANNELS_LIST_PATH, extra=LIST_EXTRA),
+        "",
+        "# every row of that list as CSV (200, text/csv):",
+        curl_line(settings, *admin, week_start, now, path=CHANNELS_LIST_PATH, extra="&format=csv"),
+        "",
+        "# accounts created per day over the last 30 days, bots left out (200):",
+        curl_line(settings, *admin, now - timedelta(days=29), now, path=NEW_USERS_PATH, extra="&bots=exclude"),
+        "",
+        "# active users per day over the last 30 days, with WAU and MAU, in Europe/Berlin (200):",
+        curl_line(settings, *admin, now - timedelta(days=29), now, "Europe/Berlin", ACTIVE_USERS_PATH),
+        "",
+        "# who was online this week, per day and hour, people only (200):",
+        curl_line(settings, *admin, week_start, now, path=BY_HOUR_PATH, extra="&bots=exclude"),
+        "",
+        "# today's busiest two-hour blocks, in Europe/Berlin (200):",
+        curl_line(settings, *admin, now, now, "Europe/Berlin", HOURLY_PATH),
+        "",
+        "# the busiest days of this week (200):",
+        curl_line(settings, *admin, now, now, path=WEEKLY_PATH),
+        "",
+        "# the dashboard page in a browser, signed in as the admin:",
+        page_line(settings, *admin),
+        "",
+        "Press Ctrl-C to stop.",
+    ]
+
+
 def demo(args: argparse.Namespace) -> int:
     from pymongo import MongoClient
 
@@ -164,54 +225,16 @@ def demo(args: argparse.Namespace) -> int:
         creds = seed_demo(client.rocketchat, now=now)
         client.close()
         settings = _overrides(replace(env_settings, mongo_url=mongo.url_for("rocketchat")), args)
-        admin = (creds.admin_id, creds.admin_token)
-        week_start = datetime.combine((now - timedelta(days=6)).date(), datetime.min.time(), tzinfo=UTC)
         banner = "\n".join(
-            [
-                f"demo: embedded mongod on 127.0.0.1:{mongo.port} with {creds.messages} Rocket.Chat messages "
-                f"over 240 days (data in {mongo.dbpath}, removed on exit)",
-                "",
-                "# the last 7 days, as the admin (200):",
-                curl_line(settings, creds.admin_id, creds.admin_token, week_start, now),
-                "",
-                "# the last 240 days, days in Europe/Berlin across its DST changes (200):",
-                curl_line(settings, creds.admin_id, creds.admin_token, now - timedelta(days=240), now, "Europe/Berlin"),
-                "",
-                "# a plain user without view-engagement-dashboard (403):",
-                curl_line(settings, creds.user_id, creds.user_token, week_start, now),
-                "",
-                "# where messages were sent this week, people only (200):",
-                curl_line(settings, *admin, week_start, now, path=ORIGIN_PATH, extra="&bots=exclude"),
-                "",
-                "# the five busiest rooms of the last 30 days, in Asia/Kolkata (200):",
-                curl_line(settings, *admin, now - timedelta(days=29), now, "Asia/Kolkata", TOP_FIVE_PATH),
-                "",
-                "# the channel list of this week, fastest growing first, first page of 10 (200):",
-                curl_line(settings, *admin, week_start, now, path=CHANNELS_LIST_PATH, extra=LIST_EXTRA),
-                "",
-                "# every row of that list as CSV (200, text/csv):",
-                curl_line(settings, *admin, week_start, now, path=CHANNELS_LIST_PATH, extra="&format=csv"),
-                "",
-                "# accounts created per day over the last 30 days, bots left out (200):",
-                curl_line(settings, *admin, now - timedelta(days=29), now, path=NEW_USERS_PATH, extra="&bots=exclude"),
-                "",
-                "# active users per day over the last 30 days, with WAU and MAU, in Europe/Berlin (200):",
-                curl_line(settings, *admin, now - timedelta(days=29), now, "Europe/Berlin", ACTIVE_USERS_PATH),
-                "",
-                "# who was online this week, per day and hour, people only (200):",
-                curl_line(settings, *admin, week_start, now, path=BY_HOUR_PATH, extra="&bots=exclude"),
-                "",
-                "# today's busiest two-hour blocks, in Europe/Berlin (200):",
-                curl_line(settings, *admin, now, now, "Europe/Berlin", HOURLY_PATH),
-                "",
-                "# the busiest days of this week (200):",
-                curl_line(settings, *admin, now, now, path=WEEKLY_PATH),
-                "",
-                "# the dashboard page in a browser, signed in as the admin:",
-                page_line(settings, creds.admin_id, creds.admin_token),
-                "",
-                "Press Ctrl-C to stop.",
-            ]
+            demo_lines(
+                settings,
+                (creds.admin_id, creds.admin_token),
+                (creds.user_id, creds.user_token),
+                now,
+                creds.messages,
+                mongo.port,
+                mongo.dbpath,
+            )
         )
         return serve(settings, banner)
     finally:
