@@ -17,6 +17,7 @@ from pymongo import AsyncMongoClient, ReadPreference, WriteConcern
 from engagement_svc import __version__
 from engagement_svc.counting.engine import Engine
 from engagement_svc.metrics import Metrics
+from engagement_svc.mongo_health import DatabaseHealth
 from engagement_svc.mongo_waits import install as install_mongo_waits
 from engagement_svc.rocketchat.auth import UserLookups, user_lookups
 from engagement_svc.rocketchat.changes import ChangeStreams
@@ -33,16 +34,20 @@ WORKSPACE = web.AppKey("workspace", Workspace)  # Rocket.Chat's settings and per
 TRUSTED_PROXIES = web.AppKey("trusted_proxies", tuple[Network, ...])
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 STREAMS = web.AppKey("streams", ChangeStreams)
+DB_HEALTH = web.AppKey("db_health", DatabaseHealth)  # Rocket.Chat's MongoDB known down, and why
 USER_LOOKUPS = web.AppKey("user_lookups", UserLookups)
 CLOSE_TIMEOUT_S = 3
 
 
-def mongo_client(settings: Settings, metrics: Metrics | None = None) -> AsyncMongoClient:
+def mongo_client(
+    settings: Settings, metrics: Metrics | None = None, health: DatabaseHealth | None = None
+) -> AsyncMongoClient:
     install_mongo_waits()  # before the first client: PyMongo's own wait can leave its topology lock held (3.11)
+    listeners: list = [metrics.listener] if metrics else []
     return AsyncMongoClient(
         settings.mongo_url,
         tz_aware=True,
-        event_listeners=[metrics.listener] if metrics else [],
+        event_listeners=listeners + ([health] if health else []),
         appname=f"engagement-svc/{__version__}",
         serverSelectionTimeoutMS=settings.query_timeout_ms,
         connectTimeoutMS=min(settings.query_timeout_ms, 10_000),
@@ -53,7 +58,9 @@ async def mongo_context(app: web.Application) -> AsyncIterator[None]:
     """The clients (Rocket.Chat's database, and the state database if it is elsewhere), the change streams,
     the remembered user lookups and the engine; stopped and closed in the reverse order."""
     settings, metrics = app[SETTINGS], app[METRICS]
-    client = mongo_client(settings, metrics)
+    app[DB_HEALTH] = health = DatabaseHealth()
+    client = mongo_client(settings, metrics, health)
+    probing = asyncio.ensure_future(health.probe_while_down(client))
     state_client = (
         mongo_client(replace(settings, mongo_url=settings.state_mongo_url), metrics)
         if settings.state_mongo_url
@@ -78,6 +85,7 @@ async def mongo_context(app: web.Application) -> AsyncIterator[None]:
     # cancelled inside PyMongo's server selection can be retried until its deadline, or stay stuck on its lock);
     # then whatever is left is cancelled. Closing ends the server sessions, which waits on a hung server for its
     # socket timeout (15 s seen): it gets CLOSE_TIMEOUT_S, and the sockets are left to the process's exit.
+    probing.cancel()
     futures = [*streams.stop(), *engine.stop()]
     closing = {asyncio.ensure_future(c.close()) for c in {client, state_client}}
     _, late = await asyncio.wait(closing, timeout=CLOSE_TIMEOUT_S)

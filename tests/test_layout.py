@@ -12,7 +12,21 @@ PACKAGE = Path(__file__).resolve().parents[1] / "engagement_svc"
 
 # Lowest first. A module may import its own layer and the ones before it, never one after it.
 LAYERS = [
-    ("base", ["days", "settings", "logs", "metrics", "mongo_errors", "mongo_waits", "tasks", "memory", "__init__"]),
+    (
+        "base",
+        [
+            "days",
+            "settings",
+            "logs",
+            "metrics",
+            "mongo_errors",
+            "mongo_health",
+            "mongo_waits",
+            "tasks",
+            "memory",
+            "__init__",
+        ],
+    ),
     ("rocketchat", ["rocketchat"]),
     ("counting", ["counting"]),
     ("reports", ["reports"]),

@@ -13,7 +13,7 @@ from pymongo.errors import PyMongoError
 
 from engagement_svc.api.wire import json_response
 from engagement_svc.mongo_errors import database_problem
-from engagement_svc.resources import ENGINE, METRICS, SETTINGS, STREAMS
+from engagement_svc.resources import DB_HEALTH, ENGINE, METRICS, SETTINGS, STREAMS
 
 log = logging.getLogger("engagement_svc")
 OPENAPI = files("engagement_svc.api").joinpath("openapi.json").read_bytes()
@@ -27,13 +27,20 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     """Ready when Rocket.Chat's MongoDB answers and the state database can be read; 503 otherwise. No auth.
     The backfill's progress is shown, and never holds readiness back: requests are answered meanwhile."""
-    engine = request.app[ENGINE]
+    engine, settings = request.app[ENGINE], request.app[SETTINGS]
     checks = {"mongo": "ok", "state": "ok"}
-    with pymongo.timeout(min(request.app[SETTINGS].query_timeout_ms, 2_000) / 1000):
-        for name, probe in (
-            ("mongo", lambda: engine.db.command("ping")),
-            ("state", lambda: engine.store.collection.find_one({}, {"_id": 1})),
-        ):
+    probes = [
+        ("mongo", lambda: engine.db.command("ping")),
+        ("state", lambda: engine.store.collection.find_one({}, {"_id": 1})),
+    ]
+    down = request.app[DB_HEALTH].down
+    if down:  # known down: said at once, with the reason PyMongo's monitor found
+        checks["mongo"] = down
+        if not settings.state_mongo_url:  # the state lives on the same server
+            checks["state"] = down
+        probes = [p for p in probes if checks[p[0]] == "ok"]
+    with pymongo.timeout(min(settings.query_timeout_ms, 2_000) / 1000):
+        for name, probe in probes:
             for attempt in range(2):
                 try:
                     await probe()

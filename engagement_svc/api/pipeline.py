@@ -27,7 +27,16 @@ from engagement_svc.counting.engine import Engine
 from engagement_svc.counting.work import CALLER, DEADLINE, Busy
 from engagement_svc.mongo_errors import database_problem
 from engagement_svc.reports.csv import Table
-from engagement_svc.resources import ENGINE, METRICS, RATE_LIMITER, SETTINGS, TRUSTED_PROXIES, USER_LOOKUPS, WORKSPACE
+from engagement_svc.resources import (
+    DB_HEALTH,
+    ENGINE,
+    METRICS,
+    RATE_LIMITER,
+    SETTINGS,
+    TRUSTED_PROXIES,
+    USER_LOOKUPS,
+    WORKSPACE,
+)
 from engagement_svc.rocketchat.auth import authorize
 from engagement_svc.rocketchat.workspace import limit as rate_limit
 from engagement_svc.settings import Settings
@@ -101,6 +110,11 @@ def handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamR
             # other requests share runs in the background and goes on past it, so a retry finds it done.
             async with asyncio.timeout(limit):
                 with pymongo.timeout(limit):
+                    health = request.app[DB_HEALTH]
+                    if health.down:  # known down: said at once, not after the whole time limit
+                        return failure(
+                            503, f"The database is unavailable ({health.explain()}); try again later", headers=headers
+                        )
                     workspace = request.app[WORKSPACE]
                     access = await authorize(engine.db, request.headers, workspace, request.app[USER_LOOKUPS])
                     if access.status == 401:

@@ -1,0 +1,72 @@
+"""A database known to be down is said at once, with its reason, by every request and by /readyz; the service is
+back within about a second of MongoDB's return (PyMongo's monitor would wait its 10-second heartbeat)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from engagement_svc.app import create_app
+from engagement_svc.mongo_health import REASONS
+from engagement_svc.settings import Settings
+from tests.support.data import ADMIN_HEADERS, USER_ID, USER_TOKEN
+from tests.support.http import until
+
+PATH = "/api/v1/engagement-dashboard/messages/messages-sent"
+PARAMS = {"start": "2024-01-01T00:00:00.000Z", "end": "2024-01-07T00:00:00.000Z"}
+TIMEOUT_MS = 8000  # each request's limit: a known-down answer must come long before it
+
+
+@pytest.fixture
+async def app_client(aiohttp_client, own_mongo):
+    settings = Settings(mongo_url=own_mongo.url_for("rocketchat"), database="rocketchat", query_timeout_ms=TIMEOUT_MS)
+    return await aiohttp_client(create_app(settings))
+
+
+async def readiness(client) -> dict:
+    return await (await client.get("/readyz")).json()
+
+
+async def timed(client, params, headers):
+    began = time.monotonic()
+    response = await client.get(PATH, params=params, headers=headers)
+    return response.status, await response.json(), time.monotonic() - began
+
+
+@pytest.mark.parametrize("stop, reason", [("kill", "refused"), ("freeze", "timeout")])
+async def test_known_down_is_answered_at_once_with_the_reason_then_recovers(app_client, own_mongo, stop, reason):
+    assert (await timed(app_client, PARAMS, ADMIN_HEADERS))[0] == 200
+    getattr(own_mongo, stop)()
+    try:
+        text = f"The database is unavailable ({REASONS[reason]}); try again later"
+
+        async def known_down():  # a frozen server is known down once PyMongo's monitor gives up on it
+            return (await timed(app_client, PARAMS, ADMIN_HEADERS))[1].get("error") == text
+
+        stopped = time.monotonic()
+        assert await until(known_down, seconds=90)
+        print(f"{stop}: known down after {time.monotonic() - stopped:.1f} s")
+        began = time.monotonic()
+        body = await readiness(app_client)
+        assert body["status"] == "unavailable" and body["mongo"] == body["state"] == reason
+        assert time.monotonic() - began < TIMEOUT_MS / 2000
+        plain = {"X-User-Id": USER_ID, "X-Auth-Token": USER_TOKEN}
+        for params, headers in ((PARAMS, ADMIN_HEADERS), (PARAMS, plain), ({"start": "bad"}, ADMIN_HEADERS)):
+            status, answer, elapsed = await timed(app_client, params, headers)
+            assert (status, answer) == (503, {"success": False, "error": text})
+            assert elapsed < TIMEOUT_MS / 2000, elapsed  # not the whole time limit
+    finally:
+        if stop == "freeze":
+            own_mongo.thaw()
+    if stop == "kill":
+        await asyncio.get_running_loop().run_in_executor(None, own_mongo.restart)
+    back = time.monotonic()
+
+    async def answered():
+        return (await timed(app_client, PARAMS, ADMIN_HEADERS))[0] == 200
+
+    assert await until(answered, seconds=60)
+    print(f"{stop}: answered again {time.monotonic() - back:.1f} s after mongod was back")
+    assert (await readiness(app_client))["mongo"] == "ok"
