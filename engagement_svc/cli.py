@@ -102,7 +102,14 @@ def serve(settings: Settings, banner: str = "") -> int:
 
     try:
         # SIGTERM or SIGINT: stop listening, let requests in flight finish (at most drain_seconds), then close.
-        server.run(create_app(settings), settings.host, settings.port, settings.drain_seconds, ready)
+        server.run(
+            create_app(settings),
+            settings.host,
+            settings.port,
+            settings.drain_seconds,
+            ready,
+            settings.keepalive_seconds,
+        )
     except OSError as exc:
         print(f"engagement-svc: cannot listen on {settings.host}:{settings.port}: {exc.strerror}", file=sys.stderr)
         return 1

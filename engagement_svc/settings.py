@@ -91,12 +91,11 @@ TABLE: tuple[Setting, ...] = (
             "`X-Forwarded-For` is believed: the rate limit's client address is then the first address from the "
             "right of that header that is not one of them. Requests from any other peer are limited by the peer's "
             "own address, whatever the header says.", shown_default="none"),
-    Setting("keepalive_seconds", "ENGAGEMENT_KEEPALIVE_SECONDS", "int", 75,
-            "How long an idle kept-alive connection stays open (nginx's default `keepalive_timeout`).", 1, 3_600),
-    Setting("request_head_seconds", "ENGAGEMENT_REQUEST_HEAD_SECONDS", "int", 10,
-            "How long a client may take to send a request's line and headers, from the connection's first byte "
-            "or the previous answer; a connection still sending them after this is closed (slow clients cannot "
-            "hold connections open).", 1, 3_600),
+    Setting("keepalive_seconds", "ENGAGEMENT_KEEPALIVE_SECONDS", "int", 60,
+            "How long a connection may stay idle, or take to send a request's line and headers, from its opening "
+            "or its previous answer; past it the connection is closed (nginx's `client_header_timeout` is 60 s, "
+            "its upstream keep-alive shorter): idle, half-sent and slow connections are never held longer.",
+            1, 3_600),
     Setting("drain_seconds", "ENGAGEMENT_DRAIN_SECONDS", "int", 30,
             "On SIGTERM (or Ctrl-C) the service stops accepting connections and gives requests in flight this "
             "long to finish, then closes its MongoDB connections (at most 3 s more, even if MongoDB hangs) and "
@@ -130,8 +129,7 @@ class Settings:
     rate_limit_calls: int = 10
     rate_limit_seconds: int = 60
     trusted_proxies: str = ""
-    keepalive_seconds: int = 75
-    request_head_seconds: int = 10
+    keepalive_seconds: int = 60
     drain_seconds: int = 30
     log_level: str = "INFO"
 

@@ -89,8 +89,19 @@ async def server_header(request: web.Request, response: web.StreamResponse) -> N
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
 
 
-async def _serve(app: web.Application, host: str, port: int, drain_seconds: float, ready: Callable[[], None]):
-    runner = Runner(app, access_log=None, handle_signals=False, shutdown_timeout=drain_seconds)
+async def _serve(
+    app: web.Application,
+    host: str,
+    port: int,
+    drain_seconds: float,
+    keepalive_seconds: float,
+    ready: Callable[[], None],
+):
+    # aiohttp closes a connection whose next request has not fully arrived keepalive_seconds after it opened or
+    # was last answered: one bound for idle connections and for slowly sent heads (its default is an hour).
+    runner = Runner(
+        app, access_log=None, handle_signals=False, shutdown_timeout=drain_seconds, keepalive_timeout=keepalive_seconds
+    )
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
@@ -105,12 +116,19 @@ async def _serve(app: web.Application, host: str, port: int, drain_seconds: floa
         await runner.cleanup()
 
 
-def run(app: web.Application, host: str, port: int, drain_seconds: float, ready: Callable[[], None]) -> None:
+def run(
+    app: web.Application,
+    host: str,
+    port: int,
+    drain_seconds: float,
+    ready: Callable[[], None],
+    keepalive_seconds: float,
+) -> None:
     """Serve until SIGTERM or SIGINT, then exit within a bound: unlike asyncio.run, which waits without end for
     every task to finish, whatever is left after the app's clean-up gets EXIT_GRACE_S."""
     loop = asyncio.new_event_loop()
     try:
-        loop.run_until_complete(_serve(app, host, port, drain_seconds, ready))
+        loop.run_until_complete(_serve(app, host, port, drain_seconds, keepalive_seconds, ready))
     finally:
         left = asyncio.all_tasks(loop)
         for task in left:

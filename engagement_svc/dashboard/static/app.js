@@ -207,7 +207,7 @@ function explain(error) {
   switch (error.status) {
     case 401: return "Not signed in, or the user id or token is no longer valid (401).";
     case 403: return "This user may not view the engagement dashboard (403): it needs the view-engagement-dashboard permission.";
-    case 429: return `Too many requests for this user (429).${wait}`;
+    case 429: return `Too many requests of this section from your address (429).${wait}`;
     case 503: return `No numbers right now: the database is busy or unreachable (503).${wait}`;
     case 400: return `The request was refused (400): ${error.message}`;
     case undefined: return "The service cannot be reached. Check the connection and reload.";
