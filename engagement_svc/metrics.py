@@ -72,7 +72,9 @@ class Metrics:
             "engagement_svc_http_requests_in_flight", "HTTP requests being answered", registry=self.registry
         )
         self.rate_limited = Counter(
-            "engagement_svc_rate_limited", "Requests refused with 429 by the per-user limit", registry=self.registry
+            "engagement_svc_rate_limited",
+            "Requests refused with 429 by the rate limit (per route and client address)",
+            registry=self.registry,
         )
         self.refused = Counter(
             "engagement_svc_auth_refused",
