@@ -1,7 +1,9 @@
-"""The one endpoint pipeline: deadline -> 401 -> 403 -> 429 -> 400 -> answer -> 503, written once.
+"""The one endpoint pipeline: deadline -> database known down (503) -> 401 -> 403 -> 429 -> 400 -> answer -> 503,
+written once.
 
 An endpoint declares its path, how its query is parsed and how it is answered; `handler` turns that into an
-aiohttp handler that applies Rocket.Chat's order of checks and the service's error shapes.
+aiohttp handler that applies Rocket.Chat's order of checks and the service's error shapes. (CORS, which Rocket.Chat
+also applies before a route, is api/cors.py's middleware.)
 """
 
 from __future__ import annotations
