@@ -33,7 +33,7 @@ def create_app(settings: Settings) -> web.Application:
     silence_driver()
     app = web.Application(middlewares=[observe, request_log, cors, json_errors])
     app[SETTINGS] = settings
-    app[WORKSPACE] = Workspace()
+    app[WORKSPACE] = Workspace(settings.query_timeout_ms / 1000)
     app[METRICS] = Metrics(lambda: figures(app))
     app[RATE_LIMITER] = RateLimiter()
     app[TRUSTED_PROXIES] = networks(settings.trusted_proxies)

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import pymongo
 from pymongo.errors import PyMongoError
 
 LOGIN_EXPIRATION = "Accounts_LoginExpiration"
@@ -100,7 +101,10 @@ class Workspace:
 
     TTL_S = 1.0
 
-    def __init__(self) -> None:
+    def __init__(self, read_limit_s: float = 10.0) -> None:
+        """`read_limit_s`: the time limit of each read (sent as maxTimeMS): a read is shared and may be started
+        outside any request (by CORS), so it carries a limit of its own (a request's shorter one applies too)."""
+        self._read_limit_s = read_limit_s
         self._value: Snapshot | None = None
         self._read_at = 0.0
         self._pending: asyncio.Future | None = None
@@ -132,16 +136,19 @@ class Workspace:
 
     def _start_read(self, db) -> asyncio.Future:
         if self._pending is None:
-            self._pending = asyncio.ensure_future(self._read(db))
+            self._pending = asyncio.ensure_future(self._read(db, self._read_limit_s))
             self._pending.add_done_callback(self._read_done)
         return self._pending
 
     @staticmethod
-    async def _read(db) -> Snapshot:
-        settings, permissions = await asyncio.gather(
-            db.rocketchat_settings.find({"_id": {"$in": list(SETTING_IDS)}}, {"value": 1}).to_list(),
-            db.rocketchat_permissions.find({"_id": {"$in": [PERMISSION, BYPASS_RATE_LIMIT]}}, {"roles": 1}).to_list(),
-        )
+    async def _read(db, limit_s: float) -> Snapshot:
+        with pymongo.timeout(limit_s):
+            settings, permissions = await asyncio.gather(
+                db.rocketchat_settings.find({"_id": {"$in": list(SETTING_IDS)}}, {"value": 1}).to_list(),
+                db.rocketchat_permissions.find(
+                    {"_id": {"$in": [PERMISSION, BYPASS_RATE_LIMIT]}}, {"roles": 1}
+                ).to_list(),
+            )
         return Snapshot({s["_id"]: s.get("value") for s in settings}, {p["_id"]: p for p in permissions})
 
     def _read_done(self, future: asyncio.Future) -> None:
