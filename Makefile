@@ -39,7 +39,7 @@ demo: $(VENV)/.installed-demo
 
 ## Run the whole test suite against a real mongod (started by the tests, or ENGAGEMENT_TEST_MONGO_URL).
 test: $(STAMP) $(CHROMIUM) lint
-	@echo "The suite takes about 7-9 minutes on 2 cores; each test is named as it runs."
+	@echo "The suite takes about 8-10 minutes on 2 cores; each test is named as it runs."
 	$(VENV)/bin/python -m pytest -v
 
 ## Lint, format and type checks (part of `make test`).
