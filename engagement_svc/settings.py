@@ -1,7 +1,7 @@
 """Every setting in one table: its field, environment variable, kind, default and help.
 
 The table is the single source of `Settings.from_env`, of the `--help` text and of the README's table (a test
-keeps the README equal to `markdown_table()`). A bad value stops start-up with one line naming the variable;
+keeps the README equal to `markdown_list()`). A bad value stops start-up with one line naming the variable;
 no value is echoed that could be a secret.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -240,11 +241,14 @@ def help_text() -> str:
     return "\n".join(lines) + "\n"
 
 
-def markdown_table() -> str:
-    """The README's table of settings, from the table."""
-    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
-    rows += [f"| `{s.variable}` | {_default_text(s)} | {s.help} |" for s in TABLE]
-    return "\n".join(rows) + "\n"
+def markdown_list() -> str:
+    """The README's list of settings, from the table: one item a setting, wrapped at 120 columns (a table's rows
+    ran to 600 characters)."""
+    items = []
+    for s in TABLE:
+        text = f"- `{s.variable}` (default: {_default_text(s)}): {s.help}"
+        items.append(textwrap.fill(text, width=120, subsequent_indent="  ", break_long_words=False))
+    return "\n".join(items) + "\n"
 
 
 README_MARKERS = ("<!-- settings:begin -->\n", "<!-- settings:end -->")
@@ -257,4 +261,4 @@ def update_readme(path: str) -> None:
     before, rest = text.split(README_MARKERS[0], 1)
     _, after = rest.split(README_MARKERS[1], 1)
     with open(path, "w", encoding="utf-8") as f:
-        f.write(before + README_MARKERS[0] + markdown_table() + README_MARKERS[1] + after)
+        f.write(before + README_MARKERS[0] + markdown_list() + README_MARKERS[1] + after)

@@ -170,9 +170,9 @@ def readme_table() -> str:
 
 
 def test_every_setting_is_documented_in_the_readme_and_the_help():
-    from engagement_svc.settings import TABLE, markdown_table
+    from engagement_svc.settings import TABLE, markdown_list
 
-    assert readme_table() == markdown_table(), "README's settings table is stale: run `make readme`"
+    assert readme_table() == markdown_list(), "README's settings list is stale: run `make readme`"
     help_text = run_cli("--help").stdout
     for setting in TABLE:
         assert setting.variable in help_text and setting.help, setting.variable
