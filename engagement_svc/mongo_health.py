@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 
 import pymongo
 from pymongo import monitoring
 from pymongo.errors import NetworkTimeout, PyMongoError
 
+log = logging.getLogger("engagement_svc")
 PROBE_EVERY_S = 1.0
 REASONS = {
     "refused": "MongoDB refused the connection",
@@ -70,8 +72,14 @@ class DatabaseHealth(monitoring.ServerHeartbeatListener, monitoring.TopologyList
         reachable = any(s.is_server_type_known for s in servers)
         checked = all(s.error is not None for s in servers)  # unknown because a check failed, not not-yet-checked
         if reachable or not servers:
+            if self._down is not None:
+                log.info("database reachable again: answering requests")
             self._down = None
         elif checked:
+            if self._down is None:  # once per outage: the requests answered 503 meanwhile log nothing each
+                log.warning(
+                    "database down (%s): every request is answered 503 until it returns", REASONS[self._last_failure]
+                )
             self._down = self._last_failure
             self._went_down.set()
 
