@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 
 import pymongo
 from pymongo import monitoring
 from pymongo.errors import NetworkTimeout, PyMongoError
 
+from engagement_svc.mongo_errors import AUTHENTICATION_FAILED
+
+log = logging.getLogger("engagement_svc")
 PROBE_EVERY_S = 1.0
 REASONS = {
     "refused": "MongoDB refused the connection",
@@ -33,6 +37,10 @@ def _reason(error: BaseException | None) -> str:
     if isinstance(error, NetworkTimeout) or "timed out" in text:
         return "timeout"
     return "unreachable"
+
+
+def _refused_credentials(error: BaseException | None) -> bool:
+    return getattr(error, "code", None) == AUTHENTICATION_FAILED or "Authentication failed" in str(error)
 
 
 class DatabaseHealth(monitoring.ServerHeartbeatListener, monitoring.TopologyListener):
@@ -67,11 +75,19 @@ class DatabaseHealth(monitoring.ServerHeartbeatListener, monitoring.TopologyList
 
     def description_changed(self, event: monitoring.TopologyDescriptionChangedEvent) -> None:
         servers = event.new_description.server_descriptions().values()
-        reachable = any(s.is_server_type_known for s in servers)
+        # A server that refused the service's credentials answered: not down. Requests then say what it refused
+        # (a 503 naming the credentials, as /readyz does), not that MongoDB cannot be reached.
+        reachable = any(s.is_server_type_known or _refused_credentials(s.error) for s in servers)
         checked = all(s.error is not None for s in servers)  # unknown because a check failed, not not-yet-checked
         if reachable or not servers:
+            if self._down is not None:
+                log.info("database reachable again: answering requests")
             self._down = None
         elif checked:
+            if self._down is None:  # once per outage: the requests answered 503 meanwhile log nothing each
+                log.warning(
+                    "database down (%s): every request is answered 503 until it returns", REASONS[self._last_failure]
+                )
             self._down = self._last_failure
             self._went_down.set()
 

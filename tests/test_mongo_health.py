@@ -4,6 +4,7 @@ back within about a second of MongoDB's return (PyMongo's monitor would wait its
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import pytest
@@ -36,7 +37,10 @@ async def timed(client, params, headers):
 
 
 @pytest.mark.parametrize("stop, reason", [("kill", "refused"), ("freeze", "timeout")])
-async def test_known_down_is_answered_at_once_with_the_reason_then_recovers(app_client, own_mongo, stop, reason):
+async def test_known_down_is_answered_at_once_with_the_reason_then_recovers(
+    app_client, own_mongo, stop, reason, caplog
+):
+    caplog.set_level(logging.INFO, logger="engagement_svc")
     assert (await timed(app_client, PARAMS, ADMIN_HEADERS))[0] == 200
     getattr(own_mongo, stop)()
     try:
@@ -70,3 +74,9 @@ async def test_known_down_is_answered_at_once_with_the_reason_then_recovers(app_
     assert await until(answered, seconds=60)
     print(f"{stop}: answered again {time.monotonic() - back:.1f} s after mongod was back")
     assert (await readiness(app_client))["mongo"] == "ok"
+    # the outage is in the log once, with its reason, and its end too (the 503s said at once log nothing each)
+    lines = [r.getMessage() for r in caplog.records if r.module == "mongo_health"]
+    assert lines == [
+        f"database down ({REASONS[reason]}): every request is answered 503 until it returns",
+        "database reachable again: answering requests",
+    ], lines

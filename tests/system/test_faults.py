@@ -17,6 +17,7 @@ from pymongo.errors import PyMongoError
 from engagement_svc.app import create_app
 from engagement_svc.demo.dataset import base_documents, create_indexes, login_token, message_doc, user_doc
 from engagement_svc.demo.embedded import EmbeddedMongo
+from engagement_svc.mongo_health import REASONS
 from engagement_svc.resources import ENGINE
 from engagement_svc.settings import Settings
 from tests.support.data import ADMIN_HEADERS, ADMIN_ID, ADMIN_TOKEN, AUTHOR, fill
@@ -31,6 +32,8 @@ def contract_503(body: dict, timeout_ms: int) -> bool:
     return body in (
         {"success": False, "error": UNAVAILABLE},
         {"success": False, "error": f"The database did not answer within {timeout_ms} ms; try again later"},
+        # known down (engagement_svc.mongo_health): said at once, with the reason
+        *({"success": False, "error": f"The database is unavailable ({r}); try again later"} for r in REASONS.values()),
     )
 
 
