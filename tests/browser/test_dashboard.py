@@ -11,9 +11,10 @@ import asyncio
 import json
 import shutil
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
+from zoneinfo import ZoneInfo
 
 import playwright.async_api as playwright_api
 import pytest
@@ -196,11 +197,22 @@ async def test_users_tab_shows_the_api_numbers_and_is_fast_and_accessible(browse
     cells = await page.page.eval_on_selector_all(
         ".heatmap tbody tr", "(rows) => rows.map((r) => [...r.cells].map((c) => c.textContent))"
     )
-    shown = {(row[0], hour): int(n) for row in cells for hour, n in enumerate(row[1:])}
-    assert shown == {(f"{r['year']}-{r['month']:02d}-{r['day']:02d}", r["hour"]): r["users"] for r in week}
+    expected = {(f"{r['year']}-{r['month']:02d}-{r['day']:02d}", r["hour"]): r["users"] for r in week}
+    # today's hours still to come read "–" (later today), never a 0 that looks like a quiet hour
+    zone = ZoneInfo(await page.page.input_value("#zone") or "UTC")
+    later = {(row[0], hour) for row in cells for hour, n in enumerate(row[1:]) if n == "–"}
+    drawn_at = (datetime.now(zone) - timedelta(minutes=m) for m in (0, 5))  # the page drew it a moment ago
+    assert any(
+        later == {(at.strftime("%Y-%m-%d"), h) for h in range(at.hour + 1, 24)} & set(expected) for at in drawn_at
+    )
+    assert all(expected[cell] == 0 for cell in later)
+    shown = {(row[0], hour): int(n) for row in cells for hour, n in enumerate(row[1:]) if n != "–"}
+    assert shown == {cell: n for cell, n in expected.items() if cell not in later}
     assert sum(shown.values()) > 0
     hours = (await page.answer("users/chat-busier/hourly-data"))["hours"]
     assert await chart_data(page, "busier-hours") == [[h["users"] for h in reversed(hours)]]
+    note = await texts(page, "[data-section=busier-hours] .note.partial")  # it shows today by default
+    assert len(note) == 1 and "counted only until now" in note[0]
     days = (await page.answer("users/chat-busier/weekly-data"))["month"]
     assert await chart_data(page, "busier-days") == [[d["users"] for d in reversed(days)]]
 

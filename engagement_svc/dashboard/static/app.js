@@ -285,14 +285,19 @@ function bars(name, labels, label, data, color, partial = -1) {
 function partialToday(el, labels, tz, shape = "bar") {
   const today = dateOf(Date.now(), tz);
   const at = labels.lastIndexOf(today);
+  partialNote(el, at < 0 ? "" : `Today (${today}) is counted only until now: its ${shape} is drawn hollow.`);
+  if (at >= 0) labels[at] = [today, "today (so far)"];
+  return at;
+}
+
+// The section's note that its data stops at now (replaced on each draw; none when `text` is empty).
+function partialNote(el, text) {
   el.querySelector(".note.partial")?.remove();
-  if (at < 0) return -1;
-  labels[at] = [today, "today (so far)"];
+  if (!text) return;
   const note = document.createElement("p");
   note.className = "note partial";
-  note.textContent = `Today (${today}) is counted only until now: its ${shape} is drawn hollow.`;
+  note.textContent = text;
   el.append(note);
-  return at;
 }
 
 // A section whose body is wider than its card scrolls sideways inside it: a hint says so while it does.
@@ -378,6 +383,8 @@ async function load(name, fetcher, render) {
   }
 }
 
+const LATER = "–"; // a cell of an hour still to come today
+
 // -- the users tab ------------------------------------------------------------------------------------------------
 function usersTab() {
   const r = range();
@@ -442,17 +449,23 @@ function usersTab() {
       most = Math.max(most, row.users);
     }
     const hours = Array.from({ length: 24 }, (_, h) => String(h).padStart(2, "0"));
-    const grid = table(["Day", ...hours], days.map((day) => [day, ...cells.get(day).map(String)]));
+    // Today's hours still to come have no users yet: shown as "–", not as a 0 that reads like a quiet hour.
+    const now = localParts(Date.now(), tz);
+    const today = dateOf(Date.now(), tz);
+    const shown = (day, n, h) => (day === today && h > now.h ? LATER : String(n));
+    const grid = table(["Day", ...hours], days.map((day) => [day, ...cells.get(day).map((n, h) => shown(day, n, h))]));
     grid.className = "heatmap";
     // the caption sits under the scrolling table, not in it: it wraps to the card's width, never cut
     const caption = el.querySelector(".caption") || document.createElement("p");
     caption.className = "caption";
     caption.id = "heat-caption";
-    caption.textContent = `Distinct active users per wall-clock hour in ${tz} (darker: more; most ${most})`;
+    const later = cells.has(today) && now.h < 23 ? `; ${LATER}: later today` : "";
+    caption.textContent = `Distinct active users per wall-clock hour in ${tz} (darker: more; most ${most}${later})`;
     grid.setAttribute("aria-describedby", caption.id);
     for (const tr of grid.tBodies[0].rows) {
       for (const td of [...tr.cells].slice(1)) {
-        const level = most ? Number(td.textContent) / most : 0;
+        if (td.textContent === LATER) td.title = "later today: not yet counted";
+        const level = most && td.textContent !== LATER ? Number(td.textContent) / most : 0;
         td.dataset.level = String(Math.ceil(level * 5));
       }
     }
@@ -468,9 +481,11 @@ function busier() {
   const tz = zone();
   section("busier-hours").querySelector(".stepper span").textContent = state.hourDay;
   section("busier-days").querySelector(".stepper span").textContent = `${addDays(state.weekDay, -6)} to ${state.weekDay}`;
-  load("busier-hours", () => call("users/chat-busier/hourly-data", { start: instantOf(state.hourDay, tz) }), (body) => {
+  load("busier-hours", () => call("users/chat-busier/hourly-data", { start: instantOf(state.hourDay, tz) }), (body, el) => {
     const rows = [...body.hours].reverse();
     bars("busier-hours", rows.map((h) => `${String(h.hour).padStart(2, "0")}-${String(h.hour + 2).padStart(2, "0")}`), "Users", rows.map((h) => h.users), COLORS[3]);
+    const today = state.hourDay === dateOf(Date.now(), tz);
+    partialNote(el, today ? `Today (${state.hourDay}) is counted only until now: later hours have no users yet.` : "");
   });
   load("busier-days", () => call("users/chat-busier/weekly-data", { start: instantOf(state.weekDay, tz) }), (body, el) => {
     const rows = [...body.month].reverse();
