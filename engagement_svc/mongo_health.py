@@ -5,7 +5,8 @@ answered 503 at once, with the reason, instead of waiting its whole time limit f
 election (a primary gone, secondaries still answering) is not down: requests wait for the new primary as before.
 While down, the database is pinged once a second, which makes PyMongo's monitor check again at once (it would
 otherwise wait its heartbeat interval of 10 s): the service answers again within about a second of MongoDB's
-return. That ping is the only background work, and only while down.
+return. That ping runs only while down (besides it, only what requests start: Rocket.Chat's settings are read
+again at most once a second).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pymongo.errors import NetworkTimeout, PyMongoError
 from engagement_svc.mongo_errors import AUTHENTICATION_FAILED
 
 log = logging.getLogger("engagement_svc")
-PROBE_EVERY_S = 1.0
+PROBE_EVERY_S = 1  # whole seconds: also the Retry-After of a known-down 503
 REASONS = {
     "refused": "MongoDB refused the connection",
     "timeout": "MongoDB did not answer",

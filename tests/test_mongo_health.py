@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from engagement_svc.api.cors import FIRST_READ_S
 from engagement_svc.app import create_app
 from engagement_svc.mongo_health import REASONS
 from engagement_svc.settings import Settings
@@ -80,3 +81,26 @@ async def test_known_down_is_answered_at_once_with_the_reason_then_recovers(
         f"database down ({REASONS[reason]}): every request is answered 503 until it returns",
         "database reachable again: answering requests",
     ], lines
+
+
+async def test_a_database_down_from_the_start_is_said_at_once_cors_included(aiohttp_client):
+    """Nothing listens where MONGO_URL points: once the monitor knows, no request waits (CORS, which reads
+    Rocket.Chat's settings before any route, included), and the 503 says when to try again."""
+    from engagement_svc.demo.embedded import free_port
+
+    url = f"mongodb://127.0.0.1:{free_port()}/rocketchat"
+    client = await aiohttp_client(
+        create_app(Settings(mongo_url=url, database="rocketchat", query_timeout_ms=TIMEOUT_MS))
+    )
+    text = f"The database is unavailable ({REASONS['refused']}); try again later"
+
+    async def known_down():
+        return (await timed(client, PARAMS, ADMIN_HEADERS))[1].get("error") == text
+
+    assert await until(known_down, seconds=60)
+    for headers in (ADMIN_HEADERS, {**ADMIN_HEADERS, "Origin": "https://bi.example"}, {}):
+        began = time.monotonic()
+        response = await client.get(PATH, params=PARAMS, headers=headers)
+        assert (response.status, await response.json()) == (503, {"success": False, "error": text})
+        assert response.headers["Retry-After"] == "1" and response.headers["Cache-Control"] == "no-store"
+        assert time.monotonic() - began < FIRST_READ_S * 0.75  # CORS did not wait for its first read either

@@ -11,7 +11,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from engagement_svc.api.wire import NO_STORE
-from engagement_svc.resources import ENGINE, SETTINGS, WORKSPACE
+from engagement_svc.resources import DB_HEALTH, ENGINE, SETTINGS, WORKSPACE
 from engagement_svc.rocketchat.workspace import cors as cors_settings
 
 API_PREFIX = "/api/"
@@ -20,7 +20,7 @@ ALLOW_HEADERS = (
     "Origin, X-Requested-With, Content-Type, Accept, X-User-Id, X-Auth-Token, x-visitor-token, Authorization"
 )
 CORS_OFF = 'CORS not enabled. Go to "Admin > General > REST Api" to enable it.'
-FIRST_READ_S = 2.0  # the most the first API request waits for Rocket.Chat's settings; later ones never wait
+FIRST_READ_S = 2.0  # the most an API request waits for Rocket.Chat's settings before any was read
 CORS_HEADERS = web.RequestKey("cors_headers", dict)
 
 
@@ -32,7 +32,9 @@ def _text(status: int, text: str, headers: dict[str, str] | None = None) -> web.
 async def cors(request: web.Request, handler) -> web.StreamResponse:
     if not request.path.startswith(API_PREFIX):
         return await handler(request)
-    seconds = min(request.app[SETTINGS].query_timeout_ms / 1000, FIRST_READ_S)
+    # The first read is waited for (at most FIRST_READ_S), unless the database is known down: then CORS is
+    # Rocket.Chat's default (off) until a read succeeds, and the known-down 503 comes at once.
+    seconds = 0.0 if request.app[DB_HEALTH].down else min(request.app[SETTINGS].query_timeout_ms / 1000, FIRST_READ_S)
     policy = cors_settings(await request.app[WORKSPACE].current(request.app[ENGINE].db, seconds))
     origin = request.headers.get("Origin")
     preflight = request.method == "OPTIONS"
@@ -60,4 +62,5 @@ async def cors(request: web.Request, handler) -> web.StreamResponse:
 async def cors_headers(request: web.Request, response: web.StreamResponse) -> None:
     """The on_response_prepare hook that puts the allow headers on the answer, whatever made it."""
     for name, value in request.get(CORS_HEADERS, {}).items():
-        response.headers[name] = value
+        merged = name == "Vary" and "Vary" in response.headers  # Vary is added to, never replaced
+        response.headers[name] = f"{response.headers['Vary']}, {value}" if merged else value

@@ -28,6 +28,7 @@ from engagement_svc.api.wire import JSON_TYPE, NO_STORE, json_response
 from engagement_svc.counting.engine import Engine
 from engagement_svc.counting.work import CALLER, DEADLINE, Busy
 from engagement_svc.mongo_errors import database_problem
+from engagement_svc.mongo_health import PROBE_EVERY_S
 from engagement_svc.reports.csv import Table
 from engagement_svc.resources import (
     DB_HEALTH,
@@ -114,9 +115,8 @@ def handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamR
                 with pymongo.timeout(limit):
                     health = request.app[DB_HEALTH]
                     if health.down:  # known down: said at once, not after the whole time limit
-                        return failure(
-                            503, f"The database is unavailable ({health.explain()}); try again later", headers=headers
-                        )
+                        text = f"The database is unavailable ({health.explain()}); try again later"
+                        return failure(503, text, headers={**headers, "Retry-After": str(PROBE_EVERY_S)})
                     workspace = request.app[WORKSPACE]
                     access = await authorize(engine.db, request.headers, workspace, request.app[USER_LOOKUPS])
                     if access.status == 401:
@@ -139,8 +139,8 @@ def handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamR
                             return failure(
                                 429, verdict.error(), headers={**headers, "Retry-After": str(verdict.wait_seconds)}
                             )
-                    csv = wants_csv(request.query, request.headers.get("Accept", ""))
                     query = endpoint.parse(request.query, settings)
+                    csv = wants_csv(request.query, request.headers.get("Accept", ""))  # an extension: checked last
                     # Counting this request needs is queued as this caller's, and refused at once (Busy) when it
                     # cannot be done before the deadline.
                     CALLER.set(access.user_id)

@@ -70,7 +70,7 @@ def cors(snapshot: Snapshot) -> Cors:
     return Cors(enabled, False, frozenset(o.strip().lower() for o in text.split(",") if o.strip()))
 
 
-def _whole(value: Any, most: int) -> int | None:
+def _positive_whole(value: Any, most: int) -> int | None:
     """A positive whole number from a setting's value (Rocket.Chat stores ints, sometimes as text), else None."""
     if isinstance(value, str):
         try:
@@ -89,8 +89,8 @@ def limit(snapshot: Snapshot, fallback_calls: int, fallback_seconds: float) -> L
     enabled = snapshot.settings.get(LIMITER_ENABLED)
     if enabled is False or (not isinstance(enabled, bool) and fallback_calls == 0):
         return Limit(0, fallback_seconds)
-    calls = _whole(snapshot.settings.get(LIMITER_CALLS), MAX_LIMIT_CALLS)
-    window_ms = _whole(snapshot.settings.get(LIMITER_TIME_MS), MAX_LIMIT_MS)
+    calls = _positive_whole(snapshot.settings.get(LIMITER_CALLS), MAX_LIMIT_CALLS)
+    window_ms = _positive_whole(snapshot.settings.get(LIMITER_TIME_MS), MAX_LIMIT_MS)
     if calls is None:
         calls = fallback_calls or 10  # on by Rocket.Chat's setting, with no count of our own: its default
     return Limit(calls, window_ms / 1000 if window_ms is not None else fallback_seconds)
@@ -123,11 +123,12 @@ class Workspace:
 
     async def current(self, db, seconds: float) -> Snapshot:
         """Without waiting on the database when anything was read before: the last values, a new read started
-        when they are older than a second. The first time, `get` within `seconds`, else the defaults."""
-        if self._value is not None:
-            if time.monotonic() - self._read_at >= self.TTL_S:
+        when they are older than a second. Before any, `get` within `seconds` (0: not at all), else the defaults
+        (empty)."""
+        if self._value is not None or seconds <= 0:
+            if self._value is None or time.monotonic() - self._read_at >= self.TTL_S:
                 self._start_read(db)
-            return self._value
+            return self.last
         try:
             async with asyncio.timeout(seconds):
                 return await self.get(db)

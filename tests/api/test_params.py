@@ -33,6 +33,8 @@ def missing(key):
         ({"start": "bad"}, failed("start")),
         ({"end": "bad"}, failed("end")),
         ({"end": "bad", "timezone": "Mars/Olympus"}, failed("end")),
+        ({"format": "xml"}, missing("start")),  # an extension's parameter is checked after Rocket.Chat's
+        ({"bots": "all"}, missing("start")),
         ({"start": START, "timezone": "Mars/Olympus"}, missing("end")),
         ({"start": "bad", "end": END}, failed("start")),
         ({"start": START, "end": "bad"}, failed("end")),
