@@ -88,10 +88,11 @@ TABLE: tuple[Setting, ...] = (
             "The rate limit's window where Rocket.Chat's `API_Enable_Rate_Limiter_Limit_Time_Default` is absent.",
             1, 86_400),
     Setting("trusted_proxies", "ENGAGEMENT_TRUSTED_PROXIES", "networks", "",
-            "Addresses or CIDR blocks (comma-separated, e.g. `127.0.0.1, 10.0.0.0/8`) of reverse proxies whose "
+            "Addresses or CIDR blocks (comma-separated, e.g. `127.0.0.1, 10.1.2.3`) of reverse proxies whose "
             "`X-Forwarded-For` is believed: the rate limit's client address is then the first address from the "
             "right of that header that is not one of them. Requests from any other peer are limited by the peer's "
-            "own address, whatever the header says.", shown_default="none"),
+            "own address, whatever the header says. List the proxies themselves: a client inside a listed block "
+            "could name its own address.", shown_default="none"),
     Setting("keepalive_seconds", "ENGAGEMENT_KEEPALIVE_SECONDS", "int", 60,
             "How long a connection may stay idle, or take to send a request's line and headers, from its opening "
             "or its previous answer; past it the connection is closed (nginx's `client_header_timeout` is 60 s, "

@@ -54,6 +54,10 @@ async def json_errors(request: web.Request, handler) -> web.StreamResponse:
         return failure(exc.status, f"{text}: {request.method} {shown_path(request.path)}", headers=headers)
     except Exception as exc:  # noqa: BLE001 - a bug: answer 500 without detail, log one line without a trace
         log.error(
-            "unexpected %s on %s %s (raised at %s)", type(exc).__name__, request.method, request.path, origin(exc)
+            "unexpected %s on %s %s (raised at %s)",
+            type(exc).__name__,
+            request.method,
+            shown_path(request.path),
+            origin(exc),
         )
         return failure(500, "Internal server error")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from engagement_svc.api.errors import failure
+from engagement_svc.api.errors import failure, shown_path
 
 STATIC = Path(__file__).resolve().parent.parent / "dashboard" / "static"
 FILES = {  # the only files served: a name never reaches the file system unless it is one of these
@@ -39,7 +39,7 @@ async def page_file(request: web.Request) -> web.StreamResponse:
     name = request.match_info.get("name", "")
     found = FILES.get(name)
     if found is None:
-        return failure(404, f"Not found: GET {request.path}", headers=HEADERS)
+        return failure(404, f"Not found: GET {shown_path(request.path)}", headers=HEADERS)
     path = STATIC / found[0]
     if not path.is_file():
         # Package data of every install, so only a damaged install gets here.

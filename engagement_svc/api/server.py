@@ -86,7 +86,8 @@ async def server_header(request: web.Request, response: web.StreamResponse) -> N
     """Every answer names the server without a version, and forbids browsers to guess its type (an error that
     names the client's path must never be run as a page)."""
     response.headers["Server"] = SERVER
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    for name, value in NOSNIFF.items():
+        response.headers.setdefault(name, value)
 
 
 async def _serve(
