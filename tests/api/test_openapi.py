@@ -24,7 +24,8 @@ from schemathesis.checks import (
 from engagement_svc import __version__
 from engagement_svc.api.routes import MESSAGES_SENT_PATH
 from engagement_svc.app import create_app
-from engagement_svc.demo.dataset import login_token, seed_demo, user_doc
+from engagement_svc.demo.dataset import seed_demo
+from tests.support.data import ANALYST, add_analysts
 from tests.support.live import LiveServer
 from tests.support.mongo import with_database
 
@@ -36,7 +37,6 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
-ANALYST = {"X-User-Id": "AnalystUser000001", "X-Auth-Token": "analyst-token"}  # limited: 10 calls a minute
 
 
 def test_every_route_is_documented(settings):
@@ -60,15 +60,7 @@ def live(mongo_url):
     name = "rc_fuzz_" + datetime.now(UTC).strftime("%H%M%S%f")
     db = client[name]
     creds = seed_demo(db, days=60, per_day=40)
-    db.users.insert_one(
-        user_doc(
-            ANALYST["X-User-Id"],
-            "analyst",
-            ["user", "analyst"],
-            [login_token(ANALYST["X-Auth-Token"], datetime.now(UTC))],
-        )
-    )
-    db.rocketchat_permissions.update_one({"_id": "view-engagement-dashboard"}, {"$push": {"roles": "analyst"}})
+    add_analysts(db, (ANALYST, "analyst"))
     with LiveServer(
         with_database(mongo_url, name),
         ENGAGEMENT_STATE_MONGO_URL=with_database(mongo_url, name + "_state"),

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
 
 from engagement_svc.api.routes import MESSAGES_SENT_PATH, ORIGIN_PATH
-from engagement_svc.demo.dataset import login_token, user_doc
 from engagement_svc.rocketchat.ratelimit import RateLimiter
-from tests.support.data import ADMIN_HEADERS
+from tests.support.data import ADMIN_HEADERS, ANALYST, add_analysts
 from tests.support.http import get_messages_sent, until
 
 PARAMS = {"start": "2024-01-01T00:00:00.000Z", "end": "2024-01-07T00:00:00.000Z"}
-ANALYST = {"X-User-Id": "AnalystUser000001", "X-Auth-Token": "analyst-token"}
 OTHER = {"X-User-Id": "AnalystUser000002", "X-Auth-Token": "analyst-token-2"}
+ANALYSTS = ((ANALYST, "analyst"), (OTHER, "analyst2"))
 
 
 def too_many(seconds: int) -> dict:
@@ -26,23 +24,13 @@ def too_many(seconds: int) -> dict:
     }
 
 
-def add_analysts(db):
-    """Users who may see the dashboard through a role of their own, without the admin's bypass."""
-    now = datetime.now(UTC)
-    for headers, name in ((ANALYST, "analyst"), (OTHER, "analyst2")):
-        db.users.insert_one(
-            user_doc(headers["X-User-Id"], name, ["user", "analyst"], [login_token(headers["X-Auth-Token"], now)])
-        )
-    db.rocketchat_permissions.update_one({"_id": "view-engagement-dashboard"}, {"$push": {"roles": "analyst"}})
-
-
 async def get(client, headers, params=PARAMS):
     response = await client.get(MESSAGES_SENT_PATH, params=params, headers=headers)
     return response, await response.json()
 
 
 async def test_limit_headers_then_429_with_rocket_chats_body(make_client, db, users):
-    add_analysts(db)
+    add_analysts(db, *ANALYSTS)
     client = await make_client(rate_limit_calls=3, rate_limit_seconds=60)
     began_ms = time.time() * 1000
     for remaining in (2, 1, 0):
@@ -70,7 +58,7 @@ async def test_limit_headers_then_429_with_rocket_chats_body(make_client, db, us
 
 
 async def test_window_ends_and_calls_are_admitted_again(make_client, db, users):
-    add_analysts(db)
+    add_analysts(db, *ANALYSTS)
     client = await make_client(rate_limit_calls=1, rate_limit_seconds=1)
     assert (await get(client, ANALYST))[0].status == 200
     response, body = await get(client, ANALYST)
@@ -95,7 +83,7 @@ async def test_bypass_permission_exempts_and_follows_the_database(make_client, d
 
 async def test_failed_authentication_does_not_spend_a_users_calls(make_client, db, users):
     """Only an authenticated user's calls count: nobody can use up another user's calls by naming them."""
-    add_analysts(db)
+    add_analysts(db, *ANALYSTS)
     client = await make_client(rate_limit_calls=2, rate_limit_seconds=60)
     for _ in range(5):
         assert (await get(client, {"X-User-Id": ANALYST["X-User-Id"], "X-Auth-Token": "guess"}))[0].status == 401
@@ -104,7 +92,7 @@ async def test_failed_authentication_does_not_spend_a_users_calls(make_client, d
 
 
 async def test_zero_calls_turns_the_limit_off(make_client, db, users):
-    add_analysts(db)
+    add_analysts(db, *ANALYSTS)
     client = await make_client(rate_limit_calls=0)
     for _ in range(15):
         response, _ = await get(client, ANALYST)
@@ -147,7 +135,7 @@ def test_a_flood_of_addresses_is_bounded_oldest_first():
 async def test_the_limit_follows_rocket_chats_settings_live(make_client, db, users):
     """API_Enable_Rate_Limiter_Limit_Calls_Default and _Time_Default win over the service's own settings, and a
     change applies within seconds; API_Enable_Rate_Limiter false turns the limit off, true back on."""
-    add_analysts(db)
+    add_analysts(db, *ANALYSTS)
     client = await make_client(rate_limit_calls=50, rate_limit_seconds=60)
     response, _ = await get(client, ANALYST)
     assert response.headers["X-RateLimit-Limit"] == "50"
@@ -169,7 +157,7 @@ async def test_the_limit_follows_rocket_chats_settings_live(make_client, db, use
     # A window begun under the new settings lasts API_Enable_Rate_Limiter_Limit_Time_Default (30 s).
     asked_ms = time.time() * 1000
     response = await client.get(ORIGIN_PATH, params=PARAMS, headers=ANALYST)
-    assert asked_ms + 30_000 <= int(response.headers["X-RateLimit-Reset"]) <= time.time() * 1000 + 30_000
+    assert int(asked_ms) + 30_000 <= int(response.headers["X-RateLimit-Reset"]) <= time.time() * 1000 + 30_000
     db.rocketchat_settings.update_one({"_id": "API_Enable_Rate_Limiter"}, {"$set": {"value": False}})
 
     async def unlimited():
@@ -183,7 +171,7 @@ async def test_the_limit_follows_rocket_chats_settings_live(make_client, db, use
 
 
 async def test_rocket_chats_setting_turns_on_a_limit_the_service_left_off(make_client, db, users):
-    add_analysts(db)
+    add_analysts(db, *ANALYSTS)
     db.rocketchat_settings.insert_one({"_id": "API_Enable_Rate_Limiter", "value": True, "type": "boolean"})
     client = await make_client(rate_limit_calls=0)
     response, _ = await get(client, ANALYST)
@@ -191,7 +179,7 @@ async def test_rocket_chats_setting_turns_on_a_limit_the_service_left_off(make_c
 
 
 async def test_behind_a_trusted_proxy_each_forwarded_address_has_a_budget(make_client, db, users):
-    add_analysts(db)
+    add_analysts(db, *ANALYSTS)
     client = await make_client(rate_limit_calls=1, rate_limit_seconds=60, trusted_proxies="127.0.0.0/8, ::1")
     first = {**ANALYST, "X-Forwarded-For": "203.0.113.5"}
     assert (await get(client, first))[0].status == 200
@@ -202,7 +190,7 @@ async def test_behind_a_trusted_proxy_each_forwarded_address_has_a_budget(make_c
 
 
 async def test_an_untrusted_peers_forwarded_for_is_ignored(make_client, db, users):
-    add_analysts(db)
+    add_analysts(db, *ANALYSTS)
     client = await make_client(rate_limit_calls=1, rate_limit_seconds=60)
     assert (await get(client, {**ANALYST, "X-Forwarded-For": "203.0.113.5"}))[0].status == 200
     assert (await get(client, {**ANALYST, "X-Forwarded-For": "203.0.113.6"}))[0].status == 429

@@ -24,13 +24,13 @@ import pytest
 from pymongo import MongoClient
 
 from engagement_svc.api.routes import API, ENDPOINTS
-from engagement_svc.demo.dataset import login_token, seed_demo, user_doc
+from engagement_svc.demo.dataset import seed_demo
+from tests.support.data import ANALYST, add_analysts
 from tests.support.live import LiveServer
 from tests.support.mongo import with_database
 
 CLIENT = Path(__file__).resolve().parents[1] / "rocketchat_client"
 NODE, NPM = shutil.which("node"), shutil.which("npm")
-ANALYST = {"X-User-Id": "AnalystUser000001", "X-Auth-Token": "analyst-token"}  # may see it, not bypass the limit
 
 pytestmark = pytest.mark.skipif(
     NODE is None or NPM is None,
@@ -65,15 +65,7 @@ def live(mongo_url) -> Iterator[LiveServer]:
     db = mongo[name]
     try:
         creds = seed_demo(db, days=30, per_day=40)
-        db.users.insert_one(
-            user_doc(
-                ANALYST["X-User-Id"],
-                "analyst",
-                ["user", "analyst"],
-                [login_token(ANALYST["X-Auth-Token"], datetime.now(UTC))],
-            )
-        )
-        db.rocketchat_permissions.update_one({"_id": "view-engagement-dashboard"}, {"$push": {"roles": "analyst"}})
+        add_analysts(db, (ANALYST, "analyst"))
         with LiveServer(
             with_database(mongo_url, name),
             ENGAGEMENT_STATE_MONGO_URL=with_database(mongo_url, name + "_state"),
