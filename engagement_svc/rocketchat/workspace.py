@@ -117,7 +117,7 @@ class Workspace:
     async def get(self, db) -> Snapshot:
         """The current values: read again when older than a second (one read in flight, shared); raises what
         the read raises."""
-        if self._value is not None and time.monotonic() - self._read_at < self.TTL_S:
+        if self._value is not None and self._fresh():
             return self._value
         return await asyncio.shield(self._start_read(db))
 
@@ -126,7 +126,7 @@ class Workspace:
         when they are older than a second. Before any, `get` within `seconds` (0: not at all), else the defaults
         (empty)."""
         if self._value is not None or seconds <= 0:
-            if self._value is None or time.monotonic() - self._read_at >= self.TTL_S:
+            if self._value is None or not self._fresh():
                 self._start_read(db)
             return self.last
         try:
@@ -134,6 +134,9 @@ class Workspace:
                 return await self.get(db)
         except (TimeoutError, PyMongoError):
             return EMPTY
+
+    def _fresh(self) -> bool:
+        return time.monotonic() - self._read_at < self.TTL_S
 
     def _start_read(self, db) -> asyncio.Future:
         if self._pending is None:
