@@ -459,6 +459,31 @@ class Engine:
             self._series_cache[series_key] = ((version, open_slot), closed_only)
         return results
 
+    # -- the typed read API (what reports call) ---------------------------------------------------------------
+    async def sums(self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...] | None = None) -> list[int]:
+        """Per span, the sum over the keys that count (for messages: rooms of type c, p or d)."""
+        return await self.counts(metric, spans, counted=counted)
+
+    async def sums_by_class(self, metric: Metric, spans: Sequence[Span]) -> list[dict[str, int]]:
+        """Per span, {class: sum} over every class (room types c, p, d, l, v..., flagged ones apart)."""
+        return await self.counts(metric, spans, by="class")
+
+    async def sums_by_key(self, metric: Metric, span: Span, counted: tuple[str, ...] | None = None) -> dict[str, int]:
+        """Per key that counts, its sum over one span, flagged and plain counts of a key added together."""
+        return await self.key_sums(metric, span, counted)
+
+    async def distinct(
+        self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...] | None = None
+    ) -> list[int]:
+        """Per span, how many different keys that count have anything in it (users, say)."""
+        return await self.counts(metric, spans, by="distinct", counted=counted)
+
+    async def key_lists(
+        self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...] | None = None
+    ) -> list[list[str]]:
+        """Per span, the sorted keys that count with anything in it, flagged ones under their plain key."""
+        return await self.counts(metric, spans, by="keys", counted=counted)
+
     def _closed_keys(
         self, metric: Metric, views: dict[int, View], first: int, end: int, counted: tuple[str, ...], version: tuple
     ) -> frozenset[str]:

@@ -65,6 +65,10 @@ class RoomTypes:
     def __len__(self) -> int:
         return len(self._types)
 
+    async def documents(self, rids: list[str]) -> dict[str, dict]:
+        """The rooms' documents (the fields the dashboard shows), by id; a room that no longer exists is absent."""
+        return await room_documents(self._db, rids)
+
     async def refresh(self, named: Callable[[], set[str]] | None = None) -> None:
         """Re-read every known room's type; bump `generation` if any changed. With `named` (the keys kept counts
         name, asked once the lock is held), rooms named by none are dropped first: the map holds at most the rooms
