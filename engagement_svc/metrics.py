@@ -7,6 +7,7 @@ bounded: the route's pattern (never the raw path), the status code, MongoDB's co
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -47,13 +48,23 @@ GAUGES = {
     "engagement_svc_backfill_days_left": "Closed UTC days the start-up backfill has yet to count",
     "engagement_svc_backfill_seconds_left": "About how long the rest of the backfill takes at the measured rate",
 }
+# Per cache (label `cache`: reading, slot_indexes, answers, ...; see bounded_cache.BoundedCache).
+CACHE_COUNTERS = {
+    "engagement_svc_cache_hits": "Lookups a cache answered",
+    "engagement_svc_cache_misses": "Lookups a cache could not answer (never kept, dropped, or made from older counts)",
+    "engagement_svc_cache_evictions": "Entries a cache dropped to stay within its bound",
+}
+CACHE_GAUGES = {
+    "engagement_svc_cache_entries": "Entries a cache holds",
+    "engagement_svc_cache_weight": "What a cache holds in its bound's unit (about bytes, for most)",
+}
 MALFORMED_REASONS = ("bad_method", "line_too_long", "bad_header", "bad_request", "other")
 
 
 class Metrics:
-    def __init__(self, figures: Callable[[], Mapping[str, float]]):
-        """`figures` returns the running service's COUNTERS and GAUGES (empty before start-up), read at scrape
-        time."""
+    def __init__(self, figures: Callable[[], Mapping[str, Any]]):
+        """`figures` returns the running service's COUNTERS and GAUGES, and under `caches` each cache's stats
+        by name (empty before start-up), read at scrape time."""
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "engagement_svc_http_requests",
@@ -120,7 +131,7 @@ class _CommandTimer(monitoring.CommandListener):
 
 
 class _FiguresCollector:
-    def __init__(self, figures: Callable[[], Mapping[str, float]]):
+    def __init__(self, figures: Callable[[], Mapping[str, Any]]):
         self.figures = figures
 
     def describe(self):
@@ -136,3 +147,11 @@ class _FiguresCollector:
             gauge = GaugeMetricFamily(name, text)
             gauge.add_metric([], figures.get(name, 0))
             yield gauge
+        caches = figures.get("caches", {})
+        for family, names in ((CounterMetricFamily, CACHE_COUNTERS), (GaugeMetricFamily, CACHE_GAUGES)):
+            for name, text in names.items():
+                labelled = family(name, text, labels=["cache"])
+                stat = name.removeprefix("engagement_svc_cache_")
+                for cache, stats in sorted(caches.items()):
+                    labelled.add_metric([cache], stats[stat])
+                yield labelled

@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from typing import Any
 
 from aiohttp import web
 from pymongo import AsyncMongoClient, ReadPreference, WriteConcern
@@ -97,11 +98,12 @@ async def mongo_context(app: web.Application) -> AsyncIterator[None]:
         await asyncio.wait(futures, timeout=2.0)
 
 
-def figures(app: web.Application) -> dict[str, float]:
+def figures(app: web.Application) -> dict[str, Any]:
     """The running service's counters and gauges for /metrics (see metrics.COUNTERS and GAUGES)."""
     engine, lookups, streams = app.get(ENGINE), app.get(USER_LOOKUPS), app.get(STREAMS)
-    out: dict[str, float] = {}
+    out: dict[str, Any] = {}
     if engine is not None:
+        out["caches"] = {cache.name: cache.stats() for cache in engine.caches()}
         out.update({f"engagement_svc_days_{k}": v for k, v in engine.stats.items()})
         work = engine.work.stats
         out.update(

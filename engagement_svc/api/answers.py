@@ -50,7 +50,7 @@ def _windows(q: RangeQuery) -> tuple[Span, Span]:
 async def _daily(engine: Engine, metric: Metric, q: RangeQuery) -> tuple[list[int], list[int]]:
     """Local midnights and totals of the window before the range, then of the range, day by day."""
     spans = day_spans(q.zone, q.first_day - timedelta(days=q.days), q.last_day)
-    totals = await engine.counts(metric, spans, counted=metric.counted_for(q.bots))
+    totals = await engine.sums(metric, spans, metric.counted_for(q.bots))
     return [s.lo_s for s in spans], totals
 
 
@@ -95,7 +95,7 @@ async def _origin(engine: Engine, q: RangeQuery) -> dict[str, int]:
 async def _origin_counted(engine: Engine, q: RangeQuery) -> dict[str, int]:
     in_range, _ = _windows(q)
     counted = MESSAGES.counted_for(q.bots)
-    per_class = (await engine.counts(MESSAGES, [in_range], by="class"))[0]
+    per_class = (await engine.sums_by_class(MESSAGES, [in_range]))[0]
     per_type: dict[str, int] = {}
     for kind, n in per_class.items():
         if kind in counted:
@@ -120,7 +120,7 @@ async def _top_five(engine: Engine, q: RangeQuery) -> list[dict]:
     key = ("top-five", q.zone.key, q.first_day, q.last_day, q.bots)
 
     async def compute() -> list[tuple[str, int]]:
-        per_room = await engine.key_sums(MESSAGES, in_range, MESSAGES.counted_for(q.bots))
+        per_room = await engine.sums_by_key(MESSAGES, in_range, MESSAGES.counted_for(q.bots))
         return messages.top_five(per_room, engine.rooms.kind)
 
     for _ in range(ROOM_RETRIES):
@@ -157,8 +157,8 @@ async def _compact_rows(engine: Engine, q: ListQuery) -> channels.Rows:
 async def _counted_rows(engine: Engine, q: ListQuery) -> list[channels.Row]:
     in_range, before = _windows(q)
     counted = MESSAGES.counted_for(q.bots)
-    current = await engine.key_sums(MESSAGES, in_range, counted)
-    previous = await engine.key_sums(MESSAGES, before, counted)
+    current = await engine.sums_by_key(MESSAGES, in_range, counted)
+    previous = await engine.sums_by_key(MESSAGES, before, counted)
     found = channels.rows(current, previous, engine.rooms.kind)
     if q.sort in channels.ROOM_SORTS:
         rooms = await room_documents(engine.db, [r.rid for r in found])
@@ -212,7 +212,7 @@ async def _active_days_counted(engine: Engine, q: RangeQuery) -> list[users.Acti
     union of those days' users: a user is active in a window when in one of its days)."""
     counted = ACTIVE_USERS.counted_for(q.bots)
     spans = day_spans(q.zone, q.first_day - timedelta(days=MONTH_DAYS - 1), q.last_day)
-    lists = await engine.counts(ACTIVE_USERS, spans, by="keys", counted=counted)  # every day, filled at once
+    lists = await engine.key_lists(ACTIVE_USERS, spans, counted)  # every day, filled at once
     wide = users.window_distinct(lists, (WEEK_DAYS, MONTH_DAYS))
     first = MONTH_DAYS - 1
     return [
@@ -260,7 +260,7 @@ async def _by_hour_counted(engine: Engine, q: RangeQuery) -> tuple[list, list[li
     """The range's days and, per day, the distinct active users of each wall-clock hour 0-23."""
     per_day = hour_spans(q.zone, q.first_day, q.last_day)
     flat = [s for hours in per_day for s in hours]
-    found = await engine.counts(ACTIVE_USERS, flat, by="distinct", counted=ACTIVE_USERS.counted_for(q.bots))
+    found = await engine.distinct(ACTIVE_USERS, flat, ACTIVE_USERS.counted_for(q.bots))
     days = [q.first_day + timedelta(days=i) for i in range(q.days)]
     return days, [found[24 * i : 24 * i + 24] for i in range(q.days)]
 
@@ -288,7 +288,7 @@ async def _hourly_counted(engine: Engine, q: RangeQuery) -> list[int]:
     """The day of `start`: the distinct active users of each two hours [2i, 2i + 2), i = 0..11."""
     hours = hour_spans(q.zone, q.last_day, q.last_day)[0]
     pairs = [span_of_seconds(hours[2 * i].lo_s, max(hours[2 * i + 1].hi_s, hours[2 * i].hi_s)) for i in range(12)]
-    return await engine.counts(ACTIVE_USERS, pairs, by="distinct", counted=ACTIVE_USERS.counted_for(q.bots))
+    return await engine.distinct(ACTIVE_USERS, pairs, ACTIVE_USERS.counted_for(q.bots))
 
 
 async def hourly(engine: Engine, q: RangeQuery) -> str:
@@ -309,7 +309,7 @@ async def _weekly(engine: Engine, q: RangeQuery) -> tuple[list, list[int], list[
 async def _weekly_counted(engine: Engine, q: RangeQuery) -> tuple[list, list[int], list[int]]:
     """The seven days ending with the day of `start`: days, local midnights, distinct active users."""
     spans = day_spans(q.zone, q.last_day - timedelta(days=WEEK_DAYS - 1), q.last_day)
-    found = await engine.counts(ACTIVE_USERS, spans, by="distinct", counted=ACTIVE_USERS.counted_for(q.bots))
+    found = await engine.distinct(ACTIVE_USERS, spans, ACTIVE_USERS.counted_for(q.bots))
     days = [q.last_day - timedelta(days=WEEK_DAYS - 1 - i) for i in range(WEEK_DAYS)]
     return days, [s.lo_s for s in spans], found
 

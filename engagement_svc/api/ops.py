@@ -31,7 +31,7 @@ async def readyz(request: web.Request) -> web.Response:
     checks = {"mongo": "ok", "state": "ok"}
     probes = [
         ("mongo", lambda: engine.db.command("ping")),
-        ("state", lambda: engine.store.collection.find_one({}, {"_id": 1})),
+        ("state", lambda: engine.source.store.collection.find_one({}, {"_id": 1})),
     ]
     down = request.app[DB_HEALTH].down
     if down:  # known down: said at once, with the reason PyMongo's monitor found

@@ -9,9 +9,8 @@ room-type map (a room deleted or turned into livechat after its messages were co
   slots costs two lookups;
 - `key_totals`: per key, the whole day;
 - `key_sums`: per key, a run of the day's slots;
-- `key_set`: the keys with anything in a run of the day's slots (distinct users), from a per-slot index built
-  the first time a part of the day is asked; closed days' indexes are bounded together (SLOT_INDEX_BYTES, the
-  least recently used dropped first: a year of sessions' days at 20M messages would keep about 40 MB).
+- `key_set`: the keys with anything in a run of the day's slots (distinct users), from a per-slot index
+  (`slot_index`) that the reader keeps in a bounded cache (see counting/reading.py).
 An open day of an interval metric also holds the intervals still open (`ongoing`): they cover up to now,
 whenever the day is read.
 """
@@ -19,9 +18,7 @@ whenever the day is read.
 from __future__ import annotations
 
 import sys
-import weakref
 from array import array
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Protocol
@@ -124,56 +121,15 @@ def combined(prefix: Mapping[str, Prefix], counted: tuple[str, ...]) -> Prefix:
 
 _SLOT_BYTES = [bytes([slot]) for slot in range(SLOTS_PER_DAY)]
 
-SLOT_INDEX_BYTES = 8 * 2**20  # closed days' per-slot indexes kept at once, about (a year of users by hour: 40 MB)
-
 
 def _empty_index(keys: int) -> list[array]:
     """A per-slot index with no entry yet: per slot, an array of key indices (16-bit while they fit)."""
     return [array("H" if keys <= 0xFFFF else "I") for _ in range(SLOTS_PER_DAY)]
 
 
-def _index_bytes(by_slot: list[array]) -> int:
-    return sum(64 + a.itemsize * len(a) for a in by_slot)  # an array's own header: 64 bytes
-
-
-class _SlotIndexes:
-    """Which closed days hold a per-slot index, least recently used first, and the bytes they take together;
-    beyond the bound the oldest indexes are dropped (a day asked again builds its index again). Used from the
-    event loop only."""
-
-    def __init__(self) -> None:
-        self._days: OrderedDict[int, tuple[weakref.ref[ClosedDay], int]] = OrderedDict()
-        self.nbytes = 0
-
-    def used(self, day: ClosedDay, by_slot: list[array]) -> None:
-        key = id(day)
-        known = self._days.get(key)
-        if known is not None and known[0]() is day:
-            self._days.move_to_end(key)
-            return
-        if known is not None:  # a dead day's id, reused
-            self.nbytes -= self._days.pop(key)[1]
-        size = _index_bytes(by_slot)
-        self._days[key] = (weakref.ref(day), size)
-        self.nbytes += size
-        while self.nbytes > SLOT_INDEX_BYTES and len(self._days) > 1:
-            _, (ref, freed) = self._days.popitem(last=False)
-            self.nbytes -= freed
-            old = ref()
-            if old is not None:
-                old._by_slot = None
-
-    def __len__(self) -> int:
-        return len(self._days)
-
-
-SLOT_INDEXES = _SlotIndexes()
-
-
 class ClosedDay:
     __slots__ = (
         "__weakref__",
-        "_by_slot",
         "_class_prefix",
         "_counted",
         "_generation",
@@ -239,13 +195,11 @@ class ClosedDay:
         self._generation = -1
         self._class_prefix: dict[str, Prefix] = {}
         self._counted: dict[tuple[str, ...], Prefix] = {}
-        self._by_slot: list[array] | None = None  # per slot, the indices of its keys (built when first asked)
 
     def nbytes(self) -> int:
         """About the memory this day holds of its own (a key's one shared string is not counted: 8 bytes each)."""
-        index = _index_bytes(self._by_slot) if self._by_slot is not None else 0
         counts = 0 if isinstance(self.counts, memoryview) else self.counts.itemsize * len(self.counts)
-        return 8 * len(self.keys) + len(self.slots) + counts + self.starts.itemsize * len(self.starts) + index
+        return 8 * len(self.keys) + len(self.slots) + counts + self.starts.itemsize * len(self.starts)
 
     def class_prefix(self, classes: Classes) -> dict[str, Prefix]:
         generation = classes.generation  # read first: the map may change while this runs (in a thread)
@@ -285,20 +239,23 @@ class ClosedDay:
         c, s = self.counts, self.starts
         return {key: sum(c[s[i] : s[i + 1]]) for i, key in enumerate(self.keys)}
 
-    def key_set(self, first: int, end: int) -> set[str]:
-        """The keys with anything in this run of slots (distinct users, when keys are users)."""
+    def key_set(self, first: int, end: int, index: list[array] | None = None) -> set[str]:
+        """The keys with anything in this run of slots (distinct users, when keys are users); `index`: the day's
+        `slot_index`, if the caller keeps one (else it is built for this call)."""
         if (first, end) == (0, SLOTS_PER_DAY):
             return set(self.keys)
-        by_slot = self._by_slot
-        if by_slot is None:
-            by_slot = self._by_slot = self._slot_index()
-        SLOT_INDEXES.used(self, by_slot)
+        by_slot = self.slot_index() if index is None else index
         keys, found = self.keys, set[str]()
         for slot in range(first, end):
             found.update(keys[i] for i in by_slot[slot])
         return found
 
-    def _slot_index(self) -> list[array]:
+    @staticmethod
+    def index_bytes(by_slot: list[array]) -> int:
+        """About the memory a `slot_index` holds (an array's own header: 64 bytes)."""
+        return sum(64 + a.itemsize * len(a) for a in by_slot)
+
+    def slot_index(self) -> list[array]:
         """Per slot, the indices of the keys with anything in it."""
         by_slot = _empty_index(len(self.keys))
         starts, slots = self.starts, self.slots
@@ -354,8 +311,7 @@ class PresenceDay(ClosedDay):
         return [(runs[2 * r], runs[2 * r + 1]) for r in range(self.starts[i], self.starts[i + 1])]
 
     def nbytes(self) -> int:
-        index = _index_bytes(self._by_slot) if self._by_slot is not None else 0
-        return 8 * len(self.keys) + len(self.runs) + self.starts.itemsize * len(self.starts) + index
+        return 8 * len(self.keys) + len(self.runs) + self.starts.itemsize * len(self.starts)
 
     def _sums(self, classes: Classes) -> dict[str, list[int]]:
         """Per class, how many of its keys are present in each slot: over each run of keys of one class (a day
@@ -386,7 +342,7 @@ class PresenceDay(ClosedDay):
     def key_totals(self) -> dict[str, int]:
         return {key: sum(b - a for a, b in self._runs(i)) for i, key in enumerate(self.keys)}
 
-    def _slot_index(self) -> list[array]:
+    def slot_index(self) -> list[array]:
         by_slot = _empty_index(len(self.keys))
         for i in range(len(self.keys)):
             for a, b in self._runs(i):

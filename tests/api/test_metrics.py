@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from prometheus_client.parser import text_string_to_metric_families
 
 from engagement_svc.api.routes import MESSAGES_SENT_PATH
-from tests.support.data import fill
+from tests.support.data import ADMIN_HEADERS, fill
 from tests.support.http import get_messages_sent
 
 PARAMS = {"start": "2024-01-01T00:00:00.000Z", "end": "2024-01-07T00:00:00.000Z"}
@@ -76,3 +76,24 @@ async def test_mongodb_commands_and_engine_counters(client, db):
     assert value(after, remembered) - value(before, remembered) == 14
     assert value(after, "engagement_svc_days_recounts_total") == value(before, "engagement_svc_days_recounts_total")
     assert "engagement_svc_change_stream_up" in after
+
+
+async def test_every_cache_reports_its_hits_misses_and_size(client, db):
+    """Distinct users by hour fill the reading cache and the slot indexes; asked again, they are hits."""
+    fill(db, datetime(2023, 12, 1, tzinfo=UTC), 60, 5)
+    path = "/api/v1/engagement-dashboard/users/users-by-time-of-the-day-in-a-week"
+    params = {**PARAMS, "timezone": "Asia/Kolkata"}
+    assert (await client.get(path, params=params, headers=ADMIN_HEADERS)).status == 200
+    before = await scrape(client)
+    assert {lab["cache"] for lab, _ in before["engagement_svc_cache_hits_total"]} == {
+        "reading",
+        "slot_indexes",
+        "answers",
+    }
+    for name in ("engagement_svc_cache_entries", "engagement_svc_cache_weight", "engagement_svc_cache_misses_total"):
+        assert len(before[name]) == 3
+    assert (await client.get(path, params=params, headers=ADMIN_HEADERS)).status == 200
+    after = await scrape(client)
+    hits = sum(value(after, "engagement_svc_cache_hits_total", cache=c) for c in ("reading", "answers"))
+    assert hits > sum(value(before, "engagement_svc_cache_hits_total", cache=c) for c in ("reading", "answers"))
+    assert value(after, "engagement_svc_cache_weight", cache="reading") > 0

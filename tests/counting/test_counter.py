@@ -157,40 +157,18 @@ def test_a_day_of_presence_holds_no_counts_of_its_own():
     assert not isinstance(messages.counts, memoryview) and messages.counts.typecode == "I"  # a count of 300
 
 
-def test_slot_indexes_are_bounded_least_recently_used_first_and_answers_stay_exact(monkeypatch):
-    """Days asked for parts of themselves (a zone's day, an hour) index their slots; beyond the bound the
-    indexes least recently used are dropped, and a day asked again indexes itself again, with the same keys."""
+def test_key_sets_of_part_of_a_day_are_exact_with_or_without_a_kept_index():
+    """A zone's day or an hour is part of a UTC day: its keys come from a per-slot index, which the reader keeps
+    (bounded, see tests/counting/test_reading.py) or the day builds for one call; the whole day needs none."""
     rng = random.Random(5)
-    days = [built_day(DAY, _sessions_doc(rng, False)) for _ in range(12)]
-    one = _index_bytes_of(days[0])
-    indexes = kept._SlotIndexes()
-    monkeypatch.setattr(kept, "SLOT_INDEXES", indexes)
-    monkeypatch.setattr(kept, "SLOT_INDEX_BYTES", 4 * one)
-
-    def expected(day: ClosedDay, first: int, end: int) -> set[str]:
-        return {key for (key, slot) in day.cells() if first <= slot < end}
-
-    for day in days:
-        for first, end in ((0, 40), (37, 41), (90, SLOTS_PER_DAY)):
-            assert day.key_set(first, end) == expected(day, first, end)
-        assert indexes.nbytes <= kept.SLOT_INDEX_BYTES and 1 <= len(indexes) <= 6  # the bound, about 4 days
-    held = [d._by_slot is not None for d in days]
-    assert held[-1] and not held[0] and sum(held) == len(indexes)
-    assert days[0].key_set(10, 20) == expected(days[0], 10, 20)  # indexed again, the oldest other dropped
-    assert days[0]._by_slot is not None and sum(d._by_slot is not None for d in days) == len(indexes)
-    days[1].key_set(0, SLOTS_PER_DAY)  # the whole day needs no index
-    assert days[1]._by_slot is None
-
-
-def _index_bytes_of(day: ClosedDay) -> int:
-    probe = kept._SlotIndexes()
-    kept.SLOT_INDEXES, saved = probe, kept.SLOT_INDEXES
-    try:
-        day.key_set(0, 1)
-    finally:
-        kept.SLOT_INDEXES = saved
-    size, day._by_slot = probe.nbytes, None
-    return size
+    for day in [built_day(DAY, _sessions_doc(rng, False)) for _ in range(3)] + [
+        built_day(DAY, _messages_doc(rng, True))
+    ]:
+        index = day.slot_index()
+        assert ClosedDay.index_bytes(index) == sum(64 + a.itemsize * len(a) for a in index)
+        for first, end in ((0, 40), (37, 41), (90, SLOTS_PER_DAY), (0, SLOTS_PER_DAY)):
+            expected = {key for (key, slot) in day.cells() if first <= slot < end}
+            assert day.key_set(first, end) == day.key_set(first, end, index) == expected
 
 
 class _Rooms:

@@ -70,11 +70,11 @@ async def test_distinct_senders_per_local_day(engine, db, zone):
     add_messages(db, datetime(2024, 3, 20, tzinfo=UTC), 24 * 20, seed=1)  # across Lord Howe's April change
     tz = ZoneInfo(zone)
     first, last = datetime(2024, 3, 22).date(), datetime(2024, 4, 8).date()
-    got = await engine.counts(SENDERS, day_spans(tz, first, last), by="distinct")
+    got = await engine.distinct(SENDERS, day_spans(tz, first, last))
     expected = senders_by_day(db, tz)
     assert got == [len(expected[first + timedelta(days=i)]) for i in range((last - first).days + 1)]
     assert all(0 < n <= 40 for n in got)
-    sums = await engine.counts(SENDERS, day_spans(tz, first, last))
+    sums = await engine.sums(SENDERS, day_spans(tz, first, last))
     assert sums != got  # a sum of messages is not a number of people
 
 
@@ -82,7 +82,7 @@ async def test_distinct_senders_today_follow_the_change_stream(engine, db):
     now = datetime.now(UTC)
     add_messages(db, now - timedelta(hours=3), 3, seed=2)
     today = now.date()
-    (before,) = await engine.counts(SENDERS, day_spans(ZoneInfo("UTC"), today, today), by="distinct")
+    (before,) = await engine.distinct(SENDERS, day_spans(ZoneInfo("UTC"), today, today))
     assert before == len(senders_by_day(db, ZoneInfo("UTC"))[today])
     assert await until(lambda: asyncio.sleep(0, engine.watcher.healthy))
     db.rocketchat_message.insert_one(
@@ -93,7 +93,7 @@ async def test_distinct_senders_today_follow_the_change_stream(engine, db):
     )
 
     async def counted() -> bool:
-        (n,) = await engine.counts(SENDERS, day_spans(ZoneInfo("UTC"), today, today), by="distinct")
+        (n,) = await engine.distinct(SENDERS, day_spans(ZoneInfo("UTC"), today, today))
         return n == before + 1
 
     assert await until(counted, 10)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from engagement_svc.app import create_app
 from engagement_svc.counting.catalog import MESSAGES
-from engagement_svc.counting.engine import CHUNK_DAYS
+from engagement_svc.counting.closed_days import CHUNK_DAYS
 from engagement_svc.counting.slots import utc_day_of
 from engagement_svc.counting.store import COUNTS_COLLECTION
 from engagement_svc.demo.dataset import message_doc
@@ -162,7 +162,7 @@ async def test_sweep_corrects_deletions_made_while_nobody_watched(aiohttp_client
     )
     engine = second.server.app[ENGINE]
     engine.watcher.stopping = True  # no change stream: only the sweep can see it
-    assert await engine.sweep() >= 1
+    assert await engine.corrections.sweep() >= 1
     assert await answers_brute_force(second, db, params)
 
 
@@ -220,7 +220,7 @@ async def test_rocketchat_database_is_never_written(aiohttp_client, settings, us
     client = await aiohttp_client(create_app(replace(settings, warm_days=40)))
     for zone in ZONES:
         assert await answers_brute_force(client, db, recent_params(30, zone))
-    await client.server.app[ENGINE].sweep()
+    await client.server.app[ENGINE].corrections.sweep()
     await client.close()
     db.command("profile", 0)
     writes = db.system.profile.count_documents(
@@ -242,7 +242,7 @@ async def test_startup_warms_recent_days_without_delaying_readiness(make_client,
     engine = client.server.app[ENGINE]
     state = sync_client[settings.state_database][COUNTS_COLLECTION]
     assert await until(lambda: asyncio.sleep(0, state.count_documents({"metric": MESSAGES_KEY}) >= 15))
-    assert await until(lambda: asyncio.sleep(0, all(t.done() for t in engine._tasks if t.get_name() == "warm")))
+    assert await until(lambda: asyncio.sleep(0, engine.backfill_done()))
     recounted = engine.stats["recounts"]
     params = recent_params(days=7)
     assert await answers_brute_force(client, db, params)
@@ -291,7 +291,7 @@ async def test_a_hide_on_a_day_kept_only_in_state_is_not_read_back(aiohttp_clien
         }
     )
     db.rocketchat_message.update_one({"_id": victim["_id"]}, {"$set": {"_hidden": True}})
-    state = b.server.app[ENGINE].store.collection
+    state = b.server.app[ENGINE].source.store.collection
     assert await until(lambda: _missing(state, "2024-08-10"))
     assert await answers_brute_force(b, db, params)
 
@@ -381,7 +381,7 @@ async def test_kept_state_and_work_do_not_grow_with_the_zones_asked(make_client,
     for zone, (_, body) in list(zip(zones, flood_answers, strict=True))[::10]:
         assert body == expected_for(db, longest | {"timezone": zone}), zone
 
-    kept, state = engine.kept(), sync_client[client.server.app[ENGINE].store.collection.database.name]
+    kept, state = engine.kept(), sync_client[client.server.app[ENGINE].source.store.collection.database.name]
     documents = state[COUNTS_COLLECTION].count_documents({})
     # The flood came before the change stream was up: its open days were counted directly; the next request
     # that reads an open day starts tracking them all (one snapshot read).
@@ -396,7 +396,7 @@ async def test_kept_state_and_work_do_not_grow_with_the_zones_asked(make_client,
     assert engine.kept() == kept and state[COUNTS_COLLECTION].count_documents({}) == documents
     assert kept[0] <= 802  # one per UTC day of data (800) and the edges, whatever the zones
     sweeps = engine.stats["sweep_counts"]
-    await engine.sweep()
+    await engine.corrections.sweep()
     assert engine.stats["sweep_counts"] - sweeps == kept[0]  # one index count per kept day, not per zone
 
 
@@ -408,7 +408,7 @@ async def test_the_sweep_keeps_within_its_budget_of_counts_a_minute(make_client,
     )
     engine = client.server.app[ENGINE]
     before = engine.stats["sweep_counts"]
-    sweep = asyncio.ensure_future(engine.sweep(budget=600))
+    sweep = asyncio.ensure_future(engine.corrections.sweep(budget=600))
     await asyncio.sleep(1.0)
     sent = engine.stats["sweep_counts"] - before
     sweep.cancel()
@@ -425,14 +425,14 @@ async def test_the_room_type_map_holds_only_the_rooms_kept_counts_name(client, d
     # drops it at its next refresh.
     db.rocketchat_message.delete_many({"rid": "P1"})
     db.rocketchat_room.delete_one({"_id": "P1"})
-    await engine.sweep()
-    await engine.rooms.refresh(engine._room_keys)
+    await engine.corrections.sweep()
+    await engine.corrections.refresh()
     assert len(engine.rooms) == 3
     assert await answers_brute_force(client, db, params)
 
 
 async def test_remembered_answers_are_bounded_in_bytes(client):
-    from engagement_svc.counting.engine import DERIVED_CACHE_BYTES
+    from engagement_svc.counting.remembered import ANSWER_BYTES as DERIVED_CACHE_BYTES
 
     engine = client.server.app[ENGINE]
     stamp = ("stamp",)
@@ -443,4 +443,4 @@ async def test_remembered_answers_are_bounded_in_bytes(client):
         engine.remember(("part", i), stamp, part)
     kept = [i for i in range(8) if engine.remembered(("part", i), stamp) is not None]
     assert kept == [3, 4, 5, 6, 7]  # the newest five that fit, oldest out first
-    assert engine._derived_bytes == 5 * len(part) <= DERIVED_CACHE_BYTES
+    assert engine.answers.cache.weight == 5 * len(part) <= DERIVED_CACHE_BYTES

@@ -224,7 +224,7 @@ async def test_days_counted_survive_the_ttl(client, sessions, make_client):
     assert before[0] == (200, expected_active_users(db, parse(params["start"]), parse(params["end"]), "America/Havana"))
     deleted = db.rocketchat_sessions.delete_many({"loginAt": {"$lt": datetime(2024, 5, 1, tzinfo=UTC)}}).deleted_count
     assert deleted > 1000
-    await engine.sweep()
+    await engine.corrections.sweep()
     await asyncio.sleep(1.5)
     assert [await get(client, which, params) for which in ("active", "hour")] == before
     assert expected_active_users(db, parse(params["start"]), parse(params["end"]), "America/Havana") != before[0][1]

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from engagement_svc.api.routes import CHANNELS_LIST_PATH, MESSAGES_SENT_PATH, ORIGIN_PATH, TOP_FIVE_PATH
-from engagement_svc.counting import engine as engine_module
+from engagement_svc.counting.remembered import size_of
 from engagement_svc.demo.dataset import message_doc, room_doc, user_doc
 from engagement_svc.reports import channels
 from engagement_svc.resources import ENGINE
@@ -322,7 +322,7 @@ async def test_closed_day_edits_are_recounted(client, channels_data):
     db.rocketchat_message.update_many({"_id": {"$in": ids[10:20]}}, {"$set": {"_hidden": True}})
     db.rocketchat_message.update_many({"_id": {"$in": ids[20:30]}}, {"$set": {"rid": "D1"}})
     db.rocketchat_message.delete_many({"_id": {"$in": ids[30:40]}})
-    await engine.sweep()  # a deletion names no day: the sweep finds it (on its own within a minute)
+    await engine.corrections.sweep()  # a deletion names no day: the sweep finds it (on its own within a minute)
 
     async def agrees():
         rows, _ = await all_rows(client, params)
@@ -404,5 +404,5 @@ def test_compact_rows_read_as_the_rows_they_were_made_from():
     assert compact[17] == found[17] and compact[-1] == found[-1]
     for page in (slice(0, 25), slice(990, 1015), slice(1000, 1025), slice(5, 5)):
         assert compact[page] == found[page]
-    assert engine_module._size(compact) == compact.nbytes < engine_module._size(found) / 3
+    assert size_of(compact) == compact.nbytes < size_of(found) / 3
     assert channels.Rows([])[0:25] == [] and len(channels.Rows([])) == 0

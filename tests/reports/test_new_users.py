@@ -98,7 +98,7 @@ async def test_new_deleted_and_changed_users_are_seen(client, people):
     db.users.delete_one({"_id": in_may[0]})
     db.users.update_one({"_id": in_may[1]}, {"$set": {"roles": ["anonymous"]}})
     db.users.update_one({"_id": in_may[2]}, {"$set": {"createdAt": datetime(2024, 5, 20, 12, tzinfo=UTC)}})
-    await engine.sweep()
+    await engine.corrections.sweep()
 
     async def old_agrees():
         return await get(client, old) == (200, expected_new_users(db, parse(old["start"]), parse(old["end"]), "UTC"))
@@ -122,4 +122,4 @@ async def test_a_presence_update_recounts_nothing(client, people):
         lambda: asyncio.sleep(0, any(doc.get("_id") == marker["_id"] for _, doc, _ in engine.watchers["users"].recent))
     )
     await asyncio.sleep(1.5)
-    assert engine.stats["recounts"] == recounts and not engine._params_due
+    assert engine.stats["recounts"] == recounts and not engine.corrections.params_pending

@@ -56,7 +56,7 @@ async def test_a_cold_year_is_refused_at_once_then_answered_and_everything_is_ba
     engine = app[ENGINE]
     assert await until(lambda: _backfilled(client), seconds=180)
     progress = (await readiness(client))["backfill"]
-    first_open = engine.first_open_day(datetime.now(UTC))
+    first_open = engine.clock.first_open_day(datetime.now(UTC))
     oldest = {
         "messages": db.rocketchat_message.find_one(sort=[("ts", 1)])["ts"],
         "users": db.users.find_one(sort=[("createdAt", 1)])["createdAt"],

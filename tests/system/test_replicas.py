@@ -62,7 +62,7 @@ async def test_two_replicas_share_the_backfill(aiohttp_client, settings, users, 
     for client in (first, second):
         assert await until(lambda c=client: backfilled(c), seconds=120)
     engines = [c.server.app[ENGINE] for c in (first, second)]
-    first_open = engines[0].first_open_day(datetime.now(UTC))
+    first_open = engines[0].clock.first_open_day(datetime.now(UTC))
     days = sum(
         first_open - utc_day_of(t) for t in (datetime(2024, 1, 1, tzinfo=UTC), datetime(2022, 1, 10, tzinfo=UTC))
     )

@@ -1,0 +1,360 @@
+"""Reading kept counts: a zone's local days and hours are runs of 15-minute UTC slots, answered from the days'
+running sums, remembered per run of slots (every zone whose day has the same edges shares it).
+
+The read API is typed: sums, sums by class, sums by key, distinct keys and the key lists, each with its own call.
+What is remembered lives in one bounded cache, checked against the kept days' version and the key classes'
+generation; a per-slot index of a closed day (for distinct keys in part of a day) in a second one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Literal
+
+from engagement_svc.bounded_cache import BoundedCache
+from engagement_svc.counting import counter
+from engagement_svc.counting.catalog import FLAG, Metric, unflagged
+from engagement_svc.counting.clock import DayClock
+from engagement_svc.counting.closed_days import ClosedDays
+from engagement_svc.counting.kept import Classes, ClosedDay, OpenDay
+from engagement_svc.counting.oldest import Oldest
+from engagement_svc.counting.open_days import OpenDays, View
+from engagement_svc.counting.slots import SLOT_SECONDS, SLOTS_PER_DAY, Span, Spans, span_of_seconds, utc_day_of
+from engagement_svc.counting.source import Source
+
+Mode = Literal["sum", "class", "key", "distinct", "keys"]
+YIELD_SPANS = 8  # distinct users of this many spans computed between two turns of the event loop
+READ_CACHE_BYTES = 96 * 2**20  # remembered sums, key sums and key sets of closed spans, about
+READ_CACHE_ENTRIES = 200_000
+SLOT_INDEX_BYTES = 8 * 2**20  # closed days' per-slot indexes kept at once, about (a year of users by hour: 40 MB)
+# About the bytes one remembered thing holds: a sum; and per key of a per-key sum, a key set, a series' entry.
+SUM_BYTES, PER_KEY_BYTES, PER_SET_KEY_BYTES, PER_SERIES_ENTRY_BYTES, ENTRY_BYTES = 150, 80, 70, 50, 100
+
+
+def _parts(views: Mapping[int, View], first: int, end: int) -> Iterator[tuple[View, int, int]]:
+    """The UTC days a run of slots [first, end) touches, each with the run's slots within that day."""
+    for day in range(first // SLOTS_PER_DAY, (end - 1) // SLOTS_PER_DAY + 1):
+        view = views.get(day)
+        if view is not None:
+            base = day * SLOTS_PER_DAY
+            yield view, max(first - base, 0), min(end - base, SLOTS_PER_DAY)
+
+
+def merged(parts: list[dict[str, int]]) -> dict[str, int]:
+    """Per-key sums added together, flagged keys under their plain key."""
+    if len(parts) == 1 and not any(FLAG in k for k in parts[0]):
+        return parts[0]
+    out: dict[str, int] = {}
+    for part in parts:
+        for key, n in part.items():
+            plain = unflagged(key) if FLAG in key else key
+            out[plain] = out.get(plain, 0) + n
+    return out
+
+
+class RunningSums:
+    """Counted sums over every kept closed day: a running sum of whole days, and each day's own running sum over
+    its slots, so that any run of closed slots costs a few lookups, whatever the zone. Built in one pass over the
+    days (no copy of their slots); rebuilt when a kept day or a key's class changes."""
+
+    def __init__(
+        self, version: tuple[int, int], closed: Mapping[int, ClosedDay], classes: Classes, counted: tuple[str, ...]
+    ):
+        self.version = version
+        self.first_day = min(closed)
+        self._days: list[array | None] = []
+        totals, kept = array("q", [0]), array("l", [0])
+        for day in range(self.first_day, max(closed) + 1):
+            view = closed.get(day)
+            prefix = view.counted_prefix(classes, counted) if view is not None else None
+            self._days.append(prefix)
+            totals.append(totals[-1] + (prefix[-1] if prefix is not None else 0))
+            kept.append(kept[-1] + (prefix is not None))
+        self._totals, self._kept = totals, kept
+
+    def answer(self, spans: Sequence[Span], results: list, open_slot: int) -> None:
+        """Fill in the sum of every span that lies in kept closed days (before `open_slot`); leave the others."""
+        first_day, days, totals, kept, count = self.first_day, self._days, self._totals, self._kept, len(self._days)
+        for i, (_, _, first, end) in enumerate(spans):
+            if first is None or end is None or end > open_slot or end <= first:
+                continue
+            d0, a = divmod(first, SLOTS_PER_DAY)
+            d1, b = divmod(end - 1, SLOTS_PER_DAY)
+            d0, d1, b = d0 - first_day, d1 - first_day, b + 1
+            if d0 < 0 or d1 >= count or kept[d1 + 1] - kept[d0] != d1 - d0 + 1:
+                continue
+            p0, p1 = days[d0], days[d1]
+            assert p0 is not None and p1 is not None
+            if d0 == d1:
+                results[i] = p0[b] - p0[a]
+            else:
+                results[i] = (p0[SLOTS_PER_DAY] - p0[a]) + (totals[d1] - totals[d0 + 1]) + p1[b]
+
+
+def _weight(value: object) -> int:
+    if isinstance(value, int):
+        return SUM_BYTES
+    if isinstance(value, dict):
+        return ENTRY_BYTES + PER_KEY_BYTES * len(value)
+    if isinstance(value, frozenset):
+        return ENTRY_BYTES + PER_SET_KEY_BYTES * len(value)
+    assert isinstance(value, list)
+    return ENTRY_BYTES + PER_SERIES_ENTRY_BYTES * len(value)
+
+
+class Reader:
+    def __init__(
+        self,
+        source: Source,
+        clock: DayClock,
+        closed: ClosedDays,
+        open_days: OpenDays,
+        oldest: Oldest,
+        classes: Callable[[Metric], Classes],
+    ):
+        self._source, self._clock, self._closed, self._open = source, clock, closed, open_days
+        self._oldest, self._classes = oldest, classes
+        self.cache: BoundedCache[tuple, object] = BoundedCache("reading", READ_CACHE_ENTRIES, READ_CACHE_BYTES)
+        self.slot_indexes: BoundedCache[tuple[str, int], tuple[weakref.ref[ClosedDay], list[array]]] = BoundedCache(
+            "slot_indexes", 1_000_000, SLOT_INDEX_BYTES
+        )
+        self._running: dict[tuple[str, tuple[str, ...]], RunningSums] = {}  # one per metric and bots choice
+        self.stats = {"exact_spans": 0, "spans_remembered": 0}
+
+    def version(self, metric: Metric) -> tuple[int, int]:
+        """Changes of the metric's kept days and of its keys' classes: what remembered sums are checked against."""
+        return self._closed.version(metric), self._classes(metric).generation
+
+    # -- the typed read API -------------------------------------------------------------------------------------
+    async def sums(self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...]) -> list[int]:
+        return await self._answer(metric, spans, "sum", counted)
+
+    async def sums_by_class(self, metric: Metric, spans: Sequence[Span]) -> list[dict[str, int]]:
+        return await self._answer(metric, spans, "class", metric.counted_for("include"))
+
+    async def distinct(self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...]) -> list[int]:
+        return await self._answer(metric, spans, "distinct", counted)
+
+    async def key_lists(self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...]) -> list[list[str]]:
+        return await self._answer(metric, spans, "keys", counted)
+
+    async def sums_by_key(self, metric: Metric, s: Span, counted: tuple[str, ...]) -> dict[str, int]:
+        """Per key, the counted sum over one span (a whole range, say), flagged and plain counts of a key added
+        together (a room's messages, whoever wrote them). The part of the span in closed days is remembered; the
+        open part is read fresh."""
+        if s.first is None or s.end is None:
+            return merged(await self._answer(metric, [s], "key", counted))
+        open_slot = self._clock.first_open_day() * SLOTS_PER_DAY
+        closed_end = min(s.end, max(s.first, open_slot))
+        parts: list[dict[str, int]] = []
+        if closed_end > s.first:
+            cache_key = ("key-sums", metric.name, counted, s.first, closed_end)
+            hit = self.cache.get(cache_key, self.version(metric))
+            if isinstance(hit, dict):
+                self.stats["spans_remembered"] += 1
+                parts.append(hit)
+            else:
+                sums = await self._per_key(metric, s.first, closed_end, counted)
+                self.cache.put(cache_key, sums, self.version(metric), _weight(sums))  # the version as of the counts
+                parts.append(sums)
+        if s.end > closed_end:
+            parts.append(await self._per_key(metric, closed_end, s.end, counted))
+        return parts[0] if len(parts) == 1 else merged(parts)
+
+    async def _per_key(self, metric: Metric, first: int, end: int, counted: tuple[str, ...]) -> dict[str, int]:
+        span = span_of_seconds(first * SLOT_SECONDS, end * SLOT_SECONDS)
+        return merged(await self._answer(metric, [span], "key", counted))
+
+    # -- one answer ---------------------------------------------------------------------------------------------
+    async def _answer(self, metric: Metric, spans: Sequence[Span], mode: Mode, counted: tuple[str, ...]) -> list:
+        """Per span, in order: a sum, {class: sum}, {key: sum}, a distinct count or a sorted key list. A sum or
+        distinct count of a span in closed days is remembered until the kept days or the key classes change; so is
+        the closed part of a whole series (the same zone's same days asked again)."""
+        now = self._clock.now()
+        classes = self._classes(metric)
+        version = self.version(metric)
+        open_slot = self._clock.first_open_day(now) * SLOTS_PER_DAY
+        remembers = mode in ("sum", "distinct")
+        series_key = (
+            ("series", metric.name, mode, counted, spans.key) if remembers and isinstance(spans, Spans) else None
+        )
+        series = self.cache.get(series_key, (version, open_slot)) if series_key is not None else None
+        if isinstance(series, list):
+            results = list(series)
+        else:
+            results = [None] * len(spans)
+            running = self._running_sums(metric, counted) if mode == "sum" else None
+            if running is not None:
+                running.answer(spans, results, open_slot)
+        todo: list[int] = []
+        days: set[int] = set()
+        remembered = 0
+        for i, s in enumerate(spans):
+            if results[i] is not None:
+                remembered += 1
+                continue
+            if s.first is None or s.end is None:
+                todo.append(i)
+                continue
+            if remembers:
+                hit = self.cache.get(("span", metric.name, mode, counted, s.first, s.end), version)
+                if hit is not None:
+                    results[i] = hit
+                    continue
+            todo.append(i)
+            if s.end > s.first:
+                days.update(range(s.first // SLOTS_PER_DAY, (s.end - 1) // SLOTS_PER_DAY + 1))
+        self.stats["spans_remembered"] += remembered
+        if not todo:
+            return results
+        views = await self._views(metric, days, now)
+        version = self.version(metric)  # as of the views
+        for done, i in enumerate(todo):
+            if mode in ("distinct", "keys") and done % YIELD_SPANS == YIELD_SPANS - 1:
+                await asyncio.sleep(0)  # a long answer (a year by hour: 8,760 spans) lets other requests in
+            s = spans[i]
+            if s.first is None or s.end is None:
+                results[i] = await self._exact(metric, s, mode, counted)
+            elif mode == "sum":
+                total = 0
+                for view, a, b in _parts(views, s.first, s.end):
+                    prefix = view.class_prefix(classes)
+                    total += sum(p[b] - p[a] for kind in counted if (p := prefix.get(kind)) is not None)
+                results[i] = total
+            elif mode == "class":
+                sums: dict[str, int] = {}
+                for view, a, b in _parts(views, s.first, s.end):
+                    for kind, p in view.class_prefix(classes).items():
+                        if p[b] - p[a]:
+                            sums[kind] = sums.get(kind, 0) + p[b] - p[a]
+                results[i] = sums
+            elif mode == "key":
+                sums = {}
+                for view, a, b in _parts(views, s.first, s.end):
+                    part = view.key_totals() if (a, b) == (0, SLOTS_PER_DAY) else view.key_sums(a, b)
+                    for key, n in part.items():
+                        if classes.kind(key) in counted:
+                            sums[key] = sums.get(key, 0) + n
+                results[i] = sums
+            else:
+                closed: frozenset[str] = frozenset()
+                lo = s.first
+                if s.first < open_slot < s.end:  # the closed part's keys are remembered; the open part read fresh
+                    closed = self._closed_keys(metric, views, s.first, open_slot, counted, version)
+                    lo = open_slot
+                seen: set[str] = set()
+                for view, a, b in _parts(views, lo, s.end):
+                    seen |= self._key_set(metric, view, a, b)
+                fresh = {key for key in seen if key not in closed and classes.kind(key) in counted}
+                if mode == "keys":
+                    results[i] = sorted({unflagged(key) for key in (*closed, *fresh)})
+                else:
+                    results[i] = len(closed) + len(fresh)
+            if remembers and s.end is not None and s.end <= open_slot:
+                self.cache.put(("span", metric.name, mode, counted, s.first, s.end), results[i], version, SUM_BYTES)
+        if series_key is not None:
+            closed_only = [
+                r if s.end is not None and s.end <= open_slot else None for r, s in zip(results, spans, strict=True)
+            ]
+            self.cache.put(series_key, closed_only, (version, open_slot), _weight(closed_only))
+        return results
+
+    def _key_set(self, metric: Metric, view: View, first: int, end: int) -> set[str]:
+        """The keys with anything in this run of a day's slots; a closed day's per-slot index is remembered."""
+        if isinstance(view, OpenDay) or (first, end) == (0, SLOTS_PER_DAY):
+            return view.key_set(first, end)
+        key = (metric.name, view.day)
+        found = self.slot_indexes.get(key, id(view))
+        if found is None or found[0]() is not view:
+            index = view.slot_index()
+            self.slot_indexes.put(key, (weakref.ref(view), index), id(view), ClosedDay.index_bytes(index))
+        else:
+            index = found[1]
+        return view.key_set(first, end, index)
+
+    def _closed_keys(
+        self, metric: Metric, views: Mapping[int, View], first: int, end: int, counted: tuple[str, ...], version: tuple
+    ) -> frozenset[str]:
+        """The keys that count with anything in the closed slots [first, end) (a month of active users before
+        today), remembered while the kept days stay the same."""
+        cache_key = ("key-set", metric.name, counted, first, end)
+        hit = self.cache.get(cache_key, version)
+        if isinstance(hit, frozenset):
+            return hit
+        seen: set[str] = set()
+        for view, a, b in _parts(views, first, end):
+            seen |= self._key_set(metric, view, a, b)
+        classes = self._classes(metric)
+        found = frozenset(key for key in seen if classes.kind(key) in counted)
+        self.cache.put(cache_key, found, version, _weight(found))
+        return found
+
+    def _running_sums(self, metric: Metric, counted: tuple[str, ...]) -> RunningSums | None:
+        """The metric's counted sums over every kept closed day as one running sum, rebuilt when a kept day or a
+        key's class changes: any run of closed slots is then two lookups, whatever the zone."""
+        version = self.version(metric)
+        built = self._running.get((metric.name, counted))
+        if built is None or built.version != version:
+            closed = self._closed.of(metric)
+            if not closed:
+                return None
+            built = self._running[(metric.name, counted)] = RunningSums(version, closed, self._classes(metric), counted)
+        return built
+
+    async def _exact(self, metric: Metric, s: Span, mode: Mode, counted: tuple[str, ...]) -> object:
+        """A span that is not a run of slots (offsets before 1980): counted directly, if anything can be in it."""
+        self.stats["exact_spans"] += 1
+        oldest = await self._oldest.earliest(metric)
+        per_key = (
+            {}
+            if oldest is None or s.hi <= oldest
+            else await counter.count_span(self._source.db, metric, s.lo, s.hi, self._source.params)
+        )
+        classes = self._classes(metric)
+        await classes.ensure(per_key)
+        if mode == "class":
+            out: dict[str, int] = {}
+            for key, n in per_key.items():
+                kind = classes.kind(key)
+                if kind is not None:
+                    out[kind] = out.get(kind, 0) + n
+            return out
+        kept = {k: n for k, n in per_key.items() if classes.kind(k) in counted}
+        if mode == "key":
+            return kept
+        if mode == "keys":  # a sorted list, as every other span's keys (a set cannot be written as JSON)
+            return sorted({unflagged(k) for k in kept})
+        return len(kept) if mode == "distinct" else sum(kept.values())
+
+    async def _views(self, metric: Metric, days: Iterable[int], now: datetime) -> dict[int, View]:
+        """What each day's counts are read from; a day without any document has none."""
+        await self._source.id()
+        oldest = await self._oldest.earliest(metric)
+        if oldest is None:
+            return {}
+        first = utc_day_of(oldest)
+        wanted = sorted(d for d in days if d >= first)
+        shut = [d for d in wanted if self._clock.is_closed(d, now)]
+        missing = self._closed.missing(metric, shut)
+        open_days = [d for d in wanted if not self._clock.is_closed(d, now)]
+        opening = None
+        if missing:
+            if open_days:  # the open days' snapshot is read while the closed days are counted, not after
+                opening = asyncio.ensure_future(self._open.views(metric, open_days, now))
+            try:
+                await self._closed.fill(metric, missing)
+            except BaseException:
+                if opening is not None:  # it goes on (what it tracks is kept for the next ask)
+                    opening.add_done_callback(lambda f: f.cancelled() or f.exception())
+                raise
+        kept = self._closed.of(metric)
+        views: dict[int, View] = {d: kept[d] for d in shut}
+        if opening is not None:
+            views.update(await opening)
+        elif open_days:
+            views.update(await self._open.views(metric, open_days, now))
+        return views

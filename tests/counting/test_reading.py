@@ -1,0 +1,233 @@
+"""Reading on made-up days, without a database: every kind of answer, in zones with DST changes and odd offsets,
+equals a recount of the same cells one by one, asked cold and asked again (from what the reader remembers), and
+a kept day that changes is read anew."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from engagement_svc.counting.catalog import ACTIVE_USERS, MESSAGES, Metric
+from engagement_svc.counting.clock import DayClock
+from engagement_svc.counting.kept import ClosedDay, EveryKey, OpenDay
+from engagement_svc.counting.reading import Reader, RunningSums, merged
+from engagement_svc.counting.slots import day_spans, hour_spans
+
+FLAG = "\x1f"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+NOW = datetime(2024, 3, 31, 12, 0, tzinfo=UTC)  # Europe's spring change: the day before is closed, today open
+SLOTS = 96
+ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Asia/Kathmandu", "Australia/Lord_Howe"]
+
+
+def _day(d: date) -> int:
+    return (datetime(d.year, d.month, d.day, tzinfo=UTC) - EPOCH).days
+
+
+class _Rooms:
+    """Room types by id: c, p, d count; l does not; a room missing counts nowhere."""
+
+    generation = 0
+
+    def __init__(self, types: dict[str, str]):
+        self.types = types
+
+    def knows(self, key: str) -> bool:
+        return True
+
+    def kind(self, key: str) -> str | None:
+        rid, _, flag = key.partition(FLAG)
+        kind = self.types.get(rid)
+        return None if kind is None else kind + (FLAG + flag if flag else "")
+
+    async def ensure(self, keys: Iterable[str]) -> None:
+        return None
+
+
+class _Source:
+    db = None
+
+    def __init__(self) -> None:
+        self.params: dict[str, frozenset[str]] = {}
+
+    async def id(self) -> str:
+        return "source"
+
+
+class _Closed:
+    """Kept closed days, all there (nothing to count)."""
+
+    def __init__(self, days: dict[int, ClosedDay]):
+        self.days, self.changes = days, 0
+
+    def of(self, metric: Metric) -> Mapping[int, ClosedDay]:
+        return self.days
+
+    def version(self, metric: Metric) -> int:
+        return self.changes
+
+    def missing(self, metric: Metric, days: Iterable[int]) -> list[int]:
+        return [d for d in days if d not in self.days]
+
+    async def fill(self, metric: Metric, days: list[int]) -> None:
+        raise AssertionError(f"every closed day is kept, yet {days} were asked")
+
+
+class _Open:
+    def __init__(self, days: dict[int, OpenDay]):
+        self.days = days
+
+    async def views(self, metric: Metric, days: list[int], now: datetime) -> dict[int, OpenDay]:
+        return {d: self.days[d] for d in days if d in self.days}
+
+
+class _Oldest:
+    async def earliest(self, metric: Metric) -> datetime:
+        return datetime(2024, 3, 1, tzinfo=UTC)
+
+
+def _cells(rng: random.Random, keys: list[str], n: int, bots: bool = False) -> dict[tuple[str, int], int]:
+    """Room keys: any message may be a bot's (flagged); user keys (`bots`): every seventh user is a bot."""
+    cells: dict[tuple[str, int], int] = {}
+    for _ in range(n):
+        key = rng.choice(keys)
+        if (int(key[1:]) % 7 == 0) if bots else rng.random() < 0.1:
+            key += FLAG + "bot"
+        slot = rng.randrange(SLOTS)
+        cells[(key, slot)] = cells.get((key, slot), 0) + rng.randrange(1, 4)
+    return cells
+
+
+def _world(metric: Metric, seed: int) -> tuple[Reader, dict[int, dict[tuple[str, int], int]], Any, _Closed]:
+    rng = random.Random(seed)
+    keys = [f"k{i}" for i in range(40)]
+    classes: Any = (
+        _Rooms({k: "cpdl"[i % 4] for i, k in enumerate(keys[:-2])}) if metric.keys == "rooms" else EveryKey("user")
+    )
+    first, today = _day(date(2024, 3, 1)), _day(NOW.date())
+    all_cells = {d: _cells(rng, keys, 300, bots=metric.keys == "users") for d in range(first, today + 1)}
+    if metric is ACTIVE_USERS:  # presence: a count of one per key and slot
+        all_cells = {d: dict.fromkeys(c, 1) for d, c in all_cells.items()}
+    closed = _Closed({d: ClosedDay.of_cells(d, c, sum(c.values())) for d, c in all_cells.items() if d < today})
+    open_days = _Open({today: OpenDay(today, all_cells[today])})
+    reader = Reader(
+        cast(Any, _Source()),
+        DayClock(0, now=lambda: NOW),
+        cast(Any, closed),
+        cast(Any, open_days),
+        cast(Any, _Oldest()),
+        lambda m: classes,
+    )
+    return reader, all_cells, classes, closed
+
+
+def _recount(all_cells: dict, classes: Any, counted: tuple[str, ...], lo_s: int, hi_s: int) -> dict[str, int]:
+    """Per key that counts, its sum in [lo_s, hi_s), cell by cell (a slot is 900 s)."""
+    out: dict[str, int] = {}
+    for day, cells in all_cells.items():
+        for (key, slot), n in cells.items():
+            t = (day * SLOTS + slot) * 900
+            if lo_s <= t < hi_s and classes.kind(key) in counted:
+                out[key] = out.get(key, 0) + n
+    return out
+
+
+def _plain(per_key: dict[str, int]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for key, n in per_key.items():
+        plain = key.split(FLAG, 1)[0]
+        out[plain] = out.get(plain, 0) + n
+    return out
+
+
+@pytest.mark.parametrize("zone", ZONES)
+@pytest.mark.parametrize("bots", ["include", "exclude", "only"])
+async def test_sums_and_sums_by_key_equal_a_recount(zone, bots):
+    reader, all_cells, classes, _ = _world(MESSAGES, 1)
+    counted = MESSAGES.counted_for(bots)
+    tz = ZoneInfo(zone)
+    spans = day_spans(tz, date(2024, 3, 2), date(2024, 3, 31))
+    for _ in range(2):  # cold, then from what is remembered
+        sums = await reader.sums(MESSAGES, spans, counted)
+        assert sums == [sum(_recount(all_cells, classes, counted, s.lo_s, s.hi_s).values()) for s in spans]
+        whole = day_spans(tz, date(2024, 3, 2), date(2024, 3, 31))
+        span = type(spans[0])(whole[0].lo_s, whole[-1].hi_s, whole[0].first, whole[-1].end)
+        assert await reader.sums_by_key(MESSAGES, span, counted) == _plain(
+            _recount(all_cells, classes, counted, span.lo_s, span.hi_s)
+        )
+    by_class = await reader.sums_by_class(MESSAGES, spans)
+    for s, got in zip(spans, by_class, strict=True):
+        expected: dict[str, int] = {}
+        for key, n in _recount(
+            all_cells,
+            classes,
+            tuple({classes.kind(k) for k in classes.types} | {classes.kind(k + FLAG + "bot") for k in classes.types}),
+            s.lo_s,
+            s.hi_s,
+        ).items():
+            expected[classes.kind(key)] = expected.get(classes.kind(key), 0) + n
+        assert got == expected
+
+
+@pytest.mark.parametrize("zone", ZONES)
+async def test_distinct_keys_and_key_lists_by_day_and_hour_equal_a_recount(zone):
+    reader, all_cells, classes, _ = _world(ACTIVE_USERS, 2)
+    tz = ZoneInfo(zone)
+    for bots in ("include", "exclude", "only"):
+        counted = ACTIVE_USERS.counted_for(bots)
+        days = day_spans(tz, date(2024, 3, 25), date(2024, 3, 31))
+        hours = [s for day in hour_spans(tz, date(2024, 3, 30), date(2024, 3, 31)) for s in day]
+        for spans in (days, hours, days):
+            expected = [set(_plain(_recount(all_cells, classes, counted, s.lo_s, s.hi_s))) for s in spans]
+            assert await reader.distinct(ACTIVE_USERS, spans, counted) == [len(e) for e in expected]
+            assert await reader.key_lists(ACTIVE_USERS, spans, counted) == [sorted(e) for e in expected]
+    assert reader.cache.hits >= 3  # the days asked again: their series, remembered
+
+
+async def test_a_kept_day_that_changes_is_read_anew_not_from_what_was_remembered():
+    reader, all_cells, classes, closed = _world(MESSAGES, 3)
+    counted = MESSAGES.counted_for("include")
+    spans = day_spans(ZoneInfo("Europe/Berlin"), date(2024, 3, 10), date(2024, 3, 20))
+    before = await reader.sums(MESSAGES, spans, counted)
+    assert await reader.sums(MESSAGES, spans, counted) == before
+    day = _day(date(2024, 3, 15))
+    all_cells[day] = {("k0", 40): 1000}  # k0 is a c room
+    closed.days[day] = ClosedDay.of_cells(day, all_cells[day], 1000)
+    closed.changes += 1
+    after = await reader.sums(MESSAGES, spans, counted)
+    assert after != before
+    assert after == [sum(_recount(all_cells, classes, counted, s.lo_s, s.hi_s).values()) for s in spans]
+
+
+def test_running_sums_answer_runs_in_kept_days_and_leave_the_others():
+    rng = random.Random(4)
+    classes = EveryKey("user")
+    days = {d: ClosedDay.of_cells(d, _cells(rng, ["a", "b", "c"], 50), 50) for d in (100, 101, 103)}  # 102 missing
+    running = RunningSums((0, 0), days, classes, ("user",))
+    spans = [
+        (0, 0, 100 * SLOTS + 5, 101 * SLOTS + 7),  # two kept days
+        (0, 0, 101 * SLOTS + 3, 101 * SLOTS + 4),  # one slot
+        (0, 0, 101 * SLOTS, 103 * SLOTS + 1),  # across the missing day: left
+        (0, 0, 103 * SLOTS, 104 * SLOTS + 1),  # past the open slot: left
+        (0, 0, None, None),  # not a run of slots: left
+    ]
+    results: list[Any] = [None] * len(spans)
+    running.answer(cast(Any, spans), results, open_slot=104 * SLOTS)
+    cells = {(d * SLOTS + s, k): n for d, day in days.items() for (k, s), n in day.cells().items()}
+
+    def recount(first: int, end: int) -> int:
+        return sum(n for (slot, k), n in cells.items() if first <= slot < end and FLAG not in k)
+
+    assert results[:2] == [recount(100 * SLOTS + 5, 101 * SLOTS + 7), recount(101 * SLOTS + 3, 101 * SLOTS + 4)]
+    assert results[2:] == [None, None, None]
+
+
+def test_merged_adds_flagged_keys_under_their_plain_key():
+    assert merged([{"a": 1, "a" + FLAG + "bot": 2}, {"b": 3, "a": 4}]) == {"a": 7, "b": 3}
+    only = {"a": 1}
+    assert merged([only]) is only
