@@ -87,7 +87,8 @@ readme: $(STAMP)
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=2000 $(VENV)/bin/python -m pytest tests/api/test_hostile.py tests/api/test_openapi.py
 
-## Every answer of this checkout against an older revision's, byte for byte (BASELINE=<git revision>).
+## Every answer of this checkout against an older revision's, byte for byte (BASELINE=<git revision>): all nine
+## endpoints, JSON and CSV, each bots choice; COMPARE_ARGS passes options (python -m bench.compare --help).
 compare: $(STAMP)
 	rm -rf .baseline && git worktree prune && git worktree add --detach .baseline $(BASELINE)
 	$(VENV)/bin/python -m bench.compare .baseline; status=$$?; git worktree remove --force .baseline; exit $$status
