@@ -140,8 +140,8 @@ class ClosedDays:
             classes = self._classes(metric)
             await classes.ensure(k for c in kept.values() for k in c.keys)
             # The sums requests read, made here rather than by the next request for all of the job's days at once,
-            # and in a thread: on the event loop each day would hold it for tens of ms on a big server. The days
-            # are not yet seen by anything else. Counted days were given theirs as they were saved.
+            # and in a thread: on the event loop, making a big day's sums would hold up every request meanwhile. The
+            # days are not yet seen by anything else. Counted days were given theirs as they were saved.
             await asyncio.to_thread(_prepared, list(kept.values()), classes, metric)
             self._days[metric.name].update(kept)
             self._days[metric.name].update(counted)

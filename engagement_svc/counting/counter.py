@@ -109,10 +109,10 @@ def _interval_pipeline(metric: Metric, days: Iterable[int], params: rules.Params
     hi = {"$min": [{"$ceil": {"$divide": ["$t1", SLOT_MS]}}, end]}
     day_of = {"$floor": {"$divide": ["$lo", SLOTS_PER_DAY]}}
     last_day = {"$floor": {"$divide": [{"$subtract": ["$hi", 1]}, SLOTS_PER_DAY]}}
-    # The rule is a `$match` (a day of an interval metric keeps no count of all its documents) and the key the
-    # plain key when the flag is the key's (`Metric.flag_param`): for 36 days of sessions at 20M messages the
-    # pipeline took 2.8 s instead of 3.5 s (whose `$project` tested every session against 500 bot ids and
-    # evaluated the rule as an expression); the raw aggregation of the same answer takes 2.2 s.
+    # The rule is a `$match` (a day of an interval metric keeps no count of all its documents, so those that do not
+    # count are dropped before any stage) and the key the plain key when the flag is the key's (`Metric.flag_param`):
+    # Python flags each counted key once a day, rather than a `$project` testing every document against the
+    # parameter's values and evaluating the rule as an expression.
     t0, end_ms, bound = _interval_times(metric)
     dated = {metric.time_field: {"$type": "date"}}
     stages: list[dict] = [
@@ -134,8 +134,8 @@ def _interval_pipeline(metric: Metric, days: Iterable[int], params: rules.Params
     if len(runs) > 1:
         stages.append({"$match": {"$or": [{"d": {"$gte": a, "$lt": b}} for a, b in runs]}})
     # Per day, each run cut at the day's edges and packed as one number, first * RUN_BASE + end (both within the
-    # day): one array per key, not two of absolute slots. Building 36 days of sessions from two arrays of absolute
-    # slots took 1.8 s of Python at 20M messages, on the request's path.
+    # day): one array per key, not two of absolute slots, so that Python, on the request's path, only looks each
+    # run's bytes up (`_PAIRS`) rather than cutting and spreading absolute slots.
     base = {"$multiply": ["$d", SLOTS_PER_DAY]}
     packed = {
         "$add": [
@@ -178,9 +178,9 @@ def pipeline(metric: Metric, days: Iterable[int], params: rules.Params = rules.N
 
 def built_day(day: int, doc: Mapping, flag: Callable[[str], str] | None = None) -> ClosedDay:
     """One day of the pipeline's output as a ClosedDay, straight from its arrays: their entries ordered by key
-    (a sort of strings), then a few operations each. A dict of (key, slot) cells sorted as tuples took 6 s of a
-    21 s cold request at 20M messages; a `$sort` in the pipeline instead cost MongoDB 5 s for 14 days. `flag`:
-    what makes the kept key of a counted plain key (`Metric.key_flagger`)."""
+    (a sort of strings), then a few operations each: no (key, slot) tuple is made per cell, and no `$sort` is in
+    the pipeline (MongoDB would sort every entry of the range at once; sorting here is per day). `flag`: what
+    makes the kept key of a counted plain key (`Metric.key_flagger`)."""
     k = doc["k"]
     if flag is not None:
         k = [flag(key) if isinstance(key, str) else key for key in k]
@@ -240,9 +240,9 @@ async def count_days(
     see Engine.heavy_reads)."""
     if not days:
         return {}
-    # A day per batch (one document each), taken as raw BSON and decoded and built in a thread: built on the event
-    # loop, one day of messages at 20M held it for 65 ms on average (up to 110 ms) while mongod had the other core,
-    # and a request that came then waited for it. A thread gives the loop its turn every few milliseconds.
+    # A day per batch (one document each), taken as raw BSON and decoded and built in a thread: decoding and building
+    # a big day is CPU work that, on the event loop, a request arriving meanwhile would wait for. A thread gives the
+    # loop its turn every few milliseconds.
     cursor = await db[metric.collection].aggregate_raw_batches(
         pipeline(metric, days, params), allowDiskUse=True, session=session, batchSize=1
     )

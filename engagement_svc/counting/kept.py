@@ -73,7 +73,7 @@ Counts = array | memoryview  # per (key, slot) cell; a memoryview: all ones, see
 
 def _narrow(counts: Counts) -> Counts:
     """Counts that all fit a byte kept as bytes (a quarter of the memory); counts that are all 1 (presence: every
-    day of sessions) kept as a view of one shared run of ones, no memory of their own (39 MB at 20M messages)."""
+    day of sessions) kept as a view of one shared run of ones, no memory of their own."""
     if isinstance(counts, memoryview):
         return counts
     if counts.typecode != "B" and (not counts or max(counts) <= 0xFF):
@@ -84,8 +84,8 @@ def _narrow(counts: Counts) -> Counts:
 
 
 def _narrow_starts(starts: array) -> array:
-    """Where each key's entries begin, as 16-bit numbers when the last fits (a day of messages at 20M messages:
-    about 14,000 entries), else 32-bit."""
+    """Where each key's entries begin, as 16-bit numbers when the last fits (a day of at most 65,535 entries:
+    half the memory), else 32-bit."""
     if starts.typecode != "H" and (not starts or starts[-1] <= 0xFFFF):
         return array("H", starts)
     return starts
@@ -101,7 +101,7 @@ def ones(n: int) -> memoryview:
     return memoryview(_ONES[0])[:n]
 
 
-Prefix = array  # of 64-bit ints: SLOTS_PER_DAY + 1 running sums (776 bytes; a list of ints took 2-3 KB)
+Prefix = array  # of 64-bit ints: SLOTS_PER_DAY + 1 running sums (776 bytes; a list adds an int object per sum)
 
 
 def _prefix(slots: list[int]) -> Prefix:
@@ -275,9 +275,9 @@ class ClosedDay:
 
 class PresenceDay(ClosedDay):
     """A closed day whose every count is 1 (a day of sessions: a user is present in a slot or not), kept as each
-    key's runs of slots, two bytes (first, end) a run, not a byte per slot: at 20M messages two years of sessions
-    named 3.4 million user-days in 38.8 MB of slots, and need about a fifth of that as runs. `starts[i]`: key i's
-    first run; its runs are sorted, apart and not adjacent. `slots` and `counts` are not kept."""
+    key's runs of slots, two bytes (first, end) a run, not a byte per slot: a session covers consecutive slots, so
+    a user's day is a few runs. `starts[i]`: key i's first run; its runs are sorted, apart and not adjacent.
+    `slots` and `counts` are not kept."""
 
     __slots__ = ("runs",)
     runs: bytes
@@ -368,7 +368,7 @@ class OpenDay:
     def __init__(self, day: int, cells: Mapping[tuple[str, int], int]):
         self.day = day
         self.cells: dict[str, dict[int, int]] = {}
-        # Per slot, its keys, each once (a list: a set per slot took 8 MB for a day of sessions at 20M messages).
+        # Per slot, its keys, each once: a list, smaller than a set, as `add` appends a key at its first count there.
         self.by_slot: list[list[str]] = [[] for _ in range(SLOTS_PER_DAY)]
         self.ongoing: dict[str, tuple[int, int]] = {}  # key -> (first slot, bound slot) of its open intervals
         for (key, slot), n in cells.items():

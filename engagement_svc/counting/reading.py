@@ -30,7 +30,7 @@ Mode = Literal["sum", "class", "key", "distinct", "keys"]
 YIELD_SPANS = 8  # distinct users of this many spans computed between two turns of the event loop
 READ_CACHE_BYTES = 96 * 2**20  # remembered sums, key sums and key sets of closed spans, about
 READ_CACHE_ENTRIES = 200_000
-SLOT_INDEX_BYTES = 8 * 2**20  # closed days' per-slot indexes kept at once, about (a year of users by hour: 40 MB)
+SLOT_INDEX_BYTES = 8 * 2**20  # closed days' per-slot indexes kept, about (a year by hour would keep every day's)
 # About the bytes one remembered thing holds: a sum; and per key of a per-key sum, a key set, a series' entry.
 SUM_BYTES, PER_KEY_BYTES, PER_SET_KEY_BYTES, PER_SERIES_ENTRY_BYTES, ENTRY_BYTES = 150, 80, 70, 50, 100
 

@@ -185,7 +185,7 @@ class StateStore:
             await self._save(source, metric, days[i : i + SAVE_BATCH_DAYS])
 
     async def _save(self, source: str, metric: Metric, days: list[ClosedDay]) -> None:
-        # Encoded in a thread: two days of a big server's messages took the event loop up to 70 ms.
+        # Encoded in a thread: encoding a big server's days is CPU work that would hold the event loop, and requests.
         ops = await asyncio.to_thread(_replacements, source, metric, days, datetime.now(UTC))
         with self._tolerant("write"):
             await self.collection.bulk_write(ops, ordered=False)

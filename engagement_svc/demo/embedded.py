@@ -69,7 +69,7 @@ def _die_with_parent() -> None:
 # Removes a temporary data folder once its owner has gone (the pipe on its stdin closes: stop() closed it, or the
 # owner died, even by kill -9) and no mongod uses the folder any more (mongod holds an flock on mongod.lock for
 # as long as it runs; it gets SIGTERM when its parent dies, see _die_with_parent). Without it, a demo or a test
-# run killed outright left its mongod's folder behind: some 300 MB in the temp directory each time.
+# run killed outright left its mongod's whole data folder behind in the temp directory, each time.
 # The standard library only, so that it starts fast and finds nothing missing, whatever sys.path the owner had.
 REAPER = """
 import fcntl, os, shutil, sys
