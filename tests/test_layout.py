@@ -24,6 +24,7 @@ LAYERS = [
             "mongo_waits",
             "tasks",
             "memory",
+            "bounded_cache",
             "__init__",
         ],
     ),

@@ -73,7 +73,7 @@ Counts = array | memoryview  # per (key, slot) cell; a memoryview: all ones, see
 
 def _narrow(counts: Counts) -> Counts:
     """Counts that all fit a byte kept as bytes (a quarter of the memory); counts that are all 1 (presence: every
-    day of sessions) kept as a view of one shared run of ones, no memory of their own."""
+    day of sessions) marked as a view of ones (see `ones`)."""
     if isinstance(counts, memoryview):
         return counts
     if counts.typecode != "B" and (not counts or max(counts) <= 0xFF):
@@ -91,14 +91,10 @@ def _narrow_starts(starts: array) -> array:
     return starts
 
 
-_ONES = [b""]  # the one shared run of ones, grown as needed (a view keeps the run it was made from)
-
-
 def ones(n: int) -> memoryview:
-    """n counts of 1 (every cell of a day of presence), as a view of the shared run."""
-    if len(_ONES[0]) < n:
-        _ONES[0] = b"\x01" * max(n, 2 * len(_ONES[0]), 1 << 16)
-    return memoryview(_ONES[0])[:n]
+    """n counts of 1 (every cell of a day of presence). Such a day becomes a PresenceDay, which keeps no counts:
+    this run lives only while the day is made."""
+    return memoryview(b"\x01" * n)
 
 
 Prefix = array  # of 64-bit ints: SLOTS_PER_DAY + 1 running sums (776 bytes; a list adds an int object per sum)

@@ -63,7 +63,7 @@ async def test_a_cold_year_is_refused_at_once_then_answered_and_everything_is_ba
     }
     expected = sum(first_open - utc_day_of(t) for t in oldest.values())  # no sessions here
     assert progress == {"days_counted": expected, "days_left": 0, "seconds_left": 0}
-    engine._earliest.clear()  # the 10-minute refresh drops the oldest times: the progress stays as it is
+    await engine.corrections.refresh()  # the 10-minute refresh drops the oldest times: the progress stays as it is
     assert (await readiness(client))["backfill"] == progress
     text = await (await client.get("/metrics")).text()
     assert f"engagement_svc_backfill_days_counted {float(expected)}" in text
