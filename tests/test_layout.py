@@ -25,6 +25,7 @@ LAYERS = [
             "tasks",
             "memory",
             "bounded_cache",
+            "mongo_types",
             "__init__",
         ],
     ),
