@@ -6,11 +6,11 @@ bounded: the route's pattern (never the raw path), the status code, MongoDB's co
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from pymongo import monitoring
 
 from engagement_svc.mongo_errors import command_succeeded
@@ -134,10 +134,10 @@ class _FiguresCollector:
     def __init__(self, figures: Callable[[], Mapping[str, Any]]):
         self.figures = figures
 
-    def describe(self):
+    def describe(self) -> list[Metric]:
         return []  # read at scrape time only: the service may not have started yet
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         figures = self.figures()
         for name, text in COUNTERS.items():
             counter = CounterMetricFamily(name, text)

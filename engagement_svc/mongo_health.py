@@ -20,6 +20,7 @@ from pymongo import monitoring
 from pymongo.errors import NetworkTimeout, PyMongoError
 
 from engagement_svc.mongo_errors import AUTHENTICATION_FAILED
+from engagement_svc.mongo_types import Client
 
 log = logging.getLogger("engagement_svc")
 PROBE_EVERY_S = 1  # whole seconds: also the Retry-After of a known-down 503
@@ -95,7 +96,7 @@ class DatabaseHealth(monitoring.ServerHeartbeatListener, monitoring.TopologyList
     def closed(self, event: monitoring.TopologyClosedEvent) -> None:
         pass
 
-    async def probe_while_down(self, client: pymongo.AsyncMongoClient) -> None:
+    async def probe_while_down(self, client: Client) -> None:
         """Runs as long as the client: while down, a ping a second (see the module's docstring)."""
         while True:
             await self._went_down.wait()

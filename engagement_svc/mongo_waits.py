@@ -18,13 +18,19 @@ from __future__ import annotations
 import asyncio
 import importlib
 import sys
-from typing import Any
+from typing import Protocol
 
 # The PyMongo modules that imported the wait by name (replacing it in pymongo.lock alone would not reach them).
 USERS = ("pymongo.asynchronous.topology", "pymongo.asynchronous.pool")
 
 
-async def cond_wait(condition: Any, seconds: float | None) -> bool:
+class Condition(Protocol):
+    """What `cond_wait` needs of a condition: PyMongo's own on 3.11 (pymongo._asyncio_lock), asyncio's later."""
+
+    async def wait(self) -> bool: ...
+
+
+async def cond_wait(condition: Condition, seconds: float | None) -> bool:
     """Wait on `condition` (its lock held) until notified (True) or `seconds` pass (False), in the calling task:
     a cancellation ends the wait only once the lock is held again, as the caller expects. PyMongo passes both
     positionally."""

@@ -6,15 +6,17 @@ import asyncio
 import contextvars
 import logging
 from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 from pymongo.errors import PyMongoError
 
 from engagement_svc.logs import origin
 
 log = logging.getLogger("engagement_svc.tasks")
+T = TypeVar("T")
 
 
-def report_failure(task: asyncio.Task) -> None:
+def report_failure(task: asyncio.Task[object]) -> None:
     """A background task that dies of a bug says so in the log (its type and where), instead of vanishing."""
     exc = None if task.cancelled() else task.exception()
     if exc is None or isinstance(exc, (PyMongoError, TimeoutError)):
@@ -25,7 +27,7 @@ def report_failure(task: asyncio.Task) -> None:
         log.error("background work %s failed: %s (raised at %s)", task.get_name(), type(exc).__name__, origin(exc))
 
 
-def background(coro: Coroutine, name: str = "") -> asyncio.Task:
+def background(coro: Coroutine[Any, Any, T], name: str = "") -> asyncio.Task[T]:
     """A task outside the caller's context: no request deadline applies to it, and it outlives the request."""
     task = asyncio.get_running_loop().create_task(coro, context=contextvars.Context(), name=name or None)
     task.add_done_callback(report_failure)
