@@ -18,10 +18,11 @@ import math
 from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from bson import Timestamp
 
+from engagement_svc.mongo_types import Database, Document
 from engagement_svc.rocketchat.changes import ChangeStreams, Watcher
 from engagement_svc.rocketchat.workspace import BYPASS_RATE_LIMIT, LOGIN_EXPIRATION, PERMISSION, Workspace
 
@@ -58,7 +59,7 @@ def credential(headers: Mapping[str, str], name: str) -> str | None:
 _WARNED: set[str] = set()  # warnings given once per process
 
 
-def login_expiration_days(value: Any) -> float | None:
+def login_expiration_days(value: object) -> float | None:
     """The Accounts_LoginExpiration setting as Rocket.Chat reads it: a positive number of days, else 90; None
     (no expiry) for a value too large for any date (1e9, "Infinity"), which is what Meteor makes of it."""
     if isinstance(value, str):
@@ -76,7 +77,7 @@ def login_expiration_days(value: Any) -> float | None:
     return float(value)
 
 
-def token_is_valid(login_token: dict, now: datetime, expiration_days: float | None) -> bool:
+def token_is_valid(login_token: Document, now: datetime, expiration_days: float | None) -> bool:
     """Personal access tokens never expire; login tokens do, `expiration_days` after `when` (None: never)."""
     if login_token.get("type") == "personalAccessToken":
         return True
@@ -102,14 +103,14 @@ class UserLookups:
 
     def __init__(self, watcher: Watcher | None):
         self._watcher = watcher
-        self._found: OrderedDict[tuple[str, str], dict | None] = OrderedDict()
+        self._found: OrderedDict[tuple[str, str], Document | None] = OrderedDict()
         self._tokens: dict[str, set[str]] = {}  # user id -> the hashed tokens remembered for it
         self._events = 0  # users events seen: a lookup that overlapped one is not remembered
         self.stats = {"lookups": 0, "remembered": 0}
         if watcher is not None:
             watcher.listen(self, None)
 
-    async def find(self, db, user_id: str, hashed: str) -> dict | None:
+    async def find(self, db: Database, user_id: str, hashed: str) -> Document | None:
         key = (user_id, hashed)
         watching = self._watcher is not None and self._watcher.healthy
         if not watching and self._found:
@@ -134,19 +135,20 @@ class UserLookups:
                     del self._tokens[old_user]
         return user
 
-    def _forget(self, user_id: Any) -> None:
+    def _forget(self, user_id: object) -> None:
         self._events += 1
-        for hashed in self._tokens.pop(user_id, ()) if isinstance(user_id, str) else ():
-            self._found.pop((user_id, hashed), None)
+        if isinstance(user_id, str):  # an id Rocket.Chat made (a user's is text); any other remembers nothing
+            for hashed in self._tokens.pop(user_id, ()):
+                self._found.pop((user_id, hashed), None)
 
     # the users change stream's listener
-    def inserted(self, doc: dict, cluster_time: Timestamp) -> None:
+    def inserted(self, doc: Document, cluster_time: Timestamp) -> None:
         self._forget(doc.get("_id"))
 
-    async def changed(self, doc_id: Any) -> None:
+    async def changed(self, doc_id: object) -> None:
         self._forget(doc_id)
 
-    def deleted(self, doc_id: Any) -> None:
+    def deleted(self, doc_id: object) -> None:
         self._forget(doc_id)
 
     def reset(self) -> None:
@@ -166,7 +168,7 @@ def user_lookups(streams: ChangeStreams | None) -> UserLookups:
 
 
 async def authorize(
-    db,
+    db: Database,
     headers: Mapping[str, str],
     workspace: Workspace | None = None,
     lookups: UserLookups | None = None,

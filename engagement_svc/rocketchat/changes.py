@@ -19,12 +19,13 @@ import logging
 import time
 from collections import deque
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Protocol, cast
 
 from bson import Timestamp
 from pymongo.errors import OperationFailure, PyMongoError
 
 from engagement_svc.mongo_errors import database_problem
+from engagement_svc.mongo_types import Database, Document, Pipeline, ResumeToken
 from engagement_svc.tasks import background, cancelled
 
 log = logging.getLogger("engagement_svc.changes")
@@ -38,11 +39,12 @@ CHECKPOINT_S = 1.0  # a stream's position is saved at most this often
 
 
 class Listener(Protocol):
-    def inserted(self, doc: dict, cluster_time: Timestamp) -> None: ...
+    def inserted(self, doc: Document, cluster_time: Timestamp) -> None: ...
 
-    async def changed(self, doc_id: Any) -> None: ...  # an update or replace touched a watched field
+    # An update or replace touched a watched field. A document's id is any BSON value (Rocket.Chat's are text).
+    async def changed(self, doc_id: object) -> None: ...
 
-    def deleted(self, doc_id: Any) -> None: ...
+    def deleted(self, doc_id: object) -> None: ...
 
     def reset(self) -> None: ...  # the stream (re)started without history, or the collection went away
 
@@ -54,14 +56,14 @@ class Listener(Protocol):
 class Checkpoint(Protocol):
     """Where a stream's position is kept across restarts."""
 
-    async def load(self) -> Any: ...  # the saved resume token, or None
+    async def load(self) -> ResumeToken | None: ...  # the saved resume token, or None
 
-    async def save(self, token: Any) -> None: ...  # every event up to `token` has been applied
+    async def save(self, token: ResumeToken) -> None: ...  # every event up to `token` has been applied
 
 
-def event_filter(fields: set[str] | None, projected: set[str]) -> list[dict]:
+def event_filter(fields: set[str] | None, projected: set[str]) -> Pipeline:
     """Inserts, deletions and stream ends always; updates that touch one of `fields` (any update if None)."""
-    updates: dict = {"operationType": "update"}
+    updates: Document = {"operationType": "update"}
     if fields is not None:
         watched = sorted(fields)
         updates["$or"] = [
@@ -89,19 +91,19 @@ def touches(touched: list[str] | None, fields: set[str] | None) -> bool:
     return any(t == f or t.startswith(f + ".") or f.startswith(t + ".") for t in touched for f in fields)
 
 
-async def operation_time(db) -> Timestamp:
+async def operation_time(db: Database) -> Timestamp:
     """The server's latest operation time. A replica set member sends it with every reply, but not always just
     after it restarts (seen under auth): then ask again, briefly."""
     for _ in range(20):
         reply = await db.command("ping")
         if "operationTime" in reply:
-            return reply["operationTime"]
+            return cast(Timestamp, reply["operationTime"])  # a reply's field, typed Any: always a BSON timestamp
         await asyncio.sleep(0.1)
     raise OperationFailure("the server reports no operationTime (change streams need a replica set)")
 
 
 class Watcher:
-    def __init__(self, db, collection: str):
+    def __init__(self, db: Database, collection: str):
         self.db = db
         self.collection = collection
         self.listeners: list[Listener] = []
@@ -111,15 +113,15 @@ class Watcher:
         self._open = False
         self._alive_at = 0.0
         self.events = 0
-        self.recent: deque[tuple[Timestamp, dict, float]] = deque()
+        self.recent: deque[tuple[Timestamp, Document, float]] = deque()
         self.dropped_up_to: Timestamp | None = None  # the newest insert no longer replayable
-        self._resume_token = None
+        self._resume_token: ResumeToken | None = None
         self._started = False
         self.checkpoint: Checkpoint | None = None
         self._settled = asyncio.Event()  # the saved position is read, and what it missed replayed
         self._catch_up_to: Timestamp | None = None
         self._task_started = False
-        self._saved_token = None
+        self._saved_token: ResumeToken | None = None
         self._saved_at = 0.0
         self.history_losses = 0
         self.stopping = False  # PyMongo's change stream resumes after a cancelled getMore; this ends the loop
@@ -167,7 +169,6 @@ class Watcher:
         self._open = False
 
     async def _watch(self) -> None:
-        options: dict = {"max_await_time_ms": 250}
         first = not self._started
         if first and self._resume_token is None and self.checkpoint is not None:
             self._resume_token = self._saved_token = await self.checkpoint.load()
@@ -177,16 +178,17 @@ class Watcher:
         if self._catch_up_to is None:
             self._settled.set()  # nothing to replay
         self._started = True
-        if self._resume_token is not None:
-            options["resume_after"] = self._resume_token
-        else:
+        start_at: Timestamp | None = None  # with a resume token, none: the token is where the stream resumes
+        if self._resume_token is None:
             if not first:
                 for listener in self.listeners:
                     listener.reset()  # a restart without history: what happened meanwhile is unknown
-            options["start_at_operation_time"] = await operation_time(self.db)
+            start_at = await operation_time(self.db)
         try:
             pipeline = event_filter(self._fields, self._projected)
-            stream = await self.db[self.collection].watch(pipeline, **options)
+            stream = await self.db[self.collection].watch(
+                pipeline, max_await_time_ms=250, resume_after=self._resume_token, start_at_operation_time=start_at
+            )
         except PyMongoError as exc:
             if self._resume_token is not None and getattr(exc, "code", None) in HISTORY_LOST:
                 log.warning("change stream history on %s lost (the oplog no longer has its position)", self.collection)
@@ -249,7 +251,7 @@ class Watcher:
         await self.checkpoint.save(token)
         self._saved_token = token
 
-    async def _apply(self, event: dict) -> bool:
+    async def _apply(self, event: Document) -> bool:
         """Apply one event; False when the collection itself went away (the stream must start afresh)."""
         kind = event["operationType"]
         if kind == "insert":
@@ -271,13 +273,13 @@ class Watcher:
             return False
         return True
 
-    def _remember(self, ct: Timestamp, doc: dict) -> None:
+    def _remember(self, ct: Timestamp, doc: Document) -> None:
         now = time.monotonic()
         self.recent.append((ct, doc, now))
         while self.recent and (len(self.recent) > RECENT_MAX or now - self.recent[0][2] > RECENT_SECONDS):
             self.dropped_up_to = self.recent.popleft()[0]
 
-    def replay_after(self, since: Timestamp) -> list[dict] | None:
+    def replay_after(self, since: Timestamp) -> list[Document] | None:
         """The inserts processed after cluster time `since`, or None if the log no longer reaches back to it."""
         if self.dropped_up_to is not None and self.dropped_up_to > since:
             return None
@@ -287,10 +289,10 @@ class Watcher:
 class ChangeStreams:
     """The service's change streams, one per collection, made on first use and run together."""
 
-    def __init__(self, db):
+    def __init__(self, db: Database):
         self.db = db
         self.watchers: dict[str, Watcher] = {}
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
 
     def on(self, collection: str) -> Watcher:
         if collection not in self.watchers:
@@ -304,7 +306,7 @@ class ChangeStreams:
     def start(self) -> None:
         self._tasks = [background(w.run(), f"watch {c}") for c, w in self.watchers.items()]
 
-    def stop(self) -> list[asyncio.Task]:
+    def stop(self) -> list[asyncio.Task[None]]:
         """Every stream ends at its next turn; the tasks are returned, to be cancelled once the client is closed."""
         for watcher in self.watchers.values():
             watcher.stopping = True

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import NamedTuple
 
 # Windows kept at most. Keys come from real client addresses (or a trusted proxy's X-Forwarded-For), so this is
@@ -38,11 +39,26 @@ class Verdict(NamedTuple):
         )
 
 
+class _Window:
+    """One key's window: when it ends (monotonic) and the calls made in it."""
+
+    __slots__ = ("calls", "end")
+
+    def __init__(self, end: float) -> None:
+        self.end = end
+        self.calls = 0
+
+
 class RateLimiter:
-    def __init__(self, clock=time.monotonic, wall=time.time, max_windows: int = MAX_WINDOWS):
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        max_windows: int = MAX_WINDOWS,
+    ):
         self._clock, self._wall = clock, wall
         self._max_windows = max_windows
-        self._windows: dict[tuple[str, str, str], list] = {}  # key -> [window end (monotonic), calls made]
+        self._windows: dict[tuple[str, str, str], _Window] = {}  # (route, method, address) -> its window
         self._next_prune = 0.0
 
     def __len__(self) -> int:
@@ -56,14 +72,14 @@ class RateLimiter:
             self._prune(now, seconds)
         key = (route, method, address)
         window = self._windows.get(key)
-        if window is None or window[0] <= now:
-            window = self._windows[key] = [now + seconds, 0]
-        window[1] += 1
-        left = window[0] - now
+        if window is None or window.end <= now:
+            window = self._windows[key] = _Window(now + seconds)
+        window.calls += 1
+        left = window.end - now
         return Verdict(
-            window[1] <= calls,
+            window.calls <= calls,
             calls,
-            max(calls - window[1], 0),
+            max(calls - window.calls, 0),
             int((self._wall() + left) * 1000),
             max(math.ceil(left), 1),
         )
@@ -71,7 +87,7 @@ class RateLimiter:
     def _prune(self, now: float, seconds: float) -> None:
         """Forget ended windows (at most once per window length); at the bound, the oldest down to 90% of it, so
         that a flood pays for a prune once per tenth of the bound, not per call."""
-        self._windows = {k: w for k, w in self._windows.items() if w[0] > now}
+        self._windows = {k: w for k, w in self._windows.items() if w.end > now}
         excess = len(self._windows) - self._max_windows * 9 // 10
         if excess > 0:
             for key in list(self._windows)[:excess]:  # insertion order: the windows begun first

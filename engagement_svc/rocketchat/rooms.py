@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable
 
+from engagement_svc.mongo_types import Database, Document
+
 BATCH = 10_000
 FLAG = "\x1f"  # a flagged key (a room's bot messages) is the room id, FLAG and the flag's name: see counting.catalog
 
@@ -16,7 +18,7 @@ class RoomTypes:
     when to be recomputed.
     """
 
-    def __init__(self, db):
+    def __init__(self, db: Database):
         self._db = db
         self._types: dict[str, str | None] = {}
         self._lock = asyncio.Lock()
@@ -65,7 +67,7 @@ class RoomTypes:
     def __len__(self) -> int:
         return len(self._types)
 
-    async def documents(self, rids: list[str]) -> dict[str, dict]:
+    async def documents(self, rids: list[str]) -> dict[str, Document]:
         """The rooms' documents (the fields the dashboard shows), by id; a room that no longer exists is absent."""
         return await room_documents(self._db, rids)
 
@@ -90,9 +92,9 @@ ROOM_FIELDS = {"name": 1, "fname": 1, "t": 1, "ts": 1, "_updatedAt": 1, "usernam
 DOCUMENT_BATCH = 1000
 
 
-async def room_documents(db, rids: list[str]) -> dict[str, dict]:
+async def room_documents(db: Database, rids: list[str]) -> dict[str, Document]:
     """The rooms' documents (the fields the dashboard shows), by id; a room that no longer exists is absent."""
-    found: dict[str, dict] = {}
+    found: dict[str, Document] = {}
     for i in range(0, len(rids), DOCUMENT_BATCH):
         async for doc in db.rocketchat_room.find({"_id": {"$in": rids[i : i + DOCUMENT_BATCH]}}, ROOM_FIELDS):
             found[doc["_id"]] = doc

@@ -12,10 +12,12 @@ import asyncio
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import pymongo
 from pymongo.errors import PyMongoError
+
+from engagement_svc.mongo_types import Database, Document
 
 LOGIN_EXPIRATION = "Accounts_LoginExpiration"
 CORS_ENABLED = "API_Enable_CORS"
@@ -35,8 +37,8 @@ MAX_LIMIT_MS = 86_400_000  # a window longer than a day is taken as a day: windo
 class Snapshot(NamedTuple):
     """Setting values by id (an absent setting is absent) and permission documents by name."""
 
-    settings: dict[str, Any]
-    permissions: dict[str, dict]
+    settings: dict[str, object]  # a setting's value: whatever Rocket.Chat stored, read as Rocket.Chat reads it
+    permissions: dict[str, Document]
 
 
 EMPTY = Snapshot({}, {})
@@ -70,7 +72,7 @@ def cors(snapshot: Snapshot) -> Cors:
     return Cors(enabled, False, frozenset(o.strip().lower() for o in text.split(",") if o.strip()))
 
 
-def _positive_whole(value: Any, most: int) -> int | None:
+def _positive_whole(value: object, most: int) -> int | None:
     """A positive whole number from a setting's value (Rocket.Chat stores ints, sometimes as text), else None."""
     if isinstance(value, str):
         try:
@@ -107,21 +109,21 @@ class Workspace:
         self._read_limit_s = read_limit_s
         self._value: Snapshot | None = None
         self._read_at = 0.0
-        self._pending: asyncio.Future | None = None
+        self._pending: asyncio.Future[Snapshot] | None = None
 
     @property
     def last(self) -> Snapshot:
         """What was read last (empty before the first read)."""
         return self._value or EMPTY
 
-    async def get(self, db) -> Snapshot:
+    async def get(self, db: Database) -> Snapshot:
         """The current values: read again when older than a second (one read in flight, shared); raises what
         the read raises."""
         if self._value is not None and self._fresh():
             return self._value
         return await asyncio.shield(self._start_read(db))
 
-    async def current(self, db, seconds: float) -> Snapshot:
+    async def current(self, db: Database, seconds: float) -> Snapshot:
         """Without waiting on the database when anything was read before: the last values, a new read started
         when they are older than a second. Before any, `get` within `seconds` (0: not at all), else the defaults
         (empty)."""
@@ -138,14 +140,14 @@ class Workspace:
     def _fresh(self) -> bool:
         return time.monotonic() - self._read_at < self.TTL_S
 
-    def _start_read(self, db) -> asyncio.Future:
+    def _start_read(self, db: Database) -> asyncio.Future[Snapshot]:
         if self._pending is None:
             self._pending = asyncio.ensure_future(self._read(db, self._read_limit_s))
             self._pending.add_done_callback(self._read_done)
         return self._pending
 
     @staticmethod
-    async def _read(db, limit_s: float) -> Snapshot:
+    async def _read(db: Database, limit_s: float) -> Snapshot:
         with pymongo.timeout(limit_s):
             settings, permissions = await asyncio.gather(
                 db.rocketchat_settings.find({"_id": {"$in": list(SETTING_IDS)}}, {"value": 1}).to_list(),
@@ -155,7 +157,7 @@ class Workspace:
             )
         return Snapshot({s["_id"]: s.get("value") for s in settings}, {p["_id"]: p for p in permissions})
 
-    def _read_done(self, future: asyncio.Future) -> None:
+    def _read_done(self, future: asyncio.Future[Snapshot]) -> None:
         self._pending = None
         if not future.cancelled() and future.exception() is None:  # a failed read keeps the last values
             self._value, self._read_at = future.result(), time.monotonic()
