@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engagement_svc.counting import rules
+from engagement_svc.mongo_types import Document
+from engagement_svc.rocketchat import rooms
 from engagement_svc.rocketchat.documents import (
     AUTHOR_FIELD,
     BOT_FIELD,
@@ -36,8 +38,8 @@ from engagement_svc.rocketchat.documents import (
     SESSION_USER,
     USER_COUNTED,
 )
-from engagement_svc.rocketchat.rooms import FLAG  # cannot occur in an id: "GENERAL\x1fbot", GENERAL's bot messages
 
+FLAG = rooms.FLAG  # cannot occur in an id: "GENERAL\x1fbot", GENERAL's bot messages (defined here for reports)
 BOTS_CHOICES = ("include", "exclude", "only")
 BOT_AUTHORS = rules.Param("bots")  # the ids of the users BOT_USER finds, read when counting
 BOT_MESSAGE = {"$or": [{BOT_FIELD: {"$exists": True}}, {AUTHOR_FIELD: {"$in": BOT_AUTHORS}}]}
@@ -86,7 +88,7 @@ class Metric:
     def uses_params(self) -> bool:
         return rules.uses_params(self.rule) or (self.flag is not None and rules.uses_params(self.flag[1]))
 
-    def key_expression(self, params: rules.Params) -> Any:
+    def key_expression(self, params: rules.Params) -> str | Document:
         """The key a document is kept under, as an aggregation expression."""
         plain = "$" + self.key_field
         if self.flag is None:
@@ -102,11 +104,15 @@ class Metric:
         if self.flag is None or len(self.flag[1]) != 1:
             return None
         condition = self.flag[1].get(self.key_field)
-        if isinstance(condition, Mapping) and len(condition) == 1 and isinstance(condition.get("$in"), rules.Param):
-            return condition["$in"].name
+        if (
+            isinstance(condition, Mapping)
+            and len(condition) == 1
+            and isinstance(arg := condition.get("$in"), rules.Param)
+        ):
+            return arg.name
         return None
 
-    def counting_key(self, params: rules.Params) -> Any:
+    def counting_key(self, params: rules.Params) -> str | Document:
         """The key a counting aggregation groups by: the plain key when `flag_param` is set, else the kept key."""
         return "$" + self.key_field if self.flag_param is not None else self.key_expression(params)
 

@@ -21,7 +21,7 @@ import sys
 from array import array
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
 from engagement_svc.counting.slots import SLOTS_PER_DAY, slot_of
 from engagement_svc.rocketchat.rooms import FLAG
@@ -68,7 +68,9 @@ def _shared(keys: Iterable[str]) -> tuple[str, ...]:
     return tuple(sys.intern(key) for key in keys)
 
 
-Counts = array | memoryview  # per (key, slot) cell; a memoryview: all ones, see ones
+# Per (key, slot) cell; a memoryview: all ones, see ones. (Quoted: `array[int]` is not subscriptable at run time
+# before Python 3.12.)
+Counts: TypeAlias = "array[int] | memoryview"
 
 
 def _narrow(counts: Counts) -> Counts:
@@ -83,7 +85,7 @@ def _narrow(counts: Counts) -> Counts:
     return counts
 
 
-def _narrow_starts(starts: array) -> array:
+def _narrow_starts(starts: array[int]) -> array[int]:
     """Where each key's entries begin, as 16-bit numbers when the last fits (a day of at most 65,535 entries:
     half the memory), else 32-bit."""
     if starts.typecode != "H" and (not starts or starts[-1] <= 0xFFFF):
@@ -97,7 +99,8 @@ def ones(n: int) -> memoryview:
     return memoryview(b"\x01" * n)
 
 
-Prefix = array  # of 64-bit ints: SLOTS_PER_DAY + 1 running sums (776 bytes; a list adds an int object per sum)
+# Of 64-bit ints: SLOTS_PER_DAY + 1 running sums (776 bytes; a list adds an int object per sum).
+Prefix: TypeAlias = "array[int]"
 
 
 def _prefix(slots: list[int]) -> Prefix:
@@ -118,7 +121,7 @@ def combined(prefix: Mapping[str, Prefix], counted: tuple[str, ...]) -> Prefix:
 _SLOT_BYTES = [bytes([slot]) for slot in range(SLOTS_PER_DAY)]
 
 
-def _empty_index(keys: int) -> list[array]:
+def _empty_index(keys: int) -> list[array[int]]:
     """A per-slot index with no entry yet: per slot, an array of key indices (16-bit while they fit)."""
     return [array("H" if keys <= 0xFFFF else "I") for _ in range(SLOTS_PER_DAY)]
 
@@ -161,7 +164,9 @@ class ClosedDay:
         self._reset()
 
     @classmethod
-    def from_arrays(cls, day: int, keys: list[str], starts: array, slots: bytes, counts: Counts, raw: int) -> ClosedDay:
+    def from_arrays(
+        cls, day: int, keys: list[str], starts: array[int], slots: bytes, counts: Counts, raw: int
+    ) -> ClosedDay:
         """A day from its parallel arrays: per key i, its slots and counts at [starts[i], starts[i + 1]). A day
         whose counts are all 1 is a PresenceDay (its slots kept as runs)."""
         narrowed = _narrow(counts)
@@ -235,7 +240,7 @@ class ClosedDay:
         c, s = self.counts, self.starts
         return {key: sum(c[s[i] : s[i + 1]]) for i, key in enumerate(self.keys)}
 
-    def key_set(self, first: int, end: int, index: list[array] | None = None) -> set[str]:
+    def key_set(self, first: int, end: int, index: list[array[int]] | None = None) -> set[str]:
         """The keys with anything in this run of slots (distinct users, when keys are users); `index`: the day's
         `slot_index`, if the caller keeps one (else it is built for this call)."""
         if (first, end) == (0, SLOTS_PER_DAY):
@@ -247,11 +252,11 @@ class ClosedDay:
         return found
 
     @staticmethod
-    def index_bytes(by_slot: list[array]) -> int:
+    def index_bytes(by_slot: list[array[int]]) -> int:
         """About the memory a `slot_index` holds (an array's own header: 64 bytes)."""
         return sum(64 + a.itemsize * len(a) for a in by_slot)
 
-    def slot_index(self) -> list[array]:
+    def slot_index(self) -> list[array[int]]:
         """Per slot, the indices of the keys with anything in it."""
         by_slot = _empty_index(len(self.keys))
         starts, slots = self.starts, self.slots
@@ -279,14 +284,14 @@ class PresenceDay(ClosedDay):
     runs: bytes
 
     @classmethod
-    def from_runs(cls, day: int, keys: list[str], starts: array, runs: bytes, raw: int) -> PresenceDay:
+    def from_runs(cls, day: int, keys: list[str], starts: array[int], runs: bytes, raw: int) -> PresenceDay:
         self = cls.__new__(cls)
         self.day, self.raw, self.keys, self.starts, self.runs = day, raw, _shared(keys), _narrow_starts(starts), runs
         self._reset()
         return self
 
     @classmethod
-    def from_slots(cls, day: int, keys: list[str], starts: array, slots: bytes, raw: int) -> PresenceDay:
+    def from_slots(cls, day: int, keys: list[str], starts: array[int], slots: bytes, raw: int) -> PresenceDay:
         """Each key's slots (each once, in any order) as its runs."""
         runs, run_starts = bytearray(), array("I", [0])
         for i in range(len(keys)):
@@ -338,7 +343,7 @@ class PresenceDay(ClosedDay):
     def key_totals(self) -> dict[str, int]:
         return {key: sum(b - a for a, b in self._runs(i)) for i, key in enumerate(self.keys)}
 
-    def slot_index(self) -> list[array]:
+    def slot_index(self) -> list[array[int]]:
         by_slot = _empty_index(len(self.keys))
         for i in range(len(self.keys)):
             for a, b in self._runs(i):

@@ -10,6 +10,8 @@ from engagement_svc.bounded_cache import BoundedCache
 ANSWERS = 64  # remembered derived answers at most (each at most one row per room)
 ANSWER_BYTES = 64 * 2**20  # and about this much memory for them in all
 ITEM_BYTES = 100  # about what one row of an answer holds, when it does not say
+# What an answer depends on (see `Engine.stamp`): equal stamps, equal counts.
+Stamp = tuple[Hashable, ...]
 
 
 def size_of(value: object) -> int:
@@ -34,10 +36,10 @@ class RememberedAnswers:
             "answers", ANSWERS, ANSWER_BYTES, max_item_weight=ANSWER_BYTES // 4
         )
 
-    def get(self, key: Hashable, stamp: tuple | None) -> object | None:
+    def get(self, key: Hashable, stamp: Stamp | None) -> object | None:
         """What `put` kept under this key, if it was kept at this stamp; else None."""
         return None if stamp is None else self.cache.get(key, stamp)
 
-    def put(self, key: Hashable, stamp: tuple | None, value: object) -> None:
+    def put(self, key: Hashable, stamp: Stamp | None, value: object) -> None:
         if stamp is not None and hasattr(value, "__len__"):
             self.cache.put(key, value, stamp, size_of(value))

@@ -14,8 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-Rule = Mapping[str, Any]
-Params = Mapping[str, frozenset]
+from engagement_svc.mongo_types import Document
+
+Rule = Mapping[str, Any]  # a query document: field -> a value or {operator: argument}
+Params = Mapping[str, frozenset[str]]
 _MISSING = object()
 NO_PARAMS: Params = {}
 
@@ -114,11 +116,11 @@ def matches(rule: Rule, doc: Mapping[str, Any], params: Params = NO_PARAMS) -> b
     return True
 
 
-def _field_expression(path: str, condition: Any, params: Params) -> dict:
+def _field_expression(path: str, condition: Any, params: Params) -> Document:
     ref = "$" + path
     if not (isinstance(condition, Mapping) and condition and all(k.startswith("$") for k in condition)):
         condition = {"$eq": condition}
-    parts: list[dict] = []
+    parts: list[Document] = []
     for op, arg in condition.items():
         if op == "$exists":
             parts.append({"$ne" if arg else "$eq": [{"$type": ref}, "missing"]})
@@ -145,7 +147,7 @@ def _field_expression(path: str, condition: Any, params: Params) -> dict:
 SCAN_AT_MOST = 8  # values an `$in` expression compares one by one; more are searched as a tree
 
 
-def _one_of(ref: str, values: list) -> dict:
+def _one_of(ref: str, values: list[Any]) -> Document:
     """Whether the field equals one of these values. MongoDB's `$in` expression compares them one by one, for
     every document: with 500 bot users that doubled the counting of messages. Strings are searched as a sorted
     tree of `$lt` tests instead (9 comparisons for 500) ending in a short `$in`, which is exact whatever the
@@ -154,7 +156,7 @@ def _one_of(ref: str, values: list) -> dict:
         return {"$in": [ref, values]}
     ordered = sorted(set(values))  # MongoDB compares strings bytewise in UTF-8: the order of Python's code points
 
-    def tree(lo: int, hi: int) -> dict:
+    def tree(lo: int, hi: int) -> Document:
         if hi - lo <= SCAN_AT_MOST:
             return {"$in": [ref, ordered[lo:hi]]}
         mid = (lo + hi) // 2
@@ -163,10 +165,10 @@ def _one_of(ref: str, values: list) -> dict:
     return tree(0, len(ordered))
 
 
-def as_expression(rule: Rule, params: Params = NO_PARAMS) -> dict:
+def as_expression(rule: Rule, params: Params = NO_PARAMS) -> Document:
     """The rule as an aggregation expression that is true for exactly the documents `matches` (and a find)
     accepts, an array-valued field (a user's roles) matching when one of its elements does."""
-    parts: list[dict] = []
+    parts: list[Document] = []
     for key, value in rule.items():
         if key in ("$and", "$or"):
             parts.append({key: [as_expression(part, params) for part in value]})
@@ -177,9 +179,9 @@ def as_expression(rule: Rule, params: Params = NO_PARAMS) -> dict:
     return parts[0] if len(parts) == 1 else {"$and": parts}
 
 
-def as_query(rule: Rule, params: Params = NO_PARAMS) -> dict:
+def as_query(rule: Rule, params: Params = NO_PARAMS) -> Document:
     """The rule as a query document (a `$match`), its parameters filled in."""
-    out: dict = {}
+    out: Document = {}
     for key, value in rule.items():
         if key in ("$and", "$or"):
             out[key] = [as_query(part, params) for part in value]

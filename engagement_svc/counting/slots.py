@@ -9,6 +9,7 @@ counted directly instead.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import NamedTuple
@@ -90,13 +91,13 @@ def span(lo: datetime, hi: datetime) -> Span:
     return span_of_seconds(lo_s, hi_s)
 
 
-class Spans(tuple):
+class Spans(tuple[Span, ...]):
     """Spans that know what they are (e.g. the days of a zone from one date to another), so that the answer for
     all of them can be remembered under that name."""
 
-    key: tuple
+    key: tuple[Hashable, ...]
 
-    def __new__(cls, spans: list[Span], key: tuple) -> Spans:
+    def __new__(cls, spans: list[Span], key: tuple[Hashable, ...]) -> Spans:
         self = super().__new__(cls, spans)
         self.key = key
         return self
