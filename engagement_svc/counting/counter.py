@@ -11,13 +11,16 @@ import asyncio
 from array import array
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from typing import Any, cast
 
 import bson
+from bson import Timestamp
 
 from engagement_svc.counting import rules
 from engagement_svc.counting.catalog import Metric
 from engagement_svc.counting.kept import ClosedDay, PresenceDay
 from engagement_svc.counting.slots import SLOT_MS, SLOTS_PER_DAY, slot_of, slot_start, utc_day_of, utc_day_start
+from engagement_svc.mongo_types import Database, Document, Pipeline, Session
 
 Cells = dict[tuple[str, int], int]
 DAY_MS = SLOT_MS * SLOTS_PER_DAY
@@ -40,10 +43,10 @@ def day_runs(days: Iterable[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def in_days(metric: Metric, days: Iterable[int]) -> dict:
+def in_days(metric: Metric, days: Iterable[int]) -> Document:
     """A `$match` of the documents whose time lies in these UTC days (one range per run of days); for an
     interval metric, of the documents that may cover them (time or `also_field` up to `lookback_days` before)."""
-    ranges: list[dict] = []
+    ranges: list[Document] = []
     for a, b in day_runs(days):
         if metric.is_interval:
             window = {"$gte": utc_day_start(a - metric.lookback_days), "$lt": utc_day_start(b)}
@@ -53,16 +56,16 @@ def in_days(metric: Metric, days: Iterable[int]) -> dict:
     return ranges[0] if len(ranges) == 1 else {"$or": ranges}
 
 
-def number_of(metric: Metric, unit_ms: int) -> dict:
+def number_of(metric: Metric, unit_ms: int) -> Document:
     """The document's time as a number of `unit_ms` units since the epoch (its slot, or its UTC day)."""
     return {"$floor": {"$divide": [{"$toLong": "$" + metric.time_field}, unit_ms]}}
 
 
-def _is_date(path: str) -> dict:
+def _is_date(path: str) -> Document:
     return {"$eq": [{"$type": "$" + path}, "date"]}
 
 
-def _interval_times(metric: Metric) -> tuple[dict, dict, dict]:
+def _interval_times(metric: Metric) -> tuple[Document, Document, Document]:
     """For a document whose time is a date: its time, its end (its first end that is a date, else now) and its
     lookback bound (the end of the `lookback_days`-th day after the later of its two times), in milliseconds."""
     t, also = metric.time_field, metric.also_field or metric.time_field
@@ -83,7 +86,7 @@ def _interval_times(metric: Metric) -> tuple[dict, dict, dict]:
     return {"$toLong": "$" + t}, end, bound
 
 
-def _interval_stage(metric: Metric, params: rules.Params) -> dict:
+def _interval_stage(metric: Metric, params: rules.Params) -> Document:
     """A `$project` of an interval metric's document: its key, whether it counts, and the milliseconds it covers
     [t0, t1): from its time to its first end that is a date (else now), cut at the lookback `bound`."""
     t0, end, bound = _interval_times(metric)
@@ -100,7 +103,7 @@ def _interval_stage(metric: Metric, params: rules.Params) -> dict:
     }
 
 
-def _interval_pipeline(metric: Metric, days: Iterable[int], params: rules.Params) -> list[dict]:
+def _interval_pipeline(metric: Metric, days: Iterable[int], params: rules.Params) -> Pipeline:
     """Per UTC day: the keys present and, per key, the runs of slots its intervals cover within the day (packed,
     see RUN_BASE). One element per interval and day it touches, not per slot: Python spreads the runs."""
     runs = day_runs(days)
@@ -115,7 +118,7 @@ def _interval_pipeline(metric: Metric, days: Iterable[int], params: rules.Params
     # parameter's values and evaluating the rule as an expression.
     t0, end_ms, bound = _interval_times(metric)
     dated = {metric.time_field: {"$type": "date"}}
-    stages: list[dict] = [
+    stages: Pipeline = [
         {"$match": {"$and": [in_days(metric, days), rules.as_query(metric.rule, params), dated]}},
         {"$project": {"_id": 0, "k": metric.counting_key(params), "t0": t0, "t1": {"$min": [end_ms, bound]}}},
         {"$match": {"$expr": {"$gt": ["$t1", "$t0"]}}},
@@ -150,7 +153,7 @@ def _interval_pipeline(metric: Metric, days: Iterable[int], params: rules.Params
     ]
 
 
-def pipeline(metric: Metric, days: Iterable[int], params: rules.Params = rules.NO_PARAMS) -> list[dict]:
+def pipeline(metric: Metric, days: Iterable[int], params: rules.Params = rules.NO_PARAMS) -> Pipeline:
     """Per UTC day: the keys, their slots and counts (parallel arrays), and every document of the day."""
     if metric.is_interval:
         return _interval_pipeline(metric, days, params)
@@ -176,7 +179,7 @@ def pipeline(metric: Metric, days: Iterable[int], params: rules.Params = rules.N
     ]
 
 
-def built_day(day: int, doc: Mapping, flag: Callable[[str], str] | None = None) -> ClosedDay:
+def built_day(day: int, doc: Mapping[str, Any], flag: Callable[[str], str] | None = None) -> ClosedDay:
     """One day of the pipeline's output as a ClosedDay, straight from its arrays: their entries ordered by key
     (a sort of strings), then a few operations each: no (key, slot) tuple is made per cell, and no `$sort` is in
     the pipeline (MongoDB would sort every entry of the range at once; sorting here is per day). `flag`: what
@@ -234,7 +237,7 @@ def _merged_pairs(packed: list[int]) -> bytes:
 
 
 async def count_days(
-    db, metric: Metric, days: list[int], params: rules.Params = rules.NO_PARAMS, session=None
+    db: Database, metric: Metric, days: list[int], params: rules.Params = rules.NO_PARAMS, session: Session = None
 ) -> dict[int, ClosedDay]:
     """Every requested day (days without any document too), counted in one aggregation (in `session`, if given:
     see Engine.heavy_reads)."""
@@ -249,7 +252,8 @@ async def count_days(
     built: dict[int, ClosedDay] = {}
     flag = metric.key_flagger(params)
     async for batch in cursor:
-        built.update(await asyncio.to_thread(_built_batch, batch, flag))
+        # A raw batch is BSON bytes; PyMongo types the cursor's items as the collection's documents.
+        built.update(await asyncio.to_thread(_built_batch, cast(bytes, batch), flag))
     return {d: built.get(d) or ClosedDay(d, {}, 0) for d in days}
 
 
@@ -258,7 +262,7 @@ def _built_batch(batch: bytes, flag: Callable[[str], str] | None) -> dict[int, C
     return {int(doc["_id"]): built_day(int(doc["_id"]), doc, flag) for doc in bson.decode_all(batch)}
 
 
-async def _aggregate_at(db, collection: str, stages: list[dict], cluster_time) -> list[dict]:
+async def _aggregate_at(db: Database, collection: str, stages: Pipeline, cluster_time: Timestamp) -> list[Document]:
     """An aggregation read at a cluster time, in one batch: the pipelines given here end in a few documents (one
     per day, or one in all), so no getMore is needed (inside the operation's timeout a getMore would carry a
     maxTimeMS, which MongoDB refuses on such a cursor)."""
@@ -277,7 +281,7 @@ async def _aggregate_at(db, collection: str, stages: list[dict], cluster_time) -
 
 
 async def count_at(
-    db, metric: Metric, days: list[int], cluster_time, params: rules.Params = rules.NO_PARAMS
+    db: Database, metric: Metric, days: list[int], cluster_time: Timestamp, params: rules.Params = rules.NO_PARAMS
 ) -> dict[int, tuple[Cells, int]]:
     """The same count as a snapshot read at a cluster time (what a change stream then continues from), as
     (key, slot within the day) -> count per day, with the day's raw count."""
@@ -293,7 +297,7 @@ Ongoing = list[tuple[str, int, int]]  # (key, first slot, bound slot): intervals
 
 
 async def ongoing_at(
-    db, metric: Metric, days: list[int], cluster_time, params: rules.Params = rules.NO_PARAMS
+    db: Database, metric: Metric, days: list[int], cluster_time: Timestamp, params: rules.Params = rules.NO_PARAMS
 ) -> Ongoing:
     """An interval metric's documents that may cover these days and have no end yet, at the same snapshot."""
     stages = [
@@ -310,7 +314,7 @@ async def ongoing_at(
     return out
 
 
-def interval_of(metric: Metric, doc: Mapping) -> tuple[int, int | None, int] | None:
+def interval_of(metric: Metric, doc: Mapping[str, Any]) -> tuple[int, int | None, int] | None:
     """An interval metric's document (from a change stream) as slots: (first, end or None while open, bound),
     where the interval covers [first, min(end or now, bound)); None when its time is not a date."""
     t = rules.value(doc, metric.time_field)
@@ -333,7 +337,9 @@ def _end_slot(end: datetime) -> int:
     return start if slot_start(start) == end else start + 1
 
 
-async def raw_counts(db, metric: Metric, days: list[int], parallel: int, session=None) -> dict[int, int]:
+async def raw_counts(
+    db: Database, metric: Metric, days: list[int], parallel: int, session: Session = None
+) -> dict[int, int]:
     """Every document per UTC day, from the time field's index alone (no document is read); for a metric whose
     time field Rocket.Chat does not index (users' createdAt), one scan for all the days. An interval metric's
     kept days outlive their documents, so there is nothing to compare: 0 for every day."""
@@ -352,7 +358,7 @@ async def raw_counts(db, metric: Metric, days: list[int], parallel: int, session
     return results
 
 
-async def _raw_counts_scanned(db, metric: Metric, days: list[int], session=None) -> dict[int, int]:
+async def _raw_counts_scanned(db: Database, metric: Metric, days: list[int], session: Session = None) -> dict[int, int]:
     if not days:
         return {}
     cursor = await db[metric.collection].aggregate(
@@ -365,7 +371,7 @@ async def _raw_counts_scanned(db, metric: Metric, days: list[int], session=None)
 
 
 async def count_span(
-    db, metric: Metric, lo: datetime, hi: datetime, params: rules.Params = rules.NO_PARAMS
+    db: Database, metric: Metric, lo: datetime, hi: datetime, params: rules.Params = rules.NO_PARAMS
 ) -> dict[str, int]:
     """Counted documents per key in an exact span of time (for spans that are not runs of slots); for an
     interval metric, 1 for every key some interval of which covers an instant of it."""
@@ -390,15 +396,15 @@ async def count_span(
     return {doc["_id"]: doc["n"] async for doc in cursor if isinstance(doc["_id"], str)}
 
 
-async def earliest(db, metric: Metric) -> datetime | None:
+async def earliest(db: Database, metric: Metric) -> datetime | None:
     """The oldest time of any document (from the index): nothing before it needs counting or keeping."""
     doc = await db[metric.collection].find_one(
         {metric.time_field: {"$type": "date"}}, {metric.time_field: 1}, sort=[(metric.time_field, 1)]
     )
-    return None if doc is None else doc[metric.time_field]
+    return None if doc is None else cast(datetime, doc[metric.time_field])  # a date: the filter says so
 
 
-async def days_of(db, metric: Metric, field: str, values: list[str]) -> set[int]:
+async def days_of(db: Database, metric: Metric, field: str, values: list[str]) -> set[int]:
     """The UTC days holding a document whose `field` is one of `values` (the days a changed parameter touches;
     read from `field`'s index); for an interval metric, every day its intervals cover."""
     if metric.is_interval:
@@ -424,6 +430,6 @@ async def days_of(db, metric: Metric, field: str, values: list[str]) -> set[int]
     return {int(doc["_id"]) async for doc in cursor}
 
 
-async def param_values(db, collection: str, rule: rules.Rule) -> frozenset[str]:
+async def param_values(db: Database, collection: str, rule: rules.Rule) -> frozenset[str]:
     """The ids of the documents of `collection` the rule matches (the bot users, say)."""
     return frozenset([doc["_id"] async for doc in db[collection].find(rule, {"_id": 1}) if isinstance(doc["_id"], str)])

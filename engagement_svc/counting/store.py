@@ -15,6 +15,7 @@ import logging
 from array import array
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
+from typing import TypedDict
 
 import bson
 from bson import Binary
@@ -26,6 +27,7 @@ from engagement_svc.counting.catalog import Metric
 from engagement_svc.counting.kept import ClosedDay, PresenceDay
 from engagement_svc.counting.slots import utc_day_date
 from engagement_svc.days import EPOCH_ORDINAL
+from engagement_svc.mongo_types import Collection, Database, Document, ResumeToken
 
 log = logging.getLogger("engagement_svc.state")
 
@@ -37,7 +39,7 @@ RETIRED_COLLECTIONS = ("engagement_svc_days",)  # per-zone days of releases befo
 SAVE_BATCH_DAYS = 2  # days per write of kept counts
 
 
-def _replacements(source: str, metric: Metric, days: list[ClosedDay], now: datetime) -> list[ReplaceOne]:
+def _replacements(source: str, metric: Metric, days: list[ClosedDay], now: datetime) -> list[ReplaceOne[Document]]:
     """The days' documents, encoded (BSON) here, once."""
     return [
         ReplaceOne(
@@ -73,7 +75,7 @@ def day_key(source: str, metric: Metric, day: int) -> str:
     return f"{source}|{metric.name}.v{metric.version}|{utc_day_date(day).isoformat()}"
 
 
-async def source_id(db) -> str:
+async def source_id(db: Database) -> str:
     """What identifies the Rocket.Chat database across URLs and restarts: its installation's `uniqueID` setting
     with the database name; without that setting, the replica set's name and the database name."""
     setting = await db.rocketchat_settings.find_one({"_id": "uniqueID"}, {"value": 1})
@@ -87,26 +89,34 @@ def _day_number(iso: str) -> int:
     return date.fromisoformat(iso).toordinal() - EPOCH_ORDINAL
 
 
-def _packed(values: array) -> Binary:
+def _packed(values: array[int]) -> Binary:
     return Binary(values.tobytes())
 
 
-def _unpacked(kind: str, data: bytes) -> array:
+def _unpacked(kind: str, data: bytes) -> array[int]:
     values = array(kind)
     values.frombytes(bytes(data))
     return values
+
+
+class SavedPosition(TypedDict):
+    """A change stream's saved position (see StateStore.save_checkpoint)."""
+
+    token: ResumeToken
+    pending: dict[str, set[int]]  # metric -> the UTC days still to recount
+    lost: bool
 
 
 class StateStore:
     """Loads and saves closed days. A state database that cannot be written is logged once and not fatal: the
     service then keeps its counts in memory only."""
 
-    def __init__(self, db):
+    def __init__(self, db: Database):
         self._db = db
         self._warned = False
 
     @property
-    def collection(self):
+    def collection(self) -> Collection:
         return self._db[COUNTS_COLLECTION]
 
     async def retire_old_collections(self) -> None:
@@ -216,7 +226,7 @@ class StateStore:
             found = [_day_number(doc["day"]) async for doc in docs]
         return found
 
-    async def load_checkpoint(self, source: str, collection: str) -> dict | None:
+    async def load_checkpoint(self, source: str, collection: str) -> SavedPosition | None:
         """The stream's saved resume token and the days it left to recount, per metric (None: never saved)."""
         doc = None
         with self._tolerant("read"):
@@ -227,7 +237,7 @@ class StateStore:
         return {"token": doc["token"], "pending": pending, "lost": bool(doc.get("lost"))}
 
     async def save_checkpoint(
-        self, source: str, collection: str, token: dict, pending: dict[str, set[int]], lost: bool = False
+        self, source: str, collection: str, token: ResumeToken, pending: dict[str, set[int]], lost: bool = False
     ) -> bool:
         """One write: every event up to `token` is in the kept counts, except on the `pending` days (per metric),
         whose recounts are not saved yet, and, with `lost`, except everything (the stream's history was lost
