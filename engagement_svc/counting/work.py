@@ -22,7 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from engagement_svc.tasks import background, cancelled
 
@@ -32,6 +32,8 @@ BACKGROUND = ""  # the owner of work no caller asked for
 CALLER: contextvars.ContextVar[str] = contextvars.ContextVar("caller", default=BACKGROUND)
 DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)  # monotonic
 DEADLINE_MARGIN_S = 0.25  # a wait gives up this long before its deadline, to answer in time
+K = TypeVar("K", bound=Hashable)
+T = TypeVar("T")
 
 
 class Busy(Exception):
@@ -45,11 +47,14 @@ class Busy(Exception):
 
 @dataclass(eq=False)
 class Job:
+    """One piece of work. Its result is whatever `start` returns: the table of jobs holds every kind at once (the
+    key says which), so it is Any here; `shared` hands its caller the type its `start` returns."""
+
     keys: tuple[Hashable, ...]
     start: Callable[[], Coroutine[Any, Any, Any]]
     units: int  # a size estimate (days counted), for the wait estimate
     owner: str
-    future: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    future: asyncio.Future[Any] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     finished_at: float = 0.0
     started: bool = False
 
@@ -67,7 +72,7 @@ class Work:
         self._turns: deque[str] = deque()  # callers with queued jobs, in round-robin order
         self._running: set[Job] = set()
         self._wake = asyncio.Event()
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self.seconds_per_unit: float | None = None  # measured, smoothed
         self.prior_seconds_per_unit: float | None = None  # a guess from the data's size, until measured
         self.stopping = False
@@ -77,12 +82,12 @@ class Work:
     def start(self) -> None:
         self._tasks = [background(self._worker(), f"worker-{i}") for i in range(self.workers)]
 
-    def stop(self) -> list[asyncio.Future]:
+    def stop(self) -> list[asyncio.Future[Any]]:
         """No more work is taken; the workers and everything queued or running are returned, to be cancelled
         (after the clients close, so that no read is cancelled inside the driver's server selection)."""
         self.stopping = True
         self._wake.set()
-        futures: list[asyncio.Future] = [*self._tasks]
+        futures: list[asyncio.Future[Any]] = [*self._tasks]
         futures += [f for f in {id(j.future): j.future for j in self._jobs.values()}.values() if not f.done()]
         return futures
 
@@ -91,7 +96,9 @@ class Work:
         return sum(j.units for q in self._queues.values() for j in q)
 
     # -- shared work that runs at once ---------------------------------------------------------------------------
-    def shared(self, key: Hashable, start: Callable[[], Coroutine], keep_seconds: float = 0.0) -> asyncio.Future:
+    def shared(
+        self, key: Hashable, start: Callable[[], Coroutine[Any, Any, T]], keep_seconds: float = 0.0
+    ) -> asyncio.Future[T]:
         """Run `start()` now unless the same key runs already (or finished less than `keep_seconds` ago)."""
         self._prune()
         job = self._jobs.get(key)
@@ -111,13 +118,13 @@ class Work:
         return job.future
 
     # -- queued work ---------------------------------------------------------------------------------------------
-    def submit(self, keys: list[Hashable], start: Callable[[list], Coroutine[Any, Any, Any]], chunk: int) -> list[Job]:
+    def submit(self, keys: list[K], start: Callable[[list[K]], Coroutine[Any, Any, object]], chunk: int) -> list[Job]:
         """Jobs that cover all these keys (e.g. days): the queued or running ones that hold some of them are
         joined, the rest is queued for the current caller in jobs of at most `chunk` keys, `start(keys)` each.
         Background work a caller joins moves up to the caller's queue. Raises Busy when too much is queued."""
         owner = CALLER.get()
         jobs: dict[int, Job] = {}
-        todo = []
+        todo: list[K] = []
         for key in keys:
             job = self._jobs.get(key)
             if job is not None and not job.future.done():
@@ -142,7 +149,7 @@ class Work:
             jobs[id(job)] = job
         return list(jobs.values())
 
-    def _parts(self, keys: list[Hashable], chunk: int, owner: str) -> list[list[Hashable]]:
+    def _parts(self, keys: list[K], chunk: int, owner: str) -> list[list[K]]:
         """The keys in order, in jobs of at most `chunk`, of even sizes; a caller's in a multiple of the workers
         (13 days on 2 workers: 7 + 6, not 8 + 5, whose longer job the answer would wait for)."""
         if not keys:
@@ -151,7 +158,8 @@ class Work:
         if owner != BACKGROUND and len(keys) >= self.workers:
             parts = -(-parts // self.workers) * self.workers
         size, extra = divmod(len(keys), parts)
-        out, at = [], 0
+        out: list[list[K]] = []
+        at = 0
         for i in range(parts):
             end = at + size + (i < extra)
             out.append(keys[at:end])
@@ -218,7 +226,7 @@ class Work:
                 self._running.discard(job)
                 self._done(job, keep=False)
 
-    def _finished(self, job: Job, keep: bool, _future: asyncio.Future) -> None:
+    def _finished(self, job: Job, keep: bool, _future: asyncio.Future[Any]) -> None:
         self._done(job, keep)
 
     def _done(self, job: Job, keep: bool) -> None:
@@ -261,7 +269,7 @@ class Work:
                                 break
         return units * rate / max(self.workers, 1)
 
-    async def wait(self, jobs: list[Job], deadline: float | None) -> list[Any]:
+    async def wait(self, jobs: list[Job], deadline: float | None) -> list[object]:
         """The jobs' results. If the estimate says they cannot all be done before `deadline` (a monotonic time),
         raise Busy at once; the jobs stay queued, so asking again later finds them done."""
         pending = [j for j in jobs if not j.future.done()]
@@ -272,7 +280,7 @@ class Work:
                 raise Busy(seconds, sum(j.units for j in pending))
         # Shielded: a caller that gives up leaves the work running for the next one. One whose estimate was too
         # low is told so just before its deadline, the same way, rather than timing out.
-        results = []
+        results: list[object] = []
         for job in jobs:
             left = None if deadline is None else deadline - DEADLINE_MARGIN_S - time.monotonic()
             try:
