@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any
+from datetime import datetime
 
 import pymongo
 from pymongo.errors import PyMongoError
@@ -43,7 +43,7 @@ class Backfill:
     def stop(self) -> None:
         self._stopping = True
 
-    def _first(self, metric: Metric, now: Any) -> int | None:
+    def _first(self, metric: Metric, now: datetime) -> int | None:
         """The first UTC day the backfill counts of this metric (None: its oldest document is not known yet, or
         there is none)."""
         oldest = self._oldest.last_read(metric)
@@ -51,7 +51,7 @@ class Backfill:
             return None
         return max(utc_day_of(oldest), self._clock.today(now) - self._warm_days - 1)
 
-    def progress(self) -> dict[str, Any]:
+    def progress(self) -> dict[str, int | None]:
         """Closed days counted (or read back) so far, days left, and about how long the rest takes at the
         measured rate (None before anything is known)."""
         now = self._clock.now()

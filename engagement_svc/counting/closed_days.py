@@ -14,7 +14,6 @@ import os
 import secrets
 import socket
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from typing import Any
 
 import pymongo
 
@@ -24,6 +23,7 @@ from engagement_svc.counting.kept import Classes, ClosedDay
 from engagement_svc.counting.ledger import Ledger
 from engagement_svc.counting.source import Source
 from engagement_svc.counting.work import BACKGROUND, CALLER, DEADLINE, Job, Work
+from engagement_svc.mongo_types import Database, Session
 from engagement_svc.rocketchat.changes import Watcher, operation_time
 
 CHUNK_DAYS = 8  # UTC days per counting job at most; a request's days are split evenly across the workers
@@ -51,7 +51,7 @@ class ClosedDays:
     def __init__(
         self,
         source: Source,
-        heavy_db,
+        heavy_db: Database,
         work: Work,
         ledger: Ledger,
         metrics: Mapping[str, Metric],
@@ -149,7 +149,9 @@ class ClosedDays:
             # a change seen while counting: the count may predate it
             self._ledger.owe(metric, {d for d in days if self._ledger.changes(metric, d) != seen[d]})
 
-    async def _count_and_save(self, source: str, metric: Metric, days: list[int], session) -> dict[int, ClosedDay]:
+    async def _count_and_save(
+        self, source: str, metric: Metric, days: list[int], session: Session
+    ) -> dict[int, ClosedDay]:
         """These closed days counted (with what was kept of them, for a metric that keeps history) and saved."""
         if not days:
             return {}
@@ -168,7 +170,9 @@ class ClosedDays:
         )
         return counted
 
-    async def _counted_elsewhere(self, source: str, metric: Metric, days: list[int], session) -> dict[int, ClosedDay]:
+    async def _counted_elsewhere(
+        self, source: str, metric: Metric, days: list[int], session: Session
+    ) -> dict[int, ClosedDay]:
         """Days another replica claimed: read from the state database once it has saved them; a day whose claim
         ends without its count (that replica stopped) is counted here."""
         store = self._source.store
@@ -207,7 +211,7 @@ class ClosedDays:
         return out
 
     @contextlib.asynccontextmanager
-    async def heavy_reads(self) -> AsyncIterator[Any]:
+    async def heavy_reads(self) -> AsyncIterator[Session]:
         """The session for counting closed days. When MONGO_URL's read preference sends reads elsewhere than the
         primary (secondaryPreferred, say), a causally consistent session that has seen the primary's current
         operation time: a member behind it waits until it has caught up, so a lagging secondary never counts

@@ -31,6 +31,7 @@ from engagement_svc.counting.open_days import OpenDays
 from engagement_svc.counting.slots import SLOTS_PER_DAY, slot_of, utc_day_of
 from engagement_svc.counting.source import Source
 from engagement_svc.counting.work import CALLER, Work
+from engagement_svc.mongo_types import Document, ResumeToken
 from engagement_svc.rocketchat.changes import ChangeStreams, Watcher
 from engagement_svc.rocketchat.rooms import RoomTypes
 from engagement_svc.settings import Settings
@@ -86,7 +87,7 @@ class Corrections:
         self._stopping = True
 
     # -- what the change streams say ----------------------------------------------------------------------------
-    def inserted(self, collection: str, doc: dict, cluster_time: Timestamp) -> None:
+    def inserted(self, collection: str, doc: Document, cluster_time: Timestamp) -> None:
         for metric in self.metrics_of(collection):
             self._open.inserted(metric, doc, cluster_time)
             t = rules.value(doc, metric.time_field)
@@ -115,7 +116,7 @@ class Corrections:
         if self._clock.is_closed(day, now):
             self._ledger.changed(metric, day, kept=day in self._closed.of(metric))
 
-    async def changed(self, collection: str, doc_id: Any) -> None:
+    async def changed(self, collection: str, doc_id: object) -> None:
         """A watched field of a document changed (an update event does not carry the document's time)."""
         self._open.count_again(collection)
         metrics = self.metrics_of(collection)
@@ -306,14 +307,14 @@ class _ParamListener:
     def __init__(self, corrections: Corrections, source: Source, name: str):
         self._corrections, self._source, self._name = corrections, source, name
 
-    def inserted(self, doc: dict, cluster_time: Timestamp) -> None:
+    def inserted(self, doc: Document, cluster_time: Timestamp) -> None:
         if rules.matches(PARAM_SOURCES[self._name].rule, doc):
             self._corrections.params_due()
 
-    async def changed(self, doc_id: Any) -> None:
+    async def changed(self, doc_id: object) -> None:
         self._corrections.params_due()
 
-    def deleted(self, doc_id: Any) -> None:
+    def deleted(self, doc_id: object) -> None:
         if doc_id in self._source.params.get(self._name, ()):
             self._corrections.params_due()
 
@@ -337,7 +338,7 @@ class _Checkpoint:
     def _pending(self) -> dict[str, set[int]]:
         return {m.name: self._ledger.pending(m) for m in self._corrections.metrics_of(self._collection)}
 
-    async def load(self) -> Any:
+    async def load(self) -> ResumeToken | None:
         saved = await self._source.store.load_checkpoint(await self._source.id(), self._collection)
         if saved is None:
             return None
@@ -347,7 +348,7 @@ class _Checkpoint:
             self._corrections.history_lost(self._collection)
         return saved["token"]
 
-    async def save(self, token: Any) -> None:
+    async def save(self, token: ResumeToken) -> None:
         await self._source.store.save_checkpoint(
             await self._source.id(),
             self._collection,
@@ -363,13 +364,13 @@ class _Listener:
     def __init__(self, corrections: Corrections, collection: str):
         self._corrections, self._collection = corrections, collection
 
-    def inserted(self, doc: dict, cluster_time: Timestamp) -> None:
+    def inserted(self, doc: Document, cluster_time: Timestamp) -> None:
         self._corrections.inserted(self._collection, doc, cluster_time)
 
-    async def changed(self, doc_id: Any) -> None:
+    async def changed(self, doc_id: object) -> None:
         await self._corrections.changed(self._collection, doc_id)
 
-    def deleted(self, doc_id: Any) -> None:
+    def deleted(self, doc_id: object) -> None:
         self._corrections.deleted(self._collection)
 
     def reset(self) -> None:

@@ -29,11 +29,12 @@ from engagement_svc.counting.ledger import Ledger
 from engagement_svc.counting.oldest import Oldest
 from engagement_svc.counting.open_days import OpenDays
 from engagement_svc.counting.reading import Reader
-from engagement_svc.counting.remembered import RememberedAnswers
+from engagement_svc.counting.remembered import RememberedAnswers, Stamp
 from engagement_svc.counting.slots import Span
 from engagement_svc.counting.source import Source
 from engagement_svc.counting.store import StateStore
 from engagement_svc.counting.work import Work
+from engagement_svc.mongo_types import Database
 from engagement_svc.rocketchat.changes import ChangeStreams, Watcher
 from engagement_svc.rocketchat.rooms import RoomTypes
 from engagement_svc.settings import Settings
@@ -46,12 +47,12 @@ COUNT_TIMEOUT_S = 600  # a counting job that takes longer is abandoned and retri
 class Engine:
     def __init__(
         self,
-        db,
-        state_db,
+        db: Database,
+        state_db: Database,
         settings: Settings,
         streams: ChangeStreams,
         metrics: Mapping[str, Metric] = CATALOG,
-        heavy_db=None,
+        heavy_db: Database | None = None,
     ):
         """`db`: where reads that need the newest data go (the primary); `heavy_db`: the same database with the
         read preference of MONGO_URL, for counting closed days (default: `db`)."""
@@ -82,7 +83,7 @@ class Engine:
         )  # fmt: skip
         watchers.update(self.corrections.watchers)
         self.backfill = Backfill(metrics, self.source, self.clock, self.closed, oldest, self.work, settings.warm_days)
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def _set_changed(self, source: str, name: str, changed: list[str]) -> None:
         await self.corrections.set_changed(source, name, changed)
@@ -96,7 +97,7 @@ class Engine:
             background(self.backfill.run(), "warm"),
         ]
 
-    def stop(self) -> list[asyncio.Future]:
+    def stop(self) -> list[asyncio.Future[Any]]:
         """Background loops end at their next turn; the tasks are returned, to be cancelled once the clients are
         closed."""
         self.corrections.stop()
@@ -109,7 +110,7 @@ class Engine:
 
     # -- what operators see -------------------------------------------------------------------------------------
     @property
-    def db(self) -> Any:
+    def db(self) -> Database:
         return self.source.db
 
     @property
@@ -125,14 +126,14 @@ class Engine:
     def stats(self) -> dict[str, int]:
         return {**self.closed.stats, **self.open.stats, **self.reader.stats, **self.corrections.stats}
 
-    def caches(self) -> list[BoundedCache]:
+    def caches(self) -> list[BoundedCache[Any, Any]]:  # each of its own key and value types
         return [self.reader.cache, self.reader.slot_indexes, self.answers.cache]
 
     def kept(self) -> tuple[int, int]:
         """UTC days of kept counts in memory (every metric), and about how many bytes they hold."""
         return self.closed.kept()
 
-    def progress(self) -> dict[str, Any]:
+    def progress(self) -> dict[str, int | None]:
         return self.backfill.progress()
 
     # -- the typed read API (what reports call) ---------------------------------------------------------------
@@ -162,7 +163,7 @@ class Engine:
         return await self.reader.key_lists(metric, spans, counted or metric.counted_for("include"))
 
     # -- remembered answers -------------------------------------------------------------------------------------
-    def stamp(self, metric: Metric) -> tuple | None:
+    def stamp(self, metric: Metric) -> Stamp | None:
         """What every answer about this metric depends on, while the change stream is followed: equal stamps,
         equal counts (an answer derived from them may be remembered under it). None when it cannot be told."""
         now = self.clock.now()
@@ -171,10 +172,11 @@ class Engine:
             return None
         return (*self.reader.version(metric), self.clock.first_open_day(now), self.clock.today(now), *opened)
 
-    def remembered(self, key: Hashable, stamp: tuple | None) -> Any:
-        """What `remember` kept under this key, if it was kept at this stamp (see `stamp`); else None."""
+    def remembered(self, key: Hashable, stamp: Stamp | None) -> Any:
+        """What `remember` kept under this key, if it was kept at this stamp (see `stamp`); else None. Any: the
+        caller knows what it kept under its key (answers of every report's type share the one cache)."""
         return self.answers.get(key, stamp)
 
-    def remember(self, key: Hashable, stamp: tuple | None, value: Any) -> None:
+    def remember(self, key: Hashable, stamp: Stamp | None, value: object) -> None:
         """Keep an answer derived from counts while the stamp holds (see counting/remembered.py for the bound)."""
         self.answers.put(key, stamp, value)

@@ -70,6 +70,8 @@ class Tracker:
 
 
 View = ClosedDay | OpenDay
+# What open days' counts depend on: (day, version) per tracked day, and the slot of now while intervals are open.
+Versions = tuple[tuple[int, int] | int, ...]
 
 
 class OpenDays:
@@ -173,14 +175,14 @@ class OpenDays:
                 if tracker is not None:
                     await self.track(metric, sorted(tracker.days))
 
-    def stamp(self, metric: Metric, now: datetime) -> tuple | None:
+    def stamp(self, metric: Metric, now: datetime) -> tuple[Timestamp, Versions] | None:
         """What the open days' counts depend on while the stream is followed (None when it cannot be told): the
         snapshot (a new one starts its days' versions again) and each day's version; open intervals grow with
         every slot."""
         tracker = self._trackers.get(metric.name)
         if tracker is None or not self._watchers[metric.collection].healthy:
             return None
-        opened: tuple = tuple((d, v.version) for d, v in sorted(tracker.days.items()))
+        opened: Versions = tuple((d, v.version) for d, v in sorted(tracker.days.items()))
         if any(v.ongoing for v in tracker.days.values()):
             opened += (slot_of(now),)
         return tracker.since, opened

@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import weakref
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Literal, overload
 
 from engagement_svc.bounded_cache import BoundedCache
 from engagement_svc.counting import counter
@@ -27,6 +27,7 @@ from engagement_svc.counting.slots import SLOT_SECONDS, SLOTS_PER_DAY, Span, Spa
 from engagement_svc.counting.source import Source
 
 Mode = Literal["sum", "class", "key", "distinct", "keys"]
+Answer = int | dict[str, int] | list[str]  # one span's: a sum or distinct count, {class or key: sum}, or the keys
 YIELD_SPANS = 8  # distinct users of this many spans computed between two turns of the event loop
 READ_CACHE_BYTES = 96 * 2**20  # remembered sums, key sums and key sets of closed spans, about
 READ_CACHE_ENTRIES = 200_000
@@ -66,7 +67,7 @@ class RunningSums:
     ):
         self.version = version
         self.first_day = min(closed)
-        self._days: list[array | None] = []
+        self._days: list[array[int] | None] = []
         totals, kept = array("q", [0]), array("l", [0])
         for day in range(self.first_day, max(closed) + 1):
             view = closed.get(day)
@@ -76,7 +77,7 @@ class RunningSums:
             kept.append(kept[-1] + (prefix is not None))
         self._totals, self._kept = totals, kept
 
-    def answer(self, spans: Sequence[Span], results: list, open_slot: int) -> None:
+    def answer(self, spans: Sequence[Span], results: list[Answer | None], open_slot: int) -> None:
         """Fill in the sum of every span that lies in kept closed days (before `open_slot`); leave the others."""
         first_day, days, totals, kept, count = self.first_day, self._days, self._totals, self._kept, len(self._days)
         for i, (_, _, first, end) in enumerate(spans):
@@ -118,9 +119,11 @@ class Reader:
     ):
         self._source, self._clock, self._closed, self._open = source, clock, closed, open_days
         self._oldest, self._classes = oldest, classes
-        self.cache: BoundedCache[tuple, object] = BoundedCache("reading", READ_CACHE_ENTRIES, READ_CACHE_BYTES)
-        self.slot_indexes: BoundedCache[tuple[str, int], tuple[weakref.ref[ClosedDay], list[array]]] = BoundedCache(
-            "slot_indexes", 1_000_000, SLOT_INDEX_BYTES
+        self.cache: BoundedCache[tuple[Hashable, ...], object] = BoundedCache(
+            "reading", READ_CACHE_ENTRIES, READ_CACHE_BYTES
+        )
+        self.slot_indexes: BoundedCache[tuple[str, int], tuple[weakref.ref[ClosedDay], list[array[int]]]] = (
+            BoundedCache("slot_indexes", 1_000_000, SLOT_INDEX_BYTES)
         )
         self._running: dict[tuple[str, tuple[str, ...]], RunningSums] = {}  # one per metric and bots choice
         self.stats = {"exact_spans": 0, "spans_remembered": 0}
@@ -170,7 +173,24 @@ class Reader:
         return merged(await self._answer(metric, [span], "key", counted))
 
     # -- one answer ---------------------------------------------------------------------------------------------
-    async def _answer(self, metric: Metric, spans: Sequence[Span], mode: Mode, counted: tuple[str, ...]) -> list:
+    @overload
+    async def _answer(
+        self, metric: Metric, spans: Sequence[Span], mode: Literal["sum", "distinct"], counted: tuple[str, ...]
+    ) -> list[int]: ...
+
+    @overload
+    async def _answer(
+        self, metric: Metric, spans: Sequence[Span], mode: Literal["class", "key"], counted: tuple[str, ...]
+    ) -> list[dict[str, int]]: ...
+
+    @overload
+    async def _answer(
+        self, metric: Metric, spans: Sequence[Span], mode: Literal["keys"], counted: tuple[str, ...]
+    ) -> list[list[str]]: ...
+
+    async def _answer(
+        self, metric: Metric, spans: Sequence[Span], mode: Mode, counted: tuple[str, ...]
+    ) -> Sequence[Answer | None]:
         """Per span, in order: a sum, {class: sum}, {key: sum}, a distinct count or a sorted key list. A sum or
         distinct count of a span in closed days is remembered until the kept days or the key classes change; so is
         the closed part of a whole series (the same zone's same days asked again)."""
@@ -183,6 +203,7 @@ class Reader:
             ("series", metric.name, mode, counted, spans.key) if remembers and isinstance(spans, Spans) else None
         )
         series = self.cache.get(series_key, (version, open_slot)) if series_key is not None else None
+        results: list[Answer | None]  # every one filled in (none left None) by the end
         if isinstance(series, list):
             results = list(series)
         else:
@@ -202,7 +223,7 @@ class Reader:
                 continue
             if remembers:
                 hit = self.cache.get(("span", metric.name, mode, counted, s.first, s.end), version)
-                if hit is not None:
+                if isinstance(hit, int):  # what is kept under a span's key: a sum or a distinct count
                     results[i] = hit
                     continue
             todo.append(i)
@@ -277,7 +298,13 @@ class Reader:
         return view.key_set(first, end, index)
 
     def _closed_keys(
-        self, metric: Metric, views: Mapping[int, View], first: int, end: int, counted: tuple[str, ...], version: tuple
+        self,
+        metric: Metric,
+        views: Mapping[int, View],
+        first: int,
+        end: int,
+        counted: tuple[str, ...],
+        version: tuple[int, int],
     ) -> frozenset[str]:
         """The keys that count with anything in the closed slots [first, end) (a month of active users before
         today), remembered while the kept days stay the same."""
@@ -305,7 +332,7 @@ class Reader:
             built = self._running[(metric.name, counted)] = RunningSums(version, closed, self._classes(metric), counted)
         return built
 
-    async def _exact(self, metric: Metric, s: Span, mode: Mode, counted: tuple[str, ...]) -> object:
+    async def _exact(self, metric: Metric, s: Span, mode: Mode, counted: tuple[str, ...]) -> Answer:
         """A span that is not a run of slots (offsets before 1980): counted directly, if anything can be in it."""
         self.stats["exact_spans"] += 1
         oldest = await self._oldest.earliest(metric)

@@ -15,6 +15,7 @@ from engagement_svc.counting import counter
 from engagement_svc.counting.catalog import PARAM_SOURCES, Metric
 from engagement_svc.counting.store import StateStore, source_id
 from engagement_svc.counting.work import Work
+from engagement_svc.mongo_types import Database
 
 log = logging.getLogger("engagement_svc.engine")
 
@@ -25,7 +26,9 @@ OnSetChanged = Callable[[str, str, list[str]], Awaitable[None]]
 
 
 class Source:
-    def __init__(self, db, store: StateStore, work: Work, metrics: Mapping[str, Metric], on_set_changed: OnSetChanged):
+    def __init__(
+        self, db: Database, store: StateStore, work: Work, metrics: Mapping[str, Metric], on_set_changed: OnSetChanged
+    ):
         self.db, self.store = db, store
         self._work = work
         self._uses_params = any(m.uses_params for m in metrics.values())
