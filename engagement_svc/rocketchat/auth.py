@@ -23,10 +23,13 @@ from typing import NamedTuple
 from bson import Timestamp
 
 from engagement_svc.mongo_types import Database, Document
+from engagement_svc.rocketchat import workspace
 from engagement_svc.rocketchat.changes import ChangeStreams, Watcher
-from engagement_svc.rocketchat.workspace import BYPASS_RATE_LIMIT, LOGIN_EXPIRATION, PERMISSION, Workspace
+from engagement_svc.rocketchat.workspace import BYPASS_RATE_LIMIT, LOGIN_EXPIRATION, Workspace
 
 log = logging.getLogger("engagement_svc.auth")
+
+PERMISSION = workspace.PERMISSION  # the dashboard's permission: bound here too, the demo imports it from here
 
 DEFAULT_LOGIN_EXPIRATION_DAYS = 90
 NEVER_EXPIRES_DAYS = 1_000_000  # a setting this large (2,700 years, or infinite) means "never": no date holds it
