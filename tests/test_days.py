@@ -1,34 +1,13 @@
-"""Local days in every zone: zone names, where days start, and that they fall on the engine's 15-minute slots."""
+"""Local days in every zone: zone names and where days start (their slots: tests/counting/test_slots.py)."""
 
 from __future__ import annotations
 
-import random
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from engagement_svc.counting.slots import aligned_slot, day_spans
 from engagement_svc.days import EPOCH, ZONE_NAMES, load_zone, local_midnight, midnight_seconds
-
-
-@pytest.mark.parametrize("name", sorted(set(ZONE_NAMES.values())))
-def test_every_local_day_and_hour_since_1980_is_a_run_of_slots(name):
-    """The premise of keeping counts per UTC slot: every zone's days and hours start on a slot edge."""
-    zone, rng = ZoneInfo(name), random.Random(name)
-    days = [date(1980, 1, 1) + timedelta(days=rng.randrange(60 * 365)) for _ in range(60)]
-    for day in days:
-        (span,) = day_spans(zone, day, day)
-        assert span.on_slots, (name, day)
-        t = span.lo
-        while t < span.hi:  # every wall-clock hour of the day, DST days included
-            assert aligned_slot(t) is not None
-            t += timedelta(hours=1)
-
-
-def test_spans_before_1972_that_miss_the_slots_are_flagged():
-    (span,) = day_spans(ZoneInfo("Africa/Monrovia"), date(1970, 6, 1), date(1970, 6, 1))  # -0:44:30 then
-    assert not span.on_slots and span.hi - span.lo == timedelta(days=1)
 
 
 @pytest.mark.parametrize(

@@ -307,7 +307,7 @@ class PresenceDay(ClosedDay):
             run_starts.append(len(runs) // 2)
         return cls.from_runs(day, keys, run_starts, bytes(runs), raw)
 
-    def _runs(self, i: int) -> list[tuple[int, int]]:
+    def runs_of(self, i: int) -> list[tuple[int, int]]:
         runs = self.runs
         return [(runs[2 * r], runs[2 * r + 1]) for r in range(self.starts[i], self.starts[i + 1])]
 
@@ -338,15 +338,15 @@ class PresenceDay(ClosedDay):
         return per_class
 
     def cells(self) -> dict[tuple[str, int], int]:
-        return {(key, slot): 1 for i, key in enumerate(self.keys) for a, b in self._runs(i) for slot in range(a, b)}
+        return {(key, slot): 1 for i, key in enumerate(self.keys) for a, b in self.runs_of(i) for slot in range(a, b)}
 
     def key_totals(self) -> dict[str, int]:
-        return {key: sum(b - a for a, b in self._runs(i)) for i, key in enumerate(self.keys)}
+        return {key: sum(b - a for a, b in self.runs_of(i)) for i, key in enumerate(self.keys)}
 
     def slot_index(self) -> list[array[int]]:
         by_slot = _empty_index(len(self.keys))
         for i in range(len(self.keys)):
-            for a, b in self._runs(i):
+            for a, b in self.runs_of(i):
                 for slot in range(a, b):
                     by_slot[slot].append(i)
         return by_slot
@@ -354,7 +354,7 @@ class PresenceDay(ClosedDay):
     def key_sums(self, first: int, end: int) -> dict[str, int]:
         out: dict[str, int] = {}
         for i, key in enumerate(self.keys):
-            n = sum(max(0, min(b, end) - max(a, first)) for a, b in self._runs(i))
+            n = sum(max(0, min(b, end) - max(a, first)) for a, b in self.runs_of(i))
             if n:
                 out[key] = n
         return out

@@ -4,18 +4,12 @@
 from __future__ import annotations
 
 import random
-from array import array
-from itertools import pairwise
 
-from engagement_svc.counting import kept
 from engagement_svc.counting.catalog import ACTIVE_USERS, MESSAGES, NEW_USERS
 from engagement_svc.counting.counter import RUN_BASE, built_day
-from engagement_svc.counting.kept import ClosedDay, OpenDay, PresenceDay
-from engagement_svc.counting.slots import SLOTS_PER_DAY
+from engagement_svc.counting.kept import ClosedDay
 from engagement_svc.rocketchat.rooms import FLAG
-
-DAY = 20_000
-BASE = DAY * SLOTS_PER_DAY
+from tests.support.pipeline_docs import BASE, DAY, messages_doc, sessions_doc
 
 
 def _same(a: ClosedDay, b: ClosedDay) -> None:
@@ -39,28 +33,9 @@ def _cells(doc: dict) -> dict[tuple[str, int], int]:
     return cells
 
 
-def _messages_doc(rng: random.Random, ordered: bool) -> dict:
-    cells = sorted({(f"r{rng.randrange(40)}", rng.randrange(SLOTS_PER_DAY)) for _ in range(300)})
-    rows = [(k, BASE + s, rng.choice([0, 1, 2, 300])) for k, s in cells] + [(None, BASE, 5)]
-    if not ordered:
-        rng.shuffle(rows)
-    return {"_id": DAY, "k": [r[0] for r in rows], "s": [r[1] for r in rows], "n": [r[2] for r in rows], "raw": 999}
-
-
-def _sessions_doc(rng: random.Random, ordered: bool) -> dict:
-    keys = sorted({f"u{rng.randrange(60)}" for _ in range(50)})
-    if not ordered:
-        rng.shuffle(keys)
-    packed = []
-    for _ in keys:  # runs within the day, overlapping or not, the whole day included
-        runs = [sorted(rng.sample(range(SLOTS_PER_DAY + 1), 2)) for _ in range(rng.randrange(1, 4))]
-        packed.append([a * RUN_BASE + b for a, b in [*runs, *([(0, SLOTS_PER_DAY)] if rng.random() < 0.1 else [])]])
-    return {"_id": DAY, "k": keys, "v": packed, "raw": 0}
-
-
 def test_days_built_from_arrays_equal_days_built_from_cells() -> None:
     rng = random.Random(7)
-    for make in (_messages_doc, _sessions_doc):
+    for make in (messages_doc, sessions_doc):
         for ordered in (True, False, True):
             doc = make(rng, ordered)
             built = built_day(DAY, doc)
@@ -73,7 +48,7 @@ def test_a_key_flag_applied_in_python_gives_the_keys_mongodb_would_have_flagged(
     (`Metric.flag_param`): the day equals the one whose keys the pipeline had flagged itself, in key order."""
     assert (ACTIVE_USERS.flag_param, MESSAGES.flag_param, NEW_USERS.flag_param) == ("bots", None, None)
     rng = random.Random(3)
-    doc = _sessions_doc(rng, False)
+    doc = sessions_doc(rng, False)
     bots = frozenset(rng.sample(sorted(doc["k"]), 7)) | {"not-counted"}
     params = {"bots": bots}
     flag = ACTIVE_USERS.key_flagger(params)
@@ -84,125 +59,3 @@ def test_a_key_flag_applied_in_python_gives_the_keys_mongodb_would_have_flagged(
     built = built_day(DAY, doc, flag)
     _same(built, ClosedDay(DAY, _cells(by_mongodb), 0))
     assert list(built.keys) == sorted(built.keys) and sum(FLAG in key for key in built.keys) == 7
-
-
-class _SomeKeys:
-    """Classes for the test: a third of the keys count nowhere, the rest as EveryKey says (bots apart)."""
-
-    generation = 1
-
-    def kind(self, key: str) -> str | None:
-        return None if sum(map(ord, key)) % 3 == 0 else kept.EveryKey("user").kind(key)
-
-
-def _general(day: ClosedDay) -> ClosedDay:
-    """The same cells as a day that keeps a slot per entry and a count of 1 for each (what a PresenceDay saves)."""
-    general = ClosedDay(day.day, day.cells(), day.raw)
-    assert type(general) is ClosedDay and isinstance(general.counts, memoryview)
-    return general
-
-
-def test_a_day_of_presence_kept_as_runs_answers_as_one_kept_slot_by_slot():
-    """A day whose counts are all 1 (sessions) keeps each key's runs of slots; every read equals the one of a
-    day that keeps every slot: cells, totals, per-class running sums, keys and sums over parts of the day."""
-    rng = random.Random(9)
-    for classes in (kept.EveryKey("user"), _SomeKeys()):
-        for _ in range(5):
-            doc = _sessions_doc(rng, False)
-            bots = frozenset(rng.sample(sorted(doc["k"]), 9))
-            day = built_day(DAY, doc, ACTIVE_USERS.key_flagger({"bots": bots}))
-            assert isinstance(day, PresenceDay)
-            general = _general(day)
-            assert day.cells() == general.cells() and day.key_totals() == general.key_totals()
-            assert day._sums(classes) == general._sums(classes) and day._sums(classes)
-            assert day.class_prefix(classes) == general.class_prefix(classes)
-            for first, end in ((0, SLOTS_PER_DAY), (0, 1), (95, 96), (10, 50), (37, 38), (60, 96), (20, 20)):
-                assert day.key_set(first, end) == general.key_set(first, end), (first, end)
-                assert day.key_sums(first, end) == general.key_sums(first, end), (first, end)
-
-
-def test_slots_of_presence_given_in_any_order_become_the_same_runs():
-    """A day of all-1 counts read as slots (a day saved by an earlier release, or a quiet day of messages) is
-    kept as runs: each key's slots sorted, adjacent ones joined."""
-    rng = random.Random(4)
-    for _ in range(20):
-        cells = {(f"k{rng.randrange(30)}", rng.randrange(SLOTS_PER_DAY)): 1 for _ in range(rng.randrange(1, 400))}
-        day = ClosedDay.of_cells(DAY, cells, 7)
-        assert isinstance(day, PresenceDay) and day.cells() == cells and day.raw == 7
-        for i in range(len(day.keys)):
-            runs = day._runs(i)
-            assert all(a < b for a, b in runs) and all(b < c for (_, b), (c, _) in pairwise(runs))
-        keys, starts, slots = [], array("I", [0]), bytearray()
-        for key in sorted({k for k, _ in cells}):
-            mine = [s for k, s in cells if k == key]
-            rng.shuffle(mine)
-            keys.append(key)
-            slots += bytes(mine)
-            starts.append(len(slots))
-        again = ClosedDay.from_arrays(DAY, keys, starts, bytes(slots), array("I", [1] * len(slots)), 7)
-        assert isinstance(again, PresenceDay) and again.runs == day.runs and list(again.starts) == list(day.starts)
-    assert type(ClosedDay.of_cells(DAY, {("k", 3): 2, ("k", 4): 1}, 0)) is ClosedDay  # a count of 2: slot by slot
-
-
-def test_a_day_of_presence_holds_no_counts_of_its_own():
-    """A day of sessions keeps two bytes a run and 16 bits a key's first run (no slot, no count): its size says
-    so and is a fraction of what slot by slot took; a day of messages keeps its counts, as bytes when they fit."""
-    rng = random.Random(11)
-    presence = built_day(DAY, _sessions_doc(rng, True))
-    assert isinstance(presence, PresenceDay) and presence.starts.typecode == "H"
-    assert presence.nbytes() == 8 * len(presence.keys) + len(presence.runs) + 2 * len(presence.starts)
-    assert sum(presence.key_totals().values()) == len(presence.cells()) == len(_general(presence).slots)
-    assert presence.nbytes() < _general(presence).nbytes() / 2
-    messages = built_day(DAY, _messages_doc(rng, True))
-    assert not isinstance(messages.counts, memoryview) and messages.counts.typecode == "I"  # a count of 300
-
-
-def test_key_sets_of_part_of_a_day_are_exact_with_or_without_a_kept_index():
-    """A zone's day or an hour is part of a UTC day: its keys come from a per-slot index, which the reader keeps
-    (bounded, see tests/counting/test_reading.py) or the day builds for one call; the whole day needs none."""
-    rng = random.Random(5)
-    for day in [built_day(DAY, _sessions_doc(rng, False)) for _ in range(3)] + [
-        built_day(DAY, _messages_doc(rng, True))
-    ]:
-        index = day.slot_index()
-        assert ClosedDay.index_bytes(index) == sum(64 + a.itemsize * len(a) for a in index)
-        for first, end in ((0, 40), (37, 41), (90, SLOTS_PER_DAY), (0, SLOTS_PER_DAY)):
-            expected = {key for (key, slot) in day.cells() if first <= slot < end}
-            assert day.key_set(first, end) == day.key_set(first, end, index) == expected
-
-
-class _Rooms:
-    """A room-type map that knows what it was told."""
-
-    generation = 0
-
-    def __init__(self, types: dict[str, str]):
-        self.types = types
-
-    def knows(self, key: str) -> bool:
-        return key in self.types
-
-    def kind(self, key: str) -> str | None:
-        return self.types.get(key)
-
-    async def ensure(self, keys) -> None:
-        return None
-
-
-def test_an_open_day_holds_its_cells_once_and_names_the_keys_to_look_up():
-    """Made from a snapshot, an open day keeps no second copy of its cells for the keys not yet looked up (every
-    key is pending until the first sums); keys that arrive later are pending until folded in; each key is
-    indexed once per slot however often it is added, and the sums and key sets equal the cells."""
-    cells = {("r1", 3): 2, ("r2", 3): 1, ("r2", 50): 4}
-    day = OpenDay(DAY, cells)
-    assert day.unfolded == {} and sorted(day.pending_keys()) == ["r1", "r2"]
-    rooms = _Rooms({"r1": "c", "r2": "p"})
-    assert {k: p[SLOTS_PER_DAY] for k, p in day.class_prefix(rooms).items()} == {"c": 2, "p": 5}
-    assert list(day.pending_keys()) == []
-    for _ in range(3):
-        day.add("r3", 3, rooms)  # not known yet: held apart
-        day.add("r1", 3, rooms)
-    assert list(day.pending_keys()) == ["r3"] and day.by_slot[3] == ["r1", "r2", "r3"]
-    rooms.types["r3"] = "c"
-    assert {k: p[SLOTS_PER_DAY] for k, p in day.class_prefix(rooms).items()} == {"c": 2 + 3 + 3, "p": 5}
-    assert day.key_set(0, 4) == {"r1", "r2", "r3"} and day.key_set(4, SLOTS_PER_DAY) == {"r2"}
