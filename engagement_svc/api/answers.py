@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from datetime import timedelta
 from typing import TypeVar
 
-from engagement_svc.api.params import ListQuery, RangeQuery
 from engagement_svc.counting.catalog import ACTIVE_USERS, FLAG, MESSAGES, NEW_USERS, Metric
 from engagement_svc.counting.engine import Engine
 from engagement_svc.counting.slots import Span, day_spans, hour_spans, span_of_seconds
 from engagement_svc.days import iso_seconds
 from engagement_svc.reports import channels, messages, users
 from engagement_svc.reports.csv import Table, cell, line, lines_of
+from engagement_svc.reports.queries import ListQuery, RangeQuery
 from engagement_svc.rocketchat.rooms import room_documents
 
 T = TypeVar("T")

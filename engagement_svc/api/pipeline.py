@@ -23,13 +23,14 @@ from pymongo.errors import PyMongoError
 from engagement_svc.api.client_address import client_address
 from engagement_svc.api.errors import FORBIDDEN, UNAUTHORIZED, failure
 from engagement_svc.api.middleware import REQUEST_ID_KEY
-from engagement_svc.api.params import BadRequest, wants_csv
+from engagement_svc.api.params import wants_csv
 from engagement_svc.api.wire import JSON_TYPE, NO_STORE, json_response
 from engagement_svc.counting.engine import Engine
 from engagement_svc.counting.work import CALLER, DEADLINE, Busy
 from engagement_svc.mongo_errors import database_problem
 from engagement_svc.mongo_health import PROBE_EVERY_S
 from engagement_svc.reports.csv import Table
+from engagement_svc.reports.queries import BadRequest
 from engagement_svc.resources import (
     DB_HEALTH,
     ENGINE,

@@ -6,8 +6,8 @@ from aiohttp import web
 
 from engagement_svc.api import answers, ops
 from engagement_svc.api.page import add_page_routes
-from engagement_svc.api.params import parse_day, parse_list, parse_range
 from engagement_svc.api.pipeline import Endpoint, handler
+from engagement_svc.reports.queries import parse_day, parse_list, parse_range
 
 API = "/api/v1/engagement-dashboard"
 
