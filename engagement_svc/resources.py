@@ -1,4 +1,5 @@
-"""What the application holds: its settings, the MongoDB clients and the engine, each under a typed key.
+"""What the application holds: its settings, the MongoDB clients and databases and the engine, each under a typed
+key.
 
 The clients and the engine are made and closed by `mongo_context`, the app's cleanup context, so that a test
 app, a demo and a production process own their resources the same way.
@@ -13,6 +14,7 @@ from dataclasses import replace
 
 from aiohttp import web
 from pymongo import AsyncMongoClient, ReadPreference, WriteConcern
+from pymongo.asynchronous.database import AsyncDatabase
 
 from engagement_svc import __version__
 from engagement_svc.counting.engine import Engine
@@ -30,6 +32,8 @@ log = logging.getLogger("engagement_svc")
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
 ENGINE = web.AppKey("engine", Engine)
+ROCKETCHAT_DB = web.AppKey("rocketchat_db", AsyncDatabase)  # Rocket.Chat's database, read from the primary
+STATE_DB = web.AppKey("state_db", AsyncDatabase)  # the service's own (counts, claims, checkpoints)
 WORKSPACE = web.AppKey("workspace", Workspace)  # Rocket.Chat's settings and permissions, followed live
 TRUSTED_PROXIES = web.AppKey("trusted_proxies", tuple[Network, ...])
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
@@ -77,6 +81,7 @@ async def mongo_context(app: web.Application) -> AsyncIterator[None]:
     state_db = state_client[settings.state_database].with_options(
         read_preference=ReadPreference.PRIMARY, write_concern=WriteConcern("majority")
     )
+    app[ROCKETCHAT_DB], app[STATE_DB] = db, state_db
     app[ENGINE] = engine = Engine(db, state_db, settings, streams, heavy_db=heavy_db)
     streams.start()
     engine.start()

@@ -36,6 +36,7 @@ from engagement_svc.resources import (
     ENGINE,
     METRICS,
     RATE_LIMITER,
+    ROCKETCHAT_DB,
     SETTINGS,
     TRUSTED_PROXIES,
     USER_LOOKUPS,
@@ -119,7 +120,9 @@ def handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamR
                         text = f"The database is unavailable ({health.explain()}); try again later"
                         return failure(503, text, headers={**headers, "Retry-After": str(PROBE_EVERY_S)})
                     workspace = request.app[WORKSPACE]
-                    access = await authorize(engine.db, request.headers, workspace, request.app[USER_LOOKUPS])
+                    access = await authorize(
+                        request.app[ROCKETCHAT_DB], request.headers, workspace, request.app[USER_LOOKUPS]
+                    )
                     if access.status == 401:
                         request.app[METRICS].refused.labels("401").inc()
                         return json_response(UNAUTHORIZED, 401, headers)
