@@ -1,5 +1,5 @@
-"""What the application holds: its settings, the MongoDB clients and databases and the engine, each under a typed
-key.
+"""What the application holds: its settings, the MongoDB clients and databases, the engine and what reports read,
+each under a typed key.
 
 The clients and the engine are made and closed by `mongo_context`, the app's cleanup context, so that a test
 app, a demo and a production process own their resources the same way.
@@ -21,6 +21,7 @@ from engagement_svc.counting.engine import Engine
 from engagement_svc.metrics import Metrics
 from engagement_svc.mongo_health import DatabaseHealth
 from engagement_svc.mongo_waits import install as install_mongo_waits
+from engagement_svc.reports.sources import Sources
 from engagement_svc.rocketchat.auth import UserLookups, user_lookups
 from engagement_svc.rocketchat.changes import ChangeStreams
 from engagement_svc.rocketchat.ratelimit import RateLimiter
@@ -32,6 +33,7 @@ log = logging.getLogger("engagement_svc")
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
 ENGINE = web.AppKey("engine", Engine)
+SOURCES = web.AppKey("sources", Sources)  # what reports read: the engine's counts and Rocket.Chat's rooms
 ROCKETCHAT_DB = web.AppKey("rocketchat_db", AsyncDatabase)  # Rocket.Chat's database, read from the primary
 STATE_DB = web.AppKey("state_db", AsyncDatabase)  # the service's own (counts, claims, checkpoints)
 WORKSPACE = web.AppKey("workspace", Workspace)  # Rocket.Chat's settings and permissions, followed live
@@ -83,6 +85,7 @@ async def mongo_context(app: web.Application) -> AsyncIterator[None]:
     )
     app[ROCKETCHAT_DB], app[STATE_DB] = db, state_db
     app[ENGINE] = engine = Engine(db, state_db, settings, streams, heavy_db=heavy_db)
+    app[SOURCES] = Sources(counts=engine, rooms=engine.rooms)
     streams.start()
     engine.start()
     yield

@@ -22,12 +22,12 @@ from schemathesis.checks import (
 )
 
 from engagement_svc import __version__
-from engagement_svc.api.routes import MESSAGES_SENT_PATH
 from engagement_svc.app import create_app
 from engagement_svc.demo.dataset import seed_demo
 from tests.support.data import ANALYST, add_analysts
 from tests.support.live import LiveServer
 from tests.support.mongo import with_database
+from tests.support.paths import MESSAGES_SENT_PATH
 
 DOCUMENT = json.loads(files("engagement_svc.api").joinpath("openapi.json").read_text())
 CHECKS = [
