@@ -38,19 +38,29 @@ ENDPOINTS = (
 
 def url(port: int, endpoint: str, anchor: datetime, days: int) -> str:
     """`days` whole UTC days ending with the anchor's day (hourly and weekly: the anchor's day)."""
-    from engagement_svc.api import routes
     from engagement_svc.days import iso_z
+    from engagement_svc.reports import (
+        active_users,
+        channels_list,
+        hourly,
+        messages_sent,
+        new_users,
+        origin,
+        top_five,
+        users_by_hour,
+        weekly,
+    )
 
     path = {
-        "messages-sent": routes.MESSAGES_SENT_PATH,
-        "origin": routes.ORIGIN_PATH,
-        "top-five": routes.TOP_FIVE_PATH,
-        "list": routes.CHANNELS_LIST_PATH,
-        "new-users": routes.NEW_USERS_PATH,
-        "active-users": routes.ACTIVE_USERS_PATH,
-        "by-hour": routes.BY_HOUR_PATH,
-        "hourly": routes.HOURLY_PATH,
-        "weekly": routes.WEEKLY_PATH,
+        "messages-sent": messages_sent.REPORT.path,
+        "origin": origin.REPORT.path,
+        "top-five": top_five.REPORT.path,
+        "list": channels_list.REPORT.path,
+        "new-users": new_users.REPORT.path,
+        "active-users": active_users.REPORT.path,
+        "by-hour": users_by_hour.REPORT.path,
+        "hourly": hourly.REPORT.path,
+        "weekly": weekly.REPORT.path,
     }[endpoint]
     start = anchor.replace(hour=0) - timedelta(days=days - 1)
     if endpoint in ("hourly", "weekly"):

@@ -25,9 +25,9 @@ ENDPOINTS = ("origin", "top-five", "list")
 
 
 def paths() -> dict[str, str]:
-    from engagement_svc.api.routes import CHANNELS_LIST_PATH, ORIGIN_PATH, TOP_FIVE_PATH
+    from engagement_svc.reports import channels_list, origin, top_five
 
-    return {"origin": ORIGIN_PATH, "top-five": TOP_FIVE_PATH, "list": CHANNELS_LIST_PATH}
+    return {"origin": origin.REPORT.path, "top-five": top_five.REPORT.path, "list": channels_list.REPORT.path}
 
 
 def url(port: int, endpoint: str, anchor: datetime, days: int, extra: str = "") -> str:

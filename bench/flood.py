@@ -27,10 +27,10 @@ import aiohttp
 from pymongo import MongoClient
 
 from bench.run import Server, code_of, memory_mb
-from engagement_svc.api.routes import MESSAGES_SENT_PATH
 from engagement_svc.days import ZONE_NAMES, iso_z
 from engagement_svc.demo.dataset import login_token, seed_demo, user_doc
 from engagement_svc.demo.embedded import EmbeddedMongo, free_port
+from engagement_svc.reports import messages_sent
 
 VIEWER = {"X-User-Id": "ViewerUserId00001", "X-Auth-Token": "viewer-token"}
 
@@ -75,7 +75,7 @@ async def probe(name: str, code: dict, mongo: EmbeddedMongo, creds, now: datetim
     port = free_port()
     server = Server([sys.executable, "-m", "engagement_svc", "serve", "--port", str(port)], env, port, code)
     admin = {"X-User-Id": creds.admin_id, "X-Auth-Token": creds.admin_token}
-    base = f"http://127.0.0.1:{port}{MESSAGES_SENT_PATH}"
+    base = f"http://127.0.0.1:{port}{messages_sent.REPORT.path}"
     longest = {"start": iso_z(now - timedelta(days=731)), "end": iso_z(now - timedelta(days=1))}
     zones = sorted(set(ZONE_NAMES.values()))
     out: dict = {}
@@ -95,7 +95,7 @@ async def probe(name: str, code: dict, mongo: EmbeddedMongo, creds, now: datetim
             for uid, token in ((b"caf\xe9", b"x"), (creds.admin_id.encode(), b"\xff")):
                 answer = await raw(
                     port,
-                    b"GET " + MESSAGES_SENT_PATH.encode() + b"?" + query + b" HTTP/1.1\r\nHost: x\r\n"
+                    b"GET " + messages_sent.REPORT.path.encode() + b"?" + query + b" HTTP/1.1\r\nHost: x\r\n"
                     b"X-User-Id: " + uid + b"\r\nX-Auth-Token: " + token + b"\r\nConnection: close\r\n\r\n",
                 )
                 statuses.append(int(answer.split(b" ", 2)[1]))

@@ -337,8 +337,8 @@ def database_figures(db, anchor: datetime, runs: int) -> dict:
 
 async def service_figures(args, mongo_url_for, sync_client, anchor: datetime) -> dict:
     from bench.dataset import BENCH_TOKEN, BENCH_USER_ID
-    from engagement_svc.api.routes import MESSAGES_SENT_PATH
     from engagement_svc.demo.embedded import free_port
+    from engagement_svc.reports import messages_sent
 
     headers = {"X-User-Id": BENCH_USER_ID, "X-Auth-Token": BENCH_TOKEN}
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("MONGO_URL", "ENGAGEMENT_"))}
@@ -355,7 +355,7 @@ async def service_figures(args, mongo_url_for, sync_client, anchor: datetime) ->
     results: dict = {"cold": {}, "warm": {}, "throughput": {}, "ceiling_throughput": {}}
     connector = lambda: aiohttp.TCPConnector(limit=200)  # noqa: E731
     url_for = lambda port, days: (  # noqa: E731
-        f"http://127.0.0.1:{port}{MESSAGES_SENT_PATH}?start={iso_z(window(anchor, days)[0])}"
+        f"http://127.0.0.1:{port}{messages_sent.REPORT.path}?start={iso_z(window(anchor, days)[0])}"
         f"&end={iso_z(window(anchor, days)[1])}&timezone={ZONE}"
     )
 
@@ -456,8 +456,8 @@ async def ab_figures(args, mongo_url_for, sync_client, anchor: datetime) -> dict
     samples alternate between the two; warm rounds interleave two running processes; then the first request in
     each of ten zones never asked before, the resident memory and the size of each one's state."""
     from bench.dataset import BENCH_TOKEN, BENCH_USER_ID
-    from engagement_svc.api.routes import MESSAGES_SENT_PATH
     from engagement_svc.demo.embedded import free_port
+    from engagement_svc.reports import messages_sent
 
     headers = {"X-User-Id": BENCH_USER_ID, "X-Auth-Token": BENCH_TOKEN}
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("MONGO_URL", "ENGAGEMENT_", "PYTHONPATH"))}
@@ -476,7 +476,9 @@ async def ab_figures(args, mongo_url_for, sync_client, anchor: datetime) -> dict
 
     def url_for(port: int, days: int, zone: str = ZONE) -> str:
         start, end, _, _ = window(anchor, days)
-        return f"http://127.0.0.1:{port}{MESSAGES_SENT_PATH}?start={iso_z(start)}&end={iso_z(end)}&timezone={zone}"
+        return (
+            f"http://127.0.0.1:{port}{messages_sent.REPORT.path}?start={iso_z(start)}&end={iso_z(end)}&timezone={zone}"
+        )
 
     def start(name: str) -> Server:
         port = free_port()
@@ -625,12 +627,12 @@ async def soak(pid: int, urls: list[str], metrics_url: str, headers: dict, concu
 
 async def freshness(session, db, port: int, headers: dict, runs: int) -> dict:
     """Insert one message now, then poll every 5 ms until today's count includes it."""
-    from engagement_svc.api.routes import MESSAGES_SENT_PATH
     from engagement_svc.demo.dataset import message_doc
+    from engagement_svc.reports import messages_sent
 
     now = datetime.now(UTC)
     url = (
-        f"http://127.0.0.1:{port}{MESSAGES_SENT_PATH}?start={iso_z(now - timedelta(days=1))}&end={iso_z(now)}"
+        f"http://127.0.0.1:{port}{messages_sent.REPORT.path}?start={iso_z(now - timedelta(days=1))}&end={iso_z(now)}"
         f"&timezone={ZONE}"
     )
     rid = db.rocketchat_room.find_one({"t": "c"})["_id"]

@@ -116,10 +116,15 @@ def _range(anchor: datetime, days: int) -> tuple[datetime, datetime]:
 
 
 def url(port: int, endpoint: str, anchor: datetime, days: int) -> str:
-    from engagement_svc.api.routes import ACTIVE_USERS_PATH, BY_HOUR_PATH, HOURLY_PATH, WEEKLY_PATH
     from engagement_svc.days import iso_z
+    from engagement_svc.reports import active_users, hourly, users_by_hour, weekly
 
-    path = {"active-users": ACTIVE_USERS_PATH, "by-hour": BY_HOUR_PATH, "hourly": HOURLY_PATH, "weekly": WEEKLY_PATH}
+    path = {
+        "active-users": active_users.REPORT.path,
+        "by-hour": users_by_hour.REPORT.path,
+        "hourly": hourly.REPORT.path,
+        "weekly": weekly.REPORT.path,
+    }
     start, end = _range(anchor, days)
     if endpoint in ("hourly", "weekly"):  # one day (hourly) or seven (weekly), whatever the range
         start = end

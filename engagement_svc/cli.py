@@ -11,22 +11,22 @@ from datetime import UTC, datetime, timedelta
 
 from engagement_svc import __version__
 from engagement_svc.api import server
-from engagement_svc.api.routes import (
-    ACTIVE_USERS_PATH,
-    BY_HOUR_PATH,
-    CHANNELS_LIST_PATH,
-    ENDPOINTS,
-    HOURLY_PATH,
-    MESSAGES_SENT_PATH,
-    NEW_USERS_PATH,
-    ORIGIN_PATH,
-    TOP_FIVE_PATH,
-    WEEKLY_PATH,
-)
+from engagement_svc.api.routes import REPORTS
 from engagement_svc.app import create_app
 from engagement_svc.days import iso_z
 from engagement_svc.demo.embedded import EMBEDDED_EXTRA, EMBEDDED_PLATFORM
 from engagement_svc.logs import configure
+from engagement_svc.reports import (
+    active_users,
+    channels_list,
+    hourly,
+    messages_sent,
+    new_users,
+    origin,
+    top_five,
+    users_by_hour,
+    weekly,
+)
 from engagement_svc.settings import ConfigError, Settings, help_text, parse, setting
 
 LIST_EXTRA = "&sort=-diffFromLastWeek&count=10"
@@ -35,7 +35,7 @@ ENVIRONMENT_HELP = (
     + """
 endpoints (the dashboard's need X-User-Id and X-Auth-Token headers):
 """
-    + "".join(f"  GET {e.path}\n      {e.summary}\n" for e in ENDPOINTS)
+    + "".join(f"  GET {r.path}\n      {r.summary}\n" for r in REPORTS)
     + """\
   GET /healthz   GET /readyz   GET /metrics (Prometheus)   GET /api/openapi.json (OpenAPI 3.1)
 """
@@ -136,7 +136,7 @@ def curl_line(
     start: datetime,
     end: datetime,
     zone: str = "",
-    path: str = MESSAGES_SENT_PATH,
+    path: str = messages_sent.REPORT.path,
     extra: str = "",
 ) -> str:
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
@@ -174,31 +174,31 @@ def demo_lines(
         curl_line(settings, *user, week_start, now),
         "",
         "# where messages were sent this week, people only (200):",
-        curl_line(settings, *admin, week_start, now, path=ORIGIN_PATH, extra="&bots=exclude"),
+        curl_line(settings, *admin, week_start, now, path=origin.REPORT.path, extra="&bots=exclude"),
         "",
         "# the five busiest rooms of the last 30 days, in Asia/Kolkata (200):",
-        curl_line(settings, *admin, now - timedelta(days=29), now, "Asia/Kolkata", TOP_FIVE_PATH),
+        curl_line(settings, *admin, now - timedelta(days=29), now, "Asia/Kolkata", top_five.REPORT.path),
         "",
         "# the channel list of this week, fastest growing first, first page of 10 (200):",
-        curl_line(settings, *admin, week_start, now, path=CHANNELS_LIST_PATH, extra=LIST_EXTRA),
+        curl_line(settings, *admin, week_start, now, path=channels_list.REPORT.path, extra=LIST_EXTRA),
         "",
         "# every row of that list as CSV (200, text/csv):",
-        curl_line(settings, *admin, week_start, now, path=CHANNELS_LIST_PATH, extra="&format=csv"),
+        curl_line(settings, *admin, week_start, now, path=channels_list.REPORT.path, extra="&format=csv"),
         "",
         "# accounts created per day over the last 30 days, bots left out (200):",
-        curl_line(settings, *admin, now - timedelta(days=29), now, path=NEW_USERS_PATH, extra="&bots=exclude"),
+        curl_line(settings, *admin, now - timedelta(days=29), now, path=new_users.REPORT.path, extra="&bots=exclude"),
         "",
         "# active users per day over the last 30 days, with WAU and MAU, in Europe/Berlin (200):",
-        curl_line(settings, *admin, now - timedelta(days=29), now, "Europe/Berlin", ACTIVE_USERS_PATH),
+        curl_line(settings, *admin, now - timedelta(days=29), now, "Europe/Berlin", active_users.REPORT.path),
         "",
         "# who was online this week, per day and hour, people only (200):",
-        curl_line(settings, *admin, week_start, now, path=BY_HOUR_PATH, extra="&bots=exclude"),
+        curl_line(settings, *admin, week_start, now, path=users_by_hour.REPORT.path, extra="&bots=exclude"),
         "",
         "# today's busiest two-hour blocks, in Europe/Berlin (200):",
-        curl_line(settings, *admin, now, now, "Europe/Berlin", HOURLY_PATH),
+        curl_line(settings, *admin, now, now, "Europe/Berlin", hourly.REPORT.path),
         "",
         "# the busiest days of this week (200):",
-        curl_line(settings, *admin, now, now, path=WEEKLY_PATH),
+        curl_line(settings, *admin, now, now, path=weekly.REPORT.path),
         "",
         "# the dashboard page in a browser, signed in as the admin:",
         page_line(settings, *admin),

@@ -1,4 +1,5 @@
-"""What the application holds: its settings, the MongoDB clients and the engine, each under a typed key.
+"""What the application holds: its settings, the MongoDB clients and databases, the engine and what reports read,
+each under a typed key.
 
 The clients and the engine are made and closed by `mongo_context`, the app's cleanup context, so that a test
 app, a demo and a production process own their resources the same way.
@@ -14,12 +15,14 @@ from typing import Any
 
 from aiohttp import web
 from pymongo import AsyncMongoClient, ReadPreference, WriteConcern
+from pymongo.asynchronous.database import AsyncDatabase
 
 from engagement_svc import __version__
 from engagement_svc.counting.engine import Engine
 from engagement_svc.metrics import Metrics
 from engagement_svc.mongo_health import DatabaseHealth
 from engagement_svc.mongo_waits import install as install_mongo_waits
+from engagement_svc.reports.sources import Sources
 from engagement_svc.rocketchat.auth import UserLookups, user_lookups
 from engagement_svc.rocketchat.changes import ChangeStreams
 from engagement_svc.rocketchat.ratelimit import RateLimiter
@@ -31,6 +34,9 @@ log = logging.getLogger("engagement_svc")
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
 ENGINE = web.AppKey("engine", Engine)
+SOURCES = web.AppKey("sources", Sources)  # what reports read: the engine's counts and Rocket.Chat's rooms
+ROCKETCHAT_DB = web.AppKey("rocketchat_db", AsyncDatabase)  # Rocket.Chat's database, read from the primary
+STATE_DB = web.AppKey("state_db", AsyncDatabase)  # the service's own (counts, claims, checkpoints)
 WORKSPACE = web.AppKey("workspace", Workspace)  # Rocket.Chat's settings and permissions, followed live
 TRUSTED_PROXIES = web.AppKey("trusted_proxies", tuple[Network, ...])
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
@@ -78,7 +84,9 @@ async def mongo_context(app: web.Application) -> AsyncIterator[None]:
     state_db = state_client[settings.state_database].with_options(
         read_preference=ReadPreference.PRIMARY, write_concern=WriteConcern("majority")
     )
+    app[ROCKETCHAT_DB], app[STATE_DB] = db, state_db
     app[ENGINE] = engine = Engine(db, state_db, settings, streams, heavy_db=heavy_db)
+    app[SOURCES] = Sources(counts=engine, rooms=engine.rooms)
     streams.start()
     engine.start()
     yield

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from engagement_svc import __version__
-from engagement_svc.api.routes import API, ENDPOINTS
+from engagement_svc.api.routes import REPORTS
 from engagement_svc.cli import demo_lines, listening_line
 from engagement_svc.days import iso_z
+from engagement_svc.reports.report import DASHBOARD as API
 from engagement_svc.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,7 +68,7 @@ def test_the_api_table_names_every_endpoint():
     assert f"`{API}/`" in section
     rows = [line for line in section.split("\n") if line.startswith("| [")]
     named = {m.group(1) for row in rows for m in re.finditer(r"`([^`]+)`", row.split(" | ")[0])}
-    assert {e.path.removeprefix(f"{API}/") for e in ENDPOINTS} <= named
+    assert {r.path.removeprefix(f"{API}/") for r in REPORTS} <= named
     assert {"/healthz", "/readyz", "/metrics", "/api/openapi.json", "/dashboard/"} <= named
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from engagement_svc.api.wire import NO_STORE
-from engagement_svc.resources import DB_HEALTH, ENGINE, SETTINGS, WORKSPACE
+from engagement_svc.resources import DB_HEALTH, ROCKETCHAT_DB, SETTINGS, WORKSPACE
 from engagement_svc.rocketchat.workspace import cors as cors_settings
 
 API_PREFIX = "/api/"
@@ -35,7 +35,7 @@ async def cors(request: web.Request, handler) -> web.StreamResponse:
     # The first read is waited for (at most FIRST_READ_S), unless the database is known down: then CORS is
     # Rocket.Chat's default (off) until a read succeeds, and the known-down 503 comes at once.
     seconds = 0.0 if request.app[DB_HEALTH].down else min(request.app[SETTINGS].query_timeout_ms / 1000, FIRST_READ_S)
-    policy = cors_settings(await request.app[WORKSPACE].current(request.app[ENGINE].db, seconds))
+    policy = cors_settings(await request.app[WORKSPACE].current(request.app[ROCKETCHAT_DB], seconds))
     origin = request.headers.get("Origin")
     preflight = request.method == "OPTIONS"
     if not policy.enabled:

@@ -12,8 +12,9 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pymongo.errors import PyMongoError
 
 from engagement_svc.api.wire import json_response
+from engagement_svc.counting.store import COUNTS_COLLECTION
 from engagement_svc.mongo_errors import database_problem
-from engagement_svc.resources import DB_HEALTH, ENGINE, METRICS, SETTINGS, STREAMS
+from engagement_svc.resources import DB_HEALTH, ENGINE, METRICS, ROCKETCHAT_DB, SETTINGS, STATE_DB, STREAMS
 
 log = logging.getLogger("engagement_svc")
 OPENAPI = files("engagement_svc.api").joinpath("openapi.json").read_bytes()
@@ -27,11 +28,11 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     """Ready when Rocket.Chat's MongoDB answers and the state database can be read; 503 otherwise. No auth.
     The backfill's progress is shown, and never holds readiness back: requests are answered meanwhile."""
-    engine, settings = request.app[ENGINE], request.app[SETTINGS]
+    settings, db, state_db = request.app[SETTINGS], request.app[ROCKETCHAT_DB], request.app[STATE_DB]
     checks = {"mongo": "ok", "state": "ok"}
     probes = [
-        ("mongo", lambda: engine.db.command("ping")),
-        ("state", lambda: engine.source.store.collection.find_one({}, {"_id": 1})),
+        ("mongo", lambda: db.command("ping")),
+        ("state", lambda: state_db[COUNTS_COLLECTION].find_one({}, {"_id": 1})),
     ]
     down = request.app[DB_HEALTH].down
     if down:  # known down: said at once, with the reason PyMongo's monitor found
@@ -59,7 +60,7 @@ async def readyz(request: web.Request) -> web.Response:
         "status": "ready" if ready else "unavailable",
         **checks,
         "change_stream": request.app[STREAMS].healthy,
-        "backfill": engine.progress(),
+        "backfill": request.app[ENGINE].progress(),
     }
     return json_response(body, 200 if ready else 503)
 

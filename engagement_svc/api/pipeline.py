@@ -1,9 +1,9 @@
 """The one endpoint pipeline: deadline -> database known down (503) -> 401 -> 403 -> 429 -> 400 -> answer -> 503,
 written once.
 
-An endpoint declares its path, how its query is parsed and how it is answered; `handler` turns that into an
-aiohttp handler that applies Rocket.Chat's order of checks and the service's error shapes. (CORS, which Rocket.Chat
-also applies before a route, is api/cors.py's middleware.)
+A report (reports/report.py) declares its path, how its query is parsed and how it is answered; `handler` turns it
+into an aiohttp handler that applies Rocket.Chat's order of checks and the service's error shapes. (CORS, which
+Rocket.Chat also applies before a route, is api/cors.py's middleware.)
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 import pymongo
@@ -23,37 +22,30 @@ from pymongo.errors import PyMongoError
 from engagement_svc.api.client_address import client_address
 from engagement_svc.api.errors import FORBIDDEN, UNAUTHORIZED, failure
 from engagement_svc.api.middleware import REQUEST_ID_KEY
-from engagement_svc.api.params import BadRequest, wants_csv
+from engagement_svc.api.params import wants_csv
 from engagement_svc.api.wire import JSON_TYPE, NO_STORE, json_response
-from engagement_svc.counting.engine import Engine
 from engagement_svc.counting.work import CALLER, DEADLINE, Busy
 from engagement_svc.mongo_errors import database_problem
 from engagement_svc.mongo_health import PROBE_EVERY_S
 from engagement_svc.reports.csv import Table
+from engagement_svc.reports.queries import BadRequest
+from engagement_svc.reports.report import Report
 from engagement_svc.resources import (
     DB_HEALTH,
     ENGINE,
     METRICS,
     RATE_LIMITER,
+    ROCKETCHAT_DB,
     SETTINGS,
+    SOURCES,
     TRUSTED_PROXIES,
     USER_LOOKUPS,
     WORKSPACE,
 )
 from engagement_svc.rocketchat.auth import authorize
 from engagement_svc.rocketchat.workspace import limit as rate_limit
-from engagement_svc.settings import Settings
 
 log = logging.getLogger("engagement_svc")
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    path: str
-    summary: str
-    parse: Callable[[Mapping[str, str], Settings], Any]  # raises BadRequest with the contract's text
-    answer: Callable[[Engine, Any], Awaitable[str | Iterator[str]]]  # the 200 body: JSON text, or its pieces
-    table: Callable[[Engine, Any], Awaitable[Table]]  # the 200 body as CSV
 
 
 STREAM_BATCH = 64 * 1024  # characters written at a time when an answer is streamed
@@ -101,10 +93,9 @@ def send_csv(request: web.Request, table: Table, headers: dict[str, str]) -> Awa
     return send_stream(request, {**headers, **csv}, _csv_pieces(table))
 
 
-def handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def handler(report: Report[Any]) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         settings = request.app[SETTINGS]
-        engine = request.app[ENGINE]
         limit = settings.query_timeout_ms / 1000
         deadline = time.monotonic() + limit
         headers: dict[str, str] = dict(NO_STORE)  # and the rate limit's, on every answer after it
@@ -118,7 +109,9 @@ def handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamR
                         text = f"The database is unavailable ({health.explain()}); try again later"
                         return failure(503, text, headers={**headers, "Retry-After": str(PROBE_EVERY_S)})
                     workspace = request.app[WORKSPACE]
-                    access = await authorize(engine.db, request.headers, workspace, request.app[USER_LOOKUPS])
+                    access = await authorize(
+                        request.app[ROCKETCHAT_DB], request.headers, workspace, request.app[USER_LOOKUPS]
+                    )
                     if access.status == 401:
                         request.app[METRICS].refused.labels("401").inc()
                         return json_response(UNAUTHORIZED, 401, headers)
@@ -131,7 +124,7 @@ def handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamR
                             request.remote, request.headers.getall("X-Forwarded-For", []), request.app[TRUSTED_PROXIES]
                         )
                         verdict = request.app[RATE_LIMITER].hit(
-                            endpoint.path, request.method, address, budget.calls, budget.seconds
+                            report.path, request.method, address, budget.calls, budget.seconds
                         )
                         headers.update(verdict.headers())
                         if not verdict.allowed:
@@ -139,15 +132,16 @@ def handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamR
                             return failure(
                                 429, verdict.error(), headers={**headers, "Retry-After": str(verdict.wait_seconds)}
                             )
-                    query = endpoint.parse(request.query, settings)
+                    query = report.params.parse(request.query, settings)
                     csv = wants_csv(request.query, request.headers.get("Accept", ""))  # an extension: checked last
                     # Counting this request needs is queued as this caller's, and refused at once (Busy) when it
                     # cannot be done before the deadline.
                     CALLER.set(access.user_id)
                     DEADLINE.set(deadline)
+                    sources = request.app[SOURCES]
                     if csv:
-                        return await send_csv(request, await endpoint.table(engine, query), headers)
-                    body = await endpoint.answer(engine, query)
+                        return await send_csv(request, await report.table(sources, query), headers)
+                    body = await report.json(sources, query)
                     if isinstance(body, str):
                         return json_response(body, 200, headers)
                     return await send_stream(request, {**headers, **JSON_TYPE}, _pieces(body))
@@ -155,7 +149,7 @@ def handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamR
             return failure(400, str(exc), headers=headers)
         except Busy as exc:
             wait = max(1, math.ceil(exc.seconds))
-            progress = engine.progress()
+            progress = request.app[ENGINE].progress()
             log.warning("counting ahead of a request: about %d s for %d days; answered 503", wait, exc.units_left)
             return failure(
                 503,
@@ -177,5 +171,5 @@ def handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamR
                 text = "The database is unavailable; try again later"
             return failure(503, text, headers=headers)
 
-    handle.__name__ = handle.__qualname__ = f"endpoint {endpoint.path}"
+    handle.__name__ = handle.__qualname__ = f"endpoint {report.path}"
     return handle

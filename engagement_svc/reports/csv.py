@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
+Lines = AsyncIterator[str]  # a CSV's rows, each a quoted line, possibly streamed
+
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -30,13 +32,13 @@ class Table:
 
     filename: str
     header: list[str]
-    lines: AsyncIterator[str]
+    lines: Lines
 
     def head(self) -> str:
         return line(cell(h) for h in self.header)
 
 
-async def lines_of(rows: Iterable[Iterable[object]], text_columns: tuple[int, ...] = ()) -> AsyncIterator[str]:
+async def lines_of(rows: Iterable[Iterable[object]], text_columns: tuple[int, ...] = ()) -> Lines:
     """Quoted lines from rows of plain cells (the columns in `text_columns` hold user-written text)."""
     for row in rows:
         yield line(cell(v, i in text_columns) for i, v in enumerate(row))

@@ -15,13 +15,13 @@ from urllib.parse import quote
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from engagement_svc.api.routes import MESSAGES_SENT_PATH
 from engagement_svc.demo.dataset import login_token, user_doc
 from engagement_svc.resources import ENGINE, USER_LOOKUPS
 from tests.support.data import ADMIN_HEADERS, ADMIN_ID, ADMIN_TOKEN
 from tests.support.http import get_messages_sent, parse_response, raw_exchange, until
 from tests.support.live import LiveServer
 from tests.support.mongo import with_database
+from tests.support.paths import MESSAGES_SENT_PATH
 
 GOOD = "start=2024-01-01T00:00:00.000Z&end=2024-01-07T00:00:00.000Z"
 # Rocket.Chat 7.x/8.x's 401: both shapes at once (rocketchat-wire.md)

@@ -1,4 +1,5 @@
-"""The OpenAPI 3.1 document describes every route, and the running server keeps to it under fuzzing."""
+"""The OpenAPI 3.1 document describes every route, every report with the parameters its query reads, and the
+running server keeps to it under fuzzing."""
 
 from __future__ import annotations
 
@@ -22,12 +23,15 @@ from schemathesis.checks import (
 )
 
 from engagement_svc import __version__
-from engagement_svc.api.routes import MESSAGES_SENT_PATH
+from engagement_svc.api.params import FORMAT
+from engagement_svc.api.routes import REPORTS
 from engagement_svc.app import create_app
 from engagement_svc.demo.dataset import seed_demo
+from engagement_svc.reports.report import DASHBOARD
 from tests.support.data import ANALYST, add_analysts
 from tests.support.live import LiveServer
 from tests.support.mongo import with_database
+from tests.support.paths import MESSAGES_SENT_PATH
 
 DOCUMENT = json.loads(files("engagement_svc.api").joinpath("openapi.json").read_text())
 CHECKS = [
@@ -45,6 +49,35 @@ def test_every_route_is_documented(settings):
     documented = {(m.upper(), p) for p, ops in DOCUMENT["paths"].items() for m in ops}
     assert routes == documented
     assert DOCUMENT["openapi"].startswith("3.1") and DOCUMENT["info"]["version"] == __version__
+
+
+def without_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    keys = [key for key, _ in pairs]
+    assert len(keys) == len(set(keys)), f"a key written twice: {keys}"
+    return dict(pairs)
+
+
+def query_parameters(operation: dict) -> list[tuple[str, bool]]:
+    return [(p["name"], p.get("required", False)) for p in operation.get("parameters", []) if p["in"] == "query"]
+
+
+def test_every_report_has_one_entry_with_the_parameters_its_query_reads():
+    """The parameters a report's query reads (reports/queries.py), then `format`, which the pipeline reads for all:
+    the same names, equally required, each once. tests/reports/test_queries.py checks that the parsers read those."""
+    kept = json.loads(
+        files("engagement_svc.api").joinpath("openapi.json").read_text(), object_pairs_hook=without_duplicates
+    )
+    for report in REPORTS:
+        operation = kept["paths"][report.path]["get"]
+        documented = query_parameters(operation)
+        declared = [(p.name, p.required) for p in (*report.params.parameters, FORMAT)]
+        assert sorted(documented) == sorted(declared), report.path
+        assert len(set(documented)) == len(documented), report.path
+
+
+def test_every_dashboard_path_documented_is_a_served_report():
+    assert {p for p in DOCUMENT["paths"] if p.startswith(DASHBOARD + "/")} == {r.path for r in REPORTS}
+    assert len({r.path for r in REPORTS}) == len(REPORTS)
 
 
 async def test_served_document_is_the_kept_one(client):

@@ -144,23 +144,23 @@ async def test_health_and_readiness_follow_the_database(outage_client, own_mongo
 
 async def test_every_dashboard_endpoint_gives_503_in_an_outage_then_recovers(outage_client, own_mongo):
     """The users tab's session endpoints (and every other) fail the same way, and come back the same way."""
-    from engagement_svc.api.routes import ENDPOINTS
+    from engagement_svc.api.routes import REPORTS
 
     async def statuses(params):
         out = []
-        for endpoint in ENDPOINTS:
-            response = await outage_client.get(endpoint.path, params=params, headers=ADMIN_HEADERS)
+        for report in REPORTS:
+            response = await outage_client.get(report.path, params=params, headers=ADMIN_HEADERS)
             body = await response.json()
             out.append((response.status, body["success"], "database" in body.get("error", "database")))
         return out
 
-    assert [s for s, _, _ in await statuses(PARAMS)] == [200] * len(ENDPOINTS)
+    assert [s for s, _, _ in await statuses(PARAMS)] == [200] * len(REPORTS)
     own_mongo.freeze()
     await asyncio.sleep(Workspace.TTL_S + 0.2)
     try:  # a range not asked before, so that nothing remembered answers
         down = await statuses({"start": "2023-06-01T00:00:00.000Z", "end": "2023-06-07T00:00:00.000Z"})
     finally:
         own_mongo.thaw()
-    assert down == [(503, False, True)] * len(ENDPOINTS)
+    assert down == [(503, False, True)] * len(REPORTS)
     await wait_for_200(outage_client)
-    assert [s for s, _, _ in await statuses(PARAMS)] == [200] * len(ENDPOINTS)
+    assert [s for s, _, _ in await statuses(PARAMS)] == [200] * len(REPORTS)

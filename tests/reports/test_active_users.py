@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engagement_svc.api.routes import ACTIVE_USERS_PATH, BY_HOUR_PATH, HOURLY_PATH, WEEKLY_PATH
 from engagement_svc.demo.dataset import HOUR_WEIGHTS, user_doc
 from engagement_svc.demo.sessions import Login, daily_logins, session_documents
 from engagement_svc.resources import ENGINE
@@ -25,6 +24,7 @@ from tests.support.oracle import (
     expected_weekly,
     js,
 )
+from tests.support.paths import ACTIVE_USERS_PATH, BY_HOUR_PATH, HOURLY_PATH, WEEKLY_PATH
 
 SERVER = ZoneInfo("Europe/Berlin")  # the zone of Rocket.Chat's own jobs (01:05 copies, 02:00 sums)
 ZONES = ["UTC", "America/Havana", "Australia/Lord_Howe", "Asia/Kathmandu", "Europe/Berlin"]
@@ -131,7 +131,7 @@ async def test_active_users_equal_a_recount(client, sessions):
 async def test_a_long_answer_is_streamed_and_equals_the_recount(client, sessions, monkeypatch):
     """An answer listing more ids than STREAMED_IDS is written a day at a time (chunked, never held whole):
     the same bytes as the whole answer, equal to the recount."""
-    from engagement_svc.api import answers
+    from engagement_svc.reports import active_users as answers
 
     start, end = cases()[-1]
     params = {"start": start, "end": end, "timezone": "America/Havana"}
@@ -316,7 +316,7 @@ async def test_more_open_sessions_than_one_cursor_batch(client, db):
 
 def test_window_distinct_equals_the_union_of_each_window():
     """The one-pass WAU/MAU count equals len(union) of every window, ids coming back after any gap."""
-    from engagement_svc.reports.users import window_distinct
+    from engagement_svc.reports.active_users import window_distinct
 
     rng = random.Random(3)
     days = [sorted({f"u{rng.randrange(60)}" for _ in range(rng.randrange(0, 25))}) for _ in range(90)]

@@ -11,10 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engagement_svc.api.routes import CHANNELS_LIST_PATH, MESSAGES_SENT_PATH, ORIGIN_PATH, TOP_FIVE_PATH
 from engagement_svc.counting.remembered import size_of
 from engagement_svc.demo.dataset import message_doc, room_doc, user_doc
-from engagement_svc.reports import channels
+from engagement_svc.reports import channels_list as channels
 from engagement_svc.resources import ENGINE
 from tests.support.data import ADMIN_HEADERS
 from tests.support.http import range_cases, until
@@ -25,6 +24,7 @@ from tests.support.oracle import (
     expected_top_five,
     js,
 )
+from tests.support.paths import CHANNELS_LIST_PATH, MESSAGES_SENT_PATH, ORIGIN_PATH, TOP_FIVE_PATH
 
 ZONES = ["UTC", "America/Havana", "Australia/Lord_Howe", "Pacific/Chatham", "Asia/Kathmandu", "Europe/Berlin"]
 HUMANS = [{"_id": f"Human{i:012d}", "username": f"human{i}"} for i in range(4)]
@@ -371,7 +371,7 @@ async def test_a_database_failure_mid_csv_cuts_the_answer_off(client, db, monkey
     import aiohttp
     from pymongo.errors import AutoReconnect
 
-    from engagement_svc.api import answers
+    from engagement_svc.rocketchat import rooms as answers  # what the answer reads the rooms through
 
     rooms = [room_doc(f"R{i:05d}", "c", f"room-{i}") for i in range(1500)]
     db.rocketchat_room.insert_many(rooms)

@@ -7,9 +7,9 @@ import random
 import time
 from datetime import UTC, datetime, timedelta
 
-from engagement_svc.api.routes import MESSAGES_SENT_PATH
 from tests.support.data import ADMIN_HEADERS
 from tests.support.oracle import expected_body, js
+from tests.support.paths import MESSAGES_SENT_PATH
 
 
 async def until(predicate, seconds=30.0):

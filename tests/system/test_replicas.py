@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 from pymongo import MongoClient
 
-from engagement_svc.api.routes import MESSAGES_SENT_PATH, ORIGIN_PATH
 from engagement_svc.app import create_app
 from engagement_svc.counting.slots import utc_day_of
 from engagement_svc.demo.dataset import base_documents, create_indexes, login_token, user_doc
@@ -26,6 +25,7 @@ from tests.support.http import expected_for, until
 from tests.support.live import LiveServer
 from tests.support.mongo import with_database
 from tests.support.oracle import expected_origin
+from tests.support.paths import MESSAGES_SENT_PATH, ORIGIN_PATH
 from tests.support.replicaset import ReplicaSet
 
 RANGES = [

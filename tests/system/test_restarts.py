@@ -15,7 +15,6 @@ import pytest
 from bson import Binary
 from pymongo import MongoClient
 
-from engagement_svc.api.routes import ACTIVE_USERS_PATH, BY_HOUR_PATH, ORIGIN_PATH, TOP_FIVE_PATH
 from engagement_svc.app import create_app
 from engagement_svc.counting.store import STREAMS_COLLECTION
 from engagement_svc.demo.dataset import (
@@ -33,6 +32,7 @@ from engagement_svc.settings import Settings
 from tests.support.data import ADMIN_HEADERS, ADMIN_ID, ADMIN_TOKEN, AUTHOR, fill
 from tests.support.http import expected_for, get_messages_sent, until
 from tests.support.oracle import expected_active_users, expected_by_hour, expected_origin, expected_top_five
+from tests.support.paths import ACTIVE_USERS_PATH, BY_HOUR_PATH, ORIGIN_PATH, TOP_FIVE_PATH
 
 SERVER = ZoneInfo("Europe/Berlin")
 FIRST, DAYS = datetime(2024, 3, 1, tzinfo=UTC), 20

@@ -23,8 +23,9 @@ from pathlib import Path
 import pytest
 from pymongo import MongoClient
 
-from engagement_svc.api.routes import API, ENDPOINTS
+from engagement_svc.api.routes import REPORTS
 from engagement_svc.demo.dataset import seed_demo
+from engagement_svc.reports.report import DASHBOARD as API
 from tests.support.data import ANALYST, add_analysts
 from tests.support.live import LiveServer
 from tests.support.mongo import with_database
@@ -124,8 +125,8 @@ DASHBOARD += ("channels",)
 
 
 def test_client_reads_all_nine_endpoints_as_served(calls, live):
-    assert {calls[name]["path"] for name in DASHBOARD} == {e.path.removeprefix("/api") for e in ENDPOINTS}
-    assert len(ENDPOINTS) == 9 and all(e.path.startswith(API) for e in ENDPOINTS)
+    assert {calls[name]["path"] for name in DASHBOARD} == {r.path.removeprefix("/api") for r in REPORTS}
+    assert len(REPORTS) == 9 and all(r.path.startswith(API) for r in REPORTS)
     for name in DASHBOARD:
         call = calls[name]
         assert call["ok"] is True, call  # resolved: a 2xx, parsed by the client

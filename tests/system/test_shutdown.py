@@ -9,10 +9,10 @@ import time
 import aiohttp
 import pytest
 
-from engagement_svc.api.routes import MESSAGES_SENT_PATH
 from engagement_svc.rocketchat.workspace import Workspace
 from tests.support.data import ADMIN_HEADERS
 from tests.support.live import LiveServer
+from tests.support.paths import MESSAGES_SENT_PATH
 
 PARAMS = {"start": "2024-01-01T00:00:00.000Z", "end": "2024-01-07T00:00:00.000Z"}
 

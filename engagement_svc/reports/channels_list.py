@@ -1,16 +1,23 @@
-"""The channels tab's answer: every room with messages in the range or the one before, ordered, one page of it.
-No database code here: the counts and the rooms' documents come in, JSON (or CSV rows) goes out."""
+"""channels/list: every room with messages in the range or the one before, ordered, one page of it (its CSV: every
+row). The counts and the rooms' documents come in through the report's sources; JSON (or CSV rows) goes out."""
 
 from __future__ import annotations
 
 import json
 from array import array
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, overload
 
+from engagement_svc.counting.catalog import MESSAGES
 from engagement_svc.days import iso_z
-from engagement_svc.reports.messages import ROOM_TYPE_ORDER
+from engagement_svc.reports.csv import Lines, cell, line
+from engagement_svc.reports.queries import LIST, ListQuery
+from engagement_svc.reports.remembered import remembered
+from engagement_svc.reports.report import DASHBOARD, Report
+from engagement_svc.reports.rooms import ROOM_RETRIES, ROOM_TYPE_ORDER, existing_rooms
+from engagement_svc.reports.sources import Sources
+from engagement_svc.reports.windows import range_and_before
 
 ROOM_SORTS = ("name", "ts", "_updatedAt")  # sorts that need every row's room document, not only the counts
 
@@ -141,3 +148,70 @@ def csv_cells(row: Row, room: Mapping[str, Any]) -> list[str]:
         iso_z(updated) if isinstance(updated, datetime) else "",
         iso_z(created) if isinstance(created, datetime) else "",
     ]
+
+
+# -- the answer ---------------------------------------------------------------------------------------------------
+async def channel_rows(sources: Sources, q: ListQuery) -> Sequence[Row]:
+    """Every row of the range, in the requested order. Remembered (sorted, compactly) while the counts stay the
+    same, for sorts by a count; sorts by a room's field read every row's room."""
+    if q.sort not in ROOM_SORTS:
+        return await remembered(sources.counts, MESSAGES, REPORT.key(q), lambda: _compact_rows(sources, q))
+    return await _counted_rows(sources, q)
+
+
+async def _compact_rows(sources: Sources, q: ListQuery) -> Rows:
+    return Rows(await _counted_rows(sources, q))
+
+
+async def _counted_rows(sources: Sources, q: ListQuery) -> list[Row]:
+    in_range, before = range_and_before(q)
+    counted = MESSAGES.counted_for(q.bots)
+    current = await sources.counts.sums_by_key(MESSAGES, in_range, counted)
+    previous = await sources.counts.sums_by_key(MESSAGES, before, counted)
+    found = rows(current, previous, sources.rooms.kind)
+    if q.sort in ROOM_SORTS:
+        rooms = await sources.rooms.documents([r.rid for r in found])
+        found = ordered([r for r in found if r.rid in rooms], q.sort, q.descending, rooms)
+    else:
+        found = ordered(found, q.sort, q.descending)
+    return found
+
+
+async def json_answer(sources: Sources, q: ListQuery) -> str:
+    for _ in range(ROOM_RETRIES):
+        found = await channel_rows(sources, q)
+        page = found[q.offset : q.offset + q.count]
+        rooms, complete = await existing_rooms(sources.rooms, [r.rid for r in page])
+        if complete:
+            break
+    return list_json(((r, rooms[r.rid]) for r in page if r.rid in rooms), len(found), q.offset)
+
+
+CSV_BATCH = 1000  # rooms read at a time as the CSV is streamed
+
+
+async def csv_lines(sources: Sources, q: ListQuery) -> Lines:
+    """Every row of the range (not one page), the rooms read a thousand at a time as the answer is streamed."""
+    found = await channel_rows(sources, q)
+
+    async def stream() -> AsyncIterator[str]:
+        for i in range(0, len(found), CSV_BATCH):
+            batch = found[i : i + CSV_BATCH]
+            rooms = await sources.rooms.documents([r.rid for r in batch])
+            for row in batch:
+                room = rooms.get(row.rid)
+                if room is not None:
+                    yield line(cell(v, text=j == 1) for j, v in enumerate(csv_cells(row, room)))
+
+    return stream()
+
+
+REPORT = Report(
+    path=f"{DASHBOARD}/channels/list",
+    summary="every room with messages in the range or the one before, one page, sorted",
+    params=LIST,
+    json=json_answer,
+    csv=csv_lines,
+    csv_name="channels-list",
+    csv_header=("Room type", "Name", "Messages", "Last Update Date", "Creation Date"),
+)

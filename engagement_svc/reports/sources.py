@@ -1,0 +1,77 @@
+"""Where a report's figures come from, and all a report may ask of them: the engine's typed reads and its
+remembered answers (`Counts`), and Rocket.Chat's rooms (`Rooms`). Both are protocols: a report sees no database
+handle and imports neither the engine nor `rocketchat/`; the application hands it the real ones (`Sources`, made
+once in resources.py), a test may hand it fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from engagement_svc.counting.catalog import Metric
+from engagement_svc.counting.slots import Span
+
+
+class Counts(Protocol):
+    """The engine's read API (counting/engine.py's `Engine`). `counted`: the classes that count (see
+    `Metric.counted_for`: room types, with or without their bots)."""
+
+    async def sums(self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...] | None = None) -> list[int]:
+        """Per span, the sum over the keys that count."""
+        ...
+
+    async def sums_by_class(self, metric: Metric, spans: Sequence[Span]) -> list[dict[str, int]]:
+        """Per span, {class: sum} over every class (room types c, p, d, l, v..., flagged ones apart)."""
+        ...
+
+    async def sums_by_key(self, metric: Metric, span: Span, counted: tuple[str, ...] | None = None) -> dict[str, int]:
+        """Per key that counts, its sum over one span, flagged and plain counts of a key added together."""
+        ...
+
+    async def distinct(
+        self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...] | None = None
+    ) -> list[int]:
+        """Per span, how many different keys that count have anything in it."""
+        ...
+
+    async def key_lists(
+        self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...] | None = None
+    ) -> list[list[str]]:
+        """Per span, the sorted keys that count with anything in it, flagged ones under their plain key."""
+        ...
+
+    def stamp(self, metric: Metric) -> tuple | None:
+        """What every answer about the metric depends on: equal stamps, equal counts (None: cannot be told)."""
+        ...
+
+    def remembered(self, key: tuple, stamp: tuple | None) -> Any:
+        """What was remembered under `key` at this stamp, else None."""
+        ...
+
+    def remember(self, key: tuple, stamp: tuple | None, value: Any) -> None:
+        """Keep an answer derived from the counts while the stamp holds (within the engine's bounds)."""
+        ...
+
+
+class Rooms(Protocol):
+    """Rocket.Chat's rooms (rocketchat/rooms.py's `RoomTypes`)."""
+
+    def kind(self, key: str) -> str | None:
+        """The room's type (c, p, d, l, v...), None for a room that no longer exists; for a flagged key, the type
+        plus the flag."""
+        ...
+
+    def forget(self, rid: str) -> None:
+        """A room found gone while answering: it stops counting at once."""
+        ...
+
+    async def documents(self, rids: list[str]) -> dict[str, dict]:
+        """The rooms' documents (the fields the dashboard shows), by id; a room that no longer exists is absent."""
+        ...
+
+
+@dataclass(frozen=True)
+class Sources:
+    counts: Counts
+    rooms: Rooms
