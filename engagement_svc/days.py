@@ -9,7 +9,6 @@ computes here.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
 from importlib.resources import files
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -53,7 +52,6 @@ def load_zone(name: str) -> ZoneInfo | None:
         return None
 
 
-@lru_cache(maxsize=65_536)
 def _iso_date(days: int) -> str:
     day = date.fromordinal(EPOCH_ORDINAL + days)
     return f"{day.year:04d}-{day.month:02d}-{day.day:02d}T"
@@ -104,7 +102,6 @@ def midnight_seconds(ordinal: int, zone: ZoneInfo) -> int:
     return (ordinal - EPOCH_ORDINAL) * 86_400 - (offset // SECOND if offset is not None else 0)
 
 
-@lru_cache(maxsize=65_536)
 def local_midnight(day: date, zone: ZoneInfo) -> datetime:
     """The first instant of a local calendar day, as an aware UTC datetime (see `midnight_seconds`)."""
     return EPOCH + timedelta(seconds=midnight_seconds(day.toordinal(), zone))

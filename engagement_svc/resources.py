@@ -22,6 +22,7 @@ from engagement_svc.counting.engine import Engine
 from engagement_svc.metrics import Metrics
 from engagement_svc.mongo_health import DatabaseHealth
 from engagement_svc.mongo_waits import install as install_mongo_waits
+from engagement_svc.reports.calendar import Calendar
 from engagement_svc.reports.sources import Sources
 from engagement_svc.rocketchat.auth import UserLookups, user_lookups
 from engagement_svc.rocketchat.changes import ChangeStreams
@@ -34,7 +35,7 @@ log = logging.getLogger("engagement_svc")
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
 ENGINE = web.AppKey("engine", Engine)
-SOURCES = web.AppKey("sources", Sources)  # what reports read: the engine's counts and Rocket.Chat's rooms
+SOURCES = web.AppKey("sources", Sources)  # what reports read: the engine's counts, the rooms, the calendar
 ROCKETCHAT_DB = web.AppKey("rocketchat_db", AsyncDatabase)  # Rocket.Chat's database, read from the primary
 STATE_DB = web.AppKey("state_db", AsyncDatabase)  # the service's own (counts, claims, checkpoints)
 WORKSPACE = web.AppKey("workspace", Workspace)  # Rocket.Chat's settings and permissions, followed live
@@ -86,7 +87,7 @@ async def mongo_context(app: web.Application) -> AsyncIterator[None]:
     )
     app[ROCKETCHAT_DB], app[STATE_DB] = db, state_db
     app[ENGINE] = engine = Engine(db, state_db, settings, streams, heavy_db=heavy_db)
-    app[SOURCES] = Sources(counts=engine, rooms=engine.rooms)
+    app[SOURCES] = Sources(counts=engine, rooms=engine.rooms, calendar=Calendar())
     streams.start()
     engine.start()
     yield
@@ -111,7 +112,9 @@ def figures(app: web.Application) -> dict[str, Any]:
     engine, lookups, streams = app.get(ENGINE), app.get(USER_LOOKUPS), app.get(STREAMS)
     out: dict[str, Any] = {}
     if engine is not None:
-        out["caches"] = {cache.name: cache.stats() for cache in engine.caches()}
+        sources = app.get(SOURCES)
+        caches = [*engine.caches(), *(sources.calendar.caches() if sources is not None else [])]
+        out["caches"] = {cache.name: cache.stats() for cache in caches}
         out.update({f"engagement_svc_days_{k}": v for k, v in engine.stats.items()})
         work = engine.work.stats
         out.update(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from datetime import date, datetime, timedelta
-from functools import lru_cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -103,10 +102,9 @@ class Spans(tuple[Span, ...]):
         return self
 
 
-@lru_cache(maxsize=1024)
 def day_spans(zone: ZoneInfo, first: date, last: date) -> Spans:
     """The spans of the local calendar days from `first` to `last`, in order (DST days are 23 or 25 hours).
-    Remembered for the 1,024 most recent (zone, range) pairs: a dashboard asks for the same ranges again."""
+    (reports/calendar.py remembers them.)"""
     ordinal = first.toordinal()
     naive, one_day, offset_of = datetime.fromordinal(ordinal), timedelta(days=1), zone.utcoffset
     midnight = (ordinal - EPOCH_ORDINAL) * 86_400
@@ -124,7 +122,6 @@ def day_spans(zone: ZoneInfo, first: date, last: date) -> Spans:
     return Spans(spans, ("days", zone.key, ordinal, last.toordinal()))
 
 
-@lru_cache(maxsize=256)
 def hour_spans(zone: ZoneInfo, first: date, last: date) -> tuple[tuple[Span, ...], ...]:
     """Per local day from `first` to `last` (in order), the spans of its wall-clock hours 0-23. On a DST day the
     skipped hour is an empty span where it would have begun, and a repeated hour covers both of its instants

@@ -8,13 +8,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, timedelta
 
 from engagement_svc.counting.catalog import ACTIVE_USERS
-from engagement_svc.counting.slots import day_spans
 from engagement_svc.days import iso_seconds
 from engagement_svc.reports.csv import Lines, lines_of
 from engagement_svc.reports.queries import RANGE, RangeQuery
 from engagement_svc.reports.remembered import remembered
 from engagement_svc.reports.report import DASHBOARD, Body, Report
-from engagement_svc.reports.sources import Counts, Sources
+from engagement_svc.reports.sources import Sources
 from engagement_svc.reports.windows import MONTH_DAYS, WEEK_DAYS
 
 
@@ -86,16 +85,18 @@ def active_users_json(days: Sequence[ActiveDay]) -> str:
     return "".join(active_users_pieces(days))
 
 
-async def active_days(counts: Counts, q: RangeQuery) -> list[ActiveDay]:
-    return await remembered(counts, ACTIVE_USERS, REPORT.key(q, "days"), lambda: _active_days_counted(counts, q))
+async def active_days(sources: Sources, q: RangeQuery) -> list[ActiveDay]:
+    return await remembered(
+        sources.counts, ACTIVE_USERS, REPORT.key(q, "days"), lambda: _active_days_counted(sources, q)
+    )
 
 
-async def _active_days_counted(counts: Counts, q: RangeQuery) -> list[ActiveDay]:
+async def _active_days_counted(sources: Sources, q: RangeQuery) -> list[ActiveDay]:
     """Per day of the range: its active users, and the distinct users of the 7 and 30 days ending with it (the
     union of those days' users: a user is active in a window when in one of its days)."""
     counted = ACTIVE_USERS.counted_for(q.bots)
-    spans = day_spans(q.zone, q.first_day - timedelta(days=MONTH_DAYS - 1), q.last_day)
-    lists = await counts.key_lists(ACTIVE_USERS, spans, counted)  # every day, filled at once
+    spans = sources.calendar.day_spans(q.zone, q.first_day - timedelta(days=MONTH_DAYS - 1), q.last_day)
+    lists = await sources.counts.key_lists(ACTIVE_USERS, spans, counted)  # every day, filled at once
     wide = window_distinct(lists, (WEEK_DAYS, MONTH_DAYS))
     first = MONTH_DAYS - 1
     return [ActiveDay(q.first_day + timedelta(days=i - first), lists[i], *wide[i]) for i in range(first, len(spans))]
@@ -115,7 +116,7 @@ async def json_answer(sources: Sources, q: RangeQuery) -> Body:
 
     async def compute() -> Body:
         stamp = counts.stamp(ACTIVE_USERS)
-        days = counts.remembered(REPORT.key(q, "days"), stamp) or await _active_days_counted(counts, q)
+        days = counts.remembered(REPORT.key(q, "days"), stamp) or await _active_days_counted(sources, q)
         if sum(len(d.users) for d in days) > STREAMED_IDS:
             counts.remember(REPORT.key(q, "days"), stamp, days)
             return active_users_pieces(days)  # pieces: never remembered
@@ -126,8 +127,8 @@ async def json_answer(sources: Sources, q: RangeQuery) -> Body:
 
 async def csv_lines(sources: Sources, q: RangeQuery) -> Lines:
     """Per day of the range, newest first: its local midnight as a UTC instant, DAU, WAU and MAU."""
-    found = await active_days(sources.counts, q)
-    midnights = [s.lo_s for s in day_spans(q.zone, q.first_day, q.last_day)]
+    found = await active_days(sources, q)
+    midnights = [s.lo_s for s in sources.calendar.day_spans(q.zone, q.first_day, q.last_day)]
     rows = [(iso_seconds(midnights[i]), len(d.users), d.wau, d.mau) for i, d in reversed(list(enumerate(found)))]
     return lines_of(rows)
 

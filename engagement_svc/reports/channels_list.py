@@ -164,7 +164,7 @@ async def _compact_rows(sources: Sources, q: ListQuery) -> Rows:
 
 
 async def _counted_rows(sources: Sources, q: ListQuery) -> list[Row]:
-    in_range, before = range_and_before(q)
+    in_range, before = range_and_before(q, sources.calendar)
     counted = MESSAGES.counted_for(q.bots)
     current = await sources.counts.sums_by_key(MESSAGES, in_range, counted)
     previous = await sources.counts.sums_by_key(MESSAGES, before, counted)

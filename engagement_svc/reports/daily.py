@@ -4,32 +4,28 @@ messages-sent (in messages) and new-users (in users), in JSON and CSV."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
 
 from engagement_svc.counting.catalog import Metric
 from engagement_svc.days import iso_seconds
+from engagement_svc.reports.calendar import Calendar, day_entry
 from engagement_svc.reports.csv import Lines, lines_of
 from engagement_svc.reports.queries import RangeQuery
 from engagement_svc.reports.sources import Counts
 from engagement_svc.reports.windows import days_with_before
 
 
-async def daily_totals(counts: Counts, metric: Metric, q: RangeQuery) -> tuple[list[int], list[int]]:
+async def daily_totals(
+    counts: Counts, metric: Metric, q: RangeQuery, calendar: Calendar | None = None
+) -> tuple[list[int], list[int]]:
     """Local midnights and totals of the window before the range, then of the range, day by day."""
-    spans = days_with_before(q)
+    spans = days_with_before(q, calendar)
     totals = await counts.sums(metric, spans, metric.counted_for(q.bots))
     return [s.lo_s for s in spans], totals
 
 
-@lru_cache(maxsize=131_072)
-def day_entry(midnight_s: int, count: int, field: str = "messages") -> str:
-    """One element of `days`, as JSON: the day's local midnight (seconds since the epoch) as a UTC instant, and
-    its count. Cached, since a closed day's entry never changes (and zones whose midnight is the same instant
-    share it): a long range is mostly a join of ready-made strings."""
-    return f'{{"day":"{iso_seconds(midnight_s)}","{field}":{count}}}'
-
-
-def daily_json(midnights: Sequence[int], totals: Sequence[int], field: str = "messages") -> str:
+def daily_json(
+    midnights: Sequence[int], totals: Sequence[int], field: str = "messages", calendar: Calendar | None = None
+) -> str:
     """The body from the local midnights and totals of the window before the range and of the range (oldest
     first, equally long): every day of the range newest first, zeros included; the period's variation against
     the window before; the last day's against the day before it."""
@@ -37,7 +33,8 @@ def daily_json(midnights: Sequence[int], totals: Sequence[int], field: str = "me
     previous, in_range = totals[:n], totals[n:]
     period = sum(in_range)
     yesterday = totals[-2]
-    days = ",".join([day_entry(midnights[i], totals[i], field) for i in range(len(totals) - 1, n - 1, -1)])
+    entry = day_entry if calendar is None else calendar.day_entry
+    days = ",".join([entry(midnights[i], totals[i], field) for i in range(len(totals) - 1, n - 1, -1)])
     return (
         f'{{"days":[{days}],"period":{{"count":{period},"variation":{period - sum(previous)}}},'
         f'"yesterday":{{"count":{yesterday},"variation":{totals[-1] - yesterday}}},"success":true}}'

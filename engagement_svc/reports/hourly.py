@@ -6,23 +6,23 @@ import json
 from collections.abc import Sequence
 
 from engagement_svc.counting.catalog import ACTIVE_USERS
-from engagement_svc.counting.slots import hour_spans, span_of_seconds
+from engagement_svc.counting.slots import span_of_seconds
 from engagement_svc.reports.csv import Lines, lines_of
 from engagement_svc.reports.queries import DAY, DayQuery
 from engagement_svc.reports.remembered import remembered
 from engagement_svc.reports.report import DASHBOARD, Report
-from engagement_svc.reports.sources import Counts, Sources
+from engagement_svc.reports.sources import Sources
 
 
-async def busier_hours(counts: Counts, q: DayQuery) -> list[int]:
-    return await remembered(counts, ACTIVE_USERS, REPORT.key(q), lambda: _counted(counts, q))
+async def busier_hours(sources: Sources, q: DayQuery) -> list[int]:
+    return await remembered(sources.counts, ACTIVE_USERS, REPORT.key(q), lambda: _counted(sources, q))
 
 
-async def _counted(counts: Counts, q: DayQuery) -> list[int]:
+async def _counted(sources: Sources, q: DayQuery) -> list[int]:
     """The distinct active users of each two hours [2i, 2i + 2), i = 0..11, of the day."""
-    hours = hour_spans(q.zone, q.day, q.day)[0]
+    hours = sources.calendar.hour_spans(q.zone, q.day, q.day)[0]
     two_hours = [span_of_seconds(hours[2 * i].lo_s, max(hours[2 * i + 1].hi_s, hours[2 * i].hi_s)) for i in range(12)]
-    return await counts.distinct(ACTIVE_USERS, two_hours, ACTIVE_USERS.counted_for(q.bots))
+    return await sources.counts.distinct(ACTIVE_USERS, two_hours, ACTIVE_USERS.counted_for(q.bots))
 
 
 def hourly_rows(pairs: Sequence[int]) -> list[dict]:
@@ -35,11 +35,11 @@ def hourly_json(pairs: Sequence[int]) -> str:
 
 
 async def json_answer(sources: Sources, q: DayQuery) -> str:
-    return hourly_json(await busier_hours(sources.counts, q))
+    return hourly_json(await busier_hours(sources, q))
 
 
 async def csv_lines(sources: Sources, q: DayQuery) -> Lines:
-    return lines_of((row["hour"], row["users"]) for row in hourly_rows(await busier_hours(sources.counts, q)))
+    return lines_of((row["hour"], row["users"]) for row in hourly_rows(await busier_hours(sources, q)))
 
 
 REPORT = Report(

@@ -12,11 +12,13 @@ from engagement_svc.reports.sources import Sources
 
 
 async def json_answer(sources: Sources, q: RangeQuery) -> str:
-    return daily_json(*await daily_totals(sources.counts, NEW_USERS, q), field="users")
+    return daily_json(
+        *await daily_totals(sources.counts, NEW_USERS, q, sources.calendar), field="users", calendar=sources.calendar
+    )
 
 
 async def csv_lines(sources: Sources, q: RangeQuery) -> Lines:
-    return daily_lines(q, *await daily_totals(sources.counts, NEW_USERS, q))
+    return daily_lines(q, *await daily_totals(sources.counts, NEW_USERS, q, sources.calendar))
 
 
 REPORT = Report(

@@ -12,19 +12,19 @@ from engagement_svc.reports.queries import RANGE, RangeQuery
 from engagement_svc.reports.remembered import remembered
 from engagement_svc.reports.report import DASHBOARD, Report
 from engagement_svc.reports.rooms import ROOM_TYPE_ORDER
-from engagement_svc.reports.sources import Counts, Sources
+from engagement_svc.reports.sources import Sources
 from engagement_svc.reports.windows import range_and_before
 
 
-async def per_type(counts: Counts, q: RangeQuery) -> dict[str, int]:
+async def per_type(sources: Sources, q: RangeQuery) -> dict[str, int]:
     """Messages that count in the range, per room type (a type's bot messages under the type)."""
-    return await remembered(counts, MESSAGES, REPORT.key(q), lambda: _counted(counts, q))
+    return await remembered(sources.counts, MESSAGES, REPORT.key(q), lambda: _counted(sources, q))
 
 
-async def _counted(counts: Counts, q: RangeQuery) -> dict[str, int]:
-    in_range, _ = range_and_before(q)
+async def _counted(sources: Sources, q: RangeQuery) -> dict[str, int]:
+    in_range, _ = range_and_before(q, sources.calendar)
     counted = MESSAGES.counted_for(q.bots)
-    per_class = (await counts.sums_by_class(MESSAGES, [in_range]))[0]
+    per_class = (await sources.counts.sums_by_class(MESSAGES, [in_range]))[0]
     found: dict[str, int] = {}
     for kind, n in per_class.items():
         if kind in counted:
@@ -44,11 +44,11 @@ def origin_json(per_type: Mapping[str, int]) -> str:
 
 
 async def json_answer(sources: Sources, q: RangeQuery) -> str:
-    return origin_json(await per_type(sources.counts, q))
+    return origin_json(await per_type(sources, q))
 
 
 async def csv_lines(sources: Sources, q: RangeQuery) -> Lines:
-    return lines_of((o["t"], o["messages"]) for o in origins(await per_type(sources.counts, q)))
+    return lines_of((o["t"], o["messages"]) for o in origins(await per_type(sources, q)))
 
 
 REPORT = Report(

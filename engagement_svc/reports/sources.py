@@ -6,11 +6,12 @@ once in resources.py), a test may hand it fakes."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from engagement_svc.counting.catalog import Metric
 from engagement_svc.counting.slots import Span
+from engagement_svc.reports.calendar import Calendar
 
 
 class Counts(Protocol):
@@ -75,3 +76,4 @@ class Rooms(Protocol):
 class Sources:
     counts: Counts
     rooms: Rooms
+    calendar: Calendar = field(default_factory=Calendar)

@@ -42,7 +42,7 @@ def top_five_json(rows: list[dict[str, Any]]) -> str:
 
 async def top_rows(sources: Sources, q: RangeQuery) -> list[dict[str, Any]]:
     """The rows, of rooms that still exist (the five made again without a room found gone)."""
-    in_range, _ = range_and_before(q)
+    in_range, _ = range_and_before(q, sources.calendar)
     counts, rooms = sources.counts, sources.rooms
 
     async def compute() -> list[tuple[str, int]]:

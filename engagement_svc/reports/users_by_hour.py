@@ -8,24 +8,23 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 
 from engagement_svc.counting.catalog import ACTIVE_USERS
-from engagement_svc.counting.slots import hour_spans
 from engagement_svc.days import iso_seconds
 from engagement_svc.reports.csv import Lines, lines_of
 from engagement_svc.reports.queries import RANGE, RangeQuery
 from engagement_svc.reports.remembered import remembered
 from engagement_svc.reports.report import DASHBOARD, Report
-from engagement_svc.reports.sources import Counts, Sources
+from engagement_svc.reports.sources import Sources
 
 
-async def by_hour(counts: Counts, q: RangeQuery) -> tuple[list[date], list[list[int]]]:
-    return await remembered(counts, ACTIVE_USERS, REPORT.key(q), lambda: _counted(counts, q))
+async def by_hour(sources: Sources, q: RangeQuery) -> tuple[list[date], list[list[int]]]:
+    return await remembered(sources.counts, ACTIVE_USERS, REPORT.key(q), lambda: _counted(sources, q))
 
 
-async def _counted(counts: Counts, q: RangeQuery) -> tuple[list[date], list[list[int]]]:
+async def _counted(sources: Sources, q: RangeQuery) -> tuple[list[date], list[list[int]]]:
     """The range's days and, per day, the distinct active users of each wall-clock hour 0-23."""
-    per_day = hour_spans(q.zone, q.first_day, q.last_day)
+    per_day = sources.calendar.hour_spans(q.zone, q.first_day, q.last_day)
     flat = [s for hours in per_day for s in hours]
-    found = await counts.distinct(ACTIVE_USERS, flat, ACTIVE_USERS.counted_for(q.bots))
+    found = await sources.counts.distinct(ACTIVE_USERS, flat, ACTIVE_USERS.counted_for(q.bots))
     days = [q.first_day + timedelta(days=i) for i in range(q.days)]
     return days, [found[24 * i : 24 * i + 24] for i in range(q.days)]
 
@@ -44,13 +43,13 @@ def by_hour_json(days: Sequence[date], hours: Sequence[Sequence[int]]) -> str:
 
 
 async def json_answer(sources: Sources, q: RangeQuery) -> str:
-    return by_hour_json(*await by_hour(sources.counts, q))
+    return by_hour_json(*await by_hour(sources, q))
 
 
 async def csv_lines(sources: Sources, q: RangeQuery) -> Lines:
     """Every day x hour cell, newest first: the hour's start as a UTC instant, its users."""
-    days, hours = await by_hour(sources.counts, q)
-    per_day = hour_spans(q.zone, q.first_day, q.last_day)
+    days, hours = await by_hour(sources, q)
+    per_day = sources.calendar.hour_spans(q.zone, q.first_day, q.last_day)
     rows = [
         (iso_seconds(per_day[i][h].lo_s), hours[i][h]) for i in range(len(days) - 1, -1, -1) for h in range(23, -1, -1)
     ]

@@ -8,24 +8,23 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 
 from engagement_svc.counting.catalog import ACTIVE_USERS
-from engagement_svc.counting.slots import day_spans
 from engagement_svc.days import iso_seconds
 from engagement_svc.reports.csv import Lines, lines_of
 from engagement_svc.reports.queries import DAY, DayQuery
 from engagement_svc.reports.remembered import remembered
 from engagement_svc.reports.report import DASHBOARD, Report
-from engagement_svc.reports.sources import Counts, Sources
+from engagement_svc.reports.sources import Sources
 from engagement_svc.reports.windows import WEEK_DAYS
 
 
-async def busier_days(counts: Counts, q: DayQuery) -> tuple[list[date], list[int], list[int]]:
-    return await remembered(counts, ACTIVE_USERS, REPORT.key(q), lambda: _counted(counts, q))
+async def busier_days(sources: Sources, q: DayQuery) -> tuple[list[date], list[int], list[int]]:
+    return await remembered(sources.counts, ACTIVE_USERS, REPORT.key(q), lambda: _counted(sources, q))
 
 
-async def _counted(counts: Counts, q: DayQuery) -> tuple[list[date], list[int], list[int]]:
+async def _counted(sources: Sources, q: DayQuery) -> tuple[list[date], list[int], list[int]]:
     """The seven days ending with the day: days, local midnights, distinct active users."""
-    spans = day_spans(q.zone, q.day - timedelta(days=WEEK_DAYS - 1), q.day)
-    found = await counts.distinct(ACTIVE_USERS, spans, ACTIVE_USERS.counted_for(q.bots))
+    spans = sources.calendar.day_spans(q.zone, q.day - timedelta(days=WEEK_DAYS - 1), q.day)
+    found = await sources.counts.distinct(ACTIVE_USERS, spans, ACTIVE_USERS.counted_for(q.bots))
     days = [q.day - timedelta(days=WEEK_DAYS - 1 - i) for i in range(WEEK_DAYS)]
     return days, [s.lo_s for s in spans], found
 
@@ -43,13 +42,13 @@ def weekly_json(days: Sequence[date], users: Sequence[int]) -> str:
 
 
 async def json_answer(sources: Sources, q: DayQuery) -> str:
-    days, _, found = await busier_days(sources.counts, q)
+    days, _, found = await busier_days(sources, q)
     return weekly_json(days, found)
 
 
 async def csv_lines(sources: Sources, q: DayQuery) -> Lines:
     """Seven days, newest first: each day's local midnight as a UTC instant, its users."""
-    _, midnights, found = await busier_days(sources.counts, q)
+    _, midnights, found = await busier_days(sources, q)
     return lines_of((iso_seconds(midnights[i]), found[i]) for i in range(WEEK_DAYS - 1, -1, -1))
 
 
