@@ -13,7 +13,9 @@ from engagement_svc.api.routes import add_routes
 from engagement_svc.api.server import server_header
 from engagement_svc.logs import silence_driver
 from engagement_svc.metrics import Metrics
+from engagement_svc.mongo_errors import DatabaseProblems
 from engagement_svc.resources import (
+    DB_PROBLEMS,
     METRICS,
     RATE_LIMITER,
     SETTINGS,
@@ -36,6 +38,7 @@ def create_app(settings: Settings) -> web.Application:
     app[WORKSPACE] = Workspace(settings.query_timeout_ms / 1000)
     app[METRICS] = Metrics(lambda: figures(app))
     app[RATE_LIMITER] = RateLimiter()
+    app[DB_PROBLEMS] = DatabaseProblems()
     app[TRUSTED_PROXIES] = networks(settings.trusted_proxies)
 
     async def draining(app: web.Application) -> None:

@@ -13,8 +13,6 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from pymongo import monitoring
 
-from engagement_svc.mongo_errors import command_succeeded
-
 # Warm answers take about a millisecond and cold ones seconds: buckets cover both.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
@@ -124,7 +122,6 @@ class _CommandTimer(monitoring.CommandListener):
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         self.histogram.labels(event.command_name, "ok").observe(event.duration_micros / 1e6)
-        command_succeeded()
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         self.histogram.labels(event.command_name, "error").observe(event.duration_micros / 1e6)

@@ -20,6 +20,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from engagement_svc import __version__
 from engagement_svc.counting.engine import Engine
 from engagement_svc.metrics import Metrics
+from engagement_svc.mongo_errors import DatabaseProblems
 from engagement_svc.mongo_health import DatabaseHealth
 from engagement_svc.mongo_waits import install as install_mongo_waits
 from engagement_svc.reports.calendar import Calendar
@@ -43,19 +44,23 @@ TRUSTED_PROXIES = web.AppKey("trusted_proxies", tuple[Network, ...])
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 STREAMS = web.AppKey("streams", ChangeStreams)
 DB_HEALTH = web.AppKey("db_health", DatabaseHealth)  # Rocket.Chat's MongoDB known down, and why
+DB_PROBLEMS = web.AppKey("db_problems", DatabaseProblems)  # what went wrong, in a word (credentials remembered)
 USER_LOOKUPS = web.AppKey("user_lookups", UserLookups)
 CLOSE_TIMEOUT_S = 3
 
 
 def mongo_client(
-    settings: Settings, metrics: Metrics | None = None, health: DatabaseHealth | None = None
+    settings: Settings,
+    metrics: Metrics | None = None,
+    health: DatabaseHealth | None = None,
+    problems: DatabaseProblems | None = None,
 ) -> AsyncMongoClient:
     install_mongo_waits()  # before the first client: PyMongo's own wait can leave its topology lock held (3.11)
-    listeners: list = [metrics.listener] if metrics else []
+    listeners = [x for x in (metrics.listener if metrics else None, health, problems) if x is not None]
     return AsyncMongoClient(
         settings.mongo_url,
         tz_aware=True,
-        event_listeners=listeners + ([health] if health else []),
+        event_listeners=listeners,
         appname=f"engagement-svc/{__version__}",
         serverSelectionTimeoutMS=settings.query_timeout_ms,
         connectTimeoutMS=min(settings.query_timeout_ms, 10_000),
@@ -67,10 +72,11 @@ async def mongo_context(app: web.Application) -> AsyncIterator[None]:
     the remembered user lookups and the engine; stopped and closed in the reverse order."""
     settings, metrics = app[SETTINGS], app[METRICS]
     app[DB_HEALTH] = health = DatabaseHealth()
-    client = mongo_client(settings, metrics, health)
+    problems = app[DB_PROBLEMS]
+    client = mongo_client(settings, metrics, health, problems)
     probing = asyncio.ensure_future(health.probe_while_down(client))
     state_client = (
-        mongo_client(replace(settings, mongo_url=settings.state_mongo_url), metrics)
+        mongo_client(replace(settings, mongo_url=settings.state_mongo_url), metrics, problems=problems)
         if settings.state_mongo_url
         else client
     )
@@ -78,7 +84,7 @@ async def mongo_context(app: web.Application) -> AsyncIterator[None]:
     # closed days follows MONGO_URL's read preference (a secondary, with secondaryPreferred).
     heavy_db = client[settings.database]
     db = heavy_db.with_options(read_preference=ReadPreference.PRIMARY)
-    app[STREAMS] = streams = ChangeStreams(db)
+    app[STREAMS] = streams = ChangeStreams(db, problems)
     app[USER_LOOKUPS] = user_lookups(streams)
     # The state database: read from the primary (what another replica just saved or dropped), written to a
     # majority (a checkpoint that a failover rolls back would be a position without its counts).

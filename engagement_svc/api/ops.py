@@ -13,8 +13,16 @@ from pymongo.errors import PyMongoError
 
 from engagement_svc.api.wire import json_response
 from engagement_svc.counting.store import COUNTS_COLLECTION
-from engagement_svc.mongo_errors import database_problem
-from engagement_svc.resources import DB_HEALTH, ENGINE, METRICS, ROCKETCHAT_DB, SETTINGS, STATE_DB, STREAMS
+from engagement_svc.resources import (
+    DB_HEALTH,
+    DB_PROBLEMS,
+    ENGINE,
+    METRICS,
+    ROCKETCHAT_DB,
+    SETTINGS,
+    STATE_DB,
+    STREAMS,
+)
 
 log = logging.getLogger("engagement_svc")
 OPENAPI = files("engagement_svc.api").joinpath("openapi.json").read_bytes()
@@ -48,7 +56,7 @@ async def readyz(request: web.Request) -> web.Response:
                     checks[name] = "ok"
                     break
                 except PyMongoError as exc:
-                    checks[name] = database_problem(exc)
+                    checks[name] = request.app[DB_PROBLEMS].of(exc)
                     if checks[name] != "unavailable" or attempt:
                         log.warning("readiness: %s database %s (%s)", name, checks[name], type(exc).__name__)
                         break

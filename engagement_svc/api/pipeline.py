@@ -25,13 +25,13 @@ from engagement_svc.api.middleware import REQUEST_ID_KEY
 from engagement_svc.api.params import wants_csv
 from engagement_svc.api.wire import JSON_TYPE, NO_STORE, json_response
 from engagement_svc.counting.work import CALLER, DEADLINE, Busy
-from engagement_svc.mongo_errors import database_problem
 from engagement_svc.mongo_health import PROBE_EVERY_S
 from engagement_svc.reports.csv import Table
 from engagement_svc.reports.queries import BadRequest
 from engagement_svc.reports.report import Report
 from engagement_svc.resources import (
     DB_HEALTH,
+    DB_PROBLEMS,
     ENGINE,
     METRICS,
     RATE_LIMITER,
@@ -66,7 +66,7 @@ async def send_stream(request: web.Request, headers: dict[str, str], pieces: Asy
                 batch, size = [], 0
     except (TimeoutError, PyMongoError) as exc:
         # The status is sent already: the answer is cut off (no final chunk), so no client takes it as whole.
-        log.warning("database %s while streaming an answer; answer cut off", database_problem(exc))
+        log.warning("database %s while streaming an answer; answer cut off", request.app[DB_PROBLEMS].of(exc))
         if request.transport is not None:
             request.transport.close()
         return response
@@ -161,7 +161,7 @@ def handler(report: Report[Any]) -> Callable[[web.Request], Awaitable[web.Stream
                 progress=progress,
             )
         except (TimeoutError, PyMongoError) as exc:
-            problem = database_problem(exc)
+            problem = request.app[DB_PROBLEMS].of(exc)
             log.warning("database %s: %s", problem, type(exc).__name__)
             if problem == "timeout":
                 text = f"The database did not answer within {settings.query_timeout_ms} ms; try again later"

@@ -24,7 +24,7 @@ from typing import Protocol, cast
 from bson import Timestamp
 from pymongo.errors import OperationFailure, PyMongoError
 
-from engagement_svc.mongo_errors import database_problem
+from engagement_svc.mongo_errors import DatabaseProblems
 from engagement_svc.mongo_types import Database, Document, Pipeline, ResumeToken
 from engagement_svc.tasks import background, cancelled
 
@@ -103,8 +103,9 @@ async def operation_time(db: Database) -> Timestamp:
 
 
 class Watcher:
-    def __init__(self, db: Database, collection: str):
+    def __init__(self, db: Database, collection: str, problems: DatabaseProblems):
         self.db = db
+        self._problems = problems
         self.collection = collection
         self.listeners: list[Listener] = []
         self._listener_fields: list[set[str] | None] = []
@@ -158,7 +159,7 @@ class Watcher:
                 log.warning(
                     "change stream on %s interrupted (%s, %s); counting directly until it is back",
                     self.collection,
-                    database_problem(exc),
+                    self._problems.of(exc),
                     type(exc).__name__,
                 )
             self._open = False
@@ -289,14 +290,16 @@ class Watcher:
 class ChangeStreams:
     """The service's change streams, one per collection, made on first use and run together."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, problems: DatabaseProblems | None = None):
+        """`problems`: the application's, which says what went wrong in a word (its own, if none)."""
         self.db = db
+        self._problems = DatabaseProblems() if problems is None else problems
         self.watchers: dict[str, Watcher] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
     def on(self, collection: str) -> Watcher:
         if collection not in self.watchers:
-            self.watchers[collection] = Watcher(self.db, collection)
+            self.watchers[collection] = Watcher(self.db, collection, self._problems)
         return self.watchers[collection]
 
     @property
