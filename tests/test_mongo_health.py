@@ -86,7 +86,7 @@ async def test_known_down_is_answered_at_once_with_the_reason_then_recovers(
 async def test_a_database_down_from_the_start_is_said_at_once_cors_included(aiohttp_client):
     """Nothing listens where MONGO_URL points: once the monitor knows, no request waits (CORS, which reads
     Rocket.Chat's settings before any route, included), and the 503 says when to try again."""
-    from engagement_svc.demo.embedded import free_port
+    from tests.support.live import free_port
 
     url = f"mongodb://127.0.0.1:{free_port()}/rocketchat"
     client = await aiohttp_client(

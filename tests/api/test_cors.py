@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import time
 
-from engagement_svc.api.routes import CHANNELS_LIST_PATH, MESSAGES_SENT_PATH
 from tests.support.data import ADMIN_HEADERS
-from tests.support.http import until
+from tests.support.http import CHANNELS_LIST_PATH, MESSAGES_SENT_PATH, until
 
 PARAMS = {"start": "2024-01-01T00:00:00.000Z", "end": "2024-01-07T00:00:00.000Z"}
 ALLOW_HEADERS = (

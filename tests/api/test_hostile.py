@@ -15,13 +15,12 @@ from urllib.parse import quote
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from engagement_svc.api.routes import MESSAGES_SENT_PATH
-from engagement_svc.demo.dataset import login_token, user_doc
 from engagement_svc.resources import ENGINE, USER_LOOKUPS
 from tests.support.data import ADMIN_HEADERS, ADMIN_ID, ADMIN_TOKEN
-from tests.support.http import get_messages_sent, parse_response, raw_exchange, until
+from tests.support.http import MESSAGES_SENT_PATH, get_messages_sent, parse_response, raw_exchange, until
 from tests.support.live import LiveServer
 from tests.support.mongo import with_database
+from tests.support.rocketchat import login_token, user_doc
 
 GOOD = "start=2024-01-01T00:00:00.000Z&end=2024-01-07T00:00:00.000Z"
 # Rocket.Chat 7.x/8.x's 401: both shapes at once (rocketchat-wire.md)
@@ -302,7 +301,7 @@ def live(mongo_url, sync_client):
     """A real `engagement-svc serve` (aiohttp's C parser), for what only a real socket can send."""
     name = "rc_hostile"
     db = sync_client[name]
-    from engagement_svc.demo.dataset import base_documents, create_indexes
+    from tests.support.rocketchat import base_documents, create_indexes
 
     create_indexes(db)
     base_documents(db, [user_doc(ADMIN_ID, "admin", ["admin"], [login_token(ADMIN_TOKEN, datetime.now(UTC))])])

@@ -20,7 +20,7 @@ import playwright.async_api as playwright_api
 import pytest
 from pymongo import MongoClient
 
-from engagement_svc.demo.dataset import seed_demo
+from tests.support.data import seed_workspace
 from tests.support.live import LiveServer
 from tests.support.mongo import with_database
 
@@ -46,7 +46,7 @@ if not Path(CHROMIUM).exists():  # the test command installs it (Makefile: brows
 def served(mongo_url):
     client = MongoClient(mongo_url, tz_aware=True)
     name = "rc_page_" + datetime.now(UTC).strftime("%H%M%S%f")
-    creds = seed_demo(client[name], days=60, per_day=60)
+    creds = seed_workspace(client[name], days=60, per_day=60)
     # Rocket.Chat's display name (fname) differs from the name of the busiest room, as it does for any room
     # created with a display name: the top five and the channel list must still show it under one name
     client[name].rocketchat_room.update_one({"_id": "GENERAL"}, {"$set": {"fname": "General (everyone)"}})
@@ -458,7 +458,7 @@ async def test_active_users_keep_mau_visible_over_wau_and_mark_today_as_partial(
     await page.drawn("users")
     chart = await page.page.evaluate(ACTIVE_USERS_CHART)
     wau, mau = chart["sets"]["WAU"], chart["sets"]["MAU"]
-    # the case: in the demo's data everyone active this month was active this week, on some days at least
+    # the case: in the workspace's data everyone active this month was active this week, on some days at least
     assert any(w == m for w, m in zip(wau["data"], mau["data"], strict=True))
     # MAU drawn after (over) WAU, dashed and thinner, other points: both lines and both kinds of points show
     assert chart["drawn"].index("MAU") > chart["drawn"].index("WAU")

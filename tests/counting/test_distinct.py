@@ -18,10 +18,10 @@ from pymongo import AsyncMongoClient
 from engagement_svc.counting.catalog import Metric
 from engagement_svc.counting.engine import Engine
 from engagement_svc.counting.slots import day_spans
-from engagement_svc.demo.dataset import message_doc, room_doc
 from engagement_svc.rocketchat.changes import ChangeStreams
 from engagement_svc.rocketchat.documents import MESSAGE_SENT
 from tests.support.http import until
+from tests.support.rocketchat import message_doc, room_doc
 
 SENDERS = Metric("senders", "rocketchat_message", "ts", "u._id", MESSAGE_SENT, keys="users", counted=("user",))
 

@@ -13,11 +13,11 @@ from engagement_svc.counting.catalog import MESSAGES
 from engagement_svc.counting.engine import CHUNK_DAYS
 from engagement_svc.counting.slots import utc_day_of
 from engagement_svc.counting.store import COUNTS_COLLECTION
-from engagement_svc.demo.dataset import message_doc
 from engagement_svc.resources import ENGINE
 from tests.support.data import AUTHOR, fill
 from tests.support.http import answers_brute_force, expected_for, get_messages_sent, recent_params, until
 from tests.support.oracle import js
+from tests.support.rocketchat import message_doc
 
 ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"]
 MESSAGES_KEY = f"{MESSAGES.name}.v{MESSAGES.version}"
@@ -169,13 +169,8 @@ async def test_sweep_corrects_deletions_made_while_nobody_watched(aiohttp_client
 async def test_sources_and_zones_never_mix(aiohttp_client, settings, users, db, sync_client):
     other = sync_client[db.name + "_other"]
     try:
-        from engagement_svc.demo.dataset import (
-            base_documents,
-            create_indexes,
-            login_token,
-            user_doc,
-        )
         from tests.support.data import ADMIN_ID, ADMIN_TOKEN
+        from tests.support.rocketchat import base_documents, create_indexes, login_token, user_doc
 
         create_indexes(other)
         base_documents(other, [user_doc(ADMIN_ID, "admin", ["admin"], [login_token(ADMIN_TOKEN, datetime.now(UTC))])])
@@ -354,7 +349,7 @@ async def test_kept_state_and_work_do_not_grow_with_the_zones_asked(make_client,
     and another caller's small request, sent during the cold flood, is answered before the flood's counting is
     done."""
     from engagement_svc.days import ZONE_NAMES
-    from engagement_svc.demo.dataset import login_token, user_doc
+    from tests.support.rocketchat import login_token, user_doc
 
     db.users.insert_one(
         user_doc("ViewerUserId00001", "viewer", ["admin"], [login_token("viewer-tok", datetime.now(UTC))])

@@ -12,12 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engagement_svc.api.routes import ACTIVE_USERS_PATH, BY_HOUR_PATH, HOURLY_PATH, WEEKLY_PATH
-from engagement_svc.demo.dataset import HOUR_WEIGHTS, user_doc
-from engagement_svc.demo.sessions import Login, daily_logins, session_documents
 from engagement_svc.resources import ENGINE
 from tests.support.data import ADMIN_HEADERS
-from tests.support.http import until
+from tests.support.http import ACTIVE_USERS_PATH, BY_HOUR_PATH, HOURLY_PATH, WEEKLY_PATH, until
 from tests.support.oracle import (
     expected_active_users,
     expected_by_hour,
@@ -25,6 +22,7 @@ from tests.support.oracle import (
     expected_weekly,
     js,
 )
+from tests.support.rocketchat import Login, session_documents, user_doc, workday_logins
 
 SERVER = ZoneInfo("Europe/Berlin")  # the zone of Rocket.Chat's own jobs (01:05 copies, 02:00 sums)
 ZONES = ["UTC", "America/Havana", "Australia/Lord_Howe", "Asia/Kathmandu", "Europe/Berlin"]
@@ -68,8 +66,8 @@ def sessions(db, users):
     now = datetime.now(UTC)
     logins = []
     for first, last in [(date(2024, 3, 1), date(2024, 4, 12)), (date(2024, 9, 30), date(2024, 10, 8))]:
-        logins += daily_logins(rng, ids, first, last, now, SERVER, HOUR_WEIGHTS)
-    logins += daily_logins(rng, ids, (now - timedelta(days=9)).date(), now.date(), now, SERVER, HOUR_WEIGHTS)
+        logins += workday_logins(rng, ids, first, last, now, SERVER)
+    logins += workday_logins(rng, ids, (now - timedelta(days=9)).date(), now.date(), now, SERVER)
     # the hours around the changes themselves, and sessions across a local and a UTC midnight
     for start, hours in [
         (datetime(2024, 3, 10, 4, 50, tzinfo=UTC), 2),  # Havana 23:50 -> 01:50 across its skipped midnight hour
@@ -80,7 +78,7 @@ def sessions(db, users):
     ]:
         logins.append(Login(ids[7][0], "user", start, start + timedelta(hours=hours)))
     logins.append(Login(ids[8][0], "user", now - timedelta(minutes=40), None))  # open now, whatever the hour
-    docs = session_documents(logins, now, SERVER, rng, ttl=False)
+    docs = session_documents(logins, now, SERVER)
     db.rocketchat_sessions.insert_many(docs)
     kinds = {
         "copies (01:05)": {"$expr": {"$gt": ["$createdAt", {"$add": ["$loginAt", 3_600_000]}]}},
@@ -206,7 +204,7 @@ async def test_a_session_closed_while_watched_and_new_logins_are_seen(client, se
     # a login three hours ago still open, a newcomer's login now, then the first one closes
     fresh = [Login("Fresh000000000001", "user", now - timedelta(hours=3), None)]
     fresh.append(Login("Fresh000000000002", "user", now - timedelta(minutes=1), None, device=3))
-    docs = session_documents(fresh, now, SERVER, random.Random(1))
+    docs = session_documents(fresh, now, SERVER, prefix="fresh")
     db.rocketchat_sessions.insert_many(docs)
     assert await until(agrees, seconds=5)
     closed = datetime.now(UTC) - timedelta(hours=2)
@@ -234,9 +232,7 @@ async def test_days_counted_survive_the_ttl(client, sessions, make_client):
     late = Login(
         "Latecomer00000001", "user", datetime(2024, 3, 5, 15, tzinfo=UTC), datetime(2024, 3, 5, 16, tzinfo=UTC)
     )
-    db.rocketchat_sessions.insert_many(
-        session_documents([late], datetime.now(UTC), SERVER, random.Random(2), ttl=False)
-    )
+    db.rocketchat_sessions.insert_many(session_documents([late], datetime.now(UTC), SERVER, prefix="late"))
     day = next(r for r in before[0][1]["month"] if (r["year"], r["month"], r["day"]) == (2024, 3, 5))
     assert day["users"] > 0
 
@@ -306,7 +302,7 @@ async def test_more_open_sessions_than_one_cursor_batch(client, db):
     under the request's timeout: fetched whole, counted exactly."""
     now = datetime.now(UTC)
     logins = [Login(f"Open{i:013d}", "user", now - timedelta(minutes=30 + i % 60), None) for i in range(250)]
-    db.rocketchat_sessions.insert_many(session_documents(logins, now, SERVER, random.Random(3)))
+    db.rocketchat_sessions.insert_many(session_documents(logins, now, SERVER))
     params = {"start": js(now - timedelta(days=1)), "end": js(now)}
     status, body = await get(client, "active", params)
     assert status == 200, body
@@ -339,7 +335,7 @@ async def test_zones_off_the_quarter_hour_answer_json_equal_to_a_recount(client,
         for i, (uid, _) in enumerate(ids):
             start = first + timedelta(hours=rng.uniform(-12, 60))
             logins.append(Login(uid, "user", start, start + timedelta(minutes=5 + 40 * i)))
-    db.rocketchat_sessions.insert_many(session_documents(logins, now, SERVER, rng, ttl=False))
+    db.rocketchat_sessions.insert_many(session_documents(logins, now, SERVER))
     cases = [
         ("1970-01-01T00:00:00.000Z", "1970-01-03T00:00:00.000Z", "Africa/Monrovia"),
         ("1970-01-01T00:00:00.000Z", "1970-01-03T00:00:00.000Z", "Pacific/Kiritimati"),

@@ -11,13 +11,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engagement_svc.api.routes import CHANNELS_LIST_PATH, MESSAGES_SENT_PATH, ORIGIN_PATH, TOP_FIVE_PATH
 from engagement_svc.counting import engine as engine_module
-from engagement_svc.demo.dataset import message_doc, room_doc, user_doc
 from engagement_svc.reports import channels
 from engagement_svc.resources import ENGINE
 from tests.support.data import ADMIN_HEADERS
-from tests.support.http import range_cases, until
+from tests.support.http import CHANNELS_LIST_PATH, MESSAGES_SENT_PATH, ORIGIN_PATH, TOP_FIVE_PATH, range_cases, until
 from tests.support.oracle import (
     expected_body,
     expected_channel_rows,
@@ -25,6 +23,7 @@ from tests.support.oracle import (
     expected_top_five,
     js,
 )
+from tests.support.rocketchat import message_doc, room_doc, user_doc
 
 ZONES = ["UTC", "America/Havana", "Australia/Lord_Howe", "Pacific/Chatham", "Asia/Kathmandu", "Europe/Berlin"]
 HUMANS = [{"_id": f"Human{i:012d}", "username": f"human{i}"} for i in range(4)]

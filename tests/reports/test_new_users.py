@@ -9,12 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engagement_svc.api.routes import NEW_USERS_PATH
-from engagement_svc.demo.dataset import user_doc
 from engagement_svc.resources import ENGINE
 from tests.support.data import ADMIN_HEADERS
-from tests.support.http import range_cases, until
+from tests.support.http import NEW_USERS_PATH, range_cases, until
 from tests.support.oracle import expected_new_users, js
+from tests.support.rocketchat import user_doc
 
 ZONES = ["UTC", "America/Havana", "Australia/Lord_Howe", "Asia/Kathmandu", "Pacific/Chatham", "Europe/Berlin"]
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from engagement_svc.api.routes import MESSAGES_SENT_PATH, ORIGIN_PATH
 from engagement_svc.rocketchat.ratelimit import RateLimiter
 from tests.support.data import ADMIN_HEADERS, ANALYST, add_analysts
-from tests.support.http import get_messages_sent, until
+from tests.support.http import MESSAGES_SENT_PATH, ORIGIN_PATH, get_messages_sent, until
 
 PARAMS = {"start": "2024-01-01T00:00:00.000Z", "end": "2024-01-07T00:00:00.000Z"}
 OTHER = {"X-User-Id": "AnalystUser000002", "X-Auth-Token": "analyst-token-2"}

@@ -15,7 +15,6 @@ from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
 from engagement_svc.app import create_app
-from engagement_svc.demo.dataset import base_documents, create_indexes, login_token, message_doc, user_doc
 from engagement_svc.demo.embedded import EmbeddedMongo
 from engagement_svc.mongo_health import REASONS
 from engagement_svc.resources import ENGINE
@@ -24,6 +23,7 @@ from tests.support.data import ADMIN_HEADERS, ADMIN_ID, ADMIN_TOKEN, AUTHOR, fil
 from tests.support.http import expected_for, get_messages_sent, until
 from tests.support.oracle import js
 from tests.support.replicaset import ReplicaSet
+from tests.support.rocketchat import base_documents, create_indexes, login_token, message_doc, user_doc
 
 UNAVAILABLE = "The database is unavailable; try again later"
 

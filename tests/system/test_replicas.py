@@ -15,18 +15,17 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 from pymongo import MongoClient
 
-from engagement_svc.api.routes import MESSAGES_SENT_PATH, ORIGIN_PATH
 from engagement_svc.app import create_app
 from engagement_svc.counting.slots import utc_day_of
-from engagement_svc.demo.dataset import base_documents, create_indexes, login_token, user_doc
 from engagement_svc.resources import ENGINE
 from engagement_svc.settings import Settings
 from tests.support.data import ADMIN_HEADERS, ADMIN_ID, ADMIN_TOKEN, fill
-from tests.support.http import expected_for, until
+from tests.support.http import MESSAGES_SENT_PATH, ORIGIN_PATH, expected_for, until
 from tests.support.live import LiveServer
 from tests.support.mongo import with_database
 from tests.support.oracle import expected_origin
 from tests.support.replicaset import ReplicaSet
+from tests.support.rocketchat import base_documents, create_indexes, login_token, user_doc
 
 RANGES = [
     ("2024-01-03T00:00:00.000Z", "2024-01-30T23:59:59.999Z", "UTC"),

@@ -15,24 +15,32 @@ import pytest
 from bson import Binary
 from pymongo import MongoClient
 
-from engagement_svc.api.routes import ACTIVE_USERS_PATH, BY_HOUR_PATH, ORIGIN_PATH, TOP_FIVE_PATH
 from engagement_svc.app import create_app
 from engagement_svc.counting.store import STREAMS_COLLECTION
-from engagement_svc.demo.dataset import (
-    HOUR_WEIGHTS,
+from engagement_svc.demo.embedded import EmbeddedMongo
+from engagement_svc.resources import ENGINE
+from engagement_svc.settings import Settings
+from tests.support.data import ADMIN_HEADERS, ADMIN_ID, ADMIN_TOKEN, AUTHOR, fill
+from tests.support.http import (
+    ACTIVE_USERS_PATH,
+    BY_HOUR_PATH,
+    ORIGIN_PATH,
+    TOP_FIVE_PATH,
+    expected_for,
+    get_messages_sent,
+    until,
+)
+from tests.support.oracle import expected_active_users, expected_by_hour, expected_origin, expected_top_five
+from tests.support.rocketchat import (
+    Login,
     base_documents,
     create_indexes,
     login_token,
     message_doc,
+    session_documents,
     user_doc,
+    workday_logins,
 )
-from engagement_svc.demo.embedded import EmbeddedMongo
-from engagement_svc.demo.sessions import Login, daily_logins, session_documents
-from engagement_svc.resources import ENGINE
-from engagement_svc.settings import Settings
-from tests.support.data import ADMIN_HEADERS, ADMIN_ID, ADMIN_TOKEN, AUTHOR, fill
-from tests.support.http import expected_for, get_messages_sent, until
-from tests.support.oracle import expected_active_users, expected_by_hour, expected_origin, expected_top_five
 
 SERVER = ZoneInfo("Europe/Berlin")
 FIRST, DAYS = datetime(2024, 3, 1, tzinfo=UTC), 20
@@ -52,8 +60,8 @@ def seed(db) -> None:
     fill(db, FIRST, DAYS, 80)
     db.users.insert_many([user_doc(uid, f"member{i}", ["user"], []) for i, (uid, _) in enumerate(PEOPLE)])
     rng = random.Random(5)
-    logins = daily_logins(rng, PEOPLE, date(2024, 3, 1), date(2024, 3, 20), datetime.now(UTC), SERVER, HOUR_WEIGHTS)
-    db.rocketchat_sessions.insert_many(session_documents(logins, datetime.now(UTC), SERVER, rng, ttl=False))
+    logins = workday_logins(rng, PEOPLE, date(2024, 3, 1), date(2024, 3, 20), datetime.now(UTC), SERVER)
+    db.rocketchat_sessions.insert_many(session_documents(logins, datetime.now(UTC), SERVER))
 
 
 async def get(client, path: str, params: dict):
@@ -114,7 +122,7 @@ def change_while_stopped(db) -> set[date]:
     db.rocketchat_message.insert_many(added)
     days |= {m["ts"].date() for m in added}
     late = Login("Member00000000011", "user", datetime(2024, 3, 7, 22, tzinfo=UTC), datetime(2024, 3, 8, 3, tzinfo=UTC))
-    docs = session_documents([late], now, SERVER, random.Random(4), ttl=False, id_prefix="x")
+    docs = session_documents([late], now, SERVER, prefix="x")
     db.rocketchat_sessions.insert_many([d for d in docs if d["type"] != "user_daily"])  # its user_daily exists
     days |= {date(2024, 3, 7), date(2024, 3, 8)}
     closed = db.rocketchat_sessions.find_one(

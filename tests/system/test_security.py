@@ -13,11 +13,11 @@ from pymongo.errors import OperationFailure
 
 from engagement_svc.app import create_app
 from engagement_svc.counting.store import COUNTS_COLLECTION
-from engagement_svc.demo.dataset import message_doc
 from engagement_svc.resources import ENGINE
 from engagement_svc.settings import Settings
 from tests.support.data import AUTHOR, fill
 from tests.support.http import answers_brute_force, recent_params, until
+from tests.support.rocketchat import message_doc
 
 SERVICE_USER = ("engagement", "service-password")
 ROLES = [{"role": "read", "db": "rocketchat"}, {"role": "readWrite", "db": "engagement_svc"}]

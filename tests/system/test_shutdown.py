@@ -9,9 +9,9 @@ import time
 import aiohttp
 import pytest
 
-from engagement_svc.api.routes import MESSAGES_SENT_PATH
 from engagement_svc.rocketchat.workspace import Workspace
 from tests.support.data import ADMIN_HEADERS
+from tests.support.http import MESSAGES_SENT_PATH
 from tests.support.live import LiveServer
 
 PARAMS = {"start": "2024-01-01T00:00:00.000Z", "end": "2024-01-07T00:00:00.000Z"}
