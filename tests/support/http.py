@@ -150,14 +150,15 @@ def parse_response(raw: bytes) -> tuple[int, dict[str, str], bytes]:
     return int(lines[0].split()[1]), headers, body
 
 
-def range_cases(fixed: list[tuple[str, str]], zones: list[str], seed: int, longest_days: int, random_ranges: int = 6):
-    """(start, end, zone, bots) to ask: the fixed ranges and some random ones in 2024, each in a zone of the list
-    in turn, with every value of `bots`."""
+def range_cases(fixed: list[tuple[str, ...]], zones: list[str], seed: int, longest_days: int, random_ranges: int = 6):
+    """(start, end, zone, bots) to ask: the fixed ranges (each in its own zone when it names one: a DST change is
+    that zone's) and some random ones in 2024, each other one in a zone of the list in turn, with every value of
+    `bots`."""
     rng = random.Random(seed)
     cases = list(fixed)
     for _ in range(random_ranges):
         start = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=rng.uniform(0, 360 * 86_400))
         cases.append((js(start), js(start + timedelta(seconds=rng.uniform(0, longest_days * 86_400)))))
-    for i, (start, end) in enumerate(cases):
+    for i, (start, end, *zone) in enumerate(cases):
         for bots in ("include", "exclude", "only"):
-            yield start, end, zones[i % len(zones)], bots
+            yield start, end, zone[0] if zone else zones[i % len(zones)], bots

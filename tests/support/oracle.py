@@ -375,3 +375,27 @@ def csv_name(endpoint: str, start: datetime, end: datetime, zone_name: str) -> s
     """The download's name: the endpoint's and the range's first and last local days."""
     zone = ZoneInfo(zone_name)
     return f"{endpoint}_{start.astimezone(zone).date()}_{end.astimezone(zone).date()}.csv"
+
+
+class Snapshot:
+    """The database's documents, read once: the same `find` as a PyMongo database (projections aside: whole
+    documents), for many recounts of data that does not change meanwhile."""
+
+    def __init__(self, db):
+        self._db = db
+        self._collections: dict[str, Snapshot.Collection] = {}
+
+    class Collection:
+        def __init__(self, documents: list[dict]):
+            self.documents = documents
+
+        def find(self, query: dict | None = None, projection: dict | None = None):
+            assert not query, "a snapshot finds every document"
+            return iter(self.documents)
+
+    def __getattr__(self, name: str) -> Snapshot.Collection:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name not in self._collections:
+            self._collections[name] = Snapshot.Collection(list(self._db[name].find({})))
+        return self._collections[name]
