@@ -301,7 +301,12 @@ async def test_period_zone_bots_paging_sorting_and_csv(browser, served):
     await page.page.fill("#zone", "Asia/Kathmandu")
     await page.page.dispatch_event("#zone", "change")
     await page.drawn("users")
-    assert (await page.answer("users/new-users", timezone="Asia/Kathmandu"))["period"]["count"] >= 0
+    # The page asked for Kathmandu's days (their local midnights are 18:15 UTC) and shows what it got.
+    kathmandu = await page.answer("users/new-users", timezone="Asia/Kathmandu")
+    assert kathmandu["days"] and all(d["day"].endswith("T18:15:00.000Z") for d in kathmandu["days"])
+    assert await chart_data(page, "new-users") == [[d["users"] for d in reversed(kathmandu["days"])]]
+    counters = await texts(page, "[data-section=counters-users] .counter strong")
+    assert counters[0] == f"{kathmandu['period']['count']:,}"
     await page.page.select_option("#bots", "exclude")
     await page.drawn("users")
     await page.answer("users/users-by-time-of-the-day-in-a-week", bots="exclude", timezone="Asia/Kathmandu")
