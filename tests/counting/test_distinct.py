@@ -84,7 +84,7 @@ async def test_distinct_senders_today_follow_the_change_stream(engine, db):
     today = now.date()
     (before,) = await engine.counts(SENDERS, day_spans(ZoneInfo("UTC"), today, today), by="distinct")
     assert before == len(senders_by_day(db, ZoneInfo("UTC"))[today])
-    assert await until(lambda: asyncio.sleep(0, engine.watcher.healthy))
+    assert await until(lambda: engine.watcher.healthy)
     db.rocketchat_message.insert_one(
         message_doc("new-sender", "R2", datetime.now(UTC), {"_id": "newcomer", "username": "n"})
     )

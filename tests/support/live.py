@@ -53,7 +53,7 @@ class LiveServer:
             except OSError:
                 if time.monotonic() > deadline:
                     raise RuntimeError("server did not start") from None
-                time.sleep(0.05)
+                time.sleep(0.05)  # the poll's interval: what is awaited is /healthz answering
 
     def output(self) -> str:
         self.log.flush()

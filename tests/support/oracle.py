@@ -399,3 +399,10 @@ class Snapshot:
         if name not in self._collections:
             self._collections[name] = Snapshot.Collection(list(self._db[name].find({})))
         return self._collections[name]
+
+
+def closed_days(grace_seconds: float, oldest: list[datetime], now: datetime | None = None) -> int:
+    """How many closed UTC days there are from each oldest document's day on: a day is closed once its end plus
+    the grace has passed, so the first day still open is the day of (now - grace)."""
+    first_open = ((now or datetime.now(UTC)) - timedelta(seconds=grace_seconds)).date()
+    return sum((first_open - t.astimezone(UTC).date()).days for t in oldest)

@@ -4,7 +4,6 @@ kept day is counted again. Every number equals a brute-force recount of the docu
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
 from dataclasses import replace
@@ -84,7 +83,7 @@ async def all_exact(client, db) -> None:
 async def positions_saved(client, db, state_db) -> None:
     """Every followed stream has saved a position taken after the service counted (and owes nothing)."""
     engine = client.server.app[ENGINE]
-    assert await until(lambda: asyncio.sleep(0, all(w.healthy for w in engine.watchers.values())), seconds=20)
+    assert await until(lambda: all(w.healthy for w in engine.watchers.values()), seconds=20)
     db.rocketchat_room.update_one({"_id": "L1"}, {"$set": {"_updatedAt": datetime.now(UTC)}})  # time goes on
     since = datetime.now(UTC)
 
@@ -92,7 +91,7 @@ async def positions_saved(client, db, state_db) -> None:
         docs = list(state_db[STREAMS_COLLECTION].find({}))
         return len(docs) == len(engine.watchers) and all(d["saved_at"] > since and not d["pending"] for d in docs)
 
-    assert await until(lambda: asyncio.sleep(0, saved()), seconds=20)
+    assert await until(saved, seconds=20)
 
 
 def change_while_stopped(db) -> set[date]:
@@ -197,7 +196,7 @@ def roll_oplog(client: MongoClient, older_than: datetime, seconds: float = 120) 
             scratch.insert_one({"_id": i, "blob": blob})
             i += 1
         scratch.delete_many({})
-        time.sleep(0.1 if i > 400 else 0)  # past 6 GB, give the cutting thread its turn
+        time.sleep(0.1 if i > 400 else 0)  # not a wait for an event: past 6 GB, mongod's cutting thread gets a turn
     client.drop_database("scratch")
     assert oldest() > older_than, f"{i} blobs of 15 MB written in {seconds} s, the oplog not cut past the position"
 
@@ -225,10 +224,10 @@ async def test_a_position_older_than_the_oplog_recounts_every_kept_day(aiohttp_c
     roll_oplog(client, saved_at.replace(tzinfo=UTC))
     second = await aiohttp_client(create_app(replace(settings)))
     engine = second.server.app[ENGINE]
-    assert await until(lambda: asyncio.sleep(0, engine.stats["history_lost"] == 3), seconds=20)
+    assert await until(lambda: engine.stats["history_lost"] == 3, seconds=20)
     await all_exact(second, db)
     # Meanwhile (within a second) every kept day of messages and sessions is queued to be counted again.
-    assert await until(lambda: asyncio.sleep(0, engine.stats["history_recounts"] >= 2 * DAYS), seconds=20)
+    assert await until(lambda: engine.stats["history_recounts"] >= 2 * DAYS, seconds=20)
     await all_exact(second, db)
     response = await second.get("/metrics")
     assert "engagement_svc_days_history_lost_total 3.0" in await response.text()
