@@ -22,7 +22,7 @@ TIMEOUT_MS = 1500
 def newcomers(mongo, n: int) -> list[dict[str, str]]:
     """The headers of admins who have asked nothing yet: their first request must read their user document, so
     it needs the database whatever the service remembers."""
-    client = MongoClient(mongo.url, tz_aware=True)
+    client: MongoClient = MongoClient(mongo.url, tz_aware=True)
     now = datetime.now(UTC)
     client.rocketchat.users.insert_many(
         [user_doc(f"Newcomer{i:09d}", f"newcomer{i}", ["admin"], [login_token(f"new-{i}", now)]) for i in range(n)]
@@ -99,6 +99,7 @@ async def test_embedded_mongod_dies_with_the_process_that_started_it_and_its_dat
         "import sys\nm = EmbeddedMongo(); m.start(); print(m.process.pid, m.dbpath, flush=True); sys.stdin.read()\n"
     )
     parent = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert parent.stdin is not None and parent.stdout is not None
     pid, dbpath = parent.stdout.readline().split()
     mongod_pid, folder = int(pid), os.path.dirname(dbpath)
     os.kill(mongod_pid, 0)  # running

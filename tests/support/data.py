@@ -135,7 +135,7 @@ def seed_workspace(db, days: int, per_day: int, seed: int = 7, now: datetime | N
     rooms.append(room_doc(meteor_id(rng), "v", "call-1"))
     db.rocketchat_room.insert_many(rooms)
     weights = [1 / (rank + 1) for rank in range(len(rooms))]
-    messages = []
+    messages: list[dict] = []
     for offset in range(days, -1, -1):
         day = (now - timedelta(days=offset)).astimezone(server).date()
         for _ in range(int(per_day * (0.3 if day.weekday() >= 5 else 1.0))):

@@ -157,8 +157,8 @@ def range_cases(fixed: list[tuple[str, ...]], zones: list[str], seed: int, longe
     rng = random.Random(seed)
     cases = list(fixed)
     for _ in range(random_ranges):
-        start = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=rng.uniform(0, 360 * 86_400))
-        cases.append((js(start), js(start + timedelta(seconds=rng.uniform(0, longest_days * 86_400)))))
+        begins = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=rng.uniform(0, 360 * 86_400))
+        cases.append((js(begins), js(begins + timedelta(seconds=rng.uniform(0, longest_days * 86_400)))))
     for i, (start, end, *zone) in enumerate(cases):
         for bots in ("include", "exclude", "only"):
             yield start, end, zone[0] if zone else zones[i % len(zones)], bots

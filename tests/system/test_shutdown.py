@@ -41,7 +41,7 @@ async def request_held_by_the_database(session, server, mongo) -> asyncio.Future
     url = server.base_url + MESSAGES_SENT_PATH
     async with session.get(url, params=PARAMS, headers=ADMIN_HEADERS) as response:
         assert response.status == 200
-    client = MongoClient(mongo.url, tz_aware=True)
+    client: MongoClient = MongoClient(mongo.url, tz_aware=True)
     client.rocketchat.users.insert_one(
         user_doc(
             NEWCOMER["X-User-Id"], "newcomer", ["admin"], [login_token(NEWCOMER["X-Auth-Token"], datetime.now(UTC))]
