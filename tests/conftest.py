@@ -16,11 +16,11 @@ import pytest
 from pymongo import MongoClient
 
 from engagement_svc.app import create_app
-from engagement_svc.demo.dataset import base_documents, create_indexes, login_token, user_doc
-from engagement_svc.demo.embedded import EmbeddedMongo
+from engagement_svc.demo.embedded import EmbeddedMongo  # the mongod the tests run against: a process, not data
 from engagement_svc.settings import Settings
 from tests.support.data import ADMIN_ID, ADMIN_TOKEN, USER_ID, USER_TOKEN
 from tests.support.mongo import with_database
+from tests.support.rocketchat import base_documents, create_indexes, login_token, user_doc
 
 # pytest-timeout stops its timer once a test has failed (pytest_exception_interact), so a teardown that hangs after
 # a failure would hang the run until CI kills it, with nothing printed. This one is armed for each test's setup,

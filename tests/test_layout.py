@@ -110,3 +110,13 @@ def test_no_test_module_imports_another():
                 assert imported.startswith(("tests.support", "tests.conftest")) and ".test_" not in imported, (
                     f"{path.relative_to(root)} imports {imported}"
                 )
+
+
+def test_test_support_shares_no_code_with_the_service():
+    """The oracle and the Rocket.Chat documents the tests write are made apart from the service (and its demo):
+    a misreading shared by both would pass every test. The one import left is the mongod the tests run against (a
+    process, not data)."""
+    for path in (PACKAGE.parent / "tests" / "support").rglob("*.py"):
+        for imported in imports(path):
+            if imported.startswith("engagement_svc"):
+                assert imported == "engagement_svc.demo.embedded", f"{path.name} imports {imported}"

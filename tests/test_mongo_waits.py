@@ -17,7 +17,8 @@ from engagement_svc.mongo_waits import USERS, cond_wait, install
 async def trial(wait, seed: int, seconds: float = 0.4) -> tuple[bool, int]:
     """Selectors wait on a condition, the lock held, each under a short deadline of its own (a request's) that
     cancels them at any point, while notifiers take the lock and wake them; then: is the lock free again, and how
-    many releases of a lock not held were seen."""
+    many releases of a lock not held were seen. The short random sleeps and the trial's `seconds` are what is
+    tested, not waits for anything: cancellations landing at random points of the wait, for a stretch of time."""
     rnd = random.Random(seed)
     lock = _async_create_lock()
     condition = _async_create_condition(lock)
@@ -73,8 +74,9 @@ def test_pymongo_topology_and_pool_use_the_safe_wait():
         return
     assert replaced and install()  # idempotent
     for name in USERS:
-        module = sys.modules[name]
-        assert module._async_cond_wait is cond_wait, f"{name} waits with PyMongo's own wait again"
+        # PyMongo's private name is the seam install() replaces (the reason engagement_svc/mongo_waits.py exists);
+        # what a user of PyMongo sees of it is tests/system/test_faults.py's recovery after mongod is killed.
+        assert sys.modules[name]._async_cond_wait is cond_wait, f"{name} waits with PyMongo's own wait again"
 
 
 @pytest.mark.skipif(sys.version_info >= (3, 12), reason="wait_for waits in the caller's task from Python 3.12 on")

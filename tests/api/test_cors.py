@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 
 from tests.support.data import ADMIN_HEADERS
-from tests.support.http import until
-from tests.support.paths import CHANNELS_LIST_PATH, MESSAGES_SENT_PATH
+from tests.support.http import CHANNELS_LIST_PATH, MESSAGES_SENT_PATH, until
 
 PARAMS = {"start": "2024-01-01T00:00:00.000Z", "end": "2024-01-07T00:00:00.000Z"}
 ALLOW_HEADERS = (

@@ -15,13 +15,12 @@ from urllib.parse import quote
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from engagement_svc.demo.dataset import login_token, user_doc
 from engagement_svc.resources import ENGINE, USER_LOOKUPS
 from tests.support.data import ADMIN_HEADERS, ADMIN_ID, ADMIN_TOKEN
-from tests.support.http import get_messages_sent, parse_response, raw_exchange, until
+from tests.support.http import MESSAGES_SENT_PATH, get_messages_sent, parse_response, raw_exchange, until
 from tests.support.live import LiveServer
 from tests.support.mongo import with_database
-from tests.support.paths import MESSAGES_SENT_PATH
+from tests.support.rocketchat import login_token, user_doc
 
 GOOD = "start=2024-01-01T00:00:00.000Z&end=2024-01-07T00:00:00.000Z"
 # Rocket.Chat 7.x/8.x's 401: both shapes at once (rocketchat-wire.md)
@@ -121,7 +120,7 @@ async def test_failed_lookups_are_remembered_until_the_user_changes(client, db):
     """A repeated bad token costs no lookup; the moment the user's document changes, the token is looked up
     again, so a token Rocket.Chat has just added is accepted (and one it removed is refused)."""
     engine, lookups = client.server.app[ENGINE], client.server.app[USER_LOOKUPS]
-    assert await until(lambda: asyncio.sleep(0, engine.watchers and all(w.healthy for w in lookups_watchers(client))))
+    assert await until(lambda: engine.watchers and all(w.healthy for w in lookups_watchers(client)))
     params = {"start": "2024-01-01T00:00:00Z", "end": "2024-01-02T00:00:00Z"}
     late = {"X-User-Id": ADMIN_ID, "X-Auth-Token": "token-not-yet-issued"}
     assert (await get_messages_sent(client, params, late))[0] == 401
@@ -302,7 +301,7 @@ def live(mongo_url, sync_client):
     """A real `engagement-svc serve` (aiohttp's C parser), for what only a real socket can send."""
     name = "rc_hostile"
     db = sync_client[name]
-    from engagement_svc.demo.dataset import base_documents, create_indexes
+    from tests.support.rocketchat import base_documents, create_indexes
 
     create_indexes(db)
     base_documents(db, [user_doc(ADMIN_ID, "admin", ["admin"], [login_token(ADMIN_TOKEN, datetime.now(UTC))])])
@@ -366,10 +365,10 @@ async def test_slow_and_idle_connections_do_not_stop_others(live):
             _, writer = await asyncio.open_connection("127.0.0.1", live.port)
             writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
             writers.append(writer)
-        for _ in range(3):
+        for _ in range(3):  # a byte more on each, sent (the server has them all, none of them a whole request)
             for writer in writers:
                 writer.write(b"a")
-            await asyncio.sleep(0.2)
+            await asyncio.gather(*(writer.drain() for writer in writers))
         status, _, body = parse_response(await raw_exchange("127.0.0.1", live.port, raw_get("/healthz", [])))
         assert status == 200 and json.loads(body) == {"status": "ok"}
     finally:

@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.data import ADMIN_HEADERS, fill
-from tests.support.http import get_messages_sent
-from tests.support.paths import MESSAGES_SENT_PATH
+from tests.support.http import MESSAGES_SENT_PATH, get_messages_sent
 
 PARAMS = {"start": "2024-01-01T00:00:00.000Z", "end": "2024-01-07T00:00:00.000Z"}
 

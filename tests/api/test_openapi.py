@@ -26,12 +26,11 @@ from engagement_svc import __version__
 from engagement_svc.api.params import FORMAT
 from engagement_svc.api.routes import REPORTS
 from engagement_svc.app import create_app
-from engagement_svc.demo.dataset import seed_demo
 from engagement_svc.reports.report import DASHBOARD
-from tests.support.data import ANALYST, add_analysts
+from tests.support.data import ANALYST, add_analysts, seed_workspace
+from tests.support.http import MESSAGES_SENT_PATH
 from tests.support.live import LiveServer
 from tests.support.mongo import with_database
-from tests.support.paths import MESSAGES_SENT_PATH
 
 DOCUMENT = json.loads(files("engagement_svc.api").joinpath("openapi.json").read_text())
 CHECKS = [
@@ -88,11 +87,11 @@ async def test_served_document_is_the_kept_one(client):
 
 @pytest.fixture(scope="module")
 def live(mongo_url):
-    """A served demo dataset, with an admin, a user without the permission and a rate-limited analyst."""
+    """a served workspace, with an admin, a user without the permission and a rate-limited analyst."""
     client = MongoClient(mongo_url, tz_aware=True)
     name = "rc_fuzz_" + datetime.now(UTC).strftime("%H%M%S%f")
     db = client[name]
-    creds = seed_demo(db, days=60, per_day=40)
+    creds = seed_workspace(db, days=60, per_day=40)
     add_analysts(db, (ANALYST, "analyst"))
     with LiveServer(
         with_database(mongo_url, name),

@@ -6,8 +6,7 @@ import pytest
 
 from engagement_svc.api.params import wants_csv
 from tests.support.data import ADMIN_HEADERS
-from tests.support.http import get_messages_sent
-from tests.support.paths import CHANNELS_LIST_PATH, HOURLY_PATH
+from tests.support.http import CHANNELS_LIST_PATH, HOURLY_PATH, get_messages_sent
 
 START, END = "2023-05-21T00:00:00.000Z", "2023-05-22T10:00:00.000Z"
 

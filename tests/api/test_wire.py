@@ -7,7 +7,7 @@ import pytest
 
 from engagement_svc.api import pipeline
 from tests.support.data import ADMIN_HEADERS, USER_ID, USER_TOKEN
-from tests.support.paths import MESSAGES_SENT_PATH
+from tests.support.http import MESSAGES_SENT_PATH
 
 PARAMS = {"start": "2024-01-01T00:00:00.000Z", "end": "2024-01-07T00:00:00.000Z"}
 LOGGED_OUT = {

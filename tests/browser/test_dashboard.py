@@ -20,7 +20,7 @@ import playwright.async_api as playwright_api
 import pytest
 from pymongo import MongoClient
 
-from engagement_svc.demo.dataset import seed_demo
+from tests.support.data import seed_workspace
 from tests.support.live import LiveServer
 from tests.support.mongo import with_database
 
@@ -46,7 +46,7 @@ if not Path(CHROMIUM).exists():  # the test command installs it (Makefile: brows
 def served(mongo_url):
     client = MongoClient(mongo_url, tz_aware=True)
     name = "rc_page_" + datetime.now(UTC).strftime("%H%M%S%f")
-    creds = seed_demo(client[name], days=60, per_day=60)
+    creds = seed_workspace(client[name], days=60, per_day=60)
     # Rocket.Chat's display name (fname) differs from the name of the busiest room, as it does for any room
     # created with a display name: the top five and the channel list must still show it under one name
     client[name].rocketchat_room.update_one({"_id": "GENERAL"}, {"$set": {"fname": "General (everyone)"}})
@@ -301,7 +301,12 @@ async def test_period_zone_bots_paging_sorting_and_csv(browser, served):
     await page.page.fill("#zone", "Asia/Kathmandu")
     await page.page.dispatch_event("#zone", "change")
     await page.drawn("users")
-    assert (await page.answer("users/new-users", timezone="Asia/Kathmandu"))["period"]["count"] >= 0
+    # The page asked for Kathmandu's days (their local midnights are 18:15 UTC) and shows what it got.
+    kathmandu = await page.answer("users/new-users", timezone="Asia/Kathmandu")
+    assert kathmandu["days"] and all(d["day"].endswith("T18:15:00.000Z") for d in kathmandu["days"])
+    assert await chart_data(page, "new-users") == [[d["users"] for d in reversed(kathmandu["days"])]]
+    counters = await texts(page, "[data-section=counters-users] .counter strong")
+    assert counters[0] == f"{kathmandu['period']['count']:,}"
     await page.page.select_option("#bots", "exclude")
     await page.drawn("users")
     await page.answer("users/users-by-time-of-the-day-in-a-week", bots="exclude", timezone="Asia/Kathmandu")
@@ -458,7 +463,7 @@ async def test_active_users_keep_mau_visible_over_wau_and_mark_today_as_partial(
     await page.drawn("users")
     chart = await page.page.evaluate(ACTIVE_USERS_CHART)
     wau, mau = chart["sets"]["WAU"], chart["sets"]["MAU"]
-    # the case: in the demo's data everyone active this month was active this week, on some days at least
+    # the case: in the workspace's data everyone active this month was active this week, on some days at least
     assert any(w == m for w, m in zip(wau["data"], mau["data"], strict=True))
     # MAU drawn after (over) WAU, dashed and thinner, other points: both lines and both kinds of points show
     assert chart["drawn"].index("MAU") > chart["drawn"].index("WAU")

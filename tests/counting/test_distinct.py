@@ -18,10 +18,10 @@ from pymongo import AsyncMongoClient
 from engagement_svc.counting.catalog import Metric
 from engagement_svc.counting.engine import Engine
 from engagement_svc.counting.slots import day_spans
-from engagement_svc.demo.dataset import message_doc, room_doc
 from engagement_svc.rocketchat.changes import ChangeStreams
 from engagement_svc.rocketchat.documents import MESSAGE_SENT
 from tests.support.http import until
+from tests.support.rocketchat import message_doc, room_doc
 
 SENDERS = Metric("senders", "rocketchat_message", "ts", "u._id", MESSAGE_SENT, keys="users", counted=("user",))
 
@@ -84,7 +84,7 @@ async def test_distinct_senders_today_follow_the_change_stream(engine, db):
     today = now.date()
     (before,) = await engine.distinct(SENDERS, day_spans(ZoneInfo("UTC"), today, today))
     assert before == len(senders_by_day(db, ZoneInfo("UTC"))[today])
-    assert await until(lambda: asyncio.sleep(0, engine.watcher.healthy))
+    assert await until(lambda: engine.watcher.healthy)
     db.rocketchat_message.insert_one(
         message_doc("new-sender", "R2", datetime.now(UTC), {"_id": "newcomer", "username": "n"})
     )

@@ -8,19 +8,41 @@ import time
 import pytest
 
 from engagement_svc.counting.work import BACKGROUND, CALLER, Busy, Work
+from tests.support.http import until
 
 
 class Recorder:
-    """Jobs that take `seconds` each and record the order they ran in."""
+    """Jobs that record the order they started in. Gated (the default): a job ends only when the test lets one
+    more end (`release`), so that what runs when is a matter of the test's steps. Timed (`seconds`): each job
+    takes that long, for what is about time itself (the rate a wait is estimated from)."""
 
-    def __init__(self, seconds: float = 0.02):
+    def __init__(self, seconds: float | None = None):
         self.seconds = seconds
         self.ran: list[tuple] = []
+        self.permits = asyncio.Semaphore(0)
 
     async def job(self, keys: list) -> list:
         self.ran.append(tuple(keys))
-        await asyncio.sleep(self.seconds)
+        if self.seconds is None:
+            await self.permits.acquire()
+        else:
+            await asyncio.sleep(self.seconds)  # the job's duration: what the estimate is measured from
         return keys
+
+    def release(self, jobs: int = 10_000) -> None:
+        """Let that many more jobs end (all, by default)."""
+        for _ in range(jobs):
+            self.permits.release()
+
+
+def refused_at_once(wait) -> Busy:
+    """Run a wait up to the first point where it would wait: it must refuse before it, with Busy."""
+    try:
+        wait.send(None)
+    except Busy as refusal:
+        return refusal
+    wait.close()
+    raise AssertionError("the wait waited instead of refusing at once")
 
 
 def submit_as(work: Work, owner: str, keys: list, start, chunk: int = 1):
@@ -44,6 +66,7 @@ async def test_one_key_asked_many_times_is_done_once(work):
     recorder = Recorder()
     jobs = [submit_as(work, f"caller{i}", ["k1"], recorder.job, chunk=2) for i in range(10)]
     assert len({id(j) for js in jobs for j in js}) == 1
+    recorder.release()
     results = await work.wait(jobs[3], None)
     assert results == [["k1"]] and recorder.ran == [("k1",)]
     assert work.stats["joined"] == 9
@@ -60,84 +83,85 @@ async def test_a_callers_keys_are_split_evenly_across_the_workers(work):
     assert [len(j.keys) for j in many] == [6, 5, 5, 5]  # 3 jobs of 8 at most, made 4 for the 2 workers
     warm = submit_as(work, BACKGROUND, list(range(200, 217)), recorder.job, chunk=8)
     assert [len(j.keys) for j in warm] == [6, 6, 5]
+    recorder.release()
     await work.wait([*asked, *many, *warm], None)
 
 
 async def test_a_small_request_is_not_starved_by_another_callers_cold_history(work):
     recorder = Recorder()
     flood = submit_as(work, "admin", [("old", i) for i in range(100)], recorder.job)  # 100 jobs queued
-    await asyncio.sleep(0.05)  # the flood is running
-    started_before = len(recorder.ran)
+    assert await until(lambda: len(recorder.ran) == 2)  # the flood is running: both workers hold one of its jobs
     small = submit_as(work, "viewer", [("recent", 1)], recorder.job)
-    await work.wait(small, None)
+    recorder.release(4)  # the two running jobs end, and at most two more
+    await asyncio.wait_for(work.wait(small, None), 30)
     position = recorder.ran.index((("recent", 1),))
-    # After at most the jobs running when it came (two workers) and one turn of the flood.
-    assert position <= started_before + 2, (started_before, recorder.ran[: position + 1])
+    # After the jobs running when it came (two workers) and at most one turn of the flood.
+    assert position <= 2 + 1, recorder.ran[: position + 1]
     assert not all(j.future.done() for j in flood)  # the flood is still far from done
+    recorder.release()
     await work.wait(flood, None)
 
 
 async def test_background_work_runs_only_when_no_caller_waits(work):
     recorder = Recorder()
     warm = submit_as(work, BACKGROUND, [("warm", i) for i in range(20)], recorder.job)
-    await asyncio.sleep(0.03)
-    started_before = len(recorder.ran)
+    assert await until(lambda: len(recorder.ran) == 2)  # both workers hold background work
     asked = submit_as(work, "viewer", [("asked", i) for i in range(4)], recorder.job)
+    recorder.release()
     await work.wait(asked, None)
-    after = [keys[0][0] for keys in recorder.ran[started_before:]]
+    after = [keys[0][0] for keys in recorder.ran[2:]]
     # Once the caller's jobs are queued, every one of them starts before any more background work.
     assert after[:4] == ["asked"] * 4, after
     await work.wait(warm, None)
 
 
 async def test_a_caller_joining_background_work_moves_it_up(work):
-    recorder = Recorder(0.05)
-    submit_as(work, BACKGROUND, [("warm", i) for i in range(30)], recorder.job)
-    await asyncio.sleep(0.02)
-    started_before = len(recorder.ran)
+    recorder = Recorder()
+    warm = submit_as(work, BACKGROUND, [("warm", i) for i in range(30)], recorder.job)
+    assert await until(lambda: len(recorder.ran) == 2)
     wanted = submit_as(work, "viewer", [("warm", 25)], recorder.job)  # queued as background work: joined
+    assert wanted[0] in warm
+    recorder.release()
     await work.wait(wanted, None)
-    assert recorder.ran.index((("warm", 25),)) <= started_before + 2
+    assert recorder.ran.index((("warm", 25),)) <= 2 + 1
+    await work.wait(warm, None)
 
 
 async def test_a_deep_queue_is_refused_at_once_with_an_estimate(work):
-    recorder = Recorder(0.05)
+    recorder = Recorder(seconds=0.05)
     warmup = submit_as(work, "admin", [("x", i) for i in range(4)], recorder.job)
     await work.wait(warmup, None)  # the rate is measured: about 0.05 s a unit
     flood = submit_as(work, "admin", [("old", i) for i in range(200)], recorder.job)
     mine = submit_as(work, "admin", [("more", i) for i in range(40)], recorder.job)  # behind all of its own
-    began = time.monotonic()
-    with pytest.raises(Busy) as refused:
-        await work.wait(mine, time.monotonic() + 1.0)
-    assert time.monotonic() - began < 0.5  # answered at once, not after the deadline
-    assert refused.value.seconds > 1.0 and refused.value.units_left == 40
+    refused = refused_at_once(work.wait(mine, time.monotonic() + 1.0))
+    assert refused.seconds > 1.0 and refused.units_left == 40
     assert not any(j.future.cancelled() for j in mine)  # the counting goes on
     for future in [j.future for j in flood + mine]:
         future.cancel()
 
 
 async def test_before_anything_is_measured_the_prior_refuses_at_once(work):
-    recorder = Recorder(0.05)
+    recorder = Recorder()
     work.prior_seconds_per_unit = 0.5  # a guess from the data's size: nothing has run yet
     jobs = submit_as(work, "admin", [("old", i) for i in range(40)], recorder.job)
-    began = time.monotonic()
-    with pytest.raises(Busy) as refused:
-        await work.wait(jobs, time.monotonic() + 1.0)
-    assert time.monotonic() - began < 0.2 and refused.value.seconds >= 9.0
+    refused = refused_at_once(work.wait(jobs, time.monotonic() + 1.0))
+    assert refused.seconds >= 9.0
+    recorder.release()
     await work.wait(jobs, None)  # the counting went on
-    assert work.seconds_per_unit is not None and work.seconds_per_unit < 0.2  # measured, now
+    assert work.seconds_per_unit is not None and work.seconds_per_unit < 0.5  # measured now, not the prior
 
 
 async def test_an_estimate_too_low_is_told_before_the_deadline_not_after(work):
-    recorder = Recorder(0.3)
+    recorder = Recorder()  # no job ends until the test says so: the wait can only run out
     work.prior_seconds_per_unit = 0.001  # far too low: the wait is allowed, then runs out
     jobs = submit_as(work, "admin", [("old", i) for i in range(8)], recorder.job)
-    began = time.monotonic()
+    deadline = time.monotonic() + 0.5
+    waiting = asyncio.ensure_future(work.wait(jobs, deadline))
     with pytest.raises(Busy) as refused:
-        await work.wait(jobs, time.monotonic() + 0.5)
-    waited = time.monotonic() - began
-    assert 0.2 < waited < 0.5, waited  # given up DEADLINE_MARGIN_S before the deadline
-    assert refused.value.units_left > 0
+        await waiting
+    assert time.monotonic() < deadline  # told before the deadline (DEADLINE_MARGIN_S before it), not after
+    assert refused.value.units_left == 8 and recorder.ran  # it waited, as the estimate allowed: the jobs ran on
+    recorder.release()
     results = await work.wait(jobs, None)  # nothing was cancelled: the counting went on
     assert sorted(k for r in results for k in r) == [("old", i) for i in range(8)]
 
@@ -146,23 +170,33 @@ async def test_an_estimate_too_low_is_told_before_the_deadline_not_after(work):
 async def test_background_work_runs_on_at_most_its_workers(bound):
     work = Work(workers=2, job_timeout=30, background_workers=bound)
     work.start()
-    recorder = Recorder(0.05)
-    running: list[int] = []
+    recorder = Recorder()
+    running, most = 0, 0
 
     async def job(keys: list) -> list:
-        running.append(sum(1 for j in work._running if j.owner == BACKGROUND))
-        return await recorder.job(keys)
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        try:
+            return await recorder.job(keys)
+        finally:
+            running -= 1
 
     try:
-        await work.wait(submit_as(work, BACKGROUND, [("warm", i) for i in range(10)], job), None)
+        jobs = submit_as(work, BACKGROUND, [("warm", i) for i in range(10)], job)
+        assert await until(lambda: running == (bound or 2))  # as many as it may run hold a job
+        for done in range(1, 11):  # then one job ends at a time: another may start in its place, never two
+            recorder.release(1)
+            assert await until(lambda done=done: running == min(bound or 2, 10 - done))
+        await work.wait(jobs, None)
     finally:
         for future in work.stop():
             future.cancel()
-    assert max(running) == (bound or 2) and len(running) == 10  # both workers by default; one when bounded
+    assert most == (bound or 2) and len(recorder.ran) == 10  # both workers by default; one when bounded
 
 
 async def test_queued_work_is_bounded(work):
-    recorder = Recorder(1.0)
+    recorder = Recorder()  # jobs that never end: the queue stays full
     small = Work(workers=1, job_timeout=30, max_jobs=50)
     small.start()
     try:
@@ -183,7 +217,7 @@ async def test_shared_results_are_reused_for_a_while_then_counted_again():
         calls.append(1)
         return len(calls)
 
-    assert await work.shared("live", count, keep_seconds=0.2) == 1
-    assert await work.shared("live", count, keep_seconds=0.2) == 1
-    await asyncio.sleep(0.25)
-    assert await work.shared("live", count, keep_seconds=0.2) == 2
+    assert await work.shared("live", count, keep_seconds=3600) == 1
+    assert await work.shared("live", count, keep_seconds=3600) == 1  # reused: within its hour
+    assert await work.shared("live", count, keep_seconds=0) == 2  # kept no time at all: counted again
+    assert await work.shared("live", count, keep_seconds=0) == 3

@@ -1,32 +1,45 @@
-"""Origin, top five and the channel list: every number equals a brute-force recount, in zones with DST and odd
-offsets, with and without bots; CSV parses back to the JSON; bad input is a 400 naming the field."""
+"""Origin, top five and the channel list: every number (of the JSON, and every cell of the CSV) equals a
+brute-force recount, in zones with DST and odd offsets, for every value of bots; the CSV follows the Accept header;
+bad input is a 400 naming the field."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import random
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engagement_svc.counting.remembered import size_of
-from engagement_svc.demo.dataset import message_doc, room_doc, user_doc
 from engagement_svc.reports import channels_list as channels
 from engagement_svc.resources import ENGINE
 from tests.support.data import ADMIN_HEADERS
-from tests.support.http import range_cases, until
+from tests.support.http import (
+    CHANNELS_LIST_PATH,
+    MESSAGES_SENT_PATH,
+    ORIGIN_PATH,
+    TOP_FIVE_PATH,
+    get_csv,
+    range_cases,
+    until,
+)
 from tests.support.oracle import (
-    expected_body,
+    Snapshot,
+    csv_channels,
+    csv_days,
+    csv_name,
+    csv_origin,
+    csv_top_five,
     expected_channel_rows,
+    expected_messages_sent,
     expected_origin,
     expected_top_five,
     js,
 )
-from tests.support.paths import CHANNELS_LIST_PATH, MESSAGES_SENT_PATH, ORIGIN_PATH, TOP_FIVE_PATH
+from tests.support.rocketchat import message_doc, room_doc, user_doc
 
-ZONES = ["UTC", "America/Havana", "Australia/Lord_Howe", "Pacific/Chatham", "Asia/Kathmandu", "Europe/Berlin"]
+ZONES = ["UTC", "America/Havana", "Australia/Lord_Howe", "Pacific/Chatham", "Asia/Kathmandu", "Asia/Kolkata"]
 HUMANS = [{"_id": f"Human{i:012d}", "username": f"human{i}"} for i in range(4)]
 BOTS = [
     {"_id": "BotUser0000000001", "username": "rocket.cat"},  # type bot
@@ -127,34 +140,50 @@ def parse(s):
 
 
 async def test_every_endpoint_equals_a_recount_in_every_zone(client, channels_data):
+    """Origin, top five and every row of the channel list, for every value of bots, as JSON and as CSV (the list's
+    CSV holds every row, not one page); and messages-sent over the same rooms and bots."""
     db = channels_data
     fixed = [
         ("2024-03-10T00:00:00.000Z", "2024-03-16T23:59:59.999Z"),  # before and after the quiet room
-        ("2024-11-01T05:00:00.000Z", "2024-11-05T04:59:59.999Z"),  # DST ends in Havana
-        ("2024-04-06T13:00:00.000Z", "2024-04-07T16:00:00.000Z"),  # DST ends in Lord Howe and Chatham
+        ("2024-03-28T00:00:00.000Z", "2024-04-02T00:00:00.000Z", "Europe/Berlin"),  # spring forward, 31 March
+        ("2024-10-25T00:00:00.000Z", "2024-10-29T00:00:00.000Z", "Europe/Berlin"),  # fall back, 27 October
+        ("2024-11-01T05:00:00.000Z", "2024-11-05T04:59:59.999Z", "America/New_York"),  # 3 November
+        ("2024-11-01T05:00:00.000Z", "2024-11-05T04:59:59.999Z", "America/Havana"),  # DST ends in Havana
+        ("2024-04-06T13:00:00.000Z", "2024-04-07T16:00:00.000Z", "Australia/Lord_Howe"),  # and in Lord Howe
         ("2024-01-01T00:00:00.000Z", "2024-12-31T23:00:00.000Z"),  # the whole year
         ("2025-06-01T00:00:00.000Z", "2025-06-07T00:00:00.000Z"),  # empty
     ]
-    cases = list(range_cases(fixed, ZONES, seed=9, longest_days=60))
+    recount = Snapshot(db)
     seen = 0
-    for start, end, zone, bots in cases:
+    for start, end, zone, bots in range_cases(fixed, ZONES, seed=9, longest_days=60):
         params = {"start": start, "end": end, "timezone": zone, "bots": bots}
         s, e = parse(start), parse(end)
-        assert await get(client, ORIGIN_PATH, params) == (200, expected_origin(db, s, e, zone, bots))
-        assert await get(client, TOP_FIVE_PATH, params) == (200, expected_top_five(db, s, e, zone, bots))
+        origin = expected_origin(recount, s, e, zone, bots)
+        assert await get(client, ORIGIN_PATH, params) == (200, origin), params
+        assert await get_csv(client, ORIGIN_PATH, params) == (
+            csv_name("messages-origin", s, e, zone),
+            csv_origin(origin),
+        )
+        top = expected_top_five(recount, s, e, zone, bots)
+        assert await get(client, TOP_FIVE_PATH, params) == (200, top), params
+        assert await get_csv(client, TOP_FIVE_PATH, params) == (
+            csv_name("messages-top-five", s, e, zone),
+            csv_top_five(top),
+        )
         rows, total = await all_rows(client, params)
-        expected = expected_channel_rows(db, s, e, zone, bots)
-        assert total == len(expected) and rows == expected, (zone, start, end, bots)
+        expected = expected_channel_rows(recount, s, e, zone, bots)
+        assert total == len(expected) and rows == expected, params
+        listed = await get_csv(client, CHANNELS_LIST_PATH, {**params, "count": "2"})  # every row, not a page
+        assert listed == (csv_name("channels-list", s, e, zone), csv_channels(expected)), params
         seen += total
     assert seen > 200  # the ranges hold rows: the comparisons above are not of empty lists
-    # messages-sent answers bots too
-    params = {"start": cases[0][0], "end": cases[0][1], "timezone": "America/Havana"}
+    # messages-sent, day by day, over the same rooms, people and bots
+    start, end, zone = fixed[1]
     for bots in ("include", "exclude", "only"):
-        status, body = await get(client, MESSAGES_SENT_PATH, {**params, "bots": bots})
-        period = expected_origin(db, parse(params["start"]), parse(params["end"]), params["timezone"], bots)
-        assert status == 200 and body["period"]["count"] == sum(o["messages"] for o in period["origins"])
-    status, body = await get(client, MESSAGES_SENT_PATH, params)
-    assert body == expected_body(db, parse(params["start"]), parse(params["end"]), params["timezone"])
+        params = {"start": start, "end": end, "timezone": zone, "bots": bots}
+        sent = expected_messages_sent(recount, parse(start), parse(end), zone, bots)
+        assert await get(client, MESSAGES_SENT_PATH, params) == (200, sent), params
+        assert (await get_csv(client, MESSAGES_SENT_PATH, params))[1] == csv_days(sent, "Messages"), params
 
 
 async def test_the_rooms_the_data_must_stay_right_on(client, channels_data):
@@ -267,7 +296,7 @@ async def test_new_messages_renames_and_deletions_show_within_seconds(client, ch
     now = datetime.now(UTC)
     params = {"start": js(now - timedelta(days=6)), "end": js(now), "timezone": "Asia/Kathmandu"}
     assert (await get(client, TOP_FIVE_PATH, params))[0] == 200
-    assert await until(lambda: asyncio.sleep(0, engine.watcher.healthy))
+    assert await until(lambda: engine.watcher.healthy)
     db.rocketchat_message.insert_many(
         [message_doc(f"new{i}", "C3", now - timedelta(seconds=i), HUMANS[1]) for i in range(30)]
         + [message_doc(f"newbot{i}", "D2", now - timedelta(seconds=i), BOTS[0]) for i in range(12)]
@@ -298,7 +327,7 @@ async def test_a_user_who_becomes_a_bot_moves_their_messages(client, channels_da
     params = {"start": "2024-05-01T00:00:00.000Z", "end": "2024-05-31T00:00:00.000Z", "bots": "only"}
     s, e = parse(params["start"]), parse(params["end"])
     assert await get(client, ORIGIN_PATH, params) == (200, expected_origin(db, s, e, "UTC", "only"))
-    assert await until(lambda: asyncio.sleep(0, engine.watcher.healthy))
+    assert await until(lambda: engine.watcher.healthy)
     db.users.update_one({"_id": HUMANS[0]["_id"]}, {"$set": {"type": "bot"}})
 
     async def agrees():
@@ -315,7 +344,7 @@ async def test_closed_day_edits_are_recounted(client, channels_data):
     params = {"start": "2024-07-01T00:00:00.000Z", "end": "2024-07-07T00:00:00.000Z", "timezone": "Pacific/Chatham"}
     s, e = parse(params["start"]), parse(params["end"])
     assert await get(client, ORIGIN_PATH, params) == (200, expected_origin(db, s, e, params["timezone"]))
-    assert await until(lambda: asyncio.sleep(0, engine.watcher.healthy))
+    assert await until(lambda: engine.watcher.healthy)
     in_range = {"ts": {"$gte": datetime(2024, 7, 2, tzinfo=UTC), "$lt": datetime(2024, 7, 6, tzinfo=UTC)}}
     ids = [m["_id"] for m in db.rocketchat_message.find({**in_range, "t": {"$exists": False}}).limit(40)]
     db.rocketchat_message.update_many({"_id": {"$in": ids[:10]}}, {"$set": {"t": "rm"}})
@@ -395,14 +424,32 @@ async def test_a_database_failure_mid_csv_cuts_the_answer_off(client, db, monkey
 
 
 def test_compact_rows_read_as_the_rows_they_were_made_from():
-    """A remembered channel list keeps its rows compactly; every row, page and length reads back the same, and its
-    size (what the remembered answers' bound counts) is its own, about a quarter of the rows as tuples."""
+    """A remembered channel list keeps its rows compactly; every row, page and length reads back the same; its size
+    (what the remembered answers' bound counts) is about what it really holds, measured, and under a third of the
+    rows as tuples."""
     rng = random.Random(2)
-    found = [channels.Row(f"room{i}", rng.randrange(10**9), rng.randrange(10**3)) for i in range(1000)]
+    found = [
+        channels.Row(f"room{i}", rng.randrange(10**9, 2 * 10**9), rng.randrange(10**3, 10**4)) for i in range(1000)
+    ]
     compact = channels.Rows(found)
     assert len(compact) == len(found) and list(compact) == found
     assert compact[17] == found[17] and compact[-1] == found[-1]
     for page in (slice(0, 25), slice(990, 1015), slice(1000, 1025), slice(5, 5)):
         assert compact[page] == found[page]
-    assert size_of(compact) == compact.nbytes < size_of(found) / 3
     assert channels.Rows([])[0:25] == [] and len(channels.Rows([])) == 0
+    held_compact = allocated(lambda: channels.Rows(found))
+    held_tuples = allocated(lambda: [channels.Row(r.rid, r.messages + 10**9, r.previous + 10**4) for r in found])
+    assert 0.9 * held_compact <= compact.nbytes <= 1.1 * held_compact, (held_compact, compact.nbytes)  # about
+    assert compact.nbytes < held_tuples / 3, (compact.nbytes, held_tuples)
+
+
+def allocated(make) -> int:
+    """The bytes what `make()` returns holds of its own (the room ids it shares with `found` aside)."""
+    tracemalloc.start()
+    try:
+        made = make()
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    del made
+    return held

@@ -1,4 +1,5 @@
-"""Every number equals a brute-force recount of the same documents, in every zone, at every edge."""
+"""Every number equals a brute-force recount of the same documents, in every zone, at every edge, for every value
+of `bots`: every day's count and both variations of the JSON, and every cell of the CSV (its dates too)."""
 
 from __future__ import annotations
 
@@ -10,17 +11,23 @@ import pytest
 
 from engagement_svc.counting.catalog import MESSAGES
 from engagement_svc.counting.counter import pipeline as count_pipeline
-from engagement_svc.counting.slots import EPOCH_ORDINAL
-from engagement_svc.demo.dataset import message_doc, room_doc
-from tests.support.http import get_messages_sent
-from tests.support.oracle import count_by_local_day, expected_body, js
+from tests.support.http import MESSAGES_SENT_PATH, get_csv, get_messages_sent
+from tests.support.oracle import count_by_local_day, csv_days, csv_name, expected_body, js
+from tests.support.rocketchat import message_doc, room_doc, user_doc
 
 AUTHOR = {"_id": "AuthorId000000001", "username": "author", "name": "Author"}
+BOTS = [  # a bot is a user of type bot or app, or one whose roles include bot
+    user_doc("BotUser0000000001", "rocket.cat", ["bot"], type="bot"),
+    user_doc("AppUser0000000001", "app.poll", ["app"], type="app"),
+    user_doc("RoleBot0000000001", "helper", ["user", "bot"]),
+]
+BOTS_CHOICES = ("include", "exclude", "only")
 ZONES = [
     "UTC",
     "Europe/Berlin",
     "America/New_York",
     "Asia/Kolkata",
+    "Asia/Kathmandu",
     "Australia/Lord_Howe",
     "America/Sao_Paulo",
     "Pacific/Chatham",
@@ -58,9 +65,11 @@ def insert_messages(db, stamps_and_rooms, rng, mix=True):
             elif roll < 0.16:
                 doc["tmid"] = "m00000000"
             elif roll < 0.20:
-                doc["bot"] = {"i": "integration1"}
+                doc["bot"] = {"i": "integration1"}  # an integration posting as a person: a bot message
             elif roll < 0.22:
                 doc["_hidden"] = False
+            elif roll < 0.30:
+                doc["u"] = {"_id": BOTS[i % 3]["_id"], "username": BOTS[i % 3]["username"]}
         docs.append(doc)
     if docs:
         db.rocketchat_message.insert_many(docs)
@@ -88,8 +97,10 @@ def edge_instants(zone_names, years=(2023, 2024)):
 
 @pytest.fixture
 def dataset(db):
-    """About 12,000 messages over 2023-2024, dense at every day edge and DST change of the zones tested."""
+    """About 12,000 messages over 2023-2024, dense at every day edge and DST change of the zones tested; some by
+    bot users, some by integrations."""
     rng = random.Random(7)
+    db.users.insert_many(BOTS)
     rooms = add_rooms(db)
     stamps = edge_instants(ZONES)
     lo = datetime(2022, 12, 1, tzinfo=UTC).timestamp()
@@ -127,49 +138,72 @@ async def test_spec_example(client, db):
     }
 
 
+class Recount:
+    """The brute-force counts per local day, made once per zone and value of `bots`."""
+
+    def __init__(self, db):
+        self.db, self.days = db, {}
+
+    def body(self, start: datetime, end: datetime, zone: str, bots: str) -> dict:
+        if (zone, bots) not in self.days:
+            self.days[zone, bots] = count_by_local_day(self.db, ZoneInfo(zone), bots)
+        return expected_body(self.db, start, end, zone, self.days[zone, bots])
+
+
+async def check_json_and_csv(client, recount: Recount, start: datetime, end: datetime, zone: str, bots: str) -> dict:
+    """The JSON equals the recount's body, and the CSV holds the same days, dates and counts, cell for cell."""
+    params = {"start": js(start), "end": js(end), "timezone": zone, "bots": bots}
+    expected = recount.body(start, end, zone, bots)
+    assert await get_messages_sent(client, params) == (200, expected), params
+    name, rows = await get_csv(client, MESSAGES_SENT_PATH, params)
+    assert rows == csv_days(expected, "Messages"), params
+    assert name == csv_name("messages-sent", start, end, zone)
+    return expected
+
+
 async def test_random_ranges_and_zones_match_brute_force(client, dataset):
     rng = random.Random(11)
-    counts = {zone: count_by_local_day(dataset, ZoneInfo(zone)) for zone in ZONES}
+    recount = Recount(dataset)
     lo = datetime(2022, 12, 1, tzinfo=UTC).timestamp()
     hi = datetime(2025, 1, 31, tzinfo=UTC).timestamp()
-    checked = 0
-    for _ in range(80):
-        zone = rng.choice(ZONES)
+    checked = dict.fromkeys(BOTS_CHOICES, 0)
+    for i in range(80):
+        zone, bots = rng.choice(ZONES), BOTS_CHOICES[i % 3]
         start = datetime.fromtimestamp(rng.uniform(lo, hi), UTC)
         end = start + timedelta(
             seconds=rng.choice([0, 1, 3600, 86_399, 86_400, 7 * 86_400, rng.uniform(0, 400 * 86_400)])
         )
-        params = {"start": js(start), "end": js(end), "timezone": zone}
-        status, body = await get_messages_sent(client, params)
-        assert status == 200, body
-        assert body == expected_body(
-            dataset,
-            start.replace(microsecond=start.microsecond // 1000 * 1000),
-            end.replace(microsecond=end.microsecond // 1000 * 1000),
-            zone,
-            counts[zone],
-        )
-        checked += body["period"]["count"]
-    assert checked > 10_000  # the ranges really covered messages
+        start = start.replace(microsecond=start.microsecond // 1000 * 1000)  # what JavaScript's form keeps
+        end = end.replace(microsecond=end.microsecond // 1000 * 1000)
+        body = await check_json_and_csv(client, recount, start, end, zone, bots)
+        checked[bots] += body["period"]["count"]
+    assert min(checked.values()) > 300, checked  # the ranges really held messages, of people and of bots
 
 
-@pytest.mark.parametrize(
-    "zone, start, end",
-    [
-        ("Europe/Berlin", "2023-03-20T00:00:00Z", "2023-04-02T00:00:00Z"),  # spring forward on 26 March
+async def test_dst_and_offset_changes_for_every_value_of_bots(client, dataset):
+    """Days of 23 and 25 hours, half-hour and 45-minute offsets: every day, both variations and every CSV cell,
+    with bot messages included, left out, and alone; and the two halves add up to the whole, day by day."""
+    recount = Recount(dataset)
+    cases = [
+        ("Europe/Berlin", "2023-03-20T00:00:00Z", "2023-04-02T00:00:00Z"),  # spring forward on 26 March 2023
+        ("Europe/Berlin", "2024-03-25T00:00:00Z", "2024-04-03T00:00:00Z"),  # and on 31 March 2024
         ("Europe/Berlin", "2024-10-21T00:00:00Z", "2024-11-03T00:00:00Z"),  # fall back on 27 October
         ("America/New_York", "2024-03-05T12:00:00Z", "2024-03-15T12:00:00Z"),  # 10 March
-        ("America/New_York", "2023-10-30T12:00:00Z", "2023-11-08T12:00:00Z"),  # 5 November
-        ("Asia/Kolkata", "2024-01-01T00:00:00Z", "2024-01-31T00:00:00Z"),
+        ("America/New_York", "2023-10-30T12:00:00Z", "2023-11-08T12:00:00Z"),  # 5 November 2023
+        ("America/New_York", "2024-10-30T12:00:00Z", "2024-11-06T12:00:00Z"),  # 3 November 2024
+        ("Asia/Kolkata", "2024-01-01T00:00:00Z", "2024-01-31T00:00:00Z"),  # +5:30
+        ("Asia/Kathmandu", "2024-02-25T00:00:00Z", "2024-03-05T00:00:00Z"),  # +5:45
         ("Australia/Lord_Howe", "2024-03-30T00:00:00Z", "2024-04-10T00:00:00Z"),  # half-hour DST
         ("Asia/Almaty", "2024-02-20T00:00:00Z", "2024-03-10T00:00:00Z"),  # +06 to +05 on 1 March 2024
-    ],
-)
-async def test_dst_and_offset_changes(client, dataset, zone, start, end):
-    status, body = await get_messages_sent(client, {"start": start, "end": end, "timezone": zone})
-    expected = expected_body(dataset, datetime.fromisoformat(start), datetime.fromisoformat(end), zone)
-    assert status == 200 and body == expected
-    assert sum(d["messages"] for d in body["days"]) == body["period"]["count"] > 0
+    ]
+    for zone, start, end in cases:
+        s, e = datetime.fromisoformat(start), datetime.fromisoformat(end)
+        bodies = {bots: await check_json_and_csv(client, recount, s, e, zone, bots) for bots in BOTS_CHOICES}
+        assert sum(d["messages"] for d in bodies["include"]["days"]) == bodies["include"]["period"]["count"] > 0
+        assert bodies["only"]["period"]["count"] > 0 and bodies["exclude"]["period"]["count"] > 0, zone
+        for whole, people, bots in zip(*(bodies[b]["days"] for b in BOTS_CHOICES), strict=True):
+            assert whole["day"] == people["day"] == bots["day"], zone
+            assert whole["messages"] == people["messages"] + bots["messages"], (zone, whole["day"])
 
 
 async def test_day_instants_across_dst(client, db):
@@ -286,7 +320,8 @@ def walk_stages(plan):
     ],
 )
 def test_query_uses_the_ts_index(dataset, days):
-    pipeline = count_pipeline(MESSAGES, [d.toordinal() - EPOCH_ORDINAL for d in days])
+    epoch = date(1970, 1, 1).toordinal()  # the pipeline takes UTC days as days since 1970-01-01
+    pipeline = count_pipeline(MESSAGES, [d.toordinal() - epoch for d in days])
     plan = dataset.command(
         "explain", {"aggregate": "rocketchat_message", "pipeline": pipeline, "cursor": {}}, verbosity="queryPlanner"
     )

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engagement_svc.demo.dataset import login_token, personal_access_token, user_doc
 from tests.support.data import ADMIN_HEADERS, ADMIN_ID, ADMIN_TOKEN, USER_ID, USER_TOKEN
 from tests.support.http import get_messages_sent, until
+from tests.support.rocketchat import login_token, personal_access_token, user_doc
 
 # Rocket.Chat 7.x/8.x's 401: both shapes at once (rocketchat-wire.md)
 UNAUTHORIZED = {

@@ -3,13 +3,14 @@ bypass permission, its window; its settings in rocketchat_settings followed live
 
 from __future__ import annotations
 
-import asyncio
 import time
+from dataclasses import replace
 
+from engagement_svc.app import create_app
+from engagement_svc.resources import RATE_LIMITER
 from engagement_svc.rocketchat.ratelimit import RateLimiter
 from tests.support.data import ADMIN_HEADERS, ANALYST, add_analysts
-from tests.support.http import get_messages_sent, until
-from tests.support.paths import MESSAGES_SENT_PATH, ORIGIN_PATH
+from tests.support.http import MESSAGES_SENT_PATH, ORIGIN_PATH, get_messages_sent, until
 
 PARAMS = {"start": "2024-01-01T00:00:00.000Z", "end": "2024-01-07T00:00:00.000Z"}
 OTHER = {"X-User-Id": "AnalystUser000002", "X-Auth-Token": "analyst-token-2"}
@@ -29,22 +30,32 @@ async def get(client, headers, params=PARAMS):
     return response, await response.json()
 
 
-async def test_limit_headers_then_429_with_rocket_chats_body(make_client, db, users):
+async def limited_client(aiohttp_client, settings, calls: int, seconds: float, clock: list[float]):
+    """The service with this limit, its limiter on the test's clock (`clock[0]`, seconds; the wall clock is the
+    same plus an epoch), so that a window's end is a step of the test, not a wait."""
+    app = create_app(replace(settings, rate_limit_calls=calls, rate_limit_seconds=seconds))
+    app[RATE_LIMITER] = RateLimiter(clock=lambda: clock[0], wall=lambda: WALL_EPOCH + clock[0])
+    return await aiohttp_client(app)
+
+
+WALL_EPOCH = 1_717_000_000.0
+
+
+async def test_limit_headers_then_429_with_rocket_chats_body(aiohttp_client, settings, db, users):
     add_analysts(db, *ANALYSTS)
-    client = await make_client(rate_limit_calls=3, rate_limit_seconds=60)
-    began_ms = time.time() * 1000
+    clock = [100.0]
+    client = await limited_client(aiohttp_client, settings, 3, 60, clock)
+    reset = int((WALL_EPOCH + 100.0 + 60) * 1000)  # UTC epoch milliseconds, as in Rocket.Chat
     for remaining in (2, 1, 0):
         response, body = await get(client, ANALYST)
         assert response.status == 200 and body["success"] is True
         assert response.headers["X-RateLimit-Limit"] == "3"
         assert response.headers["X-RateLimit-Remaining"] == str(remaining)
-        reset = int(response.headers["X-RateLimit-Reset"])  # UTC epoch milliseconds, as in Rocket.Chat
-        assert began_ms + 59_000 < reset <= time.time() * 1000 + 60_000
-    asked_ms = time.time() * 1000
+        assert int(response.headers["X-RateLimit-Reset"]) == reset
+        clock[0] += 0.4
+    clock[0] = 100.0 + 12.3  # 47.7 s of the window left: the wait is said in whole seconds, rounded up
     response, body = await get(client, ANALYST)
-    wait = int(response.headers["Retry-After"])  # the window's rest in whole seconds, rounded up, as the text says
-    assert response.status == 429 and body == too_many(wait)
-    assert (reset - time.time() * 1000) / 1000 <= wait <= (reset - asked_ms) / 1000 + 1
+    assert response.status == 429 and body == too_many(48) and response.headers["Retry-After"] == "48"
     assert response.headers["X-RateLimit-Remaining"] == "0" and response.headers["X-RateLimit-Limit"] == "3"
     assert int(response.headers["X-RateLimit-Reset"]) == reset  # the same window
     assert response.headers["Cache-Control"] == "no-store"
@@ -57,15 +68,18 @@ async def test_limit_headers_then_429_with_rocket_chats_body(make_client, db, us
     assert "engagement_svc_rate_limited_total 2.0" in metrics
 
 
-async def test_window_ends_and_calls_are_admitted_again(make_client, db, users):
+async def test_window_ends_and_calls_are_admitted_again(aiohttp_client, settings, db, users):
     add_analysts(db, *ANALYSTS)
-    client = await make_client(rate_limit_calls=1, rate_limit_seconds=1)
+    clock = [100.0]
+    client = await limited_client(aiohttp_client, settings, 1, 1, clock)
     assert (await get(client, ANALYST))[0].status == 200
+    clock[0] += 0.999
     response, body = await get(client, ANALYST)
     assert response.status == 429 and body == too_many(1)
-    await asyncio.sleep(1.1)
+    clock[0] = 101.0  # the window's second is over
     response, _ = await get(client, ANALYST)
     assert response.status == 200 and response.headers["X-RateLimit-Remaining"] == "0"
+    assert int(response.headers["X-RateLimit-Reset"]) == int((WALL_EPOCH + 102.0) * 1000)  # a new window
 
 
 async def test_bypass_permission_exempts_and_follows_the_database(make_client, db, users):
@@ -76,9 +90,13 @@ async def test_bypass_permission_exempts_and_follows_the_database(make_client, d
     response, _ = await get(client, ADMIN_HEADERS)
     assert "X-RateLimit-Limit" not in response.headers
     db.rocketchat_permissions.update_one({"_id": "api-bypass-rate-limit"}, {"$pull": {"roles": "admin"}})
-    await asyncio.sleep(1.1)  # the permission documents are re-read at most once a second
-    statuses = [(await get(client, ADMIN_HEADERS))[0].status for _ in range(2)]
-    assert statuses == [200, 429]
+
+    async def limited():  # the permission documents are read again within about a second; calls bypass until then
+        response, _ = await get(client, ADMIN_HEADERS)
+        return response.headers.get("X-RateLimit-Remaining")
+
+    assert await until(limited, seconds=10) == "0"  # the first limited call: the budget's one call
+    assert (await get(client, ADMIN_HEADERS))[0].status == 429
 
 
 async def test_failed_authentication_does_not_spend_a_users_calls(make_client, db, users):
@@ -132,11 +150,12 @@ def test_a_flood_of_addresses_is_bounded_oldest_first():
     assert limiter.hit("/a", "GET", "addr0", 1, 60).allowed  # the oldest went first
 
 
-async def test_the_limit_follows_rocket_chats_settings_live(make_client, db, users):
+async def test_the_limit_follows_rocket_chats_settings_live(aiohttp_client, settings, db, users):
     """API_Enable_Rate_Limiter_Limit_Calls_Default and _Time_Default win over the service's own settings, and a
     change applies within seconds; API_Enable_Rate_Limiter false turns the limit off, true back on."""
     add_analysts(db, *ANALYSTS)
-    client = await make_client(rate_limit_calls=50, rate_limit_seconds=60)
+    clock = [100.0]
+    client = await limited_client(aiohttp_client, settings, 50, 60, clock)
     response, _ = await get(client, ANALYST)
     assert response.headers["X-RateLimit-Limit"] == "50"
     db.rocketchat_settings.insert_many(
@@ -155,9 +174,9 @@ async def test_the_limit_follows_rocket_chats_settings_live(make_client, db, use
     assert await until(lambda: limit_is("4"), seconds=10)
     print(f"the limit followed Rocket.Chat's setting after {time.monotonic() - changed:.2f} s")
     # A window begun under the new settings lasts API_Enable_Rate_Limiter_Limit_Time_Default (30 s).
-    asked_ms = time.time() * 1000
+    clock[0] = 200.0
     response = await client.get(ORIGIN_PATH, params=PARAMS, headers=ANALYST)
-    assert int(asked_ms) + 30_000 <= int(response.headers["X-RateLimit-Reset"]) <= time.time() * 1000 + 30_000
+    assert int(response.headers["X-RateLimit-Reset"]) == int((WALL_EPOCH + 200.0 + 30) * 1000)
     db.rocketchat_settings.update_one({"_id": "API_Enable_Rate_Limiter"}, {"$set": {"value": False}})
 
     async def unlimited():

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
-from engagement_svc.demo.embedded import free_port
+
+def free_port() -> int:
+    """A port nothing listens on now (the system's pick)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 class LiveServer:
@@ -47,7 +53,7 @@ class LiveServer:
             except OSError:
                 if time.monotonic() > deadline:
                     raise RuntimeError("server did not start") from None
-                time.sleep(0.05)
+                time.sleep(0.05)  # the poll's interval: what is awaited is /healthz answering
 
     def output(self) -> str:
         self.log.flush()

@@ -8,20 +8,14 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 
-def count_by_local_day(db, zone: ZoneInfo) -> Counter:
-    room_types = {room["_id"]: room.get("t") for room in db.rocketchat_room.find({}, {"t": 1})}
-    days: Counter = Counter()
-    for message in db.rocketchat_message.find({}, {"ts": 1, "t": 1, "_hidden": 1, "rid": 1}):
-        if "t" in message or message.get("_hidden") is True:
-            continue
-        if room_types.get(message["rid"]) not in ("c", "p", "d"):
-            continue
-        days[message["ts"].astimezone(zone).date()] += 1
-    return days
+def count_by_local_day(db, zone: ZoneInfo, bots: str = "include") -> Counter:
+    """Messages sent per local day, keeping bot messages as `bots` says."""
+    return Counter(day for day, _ in sent_messages(db, zone, bots))
 
 
 def expected_body(db, start: datetime, end: datetime, zone_name: str, days: Counter | None = None) -> dict:
@@ -44,6 +38,10 @@ def expected_body(db, start: datetime, end: datetime, zone_name: str, days: Coun
         "yesterday": {"count": yesterday, "variation": days[last] - yesterday},
         "success": True,
     }
+
+
+def expected_messages_sent(db, start: datetime, end: datetime, zone_name: str, bots: str = "include") -> dict:
+    return expected_body(db, start, end, zone_name, count_by_local_day(db, ZoneInfo(zone_name), bots))
 
 
 def js(instant: datetime) -> str:
@@ -220,6 +218,7 @@ def local_day_piece(day, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return midnight(day), midnight(day + timedelta(days=1))
 
 
+@lru_cache(maxsize=4096)  # a day's hours do not change: found once per day and zone
 def local_hour_pieces(day, zone: ZoneInfo) -> dict[int, list[tuple[datetime, datetime]]]:
     """Per wall-clock hour of a local day, the pieces of time it covers, found minute by minute."""
     lo, hi = local_day_piece(day, zone)
@@ -297,3 +296,113 @@ def expected_weekly(db, start, zone_name, bots="include", now=None) -> dict:
             }
         )
     return {"month": rows, "success": True}
+
+
+# -- CSV: the same numbers, as the rows Rocket.Chat's page writes (the header first) -------------------------------
+def spreadsheet_safe(text: str) -> str:
+    """User-written text a spreadsheet would run as a formula gets a leading `'`."""
+    return "'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text
+
+
+def local_midnight(day: date, zone: ZoneInfo) -> str:
+    """The instant a local day begins (where midnight is skipped, the first instant of the day), as JavaScript
+    writes it."""
+    return js(local_day_piece(day, zone)[0])
+
+
+def hour_start(day: date, hour: int, zone: ZoneInfo) -> str:
+    """The first instant of a wall-clock hour of a local day; for an hour the clock skips, the instant where it
+    would have begun (the clock jumps past it there)."""
+    pieces = local_hour_pieces(day, zone)[hour]
+    if pieces:
+        return js(pieces[0][0])
+    return js(datetime.combine(day, time(hour), tzinfo=zone))  # fold 0: the offset before the jump
+
+
+def row_date(row: dict) -> date:
+    return date(row["year"], row["month"], row["day"])
+
+
+def csv_days(body: dict, header: str) -> list[list[str]]:
+    """messages-sent (`Date;Messages`) and new-users (`Date;New Users`)."""
+    field = "messages" if header == "Messages" else "users"
+    return [["Date", header]] + [[d["day"], str(d[field])] for d in body["days"]]
+
+
+def csv_origin(body: dict) -> list[list[str]]:
+    return [["Room Type", "Messages"]] + [[o["t"], str(o["messages"])] for o in body["origins"]]
+
+
+def csv_top_five(body: dict) -> list[list[str]]:
+    return [["Room Type", "Name", "Messages"]] + [
+        [c["t"], spreadsheet_safe(c.get("name") or ", ".join(c["usernames"])), str(c["messages"])]
+        for c in body["channels"]
+    ]
+
+
+def csv_channels(rows: list[dict]) -> list[list[str]]:
+    """Every row of the list (not one page)."""
+    out = [["Room type", "Name", "Messages", "Last Update Date", "Creation Date"]]
+    for row in rows:
+        room = row["room"]
+        name = room.get("name") or ", ".join(room.get("usernames", []))
+        out.append([room["t"], spreadsheet_safe(name), str(row["messages"]), room["_updatedAt"], room["ts"]])
+    return out
+
+
+def csv_active_users(body: dict, zone_name: str) -> list[list[str]]:
+    zone = ZoneInfo(zone_name)
+    return [["Date", "DAU", "WAU", "MAU"]] + [
+        [local_midnight(row_date(r), zone), str(r["users"]), str(r["wau"]), str(r["mau"])] for r in body["month"]
+    ]
+
+
+def csv_by_hour(body: dict, zone_name: str) -> list[list[str]]:
+    zone = ZoneInfo(zone_name)
+    return [["Date", "Users"]] + [[hour_start(row_date(r), r["hour"], zone), str(r["users"])] for r in body["week"]]
+
+
+def csv_hourly(body: dict) -> list[list[str]]:
+    return [["Hour", "Users"]] + [[str(r["hour"]), str(r["users"])] for r in body["hours"]]
+
+
+def csv_weekly(body: dict, zone_name: str) -> list[list[str]]:
+    zone = ZoneInfo(zone_name)
+    return [["Date", "Users"]] + [[local_midnight(row_date(r), zone), str(r["users"])] for r in body["month"]]
+
+
+def csv_name(endpoint: str, start: datetime, end: datetime, zone_name: str) -> str:
+    """The download's name: the endpoint's and the range's first and last local days."""
+    zone = ZoneInfo(zone_name)
+    return f"{endpoint}_{start.astimezone(zone).date()}_{end.astimezone(zone).date()}.csv"
+
+
+class Snapshot:
+    """The database's documents, read once: the same `find` as a PyMongo database (projections aside: whole
+    documents), for many recounts of data that does not change meanwhile."""
+
+    def __init__(self, db):
+        self._db = db
+        self._collections: dict[str, Snapshot.Collection] = {}
+
+    class Collection:
+        def __init__(self, documents: list[dict]):
+            self.documents = documents
+
+        def find(self, query: dict | None = None, projection: dict | None = None):
+            assert not query, "a snapshot finds every document"
+            return iter(self.documents)
+
+    def __getattr__(self, name: str) -> Snapshot.Collection:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name not in self._collections:
+            self._collections[name] = Snapshot.Collection(list(self._db[name].find({})))
+        return self._collections[name]
+
+
+def closed_days(grace_seconds: float, oldest: list[datetime], now: datetime | None = None) -> int:
+    """How many closed UTC days there are from each oldest document's day on: a day is closed once its end plus
+    the grace has passed, so the first day still open is the day of (now - grace)."""
+    first_open = ((now or datetime.now(UTC)) - timedelta(seconds=grace_seconds)).date()
+    return sum((first_open - t.astimezone(UTC).date()).days for t in oldest)

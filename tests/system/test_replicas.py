@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import time
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -16,17 +15,15 @@ import aiohttp
 from pymongo import MongoClient
 
 from engagement_svc.app import create_app
-from engagement_svc.counting.slots import utc_day_of
-from engagement_svc.demo.dataset import base_documents, create_indexes, login_token, user_doc
 from engagement_svc.resources import ENGINE
 from engagement_svc.settings import Settings
 from tests.support.data import ADMIN_HEADERS, ADMIN_ID, ADMIN_TOKEN, fill
-from tests.support.http import expected_for, until
+from tests.support.http import MESSAGES_SENT_PATH, ORIGIN_PATH, expected_for, until
 from tests.support.live import LiveServer
 from tests.support.mongo import with_database
-from tests.support.oracle import expected_origin
-from tests.support.paths import MESSAGES_SENT_PATH, ORIGIN_PATH
+from tests.support.oracle import closed_days, expected_origin
 from tests.support.replicaset import ReplicaSet
+from tests.support.rocketchat import base_documents, create_indexes, login_token, user_doc
 
 RANGES = [
     ("2024-01-03T00:00:00.000Z", "2024-01-30T23:59:59.999Z", "UTC"),
@@ -62,10 +59,11 @@ async def test_two_replicas_share_the_backfill(aiohttp_client, settings, users, 
     for client in (first, second):
         assert await until(lambda c=client: backfilled(c), seconds=120)
     engines = [c.server.app[ENGINE] for c in (first, second)]
-    first_open = engines[0].clock.first_open_day(datetime.now(UTC))
-    days = sum(
-        first_open - utc_day_of(t) for t in (datetime(2024, 1, 1, tzinfo=UTC), datetime(2022, 1, 10, tzinfo=UTC))
-    )
+    oldest = [
+        db.rocketchat_message.find_one(sort=[("ts", 1)])["ts"],
+        db.users.find_one(sort=[("createdAt", 1)])["createdAt"],
+    ]
+    days = closed_days(settings.close_grace_seconds, oldest)  # messages and new users; no sessions here
     counted = sum(e.stats["recounts"] for e in engines)
     # Each day counted about once between the two (a chunk both took at the same instant may be counted twice),
     # the rest taken from the other replica or read back from the state database.
@@ -90,6 +88,7 @@ async def test_two_replicas_under_load_one_killed(mongo_url, db, users):
     }
     url = with_database(mongo_url, db.name)
     statuses: Counter = Counter()
+    answered: list[str] = []  # the replica of every answer, in order
     wrong: list = []
     stop = False
 
@@ -104,27 +103,32 @@ async def test_two_replicas_under_load_one_killed(mongo_url, db, users):
                     base + path, params={"start": start, "end": end, "timezone": zone}, headers=ADMIN_HEADERS
                 ) as response:
                     body = await response.json()
-                    statuses[response.status] += 1
-                    if response.status == 200 and body != answers[(path, start)]:
-                        wrong.append((path, start))
-                    elif response.status == 503 and (not body["error"] or "Retry-After" not in response.headers):
-                        wrong.append(("503 without Retry-After", body))
-                    elif response.status not in (200, 503):
-                        wrong.append((response.status, body))
-            except aiohttp.ClientConnectionError:
+            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError):
                 statuses["refused (killed replica)"] += 1
-                await asyncio.sleep(0.05)
+                return  # its replica is gone
+            statuses[response.status] += 1
+            answered.append(base)
+            if response.status == 200 and body != answers[(path, start)]:
+                wrong.append((path, start))
+            elif response.status == 503 and (not body["error"] or "Retry-After" not in response.headers):
+                wrong.append(("503 without Retry-After", body))
+            elif response.status not in (200, 503):
+                wrong.append((response.status, body))
 
     with LiveServer(url, **env) as a, LiveServer(url, **env) as b:
         async with aiohttp.ClientSession() as session:
             tasks = [asyncio.ensure_future(worker(session, s.base_url, n)) for n in range(4) for s in (a, b)]
-            await asyncio.sleep(3)
+            both = {a.base_url, b.base_url}
+            assert await until(lambda: set(answered) == both and len(answered) >= 40, seconds=120)  # under load
             os.kill(a.process.pid, signal.SIGKILL)
-            killed = time.monotonic()
-            await asyncio.sleep(3)
+            killed_at = len(answered)
+            # its four workers meet the closed connection; the other replica answers 40 more
+            assert await until(
+                lambda: statuses["refused (killed replica)"] == 4 and answered[killed_at:].count(b.base_url) >= 40,
+                seconds=120,
+            )
             stop = True
             await asyncio.gather(*tasks)
-            assert time.monotonic() - killed >= 3
             with LiveServer(url, **env) as again:  # a replica started again answers exactly too
                 for (path, start), body in answers.items():
                     end, zone = next((e, z) for s, e, z in RANGES if s == start)

@@ -4,7 +4,6 @@ kept day is counted again. Every number equals a brute-force recount of the docu
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
 from dataclasses import replace
@@ -17,22 +16,30 @@ from pymongo import MongoClient
 
 from engagement_svc.app import create_app
 from engagement_svc.counting.store import STREAMS_COLLECTION
-from engagement_svc.demo.dataset import (
-    HOUR_WEIGHTS,
+from engagement_svc.demo.embedded import EmbeddedMongo
+from engagement_svc.resources import ENGINE
+from engagement_svc.settings import Settings
+from tests.support.data import ADMIN_HEADERS, ADMIN_ID, ADMIN_TOKEN, AUTHOR, fill
+from tests.support.http import (
+    ACTIVE_USERS_PATH,
+    BY_HOUR_PATH,
+    ORIGIN_PATH,
+    TOP_FIVE_PATH,
+    expected_for,
+    get_messages_sent,
+    until,
+)
+from tests.support.oracle import expected_active_users, expected_by_hour, expected_origin, expected_top_five
+from tests.support.rocketchat import (
+    Login,
     base_documents,
     create_indexes,
     login_token,
     message_doc,
+    session_documents,
     user_doc,
+    workday_logins,
 )
-from engagement_svc.demo.embedded import EmbeddedMongo
-from engagement_svc.demo.sessions import Login, daily_logins, session_documents
-from engagement_svc.resources import ENGINE
-from engagement_svc.settings import Settings
-from tests.support.data import ADMIN_HEADERS, ADMIN_ID, ADMIN_TOKEN, AUTHOR, fill
-from tests.support.http import expected_for, get_messages_sent, until
-from tests.support.oracle import expected_active_users, expected_by_hour, expected_origin, expected_top_five
-from tests.support.paths import ACTIVE_USERS_PATH, BY_HOUR_PATH, ORIGIN_PATH, TOP_FIVE_PATH
 
 SERVER = ZoneInfo("Europe/Berlin")
 FIRST, DAYS = datetime(2024, 3, 1, tzinfo=UTC), 20
@@ -52,8 +59,8 @@ def seed(db) -> None:
     fill(db, FIRST, DAYS, 80)
     db.users.insert_many([user_doc(uid, f"member{i}", ["user"], []) for i, (uid, _) in enumerate(PEOPLE)])
     rng = random.Random(5)
-    logins = daily_logins(rng, PEOPLE, date(2024, 3, 1), date(2024, 3, 20), datetime.now(UTC), SERVER, HOUR_WEIGHTS)
-    db.rocketchat_sessions.insert_many(session_documents(logins, datetime.now(UTC), SERVER, rng, ttl=False))
+    logins = workday_logins(rng, PEOPLE, date(2024, 3, 1), date(2024, 3, 20), datetime.now(UTC), SERVER)
+    db.rocketchat_sessions.insert_many(session_documents(logins, datetime.now(UTC), SERVER))
 
 
 async def get(client, path: str, params: dict):
@@ -76,7 +83,7 @@ async def all_exact(client, db) -> None:
 async def positions_saved(client, db, state_db) -> None:
     """Every followed stream has saved a position taken after the service counted (and owes nothing)."""
     engine = client.server.app[ENGINE]
-    assert await until(lambda: asyncio.sleep(0, all(w.healthy for w in engine.watchers.values())), seconds=20)
+    assert await until(lambda: all(w.healthy for w in engine.watchers.values()), seconds=20)
     db.rocketchat_room.update_one({"_id": "L1"}, {"$set": {"_updatedAt": datetime.now(UTC)}})  # time goes on
     since = datetime.now(UTC)
 
@@ -84,7 +91,7 @@ async def positions_saved(client, db, state_db) -> None:
         docs = list(state_db[STREAMS_COLLECTION].find({}))
         return len(docs) == len(engine.watchers) and all(d["saved_at"] > since and not d["pending"] for d in docs)
 
-    assert await until(lambda: asyncio.sleep(0, saved()), seconds=20)
+    assert await until(saved, seconds=20)
 
 
 def change_while_stopped(db) -> set[date]:
@@ -114,7 +121,7 @@ def change_while_stopped(db) -> set[date]:
     db.rocketchat_message.insert_many(added)
     days |= {m["ts"].date() for m in added}
     late = Login("Member00000000011", "user", datetime(2024, 3, 7, 22, tzinfo=UTC), datetime(2024, 3, 8, 3, tzinfo=UTC))
-    docs = session_documents([late], now, SERVER, random.Random(4), ttl=False, id_prefix="x")
+    docs = session_documents([late], now, SERVER, prefix="x")
     db.rocketchat_sessions.insert_many([d for d in docs if d["type"] != "user_daily"])  # its user_daily exists
     days |= {date(2024, 3, 7), date(2024, 3, 8)}
     closed = db.rocketchat_sessions.find_one(
@@ -189,7 +196,7 @@ def roll_oplog(client: MongoClient, older_than: datetime, seconds: float = 120) 
             scratch.insert_one({"_id": i, "blob": blob})
             i += 1
         scratch.delete_many({})
-        time.sleep(0.1 if i > 400 else 0)  # past 6 GB, give the cutting thread its turn
+        time.sleep(0.1 if i > 400 else 0)  # not a wait for an event: past 6 GB, mongod's cutting thread gets a turn
     client.drop_database("scratch")
     assert oldest() > older_than, f"{i} blobs of 15 MB written in {seconds} s, the oplog not cut past the position"
 
@@ -217,10 +224,10 @@ async def test_a_position_older_than_the_oplog_recounts_every_kept_day(aiohttp_c
     roll_oplog(client, saved_at.replace(tzinfo=UTC))
     second = await aiohttp_client(create_app(replace(settings)))
     engine = second.server.app[ENGINE]
-    assert await until(lambda: asyncio.sleep(0, engine.stats["history_lost"] == 3), seconds=20)
+    assert await until(lambda: engine.stats["history_lost"] == 3, seconds=20)
     await all_exact(second, db)
     # Meanwhile (within a second) every kept day of messages and sessions is queued to be counted again.
-    assert await until(lambda: asyncio.sleep(0, engine.stats["history_recounts"] >= 2 * DAYS), seconds=20)
+    assert await until(lambda: engine.stats["history_recounts"] >= 2 * DAYS, seconds=20)
     await all_exact(second, db)
     response = await second.get("/metrics")
     assert "engagement_svc_days_history_lost_total 3.0" in await response.text()

@@ -24,9 +24,8 @@ import pytest
 from pymongo import MongoClient
 
 from engagement_svc.api.routes import REPORTS
-from engagement_svc.demo.dataset import seed_demo
 from engagement_svc.reports.report import DASHBOARD as API
-from tests.support.data import ANALYST, add_analysts
+from tests.support.data import ANALYST, add_analysts, seed_workspace
 from tests.support.live import LiveServer
 from tests.support.mongo import with_database
 
@@ -60,12 +59,12 @@ def client_folder() -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def live(mongo_url) -> Iterator[LiveServer]:
-    """A served demo dataset with an admin, a user without the permission and an analyst limited to 2 calls."""
+    """a served workspace with an admin, a user without the permission and an analyst limited to 2 calls."""
     mongo = MongoClient(mongo_url, tz_aware=True)
     name = "rc_client_" + datetime.now(UTC).strftime("%H%M%S%f")
     db = mongo[name]
     try:
-        creds = seed_demo(db, days=30, per_day=40)
+        creds = seed_workspace(db, days=30, per_day=40)
         add_analysts(db, (ANALYST, "analyst"))
         with LiveServer(
             with_database(mongo_url, name),
@@ -132,7 +131,7 @@ def test_client_reads_all_nine_endpoints_as_served(calls, live):
         assert call["ok"] is True, call  # resolved: a 2xx, parsed by the client
         assert direct(live, call) == (200, call["result"]), name
         assert call["result"]["success"] is True
-    # Not empty answers compared with empty ones: the demo's week has messages, users and sessions.
+    # Not empty answers compared with empty ones: the workspace's week has messages, users and sessions.
     assert sum(day["messages"] for day in calls["messages-sent"]["result"]["days"]) > 0
     assert calls["channels"]["result"]["total"] > 0 and calls["top-five"]["result"]["channels"]
     assert any(day["users"] for day in calls["active-users"]["result"]["month"])

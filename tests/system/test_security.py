@@ -3,7 +3,6 @@ every feature (counts, state, change stream, corrections, readiness, warming).""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -13,11 +12,11 @@ from pymongo.errors import OperationFailure
 
 from engagement_svc.app import create_app
 from engagement_svc.counting.store import COUNTS_COLLECTION
-from engagement_svc.demo.dataset import message_doc
 from engagement_svc.resources import ENGINE
 from engagement_svc.settings import Settings
 from tests.support.data import AUTHOR, fill
 from tests.support.http import answers_brute_force, recent_params, until
+from tests.support.rocketchat import message_doc
 
 SERVICE_USER = ("engagement", "service-password")
 ROLES = [{"role": "read", "db": "rocketchat"}, {"role": "readWrite", "db": "engagement_svc"}]
@@ -54,7 +53,7 @@ async def test_read_only_user_is_enough_for_every_feature(aiohttp_client, secure
     engine = client.server.app[ENGINE]
     params = recent_params(days=30)
     assert await answers_brute_force(client, db, params)
-    assert await until(lambda: asyncio.sleep(0, engine.watcher.healthy))
+    assert await until(lambda: engine.watcher.healthy)
     response = await client.get("/readyz")
     assert response.status == 200 and (await response.json())["change_stream"] is True
 
@@ -74,7 +73,7 @@ async def test_read_only_user_is_enough_for_every_feature(aiohttp_client, secure
     assert engine.stats["recounts"] > 0
 
     kept = root.engagement_svc[COUNTS_COLLECTION]
-    assert await until(lambda: asyncio.sleep(0, kept.count_documents({"source": {"$regex": "secured-workspace"}}) > 0))
+    assert await until(lambda: kept.count_documents({"source": {"$regex": "secured-workspace"}}) > 0)
     text = caplog.text
     assert "not authorized" not in text.lower() and "Unauthorized" not in text and "Traceback" not in text
     assert service_url.split("@")[0].split(":")[-1] not in text  # the password
