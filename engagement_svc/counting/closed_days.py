@@ -74,6 +74,11 @@ class ClosedDays:
         """Changes of the metric's kept days: what remembered sums are checked against."""
         return self._versions.get(metric.name, 0)
 
+    def outdated(self, metric: Metric) -> None:
+        """A closed day not kept changed (an old message imported, say): what was remembered from the kept days,
+        that day's nothing included, is stale."""
+        self._versions[metric.name] = self.version(metric) + 1
+
     def kept(self) -> tuple[int, int]:
         """UTC days of kept counts in memory (every metric), and about how many bytes they hold."""
         days = [d for closed in self._days.values() for d in closed.values()]

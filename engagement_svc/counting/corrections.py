@@ -114,7 +114,10 @@ class Corrections:
         replica reads it back unchanged) and it is recounted if kept in memory. An open day: the tracker has it
         (inserts), or it is counted again (changes)."""
         if self._clock.is_closed(day, now):
-            self._ledger.changed(metric, day, kept=day in self._closed.of(metric))
+            kept = day in self._closed.of(metric)
+            self._ledger.changed(metric, day, kept=kept)
+            if not kept:  # a day not kept (before the oldest document, say) was remembered as nothing
+                self._closed.outdated(metric)
 
     async def changed(self, collection: str, doc_id: object) -> None:
         """A watched field of a document changed (an update event does not carry the document's time)."""

@@ -1,0 +1,53 @@
+"""Closed UTC days: counted once however many ask, kept in the state database and read back by a new process."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime
+
+from engagement_svc.app import create_app
+from engagement_svc.counting.store import COUNTS_COLLECTION
+from engagement_svc.resources import ENGINE
+from tests.support.data import fill
+from tests.support.http import answers_brute_force, expected_for, get_messages_sent
+
+
+async def test_closed_days_come_from_state_after_a_restart(aiohttp_client, settings, users, db, sync_client):
+    fill(db, datetime(2024, 1, 1, tzinfo=UTC), 60, 40)
+    params = {"start": "2024-01-20T00:00:00Z", "end": "2024-02-15T12:00:00Z", "timezone": "Europe/Berlin"}
+    first = await aiohttp_client(create_app(settings))
+    assert await answers_brute_force(first, db, params)
+    engine = first.server.app[ENGINE]
+    # Berlin's days from 2023-12-24 (27 days before the range) to 2024-02-15 touch the UTC days from the first
+    # message (2024-01-01) to 2024-02-15: those are counted and kept, whatever the zone.
+    utc_days = (date(2024, 2, 15) - date(2024, 1, 1)).days + 1  # Berlin's 15 February ends at 23:00 UTC
+    assert engine.stats["recounts"] == utc_days == 46 and engine.stats["state_hits"] == 0
+    state = sync_client[settings.state_database][COUNTS_COLLECTION]
+    assert state.count_documents({}) == utc_days
+    assert all("zone" not in d for d in state.find())
+
+    # The same request again is answered from memory; no day is counted again.
+    assert await answers_brute_force(first, db, params)
+    assert engine.stats["recounts"] == utc_days and engine.stats["spans_remembered"] >= 54
+
+    # A new process (empty memory) reads the kept days back, checked against the index, and counts nothing.
+    second = await aiohttp_client(create_app(settings))
+    assert await answers_brute_force(second, db, params)
+    assert second.server.app[ENGINE].stats["state_hits"] == utc_days
+    assert second.server.app[ENGINE].stats["recounts"] == 0
+
+
+async def test_identical_concurrent_requests_share_one_count(client, db):
+    fill(db, datetime(2024, 6, 1, tzinfo=UTC), 30, 30)
+    db.command("profile", 2)
+    try:
+        params = {"start": "2024-06-10T00:00:00Z", "end": "2024-06-20T00:00:00Z", "timezone": "UTC"}
+        results = await asyncio.gather(*(get_messages_sent(client, params) for _ in range(12)))
+    finally:
+        db.command("profile", 0)
+    assert all(r == results[0] for r in results) and results[0][1] == expected_for(db, params)
+    aggregates = db.system.profile.count_documents({"op": "command", "command.aggregate": "rocketchat_message"})
+    # The 11 days asked and the 11 before them hold the UTC days from the first message (June 1) to June 20: each
+    # counted once (the days counted, as /metrics tells them), in a few aggregations, however many asked.
+    assert client.server.app[ENGINE].stats["recounts"] == 20
+    assert 1 <= aggregates <= 20
