@@ -120,3 +120,35 @@ def test_test_support_shares_no_code_with_the_service():
         for imported in imports(path):
             if imported.startswith("engagement_svc"):
                 assert imported == "engagement_svc.demo.embedded", f"{path.name} imports {imported}"
+
+
+@pytest.mark.parametrize("folder", ["counting", "reports"])
+def test_every_module_of_the_core_has_a_test_module_of_its_name(folder):
+    tests = PACKAGE.parent / "tests" / folder
+    missing = [
+        f"tests/{folder}/test_{path.stem}.py"
+        for path in sorted((PACKAGE / folder).glob("*.py"))
+        if path.stem != "__init__" and not (tests / f"test_{path.stem}.py").exists()
+    ]
+    assert missing == []
+
+
+def test_no_module_is_over_500_lines_and_the_engine_stays_a_small_facade():
+    long = {
+        str(path.relative_to(PACKAGE)): n
+        for path in PACKAGE.rglob("*.py")
+        if (n := len(path.read_text().splitlines())) > 500
+    }
+    assert long == {}
+    engine = ast.parse((PACKAGE / "counting" / "engine.py").read_text())
+    (facade,) = [node for node in engine.body if isinstance(node, ast.ClassDef) and node.name == "Engine"]
+    fields = {
+        target.attr
+        for node in ast.walk(facade)
+        for target in (
+            node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        )
+        if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self"
+    }
+    assert len(fields) < 12, sorted(fields)
+    assert len((PACKAGE / "counting" / "engine.py").read_text().splitlines()) < 200

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import random
 
-from engagement_svc.counting.counter import RUN_BASE
-from engagement_svc.counting.slots import SLOTS_PER_DAY
-
+SLOTS_PER_DAY = 96  # 15-minute slots
+RUN_BASE = 128  # a run of slots [a, b) within a day is packed as a * RUN_BASE + b (see counter.RUN_BASE)
 DAY = 20_000
 BASE = DAY * SLOTS_PER_DAY
 
