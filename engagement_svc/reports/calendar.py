@@ -7,8 +7,9 @@ module keeps such state of its own.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from engagement_svc.bounded_cache import BoundedCache
@@ -38,28 +39,25 @@ class Calendar:
 
     def day_spans(self, zone: ZoneInfo, first: date, last: date) -> Spans:
         """The local calendar days from `first` to `last` (see `slots.day_spans`)."""
-        key = (zone, first, last)
-        found = self.days.get(key)
-        if found is None:
-            found = day_spans(zone, first, last)
-            self.days.put(key, found)
-        return found
+        return _remembered(self.days, (zone, first, last), lambda: day_spans(zone, first, last))
 
     def hour_spans(self, zone: ZoneInfo, first: date, last: date) -> Hours:
         """Per local day from `first` to `last`, its wall-clock hours 0-23 (see `slots.hour_spans`)."""
-        key = (zone, first, last)
-        found = self.hours.get(key)
-        if found is None:
-            found = hour_spans(zone, first, last)
-            self.hours.put(key, found)
-        return found
+        return _remembered(self.hours, (zone, first, last), lambda: hour_spans(zone, first, last))
 
     def day_entry(self, midnight_s: int, count: int, field: str) -> str:
         """`day_entry`, remembered: a long range is then mostly a join of ready-made strings (zones whose
         midnight is the same instant share them)."""
-        key = (midnight_s, count, field)
-        found = self.entries.get(key)
-        if found is None:
-            found = day_entry(midnight_s, count, field)
-            self.entries.put(key, found)
-        return found
+        return _remembered(self.entries, (midnight_s, count, field), lambda: day_entry(midnight_s, count, field))
+
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+def _remembered(cache: BoundedCache[K, V], key: K, make: Callable[[], V]) -> V:
+    found = cache.get(key)
+    if found is None:
+        found = make()
+        cache.put(key, found)
+    return found
