@@ -212,6 +212,7 @@ def demo(args: argparse.Namespace) -> int:
 
     from engagement_svc.demo.dataset import seed_demo
     from engagement_svc.demo.embedded import EmbeddedMongo, EmbeddedMongoError, EmbeddedMongoMissing, mongod_binary
+    from engagement_svc.mongo_types import SyncClient
 
     try:
         mongod_binary()
@@ -228,7 +229,7 @@ def demo(args: argparse.Namespace) -> int:
         return 1
     try:
         now = datetime.now(UTC)
-        client: MongoClient = MongoClient(mongo.url, tz_aware=True)
+        client: SyncClient = MongoClient(mongo.url, tz_aware=True)
         creds = seed_demo(client.rocketchat, now=now)
         client.close()
         settings = _overrides(replace(env_settings, mongo_url=mongo.url_for("rocketchat")), args)

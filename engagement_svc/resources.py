@@ -22,6 +22,7 @@ from engagement_svc.counting.engine import Engine
 from engagement_svc.metrics import Metrics
 from engagement_svc.mongo_errors import DatabaseProblems
 from engagement_svc.mongo_health import DatabaseHealth
+from engagement_svc.mongo_types import Client, Database
 from engagement_svc.mongo_waits import install as install_mongo_waits
 from engagement_svc.reports.calendar import Calendar
 from engagement_svc.reports.sources import Sources
@@ -37,8 +38,10 @@ SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
 ENGINE = web.AppKey("engine", Engine)
 SOURCES = web.AppKey("sources", Sources)  # what reports read: the engine's counts, the rooms, the calendar
-ROCKETCHAT_DB = web.AppKey("rocketchat_db", AsyncDatabase)  # Rocket.Chat's database, read from the primary
-STATE_DB = web.AppKey("state_db", AsyncDatabase)  # the service's own (counts, claims, checkpoints)
+# The databases: Rocket.Chat's, read from the primary, and the service's own (counts, claims, checkpoints). Each
+# key names the class; its annotation adds the document type (mongo_types.Database).
+ROCKETCHAT_DB: web.AppKey[Database] = web.AppKey("rocketchat_db", AsyncDatabase)
+STATE_DB: web.AppKey[Database] = web.AppKey("state_db", AsyncDatabase)
 WORKSPACE = web.AppKey("workspace", Workspace)  # Rocket.Chat's settings and permissions, followed live
 TRUSTED_PROXIES = web.AppKey("trusted_proxies", tuple[Network, ...])
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
@@ -54,7 +57,7 @@ def mongo_client(
     metrics: Metrics | None = None,
     health: DatabaseHealth | None = None,
     problems: DatabaseProblems | None = None,
-) -> AsyncMongoClient:
+) -> Client:
     install_mongo_waits()  # before the first client: PyMongo's own wait can leave its topology lock held (3.11)
     listeners = [x for x in (metrics.listener if metrics else None, health, problems) if x is not None]
     return AsyncMongoClient(

@@ -9,6 +9,7 @@ the listed origins (with `Vary: Origin`); a request from an origin not listed is
 from __future__ import annotations
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from engagement_svc.api.wire import NO_STORE
 from engagement_svc.resources import DB_HEALTH, ROCKETCHAT_DB, SETTINGS, WORKSPACE
@@ -21,7 +22,7 @@ ALLOW_HEADERS = (
 )
 CORS_OFF = 'CORS not enabled. Go to "Admin > General > REST Api" to enable it.'
 FIRST_READ_S = 2.0  # the most an API request waits for Rocket.Chat's settings before any was read
-CORS_HEADERS = web.RequestKey("cors_headers", dict)
+CORS_HEADERS: web.RequestKey[dict[str, str]] = web.RequestKey("cors_headers", dict)
 
 
 def _text(status: int, text: str, headers: dict[str, str] | None = None) -> web.Response:
@@ -29,7 +30,7 @@ def _text(status: int, text: str, headers: dict[str, str] | None = None) -> web.
 
 
 @web.middleware
-async def cors(request: web.Request, handler) -> web.StreamResponse:
+async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
     if not request.path.startswith(API_PREFIX):
         return await handler(request)
     # The first read is waited for (at most FIRST_READ_S), unless the database is known down: then CORS is
@@ -61,6 +62,8 @@ async def cors(request: web.Request, handler) -> web.StreamResponse:
 
 async def cors_headers(request: web.Request, response: web.StreamResponse) -> None:
     """The on_response_prepare hook that puts the allow headers on the answer, whatever made it."""
-    for name, value in request.get(CORS_HEADERS, {}).items():
+    # Request.get is the plain mapping's (its values are Any): the key's type, said again.
+    allow: dict[str, str] = request.get(CORS_HEADERS, {})
+    for name, value in allow.items():
         merged = name == "Vary" and "Vary" in response.headers  # Vary is added to, never replaced
         response.headers[name] = f"{response.headers['Vary']}, {value}" if merged else value

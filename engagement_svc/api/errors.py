@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from engagement_svc.api.wire import NO_STORE, json_response
 from engagement_svc.logs import origin
@@ -24,7 +26,12 @@ FORBIDDEN = {
 }
 
 
-def failure(status: int, error: str, progress: dict | None = None, headers: dict | None = None) -> web.Response:
+def failure(
+    status: int,
+    error: str,
+    progress: Mapping[str, int | None] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> web.Response:
     """Rocket.Chat's `{"success": false, "error": ...}` shape (a 503 while counting adds the `progress`), never
     kept by a cache unless `headers` say otherwise."""
     body = {"success": False, "error": error, **({"progress": progress} if progress is not None else {})}
@@ -42,7 +49,7 @@ def shown_path(path: str) -> str:
 
 
 @web.middleware
-async def json_errors(request: web.Request, handler) -> web.StreamResponse:
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Routing errors and anything unexpected answer in the contract's JSON shape; no trace leaves the process."""
     try:
         return await handler(request)

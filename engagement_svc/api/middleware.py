@@ -8,6 +8,7 @@ import time
 import uuid
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from engagement_svc.resources import METRICS
 
@@ -24,7 +25,7 @@ def method_label(method: str) -> str:
 
 
 @web.middleware
-async def observe(request: web.Request, handler) -> web.StreamResponse:
+async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Count and time every request by its route's pattern; a request cut short by the client counts as 499."""
     metrics = request.app[METRICS]
     resource = request.match_info.route.resource
@@ -44,7 +45,7 @@ async def observe(request: web.Request, handler) -> web.StreamResponse:
 
 
 @web.middleware
-async def request_log(request: web.Request, handler) -> web.StreamResponse:
+async def request_log(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Take the caller's X-Request-Id (if it is a sane one) or make one, echo it, and log the request."""
     given = request.headers.get("X-Request-Id", "")
     request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex

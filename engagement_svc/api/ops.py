@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from importlib.resources import files
 
 import pymongo
@@ -38,7 +39,7 @@ async def readyz(request: web.Request) -> web.Response:
     The backfill's progress is shown, and never holds readiness back: requests are answered meanwhile."""
     settings, db, state_db = request.app[SETTINGS], request.app[ROCKETCHAT_DB], request.app[STATE_DB]
     checks = {"mongo": "ok", "state": "ok"}
-    probes = [
+    probes: list[tuple[str, Callable[[], Awaitable[object]]]] = [
         ("mongo", lambda: db.command("ping")),
         ("state", lambda: state_db[COUNTS_COLLECTION].find_one({}, {"_id": 1})),
     ]

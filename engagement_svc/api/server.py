@@ -40,7 +40,13 @@ def malformed_reason(exc: BaseException | None) -> str:
 
 
 class _Protocol(RequestHandler):
-    def handle_error(self, request, status=500, exc=None, message=None) -> web.StreamResponse:
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
         server = self._manager
         if status >= 500:
             log.error("HTTP server error %d outside the application: %s", status, type(exc).__name__)
@@ -97,7 +103,7 @@ async def _serve(
     drain_seconds: float,
     keepalive_seconds: float,
     ready: Callable[[], None],
-):
+) -> None:
     # aiohttp closes a connection whose next request has not fully arrived keepalive_seconds after it opened or
     # was last answered: one bound for idle connections and for slowly sent heads (its default is an hour).
     runner = Runner(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
 
 from aiohttp import web
 
@@ -15,7 +14,8 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 NOSNIFF = {"X-Content-Type-Options": "nosniff"}
 
 
-def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
-    """`body` as JSON text with Rocket.Chat's content type; `headers` may add to or replace it."""
+def json_response(body: object, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
+    """`body` as JSON (a str is JSON text already, anything else goes through json.dumps) with Rocket.Chat's
+    content type; `headers` may add to or replace it."""
     text = body if isinstance(body, str) else json.dumps(body)
     return web.Response(body=text.encode(), status=status, headers={**JSON_TYPE, **(headers or {})})

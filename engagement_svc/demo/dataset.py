@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from engagement_svc.demo.sessions import Login, create_session_indexes, daily_logins, session_documents
+from engagement_svc.demo.sessions import Index, Login, create_session_indexes, daily_logins, session_documents
+from engagement_svc.mongo_types import Document, SyncDatabase
 from engagement_svc.rocketchat.auth import PERMISSION, hash_token
 
 METEOR_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz"
 
 # The indexes every Rocket.Chat database has on the collections the service reads.
-MESSAGE_INDEXES = [
+MESSAGE_INDEXES: list[Index] = [
     ([("ts", 1)], {}),
     ([("rid", 1), ("ts", 1), ("_updatedAt", 1)], {}),
     ([("u._id", 1)], {}),
@@ -32,7 +33,7 @@ def meteor_id(rng: random.Random) -> str:
     return "".join(rng.choice(METEOR_ALPHABET) for _ in range(17))
 
 
-def create_indexes(db) -> None:
+def create_indexes(db: SyncDatabase) -> None:
     for keys, options in MESSAGE_INDEXES:
         db.rocketchat_message.create_index(keys, **options)
     db.rocketchat_room.create_index([("t", 1)])
@@ -40,7 +41,7 @@ def create_indexes(db) -> None:
     create_session_indexes(db, ttl=False)
 
 
-def user_doc(_id: str, username: str, roles: list[str], tokens: list[dict], **extra) -> dict:
+def user_doc(_id: str, username: str, roles: list[str], tokens: list[Document], **extra: object) -> Document:
     return {
         "_id": _id,
         "username": username,
@@ -55,11 +56,11 @@ def user_doc(_id: str, username: str, roles: list[str], tokens: list[dict], **ex
     }
 
 
-def login_token(token: str, when: datetime) -> dict:
+def login_token(token: str, when: datetime) -> Document:
     return {"when": when, "hashedToken": hash_token(token)}
 
 
-def personal_access_token(token: str, name: str = "ci") -> dict:
+def personal_access_token(token: str, name: str = "ci") -> Document:
     return {
         "type": "personalAccessToken",
         "name": name,
@@ -70,8 +71,8 @@ def personal_access_token(token: str, name: str = "ci") -> dict:
     }
 
 
-def room_doc(_id: str, t: str, name: str | None = None, **extra) -> dict:
-    doc = {
+def room_doc(_id: str, t: str, name: str | None = None, **extra: object) -> Document:
+    doc: Document = {
         "_id": _id,
         "t": t,
         "ts": datetime(2022, 1, 10, tzinfo=UTC),
@@ -85,7 +86,7 @@ def room_doc(_id: str, t: str, name: str | None = None, **extra) -> dict:
     return doc
 
 
-def message_doc(_id: str, rid: str, ts: datetime, user: dict, msg: str = "hello", **extra) -> dict:
+def message_doc(_id: str, rid: str, ts: datetime, user: Document, msg: str = "hello", **extra: object) -> Document:
     return {
         "_id": _id,
         "rid": rid,
@@ -102,10 +103,10 @@ def message_doc(_id: str, rid: str, ts: datetime, user: dict, msg: str = "hello"
 
 
 def base_documents(
-    db,
-    users: list[dict],
+    db: SyncDatabase,
+    users: list[Document],
     dashboard_roles: tuple[str, ...] = ("admin",),
-    expiration_days=90,
+    expiration_days: int = 90,
     bypass_roles: tuple[str, ...] = ("admin", "bot", "app"),
 ) -> None:
     """Users, the dashboard and rate-limit-bypass permissions (Rocket.Chat's default roles), roles and the
@@ -175,7 +176,9 @@ WORDS = [
 SYSTEM_TYPES = ["uj", "ul", "au", "ru", "room_changed_topic", "user-muted", "discussion-created"]
 
 
-def _channel_tab_cases(db, rng: random.Random, now: datetime, rooms: list[dict], humans: list[dict], jdoe: dict):
+def _channel_tab_cases(
+    db: SyncDatabase, rng: random.Random, now: datetime, rooms: list[Document], humans: list[Document], jdoe: Document
+) -> list[Document]:
     """What the channels tab must stay right on: a renamed room (its new name and fname, updated lately), a room
     whose messages are only in the week before last (listed with 0 this week), messages of a deleted room (never
     listed), an app user's messages and an integration posting as a person (bots)."""
@@ -203,7 +206,7 @@ def _channel_tab_cases(db, rng: random.Random, now: datetime, rooms: list[dict],
     return [m for m in out if m["ts"] <= now]
 
 
-def _sign_ups(db, rng: random.Random, now: datetime, days: int, people: list[dict]) -> None:
+def _sign_ups(db: SyncDatabase, rng: random.Random, now: datetime, days: int, people: list[Document]) -> None:
     """When the demo's people joined (over the whole period), and a few sign-ups this month: guests (anonymous,
     never counted) and a bot."""
     for person in people:
@@ -222,7 +225,9 @@ def _sign_ups(db, rng: random.Random, now: datetime, days: int, people: list[dic
 SESSION_DAYS = 60  # logins over the last 60 days; the TTL has deleted what is older than 45 days
 
 
-def _sessions(db, rng: random.Random, now: datetime, tz: ZoneInfo, humans: list[dict], bot: dict) -> None:
+def _sessions(
+    db: SyncDatabase, rng: random.Random, now: datetime, tz: ZoneInfo, humans: list[Document], bot: Document
+) -> None:
     """The people's logins, as Rocket.Chat records them (its jobs and TTL replayed up to now), and a bot's API
     session."""
     users = [(h["_id"], "admin" if "admin" in h["roles"] else "user") for h in humans]
@@ -234,7 +239,7 @@ def _sessions(db, rng: random.Random, now: datetime, tz: ZoneInfo, humans: list[
 
 
 def seed_demo(
-    db,
+    db: SyncDatabase,
     now: datetime | None = None,
     days: int = 240,
     per_day: int = 260,
@@ -263,7 +268,7 @@ def seed_demo(
     base_documents(db, [admin, jdoe, bot, *people])
     create_indexes(db)
 
-    rooms: list[dict] = [room_doc("GENERAL", "c", "general", default=True)]
+    rooms: list[Document] = [room_doc("GENERAL", "c", "general", default=True)]
     rooms += [room_doc(meteor_id(rng), "c", f"{w}-{i}") for i, w in enumerate(WORDS[:30])]
     rooms += [room_doc(meteor_id(rng), "p", f"private-{w}") for w in WORDS[:10]]
     team = room_doc(meteor_id(rng), "c", "team-platform", teamMain=True, teamId=meteor_id(rng))
@@ -282,7 +287,7 @@ def seed_demo(
     db.rocketchat_room.insert_many(rooms)
 
     weights = [1.0 / (rank + 1) for rank in range(len(rooms))]
-    messages: list[dict] = []
+    messages: list[Document] = []
     recent: dict[str, list[str]] = {}
     first_day = (now - timedelta(days=days)).astimezone(tz).date()
     for offset in range(days + 1):

@@ -17,9 +17,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import cast
 
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure, PyMongoError
+
+from engagement_svc.mongo_types import Document, SyncClient
 
 
 class EmbeddedMongoError(RuntimeError):
@@ -85,7 +88,7 @@ shutil.rmtree(folder, ignore_errors=True)
 """
 
 
-def start_reaper(folder: str) -> subprocess.Popen:
+def start_reaper(folder: str) -> subprocess.Popen[bytes]:
     """A process of its own session, so that a Ctrl-C or a kill of the owner's process group spares it."""
     return subprocess.Popen(
         [sys.executable, "-I", "-c", REAPER, folder],
@@ -99,7 +102,8 @@ def start_reaper(folder: str) -> subprocess.Popen:
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        # The address's shape depends on the family (typeshed says Any): an AF_INET one is (host, port).
+        return cast(int, s.getsockname()[1])
 
 
 class EmbeddedMongo:
@@ -136,10 +140,10 @@ class EmbeddedMongo:
                 with open(port_file, "w") as f:
                     f.write(str(port))
         self.port = port or free_port()
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen[bytes] | None = None
         self._root: tuple[str, str] | None = None  # both set by enable_auth()
         self._keyfile = ""
-        self._reaper: subprocess.Popen | None = None  # removes _own_dir should this process die without stop()
+        self._reaper: subprocess.Popen[bytes] | None = None  # removes _own_dir should this process die without stop()
 
     @property
     def url(self) -> str:
@@ -152,10 +156,10 @@ class EmbeddedMongo:
         source = "&authSource=admin" if user else ""
         return f"mongodb://{login}127.0.0.1:{self.port}/{database}?directConnection=true{source}"
 
-    def enable_auth(self, users: list[dict], root_password: str = "root-password") -> None:
+    def enable_auth(self, users: list[Document], root_password: str = "root-password") -> None:
         """Create a root user and `users` (createUser commands, defined in `admin`), then restart with
         authorization on, as production runs it (a replica set with auth needs a key file)."""
-        client: MongoClient = MongoClient(self.url)
+        client: SyncClient = MongoClient(self.url)
         try:
             client.admin.command("createUser", "root", pwd=root_password, roles=["root"])
             for user in users:
@@ -173,7 +177,7 @@ class EmbeddedMongo:
         self.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def start(self, timeout: float = 60.0) -> None:
@@ -222,7 +226,7 @@ class EmbeddedMongo:
 
     def _wait_for_primary(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        client: MongoClient = MongoClient(self.url, serverSelectionTimeoutMS=1000, connectTimeoutMS=1000)
+        client: SyncClient = MongoClient(self.url, serverSelectionTimeoutMS=1000, connectTimeoutMS=1000)
         try:
             while True:
                 if self.process is not None and self.process.poll() is not None:

@@ -13,9 +13,21 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import TypeAlias, TypedDict
 from zoneinfo import ZoneInfo
 
-SESSION_INDEXES: list[tuple[list[tuple[str, int]], dict]] = [  # Rocket.Chat's own indexes
+from engagement_svc.mongo_types import Document, SyncDatabase
+
+
+class IndexOptions(TypedDict, total=False):
+    """The options of an index the demo creates, as `create_index` takes them (by name, none by default)."""
+
+    sparse: bool
+
+
+Index: TypeAlias = tuple[list[tuple[str, int]], IndexOptions]  # its keys (field, direction), its options
+
+SESSION_INDEXES: list[Index] = [  # Rocket.Chat's own indexes
     ([("createdAt", -1)], {}),
     ([("loginAt", -1)], {}),
     ([("ip", 1), ("loginAt", -1)], {}),
@@ -46,7 +58,7 @@ class Login:
     device: int = 0
 
 
-def create_session_indexes(db, ttl: bool = True) -> None:
+def create_session_indexes(db: SyncDatabase, ttl: bool = True) -> None:
     """Rocket.Chat's indexes; with `ttl`, its TTL too (MongoDB then deletes what is 45 days old)."""
     for keys, options in SESSION_INDEXES:
         db.rocketchat_sessions.create_index(keys, **options)
@@ -65,10 +77,10 @@ def session_documents(
     rng: random.Random,
     ttl: bool = True,
     id_prefix: str = "s",
-) -> list[dict]:
+) -> list[Document]:
     """Every document Rocket.Chat would hold at `now` for these logins (its server in `zone`), with `ttl` the
     TTL applied (else as if it had not run yet). `id_prefix` keeps session ids of separate batches apart."""
-    raw: list[dict] = []
+    raw: list[Document] = []
     for n, login in enumerate(logins):
         session_id, instance = f"{id_prefix}{n:07d}{rng.randrange(10**6):06d}", f"instance-{n % 3}"
         created = login.start
@@ -87,7 +99,7 @@ def session_documents(
                 doc["lastActivityAt"] = login.end
             raw.append(doc)
             break
-    daily: dict[str, dict] = {}
+    daily: dict[str, Document] = {}
     for doc in raw:
         day = date(doc["year"], doc["month"], doc["day"])
         computed_at = _midnight(day + timedelta(days=1), zone) + SUM_AT
@@ -122,8 +134,8 @@ def session_documents(
     return [d for d in docs if d.get("_computedAt") is None or d["_computedAt"] >= kept_after]
 
 
-def _session(login: Login, session_id: str, instance: str, created: datetime, day: date) -> dict:
-    doc: dict = {
+def _session(login: Login, session_id: str, instance: str, created: datetime, day: date) -> Document:
+    doc: Document = {
         "_id": f"{session_id}-{day.isoformat()}",
         "type": "session",
         "sessionId": session_id,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, timedelta
+from typing import cast
 
 from engagement_svc.counting.catalog import ACTIVE_USERS
 from engagement_svc.days import iso_seconds
@@ -116,7 +117,9 @@ async def json_answer(sources: Sources, q: RangeQuery) -> Body:
 
     async def compute() -> Body:
         stamp = counts.stamp(ACTIVE_USERS)
-        days = counts.remembered(REPORT.key(q, "days"), stamp) or await _active_days_counted(sources, q)
+        # What is kept under the "days" key is only ever a list of ActiveDay (here and in `active_days`).
+        kept = cast("list[ActiveDay] | None", counts.remembered(REPORT.key(q, "days"), stamp))
+        days = kept or await _active_days_counted(sources, q)
         if sum(len(d.users) for d in days) > STREAMED_IDS:
             counts.remember(REPORT.key(q, "days"), stamp, days)
             return active_users_pieces(days)  # pieces: never remembered

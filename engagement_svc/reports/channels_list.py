@@ -80,7 +80,7 @@ def display_name(room: Mapping[str, Any]) -> str | None:
     return name if isinstance(name, str) and name else None
 
 
-def _room_value(room: Mapping[str, Any] | None, field: str) -> tuple:
+def _room_value(room: Mapping[str, Any] | None, field: str) -> tuple[int, str | float]:
     """A sortable value of the room's field: rooms without it first (ascending)."""
     if room is None:
         return (0, "")

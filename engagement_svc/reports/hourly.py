@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import TypedDict
 
 from engagement_svc.counting.catalog import ACTIVE_USERS
 from engagement_svc.counting.slots import span_of_seconds
@@ -25,7 +26,14 @@ async def _counted(sources: Sources, q: DayQuery) -> list[int]:
     return await sources.counts.distinct(ACTIVE_USERS, two_hours, ACTIVE_USERS.counted_for(q.bots))
 
 
-def hourly_rows(pairs: Sequence[int]) -> list[dict]:
+class HourRow(TypedDict):
+    """A row of the JSON answer: the two hours from `hour`, their distinct users."""
+
+    hour: int
+    users: int
+
+
+def hourly_rows(pairs: Sequence[int]) -> list[HourRow]:
     """Twelve two-hour rows of one day, hours 22, 20, ..., 0; `pairs[i]` is hours 2i and 2i + 1 together."""
     return [{"hour": 2 * i, "users": pairs[i]} for i in range(11, -1, -1)]
 

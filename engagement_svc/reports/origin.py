@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TypedDict
 
 from engagement_svc.counting.catalog import FLAG, MESSAGES
 from engagement_svc.reports.csv import Lines, lines_of
@@ -33,7 +33,14 @@ async def _counted(sources: Sources, q: RangeQuery) -> dict[str, int]:
     return found
 
 
-def origins(per_type: Mapping[str, int]) -> list[dict[str, Any]]:
+class OriginRow(TypedDict):
+    """A row of the JSON answer: a room type, its messages."""
+
+    t: str
+    messages: int
+
+
+def origins(per_type: Mapping[str, int]) -> list[OriginRow]:
     """Exactly c, p and d, zeros included, most messages first, ties in the order c, p, d."""
     rows = sorted(ROOM_TYPE_ORDER, key=lambda t: (-per_type.get(t, 0), ROOM_TYPE_ORDER.index(t)))
     return [{"t": t, "messages": per_type.get(t, 0)} for t in rows]

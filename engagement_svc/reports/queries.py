@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from engagement_svc.counting.catalog import BOTS_CHOICES
 from engagement_svc.days import load_zone, local_date
+from engagement_svc.reports.sources import Key
 from engagement_svc.settings import Settings
 
 # RFC 3339 date-time (section 5.6); the JavaScript ISO form 2023-10-29T14:48:00.000Z is one case of it.
@@ -53,7 +54,7 @@ class RangeQuery:
     def days(self) -> int:
         return (self.last_day - self.first_day).days + 1
 
-    def key(self) -> tuple:
+    def key(self) -> Key:
         """What an answer about this query depends on, besides the counts: the part of a remembered answer's key
         that the query gives (the instants matter only through their days)."""
         return (self.zone.key, self.first_day, self.last_day, self.bots)
@@ -110,7 +111,7 @@ class ListQuery(RangeQuery):
     sort: str = "messages"
     descending: bool = True
 
-    def key(self) -> tuple:
+    def key(self) -> Key:
         """The range's key and the order of its rows (every page of one order is read from the same rows)."""
         return (*super().key(), self.sort, self.descending)
 
@@ -123,7 +124,7 @@ class DayQuery(RangeQuery):
     def day(self) -> date:
         return self.last_day
 
-    def key(self) -> tuple:
+    def key(self) -> Key:
         return (self.zone.key, self.day, self.bots)
 
     def filename(self, name: str) -> str:

@@ -11,7 +11,7 @@ from typing import Generic
 
 from engagement_svc.reports.csv import Lines, Table
 from engagement_svc.reports.queries import Params, Q
-from engagement_svc.reports.sources import Sources
+from engagement_svc.reports.sources import Key, Sources
 
 DASHBOARD = "/api/v1/engagement-dashboard"  # Rocket.Chat's prefix of the dashboard's endpoints
 
@@ -30,7 +30,7 @@ class Report(Generic[Q]):
     csv_name: str  # the download's name, before the query's days (see RangeQuery.filename)
     csv_header: tuple[str, ...]
 
-    def key(self, q: Q, *part: str) -> tuple:
+    def key(self, q: Q, *part: str) -> Key:
         """The key of an answer (or `part` of one) to `q` remembered by the engine, unique among reports."""
         return (self.path, *part, *q.key())
 

@@ -5,13 +5,18 @@ once in resources.py), a test may hand it fakes."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol, TypeAlias
 
 from engagement_svc.counting.catalog import Metric
 from engagement_svc.counting.slots import Span
+from engagement_svc.mongo_types import Document
 from engagement_svc.reports.calendar import Calendar
+
+# A remembered answer's key (see `Report.key`), and what the answer depends on (see `Counts.stamp`).
+Key: TypeAlias = tuple[Hashable, ...]
+Stamp: TypeAlias = tuple[Hashable, ...]
 
 
 class Counts(Protocol):
@@ -42,15 +47,16 @@ class Counts(Protocol):
         """Per span, the sorted keys that count with anything in it, flagged ones under their plain key."""
         ...
 
-    def stamp(self, metric: Metric) -> tuple | None:
+    def stamp(self, metric: Metric) -> Stamp | None:
         """What every answer about the metric depends on: equal stamps, equal counts (None: cannot be told)."""
         ...
 
-    def remembered(self, key: tuple, stamp: tuple | None) -> Any:
-        """What was remembered under `key` at this stamp, else None."""
+    def remembered(self, key: Key, stamp: Stamp | None) -> object:
+        """What was remembered under `key` at this stamp, else None. One store holds the answers of every report:
+        what is kept under a key is known by whoever keeps it (see reports/remembered.py)."""
         ...
 
-    def remember(self, key: tuple, stamp: tuple | None, value: Any) -> None:
+    def remember(self, key: Key, stamp: Stamp | None, value: object) -> None:
         """Keep an answer derived from the counts while the stamp holds (within the engine's bounds)."""
         ...
 
@@ -67,7 +73,7 @@ class Rooms(Protocol):
         """A room found gone while answering: it stops counting at once."""
         ...
 
-    async def documents(self, rids: list[str]) -> dict[str, dict]:
+    async def documents(self, rids: list[str]) -> dict[str, Document]:
         """The rooms' documents (the fields the dashboard shows), by id; a room that no longer exists is absent."""
         ...
 

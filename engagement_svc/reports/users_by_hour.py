@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import date, timedelta
+from typing import TypedDict
 
 from engagement_svc.counting.catalog import ACTIVE_USERS
 from engagement_svc.days import iso_seconds
@@ -29,7 +30,17 @@ async def _counted(sources: Sources, q: RangeQuery) -> tuple[list[date], list[li
     return days, [found[24 * i : 24 * i + 24] for i in range(q.days)]
 
 
-def by_hour_rows(days: Sequence[date], hours: Sequence[Sequence[int]]) -> list[dict]:
+class HourCell(TypedDict):
+    """A row of the JSON answer: a day's wall-clock hour, its distinct users."""
+
+    day: int
+    month: int
+    year: int
+    hour: int
+    users: int
+
+
+def by_hour_rows(days: Sequence[date], hours: Sequence[Sequence[int]]) -> list[HourCell]:
     """Every day x hour cell, newest day first, hour 23 to 0 within a day."""
     return [
         {"day": d.day, "month": d.month, "year": d.year, "hour": h, "users": users[h]}

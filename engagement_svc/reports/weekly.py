@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import date, timedelta
+from typing import TypedDict
 
 from engagement_svc.counting.catalog import ACTIVE_USERS
 from engagement_svc.days import iso_seconds
@@ -29,7 +30,16 @@ async def _counted(sources: Sources, q: DayQuery) -> tuple[list[date], list[int]
     return days, [s.lo_s for s in spans], found
 
 
-def weekly_rows(days: Sequence[date], users: Sequence[int]) -> list[dict]:
+class DayRow(TypedDict):
+    """A row of the JSON answer: a day, its distinct users."""
+
+    day: int
+    month: int
+    year: int
+    users: int
+
+
+def weekly_rows(days: Sequence[date], users: Sequence[int]) -> list[DayRow]:
     """Seven days, newest first."""
     return [
         {"day": d.day, "month": d.month, "year": d.year, "users": n}
