@@ -2,7 +2,8 @@
 
 Default: 3,000,000 messages over 120 days in 500 channel/private/direct rooms plus livechat rooms, about 5%
 system messages, 1% hidden edit copies, 3% thread replies, with a daily and weekly rhythm. Generated once per
-database and reused while its description (in `engagement_bench_meta`) matches.
+database and reused while its description (in `engagement_bench_meta`) matches. Its logins (`add_sessions`: 3,000
+users logging in about 600 times a day, in `rocketchat_sessions`) are added once to a dataset that has none.
 """
 
 from __future__ import annotations
@@ -163,3 +164,71 @@ def build_analytics(db) -> None:
     )
     # Rocket.Chat's own index for these queries.
     db.rocketchat_analytics.create_index([("type", 1), ("date", 1)])
+
+
+SESSION_USERS = 3_000  # users who log in (a long tail: a few every day, most now and then; 0.5% bots)
+LOGINS_A_DAY = 600  # on an average day; weekdays busier than weekends
+
+
+def sessions_present(db) -> bool:
+    meta = db.engagement_bench_meta.find_one({"_id": "sessions"})
+    return bool(meta and meta.get("version") == 1 and meta.get("complete"))
+
+
+def add_sessions(db, anchor: datetime, days: int, progress=print, seed: int = 23) -> int:
+    """Add to a message dataset its logins and their users, once: `SESSION_USERS` users (two thirds created before
+    the first day, the others one by one over the days, so that new users counts something) logging in about
+    `LOGINS_A_DAY` times a day over the dataset's days, written as Rocket.Chat writes them into
+    `rocketchat_sessions` (demo/sessions.py: the 01:05 copies, `computed-session`, `user_daily`; no TTL, so every
+    day keeps its sessions). Deterministic for a dataset's anchor and days; what a stopped run left is replaced.
+    Returns the number of session documents."""
+    import contextlib
+    from zoneinfo import ZoneInfo
+
+    from pymongo.errors import BulkWriteError
+
+    from bench.users import logins_of_day
+    from engagement_svc.demo.sessions import create_session_indexes, session_documents
+
+    rng = random.Random(seed)
+    started = time.monotonic()
+    db.rocketchat_sessions.drop()
+    db.users.delete_many({"_id": {"$regex": "^BenchLogin"}})
+    first = (anchor - timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
+    ids = [f"BenchLogin{i:06d}" for i in range(SESSION_USERS)]
+    bots = set(ids[::200])
+    created = {
+        u: first - timedelta(days=30) if i < SESSION_USERS * 2 // 3 else first + (anchor - first) * rng.random()
+        for i, u in enumerate(ids)
+    }
+    db.users.insert_many(
+        [
+            user_doc(u, f"login{i}", ["user"], [], createdAt=created[u], **({"type": "bot"} if u in bots else {}))
+            for i, u in enumerate(ids)
+        ]
+    )
+    create_session_indexes(db, ttl=False)
+    cumulative = _cumulative([1.0 / (i + 50) for i in range(SESSION_USERS)])
+    rhythm = [DAY_WEIGHTS[(first + timedelta(days=i)).weekday()] for i in range(days + 1)]
+    per_day = [round(LOGINS_A_DAY * (days + 1) * w / sum(rhythm)) for w in rhythm]
+    for offset, count in enumerate(per_day):
+        day_start = first + timedelta(days=offset)
+        logins = [
+            login
+            for login in logins_of_day(rng, day_start, anchor, count, ids, cumulative, bots)
+            if login.start >= created[login.user_id]
+        ]
+        batch = session_documents(logins, anchor, ZoneInfo("UTC"), rng, ttl=False, id_prefix=f"b{offset}-")
+        # a user_daily of a day also summed from the day before's copies is a duplicate: Rocket.Chat's is one
+        with contextlib.suppress(BulkWriteError):
+            if batch:
+                db.rocketchat_sessions.insert_many(batch, ordered=False)
+        if offset % 100 == 99:
+            progress(f"  sessions of {offset + 1} days written ({time.monotonic() - started:.0f} s)")
+    written = db.rocketchat_sessions.count_documents({})
+    db.engagement_bench_meta.replace_one(
+        {"_id": "sessions"},
+        {"_id": "sessions", "version": 1, "complete": True, "documents": written, "users": SESSION_USERS},
+        upsert=True,
+    )
+    return written

@@ -6,7 +6,16 @@
   previous window, as Rocket.Chat runs them);
 - ceiling: a minimal aiohttp process that looks one user up by `_id` and returns a fixed body;
 - the service: a real `engagement-svc serve` process on loopback, cold (fresh process, empty state) and warm,
-  throughput at several concurrencies, freshness of a new message, and its peak RSS.
+  throughput at several concurrencies, freshness of a new message, and its peak RSS;
+- with --baseline, A/B against an older revision's code on the same data in the same run: messages-sent cold,
+  warm, in a new zone, RSS and state; then all nine dashboard endpoints warm (p50, p95) at every range in
+  Europe/Berlin (JSON, bots default) and each one's RSS after them.
+
+The dataset (generated once in bench/data, or in BENCH_MONGO_URL, and reused): --messages messages over --days
+days in --rooms rooms plus 50 livechat rooms (5% system messages, 1% hidden edit copies, 3% thread replies, a daily
+and weekly rhythm), Rocket.Chat's `rocketchat_analytics` counters, 301 message authors, and 3,000 more users (2,000
+created before the first day, 1,000 over the days; 0.5% bots) logging in about 600 times a day as Rocket.Chat
+writes it into `rocketchat_sessions` (about 1,000 documents a day; added once to a dataset made without them).
 """
 
 from __future__ import annotations
@@ -450,11 +459,27 @@ NEW_ZONES = (
     "Asia/Tehran",
 )
 
+# Every dashboard endpoint, measured A/B warm. Written out, not imported from the service: the paths are the API both
+# revisions serve, and "after" may move them in its code. The busier-hours ones take `start` only (one day, seven).
+AB_ZONE = "Europe/Berlin"  # a zone with DST
+AB_ENDPOINTS = {
+    "messages-sent": ("messages/messages-sent", True),
+    "origin": ("messages/origin", True),
+    "top-five": ("messages/top-five-popular-channels", True),
+    "new-users": ("users/new-users", True),
+    "active-users": ("users/active-users", True),
+    "users-by-hour": ("users/users-by-time-of-the-day-in-a-week", True),
+    "hourly": ("users/chat-busier/hourly-data", False),
+    "weekly": ("users/chat-busier/weekly-data", False),
+    "channels-list": ("channels/list", True),
+}
+
 
 async def ab_figures(args, mongo_url_for, sync_client, anchor: datetime) -> dict:
     """This checkout ("after") against the code in --baseline ("before"), in one run on one machine: cold
     samples alternate between the two; warm rounds interleave two running processes; then the first request in
-    each of ten zones never asked before, the resident memory and the size of each one's state."""
+    each of ten zones never asked before, the resident memory and the size of each one's state; then, in the same
+    two processes, every dashboard endpoint warm (`ab_endpoints`) and the resident memory after them."""
     from bench.dataset import BENCH_TOKEN, BENCH_USER_ID
     from engagement_svc.demo.embedded import free_port
     from engagement_svc.reports import messages_sent
@@ -545,12 +570,49 @@ async def ab_figures(args, mongo_url_for, sync_client, anchor: datetime) -> dict
                 "  A/B first 365-day request in a new zone, p50: "
                 + ", ".join(f"{n} {out[n]['new_zone_365']['p50_ms']:.1f} ms" for n in variants)
             )
+            await ab_endpoints(args, session, servers, anchor, headers, out)
         finally:
             for server in servers.values():
                 server.stop()
     for name in variants:
         sync_client.drop_database(f"{args.database}_state_{name}")
     return out
+
+
+def endpoint_url(port: int, endpoint: str, anchor: datetime, days: int) -> str:
+    """An `AB_ENDPOINTS` endpoint for the range of `days` ending at the anchor, in `AB_ZONE`, JSON, bots default."""
+    path, ranged = AB_ENDPOINTS[endpoint]
+    start, end, _, _ = window(anchor, days)
+    query = f"start={iso_z(start)}" + (f"&end={iso_z(end)}" if ranged else "") + f"&timezone={AB_ZONE}"
+    return f"http://127.0.0.1:{port}/api/v1/engagement-dashboard/{path}?{query}"
+
+
+async def ab_endpoints(args, session, servers: dict, anchor: datetime, headers: dict, out: dict) -> None:
+    """Every dashboard endpoint at every range, warm, in both processes: a first request of the query in each
+    (not measured), then `args.warm_runs` requests each, in rounds of 10 that alternate between the two; then each
+    one's resident memory (current and peak) after all of them."""
+    for name in servers:
+        out[name]["endpoints"] = {}
+    for endpoint in AB_ENDPOINTS:
+        for days in RANGES:
+            urls = {name: endpoint_url(server.port, endpoint, anchor, days) for name, server in servers.items()}
+            for name in servers:
+                await timed_read(session, urls[name], headers)
+            warm: dict[str, list[float]] = {name: [] for name in servers}
+            for _ in range(max(1, args.warm_runs // 10)):
+                for name in servers:
+                    for _ in range(10):
+                        warm[name].append((await timed_read(session, urls[name], headers))[0])
+            for name in servers:
+                out[name]["endpoints"].setdefault(endpoint, {})[str(days)] = summary(warm[name])
+            b, a = (out[n]["endpoints"][endpoint][str(days)] for n in ("before", "after"))
+            args.progress(
+                f"  A/B warm {endpoint} {days}d: before p50 {b['p50_ms']:.2f} ms (p95 {b['p95_ms']:.2f}), "
+                f"after p50 {a['p50_ms']:.2f} ms (p95 {a['p95_ms']:.2f}), after/before {a['p50_ms'] / b['p50_ms']:.2f}"
+            )
+    for name, server in servers.items():
+        out[name]["endpoints_rss_mb"] = memory_mb(server.process.pid, "VmRSS")
+        out[name]["endpoints_rss_mb_peak"] = memory_mb(server.process.pid, "VmHWM")
 
 
 def ab_table(ab: dict) -> str:
@@ -572,6 +634,22 @@ def ab_table(ab: dict) -> str:
             f"(p95 {v['new_zone_365']['p95_ms']:.1f}); RSS {v['rss_mb']} MB; state {v['state']['documents']} "
             f"documents, {v['state']['data_mb']} MB data, {v['state']['storage_mb']} MB on disk"
         )
+    b, a = ab["before"], ab["after"]
+    lines.append("")
+    lines.append(f"every endpoint warm in {AB_ZONE}, JSON, bots default; p50 (p95):")
+    lines.append(f"{'endpoint':>13} | {'range':>5} | {'before':>19} | {'after':>19} | after/before p50")
+    for endpoint in AB_ENDPOINTS:
+        for d in map(str, RANGES):
+            x, y = b["endpoints"][endpoint][d], a["endpoints"][endpoint][d]
+            lines.append(
+                f"{endpoint:>13} | {d + 'd':>5} | {x['p50_ms']:>7.2f} ({x['p95_ms']:>6.2f}) ms | "
+                f"{y['p50_ms']:>7.2f} ({y['p95_ms']:>6.2f}) ms | {y['p50_ms'] / x['p50_ms']:>16.2f}"
+            )
+    lines.append(
+        f"RSS after every endpoint: before {b['endpoints_rss_mb']} MB (peak {b['endpoints_rss_mb_peak']}), after "
+        f"{a['endpoints_rss_mb']} MB (peak {a['endpoints_rss_mb_peak']}), after/before "
+        f"{a['endpoints_rss_mb'] / b['endpoints_rss_mb']:.2f}"
+    )
     return "\n".join(lines)
 
 
@@ -731,7 +809,7 @@ def run(args: argparse.Namespace) -> int:
     """Set up (or reuse) the dataset, measure, print the table, write the JSON."""
     from pymongo import MongoClient
 
-    from bench.dataset import existing_anchor, generate
+    from bench.dataset import add_sessions, existing_anchor, generate, sessions_present
     from engagement_svc.demo.embedded import EmbeddedMongo
 
     args.progress = lambda text: print(text, flush=True)
@@ -763,6 +841,11 @@ def run(args: argparse.Namespace) -> int:
             args.progress(f"  generated in {generation_s} s")
         else:
             args.progress(f"reusing the dataset in {args.database} (anchor {anchor.isoformat()})")
+        if not sessions_present(db):
+            args.progress(f"adding the logins of {args.days} days to {args.database} (once; reused afterwards)")
+            began = time.monotonic()
+            written = add_sessions(db, anchor, args.days, progress=args.progress)
+            args.progress(f"  {written:,} session documents in {time.monotonic() - began:.0f} s")
         args.progress("measuring floor and peer")
         report: dict = {
             "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -778,6 +861,8 @@ def run(args: argparse.Namespace) -> int:
                 "anchor": anchor.isoformat(),
                 "generation_seconds": generation_s,
                 "analytics_documents": db.rocketchat_analytics.count_documents({}),
+                "session_documents": db.rocketchat_sessions.estimated_document_count(),
+                "users": db.users.estimated_document_count(),
             },
             "zone": ZONE,
             "database": database_figures(db, anchor, runs=20),
