@@ -8,6 +8,7 @@ makes `raw` disagree with a fresh index-only count, which is how deletions on cl
 from __future__ import annotations
 
 import asyncio
+import time
 from array import array
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
@@ -243,12 +244,12 @@ async def count_days(
     see Engine.heavy_reads)."""
     if not days:
         return {}
-    # A day per batch (one document each), taken as raw BSON and decoded and built in a thread: decoding and building
-    # a big day is CPU work that, on the event loop, a request arriving meanwhile would wait for. A thread gives the
-    # loop its turn every few milliseconds.
+    # Taken as raw BSON and decoded and built in a thread: decoding and building a big day is CPU work that, on the
+    # event loop, a request arriving meanwhile would wait for. A thread gives the loop its turn after each day.
     cursor = await db[metric.collection].aggregate_raw_batches(
-        pipeline(metric, days, params), allowDiskUse=True, session=session, batchSize=1
-    )
+        pipeline(metric, days, params), allowDiskUse=True, session=session, batchSize=len(days) + 1
+    )  # all days in as few batches as fit (16 MB): the $group answers them at once, and a round trip per day
+    # would add to the request's wait; one more than there can be, so the last batch also closes the cursor
     built: dict[int, ClosedDay] = {}
     flag = metric.key_flagger(params)
     async for batch in cursor:
@@ -258,8 +259,14 @@ async def count_days(
 
 
 def _built_batch(batch: bytes, flag: Callable[[str], str] | None) -> dict[int, ClosedDay]:
-    """A batch of the pipeline's output, decoded, as days (run in a worker thread: it reads only its input)."""
-    return {int(doc["_id"]): built_day(int(doc["_id"]), doc, flag) for doc in bson.decode_all(batch)}
+    """A batch of the pipeline's output, decoded, as days (run in a worker thread: it reads only its input). One
+    day at a time: only one day's decoded arrays are alive at once, and the event loop is offered its turn after
+    each day."""
+    out: dict[int, ClosedDay] = {}
+    for doc in bson.decode_iter(batch):
+        out[int(doc["_id"])] = built_day(int(doc["_id"]), doc, flag)
+        time.sleep(0)  # lets go of the GIL: the event loop need not wait for a switch interval
+    return out
 
 
 async def _aggregate_at(db: Database, collection: str, stages: Pipeline, cluster_time: Timestamp) -> list[Document]:
