@@ -132,3 +132,31 @@ def test_an_open_day_holds_its_cells_once_and_names_the_keys_to_look_up():
     rooms.types["r3"] = "c"
     assert {k: p[SLOTS_PER_DAY] for k, p in day.class_prefix(rooms).items()} == {"c": 2 + 3 + 3, "p": 5}
     assert day.key_set(0, 4) == {"r1", "r2", "r3"} and day.key_set(4, SLOTS_PER_DAY) == {"r2"}
+
+
+def test_an_open_day_taking_documents_one_at_a_time_equals_its_recount():
+    """Today's counts as the change stream adds them, each read equal to a recount of the same cells, and the
+    day's version moving with every document (what remembered answers about today are checked against)."""
+    rng = random.Random(21)
+    rooms = _Rooms({f"r{i}": "cpd"[i % 3] for i in range(6)})
+    day = OpenDay(DAY, {})
+    cells: dict[tuple[str, int], int] = {}
+    versions = [day.version]
+    for _ in range(300):
+        key, slot = f"r{rng.randrange(6)}", rng.randrange(SLOTS_PER_DAY)
+        day.add(key, slot, rooms)
+        cells[(key, slot)] = cells.get((key, slot), 0) + 1
+        versions.append(day.version)
+    assert len(set(versions)) == len(versions)  # a new version for every document
+    closed = ClosedDay(DAY, cells, 0)
+    assert day.key_totals() == closed.key_totals()
+    for first, end in ((0, SLOTS_PER_DAY), (10, 50), (37, 38), (95, 96)):
+        assert day.key_sums(first, end) == closed.key_sums(first, end)
+        assert day.key_set(first, end) == closed.key_set(first, end) == {k for (k, s) in cells if first <= s < end}
+    assert {k: list(p) for k, p in day.class_prefix(rooms).items()} == {
+        k: list(p) for k, p in closed.class_prefix(rooms).items()
+    }
+    both = kept.combined(closed.class_prefix(rooms), ("c", "p"))
+    c, p = closed.class_prefix(rooms)["c"], closed.class_prefix(rooms)["p"]
+    assert list(both) == [a + b for a, b in zip(c, p, strict=True)]
+    assert list(kept.combined({}, ("c",))) == [0] * (SLOTS_PER_DAY + 1)

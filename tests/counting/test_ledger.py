@@ -49,3 +49,18 @@ def test_a_lost_history_is_told_until_restored():
     assert ledger.collections_lost() == ["rocketchat_message"]
     ledger.history_restored("rocketchat_message")
     assert ledger.collections_lost() == [] and not ledger.history_lost("rocketchat_message")
+
+
+def test_each_change_is_counted_and_owed_days_add_up():
+    ledger = _ledger()
+    ledger.changed(MESSAGES, 10, kept=True)
+    ledger.changed(MESSAGES, 10, kept=True)
+    assert ledger.changes(MESSAGES, 10) == 2 and ledger.changes(MESSAGES, 11) == 0
+    ledger.owe(MESSAGES, {1})
+    ledger.owe(MESSAGES, {2})
+    assert ledger.stale(MESSAGES) == {1, 2, 10}
+    dirty = ledger.start_recount(MESSAGES)
+    assert dirty == {1, 2, 10}
+    ledger.owe(MESSAGES, {3})  # owed while the others are recounted
+    ledger.recounted(MESSAGES, {1, 2}, done=False)
+    assert ledger.start_recount(MESSAGES) == {1, 2, 3}

@@ -231,3 +231,23 @@ def test_merged_adds_flagged_keys_under_their_plain_key():
     assert merged([{"a": 1, "a" + FLAG + "bot": 2}, {"b": 3, "a": 4}]) == {"a": 7, "b": 3}
     only = {"a": 1}
     assert merged([only]) is only
+
+
+def test_running_sums_over_many_kept_days_equal_a_recount():
+    rng = random.Random(8)
+    classes = EveryKey("user")
+    days = {d: ClosedDay.of_cells(d, _cells(rng, ["a", "b", "c"], 80), 80) for d in range(200, 210)}
+    running = RunningSums((0, 0), days, classes, ("user",))
+    cells = {(d * SLOTS + s, k): n for d, day in days.items() for (k, s), n in day.cells().items()}
+    spans = [
+        (0, 0, 200 * SLOTS + 5, 209 * SLOTS + 7),
+        (0, 0, 201 * SLOTS, 205 * SLOTS),  # whole days
+        (0, 0, 202 * SLOTS + 95, 203 * SLOTS + 1),
+        (0, 0, 200 * SLOTS, 210 * SLOTS),  # every kept day
+    ]
+    results: list[Any] = [None] * len(spans)
+    running.answer(cast(Any, spans), results, open_slot=210 * SLOTS)
+    expected = [
+        sum(n for (slot, k), n in cells.items() if first <= slot < end and FLAG not in k) for _, _, first, end in spans
+    ]
+    assert results == expected

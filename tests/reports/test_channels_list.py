@@ -104,3 +104,20 @@ async def test_csv_is_every_row_its_rooms_read_a_batch_at_a_time(monkeypatch):
         '"p";"Beta";"0";"";""\n'
     )
     assert s.rooms.reads == [["A", "C"], ["B"]]
+
+
+async def test_descending_orders_and_a_rooms_dates():
+    s = sources()
+    assert await channels_list.REPORT.json(s, ask(sort="-diffFromLastWeek")) == body(
+        ",".join(ROW[r] for r in "ACB"), 3, 0, 3
+    )
+    # by creation date: rooms without a date first (B's is not a date; C has none); ties by id either way
+    assert await channels_list.REPORT.json(s, ask(sort="ts")) == body(",".join(ROW[r] for r in "BCA"), 3, 0, 3)
+    assert await channels_list.REPORT.json(s, ask(sort="-ts")) == body(",".join(ROW[r] for r in "ABC"), 3, 0, 3)
+
+
+async def test_only_the_name_column_of_the_csv_is_kept_from_reading_as_a_formula():
+    rooms = FakeRooms([{**ROOMS[0], "name": "=SUM(1)"}, *ROOMS[1:]], ())
+    _, text = await csv_text(channels_list.REPORT, Sources(FakeCounts({"messages": list(EVENTS)}, rooms), rooms), ask())
+    first = text.splitlines()[1].split(";")
+    assert first[:3] == ['"c"', '"\'=SUM(1)"', '"3"']

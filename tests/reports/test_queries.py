@@ -168,3 +168,18 @@ def test_a_range_over_the_maximum_names_its_length():
     with pytest.raises(BadRequest, match="covers 31 days; at most 30 days"):
         RANGE.parse({"start": "2024-01-01T00:00:00Z", "end": "2024-01-31T00:00:00Z", "timezone": "UTC"}, SETTINGS)
     RANGE.parse({"start": "2024-01-01T00:00:00Z", "end": "2024-01-30T23:59:59Z", "timezone": "UTC"}, SETTINGS)
+
+
+def test_the_last_day_is_the_zones_date_of_end_and_parameters_come_as_aiohttp_gives_them():
+    from multidict import MultiDict
+
+    # 23:30Z on 1 March is 08:30 on the 2nd in Tokyo: the range's last day is the zone's, not the host's
+    tokyo = RANGE.parse(
+        {"start": "2024-03-01T00:00:00Z", "end": "2024-03-01T23:30:00Z", "timezone": "Asia/Tokyo"}, SETTINGS
+    )
+    assert (tokyo.first_day, tokyo.last_day) == (date(2024, 3, 1), date(2024, 3, 2))
+    query = MultiDict([("start", START), ("end", END), ("timezone", "Europe/Berlin")])
+    assert RANGE.parse(query, SETTINGS) == RANGE.parse(dict(query), SETTINGS)
+    twice = MultiDict([("start", START), ("start", START), ("end", END)])
+    with pytest.raises(BadRequest, match="field start"):
+        RANGE.parse(twice, SETTINGS)

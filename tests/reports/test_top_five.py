@@ -70,3 +70,12 @@ async def test_csv_rows_name_direct_rooms_by_their_users_and_keep_formulas_as_te
         '"Room Type";"Name";"Messages"\n"c";"General Chat";"5"\n"p";"\'=cmd";"4"\n"d";"ann, bob";"4"\n'
         '"c";"four";"2"\n"c";"five";"2"\n'
     )
+
+
+def test_the_five_are_chosen_from_the_counts_alone():
+    """Rooms of type c, p or d with messages, most first, ties by id; a room of another type, an unknown one or one
+    with none never."""
+    kinds = {"a": "c", "b": "p", "c": "d", "d": "c", "e": "c", "f": "c", "g": "c", "l": "l"}
+    per_room = {"l": 99, "x": 50, "f": 0, "g": 3, "e": 3, "d": 3, "c": 5, "b": 7, "a": 3}
+    assert top_five.top_five(per_room, kinds.get) == [("b", 7), ("c", 5), ("a", 3), ("d", 3), ("e", 3)]
+    assert top_five.top_five({"f": 0, "a": 2, "l": 9}, kinds.get) == [("a", 2)]
