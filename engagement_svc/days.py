@@ -8,6 +8,7 @@ computes here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from importlib.resources import files
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -52,7 +53,8 @@ def load_zone(name: str) -> ZoneInfo | None:
         return None
 
 
-def _iso_date(days: int) -> str:
+def iso_date(days: int) -> str:
+    """A UTC day (days since the epoch) as the start of JavaScript's date form: `2024-03-31T`."""
     day = date.fromordinal(EPOCH_ORDINAL + days)
     return f"{day.year:04d}-{day.month:02d}-{day.day:02d}T"
 
@@ -60,14 +62,14 @@ def _iso_date(days: int) -> str:
 _QUARTER_HOURS = [f"{q // 4:02d}:{q % 4 * 15:02d}:00.000Z" for q in range(96)]
 
 
-def iso_seconds(seconds: int) -> str:
+def iso_seconds(seconds: int, date_of: Callable[[int], str] = iso_date) -> str:
     """`iso_z` of a whole number of seconds since the epoch, without building a datetime (local midnights fall
-    on quarter hours since 1980: those take two lookups)."""
+    on quarter hours since 1980: those take two lookups). `date_of`: `iso_date`, or one that remembers it."""
     days, rest = divmod(seconds, 86_400)
     if rest % 900 == 0:
-        return _iso_date(days) + _QUARTER_HOURS[rest // 900]
+        return date_of(days) + _QUARTER_HOURS[rest // 900]
     hour, rest = divmod(rest, 3600)
-    return f"{_iso_date(days)}{hour:02d}:{rest // 60:02d}:{rest % 60:02d}.000Z"
+    return f"{date_of(days)}{hour:02d}:{rest // 60:02d}:{rest % 60:02d}.000Z"
 
 
 def iso_z(instant: datetime) -> str:

@@ -84,7 +84,7 @@ async def test_every_cache_reports_its_hits_misses_and_size(client, db):
     params = {**PARAMS, "timezone": "Asia/Kolkata"}
     assert (await client.get(path, params=params, headers=ADMIN_HEADERS)).status == 200
     before = await scrape(client)
-    names = {"reading", "slot_indexes", "answers", "day_spans", "hour_spans", "day_entries"}
+    names = {"reading", "slot_indexes", "answers", "day_spans", "hour_spans", "day_entries", "iso_dates"}
     assert {lab["cache"] for lab, _ in before["engagement_svc_cache_hits_total"]} == names
     for name in ("engagement_svc_cache_entries", "engagement_svc_cache_weight", "engagement_svc_cache_misses_total"):
         assert len(before[name]) == len(names)
