@@ -29,7 +29,12 @@ def test_a_day_entry_is_the_json_of_its_midnight_and_count():
     assert day_entry(midnight, 12, "messages") == '{"day":"2024-03-30T23:00:00.000Z","messages":12}'
     assert cal.day_entry(midnight, 3, "users") == '{"day":"2024-03-30T23:00:00.000Z","users":3}'
     assert cal.day_entry(midnight, 3, "users") == '{"day":"2024-03-30T23:00:00.000Z","users":3}'
-    assert cal.entries.hits == 1 and {c.name for c in cal.caches()} == {"day_spans", "hour_spans", "day_entries", "iso_dates"}
+    assert cal.entries.hits == 1 and {c.name for c in cal.caches()} == {
+        "day_spans",
+        "hour_spans",
+        "day_entries",
+        "iso_dates",
+    }
 
 
 def test_the_caches_are_bounded(monkeypatch):
