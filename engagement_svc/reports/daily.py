@@ -10,7 +10,8 @@ from engagement_svc.days import iso_seconds
 from engagement_svc.reports.calendar import Calendar, day_entry
 from engagement_svc.reports.csv import Lines, lines_of
 from engagement_svc.reports.queries import RangeQuery
-from engagement_svc.reports.sources import Counts
+from engagement_svc.reports.remembered import remembered
+from engagement_svc.reports.sources import Counts, Key, Sources
 from engagement_svc.reports.windows import days_with_before
 
 
@@ -45,3 +46,18 @@ def daily_lines(q: RangeQuery, midnights: Sequence[int], totals: Sequence[int]) 
     """The CSV rows: each day of the range (its local midnight as a UTC instant) and its count, newest first."""
     days = [(iso_seconds(midnights[i]), totals[i]) for i in range(len(totals) - 1, q.days - 1, -1)]
     return lines_of(days)
+
+
+async def daily_answer(sources: Sources, metric: Metric, key: Key, q: RangeQuery, field: str) -> str:
+    """The JSON, remembered while the counts stay the same: a long range asked again is one lookup, not a day's
+    entry each."""
+
+    async def compute() -> str:
+        totals = await daily_totals(sources.counts, metric, q, sources.calendar)
+        return daily_json(*totals, field=field, calendar=sources.calendar)
+
+    return await remembered(sources.counts, metric, key, compute)
+
+
+async def daily_csv(sources: Sources, metric: Metric, q: RangeQuery) -> Lines:
+    return daily_lines(q, *await daily_totals(sources.counts, metric, q, sources.calendar))

@@ -5,26 +5,18 @@ from __future__ import annotations
 
 from engagement_svc.counting.catalog import MESSAGES
 from engagement_svc.reports.csv import Lines
-from engagement_svc.reports.daily import daily_json, daily_lines, daily_totals
+from engagement_svc.reports.daily import daily_answer, daily_csv
 from engagement_svc.reports.queries import RANGE, RangeQuery
-from engagement_svc.reports.remembered import remembered
 from engagement_svc.reports.report import DASHBOARD, Report
 from engagement_svc.reports.sources import Sources
 
 
 async def json_answer(sources: Sources, q: RangeQuery) -> str:
-    """Remembered while the counts stay the same: a long range asked again is one lookup, not a day's entry
-    each."""
-    return await remembered(sources.counts, MESSAGES, REPORT.key(q), lambda: _json(sources, q))
-
-
-async def _json(sources: Sources, q: RangeQuery) -> str:
-    totals = await daily_totals(sources.counts, MESSAGES, q, sources.calendar)
-    return daily_json(*totals, calendar=sources.calendar)
+    return await daily_answer(sources, MESSAGES, REPORT.key(q), q, "messages")
 
 
 async def csv_lines(sources: Sources, q: RangeQuery) -> Lines:
-    return daily_lines(q, *await daily_totals(sources.counts, MESSAGES, q, sources.calendar))
+    return await daily_csv(sources, MESSAGES, q)
 
 
 REPORT = Report(
