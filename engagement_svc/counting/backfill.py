@@ -17,11 +17,10 @@ from engagement_svc.counting.closed_days import ClosedDays
 from engagement_svc.counting.oldest import Oldest
 from engagement_svc.counting.slots import utc_day_of
 from engagement_svc.counting.source import Source
-from engagement_svc.counting.work import Work
+from engagement_svc.counting.work import BACKGROUND_TIMEOUT_S, Work
 from engagement_svc.tasks import cancelled
 
 PRIOR_SECONDS_PER_DOCUMENT = 2e-5  # counting one document on one worker, before any day is measured
-READ_TIMEOUT_S = 600
 RETRY_S = 5.0
 
 
@@ -81,7 +80,7 @@ class Backfill:
     async def run(self) -> None:
         while not self._stopping and not cancelled():
             try:
-                with pymongo.timeout(READ_TIMEOUT_S):
+                with pymongo.timeout(BACKGROUND_TIMEOUT_S):
                     await self._guess_rate()
                 break
             except PyMongoError:
@@ -92,7 +91,7 @@ class Backfill:
             while not self._stopping and not cancelled():
                 try:
                     now = self._clock.now()
-                    with pymongo.timeout(READ_TIMEOUT_S):
+                    with pymongo.timeout(BACKGROUND_TIMEOUT_S):
                         await self._oldest.earliest(metric)
                         await self._source.id()
                     first = self._first(metric, now)

@@ -22,7 +22,7 @@ from engagement_svc.counting.catalog import Metric, unflagged
 from engagement_svc.counting.kept import Classes, ClosedDay
 from engagement_svc.counting.ledger import Ledger
 from engagement_svc.counting.source import Source
-from engagement_svc.counting.work import BACKGROUND, CALLER, DEADLINE, Job, Work
+from engagement_svc.counting.work import BACKGROUND, BACKGROUND_TIMEOUT_S, CALLER, DEADLINE, Job, Work
 from engagement_svc.mongo_types import Database, Session
 from engagement_svc.rocketchat.changes import Watcher, operation_time
 
@@ -34,7 +34,6 @@ INTERVAL_BACKGROUND_CHUNK_DAYS = 2 * CHUNK_DAYS
 # The backfill runs on every worker while no request waits, in jobs short enough that a request that comes waits
 # for at most one of them; sessions' days are cheaper.
 BACKGROUND_CHUNK_DAYS = CHUNK_DAYS // 2
-COUNT_TIMEOUT_S = 600  # a counting job that takes longer is abandoned and retried later
 CLAIM_S = 60.0  # a replica's claim on the days it counts lasts this long (longer jobs may be counted twice)
 CLAIM_POLL_S = 0.25  # how often a replica looks for days another one is counting
 CATCH_UP_S = 30.0  # at most this long, kept counts wait for a resumed stream to replay what it missed
@@ -114,7 +113,7 @@ class ClosedDays:
         await self._fill_days(self._metrics[name], sorted(k[2] for k in keys), recount=kind == "recount")
 
     async def _fill_days(self, metric: Metric, days: list[int], recount: bool) -> None:
-        with pymongo.timeout(COUNT_TIMEOUT_S):
+        with pymongo.timeout(BACKGROUND_TIMEOUT_S):
             seen = {d: self._ledger.changes(metric, d) for d in days}
             source = self._source.known_id()
             if not recount:  # what the stream replays from its saved position is marked before anything is read

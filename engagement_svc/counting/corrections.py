@@ -26,11 +26,11 @@ from engagement_svc.counting.catalog import PARAM_SOURCES, Metric
 from engagement_svc.counting.clock import DayClock
 from engagement_svc.counting.closed_days import ClosedDays
 from engagement_svc.counting.ledger import Ledger
-from engagement_svc.counting.oldest import Oldest
+from engagement_svc.counting.oldest import REFRESH_S, Oldest
 from engagement_svc.counting.open_days import OpenDays
 from engagement_svc.counting.slots import SLOTS_PER_DAY, slot_of, utc_day_of
 from engagement_svc.counting.source import Source
-from engagement_svc.counting.work import CALLER, Work
+from engagement_svc.counting.work import BACKGROUND_TIMEOUT_S, CALLER, Work
 from engagement_svc.mongo_types import Document, ResumeToken
 from engagement_svc.rocketchat.changes import ChangeStreams, Watcher
 from engagement_svc.rocketchat.rooms import RoomTypes
@@ -39,9 +39,7 @@ from engagement_svc.tasks import cancelled
 
 log = logging.getLogger("engagement_svc.engine")
 
-WORK_TIMEOUT_S = 600
 MIN_SWEEP_GAP_S = 60  # deletions trigger a sweep at most this often (or every sweep_seconds, if shorter)
-REFRESH_S = 600  # room types and the oldest documents are read again this often
 RETRY_S = 5.0
 CORRECTIONS = "~corrections"  # the owner of recounts: a caller of its own, ahead of background work
 
@@ -185,7 +183,7 @@ class Corrections:
         while not self._stopping and not cancelled():
             await asyncio.sleep(1.0)  # a period, not a wait for an event: changes are gathered for a second
             try:
-                with pymongo.timeout(WORK_TIMEOUT_S):
+                with pymongo.timeout(BACKGROUND_TIMEOUT_S):
                     if self._params_due:
                         self._params_due = False
                         await self._source.refresh_params()
@@ -287,7 +285,7 @@ class Corrections:
             step = (1 if budget else 16) if metric.time_indexed else max(len(days), 1)
             for i in range(0, len(days), step):
                 began = time.monotonic()
-                with pymongo.timeout(WORK_TIMEOUT_S):
+                with pymongo.timeout(BACKGROUND_TIMEOUT_S):
                     raw = await self._closed.raw_counts(metric, days[i : i + step], step)
                 self.stats["sweep_counts"] += len(raw)
                 for day, n in raw.items():

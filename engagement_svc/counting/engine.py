@@ -41,7 +41,6 @@ from engagement_svc.settings import Settings
 from engagement_svc.tasks import background
 
 PARALLEL_COUNTS = 2  # counting jobs at once (MongoDB runs each aggregation on one core)
-COUNT_TIMEOUT_S = 600  # a counting job that takes longer is abandoned and retried later
 
 
 class Engine:
@@ -63,7 +62,7 @@ class Engine:
             """What the metric's keys stand for: the room-type map for room keys; one class for user keys."""
             return self.rooms if metric.keys == "rooms" else users
 
-        self.work = Work(PARALLEL_COUNTS, COUNT_TIMEOUT_S)
+        self.work = Work(PARALLEL_COUNTS)
         self.clock = DayClock(settings.close_grace_seconds)
         ledger = Ledger(metrics)
         self.source = Source(db, StateStore(state_db), self.work, metrics, self._set_changed)

@@ -12,10 +12,9 @@ from engagement_svc.counting import counter
 from engagement_svc.counting.catalog import Metric
 from engagement_svc.counting.slots import utc_day_start
 from engagement_svc.counting.source import Source
-from engagement_svc.counting.work import Work
+from engagement_svc.counting.work import BACKGROUND_TIMEOUT_S, Work
 
-REFRESH_S = 600  # read again this often while the change stream shows older inserts
-READ_TIMEOUT_S = 600
+REFRESH_S = 600  # read again this often (room types too: corrections) while the change stream is followed
 
 
 class Oldest:
@@ -58,7 +57,7 @@ class Oldest:
 
     async def _read_oldest(self, metric: Metric) -> datetime | None:
         """The oldest document's time; for a metric that keeps history, or the oldest kept day's start."""
-        with pymongo.timeout(READ_TIMEOUT_S):
+        with pymongo.timeout(BACKGROUND_TIMEOUT_S):
             oldest = await counter.earliest(self._source.db, metric)
             if metric.keeps_history:
                 stored = await self._source.store.oldest_day(await self._source.id(), metric)

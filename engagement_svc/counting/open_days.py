@@ -21,11 +21,10 @@ from engagement_svc.counting.clock import DayClock
 from engagement_svc.counting.kept import Classes, ClosedDay, OpenDay
 from engagement_svc.counting.slots import SLOTS_PER_DAY, slot_of
 from engagement_svc.counting.source import Source
-from engagement_svc.counting.work import Work
+from engagement_svc.counting.work import BACKGROUND_TIMEOUT_S, Work
 from engagement_svc.rocketchat.changes import Watcher, operation_time
 
 TRACK_TIMEOUT_S = 120  # a snapshot read must finish well inside MongoDB's snapshot history (300 s by default)
-COUNT_TIMEOUT_S = 600
 RESNAPSHOT_S = 1.0  # open days are counted again after deletions at most this often
 
 
@@ -121,7 +120,7 @@ class OpenDays:
         return views
 
     async def _count_live(self, metric: Metric, days: list[int]) -> dict[int, ClosedDay]:
-        with pymongo.timeout(COUNT_TIMEOUT_S):
+        with pymongo.timeout(BACKGROUND_TIMEOUT_S):
             counted = await counter.count_days(self._source.db, metric, days, self._source.params)
             await self._classes(metric).ensure(k for c in counted.values() for k in c.keys)
             return counted

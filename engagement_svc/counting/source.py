@@ -14,12 +14,10 @@ import pymongo
 from engagement_svc.counting import counter
 from engagement_svc.counting.catalog import PARAM_SOURCES, Metric
 from engagement_svc.counting.store import StateStore, source_id
-from engagement_svc.counting.work import Work
+from engagement_svc.counting.work import BACKGROUND_TIMEOUT_S, Work
 from engagement_svc.mongo_types import Database
 
 log = logging.getLogger("engagement_svc.engine")
-
-FIRST_READ_TIMEOUT_S = 600
 
 # Told the source, a set's name and the ids that joined or left it, before the new set is saved.
 OnSetChanged = Callable[[str, str, list[str]], Awaitable[None]]
@@ -51,7 +49,7 @@ class Source:
         return self._id
 
     async def _first_read(self) -> None:
-        with pymongo.timeout(FIRST_READ_TIMEOUT_S):
+        with pymongo.timeout(BACKGROUND_TIMEOUT_S):
             self._id = await source_id(self.db)
             await self.store.retire_old_collections()
             await self.store.prepare()

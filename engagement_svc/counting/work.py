@@ -59,9 +59,18 @@ class Job:
     started: bool = False
 
 
+# A counting job, or a background read (the first source read, the oldest document, a sweep's counts), that takes
+# longer is abandoned and retried later.
+BACKGROUND_TIMEOUT_S = 600.0
+
+
 class Work:
     def __init__(
-        self, workers: int = 2, job_timeout: float = 600.0, max_jobs: int = 4096, background_workers: int | None = None
+        self,
+        workers: int = 2,
+        job_timeout: float = BACKGROUND_TIMEOUT_S,
+        max_jobs: int = 4096,
+        background_workers: int | None = None,
     ):
         self.workers = workers
         self.background_workers = workers if background_workers is None else max(1, min(workers, background_workers))

@@ -333,7 +333,7 @@ def test_query_uses_the_ts_index(dataset, days):
 
 async def test_every_database_call_carries_a_time_limit(make_client, users, db):
     """Calls a request makes carry what is left of its deadline; shared background counts carry their own."""
-    from engagement_svc.counting.closed_days import COUNT_TIMEOUT_S as BACKGROUND_TIMEOUT_S
+    from engagement_svc.counting.work import BACKGROUND_TIMEOUT_S
 
     client = await make_client(query_timeout_ms=4321)
     add_rooms(db)
