@@ -22,6 +22,9 @@ ACTIVE_USERS_PATH = API + "users/active-users"
 BY_HOUR_PATH = API + "users/users-by-time-of-the-day-in-a-week"
 HOURLY_PATH = API + "users/chat-busier/hourly-data"
 WEEKLY_PATH = API + "users/chat-busier/weekly-data"
+POSTING_USERS_PATH = API + "users/posting-users"
+CLIENTS_PATH = API + "users/clients"
+MEMBERS_PATH = API + "users/members"
 POLL_S = 0.05
 
 

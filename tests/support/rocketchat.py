@@ -159,6 +159,20 @@ DEVICES = [
     {"type": "mobile-app", "name": "RC Mobile", "longVersion": "4.48.0", "os": {"name": "Android", "version": "14"}},
     {"type": "desktop-app", "name": "Electron", "longVersion": "4.0.0", "os": {"name": "Mac OS", "version": "14.4"}},
 ]
+# Every `device` a session can carry (the contract's "Clients"): each device.type Rocket.Chat writes, `other`, an
+# empty type, a device without a type, and None for a session without `device` at all. A Login takes one of these
+# as its `device` (an int still picks from DEVICES, as before).
+EVERY_DEVICE: list[dict | None] = [
+    {"type": "browser", "name": "Safari", "longVersion": "17.4", "os": {"name": "Mac OS", "version": "14.4"}},
+    {"type": "mobile", "name": "Mobile Safari", "longVersion": "17.4", "os": {"name": "iOS", "version": "17.4"}},
+    {"type": "tablet", "name": "Chrome", "longVersion": "124.0", "os": {"name": "Android", "version": "14"}},
+    {"type": "desktop-app", "name": "Electron", "longVersion": "4.1.0", "os": {"name": "Windows", "version": "11"}},
+    {"type": "mobile-app", "name": "RC Mobile", "longVersion": "4.49.0", "os": {"name": "iOS", "version": "17"}},
+    {"type": "other", "name": "curl", "longVersion": "8.5.0", "os": {"name": "Linux", "version": ""}},
+    {"type": "", "name": "", "longVersion": "", "os": {"name": "", "version": ""}},
+    {"name": "unknown", "longVersion": "", "os": {"name": "", "version": ""}},
+    None,
+]
 
 
 @dataclass
@@ -171,7 +185,7 @@ class Login:
     start: datetime
     end: datetime | None
     logout: bool = False  # ended by a logout (logoutAt), else by the connection closing (closedAt)
-    device: int = 0
+    device: int | dict | None = 0  # an index into DEVICES, or the `device` itself (None: the session has none)
 
 
 def _local(day: date, at: time, zone: ZoneInfo) -> datetime:
@@ -238,7 +252,7 @@ def session_documents(
         )
         total["time"] += seconds
         total["sessions"] += 1
-        total["devices"].append({**doc["device"], "sessions": 1, "time": seconds})
+        total["devices"].append({**doc.get("device", {}), "sessions": 1, "time": seconds})
     docs = out + list(sums.values())
     if ttl:
         docs = [d for d in docs if "_computedAt" not in d or d["_computedAt"] > now - timedelta(days=TTL_DAYS)]
@@ -255,7 +269,7 @@ def _session(login: Login, sid: str, n: int, day: date, created: datetime) -> di
         "roles": roles,
         "mostImportantRole": login.role,
         "loginAt": login.start,
-        "device": DEVICES[login.device % len(DEVICES)],
+        "device": DEVICES[login.device % len(DEVICES)] if isinstance(login.device, int) else login.device,
         "ip": f"192.0.2.{n % 250}",
         "host": "chat.example.org",
         "year": day.year,
@@ -264,6 +278,8 @@ def _session(login: Login, sid: str, n: int, day: date, created: datetime) -> di
         "createdAt": created,
         "_updatedAt": created,
     }
+    if doc["device"] is None:
+        del doc["device"]
     if login.user_id is not None:
         doc["userId"] = login.user_id
     return doc
