@@ -292,6 +292,8 @@ async def test_paging_edges(app, workspace):
         asked = {**params, "offset": str(offset), "count": str(count)}
         assert await get(app, asked) == (200, member_page(rows, offset, count)), asked
     assert (await get(app, params))[1]["count"] == 50  # no count: the default
+    _, csv_rows = await get_csv(app, MEMBERS_PATH, {**params, "offset": "5", "count": "3"})
+    assert csv_rows == csv_members(rows)  # every row, whatever the page
 
 
 async def test_bad_input_is_a_400_naming_the_field(app):
