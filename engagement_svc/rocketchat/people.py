@@ -9,6 +9,7 @@ followed, every answer reads them afresh (what changed meanwhile is not known).
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import NamedTuple
@@ -44,10 +45,10 @@ def person(doc: Document) -> Person | None:
     kind = doc.get("type")
     username, name, created = doc.get("username"), doc.get("name"), doc.get("createdAt")
     return Person(
-        uid,
+        sys.intern(uid),  # the same string object as the kept counts' keys, not a copy per account
         username if isinstance(username, str) else None,
         name if isinstance(name, str) else None,
-        kind if isinstance(kind, str) else "user",
+        sys.intern(kind) if isinstance(kind, str) else "user",
         doc.get("active") is not False,
         created if isinstance(created, datetime) else None,
         kind in ("bot", "app") or "bot" in roles,
