@@ -7,7 +7,8 @@ from typing import NamedTuple
 
 from engagement_svc.counting.catalog import CLIENT_SESSIONS, CLIENTS, FLAG
 from engagement_svc.counting.slots import span_of_seconds
-from engagement_svc.reports.csv import Lines, lines_of
+from engagement_svc.reports.csv import Lines
+from engagement_svc.reports.daily import named, named_days_json, named_days_lines
 from engagement_svc.reports.queries import RANGE, RangeQuery
 from engagement_svc.reports.remembered import remembered
 from engagement_svc.reports.report import DASHBOARD, Report
@@ -49,19 +50,11 @@ async def _counted(sources: Sources, q: RangeQuery) -> ByClient:
     return ByClient([s.lo_s for s in spans], days, tuple(period))
 
 
-def _counts(names: tuple[str, ...], values: tuple[int, ...]) -> str:
-    return ",".join(f'"{name}":{n}' for name, n in zip(names, values, strict=True))
-
-
 async def json_answer(sources: Sources, q: RangeQuery) -> str:
     async def compute() -> str:
         found = await by_client(sources, q)
-        iso = sources.calendar.iso_seconds
-        days = ",".join(
-            f'{{"day":"{iso(found.midnights[i])}",{_counts(CLIENTS, day)}}}'
-            for i, day in reversed(list(enumerate(found.days)))
-        )
-        return f'{{"days":[{days}],"period":{{{_counts(CLIENTS, found.period)}}},"success":true}}'
+        days = named_days_json(found.midnights, found.days, CLIENTS, sources.calendar.iso_seconds)
+        return f'{{"days":[{days}],"period":{{{named(CLIENTS, found.period)}}},"success":true}}'
 
     return await remembered(sources.counts, CLIENT_SESSIONS, REPORT.key(q, "json"), compute)
 
@@ -69,8 +62,7 @@ async def json_answer(sources: Sources, q: RangeQuery) -> str:
 async def csv_lines(sources: Sources, q: RangeQuery) -> Lines:
     """Per day of the range, newest first: its local midnight as a UTC instant and its users per client."""
     found = await by_client(sources, q)
-    iso = sources.calendar.iso_seconds
-    return lines_of((iso(found.midnights[i]), *day) for i, day in reversed(list(enumerate(found.days))))
+    return named_days_lines(found.midnights, found.days, sources.calendar.iso_seconds)
 
 
 REPORT = Report(

@@ -8,7 +8,8 @@ from datetime import timedelta
 from typing import NamedTuple
 
 from engagement_svc.counting.catalog import POSTS
-from engagement_svc.reports.csv import Lines, lines_of
+from engagement_svc.reports.csv import Lines
+from engagement_svc.reports.daily import named_days_json, named_days_lines
 from engagement_svc.reports.queries import RANGE, RangeQuery
 from engagement_svc.reports.remembered import remembered
 from engagement_svc.reports.report import DASHBOARD, Report
@@ -51,11 +52,7 @@ async def _counted(sources: Sources, q: RangeQuery) -> Posting:
 async def json_answer(sources: Sources, q: RangeQuery) -> str:
     async def compute() -> str:
         found = await posting(sources, q)
-        iso = sources.calendar.iso_seconds
-        days = ",".join(
-            f'{{"day":"{iso(found.midnights[i])}","users":{users},"wau":{wau},"mau":{mau}}}'
-            for i, (users, wau, mau) in reversed(list(enumerate(found.days)))
-        )
+        days = named_days_json(found.midnights, found.days, ("users", "wau", "mau"), sources.calendar.iso_seconds)
         period = f'{{"count":{found.period},"variation":{found.period - found.before}}}'
         return f'{{"days":[{days}],"period":{period},"success":true}}'
 
@@ -65,8 +62,7 @@ async def json_answer(sources: Sources, q: RangeQuery) -> str:
 async def csv_lines(sources: Sources, q: RangeQuery) -> Lines:
     """Per day of the range, newest first: its local midnight as a UTC instant, its authors, WAU and MAU."""
     found = await posting(sources, q)
-    iso = sources.calendar.iso_seconds
-    return lines_of((iso(found.midnights[i]), *day) for i, day in reversed(list(enumerate(found.days))))
+    return named_days_lines(found.midnights, found.days, sources.calendar.iso_seconds)
 
 
 REPORT = Report(
