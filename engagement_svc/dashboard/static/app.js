@@ -679,7 +679,7 @@ const MEMBER_COLUMNS = [
 const MEMBERS_EMPTY = {
   all: "No members.",
   active: "No one logged in or posted in this period.",
-  dormant: "No dormant seats: every active account logged in or posted in this period.",
+  dormant: "No dormant seats: every account not deactivated logged in or posted in this period.",
 };
 // Dormant seats are listed longest unused first: by last active ascending (never active, null, comes first).
 const DORMANT_SORT = "lastActive";
@@ -700,9 +700,10 @@ function membersTab() {
     number.className = "big";
     number.textContent = body.total.toLocaleString("en");
     const what = document.createElement("span");
-    what.textContent = body.total === 1
-      ? "account, not deactivated, neither logged in nor posted in this period: a seat nobody uses."
-      : "accounts, not deactivated, neither logged in nor posted in this period: seats nobody uses.";
+    what.textContent = [
+      "dormant seats: every account not deactivated logged in or posted in this period.",
+      "account, not deactivated, neither logged in nor posted in this period: a seat nobody uses.",
+    ][body.total] || "accounts, not deactivated, neither logged in nor posted in this period: seats nobody uses.";
     box.append(number, " ", what);
     const parts = [box];
     const first = body.members[0];
@@ -710,7 +711,8 @@ function membersTab() {
       const longest = document.createElement("p");
       longest.className = "longest";
       const since = first.lastActive ? `last active ${isoDayLabel(first.lastActive, tz)}` : "never active";
-      longest.textContent = `Longest unused: ${memberName(first.user)} (${since}).`;
+      longest.textContent = `Longest unused: ${memberName(first.user)} (${since}). The CSV lists them all for a review; `
+        + "deactivating an account in Rocket.Chat's Administration › Users frees its seat.";
       const show = document.createElement("button");
       show.type = "button";
       show.id = "show-dormant";
