@@ -804,19 +804,26 @@ function memberList() {
 }
 
 // -- CSV downloads ------------------------------------------------------------------------------------------------
+// What a section's CSV asks: its section's query, without paging (every row).
+function csvQuery(button) {
+  const path = button.dataset.csv;
+  if (path.startsWith("users/chat-busier/")) {
+    return { start: instantOf(path.endsWith("hourly-data") ? state.hourDay : state.weekDay, zone()) };
+  }
+  const query = range();
+  if (path === "channels/list") query.sort = state.sort;
+  if (path === "users/members") { // the table's choice, or the button's own (the dormant seats)
+    query.sort = button.dataset.sort || state.members.sort;
+    query.activity = button.dataset.activity || state.members.activity;
+  }
+  return query;
+}
+
 async function download(button) {
   const path = button.dataset.csv;
-  const tz = zone();
-  const params = path.startsWith("users/chat-busier/")
-    ? { start: instantOf(path.endsWith("hourly-data") ? state.hourDay : state.weekDay, tz) }
-    : { ...range(), ...(path === "channels/list" ? { sort: state.sort } : {}), ...(path === "users/members" ? {
-      // every row of the table's choice (or the button's own: the dormant seats), no offset or count
-      sort: button.dataset.sort || state.members.sort,
-      activity: button.dataset.activity || state.members.activity,
-    } : {}) };
   const el = button.closest("section");
   try {
-    const response = await call(path, params, true);
+    const response = await call(path, csvQuery(button), true);
     const name = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "")?.[1] || "export.csv";
     const link = document.createElement("a");
     link.href = URL.createObjectURL(await response.blob());
