@@ -367,7 +367,7 @@ function sortButton(title, field, sort, change) {
   button.className = "sort";
   const current = sort.replace(/^-/, "") === field;
   const descending = sort.startsWith("-");
-  button.textContent = title + (current ? (descending ? " ↓" : " ↑") : "");
+  button.textContent = title + (current ? (descending ? "\u00a0↓" : "\u00a0↑") : ""); // the arrow never on a line alone
   button.setAttribute("aria-label", `Sort by ${title}`);
   button.dataset.label = title;
   button.dataset.field = field;
@@ -513,14 +513,16 @@ function usersTab() {
     el.querySelector(".totals")?.remove();
     const totals = document.createElement("p");
     totals.className = "note totals";
-    totals.append("Distinct users in the whole period:");
+    const title = document.createElement("span");
+    title.textContent = "Distinct users in the whole period:";
+    totals.append(title);
     for (const [key, label] of CLIENTS) {
       const item = document.createElement("span");
       item.className = `client client-${key}`;
       const number = document.createElement("strong");
       number.textContent = body.period[key].toLocaleString("en");
       item.append(`${label} `, number);
-      totals.append(" ", item);
+      totals.append(item);
     }
     el.querySelector(".body").after(totals);
   });
