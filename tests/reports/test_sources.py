@@ -1,5 +1,6 @@
 """The real sources offer every call the protocols promise reports, with the same parameters: the engine (while it is
-split into modules), the room-type map and the accounts. mypy checks the types where the app builds them (resources.py)."""
+split into modules), the room-type map and the accounts. mypy checks the types where the app builds them
+(resources.py)."""
 
 from __future__ import annotations
 
