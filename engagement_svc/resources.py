@@ -28,6 +28,7 @@ from engagement_svc.reports.calendar import Calendar
 from engagement_svc.reports.sources import Sources
 from engagement_svc.rocketchat.auth import UserLookups, user_lookups
 from engagement_svc.rocketchat.changes import ChangeStreams
+from engagement_svc.rocketchat.people import people
 from engagement_svc.rocketchat.ratelimit import RateLimiter
 from engagement_svc.rocketchat.workspace import Workspace
 from engagement_svc.settings import Network, Settings
@@ -96,7 +97,7 @@ async def mongo_context(app: web.Application) -> AsyncIterator[None]:
     )
     app[ROCKETCHAT_DB], app[STATE_DB] = db, state_db
     app[ENGINE] = engine = Engine(db, state_db, settings, streams, heavy_db=heavy_db)
-    app[SOURCES] = Sources(counts=engine, rooms=engine.rooms, calendar=Calendar())
+    app[SOURCES] = Sources(counts=engine, rooms=engine.rooms, calendar=Calendar(), people=people(db, streams))
     streams.start()
     engine.start()
     yield

@@ -13,10 +13,13 @@ from engagement_svc.api.pipeline import handler
 from engagement_svc.reports import (
     active_users,
     channels_list,
+    clients,
     hourly,
+    members,
     messages_sent,
     new_users,
     origin,
+    posting_users,
     top_five,
     users_by_hour,
     weekly,
@@ -33,6 +36,9 @@ REPORTS: list[Report[Any]] = [
     hourly.REPORT,
     weekly.REPORT,
     channels_list.REPORT,
+    posting_users.REPORT,
+    clients.REPORT,
+    members.REPORT,
 ]
 
 OPS = (

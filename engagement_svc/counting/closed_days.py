@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 import pymongo
 
 from engagement_svc.counting import counter
-from engagement_svc.counting.catalog import Metric, unflagged
+from engagement_svc.counting.catalog import Metric
 from engagement_svc.counting.kept import Classes, ClosedDay
 from engagement_svc.counting.ledger import Ledger
 from engagement_svc.counting.source import Source
@@ -209,7 +209,7 @@ class ClosedDays:
                 continue
             cells = fresh.cells()
             for (key, slot), n in old.cells().items():
-                again = metric.key_of({metric.key_field: unflagged(key)}, self._source.params) or key
+                again = metric.reflagged(key, self._source.params)
                 cells[(again, slot)] = max(cells.get((again, slot), 0), n)
             out[day] = ClosedDay.of_cells(day, cells, fresh.raw)
         return out

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Hashable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from engagement_svc.bounded_cache import BoundedCache
@@ -24,7 +25,7 @@ from engagement_svc.counting.catalog import CATALOG, Metric
 from engagement_svc.counting.clock import DayClock
 from engagement_svc.counting.closed_days import ClosedDays
 from engagement_svc.counting.corrections import Corrections
-from engagement_svc.counting.kept import Classes, EveryKey
+from engagement_svc.counting.kept import Classes, EveryKey, SecondParts
 from engagement_svc.counting.ledger import Ledger
 from engagement_svc.counting.oldest import Oldest
 from engagement_svc.counting.open_days import OpenDays
@@ -56,11 +57,12 @@ class Engine:
         """`db`: where reads that need the newest data go (the primary); `heavy_db`: the same database with the
         read preference of MONGO_URL, for counting closed days (default: `db`)."""
         self.rooms = RoomTypes(db)
-        users = EveryKey("user")
+        users, parts = EveryKey("user"), SecondParts()
 
         def classes(metric: Metric) -> Classes:
-            """What the metric's keys stand for: the room-type map for room keys; one class for user keys."""
-            return self.rooms if metric.keys == "rooms" else users
+            """What the metric's keys stand for: the room-type map for room keys (a compound key's first part is its
+            room); one class for user keys; a compound key's second part for "parts" keys (a session's client)."""
+            return self.rooms if metric.keys == "rooms" else parts if metric.keys == "parts" else users
 
         self.work = Work(PARALLEL_COUNTS)
         self.clock = DayClock(settings.close_grace_seconds)
@@ -160,6 +162,17 @@ class Engine:
         """Per span, the sorted keys that count with anything in it, flagged ones under their plain key (made one
         span at a time: a year of active users is 365 lists of ids, never remembered)."""
         return await self.reader.key_lists(metric, spans, counted or metric.counted_for("include"))
+
+    async def presence(
+        self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...] | None = None
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        """Per subject that counts (a user, an author): in how many spans it has anything, and the last one's
+        index."""
+        return await self.reader.presence(metric, spans, counted or metric.counted_for("include"))
+
+    async def earliest(self, metric: Metric) -> datetime | None:
+        """The time of the metric's oldest document (nothing counts before it); None when there is none."""
+        return await self.reader.earliest(metric)
 
     # -- remembered answers -------------------------------------------------------------------------------------
     def stamp(self, metric: Metric) -> Stamp | None:

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Protocol, TypeAlias
 
 from engagement_svc.counting.slots import SLOTS_PER_DAY, slot_of
-from engagement_svc.rocketchat.rooms import FLAG
+from engagement_svc.rocketchat.rooms import FLAG, PART
 
 
 class Classes(Protocol):
@@ -57,6 +57,25 @@ class EveryKey:
         if FLAG in key:
             return self._kind + FLAG + key.split(FLAG, 1)[1]
         return self._kind
+
+    async def ensure(self, keys: Iterable[str]) -> None:
+        return None
+
+
+class SecondParts:
+    """Compound keys whose class is their second part (a user's sessions through a client: the client)."""
+
+    generation = 0
+
+    def knows(self, key: str) -> bool:
+        return True
+
+    def kind(self, key: str) -> str | None:
+        head, _, flag = key.partition(FLAG)
+        part = head.split(PART, 1)[1] if PART in head else None
+        if part is None:
+            return None
+        return part + FLAG + flag if flag else part
 
     async def ensure(self, keys: Iterable[str]) -> None:
         return None

@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import weakref
 from array import array
+from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Literal, overload
 
 from engagement_svc.bounded_cache import BoundedCache
 from engagement_svc.counting import counter
-from engagement_svc.counting.catalog import FLAG, Metric, unflagged
+from engagement_svc.counting.catalog import FLAG, Metric, subjects, unflagged
 from engagement_svc.counting.clock import DayClock
 from engagement_svc.counting.closed_days import ClosedDays
 from engagement_svc.counting.kept import Classes, ClosedDay, OpenDay
@@ -107,6 +108,17 @@ def _weight(value: object) -> int:
     return ENTRY_BYTES + PER_SERIES_ENTRY_BYTES * len(value)
 
 
+def _presence(lists: Sequence[Iterable[str]]) -> tuple[dict[str, int], dict[str, int]]:
+    """Per key of the lists, in how many it is and the index of the last (the counting is C's: a Counter's
+    update and a dict's)."""
+    counts: Counter[str] = Counter()
+    last: dict[str, int] = {}
+    for i, keys in enumerate(lists):
+        counts.update(keys)
+        last.update(dict.fromkeys(keys, i))
+    return dict(counts), last
+
+
 class Reader:
     def __init__(
         self,
@@ -168,6 +180,39 @@ class Reader:
             parts.append(await self._per_key(metric, closed_end, s.end, counted))
         return parts[0] if len(parts) == 1 else merged(parts)
 
+    async def presence(
+        self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...]
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        """Per subject (a user, an author) with anything in the spans: in how many of them, and the index of the
+        last one (days active and the last day active, say). The spans in closed days are remembered as one
+        answer; the open ones are read fresh and added."""
+        open_slot = self._clock.first_open_day() * SLOTS_PER_DAY
+        cut = 0
+        while cut < len(spans) and (end := spans[cut].end) is not None and end <= open_slot:
+            cut += 1
+        counts: dict[str, int] = {}
+        last: dict[str, int] = {}
+        if cut:
+            named = spans.key if isinstance(spans, Spans) else tuple((s.first, s.end) for s in spans)
+            cache_key = ("presence", metric.name, counted, named, cut)
+            hit = self.cache.get(cache_key, self.version(metric))
+            if isinstance(hit, tuple):
+                counts, last = dict(hit[0]), dict(hit[1])
+                self.stats["spans_remembered"] += cut
+            else:
+                counts, last = _presence(await self.key_lists(metric, spans[:cut], counted))
+                weight = ENTRY_BYTES + 2 * PER_KEY_BYTES * len(counts)
+                self.cache.put(cache_key, (dict(counts), dict(last)), self.version(metric), weight)
+        if cut < len(spans):
+            fresh_counts, fresh_last = _presence(await self.key_lists(metric, spans[cut:], counted))
+            for key, n in fresh_counts.items():
+                counts[key] = counts.get(key, 0) + n
+            last.update((key, cut + i) for key, i in fresh_last.items())
+        return counts, last
+
+    async def earliest(self, metric: Metric) -> datetime | None:
+        return await self._oldest.earliest(metric)
+
     async def _per_key(self, metric: Metric, first: int, end: int, counted: tuple[str, ...]) -> dict[str, int]:
         span = span_of_seconds(first * SLOT_SECONDS, end * SLOT_SECONDS)
         return merged(await self._answer(metric, [span], "key", counted))
@@ -196,6 +241,7 @@ class Reader:
         the closed part of a whole series (the same zone's same days asked again)."""
         now = self._clock.now()
         classes = self._classes(metric)
+        subject = subjects(metric)
         version = self.version(metric)
         open_slot = self._clock.first_open_day(now) * SLOTS_PER_DAY
         remembers = mode in ("sum", "distinct")
@@ -270,7 +316,10 @@ class Reader:
                 seen: set[str] = set()
                 for view, a, b in _parts(views, lo, s.end):
                     seen |= self._key_set(metric, view, a, b)
-                fresh = {key for key in seen if key not in closed and classes.kind(key) in counted}
+                if subject is not None:  # compound keys: their subjects (closed ones are already)
+                    fresh = {subject(key) for key in seen if classes.kind(key) in counted} - closed
+                else:
+                    fresh = {key for key in seen if key not in closed and classes.kind(key) in counted}
                 if mode == "keys":
                     results[i] = sorted({unflagged(key) for key in (*closed, *fresh)})
                 else:
@@ -307,7 +356,7 @@ class Reader:
         version: tuple[int, int],
     ) -> frozenset[str]:
         """The keys that count with anything in the closed slots [first, end) (a month of active users before
-        today), remembered while the kept days stay the same."""
+        today), remembered while the kept days stay the same; of compound keys, their subjects."""
         cache_key = ("key-set", metric.name, counted, first, end)
         hit = self.cache.get(cache_key, version)
         if isinstance(hit, frozenset):
@@ -315,8 +364,11 @@ class Reader:
         seen: set[str] = set()
         for view, a, b in _parts(views, first, end):
             seen |= self._key_set(metric, view, a, b)
-        classes = self._classes(metric)
-        found = frozenset(key for key in seen if classes.kind(key) in counted)
+        classes, subject = self._classes(metric), subjects(metric)
+        if subject is None:
+            found = frozenset(key for key in seen if classes.kind(key) in counted)
+        else:
+            found = frozenset(subject(key) for key in seen if classes.kind(key) in counted)
         self.cache.put(cache_key, found, version, _weight(found))
         return found
 
@@ -353,9 +405,12 @@ class Reader:
         kept = {k: n for k, n in per_key.items() if classes.kind(k) in counted}
         if mode == "key":
             return kept
+        subject = subjects(metric) or unflagged
         if mode == "keys":  # a sorted list, as every other span's keys (a set cannot be written as JSON)
-            return sorted({unflagged(k) for k in kept})
-        return len(kept) if mode == "distinct" else sum(kept.values())
+            return sorted({subject(k) for k in kept})
+        if mode == "distinct":
+            return len({subject(k) for k in kept}) if subjects(metric) is not None else len(kept)
+        return sum(kept.values())
 
     async def _views(self, metric: Metric, days: Iterable[int], now: datetime) -> dict[int, View]:
         """What each day's counts are read from; a day without any document has none."""

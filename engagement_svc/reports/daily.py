@@ -1,9 +1,10 @@
 """A count per day of the range, newest first, with the period's and yesterday's variations: the shape of
-messages-sent (in messages) and new-users (in users), in JSON and CSV."""
+messages-sent (in messages) and new-users (in users), in JSON and CSV; and days of several named counts (people
+posting with their WAU and MAU, users by client)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from engagement_svc.counting.catalog import Metric
 from engagement_svc.days import iso_seconds
@@ -46,6 +47,26 @@ def daily_lines(q: RangeQuery, midnights: Sequence[int], totals: Sequence[int]) 
     """The CSV rows: each day of the range (its local midnight as a UTC instant) and its count, newest first."""
     days = [(iso_seconds(midnights[i]), totals[i]) for i in range(len(totals) - 1, q.days - 1, -1)]
     return lines_of(days)
+
+
+def named_days_json(
+    midnights: Sequence[int], rows: Sequence[Sequence[int]], fields: Sequence[str], iso: Callable[[int], str]
+) -> str:
+    """The `days` array of several counts a day (people posting, users by client): each day of the range newest
+    first, its local midnight as a UTC instant and its counts under their names."""
+    return ",".join(
+        f'{{"day":"{iso(midnights[i])}",{named(fields, row)}}}' for i, row in reversed(list(enumerate(rows)))
+    )
+
+
+def named(fields: Sequence[str], values: Sequence[int]) -> str:
+    """Counts under their names, as the members of a JSON object."""
+    return ",".join(f'"{field}":{n}' for field, n in zip(fields, values, strict=True))
+
+
+def named_days_lines(midnights: Sequence[int], rows: Sequence[Sequence[int]], iso: Callable[[int], str]) -> Lines:
+    """Their CSV rows: each day newest first, its local midnight as a UTC instant, then its counts."""
+    return lines_of((iso(midnights[i]), *row) for i, row in reversed(list(enumerate(rows))))
 
 
 async def daily_answer(sources: Sources, metric: Metric, key: Key, q: RangeQuery, field: str) -> str:

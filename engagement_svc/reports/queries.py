@@ -1,8 +1,8 @@
 """What a report is asked: its query parameters, parsed and checked once, with Rocket.Chat's exact error texts
 plus the checks it lacks. Three kinds: a range of days (`RangeQuery`), the day holding an instant (`DayQuery`), a
-range and one page of its rows (`ListQuery`). Each kind of query says how a remembered answer about it is keyed
-and how its CSV download is named; its `Params` (RANGE, DAY, LIST) name the parameters it reads, which the OpenAPI
-document lists too, and the function that reads them.
+range and one page of its rows (`ListQuery`; `MembersQuery` for the accounts). Each kind of query says how a
+remembered answer about it is keyed and how its CSV download is named; its `Params` (RANGE, DAY, LIST, MEMBERS)
+name the parameters it reads, which the OpenAPI document lists too, and the function that reads them.
 
 HTTP's own parameters (`format`, the Accept header) are api/params.py's."""
 
@@ -155,18 +155,59 @@ def _whole(query: Mapping[str, str], key: str, default: int, most: int = MAX_WHO
     return int(digits)
 
 
-def parse_list(query: Mapping[str, str], settings: Settings) -> ListQuery:
-    """A range (as `parse_range`), then offset, count (0: the default, at most 100) and sort."""
-    q = parse_range(query, settings)
+@dataclass(frozen=True)
+class Paging:
+    offset: int
+    count: int
+    sort: str
+    descending: bool
+
+
+def _paging(query: Mapping[str, str], fields: tuple[str, ...]) -> Paging:
+    """offset, count (0: the default, at most 100) and sort: one of `fields`, after '-' for descending (default
+    -messages)."""
     offset = _whole(query, "offset", 0)
     count = _whole(query, "count", DEFAULT_COUNT, MAX_COUNT) or DEFAULT_COUNT
     sort = single_value(query, "sort")
     if sort is None:
         sort = "-messages"
     field = sort[1:] if sort.startswith("-") else sort
-    if field not in SORT_FIELDS:
-        raise BadRequest(f"Invalid parameter 'sort': must be one of {', '.join(SORT_FIELDS)}, optionally after '-'")
-    return ListQuery(**vars(q), offset=offset, count=count, sort=field, descending=sort.startswith("-"))
+    if field not in fields:
+        raise BadRequest(f"Invalid parameter 'sort': must be one of {', '.join(fields)}, optionally after '-'")
+    return Paging(offset, count, field, sort.startswith("-"))
+
+
+def parse_list(query: Mapping[str, str], settings: Settings) -> ListQuery:
+    """A range (as `parse_range`), then offset, count (0: the default, at most 100) and sort."""
+    q = parse_range(query, settings)
+    return ListQuery(**vars(q), **vars(_paging(query, SORT_FIELDS)))
+
+
+MEMBER_SORTS = ("messages", "channelMessages", "daysActive", "lastActive", "lastPosted", "username", "createdAt")
+ACTIVITIES = ("all", "active", "dormant")
+
+
+@dataclass(frozen=True)
+class MembersQuery(ListQuery):
+    """A page of the members table: which accounts (`activity`: all, active or dormant in the range)."""
+
+    activity: str = "all"
+
+    def key(self) -> Key:
+        return (*super().key(), self.activity)
+
+
+def parse_members(query: Mapping[str, str], settings: Settings) -> MembersQuery:
+    """A range (as `parse_range`), then offset, count and sort (as `parse_list`, by a member's field), then
+    activity."""
+    q = parse_range(query, settings)
+    paging = _paging(query, MEMBER_SORTS)
+    activity = single_value(query, "activity")
+    if activity is None:
+        activity = "all"
+    if activity not in ACTIVITIES:
+        raise BadRequest(f"Invalid parameter 'activity': must be one of {', '.join(ACTIVITIES)}")
+    return MembersQuery(**vars(q), **vars(paging), activity=activity)
 
 
 def _instants(query: Mapping[str, str], keys: tuple[str, ...]) -> dict[str, datetime]:
@@ -265,3 +306,4 @@ RANGE = Params((Parameter("start", True), Parameter("end", True), *_TIMEZONE_AND
 # `end` is taken and ignored, as Rocket.Chat's busier-hours and busier-days endpoints take it.
 DAY = Params((Parameter("start", True), Parameter("end"), *_TIMEZONE_AND_BOTS), parse_day)
 LIST = Params((*RANGE.parameters, Parameter("offset"), Parameter("count"), Parameter("sort")), parse_list)
+MEMBERS = Params((*LIST.parameters, Parameter("activity")), parse_members)

@@ -1,12 +1,13 @@
 """Where a report's figures come from, and all a report may ask of them: the engine's typed reads and its
-remembered answers (`Counts`), and Rocket.Chat's rooms (`Rooms`). Both are protocols: a report sees no database
-handle and imports neither the engine nor `rocketchat/`; the application hands it the real ones (`Sources`, made
-once in resources.py), a test may hand it fakes."""
+remembered answers (`Counts`), Rocket.Chat's rooms (`Rooms`) and accounts (`People`). All are protocols: a report
+sees no database handle and imports neither the engine nor `rocketchat/`; the application hands it the real ones
+(`Sources`, made once in resources.py), a test may hand it fakes."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol, TypeAlias
 
 from engagement_svc.counting.catalog import Metric
@@ -47,6 +48,17 @@ class Counts(Protocol):
         """Per span, the sorted keys that count with anything in it, flagged ones under their plain key."""
         ...
 
+    async def presence(
+        self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...] | None = None
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        """Per subject that counts (a user; an author, of a room and author key) with anything in the spans: in
+        how many of them, and the index of the last one."""
+        ...
+
+    async def earliest(self, metric: Metric) -> datetime | None:
+        """The time of the metric's oldest document (nothing counts before it); None when there is none."""
+        ...
+
     def stamp(self, metric: Metric) -> Stamp | None:
         """What every answer about the metric depends on: equal stamps, equal counts (None: cannot be told)."""
         ...
@@ -78,8 +90,49 @@ class Rooms(Protocol):
         ...
 
 
+class Member(Protocol):
+    """One account of Rocket.Chat's (rocketchat/people.py's `Person`)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def username(self) -> str | None: ...
+
+    @property
+    def name(self) -> str | None: ...
+
+    @property
+    def type(self) -> str: ...  # "user" when the account has none
+
+    @property
+    def active(self) -> bool: ...  # false only when stored false
+
+    @property
+    def created(self) -> datetime | None: ...
+
+    @property
+    def bot(self) -> bool: ...  # type bot or app, or the bot role
+
+
+class People(Protocol):
+    """Rocket.Chat's accounts, anonymous ones left out (rocketchat/people.py's `People`)."""
+
+    async def everyone(self) -> tuple[Hashable, Mapping[str, Member]]:
+        """What the accounts are as of now (equal when they are the same), and the accounts by id."""
+        ...
+
+
+class NoPeople:
+    """No accounts: the sources of a report that lists none."""
+
+    async def everyone(self) -> tuple[Hashable, Mapping[str, Member]]:
+        return 0, {}
+
+
 @dataclass(frozen=True)
 class Sources:
     counts: Counts
     rooms: Rooms
     calendar: Calendar = field(default_factory=Calendar)
+    people: People = field(default_factory=NoPeople)

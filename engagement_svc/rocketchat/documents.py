@@ -32,3 +32,4 @@ SESSION_COUNTED = {
     "mostImportantRole": {"$ne": "anonymous"},
 }
 SESSION_ENDS = ("closedAt", "logoutAt", "lastActivityAt")
+SESSION_DEVICE = "device.type"  # the client: browser, mobile, tablet, desktop-app, mobile-app, other, or none

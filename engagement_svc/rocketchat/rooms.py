@@ -9,6 +9,14 @@ from engagement_svc.mongo_types import Database, Document
 
 BATCH = 10_000
 FLAG = "\x1f"  # a flagged key (a room's bot messages) is the room id, FLAG and the flag's name: see counting.catalog
+PART = "\x1e"  # between the parts of a compound key (a room and an author): the room is the first part
+
+
+def room_of(key: str) -> str:
+    """The room a key names: the key without its flag and without any part after the room."""
+    if FLAG in key:
+        key = key.split(FLAG, 1)[0]
+    return key.split(PART, 1)[0] if PART in key else key
 
 
 class RoomTypes:
@@ -25,15 +33,17 @@ class RoomTypes:
         self.generation = 0
 
     def knows(self, key: str) -> bool:
-        return key.split(FLAG, 1)[0] in self._types
+        return room_of(key) in self._types
 
     def kind(self, key: str) -> str | None:
         """The room's type (c, p, d, l, v...), or None for a room that no longer exists; for a flagged key, the
-        type plus the flag ("c" FLAG "bot")."""
+        type plus the flag ("c" FLAG "bot"). A compound key (room PART author) is its room's."""
         if FLAG in key:
-            rid, flag = key.split(FLAG, 1)
-            kind = self._types.get(rid)
+            head, flag = key.split(FLAG, 1)
+            kind = self._types.get(head.split(PART, 1)[0] if PART in head else head)
             return None if kind is None else kind + FLAG + flag
+        if PART in key:
+            return self._types.get(key.split(PART, 1)[0])
         return self._types.get(key)
 
     def forget(self, rid: str) -> None:
@@ -44,7 +54,7 @@ class RoomTypes:
 
     async def ensure(self, keys: Iterable[str]) -> None:
         """Look up, in one query per 10,000, the rooms not seen before."""
-        missing = [rid for rid in {key.split(FLAG, 1)[0] for key in keys} if rid not in self._types]
+        missing = [rid for rid in {room_of(key) for key in keys} if rid not in self._types]
         if not missing:
             return
         async with self._lock:
@@ -77,7 +87,7 @@ class RoomTypes:
         of kept counts."""
         async with self._lock:
             if named is not None:
-                rids = {key.split(FLAG, 1)[0] if FLAG in key else key for key in named()}
+                rids = {room_of(key) for key in named()}
                 for rid in [rid for rid in self._types if rid not in rids]:
                     del self._types[rid]
             known = list(self._types)

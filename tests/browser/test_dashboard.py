@@ -1,6 +1,8 @@
 """The dashboard page in a real Chromium (Debian's, driven by Playwright): sign-in (by Rocket.Chat's session
 cookies, the URL fragment or the form), every tab, period and zone changes, paging and sorting, CSV downloads, the
-401/403/429/503 messages; every number shown equals the API's answer to the request the page made. The layout at
+401/403/429/503 messages; every number shown equals the API's answer to the request the page made. The Members tab:
+its rows, sorting by a header (keyboard too, aria-sort), the activity filter, paging, the dormant seats' summary and
+the CSV queries. The layout at
 390, 1280 and 1920 px (nothing scrolls sideways without a hint; the counters fill their row). An axe-core check (no
 serious or critical violation), screenshots of each tab at each size in screenshots/, and the page's weight and time
 to a drawn Users tab in screenshots/figures.json (figures, not thresholds)."""
@@ -23,6 +25,7 @@ from pymongo import MongoClient
 from tests.support.data import seed_workspace
 from tests.support.live import LiveServer
 from tests.support.mongo import with_database
+from tests.support.rocketchat import user_doc
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
@@ -50,6 +53,17 @@ def served(mongo_url):
     # Rocket.Chat's display name (fname) differs from the name of the busiest room, as it does for any room
     # created with a display name: the top five and the channel list must still show it under one name
     client[name].rocketchat_room.update_one({"_id": "GENERAL"}, {"$set": {"fname": "General (everyone)"}})
+    # Seats nobody uses, for the Members tab: accounts made long ago that never logged in nor posted (one without a
+    # name, one without a username, as a pending registration leaves it) and one deactivated (never dormant)
+    joined = datetime.now(UTC) - timedelta(days=400)
+    client[name].users.insert_many(
+        [
+            {**user_doc("idle-seat-1", "zed.idle", createdAt=joined), "name": "Zed Idle"},
+            {k: v for k, v in user_doc("idle-seat-2", "yan.idle", createdAt=joined).items() if k != "name"},
+            {k: v for k, v in user_doc("idle-seat-3", "x", createdAt=joined).items() if k != "username"},
+            user_doc("gone-seat", "wu.gone", createdAt=joined, active=False),
+        ]
+    )
     with LiveServer(
         with_database(mongo_url, name), ENGAGEMENT_STATE_MONGO_URL=with_database(mongo_url, name + "_state")
     ) as server:
@@ -69,6 +83,7 @@ async def browser():
 
 
 API = "/api/v1/engagement-dashboard/"
+CLIENTS = [("web", "Web"), ("desktop", "Desktop"), ("mobile", "Mobile"), ("other", "Other")]
 
 
 class Page:
@@ -79,6 +94,7 @@ class Page:
         self.answers: dict[str, tuple[int, dict]] = {}
         self.asked: list[dict[str, str]] = []  # the headers of every API request, in order
         self.requested: list[str] = []  # the URL of every API request for JSON, in order
+        self.csv_requested: list[str] = []  # the URL of every API request for CSV, in order
         self.bytes = 0
         self._answered = asyncio.Condition()
         page.on("request", self._asked)
@@ -90,6 +106,8 @@ class Page:
             self.asked.append(request.headers)
             if request.headers.get("accept") == "application/json":
                 self.requested.append(request.url)
+            elif request.headers.get("accept") == "text/csv":
+                self.csv_requested.append(request.url)
 
     async def _seen(self, response):
         try:
@@ -185,6 +203,17 @@ async def test_users_tab_shows_the_api_numbers_and_is_fast_and_accessible(browse
     active = await page.answer("users/active-users")
     rows = list(reversed(active["month"]))
     assert await chart_data(page, "active-users") == [[r[k] for r in rows] for k in ("users", "wau", "mau")]
+    posting = await page.answer("users/posting-users")
+    days = list(reversed(posting["days"]))
+    assert await chart_data(page, "posting-users") == [[d[k] for d in days] for k in ("users", "wau", "mau")]
+    assert sum(d["users"] for d in days) > 0
+    clients = await page.answer("users/clients")
+    days = list(reversed(clients["days"]))
+    assert await chart_data(page, "clients") == [[d[k] for d in days] for k in ("web", "desktop", "mobile", "other")]
+    assert sum(d["web"] + d["desktop"] + d["mobile"] for d in days) > 0
+    # the period's distinct users per client (not a sum of the days), under the chart
+    totals = await texts(page, "[data-section=clients] .totals .client")
+    assert totals == [f"{label} {clients['period'][k]:,}" for k, label in CLIENTS]
     counters = await texts(page, "[data-section=counters-users] .counter strong")
     last = active["month"][0]
     assert counters == [
@@ -192,7 +221,11 @@ async def test_users_tab_shows_the_api_numbers_and_is_fast_and_accessible(browse
         f"{last['users']:,}",
         f"{last['wau']:,}",
         f"{last['mau']:,}",
+        f"{posting['period']['count']:,}",
     ]
+    variation = posting["period"]["variation"]
+    shown = (await texts(page, "[data-section=counters-users] .counter:nth-child(5) span"))[1]
+    assert shown == f"{'+' if variation > 0 else ''}{variation:,} vs. the period before"
     week = (await page.answer("users/users-by-time-of-the-day-in-a-week"))["week"]
     cells = await page.page.eval_on_selector_all(
         ".heatmap tbody tr", "(rows) => rows.map((r) => [...r.cells].map((c) => c.textContent))"
@@ -290,6 +323,21 @@ async def test_each_tab_at_each_size(browser, served, size):
     await check_layout(page, size, None)
     # the channel list fits without scrolling (on a phone each room is a block of its own): no hint needed
     assert not await page.page.is_visible("[data-section=channel-list] .scroll-hint")
+    await page.page.click("#tab-members")
+    await page.drawn("members")
+    members = await page.answer("users/members", offset="0", count="10")
+    assert await member_ids(page) == [m["user"]["_id"] for m in members["members"]]
+    await page.page.screenshot(path=str(SHOTS / f"members-{size}.png"), full_page=True)
+    await check_layout(page, size, None)
+    # fourteen columns fit at 1280 px and more; on a phone each member is a block of its own: no hint needed
+    assert not await page.page.is_visible("[data-section=member-list] .scroll-hint")
+    if size == "phone":  # the stacked rows keep every figure inside the card
+        cut = await page.page.eval_on_selector_all(
+            "[data-section=member-list] td",
+            "(cells) => cells.filter((c) => c.getBoundingClientRect().right > c.closest('section')"
+            ".getBoundingClientRect().right + 1 || c.scrollWidth > c.clientWidth + 1).length",
+        )
+        assert cut == 0
 
 
 async def test_period_zone_bots_paging_sorting_and_csv(browser, served):
@@ -349,8 +397,8 @@ async def test_errors_are_explained_never_an_empty_chart(browser, served):
     await page.page.click("#signin-form button")
     await page.drawn("users")
     problems = await texts(page, "#users .problem")
-    assert len(problems) == 5 and all("(403)" in p for p in problems)
-    assert await page.page.evaluate("() => document.querySelectorAll('#users canvas').length") == 4
+    assert len(problems) == 7 and all("(403)" in p for p in problems)
+    assert await page.page.evaluate("() => document.querySelectorAll('#users canvas').length") == 6
     assert await page.page.evaluate("() => Chart.instances && Object.keys(Chart.instances).length") == 0
     for status, word in ((503, "(503)"), (429, "(429)")):
         page = await open_page(browser, served)
@@ -366,7 +414,12 @@ async def test_errors_are_explained_never_an_empty_chart(browser, served):
         await page.page.reload()
         await page.drawn("users")
         problems = await texts(page, "#users .problem")
-        assert len(problems) == 5 and all(word in p and "7 s" in p for p in problems)
+        assert len(problems) == 7 and all(word in p and "7 s" in p for p in problems)
+        await page.page.click("#tab-members")
+        await page.drawn("members")
+        problems = await texts(page, "#members .problem")
+        assert len(problems) == 2 and all(word in p and "7 s" in p for p in problems)
+        assert await page.page.evaluate("() => document.querySelectorAll('#members table').length") == 0
     await page.page.click("#signout")
     assert await page.page.evaluate("() => sessionStorage.getItem('token')") is None
     await page.page.wait_for_selector("#signin:not([hidden])")
@@ -522,3 +575,154 @@ async def test_a_room_has_one_name_in_the_top_five_and_the_channel_list(browser,
 
 def api_top_usernames(top: list[dict], rid: str) -> list[str]:
     return next(c["usernames"] for c in top if c["_id"] == rid)
+
+
+# -- the Members tab ----------------------------------------------------------------------------------------------
+async def member_ids(page) -> list[str]:
+    return await page.page.eval_on_selector_all(
+        "[data-section=member-list] tbody tr", "(rows) => rows.map((r) => r.dataset.id)"
+    )
+
+
+def local_day(iso: str | None, zone: ZoneInfo) -> str | None:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(zone).strftime("%Y-%m-%d") if iso else None
+
+
+def member_cells(member: dict, zone: ZoneInfo) -> list[str]:
+    """What the table shows of a member, column by column, from the API's row."""
+    user = member["user"]
+    dormant = user["active"] and member["daysActive"] == 0 and member["messages"] == 0
+    return [
+        user.get("username") or user["_id"],
+        user.get("name") or "—",
+        user["type"],
+        "dormant" if dormant else "yes" if user["active"] else "deactivated",
+        local_day(user.get("createdAt"), zone) or "—",
+        f"{member['messages']:,}",
+        f"{member['channelMessages']:,}",
+        f"{member['daysActive']:,}",
+        *(f"{member['clients'][k]:,}" for k, _ in CLIENTS),
+        local_day(member["lastActive"], zone) or "never",
+        local_day(member["lastPosted"], zone) or "never",
+    ]
+
+
+async def shown_members(page) -> list[list[str]]:
+    return await page.page.eval_on_selector_all(
+        "[data-section=member-list] tbody tr", "(rows) => rows.map((r) => [...r.cells].map((c) => c.textContent))"
+    )
+
+
+async def sort_state(page) -> dict[str, str]:
+    """Each sortable column's aria-sort, by its sort key."""
+    return dict(
+        await page.page.eval_on_selector_all(
+            "[data-section=member-list] th:has(button.sort)",
+            "(ths) => ths.map((th) => [th.querySelector('button').dataset.field, th.getAttribute('aria-sort')])",
+        )
+    )
+
+
+def csv_query(page) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlparse(page.csv_requested[-1]).query).items()}
+
+
+async def test_members_tab_sorting_activity_paging_dormant_seats_and_csv(browser, served):
+    page = await open_page(browser, served)
+    await page.drawn("users")
+    await page.page.click("#tab-members")
+    await page.drawn("members")
+    zone = ZoneInfo(await page.page.input_value("#zone") or "UTC")
+    first = await page.answer("users/members", offset="0", count="10", sort="-messages", activity="all")
+    assert first["total"] == 31 and len(first["members"]) == 10  # the seeded 27 and the 4 seats added
+    assert await shown_members(page) == [member_cells(m, zone) for m in first["members"]]
+    assert (await texts(page, "[data-section=member-list] .pager span"))[0] == f"1–10 of {first['total']}"
+    assert await sort_state(page) == {
+        "username": "none", "createdAt": "none", "messages": "descending", "channelMessages": "none",
+        "daysActive": "none", "lastActive": "none", "lastPosted": "none",
+    }  # fmt: skip
+
+    # sorting by a header: descending first, then ascending; the rows in the API's order
+    await page.page.click("button[aria-label='Sort by Username']")
+    await page.drawn("members")
+    by_name = await page.answer("users/members", sort="-username", offset="0")
+    shown = await shown_members(page)
+    assert shown == [member_cells(m, zone) for m in by_name["members"]]
+    assert shown != [member_cells(m, zone) for m in first["members"]]
+    assert (await sort_state(page))["username"] == "descending"
+    # by keyboard: the header's button takes the focus and Enter sorts (ascending on the second press)
+    await page.page.focus("button[aria-label^='Sort by Username']")
+    await page.page.keyboard.press("Enter")
+    await page.drawn("members")
+    ascending = await page.answer("users/members", sort="username", offset="0")
+    assert await member_ids(page) == [m["user"]["_id"] for m in ascending["members"]]
+    assert (await sort_state(page))["username"] == "ascending"
+    # Unicode code point order, a user without a username (null) first
+    names = [m["user"].get("username") for m in ascending["members"]]
+    assert names[0] is None and names[1:] == sorted(names[1:])
+
+    # paging: the next page, then back
+    await page.page.click("[data-member-page='1']")
+    await page.drawn("members")
+    second = await page.answer("users/members", sort="username", offset="10")
+    assert await member_ids(page) == [m["user"]["_id"] for m in second["members"]]
+    assert (await texts(page, "[data-section=member-list] .pager span"))[0] == f"11–20 of {second['total']}"
+    assert not await page.page.is_disabled("[data-member-page='-1']")
+    assert set(await member_ids(page)).isdisjoint(m["user"]["_id"] for m in ascending["members"])
+    await page.page.click("[data-member-page='-1']")
+    await page.drawn("members")
+    assert await member_ids(page) == [m["user"]["_id"] for m in ascending["members"]]
+    assert await page.page.is_disabled("[data-member-page='-1']")
+
+    # the CSV: every row of the table's choice, the same query without offset or count
+    async with page.page.expect_download() as info:
+        await page.page.click("[data-section=member-list] .csv")
+    download = await info.value
+    query = csv_query(page)
+    assert query.keys() == {"start", "end", "timezone", "bots", "sort", "activity", "format"}
+    assert (query["sort"], query["activity"], query["format"]) == ("username", "all", "csv")
+    text = Path(await download.path()).read_text()
+    assert text.startswith('"Username";"Name";"Type";"Active";"Created";"Messages";"Channel Messages"')
+    assert text.count("\n") - 1 == first["total"]
+
+    # the activity filter: active members only
+    await page.page.select_option("#activity", "active")
+    await page.drawn("members")
+    active = await page.answer("users/members", activity="active", offset="0")
+    assert active["members"] and await member_ids(page) == [m["user"]["_id"] for m in active["members"]]
+    assert all(m["daysActive"] > 0 or m["messages"] > 0 for m in active["members"])
+
+    # the dormant seats: their number, one click to list them longest unused first, their own CSV
+    summary = await page.answer("users/members", activity="dormant", count="1")
+    seats = {"idle-seat-1", "idle-seat-2", "idle-seat-3"}
+    assert summary["total"] >= len(seats)
+    assert (await texts(page, "[data-section=dormant-seats] .seats .big"))[0] == f"{summary['total']:,}"
+    await page.page.click("#show-dormant")
+    await page.drawn("members")
+    dormant = await page.answer("users/members", activity="dormant", sort="lastActive", offset="0", count="10")
+    assert await page.page.input_value("#activity") == "dormant"
+    assert dormant["total"] == summary["total"]
+    assert await shown_members(page) == [member_cells(m, zone) for m in dormant["members"]]
+    listed = {m["user"]["_id"] for m in dormant["members"]}
+    assert seats <= listed and "gone-seat" not in listed  # a deactivated account holds no seat
+    last_active = [m["lastActive"] for m in dormant["members"]]
+    never = [day for day in last_active if day is None]
+    assert last_active[: len(never)] == never and last_active[len(never) :] == sorted(last_active[len(never) :])
+    assert (await sort_state(page))["lastActive"] == "ascending"
+    assert all(cells[3] == "dormant" for cells in await shown_members(page))
+    async with page.page.expect_download() as info:
+        await page.page.click("[data-section=dormant-seats] .csv")
+    query = csv_query(page)
+    assert (query["sort"], query["activity"], query["format"]) == ("lastActive", "dormant", "csv")
+    assert "offset" not in query and "count" not in query
+    assert Path(await (await info.value).path()).read_text().count("\n") - 1 == summary["total"]
+    # leaving the dormant seats goes back to the default order
+    await page.page.select_option("#activity", "all")
+    await page.drawn("members")
+    await page.answer("users/members", activity="all", sort="-messages", offset="0", count="10")
+
+    from axe_playwright_python.async_playwright import Axe
+
+    results = await Axe().run(page.page)
+    serious = [v["id"] for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
+    assert serious == []

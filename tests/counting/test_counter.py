@@ -4,9 +4,13 @@
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime, timedelta
 
-from engagement_svc.counting.catalog import ACTIVE_USERS, MESSAGES, NEW_USERS
-from engagement_svc.counting.counter import RUN_BASE, built_day
+from pymongo import AsyncMongoClient
+
+from engagement_svc.counting import rules
+from engagement_svc.counting.catalog import ACTIVE_USERS, CLIENT_SESSIONS, MESSAGES, NEW_USERS, PART, POSTS
+from engagement_svc.counting.counter import RUN_BASE, built_day, count_days, count_span
 from engagement_svc.counting.kept import ClosedDay
 from engagement_svc.rocketchat.rooms import FLAG
 from tests.support.pipeline_docs import BASE, DAY, messages_doc, sessions_doc
@@ -59,3 +63,68 @@ def test_a_key_flag_applied_in_python_gives_the_keys_mongodb_would_have_flagged(
     built = built_day(DAY, doc, flag)
     _same(built, ClosedDay(DAY, _cells(by_mongodb), 0))
     assert list(built.keys) == sorted(built.keys) and sum(FLAG in key for key in built.keys) == 7
+
+
+async def test_compound_keys_counted_by_mongodb_equal_the_keys_python_gives(settings, db) -> None:
+    """A message's room and author, a session's user and client (every device type, none, a non-text one), each
+    flagged as a bot's or not, made by the aggregation (a closed day's count, and an exact span's) equal `key_of`
+    of the same documents; a document without one of the parts counts nowhere."""
+    day = datetime(2024, 3, 10, tzinfo=UTC)
+    messages = []
+    for i, (rid, author, extra) in enumerate(
+        [
+            ("R1", "ada", {}),
+            ("R1", "ada", {"bot": {"i": "hook"}}),
+            ("R2", "bot.one", {}),
+            ("R2", None, {}),  # no author
+            (None, "ada", {}),  # no room
+            ("R3", 5, {}),  # an author id that is not text
+            ("R3", "eve", {"t": "uj"}),  # not a message sent
+        ]
+    ):
+        doc = {"_id": f"m{i}", "ts": day + timedelta(minutes=7 * i), "msg": "x", **extra}
+        if rid is not None:
+            doc["rid"] = rid
+        doc["u"] = {} if author is None else {"_id": author}
+        messages.append(doc)
+    devices = [{"type": t} for t in ("browser", "mobile", "tablet", "desktop-app", "mobile-app", "other", "")]
+    devices += [{"type": 3}, {}, None]
+    sessions = []
+    for i, device in enumerate(devices):
+        user = "bot.one" if i % 4 == 0 else f"user{i}"
+        doc = {
+            "_id": f"s{i}",
+            "type": "session",
+            "userId": user,
+            "mostImportantRole": "user",
+            "loginAt": day + timedelta(minutes=10 * i),
+            "createdAt": day + timedelta(minutes=10 * i),
+            "closedAt": day + timedelta(minutes=10 * i + 20),
+        }
+        if device is not None:
+            doc["device"] = device
+        sessions.append(doc)
+    db.rocketchat_message.insert_many(messages)
+    db.rocketchat_sessions.insert_many(sessions)
+    params = {"bots": frozenset({"bot.one"})}
+    client = AsyncMongoClient(settings.mongo_url, tz_aware=True)
+    try:
+        source = client[settings.database]
+        utc_day = (day - datetime(1970, 1, 1, tzinfo=UTC)).days
+        for metric, docs in ((POSTS, messages), (CLIENT_SESSIONS, sessions)):
+            expected: dict[str, int] = {}
+            for doc in docs:
+                key = metric.key_of(doc, params)
+                if key is not None and rules.matches(metric.rule, doc, params):
+                    expected[key] = 1 if metric.is_interval else expected.get(key, 0) + 1
+            kept = (await count_days(source, metric, [utc_day], params))[utc_day]
+            assert set(kept.keys) == set(expected)
+            if not metric.is_interval:
+                assert {k: sum(n for (key, _), n in kept.cells().items() if key == k) for k in kept.keys} == expected
+            spanned = await count_span(source, metric, day, day + timedelta(days=1), params)
+            assert spanned == expected
+            wanted = {"R1" + PART + "ada", "R1" + PART + "ada" + FLAG + "bot", "R2" + PART + "bot.one" + FLAG + "bot"}
+            assert metric is not POSTS or set(expected) == wanted
+            assert metric is POSTS or len(expected) == len(devices)
+    finally:
+        await client.close()

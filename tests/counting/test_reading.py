@@ -12,13 +12,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engagement_svc.counting.catalog import ACTIVE_USERS, MESSAGES, Metric
+from engagement_svc.counting.catalog import ACTIVE_USERS, MESSAGES, POSTS, Metric
 from engagement_svc.counting.clock import DayClock
 from engagement_svc.counting.kept import ClosedDay, EveryKey, OpenDay
 from engagement_svc.counting.reading import Reader, RunningSums, merged
 from engagement_svc.counting.slots import day_spans, hour_spans
 
 FLAG = "\x1f"
+PART = "\x1e"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NOW = datetime(2024, 3, 31, 12, 0, tzinfo=UTC)  # Europe's spring change: the day before is closed, today open
 SLOTS = 96
@@ -42,7 +43,7 @@ class _Rooms:
 
     def kind(self, key: str) -> str | None:
         rid, _, flag = key.partition(FLAG)
-        kind = self.types.get(rid)
+        kind = self.types.get(rid.split(PART, 1)[0])  # a room and author key is its room's
         return None if kind is None else kind + (FLAG + flag if flag else "")
 
     async def ensure(self, keys: Iterable[str]) -> None:
@@ -105,10 +106,12 @@ def _cells(rng: random.Random, keys: list[str], n: int, bots: bool = False) -> d
 
 def _world(metric: Metric, seed: int) -> tuple[Reader, dict[int, dict[tuple[str, int], int]], Any, _Closed]:
     rng = random.Random(seed)
-    keys = [f"k{i}" for i in range(40)]
+    rooms = [f"k{i}" for i in range(40)]
     classes: Any = (
-        _Rooms({k: "cpdl"[i % 4] for i, k in enumerate(keys[:-2])}) if metric.keys == "rooms" else EveryKey("user")
+        _Rooms({k: "cpdl"[i % 4] for i, k in enumerate(rooms[:-2])}) if metric.keys == "rooms" else EveryKey("user")
     )
+    # A room and author key: 40 rooms, 25 authors (some in several rooms, some only in l rooms or gone ones).
+    keys = [f"{r}{PART}u{(i * 7 + j) % 25}" for i, r in enumerate(rooms) for j in range(3)] if metric.second else rooms
     first, today = _day(date(2024, 3, 1)), _day(NOW.date())
     all_cells = {d: _cells(rng, keys, 300, bots=metric.keys == "users") for d in range(first, today + 1)}
     if metric is ACTIVE_USERS:  # presence: a count of one per key and slot
@@ -251,3 +254,32 @@ def test_running_sums_over_many_kept_days_equal_a_recount():
         sum(n for (slot, k), n in cells.items() if first <= slot < end and FLAG not in k) for _, _, first, end in spans
     ]
     assert results == expected
+
+
+def _authors(per_key: dict[str, int]) -> set[str]:
+    return {key.split(FLAG, 1)[0].split(PART, 1)[1] for key in per_key}
+
+
+@pytest.mark.parametrize("zone", ZONES)
+async def test_compound_keys_count_their_subjects_and_presence_equals_a_recount(zone):
+    """Messages kept per room and author: distinct authors (not pairs), their lists, and per author the days with
+    a message and the last of them, over closed days and today's open one, cold and from what is remembered."""
+    reader, all_cells, classes, _ = _world(POSTS, 5)
+    tz = ZoneInfo(zone)
+    spans = day_spans(tz, date(2024, 3, 20), date(2024, 3, 31))
+    for bots in ("include", "exclude", "only"):
+        counted = POSTS.counted_for(bots)
+        expected = [_authors(_recount(all_cells, classes, counted, s.lo_s, s.hi_s)) for s in spans]
+        for _ in range(2):
+            assert await reader.distinct(POSTS, spans, counted) == [len(e) for e in expected]
+            assert await reader.key_lists(POSTS, spans, counted) == [sorted(e) for e in expected]
+            days, last = await reader.presence(POSTS, spans, counted)
+            assert days == {a: sum(a in e for e in expected) for a in set().union(*expected)}
+            assert last == {a: max(i for i, e in enumerate(expected) if a in e) for a in set().union(*expected)}
+    pairs = _recount(all_cells, classes, POSTS.counted_for(), spans[0].lo_s, spans[0].hi_s)
+    assert len(_authors(pairs)) < len(pairs)  # authors in several rooms: a count of pairs would be more
+    closed_only = day_spans(tz, date(2024, 3, 20), date(2024, 3, 29))
+    first = await reader.presence(POSTS, closed_only, POSTS.counted_for())
+    hits = reader.cache.hits
+    assert await reader.presence(POSTS, closed_only, POSTS.counted_for()) == first
+    assert reader.cache.hits == hits + 1  # the closed days' presence, remembered whole

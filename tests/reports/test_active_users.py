@@ -333,19 +333,6 @@ async def test_more_open_sessions_than_one_cursor_batch(client, db):
     assert body["month"][0]["users"] == 250
 
 
-def test_window_distinct_equals_the_union_of_each_window():
-    """The one-pass WAU/MAU count equals len(union) of every window, ids coming back after any gap."""
-    from engagement_svc.reports.active_users import window_distinct
-
-    rng = random.Random(3)
-    days = [sorted({f"u{rng.randrange(60)}" for _ in range(rng.randrange(0, 25))}) for _ in range(90)]
-    days[40] = []  # an empty day
-    found = window_distinct(days, (1, 7, 30))
-    for i in range(len(days)):
-        expected = tuple(len(set().union(*days[max(0, i - w + 1) : i + 1])) for w in (1, 7, 30))
-        assert found[i] == expected, i
-
-
 async def test_zones_off_the_quarter_hour_answer_json_equal_to_a_recount(client, db):
     """Local mean time (Monrovia -0:44:30 and Kiritimati -10:40 in 1970, Amsterdam +0:19:32 in 1920) puts a day's
     edges off the 15-minute slots: those spans are counted directly, and their users listed as JSON like any

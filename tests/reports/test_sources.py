@@ -1,5 +1,6 @@
 """The real sources offer every call the protocols promise reports, with the same parameters: the engine (while it is
-split into modules) and the room-type map. mypy checks the types where the app builds them (resources.py)."""
+split into modules), the room-type map and the accounts. mypy checks the types where the app builds them
+(resources.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import inspect
 import pytest
 
 from engagement_svc.counting.engine import Engine
-from engagement_svc.reports.sources import Counts, Rooms
+from engagement_svc.reports.sources import Counts, People, Rooms
+from engagement_svc.rocketchat.people import People as Directory
 from engagement_svc.rocketchat.rooms import RoomTypes
 
 
@@ -16,7 +18,7 @@ def calls(protocol: type) -> list[str]:
     return [name for name, value in vars(protocol).items() if callable(value) and not name.startswith("_")]
 
 
-@pytest.mark.parametrize(("protocol", "real"), [(Counts, Engine), (Rooms, RoomTypes)])
+@pytest.mark.parametrize(("protocol", "real"), [(Counts, Engine), (Rooms, RoomTypes), (People, Directory)])
 def test_the_real_source_has_every_call_with_the_same_parameters(protocol, real):
     assert calls(protocol)
     for name in calls(protocol):
@@ -35,8 +37,11 @@ def test_reports_ask_the_engine_for_nothing_else():
         "sums_by_key",
         "distinct",
         "key_lists",
+        "presence",
+        "earliest",
         "stamp",
         "remembered",
         "remember",
     }
     assert set(calls(Rooms)) == {"kind", "forget", "documents"}
+    assert set(calls(People)) == {"everyone"}

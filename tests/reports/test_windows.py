@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import random
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from engagement_svc.reports.queries import RANGE
-from engagement_svc.reports.windows import MONTH_DAYS, WEEK_DAYS, days_with_before, range_and_before
+from engagement_svc.reports.windows import MONTH_DAYS, WEEK_DAYS, days_with_before, range_and_before, window_distinct
 from engagement_svc.settings import Settings
 
 SETTINGS = Settings(mongo_url="mongodb://127.0.0.1:1", database="rocketchat")
@@ -35,3 +36,14 @@ def test_the_range_and_the_window_before_it_are_local_days():
 
 def test_a_week_and_a_month():
     assert (WEEK_DAYS, MONTH_DAYS) == (7, 30)
+
+
+def test_window_distinct_equals_the_union_of_each_window():
+    """The one-pass WAU/MAU count equals len(union) of every window, ids coming back after any gap."""
+    rng = random.Random(3)
+    days = [sorted({f"u{rng.randrange(60)}" for _ in range(rng.randrange(0, 25))}) for _ in range(90)]
+    days[40] = []  # an empty day
+    found = window_distinct(days, (1, 7, 30))
+    for i in range(len(days)):
+        expected = tuple(len(set().union(*days[max(0, i - w + 1) : i + 1])) for w in (1, 7, 30))
+        assert found[i] == expected, i

@@ -5,14 +5,22 @@ reports/sources.py by their documented meaning, so that a misreading of them sha
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 FLAG = "\x1f"  # a flagged key is the plain key, FLAG and the flag's name ("GENERAL\x1fbot": GENERAL's bot messages)
+PART = "\x1e"  # a compound key's parts: "GENERAL\x1eada" (ada's messages in GENERAL), "ada\x1eweb" (ada on the web)
 
 
 def plain(key: str) -> str:
     return key.split(FLAG, 1)[0]
+
+
+def subject(metric: Any, key: str) -> str:
+    """What a distinct count of the metric counts: the plain key, or the metric's part of a compound key."""
+    key = plain(key)
+    return key.split(PART)[metric.subject] if PART in key else key
 
 
 class FakeRooms:
@@ -27,6 +35,7 @@ class FakeRooms:
 
     def kind(self, key: str) -> str | None:
         rid, _, flag = key.partition(FLAG)
+        rid = rid.split(PART, 1)[0]  # a room and author key is its room's
         doc = self.documents_by_id.get(rid)
         if doc is None or rid in self.forgotten:
             return None
@@ -43,7 +52,8 @@ class FakeRooms:
 
 class FakeCounts:
     """Per metric name, events (second since the epoch, key), each counting 1. A key's class is its room's type for
-    a metric of rooms, else "user"; a flagged key's class carries the flag. Answers are remembered in a dict under
+    a metric of rooms, a compound key's second part for a metric of parts, else "user"; a flagged key's class
+    carries the flag. Answers are remembered in a dict under
     a stamp that changes with `change()` and when a room is forgotten (as the engine's does)."""
 
     def __init__(self, events: dict[str, list[tuple[int, str]]], rooms: FakeRooms | None = None):
@@ -60,8 +70,9 @@ class FakeCounts:
         if metric.keys == "rooms":
             assert self.rooms is not None
             return self.rooms.kind(key)
-        _, _, flag = key.partition(FLAG)
-        return "user" + (FLAG + flag if flag else "")
+        head, _, flag = key.partition(FLAG)
+        kind = head.split(PART, 1)[1] if metric.keys == "parts" else "user"
+        return kind + (FLAG + flag if flag else "")
 
     def _in(self, metric: Any, span: Any, counted: Sequence[str] | None) -> list[str]:
         """The keys of the events in the span, once per event, of a class that counts."""
@@ -97,13 +108,29 @@ class FakeCounts:
 
     async def distinct(self, metric: Any, spans: Sequence[Any], counted: tuple[str, ...] | None = None) -> list[int]:
         self.calls.append("distinct")
-        return [len({plain(k) for k in self._in(metric, s, counted)}) for s in spans]
+        return [len({subject(metric, k) for k in self._in(metric, s, counted)}) for s in spans]
 
     async def key_lists(
         self, metric: Any, spans: Sequence[Any], counted: tuple[str, ...] | None = None
     ) -> list[list[str]]:
         self.calls.append("key_lists")
-        return [sorted({plain(k) for k in self._in(metric, s, counted)}) for s in spans]
+        return [sorted({subject(metric, k) for k in self._in(metric, s, counted)}) for s in spans]
+
+    async def presence(
+        self, metric: Any, spans: Sequence[Any], counted: tuple[str, ...] | None = None
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        self.calls.append("presence")
+        days: dict[str, int] = {}
+        last: dict[str, int] = {}
+        for i, s in enumerate(spans):
+            for who in {subject(metric, k) for k in self._in(metric, s, counted)}:
+                days[who] = days.get(who, 0) + 1
+                last[who] = i
+        return days, last
+
+    async def earliest(self, metric: Any) -> datetime | None:
+        found = [second for second, _ in self.events.get(metric.name, [])]
+        return datetime.fromtimestamp(min(found), UTC) if found else None
 
     def stamp(self, metric: Any) -> tuple | None:
         return (metric.name, self.version, len(self.rooms.forgotten) if self.rooms is not None else 0)
@@ -129,3 +156,31 @@ async def csv_text(report: Any, sources: Any, q: Any) -> tuple[str, str]:
 def seconds(text: str) -> int:
     """An ISO instant with its offset ("2024-03-30T23:30:00+00:00") as seconds since the epoch."""
     return int(datetime.fromisoformat(text).timestamp())
+
+
+@dataclass(frozen=True)
+class FakeMember:
+    """An account as reports/sources.py's `Member` describes it."""
+
+    id: str
+    username: str | None = None
+    name: str | None = None
+    type: str = "user"
+    active: bool = True
+    created: datetime | None = None
+    bot: bool = False
+
+
+class FakePeople:
+    """Accounts in a list; the generation changes with `change()`."""
+
+    def __init__(self, members: Iterable[FakeMember]):
+        self.members = {m.id: m for m in members}
+        self.generation = 0
+
+    def change(self, *members: FakeMember) -> None:
+        self.members.update((m.id, m) for m in members)
+        self.generation += 1
+
+    async def everyone(self) -> tuple[int, dict[str, FakeMember]]:
+        return self.generation, dict(self.members)

@@ -7,7 +7,11 @@ const API = "/api/v1/engagement-dashboard/";
 const ROOM_TYPES = { c: "Channel", p: "Private", d: "Direct" };
 const ORIGINS = { c: "Public channels", p: "Private groups", d: "Direct messages" };
 const COLORS = ["#1d74f5", "#f5455c", "#2de0a5", "#ffd21f", "#9f22c7"];
-const state = { tab: "users", offset: 0, count: 10, sort: "-messages", hourDay: null, weekDay: null };
+const CLIENTS = [["web", "Web", "#1d74f5"], ["desktop", "Desktop", "#9f22c7"], ["mobile", "Mobile", "#0b7a55"], ["other", "Other", "#8a5a00"]];
+const state = {
+  tab: "users", offset: 0, count: 10, sort: "-messages", hourDay: null, weekDay: null,
+  members: { offset: 0, count: 10, sort: "-messages", activity: "all" },
+};
 const charts = new Map();
 let generation = 0; // answers of an older round of requests are dropped
 
@@ -187,6 +191,7 @@ class ApiError extends Error {
 
 async function call(path, params, csv = false) {
   const query = new URLSearchParams({ timezone: zone(), bots: document.getElementById("bots").value, ...params });
+  if (csv) query.set("format", "csv"); // besides the Accept header: the request says what it asks for
   const response = await fetch(`${API}${path}?${query}`, {
     headers: {
       "X-User-Id": creds?.uid || "",
@@ -322,9 +327,11 @@ function isoDayLabel(iso, tz) {
   return dateOf(Date.parse(iso), tz);
 }
 
-function counter(title, value, variation, hint, note) {
+// A counter box; `order` places it among the row's others whatever section answers first (placeCounter).
+function counter(title, value, variation, hint, note, order = 0) {
   const box = document.createElement("div");
   box.className = "counter";
+  box.dataset.order = String(order);
   const label = document.createElement("span");
   label.textContent = title;
   const number = document.createElement("strong");
@@ -345,6 +352,30 @@ function counter(title, value, variation, hint, note) {
   return box;
 }
 
+function placeCounter(row, ...boxes) {
+  for (const box of boxes) {
+    const after = [...row.children].find((c) => Number(c.dataset.order) > Number(box.dataset.order));
+    row.insertBefore(box, after || null);
+  }
+}
+
+// A column header's sort button (a table of `sort`, e.g. "-messages"): a first click sorts by the column
+// descending, a second ascending, and so on; `change` gets the new sort. Its header cell says the order (aria-sort).
+function sortButton(title, field, sort, change) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "sort";
+  const current = sort.replace(/^-/, "") === field;
+  const descending = sort.startsWith("-");
+  button.textContent = title + (current ? (descending ? "\u00a0↓" : "\u00a0↑") : ""); // the arrow never on a line alone
+  button.setAttribute("aria-label", `Sort by ${title}`);
+  button.dataset.label = title;
+  button.dataset.field = field;
+  if (current) button.dataset.sorted = descending ? "descending" : "ascending";
+  button.addEventListener("click", () => change(current && descending ? field : `-${field}`));
+  return button;
+}
+
 // A table; each cell carries its column's title (data-label) for the stacked layout of narrow screens.
 function table(head, rows) {
   const t = document.createElement("table");
@@ -354,6 +385,7 @@ function table(head, rows) {
     const th = document.createElement("th");
     th.scope = "col";
     if (h instanceof Node) th.append(h); else th.textContent = h;
+    if (h instanceof Node && h.dataset.field) th.setAttribute("aria-sort", h.dataset.sorted || "none");
     thead.append(th);
   }
   const tbody = t.createTBody();
@@ -386,6 +418,40 @@ async function load(name, fetcher, render) {
 const LATER = "–"; // a cell of an hour still to come today
 
 // -- the users tab ------------------------------------------------------------------------------------------------
+// Daily, weekly and monthly figures as three lines (`rows` oldest first, with `users`, `wau`, `mau`). Today's point
+// hollow, the line into it dashed. The monthly line often equals the weekly one (everyone active this month was
+// active this week): it is drawn over it (a lower `order` is drawn later), thin and dashed with small round points
+// over the weekly line's wide one and large squares, so that both stay visible; the legend keeps the order.
+function threeLines(name, labels, rows, partial, [daily, weekly, monthly]) {
+  const line = (label, key, color, extra) => ({
+    label,
+    data: rows.map((d) => d[key]),
+    borderColor: color,
+    backgroundColor: color,
+    pointBackgroundColor: rows.map((_, i) => (i === partial ? "#fff" : color)),
+    segment: { borderDash: (ctx) => (ctx.p1DataIndex === partial ? [3, 3] : undefined) },
+    ...extra,
+  });
+  draw(name, {
+    type: "line",
+    data: {
+      labels,
+      datasets: [
+        line(daily, "users", COLORS[0], { order: 1, pointStyle: "circle", pointRadius: 3 }),
+        line(weekly, "wau", COLORS[1], { order: 2, pointStyle: "rect", pointRadius: 5, borderWidth: 5 }),
+        line(monthly, "mau", "#0b7a55", {
+          order: 0, pointStyle: "circle", pointRadius: 2.5, borderWidth: 2, borderDash: [6, 4], segment: undefined,
+        }),
+      ],
+    },
+    options: {
+      interaction: { mode: "index", intersect: false },
+      plugins: { legend: { labels: { usePointStyle: true, sort: (a, b) => a.datasetIndex - b.datasetIndex } } },
+      scales: { y: { beginAtZero: true, ticks: { precision: 0 } } },
+    },
+  });
+}
+
 function usersTab() {
   const r = range();
   const tz = zone();
@@ -393,7 +459,7 @@ function usersTab() {
   counters.replaceChildren();
   load("new-users", () => call("users/new-users", r), (body, el) => {
     const days = [...body.days].reverse();
-    counters.prepend(counter("New users", body.period.count, body.period.variation, "vs. the period before"));
+    placeCounter(counters, counter("New users", body.period.count, body.period.variation, "vs. the period before", undefined, 0));
     const labels = days.map((d) => isoDayLabel(d.day, tz));
     const partial = partialToday(el, labels, tz);
     bars("new-users", labels, "New users", days.map((d) => d.users), COLORS[0], partial);
@@ -405,38 +471,60 @@ function usersTab() {
     const last = body.month[0];
     if (last) {
       const soFar = partial >= 0 && partial === rows.length - 1 ? "today, so far" : undefined;
-      counters.append(counter("Daily active users", last.users, undefined, undefined, soFar), counter("Weekly active users", last.wau), counter("Monthly active users", last.mau));
+      placeCounter(
+        counters,
+        counter("Daily active users", last.users, undefined, undefined, soFar, 1),
+        counter("Weekly active users", last.wau, undefined, undefined, undefined, 2),
+        counter("Monthly active users", last.mau, undefined, undefined, undefined, 3),
+      );
     }
-    // Today's point hollow, the line into it dashed. MAU often equals WAU (everyone active this month was active
-    // this week): it is drawn over WAU (a lower `order` is drawn later), thin and dashed with small round points
-    // over WAU's wide line and large squares, so that both stay visible; the legend keeps the order DAU, WAU, MAU.
-    const line = (label, key, color, extra) => ({
-      label,
-      data: rows.map((d) => d[key]),
-      borderColor: color,
-      backgroundColor: color,
-      pointBackgroundColor: rows.map((_, i) => (i === partial ? "#fff" : color)),
-      segment: { borderDash: (ctx) => (ctx.p1DataIndex === partial ? [3, 3] : undefined) },
-      ...extra,
-    });
-    draw("active-users", {
-      type: "line",
+    threeLines("active-users", labels, rows, partial, ["DAU", "WAU", "MAU"]);
+  });
+  load("posting-users", () => call("users/posting-users", r), (body, el) => {
+    const rows = [...body.days].reverse();
+    const labels = rows.map((d) => isoDayLabel(d.day, tz));
+    const partial = partialToday(el, labels, tz, "point");
+    placeCounter(counters, counter("People posting", body.period.count, body.period.variation, "vs. the period before", undefined, 4));
+    threeLines("posting-users", labels, rows, partial, ["Posting", "Posting WAU", "Posting MAU"]);
+  });
+  load("clients", () => call("users/clients", r), (body, el) => {
+    const rows = [...body.days].reverse();
+    const labels = rows.map((d) => isoDayLabel(d.day, tz));
+    const partial = partialToday(el, labels, tz);
+    draw("clients", {
+      type: "bar",
       data: {
         labels,
-        datasets: [
-          line("DAU", "users", COLORS[0], { order: 1, pointStyle: "circle", pointRadius: 3 }),
-          line("WAU", "wau", COLORS[1], { order: 2, pointStyle: "rect", pointRadius: 5, borderWidth: 5 }),
-          line("MAU", "mau", "#0b7a55", {
-            order: 0, pointStyle: "circle", pointRadius: 2.5, borderWidth: 2, borderDash: [6, 4], segment: undefined,
-          }),
-        ],
+        datasets: CLIENTS.map(([key, label, color]) => ({
+          label,
+          data: rows.map((d) => d[key]),
+          backgroundColor: rows.map((_, i) => (i === partial ? `${color}40` : color)),
+          borderColor: color,
+          borderWidth: rows.map((_, i) => (i === partial ? 2 : 0)),
+        })),
       },
       options: {
         interaction: { mode: "index", intersect: false },
-        plugins: { legend: { labels: { usePointStyle: true, sort: (a, b) => a.datasetIndex - b.datasetIndex } } },
-        scales: { y: { beginAtZero: true, ticks: { precision: 0 } } },
+        plugins: { legend: { labels: { boxWidth: 14 } } },
+        scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } },
       },
     });
+    // The period's distinct users per client: not the sum of the days (one person active on five days is one).
+    el.querySelector(".totals")?.remove();
+    const totals = document.createElement("p");
+    totals.className = "note totals";
+    const title = document.createElement("span");
+    title.textContent = "Distinct users in the whole period:";
+    totals.append(title);
+    for (const [key, label] of CLIENTS) {
+      const item = document.createElement("span");
+      item.className = `client client-${key}`;
+      const number = document.createElement("strong");
+      number.textContent = body.period[key].toLocaleString("en");
+      item.append(`${label} `, number);
+      totals.append(item);
+    }
+    el.querySelector(".body").after(totals);
   });
   load("by-hour", () => call("users/users-by-time-of-the-day-in-a-week", r), (body, el) => {
     const days = [];
@@ -556,22 +644,11 @@ const LIST_COLUMNS = [
 function channelsTab() {
   const r = range();
   load("channel-list", () => call("channels/list", { ...r, offset: state.offset, count: state.count, sort: state.sort }), (body, el) => {
-    const head = LIST_COLUMNS.map(([field, title]) => {
-      if (!field) return title;
-      const button = document.createElement("button");
-      button.type = "button";
-      button.className = "sort";
-      const current = state.sort.replace(/^-/, "") === field;
-      button.textContent = title + (current ? (state.sort.startsWith("-") ? " ↓" : " ↑") : "");
-      button.setAttribute("aria-label", `Sort by ${title}`);
-      button.dataset.label = title;
-      button.addEventListener("click", () => {
-        state.sort = current && state.sort.startsWith("-") ? field : `-${field}`;
-        state.offset = 0;
-        channelsTab();
-      });
-      return button;
-    });
+    const head = LIST_COLUMNS.map(([field, title]) => (field ? sortButton(title, field, state.sort, (sort) => {
+      state.sort = sort;
+      state.offset = 0;
+      channelsTab();
+    }) : title));
     const rows = body.channels.map((c) => {
       const badge = document.createElement("span");
       badge.className = `badge ${c.diffFromLastWeek > 0 ? "up" : c.diffFromLastWeek < 0 ? "down" : "same"}`;
@@ -594,16 +671,161 @@ function channelsTab() {
   });
 }
 
+// -- the members tab ----------------------------------------------------------------------------------------------
+// Columns of the members table: [its sort key (none: not sortable), title].
+const MEMBER_COLUMNS = [
+  ["username", "Username"], [null, "Name"], [null, "Type"], [null, "Active"], ["createdAt", "Created"],
+  ["messages", "Messages"], ["channelMessages", "Channel messages"], ["daysActive", "Days active"],
+  ...CLIENTS.map(([, label]) => [null, `${label} days`]), ["lastActive", "Last active"], ["lastPosted", "Last posted"],
+];
+const MEMBERS_EMPTY = {
+  all: "No members.",
+  active: "No one logged in or posted in this period.",
+  dormant: "No dormant seats: every account not deactivated logged in or posted in this period.",
+};
+// Dormant seats are listed longest unused first: by last active ascending (never active, null, comes first).
+const DORMANT_SORT = "lastActive";
+
+// A seat nobody uses: an account not deactivated that neither logged in nor posted in the period (the API's
+// activity=dormant, told from a row's own figures).
+function dormant(member) {
+  return member.user.active !== false && member.daysActive === 0 && member.messages === 0;
+}
+
+function membersTab() {
+  const r = range();
+  const tz = zone();
+  load("dormant-seats", () => call("users/members", { ...r, activity: "dormant", sort: DORMANT_SORT, offset: 0, count: 1 }), (body, el) => {
+    const box = document.createElement("p");
+    box.className = "seats";
+    const number = document.createElement("strong");
+    number.className = "big";
+    number.textContent = body.total.toLocaleString("en");
+    const what = document.createElement("span");
+    what.textContent = [
+      "dormant seats: every account not deactivated logged in or posted in this period.",
+      "account, not deactivated, neither logged in nor posted in this period: a seat nobody uses.",
+    ][body.total] || "accounts, not deactivated, neither logged in nor posted in this period: seats nobody uses.";
+    box.append(number, " ", what);
+    const parts = [box];
+    const first = body.members[0];
+    if (first) {
+      const longest = document.createElement("p");
+      longest.className = "longest";
+      const since = first.lastActive ? `last active ${isoDayLabel(first.lastActive, tz)}` : "never active";
+      longest.textContent = `Longest unused: ${memberName(first.user)} (${since}). The CSV lists them all for a review; `
+        + "deactivating an account in Rocket.Chat's Administration › Users frees its seat.";
+      const show = document.createElement("button");
+      show.type = "button";
+      show.id = "show-dormant";
+      show.textContent = body.total === 1 ? "Show it in the table" : `Show the ${body.total.toLocaleString("en")} in the table, longest unused first`;
+      show.addEventListener("click", () => filterMembers("dormant"));
+      parts.push(longest, show);
+    }
+    el.querySelector(".body").replaceChildren(...parts);
+    el.querySelector(".csv").hidden = body.total === 0;
+  });
+  memberList();
+}
+
+// The table shows the members of one activity choice (all, active, dormant) from its first page; the dormant
+// seats come longest unused first, and leaving them goes back to the default order.
+function filterMembers(activity) {
+  const m = state.members;
+  if (activity === "dormant") m.sort = DORMANT_SORT;
+  else if (m.activity === "dormant" && m.sort === DORMANT_SORT) m.sort = "-messages";
+  m.activity = activity;
+  m.offset = 0;
+  document.getElementById("activity").value = activity;
+  memberList();
+}
+
+function memberName(user) {
+  return user.username || user.name || user._id;
+}
+
+function memberList() {
+  const r = range();
+  const tz = zone();
+  const m = state.members;
+  const day = (iso) => (iso ? isoDayLabel(iso, tz) : "never");
+  load("member-list", () => call("users/members", { ...r, offset: m.offset, count: m.count, sort: m.sort, activity: m.activity }), (body, el) => {
+    const head = MEMBER_COLUMNS.map(([field, title]) => (field ? sortButton(title, field, m.sort, (sort) => {
+      m.sort = sort;
+      m.offset = 0;
+      memberList();
+    }) : title));
+    const rows = body.members.map((member) => {
+      const { user } = member;
+      // a user without a username is shown by its id, greyed
+      const who = document.createElement("span");
+      who.textContent = user.username || user._id;
+      if (!user.username) who.className = "muted";
+      // the account's state: deactivated, or active and used, or active and unused (a dormant seat)
+      let account = user.active ? "yes" : "deactivated";
+      if (dormant(member)) {
+        account = document.createElement("span");
+        account.className = "badge dormant";
+        account.textContent = "dormant";
+      }
+      return [
+        who,
+        user.name || "—",
+        user.type,
+        account,
+        user.createdAt ? isoDayLabel(user.createdAt, tz) : "—",
+        member.messages.toLocaleString("en"),
+        member.channelMessages.toLocaleString("en"),
+        member.daysActive.toLocaleString("en"),
+        ...CLIENTS.map(([key]) => member.clients[key].toLocaleString("en")),
+        day(member.lastActive),
+        day(member.lastPosted),
+      ];
+    });
+    const listed = rows.length ? table(head, rows) : empty(MEMBERS_EMPTY[m.activity] || MEMBERS_EMPTY.all);
+    if (rows.length) {
+      listed.classList.add("members");
+      for (const [i, tr] of [...listed.tBodies[0].rows].entries()) {
+        tr.dataset.id = body.members[i].user._id;
+        if (dormant(body.members[i])) tr.classList.add("dormant");
+      }
+    }
+    el.querySelector(".body").replaceChildren(listed);
+    el.querySelector(".caption")?.remove();
+    const caption = document.createElement("p");
+    caption.className = "caption";
+    caption.textContent = "Web, desktop, mobile, other days: the days of the period active through each client. Last "
+      + `active, last posted: the latest such day in ${tz}, looking back as far as the data goes. Dormant: an account `
+      + "not deactivated that neither logged in nor posted in the period.";
+    el.querySelector(".body").after(caption);
+    const last = Math.min(body.offset + body.count, body.total);
+    el.querySelector(".pager span").textContent = body.total ? `${body.offset + 1}–${last} of ${body.total.toLocaleString("en")}` : "0 members";
+    el.querySelector('[data-member-page="-1"]').disabled = body.offset === 0;
+    el.querySelector('[data-member-page="1"]').disabled = last >= body.total;
+  });
+}
+
 // -- CSV downloads ------------------------------------------------------------------------------------------------
+// What a section's CSV asks: its section's query, without paging (every row).
+function csvQuery(button) {
+  const path = button.dataset.csv;
+  if (path.startsWith("users/chat-busier/")) {
+    return { start: instantOf(path.endsWith("hourly-data") ? state.hourDay : state.weekDay, zone()) };
+  }
+  const query = range();
+  if (path === "channels/list") query.sort = state.sort;
+  if (path === "users/members") { // the table's choice, or the button's own (the dormant seats)
+    query.sort = button.dataset.sort || state.members.sort;
+    query.activity = button.dataset.activity || state.members.activity;
+  }
+  return query;
+}
+
 async function download(button) {
   const path = button.dataset.csv;
-  const tz = zone();
-  const params = path.startsWith("users/chat-busier/")
-    ? { start: instantOf(path.endsWith("hourly-data") ? state.hourDay : state.weekDay, tz) }
-    : { ...range(), ...(path === "channels/list" ? { sort: state.sort } : {}) };
   const el = button.closest("section");
   try {
-    const response = await call(path, params, true);
+    const response = await call(path, csvQuery(button), true);
     const name = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "")?.[1] || "export.csv";
     const link = document.createElement("a");
     link.href = URL.createObjectURL(await response.blob());
@@ -628,7 +850,7 @@ function show() {
     tab.setAttribute("aria-selected", String(selected));
     document.getElementById(tab.getAttribute("aria-controls")).hidden = !selected;
   }
-  ({ users: usersTab, messages: messagesTab, channels: channelsTab })[state.tab]();
+  ({ users: usersTab, messages: messagesTab, channels: channelsTab, members: membersTab })[state.tab]();
 }
 
 function start() {
@@ -649,10 +871,12 @@ function start() {
       document.getElementById("from").value = addDays(today, -13);
       document.getElementById("to").value = today;
     }
-    state.offset = 0;
+    state.offset = state.members.offset = 0;
     show();
   });
-  for (const id of ["from", "to", "bots"]) document.getElementById(id).addEventListener("change", () => { state.offset = 0; show(); });
+  for (const id of ["from", "to", "bots"]) {
+    document.getElementById(id).addEventListener("change", () => { state.offset = state.members.offset = 0; show(); });
+  }
   document.getElementById("zone").addEventListener("change", () => { state.hourDay = state.weekDay = null; show(); });
   document.getElementById("filters").addEventListener("submit", (event) => { event.preventDefault(); show(); });
   document.getElementById("signout").addEventListener("click", () => signOut(creds?.from === "cookie" ? SESSION_SIGNED_OUT : "Signed out."));
@@ -678,6 +902,13 @@ function start() {
       channelsTab();
     });
   }
+  for (const button of document.querySelectorAll("[data-member-page]")) {
+    button.addEventListener("click", () => {
+      state.members.offset = Math.max(0, state.members.offset + Number(button.dataset.memberPage) * state.members.count);
+      memberList();
+    });
+  }
+  document.getElementById("activity").addEventListener("change", (event) => filterMembers(event.target.value));
   for (const button of document.querySelectorAll("[data-csv]")) button.addEventListener("click", () => download(button));
   window.addEventListener("resize", () => { for (const el of document.querySelectorAll("[data-section]")) scrollHint(el); });
   show();
