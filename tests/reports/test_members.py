@@ -94,11 +94,12 @@ def at(month, day, hour=12):
 
 
 def hand_made(db):
-    """Beside the admin and jdoe (dormant): ann posts and logs in from three clients; ben (deactivated) posts, once
-    through an integration, and last logged in in 2023; rocket.cat posts and logs in after the range; dee has no
-    username, name, type or createdAt and only system and livechat messages; Eve (deactivated) did nothing; a
-    guest and a deleted author post and log in (never rows)."""
-    joined = datetime(2023, 1, 1, tzinfo=UTC)
+    """Beside the admin and jdoe (dormant; jdoe posted last in 2021): ann posts and logs in from three clients;
+    ben (deactivated) posts, once through an integration, and last logged in on the last evening of 2022, until
+    midnight; rocket.cat posts and logs in after the range; dee has no username, name, type or createdAt and only
+    system and livechat messages; Eve (deactivated) did nothing; a guest and a deleted author post and log in
+    (never rows). The last days reach back past 400 days."""
+    joined = datetime(2022, 6, 1, tzinfo=UTC)
     dee = make_user(DEE, "dee", ["user"], [])
     for field in ("username", "name", "type", "createdAt"):
         del dee[field]
@@ -124,7 +125,7 @@ def hand_made(db):
             room_doc("L1", "l", "visitor"),
         ]
     )
-    people = {uid: {"_id": uid, "username": uid.lower()} for uid in (ANN, BEN, CAT, DEE, "Guest000000000001")}
+    people = {uid: {"_id": uid, "username": uid.lower()} for uid in (ANN, BEN, CAT, DEE, USER_ID, "Guest000000000001")}
     people["Gone"] = {"_id": "GoneUser000000001", "username": "gone"}
     messages = [
         ("C1", at(5, 1), ANN, {}),
@@ -134,6 +135,7 @@ def hand_made(db):
         ("P1", at(5, 2), BEN, {}),
         ("C1", at(5, 3), BEN, {"bot": {"i": "hook"}}),  # an integration as ben: a bot message, still ben's
         ("C1", at(4, 20), BEN, {}),  # before the range
+        ("C1", datetime(2021, 6, 1, 9, tzinfo=UTC), USER_ID, {}),  # jdoe, long ago: dormant, and his last day posted
         ("C1", at(5, 4), CAT, {}),
         ("C1", at(5, 2), DEE, {"t": "uj"}),  # not sent: a system message
         ("L1", at(5, 2), DEE, {}),  # livechat
@@ -147,7 +149,8 @@ def hand_made(db):
         Login(ANN, "user", at(5, 1, 9), at(5, 1, 10), device=DEVICE["browser"]),
         Login(ANN, "user", at(5, 2, 9), at(5, 2, 10), device=DEVICE["desktop-app"]),
         Login(ANN, "user", at(5, 4, 22), at(5, 5, 2), device=DEVICE["mobile-app"]),  # past the range's last day
-        Login(BEN, "user", datetime(2023, 12, 31, 10, tzinfo=UTC), datetime(2023, 12, 31, 11, tzinfo=UTC)),
+        # ben, long ago, until the stroke of midnight: the next day is not covered (the end is excluded)
+        Login(BEN, "user", datetime(2022, 12, 31, 23, tzinfo=UTC), datetime(2023, 1, 1, tzinfo=UTC)),
         Login(CAT, "bot", at(5, 5, 1), at(5, 5, 2), device=DEVICE["other"]),  # after the range only
         Login("Guest000000000001", "anonymous", at(5, 2, 9), at(5, 2, 10)),
         Login("GoneUser000000001", "user", at(5, 2, 9), at(5, 2, 10)),
@@ -172,15 +175,15 @@ def member(user, messages=0, channel=0, days=0, clients=(0, 0, 0, 0), last_activ
     }
 
 
-JOINED, RC_JOINED = "2023-01-01T00:00:00.000Z", "2022-01-10T00:00:00.000Z"
+JOINED, RC_JOINED = "2022-06-01T00:00:00.000Z", "2022-01-10T00:00:00.000Z"
 HAND_ROWS = {  # by hand, each row as the contract writes it
     ANN: member(shown(ANN, "ann", "Ann", created=JOINED), 3, 2, 3, (1, 1, 1, 0), "2024-05-04", "2024-05-03"),
-    BEN: member(shown(BEN, "ben", active=False, created=JOINED), 2, 2, 0, (0, 0, 0, 0), "2023-12-31", "2024-05-03"),
+    BEN: member(shown(BEN, "ben", active=False, created=JOINED), 2, 2, 0, (0, 0, 0, 0), "2022-12-31", "2024-05-03"),
     CAT: member(shown(CAT, "rocket.cat", "Rocket Cat", "bot", created=RC_JOINED), 1, 1, last_posted="2024-05-04"),
     DEE: member(shown(DEE)),
     EVE: member(shown(EVE, "Eve", "Eve", active=False, created="2024-05-02T08:30:00.123Z")),
     ADMIN_ID: member(shown(ADMIN_ID, "admin", "Admin", created=RC_JOINED)),
-    USER_ID: member(shown(USER_ID, "jdoe", "Jdoe", created=RC_JOINED)),
+    USER_ID: member(shown(USER_ID, "jdoe", "Jdoe", created=RC_JOINED), last_posted="2021-06-01"),
 }
 
 
@@ -200,7 +203,7 @@ async def test_a_few_members_by_hand(client, db):
         ("-username", "include", "all"): [CAT, USER_ID, BEN, ANN, ADMIN_ID, EVE, DEE],
         ("lastActive", "include", "all"): [ADMIN_ID, EVE, USER_ID, DEE, CAT, BEN, ANN],
         ("-lastActive", "include", "all"): [ANN, BEN, ADMIN_ID, EVE, USER_ID, DEE, CAT],
-        ("-lastPosted", "include", "all"): [CAT, ANN, BEN, ADMIN_ID, EVE, USER_ID, DEE],
+        ("-lastPosted", "include", "all"): [CAT, ANN, BEN, USER_ID, ADMIN_ID, EVE, DEE],
         ("createdAt", "include", "all"): [DEE, ADMIN_ID, USER_ID, CAT, ANN, BEN, EVE],
         ("-createdAt", "include", "all"): [EVE, ANN, BEN, ADMIN_ID, USER_ID, CAT, DEE],
         ("-daysActive", "exclude", "active"): [ANN, BEN],
