@@ -14,9 +14,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from engagement_svc.app import create_app
+from engagement_svc.reports import clients
+from engagement_svc.reports.sources import Sources
 from engagement_svc.resources import ENGINE
 from engagement_svc.settings import Settings
 from tests.support.data import ADMIN_HEADERS
+from tests.support.fake_sources import FakeCounts, FakeRooms, csv_text, seconds
 from tests.support.http import CLIENTS_PATH, get_csv, until
 from tests.support.mongo import with_database
 from tests.support.oracle import Snapshot, js
@@ -244,3 +247,47 @@ async def test_a_session_from_a_new_client_is_seen_live(client, db):
     _, after = await get(client, params)
     assert after["days"][0]["desktop"] == before["days"][0]["desktop"] + 1
     assert after["period"]["desktop"] == before["period"]["desktop"] + 1
+
+
+# -- the report on counts held in memory (no mongod) ------------------------------------------------------------------
+FAKE_DAY = seconds("2024-03-10T12:00:00+00:00")
+FAKE_EVENTS = [
+    (FAKE_DAY, "ada\x1eweb"),
+    (FAKE_DAY + 60, "ada\x1eweb"),
+    (FAKE_DAY, "ada\x1emobile"),  # one user through two clients counts for both
+    (FAKE_DAY, "bot\x1edesktop\x1fbot"),
+    (FAKE_DAY - 86_400, "eve\x1eother"),
+    (FAKE_DAY - 3 * 86_400, "fay\x1eweb"),  # before the range
+]
+UNIT_SETTINGS = Settings(mongo_url="mongodb://127.0.0.1:1", database="rocketchat")
+
+
+@pytest.mark.parametrize(
+    "bots, last, first, period",
+    [
+        ("include", (1, 1, 1, 0), (0, 0, 0, 1), (1, 1, 1, 1)),
+        ("exclude", (1, 0, 1, 0), (0, 0, 0, 1), (1, 0, 1, 1)),
+        ("only", (0, 1, 0, 0), (0, 0, 0, 0), (0, 1, 0, 0)),
+    ],
+)
+async def test_users_per_day_and_client_from_counts_in_memory(bots, last, first, period):
+    s = Sources(FakeCounts({"client_sessions": list(FAKE_EVENTS)}), FakeRooms([]))
+    query = {"start": "2024-03-09T00:00:00.000Z", "end": "2024-03-10T23:59:59.999Z", "timezone": "UTC", "bots": bots}
+    q = clients.REPORT.params.parse(query, UNIT_SETTINGS)
+
+    def named(counts):
+        return ",".join(f'"{c}":{n}' for c, n in zip(("web", "desktop", "mobile", "other"), counts, strict=True))
+
+    expected = (
+        f'{{"days":[{{"day":"2024-03-10T00:00:00.000Z",{named(last)}}},'
+        f'{{"day":"2024-03-09T00:00:00.000Z",{named(first)}}}],"period":{{{named(period)}}},"success":true}}'
+    )
+    assert await clients.REPORT.json(s, q) == expected
+    name, text = await csv_text(clients.REPORT, s, q)
+    assert name == "clients_2024-03-09_2024-03-10.csv"
+    rows = [["2024-03-10T00:00:00.000Z", *last], ["2024-03-09T00:00:00.000Z", *first]]
+    assert text == '"Date";"Web";"Desktop";"Mobile";"Other"\n' + "".join(
+        ";".join(f'"{v}"' for v in row) + "\n" for row in rows
+    )
+    calls = list(s.counts.calls)
+    assert await clients.REPORT.json(s, q) == expected and s.counts.calls == calls  # remembered

@@ -7,6 +7,7 @@ value; pages as channels/list's; users without username, name, type, roles or cr
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -14,8 +15,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from engagement_svc.app import create_app
+from engagement_svc.reports import members
+from engagement_svc.reports.sources import Sources
 from engagement_svc.settings import Settings
 from tests.support.data import ADMIN_HEADERS, ADMIN_ID, USER_ID
+from tests.support.fake_sources import FakeCounts, FakeMember, FakePeople, FakeRooms, csv_text, seconds
 from tests.support.http import MEMBERS_PATH, get_csv
 from tests.support.mongo import with_database
 from tests.support.oracle import Snapshot
@@ -323,3 +327,98 @@ async def test_bad_input_is_a_400_naming_the_field(app):
         assert status == 400 and body["success"] is False and f"'{key}'" in body["error"], (key, value, body)
     for params, text in [({"count": "x"}, "Missing key 'start'"), ({"start": good["start"]}, "Missing key 'end'")]:
         assert await get(app, params) == (400, {"success": False, "error": f"Match error: {text}"})
+
+
+# -- the report on counts held in memory (no mongod) ------------------------------------------------------------------
+FAKE_DAY = seconds("2024-03-10T12:00:00+00:00")
+FAKE_MEMBERS = [
+    FakeMember("A", "ada", "Ada", created=datetime(2024, 1, 1, tzinfo=UTC)),
+    FakeMember("B", "bob", None, type="bot", bot=True),
+    FakeMember("C", None, "Cyd"),  # no username: first when sorted by it
+    FakeMember("D", "dee", "Dee", active=False),  # deactivated: never a dormant seat
+    FakeMember("E", "=eve", "Eve"),  # a name a spreadsheet would run
+]
+FAKE_EVENTS = {
+    "posts": [
+        (FAKE_DAY, "C1\x1eA"),
+        (FAKE_DAY, "D1\x1eA"),
+        (FAKE_DAY, "C1\x1eB\x1fbot"),
+        (FAKE_DAY - 40 * 86_400, "C1\x1eE"),  # long before the range: its last day posted
+        (FAKE_DAY, "C1\x1eGONE"),  # an author without an account: no row
+    ],
+    "active_users": [(FAKE_DAY, "A"), (FAKE_DAY - 86_400, "A"), (FAKE_DAY - 50 * 86_400, "C")],
+    "client_sessions": [
+        (FAKE_DAY, "A\x1eweb"),
+        (FAKE_DAY - 86_400, "A\x1emobile"),
+        (FAKE_DAY - 50 * 86_400, "C\x1eweb"),
+    ],
+}
+UNIT_SETTINGS = Settings(mongo_url="mongodb://127.0.0.1:1", database="rocketchat")
+
+
+def fake_sources() -> Sources:
+    rooms = FakeRooms([{"_id": "C1", "t": "c"}, {"_id": "D1", "t": "d"}])
+    counts = FakeCounts({name: list(events) for name, events in FAKE_EVENTS.items()}, rooms)
+    return Sources(counts, rooms, people=FakePeople(FAKE_MEMBERS))
+
+
+async def fake_rows(s, **query):
+    base = {"start": "2024-03-09T00:00:00.000Z", "end": "2024-03-10T23:59:59.999Z", "timezone": "UTC"}
+    q = members.REPORT.params.parse({**base, **query}, UNIT_SETTINGS)
+    return json.loads(await members.REPORT.json(s, q))
+
+
+async def test_members_from_counts_in_memory_sorted_filtered_and_looked_back():
+    s = fake_sources()
+    body = await fake_rows(s)
+    assert [m["user"]["_id"] for m in body["members"]] == ["A", "B", "C", "D", "E"]  # -messages, ties by _id
+    ada = body["members"][0]
+    assert ada == {
+        "user": {"_id": "A", "username": "ada", "name": "Ada", "type": "user", "active": True,
+                 "createdAt": "2024-01-01T00:00:00.000Z"},
+        "messages": 2, "channelMessages": 1, "daysActive": 2,
+        "clients": {"web": 1, "desktop": 0, "mobile": 1, "other": 0},
+        "lastActive": "2024-03-10T00:00:00.000Z", "lastPosted": "2024-03-10T00:00:00.000Z",
+    }  # fmt: skip
+    cyd, eve = body["members"][2], body["members"][4]
+    assert (cyd["lastActive"], cyd["lastPosted"], "username" in cyd["user"]) == (
+        "2024-01-20T00:00:00.000Z",
+        None,
+        False,
+    )
+    assert (eve["lastActive"], eve["lastPosted"]) == (None, "2024-01-30T00:00:00.000Z")
+    assert body["members"][1]["user"]["type"] == "bot" and "name" not in body["members"][1]["user"]
+    order = {
+        "username": ["C", "E", "A", "B", "D"],  # no username first, then by code point ("=" before letters)
+        "-username": ["D", "B", "A", "E", "C"],
+        "lastActive": ["B", "D", "E", "C", "A"],  # nulls first, ties by _id
+        "-lastActive": ["A", "C", "B", "D", "E"],  # nulls last, ties still by _id
+        "-lastPosted": ["A", "B", "E", "C", "D"],
+        "createdAt": ["B", "C", "D", "E", "A"],
+        "daysActive": ["B", "C", "D", "E", "A"],
+    }
+    for sort, ids in order.items():
+        assert [m["user"]["_id"] for m in (await fake_rows(s, sort=sort))["members"]] == ids, sort
+    assert [m["user"]["_id"] for m in (await fake_rows(s, activity="active"))["members"]] == ["A", "B"]
+    assert [m["user"]["_id"] for m in (await fake_rows(s, activity="dormant"))["members"]] == ["C", "E"]
+    assert [m["user"]["_id"] for m in (await fake_rows(s, bots="only"))["members"]] == ["B"]
+    page = await fake_rows(s, sort="username", offset="1", count="2")
+    assert ([m["user"]["_id"] for m in page["members"]], page["total"], page["offset"], page["count"]) == (
+        ["E", "A"],
+        5,
+        1,
+        2,
+    )
+    base = {"start": "2024-03-09T00:00:00.000Z", "end": "2024-03-10T23:59:59.999Z", "timezone": "UTC"}
+    name, text = await csv_text(
+        members.REPORT, s, members.REPORT.params.parse({**base, "sort": "username"}, UNIT_SETTINGS)
+    )
+    assert name == "members_2024-03-09_2024-03-10.csv"
+    lines = text.split("\n")
+    assert lines[1] == '"";"Cyd";"user";"true";"";"0";"0";"0";"0";"0";"0";"0";"2024-01-20T00:00:00.000Z";""'
+    assert lines[2].startswith('"\'=eve";"Eve";"user";"true";')  # kept from running as a formula
+    calls = list(s.counts.calls)
+    await fake_rows(s, sort="username")
+    assert s.counts.calls == calls  # the facts and that order, remembered
+    s.people.change(FakeMember("F", "fay", "Fay"))  # type: ignore[attr-defined]
+    assert (await fake_rows(s, sort="username"))["total"] == 6  # a new account: made again

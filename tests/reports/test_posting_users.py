@@ -14,9 +14,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from engagement_svc.app import create_app
+from engagement_svc.reports import posting_users
+from engagement_svc.reports.sources import Sources
 from engagement_svc.resources import ENGINE
 from engagement_svc.settings import Settings
 from tests.support.data import ADMIN_HEADERS
+from tests.support.fake_sources import FakeCounts, FakeRooms, csv_text, seconds
 from tests.support.http import POSTING_USERS_PATH, get_csv, until
 from tests.support.mongo import with_database
 from tests.support.oracle import Snapshot, js
@@ -257,3 +260,56 @@ async def test_a_new_author_is_seen_live(client, db):
     _, after = await get(client, params)
     assert after["days"][0]["users"] == before["days"][0]["users"] + 1
     assert after["period"]["count"] == before["period"]["count"] + 1
+
+
+# -- the report on counts held in memory (no mongod) ------------------------------------------------------------------
+FAKE_DAY = seconds("2024-03-10T12:00:00+00:00")
+FAKE_EVENTS = [
+    (FAKE_DAY, "C1\x1eada"),
+    (FAKE_DAY, "D1\x1eada"),  # ada twice a day: one poster
+    (FAKE_DAY, "C1\x1ebob\x1fbot"),  # a bot message
+    (FAKE_DAY, "L1\x1ecyd"),  # livechat: never a message sent
+    (FAKE_DAY - 20 * 86_400, "C1\x1edee"),  # within the first day's 30 days
+    (FAKE_DAY - 3 * 86_400, "C1\x1eeve"),  # in the range before
+]
+FAKE_QUERY = {"start": "2024-03-09T00:00:00.000Z", "end": "2024-03-10T23:59:59.999Z", "timezone": "UTC"}
+UNIT_SETTINGS = Settings(mongo_url="mongodb://127.0.0.1:1", database="rocketchat")
+
+
+def fake_sources() -> Sources:
+    rooms = FakeRooms([{"_id": "C1", "t": "c"}, {"_id": "D1", "t": "d"}, {"_id": "L1", "t": "l"}])
+    return Sources(FakeCounts({"posts": list(FAKE_EVENTS)}, rooms), rooms)
+
+
+@pytest.mark.parametrize(
+    "bots, last, first, period, variation",
+    [
+        ("include", (2, 3, 4), (0, 1, 2), 2, 1),
+        ("exclude", (1, 2, 3), (0, 1, 2), 1, 0),
+        ("only", (1, 1, 1), (0, 0, 0), 1, 1),
+    ],
+)
+async def test_posters_their_windows_and_the_period_from_counts_in_memory(bots, last, first, period, variation):
+    q = posting_users.REPORT.params.parse({**FAKE_QUERY, "bots": bots}, UNIT_SETTINGS)
+    s = fake_sources()
+
+    def day(iso, counts):
+        return f'{{"day":"{iso}","users":{counts[0]},"wau":{counts[1]},"mau":{counts[2]}}}'
+
+    expected = (
+        f'{{"days":[{day("2024-03-10T00:00:00.000Z", last)},{day("2024-03-09T00:00:00.000Z", first)}],'
+        f'"period":{{"count":{period},"variation":{variation}}},"success":true}}'
+    )
+    assert await posting_users.REPORT.json(s, q) == expected
+    name, text = await csv_text(posting_users.REPORT, s, q)
+    assert name == "posting-users_2024-03-09_2024-03-10.csv"
+    assert text == (
+        '"Date";"Posting";"Posting WAU";"Posting MAU"\n'
+        f'"2024-03-10T00:00:00.000Z";"{last[0]}";"{last[1]}";"{last[2]}"\n'
+        f'"2024-03-09T00:00:00.000Z";"{first[0]}";"{first[1]}";"{first[2]}"\n'
+    )
+    calls = list(s.counts.calls)
+    assert await posting_users.REPORT.json(s, q) == expected and s.counts.calls == calls  # remembered
+    s.counts.events["posts"] += [(FAKE_DAY, "C1\x1efay"), (FAKE_DAY, "C1\x1egil\x1fbot")]
+    s.counts.change()
+    assert await posting_users.REPORT.json(s, q) != expected  # counted again once the counts changed
