@@ -56,7 +56,7 @@ class Engine:
     ):
         """`db`: where reads that need the newest data go (the primary); `heavy_db`: the same database with the
         read preference of MONGO_URL, for counting closed days (default: `db`)."""
-        self.rooms = RoomTypes(db)
+        self.rooms = RoomTypes(db, streams.on("rocketchat_room"))
         users, parts = EveryKey("user"), SecondParts()
 
         def classes(metric: Metric) -> Classes:

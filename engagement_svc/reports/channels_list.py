@@ -1,31 +1,37 @@
-"""channels/list: every room with messages in the range or the one before, ordered, one page of it (its CSV: every
-row). The counts and the rooms' documents come in through the report's sources; JSON (or CSV rows) goes out."""
+"""channels/list: every room with messages in the range or the one before (or, asked: every room, zeros included;
+the silent channels and groups, without a message in the range), of one team when asked, ordered, one page of it
+(its CSV: every row). Each row has its messages, those of the range before, its posters and last day posted, and
+its members. The counts and the rooms' documents come in through the report's sources; JSON (or CSV rows) goes
+out."""
 
 from __future__ import annotations
 
 import json
 from array import array
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, overload
 
-from engagement_svc.counting.catalog import MESSAGES
+from engagement_svc.counting.catalog import MESSAGES, PART, POSTS
 from engagement_svc.days import iso_z
 from engagement_svc.reports.csv import Lines, cell, line
-from engagement_svc.reports.queries import LIST, ListQuery
-from engagement_svc.reports.remembered import remembered
+from engagement_svc.reports.last_days import NEVER, last_days
+from engagement_svc.reports.queries import LIST, BadRequest, ListQuery
 from engagement_svc.reports.report import DASHBOARD, Report
 from engagement_svc.reports.rooms import ROOM_RETRIES, ROOM_TYPE_ORDER, existing_rooms
 from engagement_svc.reports.sources import Sources
 from engagement_svc.reports.windows import range_and_before
 
-ROOM_SORTS = ("name", "ts", "_updatedAt")  # sorts that need every row's room document, not only the counts
+ROOM_SORTS = ("name", "ts", "_updatedAt", "members")  # sorts that need every row's room document, not the counts
+SILENT_TYPES = ("c", "p")  # the rooms that can be orphaned: channels and private groups
 
 
 class Row(NamedTuple):
     rid: str
     messages: int  # in the range
     previous: int  # in the range before it (Rocket.Chat's `lastWeekMessages`, whatever the range's length)
+    posters: int = 0  # distinct authors in the range
+    last: int = NEVER  # the local midnight of the last day with a message, on or before the range's last day
 
     @property
     def diff(self) -> int:
@@ -33,16 +39,15 @@ class Row(NamedTuple):
 
 
 class Rows(Sequence[Row]):
-    """Rows kept compactly, in order: the room ids in one tuple and the two counts in two arrays, about 24 bytes a
-    row instead of about 100 as Row tuples (a channel list is remembered whole: 50,000 rooms at 20M messages)."""
+    """Rows kept compactly, in order: the room ids in one tuple and the counts in arrays, about 40 bytes a row
+    instead of about 120 as Row tuples (a channel list is remembered whole: 50,000 rooms at 20M messages)."""
 
-    __slots__ = ("_messages", "_previous", "_rids")
+    __slots__ = ("_columns", "_rids")
 
     def __init__(self, found: Iterable[Row]):
         found = list(found)
         self._rids = tuple(r.rid for r in found)
-        self._messages = array("q", [r.messages for r in found])
-        self._previous = array("q", [r.previous for r in found])
+        self._columns = tuple(array("q", column) for column in list(zip(*found, strict=True))[1:]) if found else ()
 
     def __len__(self) -> int:
         return len(self._rids)
@@ -55,13 +60,22 @@ class Rows(Sequence[Row]):
 
     def __getitem__(self, i: int | slice) -> Row | list[Row]:
         if isinstance(i, slice):
-            return [Row(*cells) for cells in zip(self._rids[i], self._messages[i], self._previous[i], strict=True)]
-        return Row(self._rids[i], self._messages[i], self._previous[i])
+            return [Row(*cells) for cells in zip(self._rids[i], *(c[i] for c in self._columns), strict=True)]
+        return Row(self._rids[i], *(c[i] for c in self._columns))
 
     @property
     def nbytes(self) -> int:
         """About the memory the rows hold of their own (the room ids are the kept days' strings)."""
-        return 100 + 24 * len(self._rids)
+        return 100 + 40 * len(self._rids)
+
+
+def posters_of(per_key: Mapping[str, int]) -> dict[str, int]:
+    """Distinct authors per room, from counts per room and author."""
+    out: dict[str, int] = {}
+    for key in per_key:
+        rid = key.split(PART, 1)[0]
+        out[rid] = out.get(rid, 0) + 1
+    return out
 
 
 def rows(current: Mapping[str, int], previous: Mapping[str, int], kind_of: Callable[[str], str | None]) -> list[Row]:
@@ -80,10 +94,18 @@ def display_name(room: Mapping[str, Any]) -> str | None:
     return name if isinstance(name, str) and name else None
 
 
+def members_of(room: Mapping[str, Any]) -> int:
+    """The room's stored member count (`usersCount`), 0 when it has none."""
+    count = room.get("usersCount")
+    return count if isinstance(count, int) and not isinstance(count, bool) else 0
+
+
 def _room_value(room: Mapping[str, Any] | None, field: str) -> tuple[int, str | float]:
     """A sortable value of the room's field: rooms without it first (ascending)."""
     if room is None:
         return (0, "")
+    if field == "members":
+        return (1, members_of(room))
     value = display_name(room) if field == "name" else room.get(field)
     if field == "name":
         return (1, value) if value is not None else (0, "")
@@ -101,6 +123,10 @@ def ordered(
         found.sort(key=lambda r: r.previous, reverse=descending)
     elif sort == "diffFromLastWeek":
         found.sort(key=lambda r: r.diff, reverse=descending)
+    elif sort == "posters":
+        found.sort(key=lambda r: r.posters, reverse=descending)
+    elif sort == "lastPosted":
+        found.sort(key=lambda r: r.last, reverse=descending)  # NEVER: below every day
     else:
         assert rooms is not None
         found.sort(key=lambda r: _room_value(rooms.get(r.rid), sort), reverse=descending)
@@ -123,23 +149,26 @@ def room_json(room: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def row_json(row: Row, room: Mapping[str, Any]) -> dict[str, Any]:
+def row_json(row: Row, room: Mapping[str, Any], iso: Callable[[int], str]) -> dict[str, Any]:
     return {
         "room": room_json(room),
         "messages": row.messages,
         "lastWeekMessages": row.previous,
         "diffFromLastWeek": row.diff,
+        "posters": row.posters,
+        "lastPosted": None if row.last == NEVER else iso(row.last),
+        "members": members_of(room),
     }
 
 
-def list_json(page: Iterable[tuple[Row, Mapping[str, Any]]], total: int, offset: int) -> str:
-    channels = [row_json(row, room) for row, room in page]
+def list_json(page: Iterable[tuple[Row, Mapping[str, Any]]], total: int, offset: int, iso: Callable[[int], str]) -> str:
+    channels = [row_json(row, room, iso) for row, room in page]
     body = {"channels": channels, "total": total, "offset": offset, "count": len(channels), "success": True}
     return json.dumps(body, separators=(",", ":"))
 
 
-def csv_cells(row: Row, room: Mapping[str, Any]) -> list[str]:
-    """`Room type;Name;Messages;Last Update Date;Creation Date`."""
+def csv_cells(row: Row, room: Mapping[str, Any], iso: Callable[[int], str]) -> list[str]:
+    """`Room type;Name;Messages;Last Update Date;Creation Date;Posters;Last Posted;Members`."""
     updated, created = room.get("_updatedAt"), room.get("ts")
     return [
         str(room.get("t") or ""),
@@ -147,20 +176,35 @@ def csv_cells(row: Row, room: Mapping[str, Any]) -> list[str]:
         str(row.messages),
         iso_z(updated) if isinstance(updated, datetime) else "",
         iso_z(created) if isinstance(created, datetime) else "",
+        str(row.posters),
+        "" if row.last == NEVER else iso(row.last),
+        str(members_of(room)),
     ]
 
 
 # -- the answer ---------------------------------------------------------------------------------------------------
 async def channel_rows(sources: Sources, q: ListQuery) -> Sequence[Row]:
-    """Every row of the range, in the requested order. Remembered (sorted, compactly) while the counts stay the
-    same, for sorts by a count; sorts by a room's field read every row's room."""
-    if q.sort not in ROOM_SORTS:
-        return await remembered(sources.counts, MESSAGES, REPORT.key(q), lambda: _compact_rows(sources, q))
-    return await _counted_rows(sources, q)
+    """Every row of the query, in the requested order. Remembered (sorted, compactly) while the counts and the
+    rooms stay the same, for sorts by a count; sorts by a room's field read every row's room."""
+    if q.team is not None and not await sources.rooms.team_exists(q.team):
+        raise BadRequest("Invalid parameter 'teamId': no team has this _id")
+    if q.sort in ROOM_SORTS:
+        return await _counted_rows(sources, q)
+    key = REPORT.key(q)
+    stamp = _stamp(sources, q)
+    found = sources.counts.remembered(key, stamp)
+    if not isinstance(found, Rows):
+        found = Rows(await _counted_rows(sources, q))
+        sources.counts.remember(key, stamp, found)
+    return found
 
 
-async def _compact_rows(sources: Sources, q: ListQuery) -> Rows:
-    return Rows(await _counted_rows(sources, q))
+def _stamp(sources: Sources, q: ListQuery) -> tuple[Hashable, ...] | None:
+    """What the rows depend on: the messages' and posters' counts, and the rooms when rows are chosen by them."""
+    parts: list[Hashable | None] = [sources.counts.stamp(MESSAGES), sources.counts.stamp(POSTS)]
+    if q.activity == "silent" or not q.hide or q.team is not None:
+        parts.append(sources.rooms.version())
+    return None if any(p is None for p in parts) else tuple(parts)
 
 
 async def _counted_rows(sources: Sources, q: ListQuery) -> list[Row]:
@@ -168,13 +212,25 @@ async def _counted_rows(sources: Sources, q: ListQuery) -> list[Row]:
     counted = MESSAGES.counted_for(q.bots)
     current = await sources.counts.sums_by_key(MESSAGES, in_range, counted)
     previous = await sources.counts.sums_by_key(MESSAGES, before, counted)
-    found = rows(current, previous, sources.rooms.kind)
+    if q.activity == "silent":  # whatever the range before, and whatever `hide` says
+        chosen = await sources.rooms.every(SILENT_TYPES, q.team)
+        found = [Row(rid, 0, previous.get(rid, 0)) for rid in chosen if not current.get(rid)]
+    elif not q.hide:
+        chosen = await sources.rooms.every(ROOM_TYPE_ORDER, q.team)
+        found = [Row(rid, current.get(rid, 0), previous.get(rid, 0)) for rid in chosen]
+    else:
+        found = rows(current, previous, sources.rooms.kind)
+        if q.team is not None:
+            team = await sources.rooms.every(ROOM_TYPE_ORDER, q.team)
+            found = [r for r in found if r.rid in team]
+    posters = posters_of(await sources.counts.sums_by_key(POSTS, in_range, POSTS.counted_for(q.bots)))
+    days = sources.calendar.day_spans(q.zone, q.first_day, q.last_day)
+    _, last = await last_days(sources, q, days, MESSAGES, counted)
+    found = [r._replace(posters=posters.get(r.rid, 0), last=last.get(r.rid, NEVER)) for r in found]
     if q.sort in ROOM_SORTS:
         rooms = await sources.rooms.documents([r.rid for r in found])
-        found = ordered([r for r in found if r.rid in rooms], q.sort, q.descending, rooms)
-    else:
-        found = ordered(found, q.sort, q.descending)
-    return found
+        return ordered([r for r in found if r.rid in rooms], q.sort, q.descending, rooms)
+    return ordered(found, q.sort, q.descending)
 
 
 async def json_answer(sources: Sources, q: ListQuery) -> str:
@@ -184,7 +240,8 @@ async def json_answer(sources: Sources, q: ListQuery) -> str:
         rooms, complete = await existing_rooms(sources.rooms, [r.rid for r in page])
         if complete:
             break
-    return list_json(((r, rooms[r.rid]) for r in page if r.rid in rooms), len(found), q.offset)
+    iso = sources.calendar.iso_seconds
+    return list_json(((r, rooms[r.rid]) for r in page if r.rid in rooms), len(found), q.offset, iso)
 
 
 CSV_BATCH = 1000  # rooms read at a time as the CSV is streamed
@@ -201,17 +258,27 @@ async def csv_lines(sources: Sources, q: ListQuery) -> Lines:
             for row in batch:
                 room = rooms.get(row.rid)
                 if room is not None:
-                    yield line(cell(v, text=j == 1) for j, v in enumerate(csv_cells(row, room)))
+                    cells = csv_cells(row, room, sources.calendar.iso_seconds)
+                    yield line(cell(v, text=j == 1) for j, v in enumerate(cells))
 
     return stream()
 
 
 REPORT = Report(
     path=f"{DASHBOARD}/channels/list",
-    summary="every room with messages in the range or the one before, one page, sorted",
+    summary="every room with messages in the range or the one before (or every room, or the silent ones), one page",
     params=LIST,
     json=json_answer,
     csv=csv_lines,
     csv_name="channels-list",
-    csv_header=("Room type", "Name", "Messages", "Last Update Date", "Creation Date"),
+    csv_header=(
+        "Room type",
+        "Name",
+        "Messages",
+        "Last Update Date",
+        "Creation Date",
+        "Posters",
+        "Last Posted",
+        "Members",
+    ),
 )

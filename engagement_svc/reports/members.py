@@ -12,19 +12,18 @@ from __future__ import annotations
 import json
 from array import array
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from datetime import timedelta
 from typing import Any
 
 from engagement_svc.counting.catalog import ACTIVE_USERS, CLIENT_SESSIONS, CLIENTS, FLAG, PART, POSTS, Metric
-from engagement_svc.counting.slots import Spans, span_of_seconds
-from engagement_svc.days import iso_z, local_date
+from engagement_svc.counting.slots import span_of_seconds
+from engagement_svc.days import iso_z
 from engagement_svc.reports.clients import of_client
 from engagement_svc.reports.csv import Lines, lines_of
+from engagement_svc.reports.last_days import NEVER, last_days
 from engagement_svc.reports.queries import MEMBERS, MembersQuery, RangeQuery
 from engagement_svc.reports.report import DASHBOARD, Report
 from engagement_svc.reports.sources import Key, Member, Sources
 
-NEVER = -(2**63)  # a last day that is null: below every day, as null sorts below every value
 CHANNEL_TYPES = ("c", "p")
 ALL_SORTS: dict[str, str] = {"channelMessages": "channel", "daysActive": "days"}  # a sort's column, when renamed
 
@@ -70,36 +69,14 @@ def _kinds(metric: Metric, types: Iterable[str]) -> tuple[str, ...]:
     return tuple(kind for kind in metric.counted_for("include") if kind.split(FLAG, 1)[0] in wanted)
 
 
-async def _last_before(sources: Sources, q: RangeQuery, metric: Metric) -> dict[str, int]:
-    """Per subject, the local midnight of its last day before the range with anything, as far back as the metric's
-    oldest document."""
-    earliest = await sources.counts.earliest(metric)
-    if earliest is None:
-        return {}
-    first, last = local_date(earliest, q.zone), q.first_day - timedelta(days=1)
-    if first > last:
-        return {}
-    spans = sources.calendar.day_spans(q.zone, first, last)
-    _, found = await sources.counts.presence(metric, spans, metric.counted_for("include"))
-    return {key: spans[i].lo_s for key, i in found.items()}
-
-
-async def _last_days(sources: Sources, q: RangeQuery, spans: Spans, metric: Metric) -> tuple[dict[str, int], ...]:
-    """Per subject: its days with anything in the range, and the local midnight of its last such day, in the range
-    or before it."""
-    days, last = await sources.counts.presence(metric, spans, metric.counted_for("include"))
-    before = await _last_before(sources, q, metric)
-    return days, {**before, **{key: spans[i].lo_s for key, i in last.items()}}
-
-
 async def facts(sources: Sources, q: RangeQuery, people: Mapping[str, Member]) -> Facts:
     spans = sources.calendar.day_spans(q.zone, q.first_day, q.last_day)
     in_range = span_of_seconds(spans[0].lo_s, spans[-1].hi_s)
     counts = sources.counts
     messages = by_author(await counts.sums_by_key(POSTS, in_range, POSTS.counted_for("include")))
     channel = by_author(await counts.sums_by_key(POSTS, in_range, _kinds(POSTS, CHANNEL_TYPES)))
-    _, last_posted = await _last_days(sources, q, spans, POSTS)
-    days, last_active = await _last_days(sources, q, spans, ACTIVE_USERS)
+    _, last_posted = await last_days(sources, q, spans, POSTS)
+    days, last_active = await last_days(sources, q, spans, ACTIVE_USERS)
     clients = [(await counts.presence(CLIENT_SESSIONS, spans, of_client(client, "include")))[0] for client in CLIENTS]
     found = Facts([people[uid] for uid in sorted(people)])
     for i, person in enumerate(found.people):

@@ -97,23 +97,40 @@ def single_value(query: Mapping[str, str], key: str) -> str | None:
     return values[0] if values else None
 
 
-SORT_FIELDS = ("messages", "lastWeekMessages", "diffFromLastWeek", "name", "ts", "_updatedAt")
+SORT_FIELDS = (
+    "messages",
+    "lastWeekMessages",
+    "diffFromLastWeek",
+    "name",
+    "ts",
+    "_updatedAt",
+    "posters",
+    "lastPosted",
+    "members",
+)
+CHANNEL_ACTIVITIES = ("all", "silent")
 MAX_COUNT = 100
 DEFAULT_COUNT = 50
 
 
 @dataclass(frozen=True)
 class ListQuery(RangeQuery):
-    """A range and one page of its rows: `sort` is a field, `descending` its direction."""
+    """A range and one page of its rows: `sort` is a field, `descending` its direction; `activity` which rows
+    (channels: all or silent; members: all, active or dormant); `hide` whether rooms without messages in the range
+    or the one before are left out (Rocket.Chat 6/7's `hideRoomsWithNoActivity`); `team` only a team's rooms."""
 
     offset: int = 0
     count: int = DEFAULT_COUNT
     sort: str = "messages"
     descending: bool = True
+    activity: str = "all"
+    hide: bool = True
+    team: str | None = None
 
     def key(self) -> Key:
-        """The range's key and the order of its rows (every page of one order is read from the same rows)."""
-        return (*super().key(), self.sort, self.descending)
+        """The range's key and the order and choice of its rows (every page of one order is read from the same
+        rows)."""
+        return (*super().key(), self.sort, self.descending, self.activity, self.hide, self.team)
 
 
 @dataclass(frozen=True)
@@ -177,10 +194,32 @@ def _paging(query: Mapping[str, str], fields: tuple[str, ...]) -> Paging:
     return Paging(offset, count, field, sort.startswith("-"))
 
 
+def _choice(query: Mapping[str, str], key: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (the first when absent), else a 400 naming `key`."""
+    value = single_value(query, key)
+    if value is None:
+        return choices[0]
+    if value not in choices:
+        raise BadRequest(f"Invalid parameter '{key}': must be one of {', '.join(choices)}")
+    return value
+
+
+def _team(query: Mapping[str, str]) -> str | None:
+    """teamId: absent, or a team's id (whether it exists is the report's to check)."""
+    team = single_value(query, "teamId")
+    if team is not None and not team:
+        raise BadRequest("Invalid parameter 'teamId': must be a team's _id")
+    return team
+
+
 def parse_list(query: Mapping[str, str], settings: Settings) -> ListQuery:
-    """A range (as `parse_range`), then offset, count (0: the default, at most 100) and sort."""
+    """A range (as `parse_range`), then offset, count (0: the default, at most 100), sort, activity (all or
+    silent), hideRoomsWithNoActivity (true or false) and teamId."""
     q = parse_range(query, settings)
-    return ListQuery(**vars(q), **vars(_paging(query, SORT_FIELDS)))
+    paging = _paging(query, SORT_FIELDS)
+    activity = _choice(query, "activity", CHANNEL_ACTIVITIES)
+    hide = _choice(query, "hideRoomsWithNoActivity", ("true", "false")) == "true"
+    return ListQuery(**vars(q), **vars(paging), activity=activity, hide=hide, team=_team(query))
 
 
 MEMBER_SORTS = ("messages", "channelMessages", "daysActive", "lastActive", "lastPosted", "username", "createdAt")
@@ -189,12 +228,7 @@ ACTIVITIES = ("all", "active", "dormant")
 
 @dataclass(frozen=True)
 class MembersQuery(ListQuery):
-    """A page of the members table: which accounts (`activity`: all, active or dormant in the range)."""
-
-    activity: str = "all"
-
-    def key(self) -> Key:
-        return (*super().key(), self.activity)
+    """A page of the members table (`activity`: all, active or dormant in the range)."""
 
 
 def parse_members(query: Mapping[str, str], settings: Settings) -> MembersQuery:
@@ -202,12 +236,7 @@ def parse_members(query: Mapping[str, str], settings: Settings) -> MembersQuery:
     activity."""
     q = parse_range(query, settings)
     paging = _paging(query, MEMBER_SORTS)
-    activity = single_value(query, "activity")
-    if activity is None:
-        activity = "all"
-    if activity not in ACTIVITIES:
-        raise BadRequest(f"Invalid parameter 'activity': must be one of {', '.join(ACTIVITIES)}")
-    return MembersQuery(**vars(q), **vars(paging), activity=activity)
+    return MembersQuery(**vars(q), **vars(paging), activity=_choice(query, "activity", ACTIVITIES))
 
 
 def _instants(query: Mapping[str, str], keys: tuple[str, ...]) -> dict[str, datetime]:
@@ -305,5 +334,6 @@ _TIMEZONE_AND_BOTS = (Parameter("timezone"), Parameter("bots"))
 RANGE = Params((Parameter("start", True), Parameter("end", True), *_TIMEZONE_AND_BOTS), parse_range)
 # `end` is taken and ignored, as Rocket.Chat's busier-hours and busier-days endpoints take it.
 DAY = Params((Parameter("start", True), Parameter("end"), *_TIMEZONE_AND_BOTS), parse_day)
-LIST = Params((*RANGE.parameters, Parameter("offset"), Parameter("count"), Parameter("sort")), parse_list)
-MEMBERS = Params((*LIST.parameters, Parameter("activity")), parse_members)
+_PAGE = (Parameter("offset"), Parameter("count"), Parameter("sort"), Parameter("activity"))
+LIST = Params((*RANGE.parameters, *_PAGE, Parameter("hideRoomsWithNoActivity"), Parameter("teamId")), parse_list)
+MEMBERS = Params((*RANGE.parameters, *_PAGE), parse_members)

@@ -89,6 +89,19 @@ class Rooms(Protocol):
         """The rooms' documents (the fields the dashboard shows), by id; a room that no longer exists is absent."""
         ...
 
+    async def every(self, types: tuple[str, ...], team: str | None = None) -> dict[str, str]:
+        """Every existing room of these types (of the team, when given): its id and type."""
+        ...
+
+    async def team_exists(self, team: str) -> bool:
+        """Whether Rocket.Chat has a team of this id."""
+        ...
+
+    def version(self) -> Hashable | None:
+        """Equal while no room is made or deleted, nor changes type, team, name or member count; None when that
+        cannot be told."""
+        ...
+
 
 class Member(Protocol):
     """One account of Rocket.Chat's (rocketchat/people.py's `Person`)."""

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
+
+from bson import Timestamp
 
 from engagement_svc.mongo_types import Database, Document
+from engagement_svc.rocketchat.changes import Watcher
 
 BATCH = 10_000
 FLAG = "\x1f"  # a flagged key (a room's bot messages) is the room id, FLAG and the flag's name: see counting.catalog
+# What the dashboard shows of a room, or decides by: a change to one is a change of the room lists.
+SHOWN = ("t", "teamId", "usersCount", "name", "fname")
 PART = "\x1e"  # between the parts of a compound key (a room and an author): the room is the first part
 
 
@@ -26,11 +31,55 @@ class RoomTypes:
     when to be recomputed.
     """
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, watcher: Watcher | None = None):
         self._db = db
         self._types: dict[str, str | None] = {}
         self._lock = asyncio.Lock()
         self.generation = 0
+        self._watcher = watcher
+        self._changes = 0  # rooms made, deleted or changed in a field the dashboard shows, as the stream tells
+        if watcher is not None:
+            watcher.listen(self, SHOWN, SHOWN)
+
+    def version(self) -> Hashable | None:
+        """Changes whenever a room is made or deleted, or changes type, team, name or member count; None while the
+        rooms' change stream is not followed (what changed is not known)."""
+        if self._watcher is None or not self._watcher.healthy:
+            return None
+        return (self._changes, self.generation)
+
+    async def every(self, types: tuple[str, ...], team: str | None = None) -> dict[str, str]:
+        """Every existing room of these types (of the team, when given): its id and type."""
+        query: Document = {"t": {"$in": list(types)}}
+        if team is not None:
+            query["teamId"] = team
+        return {
+            doc["_id"]: doc["t"]
+            async for doc in self._db.rocketchat_room.find(query, {"t": 1})
+            if isinstance(doc.get("_id"), str) and isinstance(doc.get("t"), str)
+        }
+
+    async def team_exists(self, team: str) -> bool:
+        return await self._db.rocketchat_team.find_one({"_id": team}, {"_id": 1}) is not None
+
+    # the rooms' change stream's listener
+    def inserted(self, doc: Document, cluster_time: Timestamp) -> None:
+        self._changes += 1
+
+    async def changed(self, doc_id: object) -> None:
+        self._changes += 1
+
+    def deleted(self, doc_id: object) -> None:
+        self._changes += 1
+
+    def reset(self) -> None:
+        self._changes += 1
+
+    def history_lost(self) -> None:
+        self._changes += 1
+
+    async def flush(self) -> None:
+        pass
 
     def knows(self, key: str) -> bool:
         return room_of(key) in self._types
@@ -98,7 +147,8 @@ class RoomTypes:
                 self.generation += 1
 
 
-ROOM_FIELDS = {"name": 1, "fname": 1, "t": 1, "ts": 1, "_updatedAt": 1, "usernames": 1}
+ROOM_FIELDS = {"name": 1, "fname": 1, "t": 1, "ts": 1, "_updatedAt": 1, "usernames": 1, "usersCount": 1, "teamId": 1}
+
 DOCUMENT_BATCH = 1000
 
 

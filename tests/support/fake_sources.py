@@ -30,6 +30,8 @@ class FakeRooms:
     def __init__(self, documents: Iterable[dict], deleted: Iterable[str] = ()):
         self.documents_by_id = {d["_id"]: d for d in documents}
         self.deleted = set(deleted)
+        self.teams = {d["teamId"] for d in self.documents_by_id.values() if "teamId" in d}
+        self.changes = 0  # bumped by a test that changes the rooms
         self.forgotten: list[str] = []
         self.reads: list[list[str]] = []  # the ids of each `documents` call
 
@@ -48,6 +50,19 @@ class FakeRooms:
         self.reads.append(list(rids))
         found = self.documents_by_id
         return {rid: found[rid] for rid in rids if rid in found and rid not in self.deleted}
+
+    async def every(self, types: tuple[str, ...], team: str | None = None) -> dict[str, str]:
+        return {
+            rid: doc["t"]
+            for rid, doc in self.documents_by_id.items()
+            if doc.get("t") in types and rid not in self.deleted and (team is None or doc.get("teamId") == team)
+        }
+
+    async def team_exists(self, team: str) -> bool:
+        return team in self.teams
+
+    def version(self) -> int:
+        return self.changes
 
 
 class FakeCounts:
