@@ -20,13 +20,13 @@ from tests.support.oracle import (
     expected_active_users,
     expected_body,
     expected_by_hour,
-    expected_channel_rows,
     expected_hourly,
     expected_new_users,
     expected_origin,
     expected_top_five,
     expected_weekly,
 )
+from tests.support.oracle_rooms import expected_channel_rows
 
 
 def read_until(process, marker, seconds=120):

@@ -26,17 +26,16 @@ from tests.support.http import (
 )
 from tests.support.oracle import (
     Snapshot,
-    csv_channels,
     csv_days,
     csv_name,
     csv_origin,
     csv_top_five,
-    expected_channel_rows,
     expected_messages_sent,
     expected_origin,
     expected_top_five,
     js,
 )
+from tests.support.oracle_rooms import csv_channels, expected_channel_rows
 from tests.support.rocketchat import message_doc, room_doc, user_doc
 
 ZONES = ["UTC", "America/Havana", "Australia/Lord_Howe", "Pacific/Chatham", "Asia/Kathmandu", "Asia/Kolkata"]
@@ -275,7 +274,16 @@ async def test_csv_parses_back_to_the_json(client, channels_data):
     assert rows == [[c["t"], c.get("name") or ", ".join(c["usernames"]), str(c["messages"])] for c in body["channels"]]
     head, rows = await read_csv(client, CHANNELS_LIST_PATH, {**params, "format": "csv", "count": "2"})
     listed, total = await all_rows(client, params)
-    assert head == ["Room type", "Name", "Messages", "Last Update Date", "Creation Date"]
+    assert head == [
+        "Room type",
+        "Name",
+        "Messages",
+        "Last Update Date",
+        "Creation Date",
+        "Posters",
+        "Last Posted",
+        "Members",
+    ]
     assert len(rows) == total > 2  # every row, not one page
 
     def name(room):
@@ -283,7 +291,17 @@ async def test_csv_parses_back_to_the_json(client, channels_data):
         return "'" + shown if shown.startswith("=") else shown  # never a formula in a spreadsheet
 
     assert rows == [
-        [r["room"]["t"], name(r["room"]), str(r["messages"]), r["room"]["_updatedAt"], r["room"]["ts"]] for r in listed
+        [
+            r["room"]["t"],
+            name(r["room"]),
+            str(r["messages"]),
+            r["room"]["_updatedAt"],
+            r["room"]["ts"],
+            str(r["posters"]),
+            r["lastPosted"] or "",
+            str(r["members"]),
+        ]
+        for r in listed
     ]
     # the JSON is the default, and an Accept that refuses CSV gets JSON
     response = await client.get(ORIGIN_PATH, params=params, headers={**ADMIN_HEADERS, "Accept": "text/csv;q=0"})

@@ -119,34 +119,6 @@ def expected_top_five(db, start, end, zone_name, bots="include") -> dict:
     return {"channels": channels, "success": True}
 
 
-def expected_channel_rows(db, start, end, zone_name, bots="include", sort="-messages") -> list[dict]:
-    """Every row of channels/list, in the order asked (ties by room id)."""
-    current, previous, rooms = room_messages(db, start, end, zone_name, bots)
-    rows = []
-    for rid in sorted(set(current) | set(previous)):
-        room = rooms[rid]
-        shown = {"_id": rid}
-        if room.get("name") or room.get("fname"):
-            shown["name"] = room.get("name") or room.get("fname")
-        shown["t"] = room["t"]
-        shown["ts"] = js(room["ts"])
-        shown["_updatedAt"] = js(room["_updatedAt"])
-        if "usernames" in room:
-            shown["usernames"] = room["usernames"]
-        m, p = current[rid], previous[rid]
-        rows.append({"room": shown, "messages": m, "lastWeekMessages": p, "diffFromLastWeek": m - p})
-    field, descending = sort.lstrip("-"), sort.startswith("-")
-
-    def value(row):
-        if field in ("name", "ts", "_updatedAt"):
-            v = row["room"].get(field)
-            return (0, "") if v is None else (1, v)  # ISO strings of one form sort as the instants do
-        return row[field]
-
-    rows.sort(key=value, reverse=descending)  # stable: ties stay in room id order
-    return rows
-
-
 def expected_new_users(db, start: datetime, end: datetime, zone_name: str, bots: str = "include") -> dict:
     """new-users by messages-sent's rules: users by the local day of `createdAt`, anonymous users left out."""
     zone = ZoneInfo(zone_name)
@@ -338,16 +310,6 @@ def csv_top_five(body: dict) -> list[list[str]]:
         [c["t"], spreadsheet_safe(c.get("name") or ", ".join(c["usernames"])), str(c["messages"])]
         for c in body["channels"]
     ]
-
-
-def csv_channels(rows: list[dict]) -> list[list[str]]:
-    """Every row of the list (not one page)."""
-    out = [["Room type", "Name", "Messages", "Last Update Date", "Creation Date"]]
-    for row in rows:
-        room = row["room"]
-        name = room.get("name") or ", ".join(room.get("usernames", []))
-        out.append([room["t"], spreadsheet_safe(name), str(row["messages"]), room["_updatedAt"], room["ts"]])
-    return out
 
 
 def csv_active_users(body: dict, zone_name: str) -> list[list[str]]:
