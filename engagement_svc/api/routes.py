@@ -20,6 +20,7 @@ from engagement_svc.reports import (
     new_users,
     origin,
     posting_users,
+    teams,
     top_five,
     users_by_hour,
     weekly,
@@ -39,6 +40,7 @@ REPORTS: list[Report[Any]] = [
     posting_users.REPORT,
     clients.REPORT,
     members.REPORT,
+    teams.REPORT,
 ]
 
 OPS = (

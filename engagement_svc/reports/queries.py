@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from engagement_svc.counting.catalog import BOTS_CHOICES
@@ -318,7 +318,31 @@ def parse_day(query: Mapping[str, str], settings: Settings) -> DayQuery:
     return DayQuery(start=start, end=start, zone=zone, first_day=day, last_day=day, bots=bots)
 
 
-Q = TypeVar("Q", bound=RangeQuery)
+@dataclass(frozen=True)
+class NoQuery:
+    """What a report without parameters is asked (the list of teams): nothing."""
+
+    def key(self) -> Key:
+        return ()
+
+    def filename(self, name: str) -> str:
+        return f"{name}.csv"
+
+
+def parse_nothing(query: Mapping[str, str], settings: Settings) -> NoQuery:
+    """Nothing to read: other parameters are ignored, as Rocket.Chat ignores those it does not know."""
+    return NoQuery()
+
+
+class Query(Protocol):
+    """What every kind of query says: the key of an answer about it, and its CSV download's name."""
+
+    def key(self) -> Key: ...
+
+    def filename(self, name: str) -> str: ...
+
+
+Q = TypeVar("Q", bound=Query)
 
 
 @dataclass(frozen=True)
@@ -337,3 +361,4 @@ DAY = Params((Parameter("start", True), Parameter("end"), *_TIMEZONE_AND_BOTS), 
 _PAGE = (Parameter("offset"), Parameter("count"), Parameter("sort"), Parameter("activity"))
 LIST = Params((*RANGE.parameters, *_PAGE, Parameter("hideRoomsWithNoActivity"), Parameter("teamId")), parse_list)
 MEMBERS = Params((*RANGE.parameters, *_PAGE), parse_members)
+NOTHING = Params((), parse_nothing)

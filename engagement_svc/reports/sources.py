@@ -97,6 +97,10 @@ class Rooms(Protocol):
         """Whether Rocket.Chat has a team of this id."""
         ...
 
+    async def teams(self) -> list[tuple[Document, int]]:
+        """Every team (its `_id`, `name`, `type`, `roomId`) with the number of its existing channels and groups."""
+        ...
+
     def version(self) -> Hashable | None:
         """Equal while no room is made or deleted, nor changes type, team, name or member count; None when that
         cannot be told."""

@@ -62,6 +62,18 @@ class RoomTypes:
     async def team_exists(self, team: str) -> bool:
         return await self._db.rocketchat_team.find_one({"_id": team}, {"_id": 1}) is not None
 
+    async def teams(self) -> list[tuple[Document, int]]:
+        """Every team (its `_id`, `name`, `type`, `roomId`) with the number of its existing channels and groups."""
+        teams = [doc async for doc in self._db.rocketchat_team.find({}, {"name": 1, "type": 1, "roomId": 1})]
+        cursor = await self._db.rocketchat_room.aggregate(
+            [
+                {"$match": {"teamId": {"$in": [t["_id"] for t in teams]}, "t": {"$in": ["c", "p"]}}},
+                {"$group": {"_id": "$teamId", "rooms": {"$sum": 1}}},
+            ]
+        )
+        rooms = {doc["_id"]: doc["rooms"] async for doc in cursor}
+        return [(team, rooms.get(team["_id"], 0)) for team in teams]
+
     # the rooms' change stream's listener
     def inserted(self, doc: Document, cluster_time: Timestamp) -> None:
         self._changes += 1

@@ -11,6 +11,7 @@ import pytest
 from engagement_svc.reports.queries import (
     DAY,
     LIST,
+    MEMBERS,
     RANGE,
     BadRequest,
     DayQuery,
@@ -32,7 +33,10 @@ VALID = {
     "bots": "exclude",
     "offset": "5",
     "count": "7",
-    "sort": "-name",
+    "sort": "-messages",
+    "activity": "all",
+    "hideRoomsWithNoActivity": "false",
+    "teamId": "T1",
 }
 INVALID = {
     "start": "x",
@@ -42,8 +46,11 @@ INVALID = {
     "offset": "-1",
     "count": "x",
     "sort": "nope",
+    "activity": "idle",
+    "hideRoomsWithNoActivity": "0",
+    "teamId": "",
 }
-KINDS = {"range": RANGE, "day": DAY, "list": LIST}
+KINDS = {"range": RANGE, "day": DAY, "list": LIST, "members": MEMBERS}
 
 
 ACCEPTED = {

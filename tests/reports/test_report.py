@@ -10,7 +10,7 @@ import pytest
 
 from engagement_svc import reports
 from engagement_svc.reports.csv import lines_of
-from engagement_svc.reports.queries import DAY, LIST, MEMBERS, RANGE
+from engagement_svc.reports.queries import DAY, LIST, MEMBERS, NOTHING, RANGE
 from engagement_svc.reports.report import DASHBOARD, Report
 from engagement_svc.reports.sources import Sources
 from engagement_svc.settings import Settings
@@ -61,12 +61,12 @@ async def test_a_failure_before_the_lines_is_raised_by_the_table_itself():
 
 def test_every_report_has_its_own_path_under_the_dashboard_and_one_line_summary():
     found = every_report()
-    assert len(found) == 12
+    assert len(found) == 13
     assert len({r.path for r in found}) == len(found)
     assert len({r.csv_name for r in found}) == len(found)
     for report in found:
         assert report.path.startswith(DASHBOARD + "/") and report.summary and "\n" not in report.summary
-        assert report.params in (RANGE, DAY, LIST, MEMBERS) and report.csv_header
+        assert report.params in (RANGE, DAY, LIST, MEMBERS, NOTHING) and report.csv_header
 
 
 def test_remembered_answers_of_two_reports_or_two_parts_never_share_a_key():
@@ -75,5 +75,6 @@ def test_remembered_answers_of_two_reports_or_two_parts_never_share_a_key():
     for report in found:
         q = report.params.parse(QUERY, SETTINGS)
         keys |= {report.key(q), report.key(q, "days"), report.key(q, "json")}
-        assert report.key(q)[-len(q.key()) :] == q.key()
+        key = report.key(q)
+        assert key[len(key) - len(q.key()) :] == q.key()
     assert len(keys) == 3 * len(found)

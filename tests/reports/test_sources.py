@@ -43,5 +43,5 @@ def test_reports_ask_the_engine_for_nothing_else():
         "remembered",
         "remember",
     }
-    assert set(calls(Rooms)) == {"kind", "forget", "documents"}
+    assert set(calls(Rooms)) == {"kind", "forget", "documents", "every", "team_exists", "teams", "version"}
     assert set(calls(People)) == {"everyone"}

@@ -30,7 +30,7 @@ class FakeRooms:
     def __init__(self, documents: Iterable[dict], deleted: Iterable[str] = ()):
         self.documents_by_id = {d["_id"]: d for d in documents}
         self.deleted = set(deleted)
-        self.teams = {d["teamId"] for d in self.documents_by_id.values() if "teamId" in d}
+        self.team_ids = sorted({d["teamId"] for d in self.documents_by_id.values() if "teamId" in d})
         self.changes = 0  # bumped by a test that changes the rooms
         self.forgotten: list[str] = []
         self.reads: list[list[str]] = []  # the ids of each `documents` call
@@ -59,7 +59,14 @@ class FakeRooms:
         }
 
     async def team_exists(self, team: str) -> bool:
-        return team in self.teams
+        return team in self.team_ids
+
+    async def teams(self) -> list[tuple[dict, int]]:
+        """A team for each teamId the rooms name (named after it, public), with its channels and groups."""
+        counted = [d["teamId"] for d in self.documents_by_id.values() if "teamId" in d and d.get("t") in ("c", "p")]
+        return [
+            ({"_id": t, "name": t.lower(), "type": 0, "roomId": t + "-main"}, counted.count(t)) for t in self.team_ids
+        ]
 
     def version(self) -> int:
         return self.changes
