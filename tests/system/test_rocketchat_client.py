@@ -123,9 +123,14 @@ DASHBOARD = ("messages-sent", "origin", "top-five", "new-users", "active-users",
 DASHBOARD += ("channels",)
 
 
+# The service's own endpoints, which Rocket.Chat's client does not call.
+EXTENSIONS = ("/users/posting-users", "/users/clients", "/users/members", "/teams")
+
+
 def test_client_reads_all_nine_endpoints_as_served(calls, live):
-    assert {calls[name]["path"] for name in DASHBOARD} == {r.path.removeprefix("/api") for r in REPORTS}
-    assert len(REPORTS) == 9 and all(r.path.startswith(API) for r in REPORTS)
+    rocketchat = [r for r in REPORTS if not r.path.endswith(EXTENSIONS)]
+    assert {calls[name]["path"] for name in DASHBOARD} == {r.path.removeprefix("/api") for r in rocketchat}
+    assert len(rocketchat) == 9 and all(r.path.startswith(API) for r in REPORTS)
     for name in DASHBOARD:
         call = calls[name]
         assert call["ok"] is True, call  # resolved: a 2xx, parsed by the client
