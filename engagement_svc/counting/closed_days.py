@@ -19,7 +19,8 @@ import pymongo
 
 from engagement_svc.counting import counter
 from engagement_svc.counting.catalog import Metric
-from engagement_svc.counting.kept import Classes, ClosedDay
+from engagement_svc.counting.classes import Classes
+from engagement_svc.counting.kept import ClosedDay
 from engagement_svc.counting.ledger import Ledger
 from engagement_svc.counting.source import Source
 from engagement_svc.counting.work import BACKGROUND, BACKGROUND_TIMEOUT_S, CALLER, DEADLINE, Job, Work

@@ -22,14 +22,14 @@ from typing import Any
 from engagement_svc.bounded_cache import BoundedCache
 from engagement_svc.counting.backfill import Backfill
 from engagement_svc.counting.catalog import CATALOG, Metric
+from engagement_svc.counting.classes import Classes, EveryKey, SecondParts
 from engagement_svc.counting.clock import DayClock
 from engagement_svc.counting.closed_days import ClosedDays
 from engagement_svc.counting.corrections import Corrections
-from engagement_svc.counting.kept import Classes, EveryKey, SecondParts
 from engagement_svc.counting.ledger import Ledger
 from engagement_svc.counting.oldest import Oldest
 from engagement_svc.counting.open_days import OpenDays
-from engagement_svc.counting.reading import Reader
+from engagement_svc.counting.reading import Reader, Rooms
 from engagement_svc.counting.remembered import RememberedAnswers, Stamp
 from engagement_svc.counting.slots import Span
 from engagement_svc.counting.source import Source
@@ -42,6 +42,7 @@ from engagement_svc.settings import Settings
 from engagement_svc.tasks import background
 
 PARALLEL_COUNTS = 2  # counting jobs at once (MongoDB runs each aggregation on one core)
+Counted = tuple[str, ...] | None
 
 
 class Engine:
@@ -137,38 +138,41 @@ class Engine:
     def progress(self) -> dict[str, int | None]:
         return self.backfill.progress()
 
-    # -- the typed read API (what reports call) ---------------------------------------------------------------
-    async def sums(self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...] | None = None) -> list[int]:
+    # -- the typed read API (what reports call; `counted` None: every class that counts with bots; `rooms`: only
+    # the keys of these rooms, a team's or one room's) -------------------------------------------------------------
+    async def sums(
+        self, metric: Metric, spans: Sequence[Span], counted: Counted = None, rooms: Rooms = None
+    ) -> list[int]:
         """Per span, the sum over the keys that count (for messages: rooms of type c, p or d)."""
-        return await self.reader.sums(metric, spans, counted or metric.counted_for("include"))
+        return await self.reader.sums(metric, spans, counted or metric.counted_for("include"), rooms)
 
-    async def sums_by_class(self, metric: Metric, spans: Sequence[Span]) -> list[dict[str, int]]:
+    async def sums_by_class(self, metric: Metric, spans: Sequence[Span], rooms: Rooms = None) -> list[dict[str, int]]:
         """Per span, {class: sum} over every class (room types c, p, d, l, v..., flagged ones apart)."""
-        return await self.reader.sums_by_class(metric, spans)
+        return await self.reader.sums_by_class(metric, spans, rooms)
 
-    async def sums_by_key(self, metric: Metric, span: Span, counted: tuple[str, ...] | None = None) -> dict[str, int]:
+    async def sums_by_key(
+        self, metric: Metric, span: Span, counted: Counted = None, rooms: Rooms = None
+    ) -> dict[str, int]:
         """Per key that counts, its sum over one span, flagged and plain counts of a key added together."""
-        return await self.reader.sums_by_key(metric, span, counted or metric.counted_for("include"))
+        return await self.reader.sums_by_key(metric, span, counted or metric.counted_for("include"), rooms)
 
     async def distinct(
-        self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...] | None = None
+        self, metric: Metric, spans: Sequence[Span], counted: Counted = None, rooms: Rooms = None
     ) -> list[int]:
-        """Per span, how many different keys that count have anything in it (users, say)."""
-        return await self.reader.distinct(metric, spans, counted or metric.counted_for("include"))
+        """Per span, how many different subjects that count have anything in it (users, say)."""
+        return await self.reader.distinct(metric, spans, counted or metric.counted_for("include"), rooms)
 
     async def key_lists(
-        self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...] | None = None
+        self, metric: Metric, spans: Sequence[Span], counted: Counted = None, rooms: Rooms = None
     ) -> list[list[str]]:
-        """Per span, the sorted keys that count with anything in it, flagged ones under their plain key (made one
-        span at a time: a year of active users is 365 lists of ids, never remembered)."""
-        return await self.reader.key_lists(metric, spans, counted or metric.counted_for("include"))
+        """Per span, the sorted subjects that count with anything in it (a year of active users: 365 lists)."""
+        return await self.reader.key_lists(metric, spans, counted or metric.counted_for("include"), rooms)
 
     async def presence(
-        self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...] | None = None
+        self, metric: Metric, spans: Sequence[Span], counted: Counted = None, rooms: Rooms = None
     ) -> tuple[dict[str, int], dict[str, int]]:
-        """Per subject that counts (a user, an author): in how many spans it has anything, and the last one's
-        index."""
-        return await self.reader.presence(metric, spans, counted or metric.counted_for("include"))
+        """Per subject that counts: in how many spans it has anything, and the last one's index."""
+        return await self.reader.presence(metric, spans, counted or metric.counted_for("include"), rooms)
 
     async def earliest(self, metric: Metric) -> datetime | None:
         """The time of the metric's oldest document (nothing counts before it); None when there is none."""

@@ -9,6 +9,7 @@ room-type map (a room deleted or turned into livechat after its messages were co
   slots costs two lookups;
 - `key_totals`: per key, the whole day;
 - `key_sums`: per key, a run of the day's slots;
+- `room_sums`: per key of some rooms (a team's, one room's), a run of the day's slots, found by bisection;
 - `key_set`: the keys with anything in a run of the day's slots (distinct users), from a per-slot index
   (`slot_index`) that the reader keeps in a bounded cache (see counting/reading.py).
 An open day of an interval metric also holds the intervals still open (`ongoing`): they cover up to now,
@@ -19,66 +20,16 @@ from __future__ import annotations
 
 import sys
 from array import array
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Protocol, TypeAlias
+from typing import TypeAlias
 
+from engagement_svc.counting.classes import Classes
 from engagement_svc.counting.slots import SLOTS_PER_DAY, slot_of
-from engagement_svc.rocketchat.rooms import FLAG, PART
+from engagement_svc.rocketchat.rooms import FLAG, PART, room_of
 
-
-class Classes(Protocol):
-    """What a key stands for, e.g. the room-type map: `kind(key)` is its class (None: it counts nowhere), `knows`
-    whether it has been looked up (`ensure` looks keys up), and `generation` changes whenever a known key changes
-    class."""
-
-    generation: int
-
-    def knows(self, key: str) -> bool: ...
-
-    def kind(self, key: str) -> str | None: ...
-
-    async def ensure(self, keys: Iterable[str]) -> None: ...
-
-
-class EveryKey:
-    """Keys that all stand for the same thing (user ids, say): one class, nothing to look up."""
-
-    generation = 0
-
-    def __init__(self, kind: str):
-        self._kind = kind
-
-    def knows(self, key: str) -> bool:
-        return True
-
-    def kind(self, key: str) -> str | None:
-        """The one class; for a flagged key (a bot user), the class plus its flag ("user" FLAG "bot")."""
-        if FLAG in key:
-            return self._kind + FLAG + key.split(FLAG, 1)[1]
-        return self._kind
-
-    async def ensure(self, keys: Iterable[str]) -> None:
-        return None
-
-
-class SecondParts:
-    """Compound keys whose class is their second part (a user's sessions through a client: the client)."""
-
-    generation = 0
-
-    def knows(self, key: str) -> bool:
-        return True
-
-    def kind(self, key: str) -> str | None:
-        head, _, flag = key.partition(FLAG)
-        part = head.split(PART, 1)[1] if PART in head else None
-        if part is None:
-            return None
-        return part + FLAG + flag if flag else part
-
-    async def ensure(self, keys: Iterable[str]) -> None:
-        return None
+_SEPARATORS = (FLAG, PART)  # what may follow a room id in a key of that room
 
 
 def _shared(keys: Iterable[str]) -> tuple[str, ...]:
@@ -292,6 +243,27 @@ class ClosedDay:
                 out[key] = n
         return out
 
+    def room_sums(self, rooms: Iterable[str], first: int, end: int) -> dict[str, int]:
+        """Per key of these rooms (the room's own, flagged or not, and its room and author keys), its sum over
+        the slots [first, end): found by bisection in the sorted keys, whatever the day's other rooms."""
+        out: dict[str, int] = {}
+        keys = self.keys
+        for rid in rooms:
+            n = len(rid)
+            i = bisect_left(keys, rid)
+            while i < len(keys) and keys[i].startswith(rid) and (len(keys[i]) == n or keys[i][n] in _SEPARATORS):
+                total = self._sum_of(i, first, end)
+                if total:
+                    out[keys[i]] = total
+                i += 1
+        return out
+
+    def _sum_of(self, i: int, first: int, end: int) -> int:
+        a, b = self.starts[i], self.starts[i + 1]
+        if (first, end) == (0, SLOTS_PER_DAY):
+            return sum(self.counts[a:b])
+        return sum(n for slot, n in zip(self.slots[a:b], self.counts[a:b], strict=True) if first <= slot < end)
+
 
 class PresenceDay(ClosedDay):
     """A closed day whose every count is 1 (a day of sessions: a user is present in a slot or not), kept as each
@@ -378,6 +350,9 @@ class PresenceDay(ClosedDay):
                 out[key] = n
         return out
 
+    def _sum_of(self, i: int, first: int, end: int) -> int:
+        return sum(max(0, min(b, end) - max(a, first)) for a, b in self.runs_of(i))
+
 
 class OpenDay:
     """A day still open: counts that grow one document at a time. A key whose class is not known yet when its
@@ -462,4 +437,15 @@ class OpenDay:
             n = sum(v for slot, v in slots.items() if first <= slot < end)
             if n:
                 out[key] = n
+        return out
+
+    def room_sums(self, rooms: Iterable[str], first: int, end: int) -> dict[str, int]:
+        """As ClosedDay's (an open day holds a day's keys so far: they are looked through)."""
+        wanted = rooms if isinstance(rooms, set | frozenset) else set(rooms)
+        out: dict[str, int] = {}
+        for key, slots in self.cells.items():
+            if room_of(key) in wanted:
+                n = sum(v for slot, v in slots.items() if first <= slot < end)
+                if n:
+                    out[key] = n
         return out

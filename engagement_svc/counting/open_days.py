@@ -17,8 +17,9 @@ from bson import Timestamp
 
 from engagement_svc.counting import counter, rules
 from engagement_svc.counting.catalog import Metric
+from engagement_svc.counting.classes import Classes
 from engagement_svc.counting.clock import DayClock
-from engagement_svc.counting.kept import Classes, ClosedDay, OpenDay
+from engagement_svc.counting.kept import ClosedDay, OpenDay
 from engagement_svc.counting.slots import SLOTS_PER_DAY, slot_of
 from engagement_svc.counting.source import Source
 from engagement_svc.counting.work import BACKGROUND_TIMEOUT_S, Work

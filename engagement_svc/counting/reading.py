@@ -14,21 +14,24 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Literal, overload
+from typing import Literal, cast, overload
 
 from engagement_svc.bounded_cache import BoundedCache
 from engagement_svc.counting import counter
 from engagement_svc.counting.catalog import FLAG, Metric, subjects, unflagged
+from engagement_svc.counting.classes import Classes
 from engagement_svc.counting.clock import DayClock
 from engagement_svc.counting.closed_days import ClosedDays
-from engagement_svc.counting.kept import Classes, ClosedDay, OpenDay
+from engagement_svc.counting.kept import ClosedDay, OpenDay
 from engagement_svc.counting.oldest import Oldest
 from engagement_svc.counting.open_days import OpenDays, View
+from engagement_svc.counting.running_sums import Answer, RunningSums
 from engagement_svc.counting.slots import SLOT_SECONDS, SLOTS_PER_DAY, Span, Spans, span_of_seconds, utc_day_of
 from engagement_svc.counting.source import Source
+from engagement_svc.rocketchat.rooms import room_of
 
 Mode = Literal["sum", "class", "key", "distinct", "keys"]
-Answer = int | dict[str, int] | list[str]  # one span's: a sum or distinct count, {class or key: sum}, or the keys
+Rooms = frozenset[str] | None  # a read of these rooms' keys alone (None: every key)
 YIELD_SPANS = 8  # distinct users of this many spans computed between two turns of the event loop
 READ_CACHE_BYTES = 96 * 2**20  # remembered sums, key sums and key sets of closed spans, about
 READ_CACHE_ENTRIES = 200_000
@@ -58,45 +61,6 @@ def merged(parts: list[dict[str, int]]) -> dict[str, int]:
     return out
 
 
-class RunningSums:
-    """Counted sums over every kept closed day: a running sum of whole days, and each day's own running sum over
-    its slots, so that any run of closed slots costs a few lookups, whatever the zone. Built in one pass over the
-    days (no copy of their slots); rebuilt when a kept day or a key's class changes."""
-
-    def __init__(
-        self, version: tuple[int, int], closed: Mapping[int, ClosedDay], classes: Classes, counted: tuple[str, ...]
-    ):
-        self.version = version
-        self.first_day = min(closed)
-        self._days: list[array[int] | None] = []
-        totals, kept = array("q", [0]), array("l", [0])
-        for day in range(self.first_day, max(closed) + 1):
-            view = closed.get(day)
-            prefix = view.counted_prefix(classes, counted) if view is not None else None
-            self._days.append(prefix)
-            totals.append(totals[-1] + (prefix[-1] if prefix is not None else 0))
-            kept.append(kept[-1] + (prefix is not None))
-        self._totals, self._kept = totals, kept
-
-    def answer(self, spans: Sequence[Span], results: list[Answer | None], open_slot: int) -> None:
-        """Fill in the sum of every span that lies in kept closed days (before `open_slot`); leave the others."""
-        first_day, days, totals, kept, count = self.first_day, self._days, self._totals, self._kept, len(self._days)
-        for i, (_, _, first, end) in enumerate(spans):
-            if first is None or end is None or end > open_slot or end <= first:
-                continue
-            d0, a = divmod(first, SLOTS_PER_DAY)
-            d1, b = divmod(end - 1, SLOTS_PER_DAY)
-            d0, d1, b = d0 - first_day, d1 - first_day, b + 1
-            if d0 < 0 or d1 >= count or kept[d1 + 1] - kept[d0] != d1 - d0 + 1:
-                continue
-            p0, p1 = days[d0], days[d1]
-            assert p0 is not None and p1 is not None
-            if d0 == d1:
-                results[i] = p0[b] - p0[a]
-            else:
-                results[i] = (p0[SLOTS_PER_DAY] - p0[a]) + (totals[d1] - totals[d0 + 1]) + p1[b]
-
-
 def _weight(value: object) -> int:
     if isinstance(value, int):
         return SUM_BYTES
@@ -106,6 +70,11 @@ def _weight(value: object) -> int:
         return ENTRY_BYTES + PER_SET_KEY_BYTES * len(value)
     assert isinstance(value, list)
     return ENTRY_BYTES + PER_SERIES_ENTRY_BYTES * len(value)
+
+
+def _counts(kind: str | None, counted: tuple[str, ...] | None) -> bool:
+    """A key of this class counts: any class when `counted` is None."""
+    return kind is not None and (counted is None or kind in counted)
 
 
 def _presence(lists: Sequence[Iterable[str]]) -> tuple[dict[str, int], dict[str, int]]:
@@ -144,23 +113,51 @@ class Reader:
         """Changes of the metric's kept days and of its keys' classes: what remembered sums are checked against."""
         return self._closed.version(metric), self._classes(metric).generation
 
-    # -- the typed read API -------------------------------------------------------------------------------------
-    async def sums(self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...]) -> list[int]:
+    # -- the typed read API (`rooms`: only the keys of these rooms, a team's or one room's) ----------------------
+    async def sums(
+        self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...], rooms: Rooms = None
+    ) -> list[int]:
+        if rooms is not None:
+            return [sum(found.values()) for found in await self._scoped(metric, spans, counted, rooms)]
         return await self._answer(metric, spans, "sum", counted)
 
-    async def sums_by_class(self, metric: Metric, spans: Sequence[Span]) -> list[dict[str, int]]:
+    async def sums_by_class(self, metric: Metric, spans: Sequence[Span], rooms: Rooms = None) -> list[dict[str, int]]:
+        if rooms is not None:
+            classes = self._classes(metric)
+            out = []
+            for found in await self._scoped(metric, spans, None, rooms):
+                sums: dict[str, int] = {}
+                for key, n in found.items():
+                    kind = classes.kind(key)
+                    if kind is not None:
+                        sums[kind] = sums.get(kind, 0) + n
+                out.append(sums)
+            return out
         return await self._answer(metric, spans, "class", metric.counted_for("include"))
 
-    async def distinct(self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...]) -> list[int]:
+    async def distinct(
+        self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...], rooms: Rooms = None
+    ) -> list[int]:
+        if rooms is not None:
+            return [len(keys) for keys in await self.key_lists(metric, spans, counted, rooms)]
         return await self._answer(metric, spans, "distinct", counted)
 
-    async def key_lists(self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...]) -> list[list[str]]:
+    async def key_lists(
+        self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...], rooms: Rooms = None
+    ) -> list[list[str]]:
+        if rooms is not None:
+            subject = subjects(metric) or unflagged
+            return [sorted({subject(k) for k in found}) for found in await self._scoped(metric, spans, counted, rooms)]
         return await self._answer(metric, spans, "keys", counted)
 
-    async def sums_by_key(self, metric: Metric, s: Span, counted: tuple[str, ...]) -> dict[str, int]:
+    async def sums_by_key(
+        self, metric: Metric, s: Span, counted: tuple[str, ...], rooms: Rooms = None
+    ) -> dict[str, int]:
         """Per key, the counted sum over one span (a whole range, say), flagged and plain counts of a key added
         together (a room's messages, whoever wrote them). The part of the span in closed days is remembered; the
         open part is read fresh."""
+        if rooms is not None:
+            return merged(await self._scoped(metric, [s], counted, rooms))
         if s.first is None or s.end is None:
             return merged(await self._answer(metric, [s], "key", counted))
         open_slot = self._clock.first_open_day() * SLOTS_PER_DAY
@@ -181,7 +178,7 @@ class Reader:
         return parts[0] if len(parts) == 1 else merged(parts)
 
     async def presence(
-        self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...]
+        self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...], rooms: Rooms = None
     ) -> tuple[dict[str, int], dict[str, int]]:
         """Per subject (a user, an author) with anything in the spans: in how many of them, and the index of the
         last one (days active and the last day active, say). The spans in closed days are remembered as one
@@ -194,21 +191,68 @@ class Reader:
         last: dict[str, int] = {}
         if cut:
             named = spans.key if isinstance(spans, Spans) else tuple((s.first, s.end) for s in spans)
-            cache_key = ("presence", metric.name, counted, named, cut)
+            cache_key = ("presence", metric.name, counted, named, cut, rooms)
             hit = self.cache.get(cache_key, self.version(metric))
             if isinstance(hit, tuple):
                 counts, last = dict(hit[0]), dict(hit[1])
                 self.stats["spans_remembered"] += cut
             else:
-                counts, last = _presence(await self.key_lists(metric, spans[:cut], counted))
+                counts, last = _presence(await self.key_lists(metric, spans[:cut], counted, rooms))
                 weight = ENTRY_BYTES + 2 * PER_KEY_BYTES * len(counts)
                 self.cache.put(cache_key, (dict(counts), dict(last)), self.version(metric), weight)
         if cut < len(spans):
-            fresh_counts, fresh_last = _presence(await self.key_lists(metric, spans[cut:], counted))
+            fresh_counts, fresh_last = _presence(await self.key_lists(metric, spans[cut:], counted, rooms))
             for key, n in fresh_counts.items():
                 counts[key] = counts.get(key, 0) + n
             last.update((key, cut + i) for key, i in fresh_last.items())
         return counts, last
+
+    async def _scoped(
+        self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...] | None, rooms: frozenset[str]
+    ) -> list[dict[str, int]]:
+        """Per span, per kept key of these rooms whose class counts (any class: `counted` None), its sum: read
+        from each day's keys of those rooms alone. A span in closed days is remembered until they change."""
+        now = self._clock.now()
+        open_slot = self._clock.first_open_day(now) * SLOTS_PER_DAY
+        version = self.version(metric)
+        results: list[dict[str, int] | None] = [None] * len(spans)
+        days: set[int] = set()
+        for i, s in enumerate(spans):
+            if s.first is not None and s.end is not None:
+                if s.end <= open_slot:
+                    hit = self.cache.get(("scoped", metric.name, counted, rooms, s.first, s.end), version)
+                    if isinstance(hit, dict):
+                        results[i] = hit
+                        continue
+                if s.end > s.first:
+                    days.update(range(s.first // SLOTS_PER_DAY, (s.end - 1) // SLOTS_PER_DAY + 1))
+        if all(r is not None for r in results):
+            self.stats["spans_remembered"] += len(spans)
+            return cast("list[dict[str, int]]", results)
+        views = await self._views(metric, days, now)
+        version = self.version(metric)  # as of the views
+        classes = self._classes(metric)
+        for done, (i, s) in enumerate((i, s) for i, s in enumerate(spans) if results[i] is None):
+            if done % YIELD_SPANS == YIELD_SPANS - 1:
+                await asyncio.sleep(0)
+            if s.first is None or s.end is None:
+                found = await self._exact_keys(metric, s)
+                found = {k: n for k, n in found.items() if room_of(k) in rooms}
+            else:
+                found = {}
+                for view, a, b in _parts(views, s.first, s.end):
+                    for key, n in view.room_sums(rooms, a, b).items():
+                        found[key] = found.get(key, 0) + n
+            await classes.ensure(found)
+            kept = {
+                k: n
+                for k, n in found.items()
+                if (kind := classes.kind(k)) is not None and (counted is None or kind in counted)
+            }
+            results[i] = kept
+            if s.end is not None and s.end <= open_slot:
+                self.cache.put(("scoped", metric.name, counted, rooms, s.first, s.end), kept, version, _weight(kept))
+        return cast("list[dict[str, int]]", results)
 
     async def earliest(self, metric: Metric) -> datetime | None:
         return await self._oldest.earliest(metric)
@@ -386,13 +430,7 @@ class Reader:
 
     async def _exact(self, metric: Metric, s: Span, mode: Mode, counted: tuple[str, ...]) -> Answer:
         """A span that is not a run of slots (offsets before 1980): counted directly, if anything can be in it."""
-        self.stats["exact_spans"] += 1
-        oldest = await self._oldest.earliest(metric)
-        per_key = (
-            {}
-            if oldest is None or s.hi <= oldest
-            else await counter.count_span(self._source.db, metric, s.lo, s.hi, self._source.params)
-        )
+        per_key = await self._exact_keys(metric, s)
         classes = self._classes(metric)
         await classes.ensure(per_key)
         if mode == "class":
@@ -411,6 +449,14 @@ class Reader:
         if mode == "distinct":
             return len({subject(k) for k in kept}) if subjects(metric) is not None else len(kept)
         return sum(kept.values())
+
+    async def _exact_keys(self, metric: Metric, s: Span) -> dict[str, int]:
+        """Per kept key, the documents of a span off the slots, counted directly (if anything can be in it)."""
+        self.stats["exact_spans"] += 1
+        oldest = await self._oldest.earliest(metric)
+        if oldest is None or s.hi <= oldest:
+            return {}
+        return await counter.count_span(self._source.db, metric, s.lo, s.hi, self._source.params)
 
     async def _views(self, metric: Metric, days: Iterable[int], now: datetime) -> dict[int, View]:
         """What each day's counts are read from; a day without any document has none."""

@@ -12,16 +12,18 @@ from engagement_svc.reports.calendar import Calendar, day_entry
 from engagement_svc.reports.csv import Lines, lines_of
 from engagement_svc.reports.queries import RangeQuery
 from engagement_svc.reports.remembered import remembered
-from engagement_svc.reports.sources import Counts, Key, Sources
+from engagement_svc.reports.rooms import team_depends, team_rooms
+from engagement_svc.reports.sources import Counts, Key, RoomSet, Sources
 from engagement_svc.reports.windows import days_with_before
 
 
 async def daily_totals(
-    counts: Counts, metric: Metric, q: RangeQuery, calendar: Calendar | None = None
+    counts: Counts, metric: Metric, q: RangeQuery, calendar: Calendar | None = None, rooms: RoomSet = None
 ) -> tuple[list[int], list[int]]:
-    """Local midnights and totals of the window before the range, then of the range, day by day."""
+    """Local midnights and totals of the window before the range, then of the range, day by day (of these rooms
+    alone, when given)."""
     spans = days_with_before(q, calendar)
-    totals = await counts.sums(metric, spans, metric.counted_for(q.bots))
+    totals = await counts.sums(metric, spans, metric.counted_for(q.bots), rooms)
     return [s.lo_s for s in spans], totals
 
 
@@ -70,15 +72,17 @@ def named_days_lines(midnights: Sequence[int], rows: Sequence[Sequence[int]], is
 
 
 async def daily_answer(sources: Sources, metric: Metric, key: Key, q: RangeQuery, field: str) -> str:
-    """The JSON, remembered while the counts stay the same: a long range asked again is one lookup, not a day's
-    entry each."""
+    """The JSON, remembered while the counts (and, for a team, the rooms) stay the same: a long range asked again
+    is one lookup, not a day's entry each."""
+    rooms = await team_rooms(sources.rooms, q.team)
 
     async def compute() -> str:
-        totals = await daily_totals(sources.counts, metric, q, sources.calendar)
+        totals = await daily_totals(sources.counts, metric, q, sources.calendar, rooms)
         return daily_json(*totals, field=field, calendar=sources.calendar)
 
-    return await remembered(sources.counts, metric, key, compute)
+    return await remembered(sources.counts, metric, key, compute, team_depends(sources, q))
 
 
 async def daily_csv(sources: Sources, metric: Metric, q: RangeQuery) -> Lines:
-    return daily_lines(q, *await daily_totals(sources.counts, metric, q, sources.calendar))
+    rooms = await team_rooms(sources.rooms, q.team)
+    return daily_lines(q, *await daily_totals(sources.counts, metric, q, sources.calendar, rooms))

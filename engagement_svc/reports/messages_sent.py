@@ -6,7 +6,7 @@ from __future__ import annotations
 from engagement_svc.counting.catalog import MESSAGES
 from engagement_svc.reports.csv import Lines
 from engagement_svc.reports.daily import daily_answer, daily_csv
-from engagement_svc.reports.queries import RANGE, RangeQuery
+from engagement_svc.reports.queries import TEAM_RANGE, RangeQuery
 from engagement_svc.reports.report import DASHBOARD, Report
 from engagement_svc.reports.sources import Sources
 
@@ -22,7 +22,7 @@ async def csv_lines(sources: Sources, q: RangeQuery) -> Lines:
 REPORT = Report(
     path=f"{DASHBOARD}/messages/messages-sent",
     summary="messages sent per day, with the period's and yesterday's variations",
-    params=RANGE,
+    params=TEAM_RANGE,
     json=json_answer,
     csv=csv_lines,
     csv_name="messages-sent",

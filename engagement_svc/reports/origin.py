@@ -8,23 +8,26 @@ from typing import TypedDict
 
 from engagement_svc.counting.catalog import FLAG, MESSAGES
 from engagement_svc.reports.csv import Lines, lines_of
-from engagement_svc.reports.queries import RANGE, RangeQuery
+from engagement_svc.reports.queries import TEAM_RANGE, RangeQuery
 from engagement_svc.reports.remembered import remembered
 from engagement_svc.reports.report import DASHBOARD, Report
-from engagement_svc.reports.rooms import ROOM_TYPE_ORDER
-from engagement_svc.reports.sources import Sources
+from engagement_svc.reports.rooms import ROOM_TYPE_ORDER, team_depends, team_rooms
+from engagement_svc.reports.sources import RoomSet, Sources
 from engagement_svc.reports.windows import range_and_before
 
 
 async def per_type(sources: Sources, q: RangeQuery) -> dict[str, int]:
     """Messages that count in the range, per room type (a type's bot messages under the type)."""
-    return await remembered(sources.counts, MESSAGES, REPORT.key(q), lambda: _counted(sources, q))
+    team = await team_rooms(sources.rooms, q.team)
+    return await remembered(
+        sources.counts, MESSAGES, REPORT.key(q), lambda: _counted(sources, q, team), team_depends(sources, q)
+    )
 
 
-async def _counted(sources: Sources, q: RangeQuery) -> dict[str, int]:
+async def _counted(sources: Sources, q: RangeQuery, team: RoomSet) -> dict[str, int]:
     in_range, _ = range_and_before(q, sources.calendar)
     counted = MESSAGES.counted_for(q.bots)
-    per_class = (await sources.counts.sums_by_class(MESSAGES, [in_range]))[0]
+    per_class = (await sources.counts.sums_by_class(MESSAGES, [in_range], team))[0]
     found: dict[str, int] = {}
     for kind, n in per_class.items():
         if kind in counted:
@@ -61,7 +64,7 @@ async def csv_lines(sources: Sources, q: RangeQuery) -> Lines:
 REPORT = Report(
     path=f"{DASHBOARD}/messages/origin",
     summary="messages sent in the range per room type (c, p, d)",
-    params=RANGE,
+    params=TEAM_RANGE,
     json=json_answer,
     csv=csv_lines,
     csv_name="messages-origin",

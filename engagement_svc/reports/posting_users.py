@@ -10,10 +10,11 @@ from typing import NamedTuple
 from engagement_svc.counting.catalog import POSTS
 from engagement_svc.reports.csv import Lines
 from engagement_svc.reports.daily import named_days_json, named_days_lines
-from engagement_svc.reports.queries import RANGE, RangeQuery
+from engagement_svc.reports.queries import TEAM_RANGE, RangeQuery
 from engagement_svc.reports.remembered import remembered
 from engagement_svc.reports.report import DASHBOARD, Report
-from engagement_svc.reports.sources import Sources
+from engagement_svc.reports.rooms import team_depends, team_rooms
+from engagement_svc.reports.sources import RoomSet, Sources
 from engagement_svc.reports.windows import MONTH_DAYS, WEEK_DAYS, range_and_before, window_distinct
 
 
@@ -33,17 +34,20 @@ class Posting(NamedTuple):
 
 
 async def posting(sources: Sources, q: RangeQuery) -> Posting:
-    return await remembered(sources.counts, POSTS, REPORT.key(q, "days"), lambda: _counted(sources, q))
+    team = await team_rooms(sources.rooms, q.team)
+    return await remembered(
+        sources.counts, POSTS, REPORT.key(q, "days"), lambda: _counted(sources, q, team), team_depends(sources, q)
+    )
 
 
-async def _counted(sources: Sources, q: RangeQuery) -> Posting:
+async def _counted(sources: Sources, q: RangeQuery, team: RoomSet) -> Posting:
     """The 29 days before the range are read too: the first day's 30-day window reaches back into them."""
     counted = POSTS.counted_for(q.bots)
     spans = sources.calendar.day_spans(q.zone, q.first_day - timedelta(days=MONTH_DAYS - 1), q.last_day)
-    lists = await sources.counts.key_lists(POSTS, spans, counted)
+    lists = await sources.counts.key_lists(POSTS, spans, counted, team)
     wide = window_distinct(lists, (WEEK_DAYS, MONTH_DAYS))
     in_range, before = range_and_before(q, sources.calendar)
-    period, previous = await sources.counts.distinct(POSTS, [in_range, before], counted)
+    period, previous = await sources.counts.distinct(POSTS, [in_range, before], counted, team)
     first = MONTH_DAYS - 1
     days = [(len(lists[i]), wide[i][0], wide[i][1]) for i in range(first, len(spans))]
     return Posting([s.lo_s for s in spans[first:]], days, period, previous)
@@ -56,7 +60,7 @@ async def json_answer(sources: Sources, q: RangeQuery) -> str:
         period = f'{{"count":{found.period},"variation":{found.period - found.before}}}'
         return f'{{"days":[{days}],"period":{period},"success":true}}'
 
-    return await remembered(sources.counts, POSTS, REPORT.key(q, "json"), compute)
+    return await remembered(sources.counts, POSTS, REPORT.key(q, "json"), compute, team_depends(sources, q))
 
 
 async def csv_lines(sources: Sources, q: RangeQuery) -> Lines:
@@ -68,7 +72,7 @@ async def csv_lines(sources: Sources, q: RangeQuery) -> Lines:
 REPORT = Report(
     path=f"{DASHBOARD}/users/posting-users",
     summary="per day, the distinct users who sent a message, with the 7- and 30-day distinct posters; the period's",
-    params=RANGE,
+    params=TEAM_RANGE,
     json=json_answer,
     csv=csv_lines,
     csv_name="posting-users",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Generic, Protocol, TypeVar
 from zoneinfo import ZoneInfo
@@ -49,6 +49,7 @@ class RangeQuery:
     first_day: date  # the day of `start` in `zone`
     last_day: date  # the day of `end` in `zone`
     bots: str = "include"  # include | exclude | only: which messages (or users) of bots count
+    team: str | None = None  # only the messages of this team's rooms (a team's `_id`)
 
     @property
     def days(self) -> int:
@@ -57,7 +58,7 @@ class RangeQuery:
     def key(self) -> Key:
         """What an answer about this query depends on, besides the counts: the part of a remembered answer's key
         that the query gives (the instants matter only through their days)."""
-        return (self.zone.key, self.first_day, self.last_day, self.bots)
+        return (self.zone.key, self.first_day, self.last_day, self.bots, self.team)
 
     def filename(self, name: str) -> str:
         """The CSV download's name: `name`, then the range's first and last days."""
@@ -125,12 +126,11 @@ class ListQuery(RangeQuery):
     descending: bool = True
     activity: str = "all"
     hide: bool = True
-    team: str | None = None
 
     def key(self) -> Key:
         """The range's key and the order and choice of its rows (every page of one order is read from the same
         rows)."""
-        return (*super().key(), self.sort, self.descending, self.activity, self.hide, self.team)
+        return (*super().key(), self.sort, self.descending, self.activity, self.hide)
 
 
 @dataclass(frozen=True)
@@ -215,11 +215,11 @@ def _team(query: Mapping[str, str]) -> str | None:
 def parse_list(query: Mapping[str, str], settings: Settings) -> ListQuery:
     """A range (as `parse_range`), then offset, count (0: the default, at most 100), sort, activity (all or
     silent), hideRoomsWithNoActivity (true or false) and teamId."""
-    q = parse_range(query, settings)
+    q = parse_team_range(query, settings)
     paging = _paging(query, SORT_FIELDS)
     activity = _choice(query, "activity", CHANNEL_ACTIVITIES)
     hide = _choice(query, "hideRoomsWithNoActivity", ("true", "false")) == "true"
-    return ListQuery(**vars(q), **vars(paging), activity=activity, hide=hide, team=_team(query))
+    return ListQuery(**vars(q), **vars(paging), activity=activity, hide=hide)
 
 
 MEMBER_SORTS = ("messages", "channelMessages", "daysActive", "lastActive", "lastPosted", "username", "createdAt")
@@ -298,6 +298,11 @@ def parse_range(query: Mapping[str, str], settings: Settings) -> RangeQuery:
     return RangeQuery(start=start, end=end, zone=zone, first_day=first_day, last_day=last_day, bots=bots)
 
 
+def parse_team_range(query: Mapping[str, str], settings: Settings) -> RangeQuery:
+    """A range (as `parse_range`), then teamId."""
+    return replace(parse_range(query, settings), team=_team(query))
+
+
 def parse_day(query: Mapping[str, str], settings: Settings) -> DayQuery:
     """One instant (`start`; `end` is ignored, as by Rocket.Chat), its zone and bots: the day that holds it, with
     the week before it and the day after it."""
@@ -356,6 +361,7 @@ class Params(Generic[Q]):
 
 _TIMEZONE_AND_BOTS = (Parameter("timezone"), Parameter("bots"))
 RANGE = Params((Parameter("start", True), Parameter("end", True), *_TIMEZONE_AND_BOTS), parse_range)
+TEAM_RANGE = Params((*RANGE.parameters, Parameter("teamId")), parse_team_range)
 # `end` is taken and ignored, as Rocket.Chat's busier-hours and busier-days endpoints take it.
 DAY = Params((Parameter("start", True), Parameter("end"), *_TIMEZONE_AND_BOTS), parse_day)
 _PAGE = (Parameter("offset"), Parameter("count"), Parameter("sort"), Parameter("activity"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import TypeVar, cast
 
 from engagement_svc.counting.catalog import Metric
@@ -11,9 +11,18 @@ from engagement_svc.reports.sources import Counts, Key
 T = TypeVar("T")
 
 
-async def remembered(counts: Counts, metric: Metric, key: Key, compute: Callable[[], Awaitable[T]]) -> T:
-    """The answer remembered under `key` while the metric's counts are unchanged; else `compute`d (and kept)."""
+async def remembered(
+    counts: Counts,
+    metric: Metric,
+    key: Key,
+    compute: Callable[[], Awaitable[T]],
+    depends: tuple[Hashable | None, ...] = (),
+) -> T:
+    """The answer remembered under `key` while the metric's counts are unchanged (and what else it `depends` on:
+    the rooms, for a team's answer; None: cannot be told); else `compute`d (and kept)."""
     stamp = counts.stamp(metric)
+    if stamp is not None and depends:
+        stamp = None if any(d is None for d in depends) else (*stamp, *depends)
     found = counts.remembered(key, stamp)
     if found is not None:
         # The engine keeps the answers of every report in one store, as objects. A key names one report and one

@@ -20,36 +20,43 @@ Key: TypeAlias = tuple[Hashable, ...]
 Stamp: TypeAlias = tuple[Hashable, ...]
 
 
+RoomSet: TypeAlias = frozenset[str] | None  # a read of these rooms' keys alone (a team's, one room's); None: all
+
+
 class Counts(Protocol):
     """The engine's read API (counting/engine.py's `Engine`). `counted`: the classes that count (see
-    `Metric.counted_for`: room types, with or without their bots)."""
+    `Metric.counted_for`: room types, with or without their bots); `rooms`: only the counts of these rooms."""
 
-    async def sums(self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...] | None = None) -> list[int]:
+    async def sums(
+        self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...] | None = None, rooms: RoomSet = None
+    ) -> list[int]:
         """Per span, the sum over the keys that count."""
         ...
 
-    async def sums_by_class(self, metric: Metric, spans: Sequence[Span]) -> list[dict[str, int]]:
+    async def sums_by_class(self, metric: Metric, spans: Sequence[Span], rooms: RoomSet = None) -> list[dict[str, int]]:
         """Per span, {class: sum} over every class (room types c, p, d, l, v..., flagged ones apart)."""
         ...
 
-    async def sums_by_key(self, metric: Metric, span: Span, counted: tuple[str, ...] | None = None) -> dict[str, int]:
+    async def sums_by_key(
+        self, metric: Metric, span: Span, counted: tuple[str, ...] | None = None, rooms: RoomSet = None
+    ) -> dict[str, int]:
         """Per key that counts, its sum over one span, flagged and plain counts of a key added together."""
         ...
 
     async def distinct(
-        self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...] | None = None
+        self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...] | None = None, rooms: RoomSet = None
     ) -> list[int]:
         """Per span, how many different keys that count have anything in it."""
         ...
 
     async def key_lists(
-        self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...] | None = None
+        self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...] | None = None, rooms: RoomSet = None
     ) -> list[list[str]]:
         """Per span, the sorted keys that count with anything in it, flagged ones under their plain key."""
         ...
 
     async def presence(
-        self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...] | None = None
+        self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...] | None = None, rooms: RoomSet = None
     ) -> tuple[dict[str, int], dict[str, int]]:
         """Per subject that counts (a user; an author, of a room and author key) with anything in the spans: in
         how many of them, and the index of the last one."""

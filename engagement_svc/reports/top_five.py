@@ -9,10 +9,10 @@ from typing import Any
 
 from engagement_svc.counting.catalog import MESSAGES
 from engagement_svc.reports.csv import Lines, lines_of
-from engagement_svc.reports.queries import RANGE, RangeQuery
+from engagement_svc.reports.queries import TEAM_RANGE, RangeQuery
 from engagement_svc.reports.remembered import remembered
 from engagement_svc.reports.report import DASHBOARD, Report
-from engagement_svc.reports.rooms import ROOM_RETRIES, ROOM_TYPE_ORDER, existing_rooms
+from engagement_svc.reports.rooms import ROOM_RETRIES, ROOM_TYPE_ORDER, existing_rooms, team_depends, team_rooms
 from engagement_svc.reports.sources import Sources
 from engagement_svc.reports.windows import range_and_before
 
@@ -44,12 +44,14 @@ async def top_rows(sources: Sources, q: RangeQuery) -> list[dict[str, Any]]:
     """The rows, of rooms that still exist (the five made again without a room found gone)."""
     in_range, _ = range_and_before(q, sources.calendar)
     counts, rooms = sources.counts, sources.rooms
+    team = await team_rooms(rooms, q.team)
 
     async def compute() -> list[tuple[str, int]]:
-        return top_five(await counts.sums_by_key(MESSAGES, in_range, MESSAGES.counted_for(q.bots)), rooms.kind)
+        per_room = await counts.sums_by_key(MESSAGES, in_range, MESSAGES.counted_for(q.bots), team)
+        return top_five(per_room, rooms.kind)
 
     for _ in range(ROOM_RETRIES):
-        best = await remembered(counts, MESSAGES, REPORT.key(q), compute)
+        best = await remembered(counts, MESSAGES, REPORT.key(q), compute, team_depends(sources, q))
         found, complete = await existing_rooms(rooms, [rid for rid, _ in best])
         if complete:
             break
@@ -69,7 +71,7 @@ async def csv_lines(sources: Sources, q: RangeQuery) -> Lines:
 REPORT = Report(
     path=f"{DASHBOARD}/messages/top-five-popular-channels",
     summary="the five rooms with the most messages sent in the range",
-    params=RANGE,
+    params=TEAM_RANGE,
     json=json_answer,
     csv=csv_lines,
     csv_name="messages-top-five",

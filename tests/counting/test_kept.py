@@ -9,6 +9,7 @@ from itertools import pairwise
 
 from engagement_svc.counting import kept
 from engagement_svc.counting.catalog import ACTIVE_USERS
+from engagement_svc.counting.classes import EveryKey
 from engagement_svc.counting.counter import built_day
 from engagement_svc.counting.kept import ClosedDay, OpenDay, PresenceDay
 from engagement_svc.counting.slots import SLOTS_PER_DAY
@@ -21,7 +22,7 @@ class _SomeKeys:
     generation = 1
 
     def kind(self, key: str) -> str | None:
-        return None if sum(map(ord, key)) % 3 == 0 else kept.EveryKey("user").kind(key)
+        return None if sum(map(ord, key)) % 3 == 0 else EveryKey("user").kind(key)
 
 
 def _general(day: ClosedDay) -> ClosedDay:
@@ -35,7 +36,7 @@ def test_a_day_of_presence_kept_as_runs_answers_as_one_kept_slot_by_slot():
     """A day whose counts are all 1 (sessions) keeps each key's runs of slots; every read equals the one of a
     day that keeps every slot: cells, totals, per-class running sums, keys and sums over parts of the day."""
     rng = random.Random(9)
-    for classes in (kept.EveryKey("user"), _SomeKeys()):
+    for classes in (EveryKey("user"), _SomeKeys()):
         for _ in range(5):
             doc = sessions_doc(rng, False)
             bots = frozenset(rng.sample(sorted(doc["k"]), 9))

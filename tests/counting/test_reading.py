@@ -13,9 +13,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from engagement_svc.counting.catalog import ACTIVE_USERS, MESSAGES, POSTS, Metric
+from engagement_svc.counting.classes import EveryKey
 from engagement_svc.counting.clock import DayClock
-from engagement_svc.counting.kept import ClosedDay, EveryKey, OpenDay
-from engagement_svc.counting.reading import Reader, RunningSums, merged
+from engagement_svc.counting.kept import ClosedDay, OpenDay
+from engagement_svc.counting.reading import Reader, merged
 from engagement_svc.counting.slots import day_spans, hour_spans
 
 FLAG = "\x1f"
@@ -207,53 +208,10 @@ async def test_a_kept_day_that_changes_is_read_anew_not_from_what_was_remembered
     assert after == [sum(_recount(all_cells, classes, counted, s.lo_s, s.hi_s).values()) for s in spans]
 
 
-def test_running_sums_answer_runs_in_kept_days_and_leave_the_others():
-    rng = random.Random(4)
-    classes = EveryKey("user")
-    days = {d: ClosedDay.of_cells(d, _cells(rng, ["a", "b", "c"], 50), 50) for d in (100, 101, 103)}  # 102 missing
-    running = RunningSums((0, 0), days, classes, ("user",))
-    spans = [
-        (0, 0, 100 * SLOTS + 5, 101 * SLOTS + 7),  # two kept days
-        (0, 0, 101 * SLOTS + 3, 101 * SLOTS + 4),  # one slot
-        (0, 0, 101 * SLOTS, 103 * SLOTS + 1),  # across the missing day: left
-        (0, 0, 103 * SLOTS, 104 * SLOTS + 1),  # past the open slot: left
-        (0, 0, None, None),  # not a run of slots: left
-    ]
-    results: list[Any] = [None] * len(spans)
-    running.answer(cast(Any, spans), results, open_slot=104 * SLOTS)
-    cells = {(d * SLOTS + s, k): n for d, day in days.items() for (k, s), n in day.cells().items()}
-
-    def recount(first: int, end: int) -> int:
-        return sum(n for (slot, k), n in cells.items() if first <= slot < end and FLAG not in k)
-
-    assert results[:2] == [recount(100 * SLOTS + 5, 101 * SLOTS + 7), recount(101 * SLOTS + 3, 101 * SLOTS + 4)]
-    assert results[2:] == [None, None, None]
-
-
 def test_merged_adds_flagged_keys_under_their_plain_key():
     assert merged([{"a": 1, "a" + FLAG + "bot": 2}, {"b": 3, "a": 4}]) == {"a": 7, "b": 3}
     only = {"a": 1}
     assert merged([only]) is only
-
-
-def test_running_sums_over_many_kept_days_equal_a_recount():
-    rng = random.Random(8)
-    classes = EveryKey("user")
-    days = {d: ClosedDay.of_cells(d, _cells(rng, ["a", "b", "c"], 80), 80) for d in range(200, 210)}
-    running = RunningSums((0, 0), days, classes, ("user",))
-    cells = {(d * SLOTS + s, k): n for d, day in days.items() for (k, s), n in day.cells().items()}
-    spans = [
-        (0, 0, 200 * SLOTS + 5, 209 * SLOTS + 7),
-        (0, 0, 201 * SLOTS, 205 * SLOTS),  # whole days
-        (0, 0, 202 * SLOTS + 95, 203 * SLOTS + 1),
-        (0, 0, 200 * SLOTS, 210 * SLOTS),  # every kept day
-    ]
-    results: list[Any] = [None] * len(spans)
-    running.answer(cast(Any, spans), results, open_slot=210 * SLOTS)
-    expected = [
-        sum(n for (slot, k), n in cells.items() if first <= slot < end and FLAG not in k) for _, _, first, end in spans
-    ]
-    assert results == expected
 
 
 def _authors(per_key: dict[str, int]) -> set[str]:
@@ -283,3 +241,47 @@ async def test_compound_keys_count_their_subjects_and_presence_equals_a_recount(
     hits = reader.cache.hits
     assert await reader.presence(POSTS, closed_only, POSTS.counted_for()) == first
     assert reader.cache.hits == hits + 1  # the closed days' presence, remembered whole
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kathmandu", "Australia/Lord_Howe"])
+@pytest.mark.parametrize("metric", [MESSAGES, POSTS], ids=lambda m: m.name)
+async def test_reads_of_some_rooms_equal_a_recount_of_their_keys(zone, metric):
+    """A team's rooms (k1 among them, whose id begins k10's...: only its own keys), every kind of read, over closed
+    days and today's open one, cold and remembered; a room without a key and a room of type l in the set."""
+    reader, all_cells, classes, _ = _world(metric, 6)
+    rooms = frozenset({"k1", "k3", "k7", "k12", "k39", "nowhere"})  # k3, k7: l rooms (never counted)
+    tz = ZoneInfo(zone)
+    spans = day_spans(tz, date(2024, 3, 25), date(2024, 3, 31))
+    hours = [s for day in hour_spans(tz, date(2024, 3, 31), date(2024, 3, 31)) for s in day]
+
+    def recount(counted, s):
+        found = _recount(all_cells, classes, counted, s.lo_s, s.hi_s)
+        return {k: n for k, n in found.items() if k.split(FLAG, 1)[0].split(PART, 1)[0] in rooms}
+
+    def subjects_of(found):
+        return {(k.split(FLAG, 1)[0].split(PART, 1)[1] if metric is POSTS else k.split(FLAG, 1)[0]) for k in found}
+
+    for bots in ("include", "exclude", "only"):
+        counted = metric.counted_for(bots)
+        for _ in range(2):
+            for run in (spans, hours):
+                expected = [recount(counted, s) for s in run]
+                assert await reader.sums(metric, run, counted, rooms) == [sum(e.values()) for e in expected]
+                assert await reader.key_lists(metric, run, counted, rooms) == [sorted(subjects_of(e)) for e in expected]
+                assert await reader.distinct(metric, run, counted, rooms) == [len(subjects_of(e)) for e in expected]
+            whole = type(spans[0])(spans[0].lo_s, spans[-1].hi_s, spans[0].first, spans[-1].end)
+            assert await reader.sums_by_key(metric, whole, counted, rooms) == _plain(recount(counted, whole))
+            days, last = await reader.presence(metric, spans, counted, rooms)
+            expected = [subjects_of(recount(counted, s)) for s in spans]
+            assert days == {a: sum(a in e for e in expected) for a in set().union(*expected)}
+            assert last == {a: max(i for i, e in enumerate(expected) if a in e) for a in set().union(*expected)}
+    everything = tuple({classes.kind(k) for k, _ in next(iter(all_cells.values()))} - {None})
+    by_class = await reader.sums_by_class(metric, spans, rooms)
+    for s, got in zip(spans, by_class, strict=True):
+        want: dict[str, int] = {}
+        for key, n in recount(everything, s).items():
+            want[classes.kind(key)] = want.get(classes.kind(key), 0) + n
+        assert {k: v for k, v in got.items() if k in everything} == want
+    assert sum(await reader.sums(metric, spans, metric.counted_for(), rooms)) < sum(
+        await reader.sums(metric, spans, metric.counted_for())
+    )  # the other rooms' counts are left out

@@ -13,6 +13,7 @@ from engagement_svc.reports.queries import (
     LIST,
     MEMBERS,
     RANGE,
+    TEAM_RANGE,
     BadRequest,
     DayQuery,
     ListQuery,
@@ -138,7 +139,9 @@ def test_a_range_is_its_local_days():
     assert type(q) is RangeQuery
     assert (q.first_day, q.last_day, q.days) == (date(2024, 3, 30), date(2024, 4, 2), 4)
     assert q.start == datetime(2024, 3, 30, 22, 30, tzinfo=UTC) and q.zone.key == "Europe/Berlin"
-    assert q.key() == ("Europe/Berlin", date(2024, 3, 30), date(2024, 4, 2), "only")
+    assert q.key() == ("Europe/Berlin", date(2024, 3, 30), date(2024, 4, 2), "only", None)
+    team = TEAM_RANGE.parse({"start": START, "end": END, "timezone": "Europe/Berlin", "teamId": "T1"}, SETTINGS)
+    assert team.key()[-1] == "T1" and team.team == "T1"  # a team's answer is remembered apart
     assert q.filename("messages-sent") == "messages-sent_2024-03-30_2024-04-02.csv"
     # 22:30Z on 30 March is 23:30 in Berlin, 00:30 on the 31st in Kathmandu (+05:45): the days are the zone's
     assert RANGE.parse({"start": START, "end": END, "timezone": "Asia/Kathmandu"}, SETTINGS).first_day == date(
@@ -165,7 +168,7 @@ def test_a_list_is_a_range_one_page_and_an_order():
     other_page = LIST.parse({"start": START, "end": END, "offset": "55", "sort": "-name"}, SETTINGS)
     assert q.key() == other_page.key()  # every page of one order reads the same rows
     assert q.key() != LIST.parse({"start": START, "end": END, "sort": "name"}, SETTINGS).key()
-    assert q.key()[:4] == RANGE.parse({"start": START, "end": END}, SETTINGS).key()
+    assert q.key()[:5] == RANGE.parse({"start": START, "end": END}, SETTINGS).key()
     default = LIST.parse({"start": START, "end": END}, SETTINGS)
     assert (default.offset, default.count, default.sort, default.descending) == (0, 50, "messages", True)
     assert q.filename("channels-list") == "channels-list_2024-03-30_2024-04-02.csv"

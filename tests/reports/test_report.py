@@ -10,7 +10,7 @@ import pytest
 
 from engagement_svc import reports
 from engagement_svc.reports.csv import lines_of
-from engagement_svc.reports.queries import DAY, LIST, MEMBERS, NOTHING, RANGE
+from engagement_svc.reports.queries import DAY, LIST, MEMBERS, NOTHING, RANGE, TEAM_RANGE
 from engagement_svc.reports.report import DASHBOARD, Report
 from engagement_svc.reports.sources import Sources
 from engagement_svc.settings import Settings
@@ -66,7 +66,7 @@ def test_every_report_has_its_own_path_under_the_dashboard_and_one_line_summary(
     assert len({r.csv_name for r in found}) == len(found)
     for report in found:
         assert report.path.startswith(DASHBOARD + "/") and report.summary and "\n" not in report.summary
-        assert report.params in (RANGE, DAY, LIST, MEMBERS, NOTHING) and report.csv_header
+        assert report.params in (RANGE, TEAM_RANGE, DAY, LIST, MEMBERS, NOTHING) and report.csv_header
 
 
 def test_remembered_answers_of_two_reports_or_two_parts_never_share_a_key():

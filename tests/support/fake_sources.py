@@ -96,56 +96,63 @@ class FakeCounts:
         kind = head.split(PART, 1)[1] if metric.keys == "parts" else "user"
         return kind + (FLAG + flag if flag else "")
 
-    def _in(self, metric: Any, span: Any, counted: Sequence[str] | None) -> list[str]:
-        """The keys of the events in the span, once per event, of a class that counts."""
+    def _in(self, metric: Any, span: Any, counted: Sequence[str] | None, rooms: Any = None) -> list[str]:
+        """The keys of the events in the span, once per event, of a class that counts (of these rooms)."""
         return [
             key
             for second, key in self.events.get(metric.name, [])
             if span.lo_s <= second < span.hi_s
             and (self._class(metric, key) in counted if counted is not None else self._class(metric, key) is not None)
+            and (rooms is None or plain(key).split(PART, 1)[0] in rooms)
         ]
 
-    async def sums(self, metric: Any, spans: Sequence[Any], counted: tuple[str, ...] | None = None) -> list[int]:
+    async def sums(
+        self, metric: Any, spans: Sequence[Any], counted: tuple[str, ...] | None = None, rooms: Any = None
+    ) -> list[int]:
         self.calls.append("sums")
-        return [len(self._in(metric, s, counted)) for s in spans]
+        return [len(self._in(metric, s, counted, rooms)) for s in spans]
 
-    async def sums_by_class(self, metric: Any, spans: Sequence[Any]) -> list[dict[str, int]]:
+    async def sums_by_class(self, metric: Any, spans: Sequence[Any], rooms: Any = None) -> list[dict[str, int]]:
         self.calls.append("sums_by_class")
         out = []
         for s in spans:
             found: dict[str, int] = {}
-            for key in self._in(metric, s, None):
+            for key in self._in(metric, s, None, rooms):
                 kind = self._class(metric, key)
                 assert kind is not None
                 found[kind] = found.get(kind, 0) + 1
             out.append(found)
         return out
 
-    async def sums_by_key(self, metric: Any, span: Any, counted: tuple[str, ...] | None = None) -> dict[str, int]:
+    async def sums_by_key(
+        self, metric: Any, span: Any, counted: tuple[str, ...] | None = None, rooms: Any = None
+    ) -> dict[str, int]:
         self.calls.append("sums_by_key")
         found: dict[str, int] = {}
-        for key in self._in(metric, span, counted):
+        for key in self._in(metric, span, counted, rooms):
             found[plain(key)] = found.get(plain(key), 0) + 1
         return found
 
-    async def distinct(self, metric: Any, spans: Sequence[Any], counted: tuple[str, ...] | None = None) -> list[int]:
+    async def distinct(
+        self, metric: Any, spans: Sequence[Any], counted: tuple[str, ...] | None = None, rooms: Any = None
+    ) -> list[int]:
         self.calls.append("distinct")
-        return [len({subject(metric, k) for k in self._in(metric, s, counted)}) for s in spans]
+        return [len({subject(metric, k) for k in self._in(metric, s, counted, rooms)}) for s in spans]
 
     async def key_lists(
-        self, metric: Any, spans: Sequence[Any], counted: tuple[str, ...] | None = None
+        self, metric: Any, spans: Sequence[Any], counted: tuple[str, ...] | None = None, rooms: Any = None
     ) -> list[list[str]]:
         self.calls.append("key_lists")
-        return [sorted({subject(metric, k) for k in self._in(metric, s, counted)}) for s in spans]
+        return [sorted({subject(metric, k) for k in self._in(metric, s, counted, rooms)}) for s in spans]
 
     async def presence(
-        self, metric: Any, spans: Sequence[Any], counted: tuple[str, ...] | None = None
+        self, metric: Any, spans: Sequence[Any], counted: tuple[str, ...] | None = None, rooms: Any = None
     ) -> tuple[dict[str, int], dict[str, int]]:
         self.calls.append("presence")
         days: dict[str, int] = {}
         last: dict[str, int] = {}
         for i, s in enumerate(spans):
-            for who in {subject(metric, k) for k in self._in(metric, s, counted)}:
+            for who in {subject(metric, k) for k in self._in(metric, s, counted, rooms)}:
                 days[who] = days.get(who, 0) + 1
                 last[who] = i
         return days, last
