@@ -8,8 +8,11 @@ const ROOM_TYPES = { c: "Channel", p: "Private", d: "Direct" };
 const ORIGINS = { c: "Public channels", p: "Private groups", d: "Direct messages" };
 const COLORS = ["#1d74f5", "#f5455c", "#2de0a5", "#ffd21f", "#9f22c7"];
 const CLIENTS = [["web", "Web", "#1d74f5"], ["desktop", "Desktop", "#9f22c7"], ["mobile", "Mobile", "#0b7a55"], ["other", "Other", "#8a5a00"]];
+// The page's choices besides the form's (period, zone, bots): the tab, the channel list's page, sort and activity,
+// the room drilled into ({id, name, members} or null), the team (its _id, "" for all teams), the members table's.
 const state = {
   tab: "users", offset: 0, count: 10, sort: "-messages", hourDay: null, weekDay: null,
+  team: "", roomActivity: "all", room: null,
   members: { offset: 0, count: 10, sort: "-messages", activity: "all" },
 };
 const charts = new Map();
@@ -109,6 +112,7 @@ function showSignIn(message) {
 function leave(message) {
   generation += 1;
   creds = null;
+  teams.asked = false;
   for (const chart of charts.values()) chart.destroy();
   charts.clear();
   showSignIn(message);
@@ -220,6 +224,63 @@ function explain(error) {
   }
 }
 
+// -- teams --------------------------------------------------------------------------------------------------------
+// The team selector: its options from the teams endpoint (by name, as it lists them), asked once per sign-in. It
+// applies `teamId` to the sections counting messages (their data-team="applies"); the others say they count every
+// team (teamNotes). No teams: the selector stays disabled and says so.
+const teams = { asked: false, names: new Map(), round: 0 };
+
+async function loadTeams() {
+  if (teams.asked) return;
+  teams.asked = true;
+  const round = ++teams.round;
+  const select = document.getElementById("team");
+  const note = document.getElementById("team-note");
+  try {
+    const body = await call("teams", {});
+    if (round !== teams.round) return;
+    teams.names = new Map(body.teams.map((t) => [t._id, t.name || t._id]));
+    select.replaceChildren(new Option("All teams", ""), ...body.teams.map((t) => new Option(t.name || t._id, t._id)));
+    select.disabled = body.teams.length === 0;
+    note.textContent = body.teams.length ? "" : "none on this server";
+    note.hidden = body.teams.length > 0;
+    if (state.team && !teams.names.has(state.team)) { // gone (or another user's view): back to all teams
+      state.team = "";
+      show();
+    }
+    select.value = state.team;
+  } catch (error) {
+    if (round !== teams.round) return;
+    teams.asked = false; // asked again with the next round of sections
+    select.disabled = true;
+    note.textContent = "not available";
+    note.hidden = false;
+  }
+}
+
+// The query's team: {teamId} when one is chosen.
+function teamOnly() {
+  return state.team ? { teamId: state.team } : {};
+}
+
+function teamName() {
+  return teams.names.get(state.team) || state.team;
+}
+
+// With a team chosen, each card says whether it counts that team only or every team (the team choice only narrows
+// counts of messages); the room drill-down (data-team="none") is one room, whatever the team.
+function teamNotes() {
+  for (const el of document.querySelectorAll(".card[data-section]")) {
+    el.querySelector(".team-note")?.remove();
+    const applies = el.dataset.team;
+    if (!state.team || applies === "none") continue;
+    const note = document.createElement("p");
+    note.className = `team-note ${applies === "applies" ? "only" : "all"}`;
+    note.textContent = applies === "applies" ? `Team ${teamName()} only` : "All teams: the team choice counts messages only";
+    (el.querySelector(".stepper") || el.querySelector(".body")).before(note);
+  }
+}
+
 // -- sections -----------------------------------------------------------------------------------------------------
 const section = (name) => document.querySelector(`[data-section="${name}"]`);
 
@@ -234,8 +295,10 @@ function done(el) {
   el.removeAttribute("aria-busy");
   el.classList.remove("loading");
   scrollHint(el);
-  // every section of the tab answered: a mark for people's tools and the browser tests alike
-  if (!document.querySelector('.panel:not([hidden]) [aria-busy="true"]')) document.body.dataset.drawn = state.tab;
+  // every section shown of the tab answered: a mark for people's tools and the browser tests alike (a section put
+  // away while it loaded, the channel list or a room's drill-down, may stay busy, unseen)
+  const busy = [...document.querySelectorAll('.panel:not([hidden]) [aria-busy="true"]')].filter((b) => !b.closest("[hidden]"));
+  if (!busy.length) document.body.dataset.drawn = state.tab;
 }
 
 function problem(el, error) {
@@ -400,17 +463,19 @@ function table(head, rows) {
   return t;
 }
 
-async function load(name, fetcher, render) {
+// A section's request and drawing; an answer is dropped when a newer round of requests was made (or when
+// `current()` says it is no longer wanted: another room's drill-down opened since).
+async function load(name, fetcher, render, current = () => true) {
   const el = section(name);
   const round = generation;
   loading(el);
   try {
     const body = await fetcher();
-    if (round !== generation) return;
+    if (round !== generation || !current()) return;
     render(body, el);
     done(el);
   } catch (error) {
-    if (round !== generation || refused(error)) return;
+    if (round !== generation || !current() || refused(error)) return;
     problem(el, error);
   }
 }
@@ -480,11 +545,12 @@ function usersTab() {
     }
     threeLines("active-users", labels, rows, partial, ["DAU", "WAU", "MAU"]);
   });
-  load("posting-users", () => call("users/posting-users", r), (body, el) => {
+  const team = state.team ? `in team ${teamName()}` : undefined;
+  load("posting-users", () => call("users/posting-users", { ...r, ...teamOnly() }), (body, el) => {
     const rows = [...body.days].reverse();
     const labels = rows.map((d) => isoDayLabel(d.day, tz));
     const partial = partialToday(el, labels, tz, "point");
-    placeCounter(counters, counter("People posting", body.period.count, body.period.variation, "vs. the period before", undefined, 4));
+    placeCounter(counters, counter("People posting", body.period.count, body.period.variation, "vs. the period before", team, 4));
     threeLines("posting-users", labels, rows, partial, ["Posting", "Posting WAU", "Posting MAU"]);
   });
   load("clients", () => call("users/clients", r), (body, el) => {
@@ -584,15 +650,16 @@ function busier() {
 
 // -- the messages tab ---------------------------------------------------------------------------------------------
 function messagesTab() {
-  const r = range();
+  const r = { ...range(), ...teamOnly() };
   const tz = zone();
   const counters = section("counters-messages");
+  const team = state.team ? `in team ${teamName()}` : undefined;
   counters.replaceChildren();
   load("messages-sent", () => call("messages/messages-sent", r), (body, el) => {
     const days = [...body.days].reverse();
     counters.append(
-      counter("Messages sent", body.period.count, body.period.variation, "vs. the period before"),
-      counter("Yesterday", body.yesterday.count, body.yesterday.variation, "on the last day vs. the day before"),
+      counter("Messages sent", body.period.count, body.period.variation, "vs. the period before", team),
+      counter("Yesterday", body.yesterday.count, body.yesterday.variation, "on the last day vs. the day before", team),
     );
     const labels = days.map((d) => isoDayLabel(d.day, tz));
     bars("messages-sent", labels, "Messages", days.map((d) => d.messages), COLORS[0], partialToday(el, labels, tz));
@@ -636,39 +703,175 @@ function empty(text) {
 }
 
 // -- the channels tab ---------------------------------------------------------------------------------------------
+// Columns of the channel list: [its sort key (none: not sortable), title].
 const LIST_COLUMNS = [
   ["name", "Room"], [null, "Type"], ["messages", "Messages"], ["lastWeekMessages", "Period before"],
-  ["diffFromLastWeek", "Change"], ["ts", "Created"], ["_updatedAt", "Updated"],
+  ["diffFromLastWeek", "Change"], ["posters", "Posters"], ["lastPosted", "Last posted"], ["members", "Members"],
+  ["ts", "Created"], ["_updatedAt", "Updated"],
 ];
+const LIST_EMPTY = {
+  all: "No room had messages in this period or the one before.",
+  silent: "No silent rooms: every channel and group had a message in this period.",
+};
+const SILENT = "Silent: channels and groups without a message in the period.";
 
+// The tab shows the channel list, or one room's drill-down (state.room) in its place.
 function channelsTab() {
+  section("channel-list").hidden = Boolean(state.room);
+  document.getElementById("room").hidden = !state.room;
+  return state.room ? roomView() : channelList();
+}
+
+function channelList() {
   const r = range();
-  load("channel-list", () => call("channels/list", { ...r, offset: state.offset, count: state.count, sort: state.sort }), (body, el) => {
+  const tz = zone();
+  const query = { ...r, ...teamOnly(), offset: state.offset, count: state.count, sort: state.sort };
+  if (state.roomActivity === "silent") query.activity = "silent";
+  return load("channel-list", () => call("channels/list", query), (body, el) => {
     const head = LIST_COLUMNS.map(([field, title]) => (field ? sortButton(title, field, state.sort, (sort) => {
       state.sort = sort;
       state.offset = 0;
-      channelsTab();
+      channelList();
     }) : title));
     const rows = body.channels.map((c) => {
       const badge = document.createElement("span");
       badge.className = `badge ${c.diffFromLastWeek > 0 ? "up" : c.diffFromLastWeek < 0 ? "down" : "same"}`;
       badge.textContent = `${c.diffFromLastWeek > 0 ? "+" : ""}${c.diffFromLastWeek.toLocaleString("en")}`;
+      // the room's name opens its drill-down (a button: Enter and Space too); so does a click anywhere on its row
+      const open = document.createElement("button");
+      open.type = "button";
+      open.className = "room-open";
+      open.textContent = roomName(c.room);
+      open.setAttribute("aria-describedby", "rooms-hint");
       return [
-        roomName(c.room),
+        open,
         ROOM_TYPES[c.room.t] || c.room.t,
         c.messages.toLocaleString("en"),
         c.lastWeekMessages.toLocaleString("en"),
         badge,
+        c.posters.toLocaleString("en"),
+        c.lastPosted ? isoDayLabel(c.lastPosted, tz) : "never",
+        c.members.toLocaleString("en"),
         (c.room.ts || "").slice(0, 10),
         (c.room._updatedAt || "").slice(0, 10),
       ];
     });
-    el.querySelector(".body").replaceChildren(rows.length ? table(head, rows) : empty("No room had messages in this period or the one before."));
+    const listed = rows.length ? table(head, rows) : empty(LIST_EMPTY[state.roomActivity] || LIST_EMPTY.all);
+    if (rows.length) {
+      listed.classList.add("rooms");
+      for (const [i, tr] of [...listed.tBodies[0].rows].entries()) {
+        const row = body.channels[i];
+        tr.dataset.id = row.room._id;
+        tr.addEventListener("click", () => openRoom(row));
+      }
+    }
+    el.querySelector(".body").replaceChildren(listed);
+    el.querySelector(".caption")?.remove();
+    const caption = document.createElement("p");
+    caption.className = "caption";
+    caption.textContent = (state.roomActivity === "silent" ? `${SILENT} ` : "")
+      + `Posters: distinct authors in the period. Last posted: the latest day with a message, in ${tz}, looking back `
+      + "as far as the data goes. Members: the room's member count.";
+    el.querySelector(".body").after(caption);
     const last = Math.min(body.offset + body.count, body.total);
     el.querySelector(".pager span").textContent = body.total ? `${body.offset + 1}-${last} of ${body.total}` : "0 rooms";
     el.querySelector('[data-page="-1"]').disabled = body.offset === 0;
     el.querySelector('[data-page="1"]').disabled = last >= body.total;
   });
+}
+
+function openRoom(row) {
+  state.room = { id: row.room._id, name: roomName(row.room), members: row.members };
+  channelsTab();
+  document.getElementById("room-title").focus();
+}
+
+async function closeRoom() {
+  const id = state.room?.id;
+  state.room = null;
+  await channelsTab();
+  // the focus back where it was: the room's button in the list (when the room is still listed)
+  const button = document.querySelector(`[data-section=channel-list] tr[data-id="${CSS.escape(id || "")}"] .room-open`);
+  (button || document.getElementById("room-activity")).focus();
+}
+
+// One room's drill-down: one request (channels/room) drawn by four sections: its figures, its days (messages as
+// bars, posters as a line), its hours of the day, its top posters.
+function roomView() {
+  const r = range();
+  const tz = zone();
+  const room = state.room;
+  const answer = call("channels/room", { ...r, roomId: room.id });
+  answer.catch(() => {}); // each section shows the failure
+  const current = () => state.room === room;
+  document.getElementById("room-title").textContent = room.name;
+  load("room-summary", () => answer, (body, el) => {
+    room.name = roomName(body.room);
+    document.getElementById("room-title").textContent = room.name;
+    const figures = el.querySelector(".body");
+    figures.replaceChildren(
+      counter("Messages", body.period.messages, body.period.variation, "vs. the period before"),
+      counter("Posters", body.period.posters, undefined, undefined, "distinct authors"),
+    );
+    if (room.members !== undefined) figures.append(counter("Members", room.members));
+    el.querySelector(".caption")?.remove();
+    const caption = document.createElement("p");
+    caption.className = "caption";
+    const created = body.room.ts ? `, created ${body.room.ts.slice(0, 10)}` : "";
+    caption.textContent = `${ROOM_TYPES[body.room.t] || body.room.t}${created}. The period's days and hours in ${tz}.`;
+    figures.after(caption);
+  }, current);
+  load("room-days", () => answer, (body, el) => {
+    const days = [...body.days].reverse();
+    const labels = days.map((d) => isoDayLabel(d.day, tz));
+    const partial = partialToday(el, labels, tz);
+    const [blue, red] = [COLORS[0], COLORS[1]];
+    draw("room-days", {
+      type: "bar",
+      data: {
+        labels,
+        datasets: [
+          {
+            type: "bar", label: "Messages", data: days.map((d) => d.messages), order: 2,
+            backgroundColor: days.map((_, i) => (i === partial ? `${blue}40` : blue)), borderColor: blue,
+            borderWidth: days.map((_, i) => (i === partial ? 2 : 0)),
+          },
+          {
+            type: "line", label: "Posters", data: days.map((d) => d.posters), order: 1, borderColor: red,
+            backgroundColor: red, pointBackgroundColor: days.map((_, i) => (i === partial ? "#fff" : red)),
+          },
+        ],
+      },
+      options: {
+        interaction: { mode: "index", intersect: false },
+        scales: { y: { beginAtZero: true, ticks: { precision: 0 } } },
+      },
+    });
+  }, current);
+  load("room-hours", () => answer, (body) => {
+    const hours = [...body.hours].sort((a, b) => a.hour - b.hour);
+    bars("room-hours", hours.map((h) => String(h.hour).padStart(2, "0")), "Messages", hours.map((h) => h.messages), "#0b7a55");
+  }, current);
+  load("room-posters", () => answer, (body, el) => {
+    const most = Math.max(1, ...body.topPosters.map((p) => p.messages));
+    const list = document.createElement("ol");
+    list.className = "posters";
+    for (const poster of body.topPosters) {
+      const item = document.createElement("li");
+      const who = document.createElement("span");
+      who.className = poster.username ? "who" : "who muted";
+      who.textContent = poster.username || `${poster._id} (user gone)`;
+      const count = document.createElement("strong");
+      count.textContent = poster.messages.toLocaleString("en");
+      const bar = document.createElement("span");
+      bar.className = "share";
+      bar.style.width = `${(100 * poster.messages) / most}%`; // CSSOM, not a style attribute: the CSP allows it
+      item.append(who, count, bar);
+      list.append(item);
+    }
+    el.querySelector(".body").replaceChildren(body.topPosters.length ? list : empty("Nobody posted in this room in this period."));
+  }, current);
+  return answer.catch(() => {});
 }
 
 // -- the members tab ----------------------------------------------------------------------------------------------
@@ -813,7 +1016,12 @@ function csvQuery(button) {
     return { start: instantOf(path.endsWith("hourly-data") ? state.hourDay : state.weekDay, zone()) };
   }
   const query = range();
-  if (path === "channels/list") query.sort = state.sort;
+  if (button.closest("[data-team=applies]")) Object.assign(query, teamOnly());
+  if (path === "channels/list") {
+    query.sort = state.sort;
+    if (state.roomActivity === "silent") query.activity = "silent";
+  }
+  if (path === "channels/room") query.roomId = state.room.id;
   if (path === "users/members") { // the table's choice, or the button's own (the dormant seats)
     query.sort = button.dataset.sort || state.members.sort;
     query.activity = button.dataset.activity || state.members.activity;
@@ -850,6 +1058,8 @@ function show() {
     tab.setAttribute("aria-selected", String(selected));
     document.getElementById(tab.getAttribute("aria-controls")).hidden = !selected;
   }
+  loadTeams();
+  teamNotes();
   ({ users: usersTab, messages: messagesTab, channels: channelsTab, members: membersTab })[state.tab]();
 }
 
@@ -878,6 +1088,17 @@ function start() {
     document.getElementById(id).addEventListener("change", () => { state.offset = state.members.offset = 0; show(); });
   }
   document.getElementById("zone").addEventListener("change", () => { state.hourDay = state.weekDay = null; show(); });
+  document.getElementById("team").addEventListener("change", (event) => {
+    state.team = event.target.value;
+    state.offset = 0;
+    show();
+  });
+  document.getElementById("room-activity").addEventListener("change", (event) => {
+    state.roomActivity = event.target.value;
+    state.offset = 0;
+    channelList();
+  });
+  document.getElementById("room-back").addEventListener("click", closeRoom);
   document.getElementById("filters").addEventListener("submit", (event) => { event.preventDefault(); show(); });
   document.getElementById("signout").addEventListener("click", () => signOut(creds?.from === "cookie" ? SESSION_SIGNED_OUT : "Signed out."));
   document.getElementById("signin-form").addEventListener("submit", (event) => {
@@ -899,7 +1120,7 @@ function start() {
   for (const button of document.querySelectorAll("[data-page]")) {
     button.addEventListener("click", () => {
       state.offset = Math.max(0, state.offset + Number(button.dataset.page) * state.count);
-      channelsTab();
+      channelList();
     });
   }
   for (const button of document.querySelectorAll("[data-member-page]")) {
