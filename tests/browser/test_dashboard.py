@@ -25,7 +25,7 @@ from pymongo import MongoClient
 from tests.support.data import seed_workspace
 from tests.support.live import LiveServer
 from tests.support.mongo import with_database
-from tests.support.rocketchat import user_doc
+from tests.support.rocketchat import JOINED, room_doc, user_doc
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
@@ -64,14 +64,45 @@ def served(mongo_url):
             user_doc("gone-seat", "wu.gone", createdAt=joined, active=False),
         ]
     )
+    teams = seed_teams(client[name])
     with LiveServer(
         with_database(mongo_url, name), ENGAGEMENT_STATE_MONGO_URL=with_database(mongo_url, name + "_state")
     ) as server:
         server.creds = creds
+        server.teams = teams
         yield server
     client.drop_database(name)
     client.drop_database(name + "_state")
     client.close()
+
+
+# The teams of the workspace: "platform" (its main room, the seeded team room, with four rooms more, one of them
+# silent) and "support" (private, three channels and a group); a silent group of no team. The rooms' member counts.
+TEAMS = {
+    "team-platform-id": ("platform", 0, ["discussion-roadmap", "deploy-talk", "release-talk", "private-deploy"]),
+    "team-support-id": ("support", 1, ["customer-talk", "incident-talk", "ticket-talk", "private-review"]),
+}
+SILENT = {"platform-archive": "team-platform-id", "old-announcements": None}
+
+
+def seed_teams(db) -> dict[str, set[str]]:
+    """The teams and member counts above; each team's rooms' ids."""
+    main = db.rocketchat_room.find_one({"name": "team-platform"})
+    db.rocketchat_room.update_one({"_id": main["_id"]}, {"$set": {"teamId": "team-platform-id"}})
+    db.rocketchat_room.insert_many(
+        [
+            room_doc(f"silent-{n}", "c" if team else "p", n, **({"teamId": team} if team else {}))
+            for n, team in SILENT.items()
+        ]
+    )
+    for team, (name, kind, rooms) in TEAMS.items():
+        db.rocketchat_room.update_many({"name": {"$in": rooms}}, {"$set": {"teamId": team}})
+        room = main["_id"] if name == "platform" else db.rocketchat_room.find_one({"name": rooms[0]})["_id"]
+        db.rocketchat_team.insert_one({"_id": team, "name": name, "type": kind, "roomId": room, "createdAt": JOINED})
+    # members: 4 to 46, a room without a count (0) among them
+    for i, room in enumerate(db.rocketchat_room.find({"t": {"$in": ["c", "p"]}, "name": {"$ne": "private-lunch"}})):
+        db.rocketchat_room.update_one({"_id": room["_id"]}, {"$set": {"usersCount": 4 + (i * 7) % 43}})
+    return {team: {r["_id"] for r in db.rocketchat_room.find({"teamId": team}, {"_id": 1})} for team in TEAMS}
 
 
 @pytest.fixture
@@ -726,3 +757,274 @@ async def test_members_tab_sorting_activity_paging_dormant_seats_and_csv(browser
     results = await Axe().run(page.page)
     serious = [v["id"] for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
     assert serious == []
+
+
+# -- teams, the channel list's new columns and filter, a room's drill-down ----------------------------------------
+async def team_notes(page) -> dict[str, str]:
+    """Each card's word on the team choice, by section."""
+    return dict(
+        await page.page.eval_on_selector_all(
+            ".card[data-section]:has(.team-note)",
+            "(cards) => cards.map((c) => [c.dataset.section, c.querySelector('.team-note').textContent])",
+        )
+    )
+
+
+async def test_the_team_selector_narrows_the_sections_counting_messages(browser, served):
+    page = await open_page(browser, served)
+    await page.drawn("users")
+    listed = (await page.answer("teams"))["teams"]
+    assert [t["name"] for t in listed] == ["platform", "support"]
+    await page.page.wait_for_selector("#team:not([disabled])")
+    assert await texts(page, "#team option") == ["All teams", "platform", "support"]
+    assert await team_notes(page) == {}  # all teams: nothing to say
+    everyone = await page.answer("users/posting-users")
+    await page.page.select_option("#team", label="platform")
+    await page.drawn("users")
+    team = "team-platform-id"
+    posting = await page.answer("users/posting-users", teamId=team)
+    days = list(reversed(posting["days"]))
+    assert await chart_data(page, "posting-users") == [[d[k] for d in days] for k in ("users", "wau", "mau")]
+    assert 0 < posting["period"]["count"] < everyone["period"]["count"]
+    shown = await texts(page, "[data-section=counters-users] .counter:nth-child(5) span")
+    assert shown[0] == "People posting" and shown[-1] == "in team platform"
+    assert (await texts(page, "[data-section=counters-users] .counter:nth-child(5) strong")) == [
+        f"{posting['period']['count']:,}"
+    ]
+    # the sections that count messages say the team; the others (and the Members tab's) that they count every team
+    everyone_else = "All teams: the team choice counts messages only"
+    assert await team_notes(page) == {
+        "posting-users": "Team platform only",
+        **dict.fromkeys(
+            ["active-users", "new-users", "clients", "by-hour", "busier-hours", "busier-days"], everyone_else
+        ),
+        **dict.fromkeys(["messages-sent", "origin", "top-five", "channel-list"], "Team platform only"),
+        **dict.fromkeys(["dormant-seats", "member-list"], everyone_else),
+    }
+    # the sections without the team were asked without it
+    assert [u for u in page.requested if "teamId" in u and "posting-users" not in u] == []
+
+    await page.page.click("#tab-messages")
+    await page.drawn("messages")
+    sent = await page.answer("messages/messages-sent", teamId=team)
+    assert await chart_data(page, "messages-sent") == [[d["messages"] for d in reversed(sent["days"])]]
+    counters = await texts(page, "[data-section=counters-messages] .counter strong")
+    assert counters == [f"{sent['period']['count']:,}", f"{sent['yesterday']['count']:,}"]
+    origin = await page.answer("messages/origin", teamId=team)
+    assert await chart_data(page, "origin") == [[o["messages"] for o in origin["origins"]]]
+    assert {o["t"]: o["messages"] for o in origin["origins"]}["d"] == 0  # a team has no direct rooms
+    top = (await page.answer("messages/top-five-popular-channels", teamId=team))["channels"]
+    assert top and {c["_id"] for c in top} <= served.teams[team]
+    assert await texts(page, "[data-section=top-five] tbody td:nth-child(3)") == [f"{c['messages']:,}" for c in top]
+    async with page.page.expect_download():
+        await page.page.click("[data-section=messages-sent] .csv")
+    assert csv_query(page)["teamId"] == team
+    SHOTS.mkdir(exist_ok=True)
+    await page.page.screenshot(path=str(SHOTS / "messages-team-laptop.png"), full_page=True)
+    # back to every team: the sections' notes go, the requests lose the team
+    await page.page.select_option("#team", "")
+    await page.drawn("messages")
+    assert await team_notes(page) == {}
+    assert "teamId" not in page.requested[-1]
+
+
+async def test_no_teams_leaves_the_selector_disabled_and_says_so(browser, served):
+    page = await open_page(browser, served)
+    await page.page.route(
+        "**/engagement-dashboard/teams?*",
+        lambda route: route.fulfill(json={"teams": [], "success": True}),
+    )
+    await page.page.reload()
+    await page.drawn("users")
+    await page.page.wait_for_selector("#team-note:not([hidden])")
+    assert await page.page.is_disabled("#team")
+    assert await page.page.text_content("#team-note") == "none on this server"
+
+
+def list_cells(row: dict, zone: ZoneInfo) -> list[str]:
+    """The channel list's new columns (posters, last posted, members) of a row, from the API's."""
+    return [f"{row['posters']:,}", local_day(row["lastPosted"], zone) or "never", f"{row['members']:,}"]
+
+
+async def shown_rooms(page) -> tuple[list[str], list[list[str]]]:
+    """The rows' room ids and their posters, last posted and members cells."""
+    rows = await page.page.eval_on_selector_all(
+        "[data-section=channel-list] tbody tr",
+        "(rows) => rows.map((r) => [r.dataset.id, [...r.cells].slice(5, 8).map((c) => c.textContent)])",
+    )
+    return [r[0] for r in rows], [r[1] for r in rows]
+
+
+async def test_channels_new_columns_their_sorts_and_the_silent_rooms(browser, served):
+    page = await open_page(browser, served)
+    await page.drawn("users")
+    await page.page.click("#tab-channels")
+    await page.drawn("channels")
+    zone = ZoneInfo(await page.page.input_value("#zone") or "UTC")
+    first = await page.answer("channels/list", offset="0", count="10", sort="-messages")
+    ids, cells = await shown_rooms(page)
+    assert ids == [c["room"]["_id"] for c in first["channels"]]
+    assert cells == [list_cells(c, zone) for c in first["channels"]]
+    assert [t.rstrip("\xa0↓") for t in await texts(page, "[data-section=channel-list] thead th")] == [
+        "Room", "Type", "Messages", "Period before", "Change", "Posters", "Last posted", "Members", "Created", "Updated"
+    ]  # fmt: skip
+    # each new column sorts (descending first), by click or by Enter on its header's button
+    for field, title, key in (("posters", "Posters", "click"), ("members", "Members", "Enter")):
+        if key == "click":
+            await page.page.click(f"button[aria-label='Sort by {title}']")
+        else:
+            await page.page.focus(f"button[aria-label='Sort by {title}']")
+            await page.page.keyboard.press("Enter")
+        await page.drawn("channels")
+        rows = (await page.answer("channels/list", sort=f"-{field}", offset="0"))["channels"]
+        assert await shown_rooms(page) == ([c["room"]["_id"] for c in rows], [list_cells(c, zone) for c in rows])
+        values = [c[field] for c in rows]
+        assert values == sorted(values, reverse=True) and len(set(values)) > 1, (field, values)
+        th = f"[data-section=channel-list] th:has(button[aria-label='Sort by {title}'])"
+        assert await page.page.get_attribute(th, "aria-sort") == "descending"
+    await page.page.click("button[aria-label='Sort by Last posted']")
+    await page.drawn("channels")
+    await page.page.click("button[aria-label='Sort by Last posted']")  # ascending: the oldest first
+    await page.drawn("channels")
+    rows = (await page.answer("channels/list", sort="lastPosted", offset="0"))["channels"]
+    assert await shown_rooms(page) == ([c["room"]["_id"] for c in rows], [list_cells(c, zone) for c in rows])
+
+    # the silent rooms: channels and groups without a message in the period, whatever their team
+    await page.page.select_option("#room-activity", "silent")
+    await page.drawn("channels")
+    silent = await page.answer("channels/list", activity="silent", offset="0", sort="lastPosted")
+    assert {"silent-platform-archive", "silent-old-announcements"} <= {c["room"]["_id"] for c in silent["channels"]}
+    assert all(c["messages"] == 0 and c["posters"] == 0 and c["room"]["t"] in "cp" for c in silent["channels"])
+    assert await shown_rooms(page) == (
+        [c["room"]["_id"] for c in silent["channels"]],
+        [list_cells(c, zone) for c in silent["channels"]],
+    )
+    caption = await page.page.text_content("[data-section=channel-list] .caption")
+    assert caption.startswith("Silent: channels and groups without a message in the period.")
+    # with a team: the team's silent rooms only; the CSV asks the same rows
+    await page.page.select_option("#team", label="platform")
+    await page.drawn("channels")
+    team = "team-platform-id"
+    silent = await page.answer("channels/list", activity="silent", teamId=team, offset="0")
+    assert "silent-platform-archive" in {c["room"]["_id"] for c in silent["channels"]}
+    assert {c["room"]["_id"] for c in silent["channels"]} <= served.teams[team]
+    assert (await shown_rooms(page))[0] == [c["room"]["_id"] for c in silent["channels"]]
+    async with page.page.expect_download() as info:
+        await page.page.click("[data-section=channel-list] .csv")
+    query = csv_query(page)
+    assert query.keys() == {"start", "end", "timezone", "bots", "sort", "activity", "teamId", "format"}
+    assert (query["sort"], query["activity"], query["teamId"]) == ("lastPosted", "silent", team)
+    text = Path(await (await info.value).path()).read_text()
+    assert text.splitlines()[0].endswith('"Posters";"Last Posted";"Members"')
+    assert text.count("\n") - 1 == silent["total"]
+    # all rooms again: the team's rooms with messages
+    await page.page.select_option("#room-activity", "all")
+    await page.drawn("channels")
+    rows = (await page.answer("channels/list", activity=None, teamId=team, offset="0"))["channels"]
+    assert rows and {c["room"]["_id"] for c in rows} <= served.teams[team]
+    assert "activity" not in page.requested[-1]
+
+
+async def room_shown(page) -> dict:
+    """What the drill-down shows: its title, figures, charts' data and top posters."""
+    return {
+        "title": await page.page.text_content("#room-title"),
+        "figures": await texts(page, "[data-section=room-summary] .counter strong"),
+        "variation": (await texts(page, "[data-section=room-summary] .counter:first-child span"))[1],
+        "days": await chart_data(page, "room-days"),
+        "hours": await chart_data(page, "room-hours"),
+        "posters": await page.page.eval_on_selector_all(
+            "[data-section=room-posters] li",
+            "(items) => items.map((i) => [i.children[0].textContent, i.children[1].textContent])",
+        ),
+    }
+
+
+def room_expected(answer: dict, members: int) -> dict:
+    """What the drill-down shows of the API's channels/room answer (and the list's member count)."""
+    days = list(reversed(answer["days"]))
+    period = answer["period"]
+    return {
+        "title": answer["room"].get("name") or answer["room"]["_id"],
+        "figures": [f"{period['messages']:,}", f"{period['posters']:,}", f"{members:,}"],
+        "variation": f"{'+' if period['variation'] > 0 else ''}{period['variation']:,} vs. the period before",
+        "days": [[d["messages"] for d in days], [d["posters"] for d in days]],
+        "hours": [[h["messages"] for h in sorted(answer["hours"], key=lambda h: h["hour"])]],
+        "posters": [
+            [p.get("username") or f"{p['_id']} (user gone)", f"{p['messages']:,}"] for p in answer["topPosters"]
+        ],
+    }
+
+
+async def test_a_room_opens_its_drill_down_by_click_or_keyboard(browser, served):
+    page = await open_page(browser, served)
+    await page.drawn("users")
+    await page.page.click("#tab-channels")
+    await page.drawn("channels")
+    rows = (await page.answer("channels/list", offset="0", count="10"))["channels"]
+    # a click anywhere on the row (here its Messages cell) opens the room's drill-down in the list's place
+    await page.page.click("[data-section=channel-list] tbody tr:first-child td:nth-child(3)")
+    await page.drawn("channels")
+    first = rows[0]["room"]["_id"]
+    answer = await page.answer("channels/room", roomId=first)
+    assert answer["topPosters"] and sum(d["messages"] for d in answer["days"]) == answer["period"]["messages"] > 0
+    assert await room_shown(page) == room_expected(answer, rows[0]["members"])
+    assert await page.page.is_hidden("[data-section=channel-list]")
+    assert await page.page.evaluate("() => document.activeElement.id") == "room-title"
+    asked = {k: v[0] for k, v in parse_qs(urlparse(page.requested[-1]).query).items()}
+    assert asked.keys() == {"start", "end", "timezone", "bots", "roomId"}
+    # its CSV: the same query, format=csv; the days
+    async with page.page.expect_download() as info:
+        await page.page.click("[data-section=room-summary] .csv")
+    assert csv_query(page) == {**asked, "format": "csv"}
+    text = Path(await (await info.value).path()).read_text()
+    assert text.startswith('"Date";"Messages";"Posters"') and text.count("\n") - 1 == len(answer["days"])
+
+    from axe_playwright_python.async_playwright import Axe
+
+    results = await Axe().run(page.page)
+    serious = [v["id"] for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
+    assert serious == []
+    SHOTS.mkdir(exist_ok=True)
+    await page.page.screenshot(path=str(SHOTS / "channels-drilldown-laptop.png"), full_page=True)
+
+    # back to the list, the focus on the room's name; Enter on another room's name opens that one
+    await page.page.click("#room-back")
+    await page.drawn("channels")
+    assert await page.page.is_hidden("#room")
+    assert await page.page.evaluate("() => document.activeElement.closest('tr')?.dataset.id") == first
+    await page.page.focus("[data-section=channel-list] tbody tr:nth-child(2) .room-open")
+    await page.page.keyboard.press("Enter")
+    await page.drawn("channels")
+    second = rows[1]["room"]["_id"]
+    assert await room_shown(page) == room_expected(
+        await page.answer("channels/room", roomId=second), rows[1]["members"]
+    )
+    # the period changes with the room open: the room's answer for the new period
+    await page.page.select_option("#period", "30")
+    await page.drawn("channels")
+    month = await page.answer("channels/room", roomId=second)
+    assert len(month["days"]) in (30, 31)
+    assert await room_shown(page) == room_expected(month, rows[1]["members"])
+
+
+async def test_phone_team_filtered_messages_and_a_room_drill_down(browser, served):
+    page = await open_page(browser, served, "phone")
+    await page.drawn("users")
+    await page.page.wait_for_selector("#team:not([disabled])")
+    await page.page.select_option("#team", label="platform")
+    await page.page.click("#tab-messages")
+    await page.drawn("messages")
+    await page.answer("messages/messages-sent", teamId="team-platform-id")
+    SHOTS.mkdir(exist_ok=True)
+    await page.page.screenshot(path=str(SHOTS / "messages-team-phone.png"), full_page=True)
+    await check_layout(page, "phone", None)
+    await page.page.click("#tab-channels")
+    await page.drawn("channels")
+    await check_layout(page, "phone", None)
+    assert not await page.page.is_visible("[data-section=channel-list] .scroll-hint")
+    await page.page.click("[data-section=channel-list] tbody tr:first-child .room-open")
+    await page.drawn("channels")
+    await page.answer("channels/room")
+    await page.page.screenshot(path=str(SHOTS / "channels-drilldown-phone.png"), full_page=True)
+    await check_layout(page, "phone", None)
