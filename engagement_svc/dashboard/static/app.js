@@ -844,6 +844,7 @@ function roomView() {
       },
       options: {
         interaction: { mode: "index", intersect: false },
+        plugins: { legend: { labels: { sort: (a, b) => a.datasetIndex - b.datasetIndex } } },
         scales: { y: { beginAtZero: true, ticks: { precision: 0 } } },
       },
     });
