@@ -27,7 +27,7 @@ from engagement_svc.api.wire import JSON_TYPE, NO_STORE, json_response
 from engagement_svc.counting.work import CALLER, DEADLINE, Busy
 from engagement_svc.mongo_health import PROBE_EVERY_S
 from engagement_svc.reports.csv import Table
-from engagement_svc.reports.queries import BadRequest
+from engagement_svc.reports.queries import BadRequest, NotFound
 from engagement_svc.reports.report import Report
 from engagement_svc.resources import (
     DB_HEALTH,
@@ -147,6 +147,8 @@ def handler(report: Report[Any]) -> Callable[[web.Request], Awaitable[web.Stream
                     return await send_stream(request, {**headers, **JSON_TYPE}, _pieces(body))
         except BadRequest as exc:
             return failure(400, str(exc), headers=headers)
+        except NotFound as exc:
+            return failure(404, str(exc), headers=headers)
         except Busy as exc:
             wait = max(1, math.ceil(exc.seconds))
             progress = request.app[ENGINE].progress()

@@ -12,6 +12,7 @@ from engagement_svc.api.page import add_page_routes
 from engagement_svc.api.pipeline import handler
 from engagement_svc.reports import (
     active_users,
+    channel_room,
     channels_list,
     clients,
     hourly,
@@ -41,6 +42,7 @@ REPORTS: list[Report[Any]] = [
     clients.REPORT,
     members.REPORT,
     teams.REPORT,
+    channel_room.REPORT,
 ]
 
 OPS = (

@@ -31,6 +31,10 @@ class BadRequest(ValueError):
     """A 400; the message is the `error` text of the response."""
 
 
+class NotFound(LookupError):
+    """A 404; the message is the `error` text of the response (Rocket.Chat's, with its error code)."""
+
+
 @dataclass(frozen=True)
 class Parameter:
     """A query parameter a report reads."""
@@ -303,6 +307,29 @@ def parse_team_range(query: Mapping[str, str], settings: Settings) -> RangeQuery
     return replace(parse_range(query, settings), team=_team(query))
 
 
+@dataclass(frozen=True)
+class RoomQuery(RangeQuery):
+    """A range and one room (its `_id`)."""
+
+    room: str = ""
+
+    def key(self) -> Key:
+        return (*super().key(), self.room)
+
+    def filename(self, name: str) -> str:
+        return super().filename(f"{name}_{self.room}")
+
+
+def parse_room(query: Mapping[str, str], settings: Settings) -> RoomQuery:
+    """start and end, then roomId (missing: Rocket.Chat's Match error), then the rest of the range (as
+    `parse_range`)."""
+    _instants(query, ("start", "end"))
+    room = single_value(query, "roomId")
+    if room is None:
+        raise BadRequest("Match error: Missing key 'roomId'")
+    return RoomQuery(**vars(parse_range(query, settings)), room=room)
+
+
 def parse_day(query: Mapping[str, str], settings: Settings) -> DayQuery:
     """One instant (`start`; `end` is ignored, as by Rocket.Chat), its zone and bots: the day that holds it, with
     the week before it and the day after it."""
@@ -368,3 +395,4 @@ _PAGE = (Parameter("offset"), Parameter("count"), Parameter("sort"), Parameter("
 LIST = Params((*RANGE.parameters, *_PAGE, Parameter("hideRoomsWithNoActivity"), Parameter("teamId")), parse_list)
 MEMBERS = Params((*RANGE.parameters, *_PAGE), parse_members)
 NOTHING = Params((), parse_nothing)
+ROOM = Params((*RANGE.parameters, Parameter("roomId", True)), parse_room)

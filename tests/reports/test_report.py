@@ -10,14 +10,14 @@ import pytest
 
 from engagement_svc import reports
 from engagement_svc.reports.csv import lines_of
-from engagement_svc.reports.queries import DAY, LIST, MEMBERS, NOTHING, RANGE, TEAM_RANGE
+from engagement_svc.reports.queries import DAY, LIST, MEMBERS, NOTHING, RANGE, ROOM, TEAM_RANGE
 from engagement_svc.reports.report import DASHBOARD, Report
 from engagement_svc.reports.sources import Sources
 from engagement_svc.settings import Settings
 from tests.support.fake_sources import FakeCounts, FakeRooms, csv_text
 
 SETTINGS = Settings(mongo_url="mongodb://127.0.0.1:1", database="rocketchat")
-QUERY = {"start": "2024-03-30T22:30:00.000Z", "end": "2024-04-02T10:00:00.000Z", "timezone": "UTC"}
+QUERY = {"start": "2024-03-30T22:30:00.000Z", "end": "2024-04-02T10:00:00.000Z", "timezone": "UTC", "roomId": "R1"}
 SOURCES = Sources(FakeCounts({}), FakeRooms([]))
 
 
@@ -61,12 +61,12 @@ async def test_a_failure_before_the_lines_is_raised_by_the_table_itself():
 
 def test_every_report_has_its_own_path_under_the_dashboard_and_one_line_summary():
     found = every_report()
-    assert len(found) == 13
+    assert len(found) == 14
     assert len({r.path for r in found}) == len(found)
     assert len({r.csv_name for r in found}) == len(found)
     for report in found:
         assert report.path.startswith(DASHBOARD + "/") and report.summary and "\n" not in report.summary
-        assert report.params in (RANGE, TEAM_RANGE, DAY, LIST, MEMBERS, NOTHING) and report.csv_header
+        assert report.params in (RANGE, TEAM_RANGE, DAY, LIST, MEMBERS, NOTHING, ROOM) and report.csv_header
 
 
 def test_remembered_answers_of_two_reports_or_two_parts_never_share_a_key():

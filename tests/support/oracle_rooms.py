@@ -130,3 +130,64 @@ def csv_channels(rows: list[dict]) -> list[list[str]]:
             ]
         )
     return out
+
+
+def expected_room(db, rid: str, start: datetime, end: datetime, zone_name: str, bots: str = "include") -> dict:
+    """channels/room recounted: the room's messages sent and their distinct authors per local day (newest first),
+    the period's against the range before, the five authors with the most messages (ties by _id, the current
+    username when the user exists), and the messages by the zone's wall-clock hour."""
+    zone = ZoneInfo(zone_name)
+    in_range, before = range_days(start, end, zone)
+    per_day, authors_per_day = Counter(), defaultdict(set)
+    previous, by_author, hours = 0, Counter(), Counter()
+    bot_ids = bot_user_ids(db)
+    for m in db.rocketchat_message.find({"rid": rid}, {"ts": 1, "t": 1, "_hidden": 1, "bot": 1, "u": 1}):
+        if "t" in m or m.get("_hidden") is True:
+            continue
+        author = (m.get("u") or {}).get("_id")
+        is_bot = "bot" in m or author in bot_ids
+        if (bots == "exclude" and is_bot) or (bots == "only" and not is_bot):
+            continue
+        local = m["ts"].astimezone(zone)
+        if local.date() in in_range:
+            per_day[local.date()] += 1
+            hours[local.hour] += 1
+            if isinstance(author, str):
+                authors_per_day[local.date()].add(author)
+                by_author[author] += 1
+        elif local.date() in before:
+            previous += 1
+    room = db.rocketchat_room.find_one({"_id": rid})
+    shown = {"_id": rid}
+    if room.get("name") or room.get("fname"):
+        shown["name"] = room.get("name") or room.get("fname")
+    shown["t"] = room["t"]
+    for field in ("ts", "_updatedAt"):
+        if isinstance(room.get(field), datetime):
+            shown[field] = js(room[field])
+    if "usernames" in room:
+        shown["usernames"] = room["usernames"]
+    names = {u["_id"]: u.get("username") for u in db.users.find({}, {"username": 1})}
+    top = []
+    for uid, n in sorted(by_author.items(), key=lambda item: (-item[1], item[0]))[:5]:
+        row = {"_id": uid}
+        if isinstance(names.get(uid), str):
+            row["username"] = names[uid]
+        row["messages"] = n
+        top.append(row)
+    days = sorted(in_range, reverse=True)
+    total = sum(per_day.values())
+    return {
+        "room": shown,
+        "days": [
+            {"day": local_midnight(d, zone), "messages": per_day[d], "posters": len(authors_per_day[d])} for d in days
+        ],
+        "period": {
+            "messages": total,
+            "variation": total - previous,
+            "posters": len(set().union(*authors_per_day.values())),
+        },
+        "topPosters": top,
+        "hours": [{"hour": h, "messages": hours[h]} for h in range(24)],
+        "success": True,
+    }

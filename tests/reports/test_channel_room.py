@@ -1,0 +1,139 @@
+"""channels/room: one room's days with posters, the period, its top posters and its hours, from counts held in
+memory and over a mongod against a brute-force recount in five zones (DST, half-hour and 45-minute offsets) and
+a year, for every bots choice; its CSV; a 400 without roomId (after start and end), a 404 for a room that does not
+exist or is livechat; a new message in the room within seconds."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from engagement_svc.reports import channel_room
+from engagement_svc.reports.queries import NotFound
+from engagement_svc.reports.sources import Sources
+from engagement_svc.settings import Settings
+from tests.support.data import ADMIN_HEADERS
+from tests.support.fake_sources import FakeCounts, FakeMember, FakePeople, FakeRooms, csv_text, seconds
+from tests.support.http import get_csv, until
+from tests.support.oracle_rooms import expected_room
+from tests.support.rocketchat import message_doc
+from tests.support.teams import seed_teams
+
+SETTINGS = Settings(mongo_url="mongodb://127.0.0.1:1", database="rocketchat")
+ROOM_PATH = "/api/v1/engagement-dashboard/channels/room"
+DAY = seconds("2024-03-10T10:30:00+00:00")
+
+
+def fake_sources() -> Sources:
+    rooms = FakeRooms([{"_id": "R1", "t": "c", "name": "general"}, {"_id": "L1", "t": "l"}, {"_id": "R2", "t": "p"}])
+    messages = [(DAY, "R1")] * 3 + [(DAY, "R1\x1fbot"), (DAY - 86_400, "R1"), (DAY, "R2"), (DAY - 3 * 86_400, "R1")]
+    posts = [(DAY, "R1\x1eada")] * 2 + [(DAY, "R1\x1eeve"), (DAY, "R1\x1ebot\x1fbot"), (DAY - 86_400, "R1\x1eeve")]
+    posts += [(DAY, "R2\x1ezed"), (DAY - 3 * 86_400, "R1\x1eold")]
+    counts = FakeCounts({"messages": messages, "posts": posts}, rooms)
+    return Sources(counts, rooms, people=FakePeople([FakeMember("ada", "ada.l"), FakeMember("bot", "helper")]))
+
+
+def ask(**extra):
+    query = {"start": "2024-03-09T00:00:00.000Z", "end": "2024-03-10T23:00:00.000Z", "roomId": "R1", **extra}
+    return channel_room.REPORT.params.parse(query, SETTINGS)
+
+
+async def test_one_rooms_story_from_counts_in_memory():
+    s = fake_sources()
+    body = await channel_room.REPORT.json(s, ask())
+    assert body.startswith('{"room":{"_id":"R1","name":"general","t":"c"},')
+    found = json.loads(body)
+    assert found["days"] == [
+        {"day": "2024-03-10T00:00:00.000Z", "messages": 4, "posters": 3},
+        {"day": "2024-03-09T00:00:00.000Z", "messages": 1, "posters": 1},
+    ]
+    assert found["period"] == {"messages": 5, "variation": 4, "posters": 3}  # the range before: one message
+    assert found["topPosters"] == [
+        {"_id": "ada", "username": "ada.l", "messages": 2},
+        {"_id": "eve", "messages": 2},  # gone: no username
+        {"_id": "bot", "username": "helper", "messages": 1},
+    ]
+    assert [h["messages"] for h in found["hours"]] == [0] * 10 + [5] + [0] * 13  # every one sent at 10:30
+    only = json.loads(await channel_room.REPORT.json(s, ask(bots="only")))
+    assert only["period"] == {"messages": 1, "variation": 1, "posters": 1}
+    name, text = await csv_text(channel_room.REPORT, s, ask())
+    assert name == "channel-room_R1_2024-03-09_2024-03-10.csv"
+    assert (
+        text == '"Date";"Messages";"Posters"\n"2024-03-10T00:00:00.000Z";"4";"3"\n"2024-03-09T00:00:00.000Z";"1";"1"\n'
+    )
+    for room in ("L1", "NOPE"):
+        with pytest.raises(NotFound, match=r"Room not found \[error-room-not-found\]"):
+            await channel_room.REPORT.json(s, ask(roomId=room))
+
+
+@pytest.fixture
+def rooms_data(db):
+    return seed_teams(db)
+
+
+CASES = [
+    ("2024-03-28T00:00:00.000Z", "2024-04-02T00:00:00.000Z", "Europe/Berlin"),
+    ("2024-10-31T00:00:00.000Z", "2024-11-05T00:00:00.000Z", "America/New_York"),
+    ("2024-04-05T00:00:00.000Z", "2024-04-09T00:00:00.000Z", "Australia/Lord_Howe"),
+    ("2024-02-01T00:00:00.000Z", "2024-02-03T00:00:00.000Z", "Asia/Kathmandu"),
+    ("2024-07-01T00:00:00.000Z", "2024-07-20T00:00:00.000Z", "Asia/Kolkata"),
+    ("2023-06-01T00:00:00.000Z", "2024-05-31T00:00:00.000Z", "UTC"),
+]
+
+
+async def test_a_rooms_story_equals_a_recount(client, rooms_data):
+    for start, end, zone in CASES:
+        s, e = (datetime.fromisoformat(x.replace("Z", "+00:00")) for x in (start, end))
+        for rid in ("TC1", "C2", "D1", "QUIET"):
+            for bots in ("include", "exclude", "only"):
+                params = {"start": start, "end": end, "timezone": zone, "bots": bots, "roomId": rid}
+                response = await client.get(ROOM_PATH, params=params, headers=ADMIN_HEADERS)
+                body = await response.json()
+                assert response.status == 200, body
+                assert body == expected_room(rooms_data, rid, s, e, zone, bots), params
+    params = {"start": CASES[-1][0], "end": CASES[-1][1], "roomId": "TC1"}
+    name, table = await get_csv(client, ROOM_PATH, params)
+    body = expected_room(
+        rooms_data, "TC1", *(datetime.fromisoformat(x.replace("Z", "+00:00")) for x in CASES[-1][:2]), "UTC"
+    )
+    assert name == "channel-room_TC1_2023-06-01_2024-05-31.csv"
+    assert table == [["Date", "Messages", "Posters"]] + [
+        [d["day"], str(d["messages"]), str(d["posters"])] for d in body["days"]
+    ]
+    assert sum(d["messages"] for d in body["days"]) > 0
+
+
+async def test_bad_and_unknown_rooms(client, rooms_data):
+    async def get(params):
+        response = await client.get(ROOM_PATH, params=params, headers=ADMIN_HEADERS)
+        return response.status, await response.json()
+
+    base = {"start": "2024-03-01T00:00:00.000Z", "end": "2024-03-05T00:00:00.000Z"}
+    assert await get(base) == (400, {"success": False, "error": "Match error: Missing key 'roomId'"})
+    assert await get({"end": base["end"]}) == (400, {"success": False, "error": "Match error: Missing key 'start'"})
+    for rid in ("L1", "NOPE", "GONE", ""):
+        assert await get({**base, "roomId": rid}) == (
+            404,
+            {"success": False, "error": "Room not found [error-room-not-found]"},
+        ), rid
+
+
+async def test_a_new_message_shows_in_the_rooms_story_within_seconds(client, rooms_data):
+    now = datetime.now(UTC)
+    params = {"start": (now - timedelta(days=2)).isoformat(), "end": now.isoformat(), "roomId": "QUIET"}
+
+    async def period():
+        response = await client.get(ROOM_PATH, params=params, headers=ADMIN_HEADERS)
+        return (await response.json())["period"]
+
+    assert await period() == {"messages": 0, "variation": 0, "posters": 0}
+    rooms_data.rocketchat_message.insert_one(
+        message_doc("live-room", "QUIET", now, {"_id": "Poster00000000003", "username": "poster3"})
+    )
+    assert await until(lambda: _equals(period(), {"messages": 1, "variation": 1, "posters": 1}), seconds=10)
+
+
+async def _equals(value, wanted):
+    return await value == wanted
