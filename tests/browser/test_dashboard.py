@@ -446,6 +446,8 @@ async def test_errors_are_explained_never_an_empty_chart(browser, served):
         await page.drawn("users")
         problems = await texts(page, "#users .problem")
         assert len(problems) == 7 and all(word in p and "7 s" in p for p in problems)
+        await page.page.wait_for_selector("#team-note:not([hidden])")  # no teams to choose from: said so
+        assert await page.page.is_disabled("#team") and await page.page.text_content("#team-note") == "not available"
         await page.page.click("#tab-members")
         await page.drawn("members")
         problems = await texts(page, "#members .problem")
@@ -801,6 +803,8 @@ async def test_the_team_selector_narrows_the_sections_counting_messages(browser,
         **dict.fromkeys(["messages-sent", "origin", "top-five", "channel-list"], "Team platform only"),
         **dict.fromkeys(["dormant-seats", "member-list"], everyone_else),
     }
+    SHOTS.mkdir(exist_ok=True)
+    await page.page.screenshot(path=str(SHOTS / "users-team-laptop.png"), full_page=True)
     # the sections without the team were asked without it
     assert [u for u in page.requested if "teamId" in u and "posting-users" not in u] == []
 
@@ -819,7 +823,6 @@ async def test_the_team_selector_narrows_the_sections_counting_messages(browser,
     async with page.page.expect_download():
         await page.page.click("[data-section=messages-sent] .csv")
     assert csv_query(page)["teamId"] == team
-    SHOTS.mkdir(exist_ok=True)
     await page.page.screenshot(path=str(SHOTS / "messages-team-laptop.png"), full_page=True)
     # back to every team: the sections' notes go, the requests lose the team
     await page.page.select_option("#team", "")
