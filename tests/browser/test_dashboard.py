@@ -2,7 +2,9 @@
 cookies, the URL fragment or the form), every tab, period and zone changes, paging and sorting, CSV downloads, the
 401/403/429/503 messages; every number shown equals the API's answer to the request the page made. The Members tab:
 its rows, sorting by a header (keyboard too, aria-sort), the activity filter, paging, the dormant seats' summary and
-the CSV queries. The layout at
+the CSV queries. The team selector (its options from /teams, the team's answers on the sections counting messages,
+the other sections' notes, no teams); the channel list's posters, last posted and members (their sorts), the silent
+rooms; a room's drill-down (click, Enter, back, its CSV) against channels/room. The layout at
 390, 1280 and 1920 px (nothing scrolls sideways without a hint; the counters fill their row). An axe-core check (no
 serious or critical violation), screenshots of each tab at each size in screenshots/, and the page's weight and time
 to a drawn Users tab in screenshots/figures.json (figures, not thresholds)."""
