@@ -7,13 +7,11 @@ out; sessions still open; a session from a new client seen live."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from engagement_svc.app import create_app
 from engagement_svc.reports import clients
 from engagement_svc.reports.sources import Sources
 from engagement_svc.resources import ENGINE
@@ -21,11 +19,10 @@ from engagement_svc.settings import Settings
 from tests.support.data import ADMIN_HEADERS
 from tests.support.fake_sources import FakeCounts, FakeRooms, csv_text, seconds
 from tests.support.http import CLIENTS_PATH, get_csv, until
-from tests.support.mongo import with_database
 from tests.support.oracle import Snapshot, js
 from tests.support.oracle_people import CLIENTS, client_of, csv_clients, expected_clients
-from tests.support.people import SERVER, seed_people
-from tests.support.rocketchat import EVERY_DEVICE, Login, create_indexes, session_documents, user_doc
+from tests.support.people import SERVER, seeded_workspace
+from tests.support.rocketchat import EVERY_DEVICE, Login, session_documents, user_doc
 
 BOTS_CHOICES = ("include", "exclude", "only")
 CASES = [  # (start, end, zone): each zone's DST changes of 2024 in that zone, the odd offsets, no session, a year
@@ -55,28 +52,8 @@ async def get(client, params):
 
 @pytest.fixture(scope="module")
 def workspace(sync_client):
-    """One seeded workspace (tests/support/people.py) for the whole module; its databases dropped at the end."""
-    name = "rc_clients_" + uuid.uuid4().hex[:12]
-    db = sync_client[name]
-    create_indexes(db)
-    seed_people(db, seed=25)
-    yield db
-    sync_client.drop_database(name)
-    sync_client.drop_database(name + "_state")
-
-
-@pytest.fixture
-async def app(aiohttp_client, mongo_url, workspace):
-    """The service over the module's workspace (what it counted stays in the state database between tests)."""
-    name = workspace.name
-    settings = Settings(
-        mongo_url=with_database(mongo_url, name),
-        database=name,
-        query_timeout_ms=20_000,
-        state_database=name + "_state",
-        warm_days=0,
-    )
-    return await aiohttp_client(create_app(settings))
+    """One seeded workspace for the whole module, served by `app` (tests/reports/conftest.py)."""
+    yield from seeded_workspace(sync_client, "rc_clients_", seed=25)
 
 
 # -- by hand ------------------------------------------------------------------------------------------------------

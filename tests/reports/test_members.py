@@ -8,24 +8,21 @@ value; pages as channels/list's; users without username, name, type, roles or cr
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from engagement_svc.app import create_app
 from engagement_svc.reports import members
 from engagement_svc.reports.sources import Sources
 from engagement_svc.settings import Settings
 from tests.support.data import ADMIN_HEADERS, ADMIN_ID, USER_ID
 from tests.support.fake_sources import FakeCounts, FakeMember, FakePeople, FakeRooms, csv_text, seconds
 from tests.support.http import MEMBERS_PATH, get_csv
-from tests.support.mongo import with_database
 from tests.support.oracle import Snapshot
 from tests.support.oracle_people import SORT_KEYS, csv_members, expected_member_rows, member_page
-from tests.support.people import SERVER, seed_people
-from tests.support.rocketchat import EVERY_DEVICE, Login, create_indexes, message_doc, room_doc, session_documents
+from tests.support.people import SERVER, seeded_workspace
+from tests.support.rocketchat import EVERY_DEVICE, Login, message_doc, room_doc, session_documents
 from tests.support.rocketchat import user_doc as make_user
 
 BOTS_CHOICES = ("include", "exclude", "only")
@@ -57,28 +54,8 @@ async def get(client, params):
 
 @pytest.fixture(scope="module")
 def workspace(sync_client):
-    """One seeded workspace (tests/support/people.py) for the whole module; its databases dropped at the end."""
-    name = "rc_members_" + uuid.uuid4().hex[:12]
-    db = sync_client[name]
-    create_indexes(db)
-    seed_people(db, seed=26)
-    yield db
-    sync_client.drop_database(name)
-    sync_client.drop_database(name + "_state")
-
-
-@pytest.fixture
-async def app(aiohttp_client, mongo_url, workspace):
-    """The service over the module's workspace (what it counted stays in the state database between tests)."""
-    name = workspace.name
-    settings = Settings(
-        mongo_url=with_database(mongo_url, name),
-        database=name,
-        query_timeout_ms=20_000,
-        state_database=name + "_state",
-        warm_days=0,
-    )
-    return await aiohttp_client(create_app(settings))
+    """One seeded workspace for the whole module, served by `app` (tests/reports/conftest.py)."""
+    yield from seeded_workspace(sync_client, "rc_members_", seed=26)
 
 
 # -- by hand ------------------------------------------------------------------------------------------------------

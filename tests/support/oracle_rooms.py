@@ -32,6 +32,20 @@ def _messages(db, zone: ZoneInfo, bots: str):
         yield m["ts"].astimezone(zone).date(), m["rid"], author
 
 
+def room_shown(room: dict) -> dict:
+    """A row's `room`: `_id`, `name` (else `fname`; absent without either), `t`, the dates, direct rooms' names."""
+    shown = {"_id": room["_id"]}
+    if room.get("name") or room.get("fname"):
+        shown["name"] = room.get("name") or room.get("fname")
+    shown["t"] = room["t"]
+    for field in ("ts", "_updatedAt"):
+        if isinstance(room.get(field), datetime):
+            shown[field] = js(room[field])
+    if "usernames" in room:
+        shown["usernames"] = room["usernames"]
+    return shown
+
+
 def _members(room: dict) -> int:
     count = room.get("usersCount")
     return count if isinstance(count, int) and not isinstance(count, bool) else 0
@@ -75,15 +89,7 @@ def expected_channel_rows(
     rows = []
     for rid in sorted(chosen):
         room = rooms[rid]
-        shown = {"_id": rid}
-        if room.get("name") or room.get("fname"):
-            shown["name"] = room.get("name") or room.get("fname")
-        shown["t"] = room["t"]
-        for field in ("ts", "_updatedAt"):
-            if isinstance(room.get(field), datetime):
-                shown[field] = js(room[field])
-        if "usernames" in room:
-            shown["usernames"] = room["usernames"]
+        shown = room_shown(room)
         m, p = current[rid], previous[rid]
         rows.append(
             {
@@ -157,16 +163,7 @@ def expected_room(db, rid: str, start: datetime, end: datetime, zone_name: str, 
                 by_author[author] += 1
         elif local.date() in before:
             previous += 1
-    room = db.rocketchat_room.find_one({"_id": rid})
-    shown = {"_id": rid}
-    if room.get("name") or room.get("fname"):
-        shown["name"] = room.get("name") or room.get("fname")
-    shown["t"] = room["t"]
-    for field in ("ts", "_updatedAt"):
-        if isinstance(room.get(field), datetime):
-            shown[field] = js(room[field])
-    if "usernames" in room:
-        shown["usernames"] = room["usernames"]
+    shown = room_shown(db.rocketchat_room.find_one({"_id": rid}))
     names = {u["_id"]: u.get("username") for u in db.users.find({}, {"username": 1})}
     top = []
     for uid, n in sorted(by_author.items(), key=lambda item: (-item[1], item[0]))[:5]:

@@ -7,6 +7,8 @@ every client around the DST changes of 2024 and up to now (some still open), wit
 from __future__ import annotations
 
 import random
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -17,6 +19,7 @@ from tests.support.rocketchat import (
     OFFICE_HOURS,
     Login,
     base_documents,
+    create_indexes,
     login_token,
     message_doc,
     meteor_id,
@@ -223,3 +226,15 @@ def seed_people(db, seed: int = 24, now: datetime | None = None) -> People:
     db.rocketchat_message.insert_many(make_messages(rng, people, now))
     db.rocketchat_sessions.insert_many(session_documents(make_logins(rng, people, now), now, SERVER))
     return people
+
+
+def seeded_workspace(sync_client, prefix: str, seed: int = 24) -> Iterator:
+    """For a module's fixture: a fresh database with Rocket.Chat's indexes and the whole workspace, dropped (with
+    its state database) when the module is done."""
+    name = prefix + uuid.uuid4().hex[:12]
+    db = sync_client[name]
+    create_indexes(db)
+    seed_people(db, seed=seed)
+    yield db
+    sync_client.drop_database(name)
+    sync_client.drop_database(name + "_state")
