@@ -35,7 +35,8 @@ class Backfill:
         work: Work,
         warm_days: int,
     ):
-        self._metrics, self._source, self._clock, self._closed = metrics, source, clock, closed
+        self._metrics = {name: metric for name, metric in metrics.items() if metric.backfilled}
+        self._source, self._clock, self._closed = source, clock, closed
         self._oldest, self._work, self._warm_days = oldest, work, warm_days
         self._stopping = False
 

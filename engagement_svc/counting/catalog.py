@@ -99,6 +99,10 @@ class Metric:
     lookback_days: int = 0  # an interval counts at most this many days after the later of its two times
     second: SecondPart | None = None  # a compound key: key_field's text, PART, this part
     subject: int = 0  # of a compound key, the part a distinct count counts (0: the first, 1: the second)
+    # Counted by the start-up backfill; False: a closed day is counted when first asked. The compound metrics are
+    # read only by the service's own endpoints and keep a key per room and author (or user and client): a server
+    # that never asks for them pays nothing for them.
+    backfilled: bool = True
     watched_fields: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -281,6 +285,7 @@ POSTS = Metric(
     flag=("bot", BOT_MESSAGE),
     second=SecondPart(AUTHOR_FIELD),
     subject=1,
+    backfilled=False,
 )
 
 # Users active in a slot through a client (web, desktop, mobile, other): the sessions covering it, keyed by user
@@ -307,6 +312,7 @@ CLIENT_SESSIONS = Metric(
     also_field="createdAt",
     lookback_days=SESSION_LOOKBACK_DAYS,
     second=SecondPart(SESSION_DEVICE, CLIENT_OF_DEVICE, "other"),
+    backfilled=False,
 )
 
 CATALOG = {m.name: m for m in (MESSAGES, NEW_USERS, ACTIVE_USERS, POSTS, CLIENT_SESSIONS)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from engagement_svc.counting.catalog import MESSAGES
+from engagement_svc.counting.catalog import MESSAGES, POSTS
 from engagement_svc.counting.store import COUNTS_COLLECTION
 from engagement_svc.resources import ENGINE
 from tests.support.data import fill
@@ -20,6 +20,8 @@ async def test_startup_warms_recent_days_without_delaying_readiness(make_client,
     state = sync_client[settings.state_database][COUNTS_COLLECTION]
     assert await until(lambda: state.count_documents({"metric": MESSAGES_KEY}) >= 15)
     assert await until(engine.backfill_done)
+    # The metrics only the service's own endpoints read (messages per room and author) wait to be asked.
+    assert state.count_documents({"metric": f"{POSTS.name}.v{POSTS.version}"}) == 0 and not engine.closed.of(POSTS)
     recounted = engine.stats["recounts"]
     params = recent_params(days=7)
     assert await answers_brute_force(client, db, params)
