@@ -13,7 +13,7 @@ from engagement_svc.resources import METRICS
 from engagement_svc.settings import Settings
 from tests.support.data import ADMIN_HEADERS, ADMIN_TOKEN
 from tests.support.http import get_messages_sent, until
-from tests.support.rocketchat import login_token, user_doc
+from tests.support.rocketchat import login_token, room_doc, user_doc
 
 PARAMS = {"start": "2024-01-01T00:00:00.000Z", "end": "2024-01-07T00:00:00.000Z"}
 TIMEOUT_MS = 1500
@@ -149,10 +149,14 @@ async def test_every_dashboard_endpoint_gives_503_in_an_outage_then_recovers(out
     """The users tab's session endpoints (and every other) fail the same way, and come back the same way."""
     from engagement_svc.api.routes import REPORTS
 
+    client: MongoClient = MongoClient(own_mongo.url)
+    client.rocketchat.rocketchat_room.insert_one(room_doc("OUTAGE", "c", "outage"))  # the room one report tells of
+    client.close()
+
     async def statuses(callers):
         out = []
         for report, headers in zip(REPORTS, callers, strict=True):
-            response = await outage_client.get(report.path, params=PARAMS, headers=headers)
+            response = await outage_client.get(report.path, params={**PARAMS, "roomId": "OUTAGE"}, headers=headers)
             body = await response.json()
             out.append((response.status, body["success"], "database" in body.get("error", "database")))
         return out

@@ -210,7 +210,10 @@ def invalid(text):
     return {"success": False, "error": text}
 
 
-SORTS = "must be one of messages, lastWeekMessages, diffFromLastWeek, name, ts, _updatedAt, optionally after '-'"
+SORTS = (
+    "must be one of messages, lastWeekMessages, diffFromLastWeek, name, ts, _updatedAt, posters, lastPosted, members, "
+    "optionally after '-'"
+)
 
 
 @pytest.mark.parametrize(

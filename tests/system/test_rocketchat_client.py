@@ -124,7 +124,7 @@ DASHBOARD += ("channels",)
 
 
 # The service's own endpoints, which Rocket.Chat's client does not call.
-EXTENSIONS = ("/users/posting-users", "/users/clients", "/users/members", "/teams")
+EXTENSIONS = ("/users/posting-users", "/users/clients", "/users/members", "/teams", "/channels/room")
 
 
 def test_client_reads_all_nine_endpoints_as_served(calls, live):
