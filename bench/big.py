@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -194,20 +195,12 @@ async def service_figures(args, mongo_url_for, db, anchor: datetime) -> dict:
             for e, runs in cold.items()
         }
         args.progress(f"  cold 7 days: {out['cold_7']}")
-        out["beyond_cold"] = await beyond.cold_beside_raw(
-            args.progress,
-            db,
-            lambda target_of: cold_ms(session, db, env, target_of, headers),
-            anchor,
-            "UTC",
-            args.beyond_cold_runs,
-            [int(d) for d in args.beyond_cold_days.split(",")],
-        )
         started = await first_start(args, session, db, env, anchor, headers)
         server = started.pop("server")
         try:
             out["first_start"] = {k: v for k, v in started.items() if k not in ("pid", "port")}
             args.progress(f"  first start: {out['first_start']}")
+            args.checkpoint(out)
             out["warm"] = await warm_figures(args, session, started["port"], anchor, headers)
             out["rss_mb_after_dashboard"] = memory_mb(started["pid"], "VmRSS")
             out["beyond_warm"] = await beyond.warm(
@@ -219,7 +212,6 @@ async def service_figures(args, mongo_url_for, db, anchor: datetime) -> dict:
                 args.ranges,
                 args.warm_runs,
             )
-            print(beyond.table(out["beyond_cold"], out["beyond_warm"]), flush=True)
             out["rss_mb_after"] = memory_mb(started["pid"], "VmRSS")
             out["rss_mb_peak"] = memory_mb(started["pid"], "VmHWM")
             async with session.get(f"http://127.0.0.1:{started['port']}/metrics") as response:
@@ -231,6 +223,18 @@ async def service_figures(args, mongo_url_for, db, anchor: datetime) -> dict:
             }
         finally:
             server.stop()
+        args.checkpoint(out)
+        # Last: a year of these reads every day of the data, minutes for each answer and each raw aggregation.
+        out["beyond_cold"] = await beyond.cold_beside_raw(
+            args.progress,
+            db,
+            lambda target_of: cold_ms(session, db, env, target_of, headers),
+            anchor,
+            "UTC",
+            args.beyond_cold_runs,
+            [int(d) for d in args.beyond_cold_days.split(",")],
+        )
+        print(beyond.table(out["beyond_cold"], out["beyond_warm"]), flush=True)
     return out
 
 
@@ -302,6 +306,10 @@ def run(args: argparse.Namespace) -> int:
         args.progress(f"  {report['dataset']}")
         report["raw"] = raw_figures(db, anchor)
         args.progress(f"  raw: {report['raw']}")
+        # What is measured so far is written as it comes: the run takes the better part of an hour.
+        args.checkpoint = lambda service: Path(args.output).write_text(
+            json.dumps(report | {"service": service, "partial": True}, indent=2, default=str) + "\n"
+        )
         report["service"] = asyncio.run(service_figures(args, mongo.url_for, db, anchor))
         write_report(Path(args.output), report)
         return 0
