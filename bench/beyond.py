@@ -210,10 +210,10 @@ async def cold_beside_raw(
     return out
 
 
-async def warm(progress, read, port: int, anchor: datetime, zone: str, ranges, runs: int) -> dict:
+async def warm(progress, read, port: int, anchor: datetime, zone: str, ranges, runs: int, pid: int = 0) -> dict:
     """Every case of `cases(ranges)` in one running process: a first request (not measured), then `runs`.
-    `read(url)` is one request's (seconds, body)."""
-    from bench.run import summary
+    `read(url)` is one request's (seconds, body). With the process's `pid`, its resident memory after each case."""
+    from bench.run import memory_mb, summary
 
     out: dict = {}
     for label, endpoint, days, extra in cases(ranges):
@@ -222,6 +222,8 @@ async def warm(progress, read, port: int, anchor: datetime, zone: str, ranges, r
         _, body = await read(target)
         samples = [(await read(target))[0] for _ in range(runs)]
         out.setdefault(label, {})[str(days)] = summary(samples) | {"bytes": len(body)}
+        if pid:
+            out[label][str(days)]["rss_mb_after"] = memory_mb(pid, "VmRSS")
         progress(f"  warm {label} {days}-day: {out[label][str(days)]}")
     return out
 

@@ -211,6 +211,7 @@ async def service_figures(args, mongo_url_for, db, anchor: datetime) -> dict:
                 "UTC",
                 args.ranges,
                 args.warm_runs,
+                started["pid"],
             )
             out["rss_mb_after"] = memory_mb(started["pid"], "VmRSS")
             out["rss_mb_peak"] = memory_mb(started["pid"], "VmHWM")

@@ -483,6 +483,7 @@ async def beyond_figures(args, mongo_url_for, sync_client, anchor: datetime) -> 
                 ZONE,
                 RANGES,
                 args.warm_runs,
+                server.process.pid,
             )
             out["rss_mb"] = memory_mb(server.process.pid, "VmRSS")
             out["rss_mb_peak"] = memory_mb(server.process.pid, "VmHWM")
