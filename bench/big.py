@@ -7,13 +7,17 @@ Figures: the raw exact aggregations over all the data (messages per room and 15-
 UTC day by the session rule), the first start on an empty state database (time until `/readyz` says every
 closed day is counted, with the latency of a warm request repeated meanwhile, and the peak RSS), then every
 endpoint warm (p50/p95) over 7/30/90/365 days, and cold 7 days (a fresh process, no backfill) three times, each
-beside the raw exact aggregation for the same answer (the ratio of the medians).
+beside the raw exact aggregation for the same answer (the ratio of the medians). The endpoints beyond the dashboard
+(bench/beyond.py: people posting, active users by client, the members table) the same way: cold at 7 and 365 days
+beside the raw aggregation an admin would write, warm in the process of the first start after the others, and the
+resident memory after every endpoint.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +25,7 @@ from statistics import median
 
 import aiohttp
 
+from bench import beyond
 from bench.run import SERVE, Server, cold_ms, memory_mb, service_env, summary, timed_read, write_report
 
 ENDPOINTS = (
@@ -195,7 +200,19 @@ async def service_figures(args, mongo_url_for, db, anchor: datetime) -> dict:
         try:
             out["first_start"] = {k: v for k, v in started.items() if k not in ("pid", "port")}
             args.progress(f"  first start: {out['first_start']}")
+            args.checkpoint(out)
             out["warm"] = await warm_figures(args, session, started["port"], anchor, headers)
+            out["rss_mb_after_dashboard"] = memory_mb(started["pid"], "VmRSS")
+            out["beyond_warm"] = await beyond.warm(
+                args.progress,
+                lambda target: timed_read(session, target, headers),
+                started["port"],
+                anchor,
+                "UTC",
+                args.ranges,
+                args.warm_runs,
+                started["pid"],
+            )
             out["rss_mb_after"] = memory_mb(started["pid"], "VmRSS")
             out["rss_mb_peak"] = memory_mb(started["pid"], "VmHWM")
             async with session.get(f"http://127.0.0.1:{started['port']}/metrics") as response:
@@ -207,6 +224,18 @@ async def service_figures(args, mongo_url_for, db, anchor: datetime) -> dict:
             }
         finally:
             server.stop()
+        args.checkpoint(out)
+        # Last: a year of these reads every day of the data, minutes for each answer and each raw aggregation.
+        out["beyond_cold"] = await beyond.cold_beside_raw(
+            args.progress,
+            db,
+            lambda target_of: cold_ms(session, db, env, target_of, headers),
+            anchor,
+            "UTC",
+            args.beyond_cold_runs,
+            [int(d) for d in args.beyond_cold_days.split(",")],
+        )
+        print(beyond.table(out["beyond_cold"], out["beyond_warm"]), flush=True)
     return out
 
 
@@ -222,6 +251,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ranges", default="7,30,90,365", help="range lengths in days, comma-separated")
     parser.add_argument("--warm-runs", type=int, default=30)
     parser.add_argument("--cold-runs", type=int, default=3, help="cold 7-day answers (each beside a raw one)")
+    parser.add_argument(
+        "--beyond-cold-runs",
+        type=int,
+        default=1,
+        help="cold answers of each endpoint beyond the dashboard per range, each beside its raw aggregation (a year "
+        "reads every day of the data: minutes each)",
+    )
+    parser.add_argument("--beyond-cold-days", default="7,365", help="their ranges, comma-separated")
     parser.add_argument("--output", default="bench/results/big.json")
     parser.add_argument("--generate-only", action="store_true", help="make the dataset, measure nothing")
     return parser
@@ -270,6 +307,10 @@ def run(args: argparse.Namespace) -> int:
         args.progress(f"  {report['dataset']}")
         report["raw"] = raw_figures(db, anchor)
         args.progress(f"  raw: {report['raw']}")
+        # What is measured so far is written as it comes: the run takes the better part of an hour.
+        args.checkpoint = lambda service: Path(args.output).write_text(
+            json.dumps(report | {"service": service, "partial": True}, indent=2, default=str) + "\n"
+        )
         report["service"] = asyncio.run(service_figures(args, mongo.url_for, db, anchor))
         write_report(Path(args.output), report)
         return 0

@@ -7,9 +7,12 @@
 - ceiling: a minimal aiohttp process that looks one user up by `_id` and returns a fixed body;
 - the service: a real `engagement-svc serve` process on loopback, cold (fresh process, empty state) and warm,
   throughput at several concurrencies, freshness of a new message, and its peak RSS;
+- the endpoints beyond the dashboard (bench/beyond.py: people posting, active users by client, the members
+  table): each cold at 7 and 365 days beside the raw aggregation an admin would write, and warm;
 - with --baseline, A/B against an older revision's code on the same data in the same run: messages-sent cold,
   warm, in a new zone, RSS and state; then all nine dashboard endpoints warm (p50, p95) at every range in
-  Europe/Berlin (JSON, bots default) and each one's RSS after them.
+  Europe/Berlin (JSON, bots default) and each one's RSS after them; then the endpoints beyond the dashboard in each
+  revision that serves them, and the RSS after every endpoint.
 
 The dataset (generated once in bench/data, or in BENCH_MONGO_URL, and reused): --messages messages over --days
 days in --rooms rooms plus 50 livechat rooms (5% system messages, 1% hidden edit copies, 3% thread replies, a daily
@@ -446,6 +449,50 @@ async def service_figures(args, mongo_url_for, sync_client, anchor: datetime) ->
     return results
 
 
+async def beyond_figures(args, mongo_url_for, sync_client, anchor: datetime) -> dict:
+    """The endpoints beyond the dashboard (bench/beyond.py) in UTC: each cold at 7 and 365 days beside the raw
+    aggregation of the same answer (`args.cold_runs` times, in turns), then every case warm in one fresh process,
+    and its resident memory after them."""
+    from bench import beyond
+    from bench.dataset import BENCH_TOKEN, BENCH_USER_ID
+    from engagement_svc.demo.embedded import free_port
+
+    headers = {"X-User-Id": BENCH_USER_ID, "X-Auth-Token": BENCH_TOKEN}
+    db = sync_client[args.database]
+    env = service_env(mongo_url_for, args.database) | {"ENGAGEMENT_TIMEZONE": ZONE}
+    out: dict = {}
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=50)) as session:
+        out["cold"] = await beyond.cold_beside_raw(
+            args.progress,
+            db,
+            lambda target_of: cold_ms(session, db, env, target_of, headers),
+            anchor,
+            ZONE,
+            args.cold_runs,
+        )
+        db.client.drop_database(db.name + "_state")
+        port = free_port()
+        server = Server([*SERVE, str(port)], env, port)
+        try:
+            await server.ready(session)
+            out["warm"] = await beyond.warm(
+                args.progress,
+                lambda target: timed_read(session, target, headers),
+                port,
+                anchor,
+                ZONE,
+                RANGES,
+                args.warm_runs,
+                server.process.pid,
+            )
+            out["rss_mb"] = memory_mb(server.process.pid, "VmRSS")
+            out["rss_mb_peak"] = memory_mb(server.process.pid, "VmHWM")
+        finally:
+            server.stop()
+    db.client.drop_database(db.name + "_state")
+    return out
+
+
 NEW_ZONES = (
     "Asia/Kathmandu",
     "Australia/Lord_Howe",
@@ -590,29 +637,56 @@ def endpoint_url(port: int, endpoint: str, anchor: datetime, days: int) -> str:
 async def ab_endpoints(args, session, servers: dict, anchor: datetime, headers: dict, out: dict) -> None:
     """Every dashboard endpoint at every range, warm, in both processes: a first request of the query in each
     (not measured), then `args.warm_runs` requests each, in rounds of 10 that alternate between the two; then each
-    one's resident memory (current and peak) after all of them."""
+    one's resident memory (current and peak) after all of them. Then the endpoints beyond the dashboard
+    (bench/beyond.py) the same way, in each process that serves them (an older revision may not: it answers 404,
+    and only the other is measured), and the resident memory after every endpoint."""
+    from bench import beyond
+
+    async def measure(label: str, days: int, urls: dict[str, str]) -> None:
+        serving = [name for name in servers if await first_status(session, urls[name], headers) == 200]
+        warm: dict[str, list[float]] = {name: [] for name in serving}
+        for _ in range(max(1, args.warm_runs // 10)):
+            for name in serving:
+                for _ in range(10):
+                    warm[name].append((await timed_read(session, urls[name], headers))[0])
+        for name in serving:
+            out[name]["endpoints"].setdefault(label, {})[str(days)] = summary(warm[name])
+        line = ", ".join(
+            f"{n} p50 {out[n]['endpoints'][label][str(days)]['p50_ms']:.2f} ms "
+            f"(p95 {out[n]['endpoints'][label][str(days)]['p95_ms']:.2f})"
+            for n in serving
+        )
+        if len(serving) == 2:
+            b, a = (out[n]["endpoints"][label][str(days)]["p50_ms"] for n in ("before", "after"))
+            line += f", after/before {a / b:.2f}"
+        args.progress(f"  A/B warm {label} {days}d: {line}")
+
+    def rss(field: str) -> None:
+        for name, server in servers.items():
+            out[name][field] = memory_mb(server.process.pid, "VmRSS")
+            out[name][field + "_peak"] = memory_mb(server.process.pid, "VmHWM")
+
     for name in servers:
         out[name]["endpoints"] = {}
     for endpoint in AB_ENDPOINTS:
         for days in RANGES:
-            urls = {name: endpoint_url(server.port, endpoint, anchor, days) for name, server in servers.items()}
-            for name in servers:
-                await timed_read(session, urls[name], headers)
-            warm: dict[str, list[float]] = {name: [] for name in servers}
-            for _ in range(max(1, args.warm_runs // 10)):
-                for name in servers:
-                    for _ in range(10):
-                        warm[name].append((await timed_read(session, urls[name], headers))[0])
-            for name in servers:
-                out[name]["endpoints"].setdefault(endpoint, {})[str(days)] = summary(warm[name])
-            b, a = (out[n]["endpoints"][endpoint][str(days)] for n in ("before", "after"))
-            args.progress(
-                f"  A/B warm {endpoint} {days}d: before p50 {b['p50_ms']:.2f} ms (p95 {b['p95_ms']:.2f}), "
-                f"after p50 {a['p50_ms']:.2f} ms (p95 {a['p95_ms']:.2f}), after/before {a['p50_ms'] / b['p50_ms']:.2f}"
-            )
-    for name, server in servers.items():
-        out[name]["endpoints_rss_mb"] = memory_mb(server.process.pid, "VmRSS")
-        out[name]["endpoints_rss_mb_peak"] = memory_mb(server.process.pid, "VmHWM")
+            await measure(endpoint, days, {n: endpoint_url(s.port, endpoint, anchor, days) for n, s in servers.items()})
+    rss("endpoints_rss_mb")
+    for label, endpoint, days, extra in beyond.cases(RANGES):
+        start = window(anchor, days)[0]
+        await measure(
+            label, days, {n: beyond.url(s.port, endpoint, start, anchor, AB_ZONE, extra) for n, s in servers.items()}
+        )
+    rss("all_endpoints_rss_mb")
+
+
+async def first_status(session, url: str, headers: dict) -> int:
+    """The first request of a query (not measured): its status, the body read."""
+    async with session.get(url, headers=headers) as response:
+        body = await response.read()
+        if response.status not in (200, 404):
+            raise RuntimeError(f"{response.status}: {body[:300]!r}")
+        return response.status
 
 
 def ab_table(ab: dict) -> str:
@@ -637,18 +711,21 @@ def ab_table(ab: dict) -> str:
     b, a = ab["before"], ab["after"]
     lines.append("")
     lines.append(f"every endpoint warm in {AB_ZONE}, JSON, bots default; p50 (p95):")
-    lines.append(f"{'endpoint':>13} | {'range':>5} | {'before':>19} | {'after':>19} | after/before p50")
-    for endpoint in AB_ENDPOINTS:
-        for d in map(str, RANGES):
-            x, y = b["endpoints"][endpoint][d], a["endpoints"][endpoint][d]
+    lines.append(f"{'endpoint':>30} | {'range':>5} | {'before':>19} | {'after':>19} | after/before p50")
+    for endpoint, by_days in a["endpoints"].items():
+        for d, y in by_days.items():
+            x = b["endpoints"].get(endpoint, {}).get(d)
+            was = f"{x['p50_ms']:>7.2f} ({x['p95_ms']:>6.2f}) ms" if x else f"{'not served':>19}"
+            ratio = f"{y['p50_ms'] / x['p50_ms']:>16.2f}" if x else ""
             lines.append(
-                f"{endpoint:>13} | {d + 'd':>5} | {x['p50_ms']:>7.2f} ({x['p95_ms']:>6.2f}) ms | "
-                f"{y['p50_ms']:>7.2f} ({y['p95_ms']:>6.2f}) ms | {y['p50_ms'] / x['p50_ms']:>16.2f}"
+                f"{endpoint:>30} | {d + 'd':>5} | {was} | {y['p50_ms']:>7.2f} ({y['p95_ms']:>6.2f}) ms | {ratio}"
             )
     lines.append(
-        f"RSS after every endpoint: before {b['endpoints_rss_mb']} MB (peak {b['endpoints_rss_mb_peak']}), after "
-        f"{a['endpoints_rss_mb']} MB (peak {a['endpoints_rss_mb_peak']}), after/before "
-        f"{a['endpoints_rss_mb'] / b['endpoints_rss_mb']:.2f}"
+        f"RSS after the dashboard's endpoints: before {b['endpoints_rss_mb']} MB (peak {b['endpoints_rss_mb_peak']}), "
+        f"after {a['endpoints_rss_mb']} MB (peak {a['endpoints_rss_mb_peak']}), after/before "
+        f"{a['endpoints_rss_mb'] / b['endpoints_rss_mb']:.2f}; after every endpoint: before "
+        f"{b['all_endpoints_rss_mb']} MB (peak {b['all_endpoints_rss_mb_peak']}), after {a['all_endpoints_rss_mb']} "
+        f"MB (peak {a['all_endpoints_rss_mb_peak']})"
     )
     return "\n".join(lines)
 
@@ -809,6 +886,7 @@ def run(args: argparse.Namespace) -> int:
     """Set up (or reuse) the dataset, measure, print the table, write the JSON."""
     from pymongo import MongoClient
 
+    from bench import beyond
     from bench.dataset import add_sessions, existing_anchor, generate, sessions_present
     from engagement_svc.demo.embedded import EmbeddedMongo
 
@@ -870,6 +948,9 @@ def run(args: argparse.Namespace) -> int:
         args.progress("measuring the service")
         report["service"] = asyncio.run(service_figures(args, mongo_url_for, client, anchor))
         print(table(report))
+        args.progress("measuring the endpoints beyond the dashboard")
+        report["beyond"] = asyncio.run(beyond_figures(args, mongo_url_for, client, anchor))
+        print(beyond.table(report["beyond"]["cold"], report["beyond"]["warm"]))
         if args.baseline:
             args.progress(f"A/B against the code in {args.baseline}")
             report["ab"] = asyncio.run(ab_figures(args, mongo_url_for, client, anchor))
