@@ -284,7 +284,25 @@ def seed_demo(
         for i in range(20)
     ]
     rooms += [room_doc(meteor_id(rng), "v", f"call-{i}") for i in range(3)]
+    # Two teams (the team selector's choices): platform, public, with its main room and three channels; security,
+    # private, a private group as its main room. Their ids are fixed, so the rest of the workspace stays as it was.
+    platform, security = team["teamId"], "SecurityTeam00001"
+    for room in rooms[1:4]:
+        room["teamId"] = platform
+    rooms[31].update(teamId=security, teamMain=True)
     db.rocketchat_room.insert_many(rooms)
+    db.rocketchat_team.insert_many(
+        [
+            {
+                "_id": platform,
+                "name": "platform",
+                "type": 0,
+                "roomId": team["_id"],
+                "createdAt": now - timedelta(days=90),
+            },
+            {"_id": security, "name": "security", "type": 1, "roomId": rooms[31]["_id"], "createdAt": now},
+        ]
+    )
 
     weights = [1.0 / (rank + 1) for rank in range(len(rooms))]
     messages: list[Document] = []
