@@ -186,14 +186,14 @@ def csv_cells(row: Row, room: Mapping[str, Any], iso: Callable[[int], str]) -> l
 async def channel_rows(sources: Sources, q: ListQuery) -> Sequence[Row]:
     """Every row of the query, in the requested order. Remembered (sorted, compactly) while the counts and the
     rooms stay the same, for sorts by a count; sorts by a room's field read every row's room."""
-    await team_rooms(sources.rooms, q.team)  # no such team: a 400 before anything is counted
+    team = await team_rooms(sources.rooms, q.team)  # no such team: a 400 before anything is counted
     if q.sort in ROOM_SORTS:
-        return await _counted_rows(sources, q)
+        return await _counted_rows(sources, q, team)
     key = REPORT.key(q)
     stamp = _stamp(sources, q)
     found = sources.counts.remembered(key, stamp)
     if not isinstance(found, Rows):
-        found = Rows(await _counted_rows(sources, q))
+        found = Rows(await _counted_rows(sources, q, team))
         sources.counts.remember(key, stamp, found)
     return found
 
@@ -206,7 +206,8 @@ def _stamp(sources: Sources, q: ListQuery) -> tuple[Hashable, ...] | None:
     return None if any(p is None for p in parts) else tuple(parts)
 
 
-async def _counted_rows(sources: Sources, q: ListQuery) -> list[Row]:
+async def _counted_rows(sources: Sources, q: ListQuery, team: frozenset[str] | None) -> list[Row]:
+    """`team`: the rooms of the team asked (None: every room)."""
     in_range, before = range_and_before(q, sources.calendar)
     counted = MESSAGES.counted_for(q.bots)
     current = await sources.counts.sums_by_key(MESSAGES, in_range, counted)
@@ -219,8 +220,7 @@ async def _counted_rows(sources: Sources, q: ListQuery) -> list[Row]:
         found = [Row(rid, current.get(rid, 0), previous.get(rid, 0)) for rid in chosen]
     else:
         found = rows(current, previous, sources.rooms.kind)
-        if q.team is not None:
-            team = await sources.rooms.every(ROOM_TYPE_ORDER, q.team)
+        if team is not None:
             found = [r for r in found if r.rid in team]
     posters = posters_of(await sources.counts.sums_by_key(POSTS, in_range, POSTS.counted_for(q.bots)))
     days = sources.calendar.day_spans(q.zone, q.first_day, q.last_day)
