@@ -244,11 +244,7 @@ class Reader:
                     for key, n in view.room_sums(rooms, a, b).items():
                         found[key] = found.get(key, 0) + n
             await classes.ensure(found)
-            kept = {
-                k: n
-                for k, n in found.items()
-                if (kind := classes.kind(k)) is not None and (counted is None or kind in counted)
-            }
+            kept = {k: n for k, n in found.items() if _counts(classes.kind(k), counted)}
             results[i] = kept
             if s.end is not None and s.end <= open_slot:
                 self.cache.put(("scoped", metric.name, counted, rooms, s.first, s.end), kept, version, _weight(kept))
