@@ -13,7 +13,7 @@ from pymongo.errors import PyMongoError
 from engagement_svc import memory
 from engagement_svc.counting.catalog import Metric
 from engagement_svc.counting.clock import DayClock
-from engagement_svc.counting.closed_days import ClosedDays
+from engagement_svc.counting.closed_days import BACKGROUND_CHUNK_DAYS, ClosedDays
 from engagement_svc.counting.oldest import Oldest
 from engagement_svc.counting.slots import utc_day_of
 from engagement_svc.counting.source import Source
@@ -63,8 +63,8 @@ class Backfill:
                 continue
             have = sum(1 for d in self._closed.of(metric) if first <= d < first_open)
             counted, left = counted + have, left + max(0, first_open - first - have)
-        rate = self._work.seconds_per_unit or self._work.prior_seconds_per_unit
-        seconds = None if rate is None else round(left * rate / self._work.background_workers)
+        cost, jobs = self._work.cost, -(-left // BACKGROUND_CHUNK_DAYS)
+        seconds = None if cost.parts() is None else round(cost.seconds(left, jobs) / self._work.background_workers)
         return {"days_counted": counted, "days_left": left, "seconds_left": seconds}
 
     async def _guess_rate(self) -> None:
@@ -76,7 +76,7 @@ class Backfill:
             if oldest is not None:
                 documents = await self._source.db[metric.collection].estimated_document_count()
                 per_day = max(per_day, documents / max(1, self._clock.first_open_day(now) - utc_day_of(oldest)))
-        self._work.prior_seconds_per_unit = per_day * PRIOR_SECONDS_PER_DOCUMENT or None
+        self._work.cost.prior_per_unit = per_day * PRIOR_SECONDS_PER_DOCUMENT or None
 
     async def run(self) -> None:
         while not self._stopping and not cancelled():

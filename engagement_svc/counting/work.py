@@ -24,6 +24,7 @@ from collections.abc import Callable, Coroutine, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from engagement_svc.counting.job_cost import JobCost
 from engagement_svc.tasks import background, cancelled
 
 log = logging.getLogger("engagement_svc.work")
@@ -82,8 +83,7 @@ class Work:
         self._running: set[Job] = set()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self.seconds_per_unit: float | None = None  # measured, smoothed
-        self.prior_seconds_per_unit: float | None = None  # a guess from the data's size, until measured
+        self.cost = JobCost()  # how long a job takes: measured, or guessed from the data's size
         self.stopping = False
         self.stats = {"jobs_run": 0, "units_run": 0, "refused": 0, "joined": 0}
 
@@ -225,10 +225,7 @@ class Work:
                 if not job.future.done():
                     job.future.set_result(result)
                 if job.units:
-                    rate = (time.monotonic() - began) / job.units
-                    self.seconds_per_unit = (
-                        rate if self.seconds_per_unit is None else 0.7 * self.seconds_per_unit + 0.3 * rate
-                    )
+                    self.cost.add(job.units, time.monotonic() - began)
                 self.stats["jobs_run"] += 1
                 self.stats["units_run"] += job.units
             finally:
@@ -255,11 +252,10 @@ class Work:
     # -- waiting -------------------------------------------------------------------------------------------------
     def estimate(self, jobs: Iterable[Job]) -> float:
         """Seconds until all these jobs are done, in the order the workers will take them (0 if not known)."""
-        rate = self.seconds_per_unit or self.prior_seconds_per_unit
-        if rate is None:
+        if self.cost.parts() is None:
             return 0.0
         mine = {id(j) for j in jobs if not j.started}
-        units = sum(j.units for j in self._running) / 2  # on average half done
+        seconds = sum(self.cost.seconds(j.units) for j in self._running) / 2  # on average half done
         if mine:
             queues = {owner: list(q) for owner, q in self._queues.items()}
             order = [*self._turns, BACKGROUND]
@@ -271,12 +267,12 @@ class Work:
                     queue = queues.get(owner)
                     if queue:
                         job = queue.pop(0)
-                        units += job.units
+                        seconds += self.cost.seconds(job.units)
                         if id(job) in mine:
                             left -= 1
                             if not left:
                                 break
-        return units * rate / max(self.workers, 1)
+        return seconds / max(self.workers, 1)
 
     async def wait(self, jobs: list[Job], deadline: float | None) -> list[object]:
         """The jobs' results. If the estimate says they cannot all be done before `deadline` (a monotonic time),

@@ -142,18 +142,18 @@ async def test_a_deep_queue_is_refused_at_once_with_an_estimate(work):
 
 async def test_before_anything_is_measured_the_prior_refuses_at_once(work):
     recorder = Recorder()
-    work.prior_seconds_per_unit = 0.5  # a guess from the data's size: nothing has run yet
+    work.cost.prior_per_unit = 0.5  # a guess from the data's size: nothing has run yet
     jobs = submit_as(work, "admin", [("old", i) for i in range(40)], recorder.job)
     refused = refused_at_once(work.wait(jobs, time.monotonic() + 1.0))
     assert refused.seconds >= 9.0
     recorder.release()
     await work.wait(jobs, None)  # the counting went on
-    assert work.seconds_per_unit is not None and work.seconds_per_unit < 0.5  # measured now, not the prior
+    assert work.cost.measured and work.cost.seconds(1) < 0.5  # measured now, not the prior
 
 
 async def test_an_estimate_too_low_is_told_before_the_deadline_not_after(work):
     recorder = Recorder()  # no job ends until the test says so: the wait can only run out
-    work.prior_seconds_per_unit = 0.001  # far too low: the wait is allowed, then runs out
+    work.cost.prior_per_unit = 0.001  # far too low: the wait is allowed, then runs out
     jobs = submit_as(work, "admin", [("old", i) for i in range(8)], recorder.job)
     deadline = time.monotonic() + 0.5
     waiting = asyncio.ensure_future(work.wait(jobs, deadline))

@@ -28,7 +28,7 @@ async def test_a_cold_year_is_refused_at_once_then_answered_and_everything_is_ba
     app = create_app(replace(settings, warm_days=0, query_timeout_ms=1_000))  # no backfill yet: nothing else
     client = await aiohttp_client(app)
     engine = app[ENGINE]
-    assert await until(lambda: engine.work.prior_seconds_per_unit is not None, seconds=20)
+    assert await until(lambda: engine.work.cost.prior_per_unit is not None, seconds=20)
     # A first request of today alone: the caller's token, the settings and the open days' tracking are read
     # here, so that the request below meets only the counting of the year.
     today = {"start": js(now - timedelta(hours=1)), "end": js(now), "timezone": "Europe/Berlin"}
