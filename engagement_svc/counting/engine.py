@@ -174,6 +174,10 @@ class Engine:
         """Per subject that counts: in how many spans it has anything, and the last one's index."""
         return await self.reader.presence(metric, spans, counted or metric.counted_for("include"), rooms)
 
+    def open_edge(self, metric: Metric) -> tuple[int, Hashable]:
+        """Where the open days begin (seconds), and what reads of the time before it depend on (see Reader)."""
+        return self.reader.open_edge(metric)
+
     async def earliest(self, metric: Metric) -> datetime | None:
         """The time of the metric's oldest document (nothing counts before it); None when there is none."""
         return await self.reader.earliest(metric)

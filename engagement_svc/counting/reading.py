@@ -177,6 +177,13 @@ class Reader:
             parts.append(await self._per_key(metric, closed_end, s.end, counted))
         return parts[0] if len(parts) == 1 else merged(parts)
 
+    def open_edge(self, metric: Metric) -> tuple[int, Hashable]:
+        """Where the open days begin (seconds since the epoch), and what every read of the time before it depends
+        on (that edge, the kept days, the keys' classes): while it holds, a report may keep what it derived from
+        the closed part and read only the open part anew (a channel list after a new message)."""
+        open_s = self._clock.first_open_day() * SLOTS_PER_DAY * SLOT_SECONDS
+        return open_s, (open_s, *self.version(metric))
+
     async def presence(
         self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...], rooms: Rooms = None
     ) -> tuple[dict[str, int], dict[str, int]]:

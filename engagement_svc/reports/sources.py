@@ -66,6 +66,11 @@ class Counts(Protocol):
         """The time of the metric's oldest document (nothing counts before it); None when there is none."""
         ...
 
+    def open_edge(self, metric: Metric) -> tuple[int, Hashable]:
+        """Where the open days begin (seconds since the epoch), and what every read of the time before it depends
+        on: equal edges, equal reads before it (what is derived from them may be kept; only the rest read anew)."""
+        ...
+
     def stamp(self, metric: Metric) -> Stamp | None:
         """What every answer about the metric depends on: equal stamps, equal counts (None: cannot be told)."""
         ...

@@ -161,6 +161,10 @@ class FakeCounts:
         found = [second for second, _ in self.events.get(metric.name, [])]
         return datetime.fromtimestamp(min(found), UTC) if found else None
 
+    def open_edge(self, metric: Any) -> tuple[int, tuple]:
+        """Nothing is open here (every event is in the past): the edge is far ahead, and changes with the stamp."""
+        return 2**40, ("edge", self.version, len(self.rooms.forgotten) if self.rooms is not None else 0)
+
     def stamp(self, metric: Any) -> tuple | None:
         return (metric.name, self.version, len(self.rooms.forgotten) if self.rooms is not None else 0)
 
