@@ -282,3 +282,51 @@ async def _has(found, rid):
 
 async def _lacks(found, rid):
     return rid not in await found
+
+
+LIVE_SORTS = ("messages", "lastWeekMessages", "diffFromLastWeek", "posters", "lastPosted")
+
+
+async def test_rows_kept_across_live_messages_equal_a_recount_in_every_sort_and_choice(client, team_data):
+    """Lists sorted by a count are kept and moved as messages arrive (today: open days): rooms move up and down
+    past ties, a silent room leaves the silent list, a room new to the range joins it; every row of every sort
+    both ways equals the recount afterwards."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    person = [{"_id": f"Poster{i:011d}", "username": f"poster{i}"} for i in range(3)]
+    seeded = [("C0", 1), ("C1", 1), ("C2", 1), ("C3", 1), ("TC1", 2), ("TC2", 1), ("D1", 1)]
+    docs = [
+        message_doc(f"lv{rid}{j}", rid, now - timedelta(days=j % 3, minutes=1), person[j % 3])
+        for rid, n in seeded
+        for j in range(n)
+    ]
+    docs += [message_doc(f"lb{rid}", rid, now - timedelta(days=9), person[0]) for rid in ("C1", "C4", "TP1")]
+    team_data.rocketchat_message.insert_many(docs)
+    params = {"start": (now - timedelta(days=6)).isoformat(), "end": now.isoformat(), "timezone": "UTC"}
+    asked = [(choice, s + sort) for choice in CHOICES for sort in LIVE_SORTS for s in ("", "-")]
+
+    async def all_equal():
+        for choice, sort in asked:
+            rows, total = await _rows(client, {**params, **choice, "sort": sort})
+            expected = _oracle(team_data, {**params, **choice}, "include", choice, sort)
+            if (rows, total) != (expected, len(expected)):
+                return choice, sort, rows, expected
+        return None
+
+    assert await all_equal() is None  # every list made (and kept)
+    live = [("C3", person[1]), ("C3", person[2]), ("QUIET", person[0]), ("TQ1", person[1]), ("C0", person[0])]
+    team_data.rocketchat_message.insert_many(
+        [message_doc(f"live{i}", rid, now, who) for i, (rid, who) in enumerate(live)]
+    )
+
+    async def c3_moved():
+        rows, _ = await _rows(client, {**params, "sort": "-messages"})
+        return rows and rows[0]["room"]["_id"] == "C3" and rows[0]["messages"] == 3
+
+    assert await until(c3_moved, seconds=10)
+    assert await until(lambda: _lacks(ids_of(client, {**params, "activity": "silent"}), "QUIET"), seconds=10)
+    assert await all_equal() is None
+
+
+async def ids_of(client, params):
+    rows, _ = await _rows(client, params)
+    return {r["room"]["_id"] for r in rows}
