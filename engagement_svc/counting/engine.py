@@ -100,8 +100,7 @@ class Engine:
         ]
 
     def stop(self) -> list[asyncio.Future[Any]]:
-        """Background loops end at their next turn; the tasks are returned, to be cancelled once the clients are
-        closed."""
+        """Background loops end at their next turn; the tasks are returned, cancelled once the clients close."""
         self.corrections.stop()
         self.backfill.stop()
         return [*self._tasks, *self.work.stop()]
@@ -175,8 +174,7 @@ class Engine:
         return await self.reader.presence(metric, spans, counted or metric.counted_for("include"), rooms)
 
     def open_edge(self, metric: Metric) -> tuple[int, Hashable]:
-        """Where the open days begin (seconds), and what reads of the time before it depend on (see Reader)."""
-        return self.reader.open_edge(metric)
+        return self.reader.open_edge(metric)  # where the open days begin; what reads before it depend on
 
     async def earliest(self, metric: Metric) -> datetime | None:
         """The time of the metric's oldest document (nothing counts before it); None when there is none."""
@@ -184,8 +182,7 @@ class Engine:
 
     # -- remembered answers -------------------------------------------------------------------------------------
     def stamp(self, metric: Metric) -> Stamp | None:
-        """What every answer about this metric depends on, while the change stream is followed: equal stamps,
-        equal counts (an answer derived from them may be remembered under it). None when it cannot be told."""
+        """What answers about the metric depend on while its stream is followed: equal stamps, equal counts."""
         now = self.clock.now()
         opened = self.open.stamp(metric, now)
         if opened is None:

@@ -11,6 +11,7 @@ from engagement_svc.mongo_types import Database, Document
 from engagement_svc.rocketchat.changes import Watcher
 
 BATCH = 10_000
+TEAMS_KEPT = 1_000  # teams' room lists remembered at most (all forgotten at once past it)
 FLAG = "\x1f"  # a flagged key (a room's bot messages) is the room id, FLAG and the flag's name: see counting.catalog
 # What the dashboard shows of a room, or decides by: a change to one is a change of the room lists.
 SHOWN = ("t", "teamId", "usersCount", "name", "fname")
@@ -38,6 +39,9 @@ class RoomTypes:
         self.generation = 0
         self._watcher = watcher
         self._changes = 0  # rooms made, deleted or changed in a field the dashboard shows, as the stream tells
+        # A team's rooms (and that it exists) as read at a version: asked again while it holds, not read again.
+        self._teams: dict[tuple[tuple[str, ...], str], tuple[Hashable, dict[str, str]]] = {}
+        self._known_teams: dict[str, Hashable] = {}
         if watcher is not None:
             watcher.listen(self, SHOWN, SHOWN)
 
@@ -49,18 +53,39 @@ class RoomTypes:
         return (self._changes, self.generation)
 
     async def every(self, types: tuple[str, ...], team: str | None = None) -> dict[str, str]:
-        """Every existing room of these types (of the team, when given): its id and type."""
+        """Every existing room of these types (of the team, when given): its id and type. A team's are remembered
+        while `version` holds (a room joining or leaving it changes it)."""
+        version = self.version() if team is not None else None
+        if team is not None and version is not None:
+            hit = self._teams.get((types, team))
+            if hit is not None and hit[0] == version:
+                return hit[1]
         query: Document = {"t": {"$in": list(types)}}
         if team is not None:
             query["teamId"] = team
-        return {
+        found = {
             doc["_id"]: doc["t"]
             async for doc in self._db.rocketchat_room.find(query, {"t": 1})
             if isinstance(doc.get("_id"), str) and isinstance(doc.get("t"), str)
         }
+        if team is not None and version is not None:
+            if len(self._teams) >= TEAMS_KEPT:
+                self._teams.clear()
+            self._teams[(types, team)] = (version, found)  # the version as of before the read: never newer
+        return found
 
     async def team_exists(self, team: str) -> bool:
-        return await self._db.rocketchat_team.find_one({"_id": team}, {"_id": 1}) is not None
+        """Whether the team exists; one found is remembered while `version` holds (a team deleted takes its rooms
+        out of it, which changes it)."""
+        version = self.version()
+        if version is not None and self._known_teams.get(team) == version:
+            return True
+        found = await self._db.rocketchat_team.find_one({"_id": team}, {"_id": 1}) is not None
+        if found and version is not None:
+            if len(self._known_teams) >= TEAMS_KEPT:
+                self._known_teams.clear()
+            self._known_teams[team] = version
+        return found
 
     async def teams(self) -> list[tuple[Document, int]]:
         """Every team (its `_id`, `name`, `type`, `roomId`) with the number of its existing channels and groups."""

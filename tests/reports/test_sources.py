@@ -39,6 +39,7 @@ def test_reports_ask_the_engine_for_nothing_else():
         "key_lists",
         "presence",
         "earliest",
+        "open_edge",
         "stamp",
         "remembered",
         "remember",
