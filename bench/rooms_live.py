@@ -1,0 +1,130 @@
+"""What one new message costs channels/list at many rooms (issue 25), in-process (asserts nothing): the report over
+counts held in memory (the engine's reads answered from dicts, so that the figure is the report's own work: the
+engine's open-day read of the same keys is apart), 7 days to now in UTC.
+
+- before: the whole list made again and sorted (what every request after a message did);
+- after: the kept list's open part read anew and the changed room moved (`LiveRows.update`), then a page.
+CPU time is `time.process_time` around each, the median of `--runs`.
+
+    python -m bench.rooms_live --rooms 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import time
+from datetime import UTC, datetime, timedelta
+from statistics import median
+from typing import Any
+
+from engagement_svc.reports import channels_list
+from engagement_svc.reports.sources import Sources
+from engagement_svc.settings import Settings
+
+SETTINGS = Settings(mongo_url="mongodb://127.0.0.1:1", database="rocketchat")
+
+
+class MemoryCounts:
+    """Counts per room and author, split at the open days' edge: closed sums fixed, open sums that grow."""
+
+    def __init__(self, rooms: int, open_s: int, seed: int = 7):
+        rng = random.Random(seed)
+        self.rids = [f"R{i:09d}" for i in range(rooms)]
+        self.open_s = open_s
+        self.closed = {r: rng.randrange(1, 200) for r in self.rids}
+        self.previous = {r: rng.randrange(0, 200) for r in self.rids}
+        self.posts = {f"{r}\x1eu{rng.randrange(50)}": 1 for r in self.rids for _ in range(3)}
+        self.open = {r: rng.randrange(1, 5) for r in rng.sample(self.rids, rooms // 40)}  # today's active rooms
+        self.open_posts = {f"{r}\x1eu{rng.randrange(50)}": 1 for r in self.open}
+        self.version = 0
+        self.kept: dict = {}
+
+    def message(self, rid: str, author: str) -> None:
+        self.open = {**self.open, rid: self.open.get(rid, 0) + 1}
+        self.open_posts = {**self.open_posts, f"{rid}\x1e{author}": 1}
+        self.version += 1
+
+    async def sums_by_key(self, metric: Any, span: Any, counted: Any = None, rooms: Any = None) -> dict[str, int]:
+        posts = metric.name == "posts"
+        if span.lo_s >= self.open_s:
+            return self.open_posts if posts else self.open
+        if span.hi_s <= self.open_s - 7 * 86_400:
+            return {} if posts else self.previous
+        return self.posts if posts else self.closed
+
+    async def presence(self, metric: Any, spans: Any, counted: Any = None, rooms: Any = None):
+        return {}, dict.fromkeys(self.rids, len(spans) - 1)
+
+    async def key_lists(self, metric: Any, spans: Any, counted: Any = None, rooms: Any = None):
+        return [sorted(self.open)]
+
+    async def earliest(self, metric: Any) -> datetime | None:
+        return None
+
+    def open_edge(self, metric: Any) -> tuple[int, Any]:
+        return self.open_s, ("edge",)
+
+    def stamp(self, metric: Any) -> Any:
+        return (metric.name, self.version)
+
+    def remembered(self, key: Any, stamp: Any) -> Any:
+        found = self.kept.get(key)
+        return found[1] if found is not None and found[0] == stamp else None
+
+    def remember(self, key: Any, stamp: Any, value: Any) -> None:
+        self.kept[key] = (stamp, value)
+
+
+class MemoryRooms:
+    def __init__(self, rids: list[str]):
+        self.rids = rids
+
+    def kind(self, key: str) -> str | None:
+        return "c"
+
+    def version(self) -> int:
+        return 0
+
+
+def cpu_ms(work) -> float:
+    began = time.process_time()
+    asyncio.run(work())
+    return (time.process_time() - began) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rooms", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=20)
+    args = parser.parse_args()
+    now = datetime.now(UTC).replace(microsecond=0)
+    midnight = now.replace(hour=0, minute=0, second=0)
+    counts = MemoryCounts(args.rooms, int(midnight.timestamp()))
+    sources = Sources(counts, MemoryRooms(counts.rids))  # type: ignore[arg-type]
+    start = (midnight - timedelta(days=6)).isoformat()
+    q = channels_list.REPORT.params.parse({"start": start, "end": now.isoformat(), "timezone": "UTC"}, SETTINGS)
+    rng = random.Random(3)
+
+    async def before() -> None:
+        await channels_list._counted_rows(sources, q, None)
+
+    async def after() -> None:
+        found = await channels_list.channel_rows(sources, q)
+        found[0:50]
+
+    build = cpu_ms(after)
+    old, new = [], []
+    for _ in range(args.runs):
+        counts.message(rng.choice(counts.rids), f"u{rng.randrange(60)}")
+        old.append(cpu_ms(before))
+        new.append(cpu_ms(after))
+    print(f"channels/list at {args.rooms:,} rooms ({len(counts.open):,} with messages today), 7 days, -messages:")
+    print(f"  first request (the list made and kept): {build:,.1f} ms CPU")
+    print(f"  the request after one new message, before (made again, sorted): {median(old):,.2f} ms CPU (median)")
+    print(f"  the request after one new message, after (the room moved):      {median(new):,.2f} ms CPU (median)")
+
+
+if __name__ == "__main__":
+    main()
