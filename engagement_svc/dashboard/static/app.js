@@ -464,8 +464,9 @@ function table(head, rows) {
 }
 
 // A section's request and drawing; an answer is dropped when a newer round of requests was made (or when
-// `current()` says it is no longer wanted: another room's drill-down opened since).
-async function load(name, fetcher, render, current = () => true) {
+// `current()` says it is no longer wanted: another room's drill-down opened since). `failed` shows a failure (the
+// section's own problem box unless told otherwise).
+async function load(name, fetcher, render, current = () => true, failed = problem) {
   const el = section(name);
   const round = generation;
   loading(el);
@@ -476,7 +477,7 @@ async function load(name, fetcher, render, current = () => true) {
     done(el);
   } catch (error) {
     if (round !== generation || !current() || refused(error)) return;
-    problem(el, error);
+    failed(el, error);
   }
 }
 
@@ -795,15 +796,53 @@ async function closeRoom() {
   (button || document.getElementById("room-activity")).focus();
 }
 
+// The drill-down's cards under its first (room-summary, with the title, the way back and the CSV).
+const ROOM_PARTS = ["room-days", "room-hours", "room-posters"];
+
+// The seconds a Retry-After header asks to wait (a number of seconds or an HTTP date), or null without one.
+function retrySeconds(value) {
+  if (!value) return null;
+  const seconds = /^\d+$/.test(value.trim()) ? Number(value) : (Date.parse(value) - Date.now()) / 1000;
+  return Number.isFinite(seconds) ? Math.max(0, Math.ceil(seconds)) : null;
+}
+
+// A drill-down whose request failed: one request, so one error, in its first card; the other cards are put away
+// (four copies of one error said nothing more). Where the API says when to try again (Retry-After: a 429, a 503), a
+// retry is offered once that wait is over; a room not found (404) has nothing to retry, only the way back.
+function roomFailed(el, error, room) {
+  for (const name of ROOM_PARTS) section(name).hidden = true;
+  problem(el, error);
+  el.querySelector(".csv").hidden = true;
+  const box = el.querySelector(".problem");
+  if (error.status === 404) {
+    box.textContent = "This room was not found (404): deleted since the list was drawn, or not a channel, group "
+      + "or direct room. Go back to the list for the rooms there are.";
+  }
+  const wait = retrySeconds(error.retryAfter);
+  if (wait === null) return;
+  const retry = document.createElement("button");
+  retry.type = "button";
+  retry.className = "retry";
+  retry.textContent = "Retry";
+  retry.disabled = wait > 0;
+  retry.addEventListener("click", () => { if (state.room === room) roomView(); });
+  if (wait > 0) setTimeout(() => { retry.disabled = false; }, wait * 1000);
+  box.append(" ", retry);
+}
+
 // One room's drill-down: one request (channels/room) drawn by four sections: its figures, its days (messages as
-// bars, posters as a line), its hours of the day, its top posters.
+// bars, posters as a line), its hours of the day, its top posters. Its failure is said once (roomFailed).
 function roomView() {
   const r = range();
   const tz = zone();
   const room = state.room;
   const answer = call("channels/room", { ...r, roomId: room.id });
-  answer.catch(() => {}); // each section shows the failure
+  let failure = null; // the request's failure: said by the first card, the others put away quietly
+  answer.catch((error) => { failure = error; });
   const current = () => state.room === room;
+  const quiet = (el, error) => (error === failure ? done(el) : problem(el, error));
+  for (const name of ROOM_PARTS) section(name).hidden = false;
+  section("room-summary").querySelector(".csv").hidden = false;
   document.getElementById("room-title").textContent = room.name;
   load("room-summary", () => answer, (body, el) => {
     room.name = roomName(body.room);
@@ -820,7 +859,7 @@ function roomView() {
     const created = body.room.ts ? `, created ${body.room.ts.slice(0, 10)}` : "";
     caption.textContent = `${ROOM_TYPES[body.room.t] || body.room.t}${created}. The period's days and hours in ${tz}.`;
     figures.after(caption);
-  }, current);
+  }, current, (el, error) => roomFailed(el, error, room));
   load("room-days", () => answer, (body, el) => {
     const days = [...body.days].reverse();
     const labels = days.map((d) => isoDayLabel(d.day, tz));
@@ -848,11 +887,11 @@ function roomView() {
         scales: { y: { beginAtZero: true, ticks: { precision: 0 } } },
       },
     });
-  }, current);
+  }, current, quiet);
   load("room-hours", () => answer, (body) => {
     const hours = [...body.hours].sort((a, b) => a.hour - b.hour);
     bars("room-hours", hours.map((h) => String(h.hour).padStart(2, "0")), "Messages", hours.map((h) => h.messages), "#0b7a55");
-  }, current);
+  }, current, quiet);
   load("room-posters", () => answer, (body, el) => {
     const most = Math.max(1, ...body.topPosters.map((p) => p.messages));
     const list = document.createElement("ol");
@@ -871,7 +910,7 @@ function roomView() {
       list.append(item);
     }
     el.querySelector(".body").replaceChildren(body.topPosters.length ? list : empty("Nobody posted in this room in this period."));
-  }, current);
+  }, current, quiet);
   return answer.catch(() => {});
 }
 
