@@ -1093,3 +1093,38 @@ async def test_a_failing_drill_down_says_so_once_with_a_retry_when_the_api_says_
         await page.answer("channels/room", roomId=second), rows[1]["members"]
     )
     assert len(refused) == 1
+
+
+async def test_the_channel_list_and_a_room_show_their_dates_in_the_pages_zone(browser, served):
+    page = await open_page(browser, served)
+    await page.drawn("users")
+    tz = "Pacific/Pago_Pago"  # UTC-11: a room made at midnight UTC was made the day before there
+    await page.page.fill("#zone", tz)
+    await page.page.dispatch_event("#zone", "change")
+    await page.drawn("users")
+    await page.page.click("#tab-channels")
+    await page.drawn("channels")
+    zone = ZoneInfo(tz)
+    listed = (await page.answer("channels/list", timezone=tz, offset="0", count="10"))["channels"]
+    shown = await page.page.eval_on_selector_all(
+        "[data-section=channel-list] tbody tr",
+        "(rows) => rows.map((r) => [...r.cells].slice(5).map((c) => c.textContent))",
+    )
+    expected = [
+        [
+            *list_cells(c, zone),
+            local_day(c["room"].get("ts"), zone) or "—",
+            local_day(c["room"].get("_updatedAt"), zone) or "—",
+        ]
+        for c in listed
+    ]
+    assert shown == expected
+    # the case: some of those days differ from the UTC ones
+    assert any(local_day(c["room"]["ts"], zone) != c["room"]["ts"][:10] for c in listed)
+    assert any(c["lastPosted"] for c in listed)
+    # a room's drill-down: its creation day in the zone too
+    await page.page.click("[data-section=channel-list] tbody tr:first-child .room-open")
+    await page.drawn("channels")
+    room = (await page.answer("channels/room", timezone=tz))["room"]
+    caption = await page.page.text_content("[data-section=room-summary] .caption")
+    assert f"created {local_day(room['ts'], zone)}." in caption and f"in {tz}" in caption

@@ -386,8 +386,15 @@ function dayLabel(row) {
   return `${row.year}-${String(row.month).padStart(2, "0")}-${String(row.day).padStart(2, "0")}`;
 }
 
+// The calendar day in the zone of an instant of the API: a day's start (the zone's local midnight, as the API writes
+// days) or any moment (a room's creation); never its UTC date, which is another day for part of every day.
 function isoDayLabel(iso, tz) {
   return dateOf(Date.parse(iso), tz);
+}
+
+// The same for a value that may be absent ("—").
+function instantDay(iso, tz) {
+  return iso ? isoDayLabel(iso, tz) : "—";
 }
 
 // A counter box; `order` places it among the row's others whatever section answers first (placeCounter).
@@ -753,8 +760,8 @@ function channelList() {
         c.posters.toLocaleString("en"),
         c.lastPosted ? isoDayLabel(c.lastPosted, tz) : "never",
         c.members.toLocaleString("en"),
-        (c.room.ts || "").slice(0, 10),
-        (c.room._updatedAt || "").slice(0, 10),
+        instantDay(c.room.ts, tz),
+        instantDay(c.room._updatedAt, tz),
       ];
     });
     const listed = rows.length ? table(head, rows) : empty(LIST_EMPTY[state.roomActivity] || LIST_EMPTY.all);
@@ -771,8 +778,8 @@ function channelList() {
     const caption = document.createElement("p");
     caption.className = "caption";
     caption.textContent = (state.roomActivity === "silent" ? `${SILENT} ` : "")
-      + `Posters: distinct authors in the period. Last posted: the latest day with a message, in ${tz}, looking back `
-      + "as far as the data goes. Members: the room's member count.";
+      + "Posters: distinct authors in the period. Last posted: the latest day with a message, looking back as far as "
+      + `the data goes. Members: the room's member count. Every date is a day in ${tz}.`;
     el.querySelector(".body").after(caption);
     const last = Math.min(body.offset + body.count, body.total);
     el.querySelector(".pager span").textContent = body.total ? `${body.offset + 1}-${last} of ${body.total}` : "0 rooms";
@@ -856,7 +863,7 @@ function roomView() {
     el.querySelector(".caption")?.remove();
     const caption = document.createElement("p");
     caption.className = "caption";
-    const created = body.room.ts ? `, created ${body.room.ts.slice(0, 10)}` : "";
+    const created = body.room.ts ? `, created ${isoDayLabel(body.room.ts, tz)}` : "";
     caption.textContent = `${ROOM_TYPES[body.room.t] || body.room.t}${created}. The period's days and hours in ${tz}.`;
     figures.after(caption);
   }, current, (el, error) => roomFailed(el, error, room));
