@@ -1128,3 +1128,58 @@ async def test_the_channel_list_and_a_room_show_their_dates_in_the_pages_zone(br
     room = (await page.answer("channels/room", timezone=tz))["room"]
     caption = await page.page.text_content("[data-section=room-summary] .caption")
     assert f"created {local_day(room['ts'], zone)}." in caption and f"in {tz}" in caption
+
+
+async def test_the_team_choice_is_in_the_address_and_an_unknown_one_falls_back_to_all_teams(browser, served):
+    team = "team-platform-id"
+    page = await open_page(browser, served)
+    await page.drawn("users")
+    await page.page.wait_for_selector("#team:not([disabled])")
+    await page.page.select_option("#team", label="platform")
+    await page.drawn("users")
+    assert parse_qs(urlparse(page.page.url).query) == {"team": [team]}
+    # a reload keeps the team: the selector, the requests, the notes by the team's name
+    await page.page.reload()
+    await page.drawn("users")
+    assert await page.page.input_value("#team") == team
+    await page.answer("users/posting-users", teamId=team)
+    assert (await team_notes(page))["posting-users"] == "Team platform only"
+    shown = await texts(page, "[data-section=counters-users] .counter:nth-child(5) span")
+    assert shown[-1] == "in team platform"
+    # back to all teams: out of the address
+    await page.page.select_option("#team", "")
+    await page.drawn("users")
+    assert urlparse(page.page.url).query == ""
+
+    # a shared link: another tab opens on the team, on the tab it is given or the first
+    page = await open_page(browser, served, query="?team=team-support-id")
+    await page.drawn("users")
+    assert await page.page.input_value("#team") == "team-support-id"
+    await page.page.click("#tab-messages")
+    await page.drawn("messages")
+    await page.answer("messages/messages-sent", teamId="team-support-id")
+    assert [u for u in page.requested if "teamId" in u and "team-support-id" not in u] == []
+
+    # an unknown team (deleted since, or a typo): all teams, a visible note, never asked with it
+    page = await open_page(browser, served, "phone", query="?team=no-such-team")
+    await page.drawn("users")
+    SHOTS.mkdir(exist_ok=True)
+    await page.page.screenshot(path=str(SHOTS / "team-unknown-phone.png"))
+    await check_layout(page, "phone", None)
+    assert await page.page.input_value("#team") == ""
+    assert await page.page.is_visible("#team-note")
+    note = await page.page.text_content("#team-note")
+    assert "no-such-team" in note and "all teams" in note.lower(), note
+    assert [u for u in page.requested if "teamId" in u] == []
+    assert urlparse(page.page.url).query == ""
+    await page.answer("users/posting-users")
+    assert await team_notes(page) == {}
+    # choosing a team puts the note away
+    await page.page.select_option("#team", label="platform")
+    await page.drawn("users")
+    assert await page.page.is_hidden("#team-note")
+    # on a laptop too the word sits under the selector, the header's row no wider
+    page = await open_page(browser, served, query="?team=no-such-team")
+    await page.drawn("users")
+    await page.page.screenshot(path=str(SHOTS / "team-unknown-laptop.png"))
+    await check_layout(page, "laptop", None)

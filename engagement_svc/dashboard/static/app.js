@@ -112,7 +112,7 @@ function showSignIn(message) {
 function leave(message) {
   generation += 1;
   creds = null;
-  teams.asked = false;
+  Object.assign(teams, { asking: null, known: false, failed: false, round: teams.round + 1 });
   for (const chart of charts.values()) chart.destroy();
   charts.clear();
   showSignIn(message);
@@ -227,35 +227,54 @@ function explain(error) {
 // -- teams --------------------------------------------------------------------------------------------------------
 // The team selector: its options from the teams endpoint (by name, as it lists them), asked once per sign-in. It
 // applies `teamId` to the sections counting messages (their data-team="applies"); the others say they count every
-// team (teamNotes). No teams: the selector stays disabled and says so.
-const teams = { asked: false, names: new Map(), round: 0 };
+// team (teamNotes). No teams: the selector stays disabled and says so. The choice is kept in the address (?team=),
+// so that a reload or a shared link keeps it; a team not among the answer's (a typo, a team deleted since the link
+// was shared) falls back to all teams with a note, and is never asked of the API.
+const teams = { asking: null, known: false, failed: false, names: new Map(), round: 0 };
 
-async function loadTeams() {
-  if (teams.asked) return;
-  teams.asked = true;
+// The teams' answer, asked once per sign-in (again after a failure): a promise that never rejects.
+function loadTeams() {
+  if (!teams.asking) teams.asking = askTeams();
+  return teams.asking;
+}
+
+async function askTeams() {
   const round = ++teams.round;
   const select = document.getElementById("team");
   const note = document.getElementById("team-note");
   try {
     const body = await call("teams", {});
     if (round !== teams.round) return;
+    teams.known = true;
     teams.names = new Map(body.teams.map((t) => [t._id, t.name || t._id]));
     select.replaceChildren(new Option("All teams", ""), ...body.teams.map((t) => new Option(t.name || t._id, t._id)));
     select.disabled = body.teams.length === 0;
-    note.textContent = body.teams.length ? "" : "none on this server";
-    note.hidden = body.teams.length > 0;
-    if (state.team && !teams.names.has(state.team)) { // gone (or another user's view): back to all teams
+    let said = body.teams.length ? "" : "none on this server";
+    if (state.team && !teams.names.has(state.team)) {
+      said = `team \u201c${state.team}\u201d not found: all teams shown`;
       state.team = "";
-      show();
+      keepTeam();
     }
+    note.textContent = said;
+    note.hidden = !said;
     select.value = state.team;
   } catch (error) {
     if (round !== teams.round) return;
-    teams.asked = false; // asked again with the next round of sections
+    teams.asking = null; // asked again with the next round of sections
+    teams.failed = true; // a team from the address is used as it is, unnamed
     select.disabled = true;
     note.textContent = "not available";
     note.hidden = false;
   }
+}
+
+// The team choice into the address, the address's other parts as they are: a reload or a link keeps the team.
+function keepTeam() {
+  const query = new URLSearchParams(location.search);
+  if (state.team) query.set("team", state.team);
+  else query.delete("team");
+  const search = query.toString();
+  history.replaceState(null, "", location.pathname + (search ? `?${search}` : ""));
 }
 
 // The query's team: {teamId} when one is chosen.
@@ -1105,13 +1124,20 @@ function show() {
     tab.setAttribute("aria-selected", String(selected));
     document.getElementById(tab.getAttribute("aria-controls")).hidden = !selected;
   }
-  loadTeams();
+  const round = generation;
+  const asked = loadTeams();
+  if (state.team && !teams.known && !teams.failed) { // a team from the address: named (or found unknown) first
+    delete document.body.dataset.drawn;
+    asked.then(() => { if (round === generation && creds) show(); });
+    return;
+  }
   teamNotes();
   ({ users: usersTab, messages: messagesTab, channels: channelsTab, members: membersTab })[state.tab]();
 }
 
 function start() {
   creds = chooseCredentials();
+  state.team = new URLSearchParams(location.search).get("team") || "";
   const zones = document.getElementById("zones");
   for (const name of ["UTC", ...(Intl.supportedValuesOf ? Intl.supportedValuesOf("timeZone") : [])]) {
     zones.append(new Option(name));
@@ -1137,6 +1163,8 @@ function start() {
   document.getElementById("zone").addEventListener("change", () => { state.hourDay = state.weekDay = null; show(); });
   document.getElementById("team").addEventListener("change", (event) => {
     state.team = event.target.value;
+    document.getElementById("team-note").hidden = true; // a word on the address's team, or on none: choosing ends it
+    keepTeam();
     state.offset = 0;
     show();
   });
