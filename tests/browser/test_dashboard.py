@@ -196,9 +196,10 @@ class Page:
         await self.page.wait_for_selector(f"body[data-drawn={tab}]", state="attached", timeout=30_000)
 
 
-async def open_page(browser, served, size="laptop", fragment=None, cookies=None):
+async def open_page(browser, served, size="laptop", fragment=None, cookies=None, query=""):
     """The page signed in by the admin's token in the URL fragment unless told otherwise; `cookies` (user id, token)
-    are Rocket.Chat's session cookies, set on the page's origin and path / as Rocket.Chat's web client sets them."""
+    are Rocket.Chat's session cookies, set on the page's origin and path / as Rocket.Chat's web client sets them;
+    `query` the address's query string (the page's choices, as a shared link carries them)."""
     width, height = SIZES[size]
     context = await browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
     if cookies is not None:
@@ -209,7 +210,7 @@ async def open_page(browser, served, size="laptop", fragment=None, cookies=None)
     page = Page(await context.new_page())
     creds = served.creds
     fragment = fragment if fragment is not None else f"uid={creds.admin_id}&token={creds.admin_token}"
-    await page.page.goto(f"{served.base_url}/dashboard/#{fragment}")
+    await page.page.goto(f"{served.base_url}/dashboard/{query}#{fragment}")
     return page
 
 
@@ -1035,3 +1036,150 @@ async def test_phone_team_filtered_messages_and_a_room_drill_down(browser, serve
     await page.answer("channels/room")
     await page.page.screenshot(path=str(SHOTS / "channels-drilldown-phone.png"), full_page=True)
     await check_layout(page, "phone", None)
+
+
+async def test_a_failing_drill_down_says_so_once_with_a_retry_when_the_api_says_when(browser, served):
+    page = await open_page(browser, served)
+    await page.drawn("users")
+    await page.page.click("#tab-channels")
+    await page.drawn("channels")
+    rows = (await page.answer("channels/list", offset="0", count="10"))["channels"]
+    cards = ["room-days", "room-hours", "room-posters"]
+
+    # a room gone since the list was drawn: the real API's 404 for a room it does not know
+    async def gone(route, request):
+        await route.continue_(url=request.url.replace(f"roomId={rows[0]['room']['_id']}", "roomId=no-such-room"))
+
+    await page.page.route("**/engagement-dashboard/channels/room?*", gone)
+    await page.page.click("[data-section=channel-list] tbody tr:first-child .room-open")
+    await page.drawn("channels")
+    problems = await texts(page, "#room .problem")
+    assert len(problems) == 1 and "(404)" in problems[0] and "room" in problems[0].lower(), problems
+    assert [await page.page.is_hidden(f"[data-section={c}]") for c in cards] == [True] * 3
+    assert await page.page.is_hidden("[data-section=room-summary] .csv")
+    assert await page.page.query_selector_all("#room .retry") == []  # no Retry-After: nothing to wait for
+    assert await page.page.is_visible("#room-back")  # the way back stays
+    await page.page.unroute("**/engagement-dashboard/channels/room?*", gone)
+
+    # busy (503, Retry-After: 1): one error saying when, and a retry that opens the room once the wait is over
+    refused: list[str] = []
+
+    async def busy_once(route, request):
+        if refused:
+            return await route.continue_()
+        refused.append(request.url)
+        await route.fulfill(
+            status=503,
+            headers={"Retry-After": "1", "Content-Type": "application/json"},
+            body=json.dumps({"success": False, "error": "busy"}),
+        )
+
+    await page.page.route("**/engagement-dashboard/channels/room?*", busy_once)
+    await page.page.click("#room-back")
+    await page.drawn("channels")
+    await page.page.click("[data-section=channel-list] tbody tr:nth-child(2) .room-open")
+    await page.drawn("channels")
+    problems = await texts(page, "#room .problem")
+    assert len(problems) == 1 and "(503)" in problems[0] and "1 s" in problems[0], problems
+    assert [await page.page.is_hidden(f"[data-section={c}]") for c in cards] == [True] * 3
+    SHOTS.mkdir(exist_ok=True)
+    await page.page.screenshot(path=str(SHOTS / "channels-drilldown-failed-laptop.png"))
+    await page.page.click("#room .retry:not([disabled])")  # waits until the retry is offered
+    await page.drawn("channels")
+    second = rows[1]["room"]["_id"]
+    assert await page.page.query_selector_all("#room .problem") == []
+    assert [await page.page.is_visible(f"[data-section={c}]") for c in cards] == [True] * 3
+    assert await room_shown(page) == room_expected(
+        await page.answer("channels/room", roomId=second), rows[1]["members"]
+    )
+    assert len(refused) == 1
+
+
+async def test_the_channel_list_and_a_room_show_their_dates_in_the_pages_zone(browser, served):
+    page = await open_page(browser, served)
+    await page.drawn("users")
+    tz = "Pacific/Pago_Pago"  # UTC-11: a room made at midnight UTC was made the day before there
+    await page.page.fill("#zone", tz)
+    await page.page.dispatch_event("#zone", "change")
+    await page.drawn("users")
+    await page.page.click("#tab-channels")
+    await page.drawn("channels")
+    zone = ZoneInfo(tz)
+    listed = (await page.answer("channels/list", timezone=tz, offset="0", count="10"))["channels"]
+    shown = await page.page.eval_on_selector_all(
+        "[data-section=channel-list] tbody tr",
+        "(rows) => rows.map((r) => [...r.cells].slice(5).map((c) => c.textContent))",
+    )
+    expected = [
+        [
+            *list_cells(c, zone),
+            local_day(c["room"].get("ts"), zone) or "—",
+            local_day(c["room"].get("_updatedAt"), zone) or "—",
+        ]
+        for c in listed
+    ]
+    assert shown == expected
+    # the case: some of those days differ from the UTC ones
+    assert any(local_day(c["room"]["ts"], zone) != c["room"]["ts"][:10] for c in listed)
+    assert any(c["lastPosted"] for c in listed)
+    # a room's drill-down: its creation day in the zone too
+    await page.page.click("[data-section=channel-list] tbody tr:first-child .room-open")
+    await page.drawn("channels")
+    room = (await page.answer("channels/room", timezone=tz))["room"]
+    caption = await page.page.text_content("[data-section=room-summary] .caption")
+    assert f"created {local_day(room['ts'], zone)}." in caption and f"in {tz}" in caption
+
+
+async def test_the_team_choice_is_in_the_address_and_an_unknown_one_falls_back_to_all_teams(browser, served):
+    team = "team-platform-id"
+    page = await open_page(browser, served)
+    await page.drawn("users")
+    await page.page.wait_for_selector("#team:not([disabled])")
+    await page.page.select_option("#team", label="platform")
+    await page.drawn("users")
+    assert parse_qs(urlparse(page.page.url).query) == {"team": [team]}
+    # a reload keeps the team: the selector, the requests, the notes by the team's name
+    await page.page.reload()
+    await page.drawn("users")
+    assert await page.page.input_value("#team") == team
+    await page.answer("users/posting-users", teamId=team)
+    assert (await team_notes(page))["posting-users"] == "Team platform only"
+    shown = await texts(page, "[data-section=counters-users] .counter:nth-child(5) span")
+    assert shown[-1] == "in team platform"
+    # back to all teams: out of the address
+    await page.page.select_option("#team", "")
+    await page.drawn("users")
+    assert urlparse(page.page.url).query == ""
+
+    # a shared link: another tab opens on the team, on the tab it is given or the first
+    page = await open_page(browser, served, query="?team=team-support-id")
+    await page.drawn("users")
+    assert await page.page.input_value("#team") == "team-support-id"
+    await page.page.click("#tab-messages")
+    await page.drawn("messages")
+    await page.answer("messages/messages-sent", teamId="team-support-id")
+    assert [u for u in page.requested if "teamId" in u and "team-support-id" not in u] == []
+
+    # an unknown team (deleted since, or a typo): all teams, a visible note, never asked with it
+    page = await open_page(browser, served, "phone", query="?team=no-such-team")
+    await page.drawn("users")
+    SHOTS.mkdir(exist_ok=True)
+    await page.page.screenshot(path=str(SHOTS / "team-unknown-phone.png"))
+    await check_layout(page, "phone", None)
+    assert await page.page.input_value("#team") == ""
+    assert await page.page.is_visible("#team-note")
+    note = await page.page.text_content("#team-note")
+    assert "no-such-team" in note and "all teams" in note.lower(), note
+    assert [u for u in page.requested if "teamId" in u] == []
+    assert urlparse(page.page.url).query == ""
+    await page.answer("users/posting-users")
+    assert await team_notes(page) == {}
+    # choosing a team puts the note away
+    await page.page.select_option("#team", label="platform")
+    await page.drawn("users")
+    assert await page.page.is_hidden("#team-note")
+    # on a laptop too the word sits under the selector, the header's row no wider
+    page = await open_page(browser, served, query="?team=no-such-team")
+    await page.drawn("users")
+    await page.page.screenshot(path=str(SHOTS / "team-unknown-laptop.png"))
+    await check_layout(page, "laptop", None)

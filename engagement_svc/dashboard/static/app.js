@@ -112,7 +112,7 @@ function showSignIn(message) {
 function leave(message) {
   generation += 1;
   creds = null;
-  teams.asked = false;
+  Object.assign(teams, { asking: null, known: false, failed: false, round: teams.round + 1 });
   for (const chart of charts.values()) chart.destroy();
   charts.clear();
   showSignIn(message);
@@ -227,35 +227,54 @@ function explain(error) {
 // -- teams --------------------------------------------------------------------------------------------------------
 // The team selector: its options from the teams endpoint (by name, as it lists them), asked once per sign-in. It
 // applies `teamId` to the sections counting messages (their data-team="applies"); the others say they count every
-// team (teamNotes). No teams: the selector stays disabled and says so.
-const teams = { asked: false, names: new Map(), round: 0 };
+// team (teamNotes). No teams: the selector stays disabled and says so. The choice is kept in the address (?team=),
+// so that a reload or a shared link keeps it; a team not among the answer's (a typo, a team deleted since the link
+// was shared) falls back to all teams with a note, and is never asked of the API.
+const teams = { asking: null, known: false, failed: false, names: new Map(), round: 0 };
 
-async function loadTeams() {
-  if (teams.asked) return;
-  teams.asked = true;
+// The teams' answer, asked once per sign-in (again after a failure): a promise that never rejects.
+function loadTeams() {
+  if (!teams.asking) teams.asking = askTeams();
+  return teams.asking;
+}
+
+async function askTeams() {
   const round = ++teams.round;
   const select = document.getElementById("team");
   const note = document.getElementById("team-note");
   try {
     const body = await call("teams", {});
     if (round !== teams.round) return;
+    teams.known = true;
     teams.names = new Map(body.teams.map((t) => [t._id, t.name || t._id]));
     select.replaceChildren(new Option("All teams", ""), ...body.teams.map((t) => new Option(t.name || t._id, t._id)));
     select.disabled = body.teams.length === 0;
-    note.textContent = body.teams.length ? "" : "none on this server";
-    note.hidden = body.teams.length > 0;
-    if (state.team && !teams.names.has(state.team)) { // gone (or another user's view): back to all teams
+    let said = body.teams.length ? "" : "none on this server";
+    if (state.team && !teams.names.has(state.team)) {
+      said = `team \u201c${state.team}\u201d not found: all teams shown`;
       state.team = "";
-      show();
+      keepTeam();
     }
+    note.textContent = said;
+    note.hidden = !said;
     select.value = state.team;
   } catch (error) {
     if (round !== teams.round) return;
-    teams.asked = false; // asked again with the next round of sections
+    teams.asking = null; // asked again with the next round of sections
+    teams.failed = true; // a team from the address is used as it is, unnamed
     select.disabled = true;
     note.textContent = "not available";
     note.hidden = false;
   }
+}
+
+// The team choice into the address, the address's other parts as they are: a reload or a link keeps the team.
+function keepTeam() {
+  const query = new URLSearchParams(location.search);
+  if (state.team) query.set("team", state.team);
+  else query.delete("team");
+  const search = query.toString();
+  history.replaceState(null, "", location.pathname + (search ? `?${search}` : ""));
 }
 
 // The query's team: {teamId} when one is chosen.
@@ -386,8 +405,15 @@ function dayLabel(row) {
   return `${row.year}-${String(row.month).padStart(2, "0")}-${String(row.day).padStart(2, "0")}`;
 }
 
+// The calendar day in the zone of an instant of the API: a day's start (the zone's local midnight, as the API writes
+// days) or any moment (a room's creation); never its UTC date, which is another day for part of every day.
 function isoDayLabel(iso, tz) {
   return dateOf(Date.parse(iso), tz);
+}
+
+// The same for a value that may be absent ("—").
+function instantDay(iso, tz) {
+  return iso ? isoDayLabel(iso, tz) : "—";
 }
 
 // A counter box; `order` places it among the row's others whatever section answers first (placeCounter).
@@ -464,8 +490,9 @@ function table(head, rows) {
 }
 
 // A section's request and drawing; an answer is dropped when a newer round of requests was made (or when
-// `current()` says it is no longer wanted: another room's drill-down opened since).
-async function load(name, fetcher, render, current = () => true) {
+// `current()` says it is no longer wanted: another room's drill-down opened since). `failed` shows a failure (the
+// section's own problem box unless told otherwise).
+async function load(name, fetcher, render, current = () => true, failed = problem) {
   const el = section(name);
   const round = generation;
   loading(el);
@@ -476,7 +503,7 @@ async function load(name, fetcher, render, current = () => true) {
     done(el);
   } catch (error) {
     if (round !== generation || !current() || refused(error)) return;
-    problem(el, error);
+    failed(el, error);
   }
 }
 
@@ -752,8 +779,8 @@ function channelList() {
         c.posters.toLocaleString("en"),
         c.lastPosted ? isoDayLabel(c.lastPosted, tz) : "never",
         c.members.toLocaleString("en"),
-        (c.room.ts || "").slice(0, 10),
-        (c.room._updatedAt || "").slice(0, 10),
+        instantDay(c.room.ts, tz),
+        instantDay(c.room._updatedAt, tz),
       ];
     });
     const listed = rows.length ? table(head, rows) : empty(LIST_EMPTY[state.roomActivity] || LIST_EMPTY.all);
@@ -770,8 +797,8 @@ function channelList() {
     const caption = document.createElement("p");
     caption.className = "caption";
     caption.textContent = (state.roomActivity === "silent" ? `${SILENT} ` : "")
-      + `Posters: distinct authors in the period. Last posted: the latest day with a message, in ${tz}, looking back `
-      + "as far as the data goes. Members: the room's member count.";
+      + "Posters: distinct authors in the period. Last posted: the latest day with a message, looking back as far as "
+      + `the data goes. Members: the room's member count. Every date is a day in ${tz}.`;
     el.querySelector(".body").after(caption);
     const last = Math.min(body.offset + body.count, body.total);
     el.querySelector(".pager span").textContent = body.total ? `${body.offset + 1}-${last} of ${body.total}` : "0 rooms";
@@ -795,15 +822,53 @@ async function closeRoom() {
   (button || document.getElementById("room-activity")).focus();
 }
 
+// The drill-down's cards under its first (room-summary, with the title, the way back and the CSV).
+const ROOM_PARTS = ["room-days", "room-hours", "room-posters"];
+
+// The seconds a Retry-After header asks to wait (a number of seconds or an HTTP date), or null without one.
+function retrySeconds(value) {
+  if (!value) return null;
+  const seconds = /^\d+$/.test(value.trim()) ? Number(value) : (Date.parse(value) - Date.now()) / 1000;
+  return Number.isFinite(seconds) ? Math.max(0, Math.ceil(seconds)) : null;
+}
+
+// A drill-down whose request failed: one request, so one error, in its first card; the other cards are put away
+// (four copies of one error said nothing more). Where the API says when to try again (Retry-After: a 429, a 503), a
+// retry is offered once that wait is over; a room not found (404) has nothing to retry, only the way back.
+function roomFailed(el, error, room) {
+  for (const name of ROOM_PARTS) section(name).hidden = true;
+  problem(el, error);
+  el.querySelector(".csv").hidden = true;
+  const box = el.querySelector(".problem");
+  if (error.status === 404) {
+    box.textContent = "This room was not found (404): deleted since the list was drawn, or not a channel, group "
+      + "or direct room. Go back to the list for the rooms there are.";
+  }
+  const wait = retrySeconds(error.retryAfter);
+  if (wait === null) return;
+  const retry = document.createElement("button");
+  retry.type = "button";
+  retry.className = "retry";
+  retry.textContent = "Retry";
+  retry.disabled = wait > 0;
+  retry.addEventListener("click", () => { if (state.room === room) roomView(); });
+  if (wait > 0) setTimeout(() => { retry.disabled = false; }, wait * 1000);
+  box.append(" ", retry);
+}
+
 // One room's drill-down: one request (channels/room) drawn by four sections: its figures, its days (messages as
-// bars, posters as a line), its hours of the day, its top posters.
+// bars, posters as a line), its hours of the day, its top posters. Its failure is said once (roomFailed).
 function roomView() {
   const r = range();
   const tz = zone();
   const room = state.room;
   const answer = call("channels/room", { ...r, roomId: room.id });
-  answer.catch(() => {}); // each section shows the failure
+  let failure = null; // the request's failure: said by the first card, the others put away quietly
+  answer.catch((error) => { failure = error; });
   const current = () => state.room === room;
+  const quiet = (el, error) => (error === failure ? done(el) : problem(el, error));
+  for (const name of ROOM_PARTS) section(name).hidden = false;
+  section("room-summary").querySelector(".csv").hidden = false;
   document.getElementById("room-title").textContent = room.name;
   load("room-summary", () => answer, (body, el) => {
     room.name = roomName(body.room);
@@ -817,10 +882,10 @@ function roomView() {
     el.querySelector(".caption")?.remove();
     const caption = document.createElement("p");
     caption.className = "caption";
-    const created = body.room.ts ? `, created ${body.room.ts.slice(0, 10)}` : "";
+    const created = body.room.ts ? `, created ${isoDayLabel(body.room.ts, tz)}` : "";
     caption.textContent = `${ROOM_TYPES[body.room.t] || body.room.t}${created}. The period's days and hours in ${tz}.`;
     figures.after(caption);
-  }, current);
+  }, current, (el, error) => roomFailed(el, error, room));
   load("room-days", () => answer, (body, el) => {
     const days = [...body.days].reverse();
     const labels = days.map((d) => isoDayLabel(d.day, tz));
@@ -848,11 +913,11 @@ function roomView() {
         scales: { y: { beginAtZero: true, ticks: { precision: 0 } } },
       },
     });
-  }, current);
+  }, current, quiet);
   load("room-hours", () => answer, (body) => {
     const hours = [...body.hours].sort((a, b) => a.hour - b.hour);
     bars("room-hours", hours.map((h) => String(h.hour).padStart(2, "0")), "Messages", hours.map((h) => h.messages), "#0b7a55");
-  }, current);
+  }, current, quiet);
   load("room-posters", () => answer, (body, el) => {
     const most = Math.max(1, ...body.topPosters.map((p) => p.messages));
     const list = document.createElement("ol");
@@ -871,7 +936,7 @@ function roomView() {
       list.append(item);
     }
     el.querySelector(".body").replaceChildren(body.topPosters.length ? list : empty("Nobody posted in this room in this period."));
-  }, current);
+  }, current, quiet);
   return answer.catch(() => {});
 }
 
@@ -1059,13 +1124,20 @@ function show() {
     tab.setAttribute("aria-selected", String(selected));
     document.getElementById(tab.getAttribute("aria-controls")).hidden = !selected;
   }
-  loadTeams();
+  const round = generation;
+  const asked = loadTeams();
+  if (state.team && !teams.known && !teams.failed) { // a team from the address: named (or found unknown) first
+    delete document.body.dataset.drawn;
+    asked.then(() => { if (round === generation && creds) show(); });
+    return;
+  }
   teamNotes();
   ({ users: usersTab, messages: messagesTab, channels: channelsTab, members: membersTab })[state.tab]();
 }
 
 function start() {
   creds = chooseCredentials();
+  state.team = new URLSearchParams(location.search).get("team") || "";
   const zones = document.getElementById("zones");
   for (const name of ["UTC", ...(Intl.supportedValuesOf ? Intl.supportedValuesOf("timeZone") : [])]) {
     zones.append(new Option(name));
@@ -1091,6 +1163,8 @@ function start() {
   document.getElementById("zone").addEventListener("change", () => { state.hourDay = state.weekDay = null; show(); });
   document.getElementById("team").addEventListener("change", (event) => {
     state.team = event.target.value;
+    document.getElementById("team-note").hidden = true; // a word on the address's team, or on none: choosing ends it
+    keepTeam();
     state.offset = 0;
     show();
   });
