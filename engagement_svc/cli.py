@@ -8,6 +8,7 @@ import json
 import os
 import shlex
 import sys
+import textwrap
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -82,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 DIGEST_TEXT = (
     "post the engagement digest of a period to a Rocket.Chat incoming webhook: messages, people posting, DAU "
     "(the period's average per day), WAU and MAU (of its last day), new users, silent channels, dormant seats and "
-    "the top five rooms, each with its change against the period before (+12%%, -3, or 'new' where there was "
+    "the top five rooms, each with its change against the period before (+12%, -3, or 'new' where there was "
     "none). The numbers are the API's for the same days, counted here by the service's own reports against the "
     "MongoDB named by MONGO_URL (the state database's kept counts are used and added to). Direct conversations "
     "are never named; private groups are, marked (private)."
@@ -113,7 +114,7 @@ def add_digest_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
     sub = commands.add_parser(
         "digest",
         help="post the engagement digest of the last 7 (or 30) days to a Rocket.Chat incoming webhook",
-        description=DIGEST_TEXT,
+        description=textwrap.fill(DIGEST_TEXT, 110),
         epilog="exit status: 0 posted (or printed), 1 not posted (the webhook or the database failed), 2 bad "
         "arguments or settings.\n\n" + ENVIRONMENT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
