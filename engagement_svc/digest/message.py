@@ -35,10 +35,7 @@ def field(figure: Figure) -> dict[str, Any]:
 
 def payload(digest: Digest) -> dict[str, Any]:
     period = digest.period
-    text = (
-        f"*Engagement digest*: the {period.days} days {period.describe()}, each figure's change against the "
-        f"{period.days} days before"
-    )
+    text = f"*Engagement digest* of {period.describe()}, against the {period.days} days before"
     rooms = [
         {
             "title": f"{i}. {'#' if room.kind == 'c' else ''}{room.name}{' (private)' if room.kind == 'p' else ''}",
