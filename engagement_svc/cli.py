@@ -222,6 +222,7 @@ async def digest(
     from engagement_svc.digest.period import ending_yesterday
     from engagement_svc.digest.schedule import COUNT_TIMEOUT_S
     from engagement_svc.digest.webhook import post, redacted
+    from engagement_svc.reports.queries import BadRequest
     from engagement_svc.resources import SOURCES
 
     zone = load_zone(zone_name)
@@ -239,6 +240,9 @@ async def digest(
             f"engagement-svc digest: cannot count the digest: {type(exc).__name__} from the database", file=sys.stderr
         )
         return 1
+    except BadRequest as exc:  # the settings forbid the period's range (ENGAGEMENT_MAX_RANGE_DAYS below 30, say)
+        print(f"engagement-svc digest: {exc}", file=sys.stderr)
+        return 2
     finally:
         await runner.cleanup()
     message = payload(found)

@@ -167,3 +167,9 @@ def test_help_describes_the_digest():
     )
     for word in ("--webhook", "--period", "--timezone", "--dry-run", "--attempts", "ENGAGEMENT_DIGEST_WEBHOOK"):
         assert word in sub.stdout
+
+
+async def test_a_period_longer_than_the_settings_allow_exits_2(settings):
+    env = environment(settings) | {"ENGAGEMENT_MAX_RANGE_DAYS": "7"}
+    code, _, err = await run_cli("digest", "--dry-run", "--period", "30d", env=env)
+    assert code == 2 and "at most 7 days" in err and "Traceback" not in err

@@ -29,6 +29,7 @@ from engagement_svc.digest.message import payload
 from engagement_svc.digest.period import Period, last_due, next_due
 from engagement_svc.digest.webhook import ATTEMPTS, FIRST_WAIT_S, Delivery, post, redacted
 from engagement_svc.mongo_types import Database
+from engagement_svc.reports.queries import BadRequest
 from engagement_svc.reports.sources import Sources
 from engagement_svc.resources import SETTINGS, SOURCES, STATE_DB
 from engagement_svc.settings import Settings
@@ -155,14 +156,21 @@ class Scheduler:
             log.warning("digest of %s: cannot count it (%s); trying again later", period.describe(), type(exc).__name__)
             await self._release(key)
             return False
+        except BadRequest as exc:  # the settings forbid the period's range: no later try does better
+            log.error("digest of %s: cannot count it: %s", period.describe(), exc)
+            self.outcomes[key] = "failed"
+            await self._finish(key)
+            return True
         delivery = await post(self.settings.digest_webhook, payload(digest), self.attempts, self.first_wait_s)
         self.outcomes[key] = "sent" if delivery.ok else "failed"
+        await self._finish(key)
+        return True
+
+    async def _finish(self, key: str) -> None:
         try:
             await self.claims.finish(key, self.owner, self.outcomes[key])
         except PyMongoError as exc:  # the claim's lease runs out: another replica would send it again
-            log.warning("digest of %s: its claim not marked %s (%s)", period.describe(), self.outcomes[key],
-                        type(exc).__name__)  # fmt: skip
-        return True
+            log.warning("digest %s: its claim not marked %s (%s)", key, self.outcomes[key], type(exc).__name__)
 
     async def _release(self, key: str) -> None:
         with contextlib.suppress(PyMongoError):  # else the lease ends by itself
