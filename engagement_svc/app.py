@@ -11,6 +11,7 @@ from engagement_svc.api.errors import json_errors
 from engagement_svc.api.middleware import observe, request_log
 from engagement_svc.api.routes import add_routes
 from engagement_svc.api.server import server_header
+from engagement_svc.digest.schedule import digest_context
 from engagement_svc.logs import silence_driver
 from engagement_svc.metrics import Metrics
 from engagement_svc.mongo_errors import DatabaseProblems
@@ -48,5 +49,6 @@ def create_app(settings: Settings) -> web.Application:
     app.on_response_prepare.append(server_header)
     app.on_response_prepare.append(cors_headers)
     app.cleanup_ctx.append(mongo_context)
+    app.cleanup_ctx.append(digest_context)  # the weekly digest, when a webhook is set: after the engine, stopped first
     add_routes(app)
     return app

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import os
 import shlex
 import sys
+import textwrap
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -13,7 +16,7 @@ from engagement_svc import __version__
 from engagement_svc.api import server
 from engagement_svc.api.routes import REPORTS
 from engagement_svc.app import create_app
-from engagement_svc.days import iso_z
+from engagement_svc.days import iso_z, load_zone
 from engagement_svc.demo.embedded import EMBEDDED_EXTRA, EMBEDDED_PLATFORM
 from engagement_svc.logs import configure
 from engagement_svc.reports import (
@@ -27,7 +30,7 @@ from engagement_svc.reports import (
     users_by_hour,
     weekly,
 )
-from engagement_svc.settings import ConfigError, Settings, help_text, parse, setting
+from engagement_svc.settings import DIGEST_PERIODS, ConfigError, Settings, check_webhook, help_text, parse, setting
 
 LIST_EXTRA = "&sort=-diffFromLastWeek&count=10"
 ENVIRONMENT_HELP = (
@@ -73,15 +76,89 @@ def build_parser() -> argparse.ArgumentParser:
         )
         sub.add_argument("--host", help="address to listen on (overrides ENGAGEMENT_HOST)")
         sub.add_argument("--port", type=int, help="port to listen on (overrides ENGAGEMENT_PORT)")
+    add_digest_parser(commands)
     return parser
+
+
+DIGEST_TEXT = (
+    "post the engagement digest of a period to a Rocket.Chat incoming webhook: messages, people posting, DAU "
+    "(the period's average per day), WAU and MAU (of its last day), new users, silent channels, dormant seats and "
+    "the top five rooms, each with its change against the period before (+12%, -3, or 'new' where there was "
+    "none). The numbers are the API's for the same days, counted here by the service's own reports against the "
+    "MongoDB named by MONGO_URL (the state database's kept counts are used and added to). Direct conversations "
+    "are never named; private groups are, marked (private)."
+)
+
+
+def _webhook(text: str) -> str:
+    try:
+        check_webhook(text, "--webhook")
+    except ConfigError as exc:  # its text never echoes the URL (its token is a secret)
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--webhook ")) from None
+    return text
+
+
+def _zone(text: str) -> str:
+    if load_zone(text) is None:
+        raise argparse.ArgumentTypeError(f"must be an IANA time zone such as Europe/Berlin, got {text[:60]!r}")
+    return text
+
+
+def _attempts(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 10:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 10, got {text[:20]!r}")
+    return int(text)
+
+
+def add_digest_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sub = commands.add_parser(
+        "digest",
+        help="post the engagement digest of the last 7 (or 30) days to a Rocket.Chat incoming webhook",
+        description=textwrap.fill(DIGEST_TEXT, 110),
+        epilog="exit status: 0 posted (or printed), 1 not posted (the webhook or the database failed), 2 bad "
+        "arguments or settings.\n\n" + ENVIRONMENT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub.add_argument(
+        "--webhook",
+        type=_webhook,
+        metavar="URL",
+        help="the incoming webhook's URL, https://chat.example/hooks/<id>/<token> (required unless --dry-run); "
+        "logs and messages show it without its token",
+    )
+    sub.add_argument(
+        "--period",
+        choices=DIGEST_PERIODS,
+        default="7d",
+        help="7d: the 7 whole days ending yesterday, against the 7 before; 30d: the 30 days likewise (default 7d)",
+    )
+    sub.add_argument(
+        "--timezone", type=_zone, metavar="ZONE", help="the IANA zone of the days (default: ENGAGEMENT_TIMEZONE)"
+    )
+    sub.add_argument("--dry-run", action="store_true", help="print the message's JSON instead of posting it")
+    sub.set_defaults(digest_parser=sub)  # for the error a missing --webhook is
+    sub.add_argument(
+        "--attempts",
+        type=_attempts,
+        default=5,
+        metavar="N",
+        help="tries before giving up, 1 to 10, waiting 1, 2, 4... s between them; only a server error (5xx), 408, "
+        "429 or no answer is tried again (default 5)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "digest" and not args.webhook and not args.dry_run:
+        args.digest_parser.error("--webhook URL is required (or --dry-run, to print the message)")  # exits 2
     try:
         configure(parse(setting("ENGAGEMENT_LOG_LEVEL"), os.environ))
         if args.command == "serve":
             return serve(_overrides(Settings.from_env(), args))
+        if args.command == "digest":
+            settings = Settings.from_env()
+            zone = args.timezone or settings.timezone
+            return asyncio.run(digest(settings, args.period, zone, args.webhook or "", args.dry_run, args.attempts))
         return demo(args)
     except ConfigError as exc:
         print(f"engagement-svc: {exc}", file=sys.stderr)
@@ -121,6 +198,68 @@ def listening_line(settings: Settings) -> str:
         f"engagement-svc {__version__} listening on http://{settings.host}:{settings.port} "
         f"(database {settings.database!r}, zone {settings.timezone})"
     )
+
+
+async def digest(
+    settings: Settings,
+    period_name: str,
+    zone_name: str,
+    webhook: str,
+    dry_run: bool = False,
+    attempts: int = 5,
+    now: datetime | None = None,
+    first_wait_s: float = 1.0,
+) -> int:
+    """The digest counted as `serve` counts (the same application's engine and reports, started without a listening
+    socket, without the start-up backfill, and stopped once the numbers are in), then printed or posted."""
+    import pymongo
+    from aiohttp import web
+    from pymongo.errors import PyMongoError
+
+    from engagement_svc.counting.work import CALLER, Busy
+    from engagement_svc.digest.figures import collect
+    from engagement_svc.digest.message import payload
+    from engagement_svc.digest.period import ending_yesterday
+    from engagement_svc.digest.schedule import COUNT_TIMEOUT_S
+    from engagement_svc.digest.webhook import post, redacted
+    from engagement_svc.reports.queries import BadRequest
+    from engagement_svc.resources import SOURCES
+
+    zone = load_zone(zone_name)
+    assert zone is not None  # checked by the arguments' parser or the settings
+    period = ending_yesterday(period_name, zone, now or datetime.now(UTC))
+    app = create_app(replace(settings, warm_days=0, digest_webhook=""))
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    try:
+        CALLER.set("digest")  # its counting is queued as a caller's (the backfill's work waits for idle)
+        with pymongo.timeout(COUNT_TIMEOUT_S):
+            found = await collect(app[SOURCES], settings, period)
+    except (PyMongoError, TimeoutError, Busy) as exc:
+        print(
+            f"engagement-svc digest: cannot count the digest: {type(exc).__name__} from the database", file=sys.stderr
+        )
+        return 1
+    except BadRequest as exc:  # the settings forbid the period's range (ENGAGEMENT_MAX_RANGE_DAYS below 30, say)
+        print(f"engagement-svc digest: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await runner.cleanup()
+    message = payload(found)
+    if dry_run:
+        print(json.dumps(message, indent=2, ensure_ascii=False), flush=True)
+        return 0
+    where = redacted(webhook)
+    delivery = await post(webhook, message, attempts, first_wait_s)
+    if delivery.ok:
+        print(f"engagement-svc digest: the digest of {period.describe()} posted to {where}", flush=True)
+        return 0
+    print(
+        f"engagement-svc digest: not posted to {where}: {delivery.problem} "
+        f"(after {delivery.attempts} attempt{'s' if delivery.attempts > 1 else ''}); nothing was sent",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def page_line(settings: Settings, user_id: str, token: str) -> str:

@@ -20,6 +20,8 @@ from engagement_svc.days import load_zone
 DEFAULT_DATABASE = "rocketchat"
 DEFAULT_STATE_DATABASE = "engagement_svc"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+DIGEST_PERIODS = ("7d", "30d")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -31,12 +33,13 @@ class ConfigError(ValueError):
 class Setting:
     field: str
     variable: str
-    kind: str  # "url", "text", "zone", "int", "level" or "networks"
+    kind: str  # "url", "webhook", "text", "zone", "int", "level", "networks" or "choice"
     default: Any
     help: str
     low: int = 0
     high: int = 0
     shown_default: str = ""  # for the help text when the default is not a plain value
+    choices: tuple[str, ...] = ()  # a "choice" setting's values (given in any case)
 
 
 # fmt: off
@@ -108,6 +111,20 @@ TABLE: tuple[Setting, ...] = (
             "128 characters of `A-Z a-z 0-9 . _ : -`, else a generated one; echoed in the response). No header "
             "value, token or stack trace is ever logged, and the driver's own command logging stays off at "
             "every level (it would print the hashed token)."),
+    Setting("digest_webhook", "ENGAGEMENT_DIGEST_WEBHOOK", "webhook", "",
+            "A Rocket.Chat incoming webhook's URL (`https://chat.example/hooks/<id>/<token>`): once a week `serve` "
+            "posts the engagement digest there (as `engagement-svc digest` does), sent once however many replicas "
+            "run. Empty: no digest. Logs show it as `https://chat.example/hooks/<id>/***`, never its token.",
+            shown_default="none: no scheduled digest"),
+    Setting("digest_period", "ENGAGEMENT_DIGEST_PERIOD", "choice", "7d",
+            "What the scheduled digest sums up: `7d`, the 7 whole days ending the day before it is sent, against the "
+            "7 before; `30d`, the 30 days likewise.", choices=DIGEST_PERIODS),
+    Setting("digest_weekday", "ENGAGEMENT_DIGEST_WEEKDAY", "choice", "monday",
+            "The day of the week the digest is sent on, in `ENGAGEMENT_TIMEZONE`'s calendar (`monday` ... `sunday`).",
+            choices=WEEKDAYS),
+    Setting("digest_hour", "ENGAGEMENT_DIGEST_HOUR", "int", 9,
+            "The hour of that day the digest is sent at, in `ENGAGEMENT_TIMEZONE` (a replica started later that day, "
+            "up to 12 hours late, sends it if no replica has).", 0, 23),
 )
 # fmt: on
 
@@ -134,6 +151,10 @@ class Settings:
     keepalive_seconds: int = 60
     drain_seconds: int = 30
     log_level: str = "INFO"
+    digest_webhook: str = ""  # empty: no scheduled digest
+    digest_period: str = "7d"
+    digest_weekday: str = "monday"
+    digest_hour: int = 9
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -187,9 +208,28 @@ def parse(s: Setting, env: Mapping[str, str]) -> Any:
         except ValueError as exc:
             raise ConfigError(f"{s.variable}: {exc}") from None
         return raw
+    if s.kind == "choice":
+        if raw.lower() not in s.choices:
+            raise ConfigError(f"{s.variable} must be one of {', '.join(s.choices)}, got {raw[:40]!r}")
+        return raw.lower()
+    if s.kind == "webhook":
+        check_webhook(raw, s.variable)  # the value holds the webhook's token: never echoed
+        return raw
     if s.kind == "url":
         database_from_url(raw, s.variable)  # checks the form; the value may hold a password: never echoed
     return raw
+
+
+def check_webhook(url: str, name: str) -> None:
+    """An http(s) URL naming a host; the message never echoes it (its path is the webhook's secret)."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a malformed port raises here
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ConfigError(f"{name} must be an http:// or https:// URL naming a host (a Rocket.Chat incoming webhook)")
 
 
 def networks(text: str) -> tuple[Network, ...]:

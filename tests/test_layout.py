@@ -33,6 +33,7 @@ LAYERS = [
     ("counting", ["counting"]),
     ("reports", ["reports"]),
     ("resources", ["resources"]),
+    ("digest", ["digest"]),  # the digest: the reports' numbers (through resources' Sources) posted to a webhook
     ("api", ["api", "dashboard"]),  # dashboard: the static files api/page.py serves (no code)
     ("app", ["app"]),
     ("demo", ["demo"]),

@@ -176,3 +176,39 @@ def test_every_setting_is_documented_in_the_readme_and_the_help():
     help_text = run_cli("--help").stdout
     for setting in TABLE:
         assert setting.variable in help_text and setting.help, setting.variable
+
+
+def test_digest_settings():
+    s = Settings.from_env(BASE)
+    assert (s.digest_webhook, s.digest_period, s.digest_weekday, s.digest_hour) == ("", "7d", "monday", 9)
+    s = Settings.from_env(
+        BASE
+        | {
+            "ENGAGEMENT_DIGEST_WEBHOOK": "https://chat.example/hooks/abc/tok",
+            "ENGAGEMENT_DIGEST_PERIOD": "30D",
+            "ENGAGEMENT_DIGEST_WEEKDAY": "Friday",
+            "ENGAGEMENT_DIGEST_HOUR": "17",
+        }
+    )
+    assert (s.digest_webhook, s.digest_period, s.digest_weekday, s.digest_hour) == (
+        "https://chat.example/hooks/abc/tok",
+        "30d",
+        "friday",
+        17,
+    )
+
+
+@pytest.mark.parametrize(
+    "env, needle",
+    [
+        ({"ENGAGEMENT_DIGEST_WEBHOOK": "chat.example/hooks/abc/s3cret"}, "ENGAGEMENT_DIGEST_WEBHOOK must be an http"),
+        ({"ENGAGEMENT_DIGEST_WEBHOOK": "https://:99999/hooks/abc/s3cret"}, "ENGAGEMENT_DIGEST_WEBHOOK must be an http"),
+        ({"ENGAGEMENT_DIGEST_PERIOD": "14d"}, "ENGAGEMENT_DIGEST_PERIOD must be one of 7d, 30d"),
+        ({"ENGAGEMENT_DIGEST_WEEKDAY": "mon"}, "ENGAGEMENT_DIGEST_WEEKDAY must be one of monday"),
+        ({"ENGAGEMENT_DIGEST_HOUR": "24"}, "ENGAGEMENT_DIGEST_HOUR must be between 0 and 23"),
+    ],
+)
+def test_bad_digest_settings_are_refused_without_echoing_the_webhook(env, needle):
+    with pytest.raises(ConfigError, match=needle) as exc:
+        Settings.from_env(BASE | env)
+    assert "s3cret" not in str(exc.value)
