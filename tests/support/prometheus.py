@@ -176,6 +176,11 @@ class LivePrometheus:
         assert body["status"] == "success", body
         return body["data"]["result"]
 
+    def rule_groups(self) -> list[dict]:
+        """The rules loaded, with each rule's health and state (/api/v1/rules)."""
+        with urllib.request.urlopen(self.url + "/api/v1/rules", timeout=10) as response:
+            return json.load(response)["data"]["groups"]
+
     def output(self) -> str:
         self.log.flush()
         self.log.seek(0)
