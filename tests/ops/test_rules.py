@@ -84,3 +84,10 @@ def test_expressions_are_read_into_metrics_and_labels():
     assert unknown(expr, names) == ["a_total{status}"]
     assert unknown('up{job="x"} == 0 or absent(up{job="x"})', {}) == []
     assert unknown("nope", names) == ["nope"]
+
+
+def test_the_operations_guide_shows_every_alert_and_its_firing():
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    section = guide.split("## Grafana and alerts", 1)[1]
+    for alert in rule_expressions():
+        assert section.count(f"| {alert} |") == 2, alert  # in the rules' table and the firing examples' table
