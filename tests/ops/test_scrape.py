@@ -1,13 +1,16 @@
 """A real Prometheus (Debian's binary, on a loopback port, its data in a temporary folder) scrapes the service run
 as operators run it, with docker/prometheus/rules.yml loaded: a query through Prometheus's HTTP API gives the
-numbers the API gave, and every alert rule evaluates without error on the real series."""
+numbers the API gave (the requests answered; today's messages, by the engagement gauge), and every alert rule
+evaluates without error on the real series."""
 
 from __future__ import annotations
 
 import asyncio
+import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
+import pytest
 
 from tests.support.data import ADMIN_HEADERS, AUTHOR
 from tests.support.http import MESSAGES_SENT_PATH, until
@@ -62,6 +65,13 @@ async def test_prometheus_scrapes_the_service_and_answers_the_apis_numbers(mongo
             requests = f'engagement_svc_http_requests_total{{route="{MESSAGES_SENT_PATH}", method="GET", status="200"}}'
             assert await until(lambda: _is(ask(requests), 3), seconds=60)
             assert await ask("engagement_svc_change_stream_up") == 1
+            # The engagement gauges (issue 26 part 1), once exported: today's messages as the API counted them.
+            exported = await asyncio.to_thread(_metrics_text, server.base_url)
+            gauges = "\nengagement_messages_sent{" in exported
+            if gauges:
+                for bots in ("include", "exclude"):
+                    sent = f'engagement_messages_sent{{bots="{bots}"}}'
+                    assert await until(lambda sent=sent: _is(ask(sent), MESSAGES_TODAY), seconds=60), bots
             # The rules loaded and evaluated on the real series without an error.
             groups = await until(lambda: _evaluated(prometheus), seconds=60)
             rules = {rule["name"]: rule for group in groups for rule in group["rules"]}
@@ -70,6 +80,13 @@ async def test_prometheus_scrapes_the_service_and_answers_the_apis_numbers(mongo
             firing = [name for name, rule in rules.items() if rule["state"] == "firing"]
             assert firing == []
         assert server.terminate() == 0
+    if not gauges:
+        pytest.xfail("the engagement gauges are not exported yet: checked through Prometheus once they are")
+
+
+def _metrics_text(base_url: str) -> str:
+    with urllib.request.urlopen(base_url + "/metrics", timeout=10) as response:
+        return response.read().decode()
 
 
 async def _is(answer, expected: float) -> bool:
