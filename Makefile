@@ -33,12 +33,22 @@ $(CHROMIUM):
 		{ apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; \
 	else echo "The browser tests need Debian's chromium: run 'sudo apt-get install chromium' and try again"; exit 1; fi
 
+## Debian's prometheus package for the alert and dashboard tests: promtool (check and unit-test the rules) and
+## prometheus (a real one scraping the service). On a host running systemd the package also starts its own
+## prometheus service on :9090 (`systemctl disable --now prometheus` stops it; the tests run their own).
+PROMTOOL := /usr/bin/promtool
+$(PROMTOOL):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null; }; \
+	else echo "The Prometheus tests need Debian's prometheus package (promtool, prometheus): run 'sudo apt-get install prometheus' and try again"; exit 1; fi
+
 ## Run the service on an embedded mongod seeded with a demo Rocket.Chat dataset; prints curl lines.
 demo: $(VENV)/.installed-demo
 	$(VENV)/bin/engagement-svc demo
 
 ## Run the whole test suite against a real mongod (started by the tests, or ENGAGEMENT_TEST_MONGO_URL).
-test: $(STAMP) $(CHROMIUM) lint
+test: $(STAMP) $(CHROMIUM) $(PROMTOOL) lint
 	@echo "The suite takes about 8-10 minutes on 2 cores; each test is named as it runs."
 	$(VENV)/bin/python -m pytest -v
 
