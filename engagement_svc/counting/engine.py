@@ -169,7 +169,7 @@ class Engine:
 
     async def presence(
         self, metric: Metric, spans: Sequence[Span], counted: Counted = None, rooms: Rooms = None
-    ) -> tuple[dict[str, int], dict[str, int]]:
+    ) -> tuple[Mapping[str, int], Mapping[str, int]]:
         """Per subject that counts: in how many spans it has anything, and the last one's index."""
         return await self.reader.presence(metric, spans, counted or metric.counted_for("include"), rooms)
 

@@ -186,7 +186,7 @@ class Reader:
 
     async def presence(
         self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...], rooms: Rooms = None
-    ) -> tuple[dict[str, int], dict[str, int]]:
+    ) -> tuple[Mapping[str, int], Mapping[str, int]]:
         """Per subject (a user, an author) with anything in the spans: in how many of them, and the index of the
         last one (days active and the last day active, say). The spans in closed days are remembered as one
         answer; the open ones are read fresh and added."""
@@ -194,25 +194,27 @@ class Reader:
         cut = 0
         while cut < len(spans) and (end := spans[cut].end) is not None and end <= open_slot:
             cut += 1
-        counts: dict[str, int] = {}
-        last: dict[str, int] = {}
+        counts: Mapping[str, int] = {}
+        last: Mapping[str, int] = {}
         if cut:
             named = spans.key if isinstance(spans, Spans) else tuple((s.first, s.end) for s in spans)
             cache_key = ("presence", metric.name, counted, named, cut, rooms)
             hit = self.cache.get(cache_key, self.version(metric))
             if isinstance(hit, tuple):
-                counts, last = dict(hit[0]), dict(hit[1])
+                counts, last = hit  # shared with later hits: read only (Mapping), copied below before adding to it
                 self.stats["spans_remembered"] += cut
             else:
                 counts, last = _presence(await self.key_lists(metric, spans[:cut], counted, rooms))
                 weight = ENTRY_BYTES + 2 * PER_KEY_BYTES * len(counts)
-                self.cache.put(cache_key, (dict(counts), dict(last)), self.version(metric), weight)
-        if cut < len(spans):
-            fresh_counts, fresh_last = _presence(await self.key_lists(metric, spans[cut:], counted, rooms))
-            for key, n in fresh_counts.items():
-                counts[key] = counts.get(key, 0) + n
-            last.update((key, cut + i) for key, i in fresh_last.items())
-        return counts, last
+                self.cache.put(cache_key, (counts, last), self.version(metric), weight)
+        if cut == len(spans):  # nothing open: the remembered answer as it is (a copy of a year's users per hit)
+            return counts, last
+        fresh_counts, fresh_last = _presence(await self.key_lists(metric, spans[cut:], counted, rooms))
+        all_counts, all_last = dict(counts), dict(last)
+        for key, n in fresh_counts.items():
+            all_counts[key] = all_counts.get(key, 0) + n
+        all_last.update((key, cut + i) for key, i in fresh_last.items())
+        return all_counts, all_last
 
     async def _scoped(
         self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...] | None, rooms: frozenset[str]

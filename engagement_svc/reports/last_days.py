@@ -4,6 +4,7 @@ days are closed: what is read of them is remembered)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 
 from engagement_svc.counting.catalog import Metric
@@ -31,7 +32,7 @@ async def last_before(sources: Sources, q: RangeQuery, metric: Metric, counted: 
 
 async def last_days(
     sources: Sources, q: RangeQuery, spans: Spans, metric: Metric, counted: tuple[str, ...] | None = None
-) -> tuple[dict[str, int], dict[str, int]]:
+) -> tuple[Mapping[str, int], dict[str, int]]:
     """Per subject: its days with anything in the range, and the local midnight of its last such day, in the range
     or before it."""
     counted = counted or metric.counted_for("include")

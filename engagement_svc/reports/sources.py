@@ -57,7 +57,7 @@ class Counts(Protocol):
 
     async def presence(
         self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...] | None = None, rooms: RoomSet = None
-    ) -> tuple[dict[str, int], dict[str, int]]:
+    ) -> tuple[Mapping[str, int], Mapping[str, int]]:
         """Per subject that counts (a user; an author, of a room and author key) with anything in the spans: in
         how many of them, and the index of the last one."""
         ...
