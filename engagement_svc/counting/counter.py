@@ -2,7 +2,8 @@
 
 The time field's index bounds the scan (one range per run of days). The metric's rule decides inside the
 `$group` which documents count, so the same scan also yields every document of the day (`raw`): a later deletion
-makes `raw` disagree with a fresh index-only count, which is how deletions on closed days are found.
+makes `raw` disagree with a fresh index-only count, which is how deletions on closed days are found. MongoDB groups
+by slot only; the keys of a slot are counted here (see `pipeline`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from array import array
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, cast
@@ -155,29 +157,45 @@ def _interval_pipeline(metric: Metric, days: Iterable[int], params: rules.Params
 
 
 def pipeline(metric: Metric, days: Iterable[int], params: rules.Params = rules.NO_PARAMS) -> Pipeline:
-    """Per UTC day: the keys, their slots and counts (parallel arrays), and every document of the day."""
+    """Per slot (an interval metric: per UTC day), what `by_day` makes the days' parallel arrays of. Per slot: the
+    counted documents' keys, one per document, and the number of every document of the slot (`all`). MongoDB
+    groups by the slot alone and Python counts the keys (a Counter, in C): a group per slot and key is about one
+    per document on a chat server (a room or an author rarely posts twice in 15 minutes), and MongoDB's `$group`
+    over that many groups took about 3x as long as this one pass."""
     if metric.is_interval:
         return _interval_pipeline(metric, days, params)
-    slot = number_of(metric, SLOT_MS)
+    counted = {"$cond": [rules.as_expression(metric.rule, params), metric.counting_key(params), "$$REMOVE"]}
     return [
         {"$match": in_days(metric, days)},
-        {
-            "$group": {
-                "_id": {"s": slot, "k": metric.counting_key(params)},
-                "n": {"$sum": {"$cond": [rules.as_expression(metric.rule, params), 1, 0]}},
-                "all": {"$sum": 1},
-            }
-        },
-        {
-            "$group": {
-                "_id": {"$floor": {"$divide": ["$_id.s", SLOTS_PER_DAY]}},
-                "k": {"$push": "$_id.k"},
-                "s": {"$push": "$_id.s"},
-                "n": {"$push": "$n"},
-                "raw": {"$sum": "$all"},
-            }
-        },
+        {"$group": {"_id": number_of(metric, SLOT_MS), "k": {"$push": counted}, "all": {"$sum": 1}}},
     ]
+
+
+def _key_counts(keys: list[Any]) -> Counter[Any]:
+    try:
+        return Counter(keys)
+    except TypeError:  # a key field holding a document or an array (a malformed one): kept under no key
+        return Counter(k if isinstance(k, str) else None for k in keys)
+
+
+def by_day(
+    docs: Iterable[Mapping[str, Any]], into: dict[int, dict[str, Any]] | None = None
+) -> dict[int, dict[str, Any]]:
+    """The pipeline's per-slot documents (of a metric that is not an interval one) as per-day documents of parallel
+    arrays: key `k`, slot `s`, count `n`, and the day's every document `raw`, as `built_day` takes them; added to
+    `into` (a day's slots may come in several batches)."""
+    out = {} if into is None else into
+    for doc in docs:
+        slot = int(doc["_id"])
+        day = out.get(slot // SLOTS_PER_DAY)
+        if day is None:
+            day = out[slot // SLOTS_PER_DAY] = {"k": [], "s": [], "n": [], "raw": 0}
+        counts = _key_counts(doc["k"])
+        day["k"] += counts.keys()
+        day["n"] += counts.values()
+        day["s"] += [slot] * len(counts)
+        day["raw"] += doc["all"]
+    return out
 
 
 def built_day(day: int, doc: Mapping[str, Any], flag: Callable[[str], str] | None = None) -> ClosedDay:
@@ -245,23 +263,30 @@ async def count_days(
     if not days:
         return {}
     # Taken as raw BSON and decoded and built in a thread: decoding and building a big day is CPU work that, on the
-    # event loop, a request arriving meanwhile would wait for. A thread gives the loop its turn after each day.
+    # event loop, a request arriving meanwhile would wait for. A thread gives the loop its turn after each batch.
+    per_batch = len(days) * (1 if metric.is_interval else SLOTS_PER_DAY) + 1
     cursor = await db[metric.collection].aggregate_raw_batches(
-        pipeline(metric, days, params), allowDiskUse=True, session=session, batchSize=len(days) + 1
-    )  # all days in as few batches as fit (16 MB): the $group answers them at once, and a round trip per day
+        pipeline(metric, days, params), allowDiskUse=True, session=session, batchSize=per_batch
+    )  # all documents in as few batches as fit (16 MB): the $group answers them at once, and a round trip per day
     # would add to the request's wait; one more than there can be, so the last batch also closes the cursor
     built: dict[int, ClosedDay] = {}
     flag = metric.key_flagger(params)
+    slots: dict[int, dict[str, Any]] = {}
     async for batch in cursor:
         # A raw batch is BSON bytes; PyMongo types the cursor's items as the collection's documents.
-        built.update(await asyncio.to_thread(_built_batch, cast(bytes, batch), flag))
+        if metric.is_interval:
+            built.update(await asyncio.to_thread(_built_batch, cast(bytes, batch), flag))
+        else:
+            await asyncio.to_thread(by_day, bson.decode_iter(cast(bytes, batch)), slots)
+    if slots:
+        built.update(await asyncio.to_thread(_built_days, slots, flag))
     return {d: built.get(d) or ClosedDay(d, {}, 0) for d in days}
 
 
 def _built_batch(batch: bytes, flag: Callable[[str], str] | None) -> dict[int, ClosedDay]:
-    """A batch of the pipeline's output, decoded, as days (run in a worker thread: it reads only its input). One
-    day at a time: only one day's decoded arrays are alive at once, and the event loop is offered its turn after
-    each day."""
+    """A batch of an interval metric's pipeline output (a document per day), decoded, as days (run in a worker
+    thread: it reads only its input). One day at a time: only one day's decoded arrays are alive at once, and the
+    event loop is offered its turn after each day."""
     out: dict[int, ClosedDay] = {}
     for doc in bson.decode_iter(batch):
         out[int(doc["_id"])] = built_day(int(doc["_id"]), doc, flag)
@@ -269,15 +294,26 @@ def _built_batch(batch: bytes, flag: Callable[[str], str] | None) -> dict[int, C
     return out
 
 
-async def _aggregate_at(db: Database, collection: str, stages: Pipeline, cluster_time: Timestamp) -> list[Document]:
-    """An aggregation read at a cluster time, in one batch: the pipelines given here end in a few documents (one
-    per day, or one in all), so no getMore is needed (inside the operation's timeout a getMore would carry a
-    maxTimeMS, which MongoDB refuses on such a cursor)."""
+def _built_days(days: dict[int, dict[str, Any]], flag: Callable[[str], str] | None) -> dict[int, ClosedDay]:
+    """Per-day documents (`by_day`) as days, in a worker thread, each day's arrays let go once it is built."""
+    out: dict[int, ClosedDay] = {}
+    for day in sorted(days):
+        out[day] = built_day(day, days.pop(day), flag)
+        time.sleep(0)  # lets go of the GIL: the event loop need not wait for a switch interval
+    return out
+
+
+async def _aggregate_at(
+    db: Database, collection: str, stages: Pipeline, cluster_time: Timestamp, batch: int = 1_000
+) -> list[Document]:
+    """An aggregation read at a cluster time, in one batch: the pipelines given here end in few documents (one
+    per slot or day of the open days, or one in all), so no getMore is needed (inside the operation's timeout a
+    getMore would carry a maxTimeMS, which MongoDB refuses on such a cursor)."""
     reply = await db.command(
         {
             "aggregate": collection,
             "pipeline": stages,
-            "cursor": {"batchSize": 1_000},
+            "cursor": {"batchSize": batch},
             "allowDiskUse": True,
             "readConcern": {"level": "snapshot", "atClusterTime": cluster_time},
         }
@@ -294,8 +330,12 @@ async def count_at(
     (key, slot within the day) -> count per day, with the day's raw count."""
     out: dict[int, tuple[Cells, int]] = {}
     flag = metric.key_flagger(params)
-    for doc in await _aggregate_at(db, metric.collection, pipeline(metric, days, params), cluster_time):
-        day = built_day(int(doc["_id"]), doc, flag)
+    docs = await _aggregate_at(
+        db, metric.collection, pipeline(metric, days, params), cluster_time, 1 + SLOTS_PER_DAY * len(days)
+    )
+    per_day = {int(doc["_id"]): doc for doc in docs} if metric.is_interval else by_day(docs)
+    for number, doc in per_day.items():
+        day = built_day(number, doc, flag)
         out[day.day] = (day.cells(), day.raw)
     return out
 
