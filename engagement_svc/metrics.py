@@ -211,7 +211,7 @@ class Refreshed:
         clock: Callable[[], float] = time.monotonic,
     ):
         self.families, self.read, self.every, self.timeout = families, read, every, timeout
-        self.wait, self.clock = min(wait, timeout), clock
+        self.wait, self.clock = wait, clock
         self.values: list[Sample] = []
         self.read_at: float | None = None  # when the values shown were read (the clock's time)
         self.tried_at: float | None = None  # when the last refresh started

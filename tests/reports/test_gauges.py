@@ -199,14 +199,12 @@ async def stale(client):
 
 # -- documentation -------------------------------------------------------------------------------------------------
 def test_every_gauge_is_documented_with_its_help_and_labels():
-    text = OPS.read_text(encoding="utf-8")
-    section = text.split("## Engagement gauges", 1)[1].split("\n## ", 1)[0]
-    for name, (help_text, labels) in FAMILIES.items():
-        (line,) = [li for li in section.splitlines() if li.startswith(f"| `{name}` |")]
-        for label in labels:
-            assert f"`{label}`" in line, (name, label)
-        assert help_text in re.sub(r"\s+", " ", line), name
-    for name, help_text in REFRESH_GAUGES.items():
-        (line,) = [li for li in section.splitlines() if li.startswith(f"| `{name}` |")]
-        assert help_text in line, name
+    """docs/operations.md lists each gauge as `- `name` {`label`, ...}: help`, the help as the scrape shows it."""
+    section = OPS.read_text(encoding="utf-8").split("## Engagement gauges", 1)[1].split("\n## ", 1)[0]
+    items = [" ".join(item.split()) for item in re.split(r"\n(?=- )", section) if item.startswith("- `")]
+    documented = {item.split("`")[1]: item for item in items}
+    for name, (help_text, labels) in {**FAMILIES, **{k: (v, ()) for k, v in REFRESH_GAUGES.items()}}.items():
+        shown = "{" + ", ".join(f"`{label}`" for label in labels) + "}: " if labels else ": "
+        assert documented[name].startswith(f"- `{name}` {shown}".replace(" : ", ": ")), documented[name]
+        assert help_text in documented[name], name
     assert "ENGAGEMENT_GAUGES_SECONDS" in section
