@@ -1,4 +1,5 @@
-"""Prometheus metrics at /metrics: requests by route and status, MongoDB command latency, the engine's counters.
+"""Prometheus metrics at /metrics: requests by route and status, MongoDB command latency, the engine's counters,
+and gauges read from the database at scrape time (`Refreshed`: the engagement gauges).
 
 Each app has its own registry, so several apps in one process (the tests) never share or collide. Labels are
 bounded: the route's pattern (never the raw path), the status code, MongoDB's command name.
@@ -6,12 +7,17 @@ bounded: the route's pattern (never the raw path), the status code, MongoDB's co
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from typing import Any, TypeAlias
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from pymongo import monitoring
+
+log = logging.getLogger("engagement_svc")
 
 # Warm answers take about a millisecond and cold ones seconds: buckets cover both.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -106,9 +112,27 @@ class Metrics:
         )
         self.registry.register(_FiguresCollector(figures))
         self.listener = _CommandTimer(self.mongo)
+        self.refreshed: list[Refreshed] = []
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+    async def scrape(self) -> bytes:
+        """The text of a scrape: gauges read from the database are refreshed first if due (waiting a bounded
+        time: see `Refreshed.fresh`)."""
+        for gauges in list(self.refreshed):
+            await gauges.fresh()
+        return self.render()
+
+    def add(self, gauges: Refreshed) -> None:
+        self.registry.register(gauges)
+        self.refreshed.append(gauges)
+
+    def remove(self, gauges: Refreshed) -> None:
+        """Out of the scrape, its refresh in flight cancelled (the app's resources are closing)."""
+        self.refreshed.remove(gauges)
+        self.registry.unregister(gauges)
+        gauges.close()
 
 
 class _CommandTimer(monitoring.CommandListener):
@@ -152,3 +176,103 @@ class _FiguresCollector:
                 for cache, stats in sorted(caches.items()):
                     labelled.add_metric([cache], stats[stat])
                 yield labelled
+
+
+# Gauges read from the database at scrape time: what one refresh yields (family name, labels, value), and each
+# family's help and label names.
+Sample: TypeAlias = tuple[str, Mapping[str, str], float]
+Families: TypeAlias = Mapping[str, tuple[str, tuple[str, ...]]]
+# A scrape waits at most this long for a refresh, then shows the last values marked stale: well within Prometheus'
+# default scrape timeout (10 s), so a slow or hung database never fails a scrape.
+SCRAPE_WAIT_S = 2.0
+# How old the values shown are, and whether they are as fresh as promised: name -> help.
+REFRESH_GAUGES = {
+    "engagement_gauges_age_seconds": "Seconds since the engagement gauges' values were read",
+    "engagement_gauges_stale": (
+        "1 when the last refresh of the engagement gauges failed or is overdue (the values shown are older), else 0"
+    ),
+    "engagement_gauges_refresh_seconds": "How long the last refresh of the engagement gauges took",
+}
+
+
+class Refreshed:
+    """Gauges read by `read` (async) when a scrape finds them older than `every` seconds: at most one read at a
+    time, however many scrapes come; a scrape waits for it at most `wait` seconds, then shows the last values
+    with stale=1 while the read goes on (within `timeout`) for the next scrape. Before the first read succeeds
+    the families are shown without samples."""
+
+    def __init__(
+        self,
+        families: Families,
+        read: Callable[[], Awaitable[Iterable[Sample]]],
+        every: float,
+        timeout: float,
+        wait: float = SCRAPE_WAIT_S,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.families, self.read, self.every, self.timeout = families, read, every, timeout
+        self.wait, self.clock = wait, clock
+        self.values: list[Sample] = []
+        self.read_at: float | None = None  # when the values shown were read (the clock's time)
+        self.tried_at: float | None = None  # when the last refresh started
+        self.took: float | None = None  # how long the last refresh took, done or failed
+        self.failed = False
+        self.refreshing: asyncio.Task[None] | None = None
+
+    def due(self) -> bool:
+        return self.tried_at is None or self.clock() - self.tried_at >= self.every
+
+    async def fresh(self) -> None:
+        """Start a refresh if one is due and none is running, and wait for the running one at most `wait`."""
+        if self.refreshing is None and self.due():
+            self.refreshing = asyncio.ensure_future(self._refresh())
+        if self.refreshing is not None:
+            await asyncio.wait({self.refreshing}, timeout=self.wait)  # never cancels it: the next scrape's
+
+    async def _refresh(self) -> None:
+        start = self.tried_at = self.clock()
+        try:
+            async with asyncio.timeout(self.timeout):
+                values = list(await self.read())
+        except Exception as exc:  # noqa: BLE001 - any failure is a stale value, never a failed scrape
+            if not self.failed:
+                log.warning("engagement gauges not refreshed (%s); showing the last values", type(exc).__name__)
+            self.failed = True
+        else:
+            if self.failed:
+                log.info("engagement gauges refreshed again")
+            self.values, self.read_at, self.failed = values, start, False
+        finally:
+            self.took = self.clock() - start
+            self.refreshing = None
+
+    def stale(self) -> bool:
+        if self.read_at is None or self.failed or self.refreshing is not None:
+            return True  # never read, the last read failed, or a due read did not finish within the wait
+        return self.clock() - self.read_at > self.every + self.wait  # overdue: no scrape asked, or it hangs
+
+    def close(self) -> None:
+        if self.refreshing is not None:
+            self.refreshing.cancel()
+
+    def describe(self) -> list[Metric]:
+        return []  # read at scrape time only
+
+    def collect(self) -> Iterator[Metric]:
+        by_name: dict[str, GaugeMetricFamily] = {
+            name: GaugeMetricFamily(name, text, labels=labels) for name, (text, labels) in self.families.items()
+        }
+        for name, labels, value in self.values:
+            by_name[name].add_metric([labels[label] for label in self.families[name][1]], value)
+        yield from by_name.values()
+        status: dict[str, float | None] = {
+            "engagement_gauges_age_seconds": None if self.read_at is None else self.clock() - self.read_at,
+            "engagement_gauges_stale": 1 if self.stale() else 0,
+            "engagement_gauges_refresh_seconds": self.took,
+        }
+        for name, text in REFRESH_GAUGES.items():
+            gauge = GaugeMetricFamily(name, text)
+            shown = status[name]
+            if shown is not None:
+                gauge.add_metric([], shown)
+            yield gauge

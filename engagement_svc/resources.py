@@ -9,21 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
+import pymongo
 from aiohttp import web
 from pymongo import AsyncMongoClient, ReadPreference, WriteConcern
 from pymongo.asynchronous.database import AsyncDatabase
 
 from engagement_svc import __version__
 from engagement_svc.counting.engine import Engine
-from engagement_svc.metrics import Metrics
+from engagement_svc.counting.work import CALLER, DEADLINE
+from engagement_svc.metrics import Metrics, Refreshed, Sample
 from engagement_svc.mongo_errors import DatabaseProblems
 from engagement_svc.mongo_health import DatabaseHealth
 from engagement_svc.mongo_types import Client, Database
 from engagement_svc.mongo_waits import install as install_mongo_waits
+from engagement_svc.reports import gauges
 from engagement_svc.reports.calendar import Calendar
 from engagement_svc.reports.sources import Sources
 from engagement_svc.rocketchat.auth import UserLookups, user_lookups
@@ -97,10 +101,15 @@ async def mongo_context(app: web.Application) -> AsyncIterator[None]:
     )
     app[ROCKETCHAT_DB], app[STATE_DB] = db, state_db
     app[ENGINE] = engine = Engine(db, state_db, settings, streams, heavy_db=heavy_db)
-    app[SOURCES] = Sources(counts=engine, rooms=engine.rooms, calendar=Calendar(), people=people(db, streams))
+    app[SOURCES] = sources = Sources(counts=engine, rooms=engine.rooms, calendar=Calendar(), people=people(db, streams))
+    engagement = engagement_gauges(settings, sources, db) if settings.gauges_seconds else None
+    if engagement is not None:
+        metrics.add(engagement)
     streams.start()
     engine.start()
     yield
+    if engagement is not None:
+        metrics.remove(engagement)
     # Background loops are told to stop; then the clients close, which ends every read in flight (a read
     # cancelled inside PyMongo's server selection can be retried until its deadline, or stay stuck on its lock);
     # then whatever is left is cancelled. Closing ends the server sessions, which waits on a hung server for its
@@ -115,6 +124,25 @@ async def mongo_context(app: web.Application) -> AsyncIterator[None]:
         future.cancel()
     if futures:
         await asyncio.wait(futures, timeout=2.0)
+
+
+GAUGES_CALLER = "engagement-gauges"  # the work queue's name for the gauges' counting (shared fairly, as a user's)
+
+
+def engagement_gauges(settings: Settings, sources: Sources, db: Database) -> Refreshed:
+    """Today's engagement figures on /metrics (reports/gauges.py), read as a request reads them: within the
+    query time limit, its counting queued under a caller of its own. A ping first: values are shown as fresh only
+    when the database answered (counts in memory can be read while it hangs, but may lag what happened)."""
+    limit = settings.query_timeout_ms / 1000
+
+    async def read() -> list[Sample]:
+        CALLER.set(GAUGES_CALLER)
+        DEADLINE.set(time.monotonic() + limit)
+        with pymongo.timeout(limit):
+            await db.command("ping")
+            return await gauges.today(sources, settings.timezone)
+
+    return Refreshed(gauges.FAMILIES, read, every=settings.gauges_seconds, timeout=limit)
 
 
 def figures(app: web.Application) -> dict[str, Any]:

@@ -79,6 +79,11 @@ TABLE: tuple[Setting, ...] = (
             "request's counting; by default all of them, so that every range is answered from kept counts. "
             "Readiness does not wait for it; `/readyz` and `/metrics` show its progress. `0` turns it off.",
             0, 36_500),
+    Setting("gauges_seconds", "ENGAGEMENT_GAUGES_SECONDS", "int", 30,
+            "The engagement gauges on `/metrics` (today's messages, people posting, new users, active users and "
+            "active users per client, in `ENGAGEMENT_TIMEZONE`, with and without bots) are read again at most this "
+            "often, when a scrape finds them older; a scrape waits at most 2 s for that, then shows the last values "
+            "with `engagement_gauges_stale` 1. `0` turns the gauges off.", 0, 86_400),
     Setting("rate_limit_calls", "ENGAGEMENT_RATE_LIMIT_CALLS", "int", 10,
             "Calls per window of each endpoint from one client address, as Rocket.Chat's API rate limiter (one "
             "budget per route and method per address). Rocket.Chat's own settings in `rocketchat_settings` win "
@@ -145,6 +150,7 @@ class Settings:
     sweep_seconds: int = 300
     sweep_budget: int = 600
     warm_days: int = 36_500
+    gauges_seconds: int = 30
     rate_limit_calls: int = 10
     rate_limit_seconds: int = 60
     trusted_proxies: str = ""

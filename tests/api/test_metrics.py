@@ -1,13 +1,17 @@
-"""/metrics: Prometheus text with requests by route and status, MongoDB command latency, engine counters."""
+"""/metrics: Prometheus text with requests by route and status, MongoDB command latency, engine counters; gauges
+read at scrape time (metrics.Refreshed): at most once per interval, one read at a time, a bounded wait, stale values
+marked."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from engagement_svc.metrics import Metrics, Refreshed
 from tests.support.data import ADMIN_HEADERS, fill
-from tests.support.http import MESSAGES_SENT_PATH, get_messages_sent
+from tests.support.http import MESSAGES_SENT_PATH, get_messages_sent, until
 
 PARAMS = {"start": "2024-01-01T00:00:00.000Z", "end": "2024-01-07T00:00:00.000Z"}
 
@@ -57,7 +61,8 @@ async def test_requests_counted_and_timed_by_route_and_status(client):
     assert value(samples, "engagement_svc_http_requests_in_flight") == 1  # the scrape itself
 
 
-async def test_mongodb_commands_and_engine_counters(client, db):
+async def test_mongodb_commands_and_engine_counters(make_client, users, db):
+    client = await make_client(gauges_seconds=0)  # the engagement gauges' reads would count days too
     fill(db, datetime(2023, 12, 1, tzinfo=UTC), 60, 5)
     await get_messages_sent(client, PARAMS)
     before = await scrape(client)
@@ -94,3 +99,130 @@ async def test_every_cache_reports_its_hits_misses_and_size(client, db):
     hits = sum(value(after, "engagement_svc_cache_hits_total", cache=c) for c in ("reading", "answers"))
     assert hits > sum(value(before, "engagement_svc_cache_hits_total", cache=c) for c in ("reading", "answers"))
     assert value(after, "engagement_svc_cache_weight", cache="reading") > 0
+
+
+# -- gauges read at scrape time --------------------------------------------------------------------------------------
+FAMILY = {"engagement_messages_sent": ("Messages sent today", ("bots",))}
+
+
+class Reader:
+    """A read whose result the test sets, counting its calls; it can be held (a hung database) or fail."""
+
+    def __init__(self):
+        self.calls = 0
+        self.value = 1.0
+        self.release = asyncio.Event()
+        self.release.set()
+        self.error: Exception | None = None
+
+    async def __call__(self):
+        self.calls += 1
+        await self.release.wait()
+        if self.error is not None:
+            raise self.error
+        return [("engagement_messages_sent", {"bots": "include"}, self.value)]
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def refreshed(reader, clock, wait=2.0, timeout=10.0):
+    metrics = Metrics(dict)
+    metrics.add(Refreshed(FAMILY, reader, every=30, timeout=timeout, wait=wait, clock=clock))
+    return metrics
+
+
+async def scraped(metrics: Metrics) -> dict:
+    out = {}
+    for family in text_string_to_metric_families((await metrics.scrape()).decode()):
+        for sample in family.samples:
+            out[sample.name] = sample.value
+    return out
+
+
+async def test_read_at_most_once_per_interval_and_once_for_concurrent_scrapes():
+    reader, clock = Reader(), Clock()
+    metrics = refreshed(reader, clock)
+    reader.release.clear()
+    first, second = asyncio.ensure_future(scraped(metrics)), asyncio.ensure_future(scraped(metrics))
+    await until(lambda: reader.calls == 1)
+    reader.release.set()
+    shown = await asyncio.gather(first, second)
+    assert reader.calls == 1  # two scrapes at once: one read
+    assert [s["engagement_messages_sent"] for s in shown] == [1.0, 1.0]
+    assert all(s["engagement_gauges_stale"] == 0 for s in shown)
+    clock.now += 29
+    reader.value = 2.0
+    assert (await scraped(metrics))["engagement_messages_sent"] == 1.0  # not due: the last values
+    assert reader.calls == 1
+    clock.now += 1
+    assert (await scraped(metrics))["engagement_messages_sent"] == 2.0
+    assert reader.calls == 2
+
+
+async def test_a_read_past_the_wait_shows_the_last_values_stale_and_lands_for_the_next_scrape():
+    reader, clock = Reader(), Clock()
+    metrics = refreshed(reader, clock, wait=0.05)
+    assert (await scraped(metrics))["engagement_messages_sent"] == 1.0
+    clock.now += 40
+    reader.release.clear()
+    reader.value = 3.0
+    held = await scraped(metrics)  # answered while the read is held
+    assert held["engagement_messages_sent"] == 1.0 and held["engagement_gauges_stale"] == 1
+    assert held["engagement_gauges_age_seconds"] == 40
+    assert (await scraped(metrics))["engagement_gauges_stale"] == 1
+    assert reader.calls == 1 + 1  # the held read is waited for again, not started anew
+    reader.release.set()
+    assert await until(lambda: scraped_value(metrics, "engagement_messages_sent", 3.0))
+    shown = await scraped(metrics)
+    assert shown["engagement_gauges_stale"] == 0 and shown["engagement_gauges_age_seconds"] == 0
+
+
+async def scraped_value(metrics, name, wanted) -> bool:
+    return (await scraped(metrics)).get(name) == wanted
+
+
+async def test_a_failed_or_timed_out_read_keeps_the_last_values_stale_until_one_succeeds():
+    reader, clock = Reader(), Clock()
+    metrics = refreshed(reader, clock, wait=5.0, timeout=0.05)
+    assert (await scraped(metrics))["engagement_gauges_stale"] == 0
+    clock.now += 30
+    reader.error = ConnectionError("database down")
+    reader.value = 4.0
+    failed = await scraped(metrics)
+    assert failed["engagement_messages_sent"] == 1.0 and failed["engagement_gauges_stale"] == 1
+    clock.now += 30
+    reader.error = None
+    reader.release.clear()  # hangs: cut at the read's timeout, long before the scrape's wait
+    timed_out = await scraped(metrics)
+    assert timed_out["engagement_messages_sent"] == 1.0 and timed_out["engagement_gauges_stale"] == 1
+    assert timed_out["engagement_gauges_age_seconds"] == 60
+    clock.now += 30
+    reader.release.set()
+    back = await scraped(metrics)
+    assert back["engagement_messages_sent"] == 4.0 and back["engagement_gauges_stale"] == 0
+    assert reader.calls == 4
+
+
+async def test_before_the_first_read_the_families_have_no_samples_and_are_stale():
+    reader, clock = Reader(), Clock()
+    reader.error = ConnectionError("database down")
+    metrics = refreshed(reader, clock)
+    text = (await metrics.scrape()).decode()
+    assert "# TYPE engagement_messages_sent gauge" in text
+    shown = await scraped(metrics)
+    assert "engagement_messages_sent" not in shown and "engagement_gauges_age_seconds" not in shown
+    assert shown["engagement_gauges_stale"] == 1
+
+
+async def test_overdue_values_are_stale_even_without_a_scrape_to_refresh_them():
+    reader, clock = Reader(), Clock()
+    metrics = refreshed(reader, clock)
+    await metrics.scrape()
+    clock.now += 33
+    assert metrics.registry.get_sample_value("engagement_gauges_stale") == 1  # rendered without a refresh
