@@ -208,12 +208,3 @@ async def exposed_names(client) -> dict[str, set[str]]:
     response = await client.get("/metrics")
     assert response.status == 200
     return exported(await response.text())
-
-
-def without_pending_gauges(wrong: dict[str, list[str]], names: dict[str, set[str]]) -> dict[str, list[str]]:
-    """`wrong` as is once the service exports its engagement gauges (issue 26 part 1); until then, the reads of
-    those gauges (engagement_ but not engagement_svc_) left out, so that every other name is still checked."""
-    if any(n.startswith("engagement_") and not n.startswith("engagement_svc_") for n in names):
-        return wrong
-    gauge = re.compile(r"engagement_(?!svc_)")
-    return {k: kept for k, ws in wrong.items() if (kept := [w for w in ws if not gauge.match(w)])}
