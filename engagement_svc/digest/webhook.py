@@ -16,6 +16,7 @@ log = logging.getLogger("engagement_svc.digest")
 ATTEMPTS = 5
 FIRST_WAIT_S = 1.0  # then 2, 4, 8 s: about 15 s in all before giving up
 ATTEMPT_TIMEOUT_S = 15.0
+MAX_ANSWER_BYTES = 65_536  # of the receiver's answer, read before the connection is let go: only its status counts
 
 
 def redacted(url: str) -> str:
@@ -62,7 +63,7 @@ async def post(
             retry = True
             try:
                 async with session.post(url, json=message, allow_redirects=False) as response:
-                    await response.read()
+                    await response.content.read(MAX_ANSWER_BYTES)  # what a hostile receiver sends is bounded
                     if response.status < 300:
                         log.info("digest posted to %s (attempt %d)", where, attempt)
                         return Delivery(True, attempt)
