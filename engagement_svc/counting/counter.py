@@ -161,7 +161,8 @@ def pipeline(metric: Metric, days: Iterable[int], params: rules.Params = rules.N
     counted documents' keys, one per document, and the number of every document of the slot (`all`). MongoDB
     groups by the slot alone and Python counts the keys (a Counter, in C): a group per slot and key is about one
     per document on a chat server (a room or an author rarely posts twice in 15 minutes), and MongoDB's `$group`
-    over that many groups took about 3x as long as this one pass."""
+    over that many groups took about 3x as long as this one pass. A slot's keys are one document, so at most 16 MB:
+    some 400,000 messages in 15 minutes (440 a second throughout)."""
     if metric.is_interval:
         return _interval_pipeline(metric, days, params)
     counted = {"$cond": [rules.as_expression(metric.rule, params), metric.counting_key(params), "$$REMOVE"]}
