@@ -9,7 +9,8 @@ the moment, the machine's cores being shared.
   names it), then a fresh process on an empty state database answering its first request;
 - live: in a running process whose 7-day list (to now) is kept, rounds of `PER_ROUND` (a message inserted into
   `rocketchat_message` in a random channel, group or direct room, `SETTLE` s for the change stream to bring it,
-  then the next channels/list request), against control rounds without the insert; the service's CPU
+  then the next channels/list request), against control rounds without the insert (the request alone) and idle
+  ones (neither, the same time); the service's CPU
   (/proc/<pid>/stat utime + stime) per message and request, the median of `--live-rounds` rounds each. After each
   round messages-sent's count is read (outside the measure) to check the messages were counted. The messages are
   deleted at the end;
@@ -36,6 +37,9 @@ DAYS = (7, 365)
 PER_ROUND = 10  # messages per round: /proc's CPU times tick every 10 ms, so a round's total is divided by them
 SETTLE = 0.3  # seconds between an insert and the request (the change stream's delivery; p95 freshness is ~60 ms)
 PAGE = "count=50"
+# Each round: (insert a message, then ask the list), per step; the idle rounds measure the process's own background
+# (the change streams' empty polls, the driver's heartbeats) over the same time.
+VARIANTS = ((False, False, "idle_ms"), (False, True, "without_ms"), (True, True, "with_message_ms"))
 RAW = {
     "room": "rocketchat_message: $match the room's sent messages of the range and the range before (the {rid, ts} "
     "index), then one $facet: per UTC day messages and $addToSet authors, the period's and the previous range's "
@@ -211,7 +215,7 @@ async def live(args, read: Callable[[str], Awaitable[tuple[float, bytes]]], db, 
     async def counted() -> int:
         return json.loads((await read(sent_url))[1])["period"]["count"]
 
-    async def round_ms(insert: bool) -> tuple[float, bool]:
+    async def round_ms(insert: bool, request: bool) -> tuple[float, bool]:
         before = await counted()
         began = cpu_ms(pid)
         for i in range(PER_ROUND):
@@ -219,31 +223,34 @@ async def live(args, read: Callable[[str], Awaitable[tuple[float, bytes]]], db, 
                 doc = message_doc(f"rooms-live-{time.time_ns()}-{i}", rng.choice(rids), datetime.now(UTC), author)
                 db.rocketchat_message.insert_one(doc)
             await asyncio.sleep(SETTLE)
-            await read(list_url)
+            if request:
+                await read(list_url)
         spent = (cpu_ms(pid) - began) / PER_ROUND
         return spent, await counted() == before + (PER_ROUND if insert else 0)
 
-    samples: dict[str, list[float]] = {"with_message_ms": [], "without_ms": []}
+    samples: dict[str, list[float]] = {"with_message_ms": [], "without_ms": [], "idle_ms": []}
     missed = 0
     loads = []
     try:
         for r in range(args.live_rounds):
-            for insert, name in ((False, "without_ms"), (True, "with_message_ms")):
-                spent, ok = await round_ms(insert)
+            for insert, request, name in VARIANTS:
+                spent, ok = await round_ms(insert, request)
                 samples[name].append(round(spent, 2))
                 missed += not ok
             loads.append(load())
             args.progress(
                 f"  live round {r + 1}: with a message {samples['with_message_ms'][-1]:.1f} ms CPU, without "
-                f"{samples['without_ms'][-1]:.1f} ms (load {loads[-1]})"
+                f"{samples['without_ms'][-1]:.1f} ms, idle {samples['idle_ms'][-1]:.1f} ms (load {loads[-1]})"
             )
     finally:
         db.rocketchat_message.delete_many({"_id": {"$regex": "^rooms-live-"}})
-    w, wo = median(samples["with_message_ms"]), median(samples["without_ms"])
+    w, wo, idle = (median(samples[k]) for k in ("with_message_ms", "without_ms", "idle_ms"))
     return samples | {
         "per_message_ms": round(w - wo, 2),
+        "message_and_request_ms": round(w - idle, 2),
         "with_median_ms": w,
         "without_median_ms": wo,
+        "idle_median_ms": idle,
         "rounds_not_counted": missed,
         "rooms": len(rids),
         "per_round": PER_ROUND,
@@ -325,7 +332,8 @@ def table(figures_: dict) -> str:
     lines.append(
         f"one new message + the next channels/list request at {lv['rooms']:,} rooms: {lv['with_median_ms']:.1f} ms "
         f"CPU (median of {len(lv['with_message_ms'])} rounds of {lv['per_round']}), without the message "
-        f"{lv['without_median_ms']:.1f} ms: {lv['per_message_ms']:.1f} ms per message; rounds not counted "
+        f"{lv['without_median_ms']:.1f} ms, idle {lv['idle_median_ms']:.1f} ms: the message and the request "
+        f"{lv['message_and_request_ms']:.1f} ms, the message alone {lv['per_message_ms']:.1f} ms; rounds not counted "
         f"{lv['rounds_not_counted']}; load {lv['load']}"
     )
     if "in_process" in figures_:
