@@ -59,8 +59,9 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy web/vendor.py
 
-## Benchmark (not a test): prints figures and writes bench/results/latest.json. BENCH_ARGS passes options;
-## BASELINE=<git revision> also measures that revision's code A/B in the same run.
+## Benchmark (not a test): prints figures and writes bench/results/latest.json. BENCH_ARGS passes options (e.g.
+## --parts rooms: issue 25's figures only); BASELINE=<git revision> also measures that revision's code A/B in the
+## same run.
 bench: $(STAMP)
 ifdef BASELINE
 	rm -rf .baseline && git worktree prune && git worktree add --detach .baseline $(BASELINE)

@@ -1,9 +1,13 @@
 """The benchmark's deterministic Rocket.Chat-shaped dataset, and Rocket.Chat's own counters built from it.
 
 Default: 3,000,000 messages over 120 days in 500 channel/private/direct rooms plus livechat rooms, about 5%
-system messages, 1% hidden edit copies, 3% thread replies, with a daily and weekly rhythm. Generated once per
-database and reused while its description (in `engagement_bench_meta`) matches. Its logins (`add_sessions`: 3,000
-users logging in about 600 times a day, in `rocketchat_sessions`) are added once to a dataset that has none.
+system messages, 1% hidden edit copies, 3% thread replies, with a daily and weekly rhythm. Past 1,000 rooms the
+first 1,000's mix (a fifth channels, a tenth private groups) carries on, so that a big dataset has many quiet channels
+(the silent list's rows). A quarter of the channels and private groups belong to one of `TEAMS` teams (team 0 holds
+the busiest room), as Rocket.Chat stores them (`rocketchat_team`, the rooms' `teamId`, the main room's `teamMain`).
+Generated once per database and reused while its description (in `engagement_bench_meta`) matches. Its logins
+(`add_sessions`: 3,000 users logging in about 600 times a day, in `rocketchat_sessions`) are added once to a dataset
+that has none.
 """
 
 from __future__ import annotations
@@ -27,10 +31,44 @@ from engagement_svc.demo.dataset import (
 
 BENCH_USER_ID, BENCH_TOKEN = "BenchAdmin0000001", "bench-admin-token"
 DAY_WEIGHTS = [1.0, 1.05, 1.05, 1.0, 0.9, 0.3, 0.25]  # Monday .. Sunday
+TEAMS = 10
+
+
+def team_id(k: int) -> str:
+    return f"BenchTeam{k:07d}"
+
+
+def room_kinds(rooms: int) -> list[str]:
+    """The rooms' types by rank (rank 0 the busiest): 200 channels, 100 private groups, the rest direct, then past
+    1,000 rooms the same mix in every ten."""
+    if rooms < 300:
+        return ["c"] * rooms
+    head = ["c"] * 200 + ["p"] * 100 + ["d"] * (min(rooms, 1000) - 300)
+    return head + [("c", "c", "p", "d", "d", "d", "d", "d", "d", "d")[i % 10] for i in range(rooms - len(head))]
+
+
+def add_teams(room_docs: list[dict], created: datetime) -> list[dict]:
+    """Every fourth channel or private group (by rank) joins team (its count / 4) % TEAMS; each team's first room is
+    its main room. Returns the `rocketchat_team` documents (teams with no room are left out)."""
+    teams: dict[int, dict] = {}
+    grouped = [r for r in room_docs if r["t"] in ("c", "p")]
+    for n, room in enumerate(grouped[::4]):
+        k = n % TEAMS
+        room["teamId"] = team_id(k)
+        if k not in teams:
+            room["teamMain"] = True
+            teams[k] = {
+                "_id": team_id(k),
+                "name": f"team-{k}",
+                "type": k % 2,
+                "roomId": room["_id"],
+                "createdAt": created,
+            }
+    return [teams[k] for k in sorted(teams)]
 
 
 def describe(messages: int, days: int, rooms: int) -> dict:
-    return {"_id": "dataset", "messages": messages, "days": days, "rooms": rooms, "version": 3}
+    return {"_id": "dataset", "messages": messages, "days": days, "rooms": rooms, "version": 4}
 
 
 def existing_anchor(db, messages: int, days: int, rooms: int) -> datetime | None:
@@ -59,10 +97,15 @@ def generate(
     users += [user_doc(meteor_id(rng), f"user{i}", ["user"], []) for i in range(300)]
     base_documents(db, users)
     create_indexes(db)
-    kinds = ["c"] * 200 + ["p"] * 100 + ["d"] * (rooms - 300) if rooms >= 300 else ["c"] * rooms
-    room_docs = [room_doc(meteor_id(rng), t, None if t == "d" else f"room-{i}") for i, t in enumerate(kinds)]
+    room_docs = [
+        room_doc(meteor_id(rng), t, None if t == "d" else f"room-{i}") for i, t in enumerate(room_kinds(rooms))
+    ]
     room_docs += [room_doc(meteor_id(rng), "l", f"visitor-{i}") for i in range(50)]
+    teams = add_teams(room_docs, anchor - timedelta(days=days + 30))
     db.rocketchat_room.insert_many(room_docs)
+    if teams:
+        db.rocketchat_team.insert_many(teams)
+    db.rocketchat_room.create_index([("teamId", 1), ("teamMain", 1)], sparse=True)  # Rocket.Chat's own
     rids = [r["_id"] for r in room_docs]
     room_cumulative = _cumulative([1.0 / (i + 1) ** 0.8 for i in range(len(rids))])
     authors = [{"_id": u["_id"], "username": u["username"], "name": u["name"]} for u in users]

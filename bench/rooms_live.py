@@ -94,14 +94,11 @@ def cpu_ms(work) -> float:
     return (time.process_time() - began) * 1000
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rooms", type=int, default=100_000)
-    parser.add_argument("--runs", type=int, default=20)
-    args = parser.parse_args()
+def measure(rooms: int, runs: int) -> dict:
+    """The first request's CPU, then the medians of `runs` requests after one new message, before and after (ms)."""
     now = datetime.now(UTC).replace(microsecond=0)
     midnight = now.replace(hour=0, minute=0, second=0)
-    counts = MemoryCounts(args.rooms, int(midnight.timestamp()))
+    counts = MemoryCounts(rooms, int(midnight.timestamp()))
     sources = Sources(counts, MemoryRooms(counts.rids))  # type: ignore[arg-type]
     start = (midnight - timedelta(days=6)).isoformat()
     q = channels_list.REPORT.params.parse({"start": start, "end": now.isoformat(), "timezone": "UTC"}, SETTINGS)
@@ -116,14 +113,30 @@ def main() -> None:
 
     build = cpu_ms(after)
     old, new = [], []
-    for _ in range(args.runs):
+    for _ in range(runs):
         counts.message(rng.choice(counts.rids), f"u{rng.randrange(60)}")
         old.append(cpu_ms(before))
         new.append(cpu_ms(after))
-    print(f"channels/list at {args.rooms:,} rooms ({len(counts.open):,} with messages today), 7 days, -messages:")
-    print(f"  first request (the list made and kept): {build:,.1f} ms CPU")
-    print(f"  the request after one new message, before (made again, sorted): {median(old):,.2f} ms CPU (median)")
-    print(f"  the request after one new message, after (the room moved):      {median(new):,.2f} ms CPU (median)")
+    return {
+        "rooms": rooms,
+        "active_today": len(counts.open),
+        "runs": runs,
+        "first_ms": round(build, 1),
+        "before_ms": round(median(old), 2),
+        "after_ms": round(median(new), 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rooms", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=20)
+    args = parser.parse_args()
+    f = measure(args.rooms, args.runs)
+    print(f"channels/list at {f['rooms']:,} rooms ({f['active_today']:,} with messages today), 7 days, -messages:")
+    print(f"  first request (the list made and kept): {f['first_ms']:,.1f} ms CPU")
+    print(f"  the request after one new message, before (made again, sorted): {f['before_ms']:,.2f} ms CPU (median)")
+    print(f"  the request after one new message, after (the room moved):      {f['after_ms']:,.2f} ms CPU (median)")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,10 @@
 - with --baseline, A/B against an older revision's code on the same data in the same run: messages-sent cold,
   warm, in a new zone, RSS and state; then all nine dashboard endpoints warm (p50, p95) at every range in
   Europe/Berlin (JSON, bots default) and each one's RSS after them; then the endpoints beyond the dashboard in each
-  revision that serves them, and the RSS after every endpoint.
+  revision that serves them, and the RSS after every endpoint;
+- issue 25 (bench/rooms.py): channels/room, a page of the silent list and a team's list, warm and cold beside one
+  raw aggregation each, and the service's CPU per new message and the next channels/list request.
+`--parts` runs some of these only (database, service, beyond, rooms; the A/B comes with --baseline).
 
 The dataset (generated once in bench/data, or in BENCH_MONGO_URL, and reused): --messages messages over --days
 days in --rooms rooms plus 50 livechat rooms (5% system messages, 1% hidden edit copies, 3% thread replies, a daily
@@ -43,6 +46,7 @@ from engagement_svc.days import iso_z
 RANGES = (7, 30, 90, 365)
 CONCURRENCY = (1, 16, 64)
 SOAK_CONCURRENCY = 64
+PARTS = ("database", "service", "beyond", "rooms")
 ZONE = "UTC"
 
 CEILING_APP = """
@@ -493,6 +497,17 @@ async def beyond_figures(args, mongo_url_for, sync_client, anchor: datetime) -> 
     return out
 
 
+async def rooms_figures(args, mongo_url_for, sync_client, anchor: datetime) -> dict:
+    """Issue 25's figures (bench/rooms.py) in UTC."""
+    from bench import rooms
+    from bench.dataset import BENCH_TOKEN, BENCH_USER_ID
+
+    headers = {"X-User-Id": BENCH_USER_ID, "X-Auth-Token": BENCH_TOKEN}
+    env = service_env(mongo_url_for, args.database) | {"ENGAGEMENT_TIMEZONE": ZONE}
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=50)) as session:
+        return await rooms.figures(args, session, sync_client[args.database], env, headers, anchor)
+
+
 NEW_ZONES = (
     "Asia/Kathmandu",
     "Australia/Lord_Howe",
@@ -878,6 +893,13 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         help="a checkout of an older revision (git worktree) to measure "
         "against this one, A/B in the same run (make bench BASELINE=<revision>)",
     )
+    parser.add_argument(
+        "--parts",
+        default=",".join(PARTS),
+        help=f"comma-separated, of {', '.join(PARTS)} (default every one)",
+        type=lambda text: [p for p in text.split(",") if p in PARTS] or parser.error(f"--parts: of {PARTS}"),
+    )
+    parser.add_argument("--live-rounds", type=int, default=10, help="rounds of new messages for the rooms part's CPU")
     parser.add_argument("--output", default="bench/results/latest.json", help="where the JSON figures go")
     return parser
 
@@ -886,7 +908,7 @@ def run(args: argparse.Namespace) -> int:
     """Set up (or reuse) the dataset, measure, print the table, write the JSON."""
     from pymongo import MongoClient
 
-    from bench import beyond
+    from bench import beyond, rooms
     from bench.dataset import add_sessions, existing_anchor, generate, sessions_present
     from engagement_svc.demo.embedded import EmbeddedMongo
 
@@ -919,12 +941,11 @@ def run(args: argparse.Namespace) -> int:
             args.progress(f"  generated in {generation_s} s")
         else:
             args.progress(f"reusing the dataset in {args.database} (anchor {anchor.isoformat()})")
-        if not sessions_present(db):
+        if ("beyond" in args.parts or args.baseline) and not sessions_present(db):  # only those read logins
             args.progress(f"adding the logins of {args.days} days to {args.database} (once; reused afterwards)")
             began = time.monotonic()
             written = add_sessions(db, anchor, args.days, progress=args.progress)
             args.progress(f"  {written:,} session documents in {time.monotonic() - began:.0f} s")
-        args.progress("measuring floor and peer")
         report: dict = {
             "when": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": {
@@ -943,14 +964,24 @@ def run(args: argparse.Namespace) -> int:
                 "users": db.users.estimated_document_count(),
             },
             "zone": ZONE,
-            "database": database_figures(db, anchor, runs=20),
         }
-        args.progress("measuring the service")
-        report["service"] = asyncio.run(service_figures(args, mongo_url_for, client, anchor))
-        print(table(report))
-        args.progress("measuring the endpoints beyond the dashboard")
-        report["beyond"] = asyncio.run(beyond_figures(args, mongo_url_for, client, anchor))
-        print(beyond.table(report["beyond"]["cold"], report["beyond"]["warm"]))
+        if "database" in args.parts:
+            args.progress("measuring floor and peer")
+            report["database"] = database_figures(db, anchor, runs=20)
+        if "service" in args.parts:
+            args.progress("measuring the service")
+            report["service"] = asyncio.run(service_figures(args, mongo_url_for, client, anchor))
+        if "database" in report and "service" in report:
+            print(table(report))
+        if "beyond" in args.parts:
+            args.progress("measuring the endpoints beyond the dashboard")
+            report["beyond"] = asyncio.run(beyond_figures(args, mongo_url_for, client, anchor))
+            print(beyond.table(report["beyond"]["cold"], report["beyond"]["warm"]))
+        if "rooms" in args.parts:
+            args.progress("measuring issue 25's rooms, silent list, team list and new messages")
+            report["rooms"] = asyncio.run(rooms_figures(args, mongo_url_for, client, anchor))
+            report["rooms"]["in_process"] = rooms.in_process(args.rooms, max(10, args.live_rounds))
+            print(rooms.table(report["rooms"]))
         if args.baseline:
             args.progress(f"A/B against the code in {args.baseline}")
             report["ab"] = asyncio.run(ab_figures(args, mongo_url_for, client, anchor))
