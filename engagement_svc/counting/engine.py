@@ -105,8 +105,7 @@ class Engine:
         self.backfill.stop()
         return [*self._tasks, *self.work.stop()]
 
-    def backfill_done(self) -> bool:
-        """The start-up backfill has ended (every closed day it was to count is kept)."""
+    def backfill_done(self) -> bool:  # the start-up backfill has ended (every closed day it was to count is kept)
         return any(t.get_name() == "warm" and t.done() for t in self._tasks)
 
     # -- what operators see -------------------------------------------------------------------------------------
@@ -119,8 +118,7 @@ class Engine:
         return self.corrections.watchers
 
     @property
-    def watcher(self) -> Watcher:
-        """The messages' change stream (the one every endpoint so far depends on)."""
+    def watcher(self) -> Watcher:  # the messages' change stream (the one every endpoint so far depends on)
         return self.corrections.watchers["rocketchat_message"]
 
     @property
@@ -130,8 +128,7 @@ class Engine:
     def caches(self) -> list[BoundedCache[Any, Any]]:  # each of its own key and value types
         return [self.reader.cache, self.reader.slot_indexes, self.answers.cache]
 
-    def kept(self) -> tuple[int, int]:
-        """UTC days of kept counts in memory (every metric), and about how many bytes they hold."""
+    def kept(self) -> tuple[int, int]:  # UTC days of kept counts in memory (every metric), and about their bytes
         return self.closed.kept()
 
     def progress(self) -> dict[str, int | None]:
@@ -188,6 +185,9 @@ class Engine:
         if opened is None:
             return None
         return (*self.reader.version(metric), self.clock.first_open_day(now), self.clock.today(now), *opened)
+
+    def changed_keys(self, metric: Metric, since: Stamp | None) -> set[str] | None:
+        return self.open.changed_since(metric, since, self.stamp(metric))  # see OpenDays.changed_since
 
     def remembered(self, key: Hashable, stamp: Stamp | None) -> Any:
         """What `remember` kept under this key, if it was kept at this stamp (see `stamp`); else None. Any: the

@@ -358,19 +358,35 @@ class OpenDay:
     """A day still open: counts that grow one document at a time. A key whose class is not known yet when its
     document arrives is held apart (`unfolded`) until the engine has looked it up, then folded in."""
 
-    __slots__ = ("_by_class", "_generation", "by_slot", "cells", "day", "ongoing", "unfolded", "version")
+    __slots__ = (
+        "_by_class",
+        "_generation",
+        "by_room",
+        "by_slot",
+        "cells",
+        "day",
+        "ongoing",
+        "touched",
+        "unfolded",
+        "version",
+    )
 
     def __init__(self, day: int, cells: Mapping[tuple[str, int], int]):
         self.day = day
         self.cells: dict[str, dict[int, int]] = {}
         # Per slot, its keys, each once: a list, smaller than a set, as `add` appends a key at its first count there.
         self.by_slot: list[list[str]] = [[] for _ in range(SLOTS_PER_DAY)]
+        self.by_room: dict[str, list[str]] = {}  # a room's keys (its own, flagged, its authors'): scoped reads
         self.ongoing: dict[str, tuple[int, int]] = {}  # key -> (first slot, bound slot) of its open intervals
         for (key, slot), n in cells.items():
             if n:
+                if key not in self.cells:
+                    self.by_room.setdefault(room_of(key), []).append(key)
                 self.cells.setdefault(key, {})[slot] = n
                 self.by_slot[slot].append(key)
         self.version = 0
+        # Per key, the version of its last change: what changed since a version, without a pass over the counts.
+        self.touched: dict[str, int] = {}
         # Until the first fold every key is pending (see pending_keys): no copy of the cells is held for it.
         self.unfolded: dict[str, dict[int, int]] = {}
         self._by_class: dict[str, list[int]] = {}
@@ -382,11 +398,15 @@ class OpenDay:
         return self.cells.keys() if self._generation == -1 else self.unfolded.keys()
 
     def add(self, key: str, slot: int, classes: Classes) -> None:
-        slots = self.cells.setdefault(key, {})
+        slots = self.cells.get(key)
+        if slots is None:
+            slots = self.cells[key] = {}
+            self.by_room.setdefault(room_of(key), []).append(key)
         if slot not in slots:
             self.by_slot[slot].append(key)
         slots[slot] = slots.get(slot, 0) + 1
         self.version += 1
+        self.touched[key] = self.version
         if key in self.unfolded or not classes.knows(key) or self._generation != classes.generation:
             held = self.unfolded.setdefault(key, {})
             held[slot] = held.get(slot, 0) + 1
@@ -419,6 +439,11 @@ class OpenDay:
         known = self.ongoing.get(key)
         self.ongoing[key] = (first, bound) if known is None else (min(known[0], first), max(known[1], bound))
         self.version += 1
+        self.touched[key] = self.version
+
+    def changed_since(self, version: int) -> list[str]:
+        """The keys counted or begun after `version` (an earlier `version` of this day)."""
+        return [key for key, v in self.touched.items() if v > version]
 
     def key_set(self, first: int, end: int) -> set[str]:
         found: set[str] = set()
@@ -440,12 +465,11 @@ class OpenDay:
         return out
 
     def room_sums(self, rooms: Iterable[str], first: int, end: int) -> dict[str, int]:
-        """As ClosedDay's (an open day holds a day's keys so far: they are looked through)."""
-        wanted = rooms if isinstance(rooms, set | frozenset) else set(rooms)
+        """As ClosedDay's: each room's keys looked up (`by_room`), whatever the day's other rooms."""
         out: dict[str, int] = {}
-        for key, slots in self.cells.items():
-            if room_of(key) in wanted:
-                n = sum(v for slot, v in slots.items() if first <= slot < end)
+        for rid in rooms:
+            for key in self.by_room.get(rid, ()):
+                n = sum(v for slot, v in self.cells[key].items() if first <= slot < end)
                 if n:
                     out[key] = n
         return out

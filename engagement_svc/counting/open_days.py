@@ -8,7 +8,7 @@ reused for at most `freshness_ms`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -186,6 +186,26 @@ class OpenDays:
         if any(v.ongoing for v in tracker.days.values()):
             opened += (slot_of(now),)
         return tracker.since, opened
+
+    def changed_since(
+        self, metric: Metric, then: tuple[Hashable, ...] | None, now: tuple[Hashable, ...] | None
+    ) -> set[str] | None:
+        """The open days' keys counted since the engine's stamp `then`, when nothing else changed (`now`, the stamp
+        now, equals it but for the open days' versions): a report that keeps what it derived from them reads only
+        those keys again. None when that cannot be told: the kept days, the classes, the day, the snapshot or the
+        days tracked changed, open intervals grow with the clock, or the stream is not followed."""
+        tracker = self._trackers.get(metric.name)
+        if then is None or now is None or tracker is None or then[:-1] != now[:-1]:
+            return None
+        opened = then[-1]
+        if not isinstance(opened, tuple) or not all(isinstance(v, tuple) for v in opened):
+            return None
+        if [v[0] for v in opened] != sorted(tracker.days):
+            return None
+        changed: set[str] = set()
+        for day, version in opened:
+            changed.update(tracker.days[day].changed_since(version))
+        return changed
 
     def keys_named(self, metric: Metric) -> set[str]:
         """Every key the tracked open days name."""

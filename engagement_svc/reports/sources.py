@@ -71,6 +71,11 @@ class Counts(Protocol):
         on: equal edges, equal reads before it (what is derived from them may be kept; only the rest read anew)."""
         ...
 
+    def changed_keys(self, metric: Metric, since: Stamp | None) -> set[str] | None:
+        """The open days' keys counted since an earlier `stamp` of the metric, when nothing else changed since
+        (what is derived from the other keys may be kept); None when that cannot be told."""
+        ...
+
     def stamp(self, metric: Metric) -> Stamp | None:
         """What every answer about the metric depends on: equal stamps, equal counts (None: cannot be told)."""
         ...

@@ -161,3 +161,25 @@ def test_an_open_day_taking_documents_one_at_a_time_equals_its_recount():
     c, p = closed.class_prefix(rooms)["c"], closed.class_prefix(rooms)["p"]
     assert list(both) == [a + b for a, b in zip(c, p, strict=True)]
     assert list(kept.combined({}, ("c",))) == [0] * (SLOTS_PER_DAY + 1)
+
+
+def test_an_open_day_names_the_keys_counted_since_a_version_and_finds_a_rooms_keys_alone():
+    """What a report keeps from the open days is read again for these keys only; a room's keys (its own, flagged,
+    its authors') are looked up, whatever the day's other rooms, and sum as a closed day of the same cells does."""
+    rooms = _Rooms({"r1": "c", "r2": "p", "r3": "c", "r10": "c"})
+    cells = {("r1", 3): 2, ("r2\x1eann", 5): 1, ("r10", 3): 7}
+    day = OpenDay(DAY, cells)
+    start = day.version
+    assert day.changed_since(start) == []  # the snapshot's cells are the starting point, not changes
+    day.add("r1\x1fbot", 4, rooms)
+    day.add("r3\x1ebob", 7, rooms)
+    middle = day.version
+    day.add("r1", 3, rooms)
+    day.begin("r2", 8, SLOTS_PER_DAY)  # an interval begun is a change too
+    assert sorted(day.changed_since(start)) == ["r1", "r1\x1fbot", "r2", "r3\x1ebob"]
+    assert sorted(day.changed_since(middle)) == ["r1", "r2"] and day.changed_since(day.version) == []
+    every = {**cells, ("r1\x1fbot", 4): 1, ("r3\x1ebob", 7): 1, ("r1", 3): 3}
+    closed = ClosedDay(DAY, every, 0)
+    for wanted in (["r1"], ["r2", "r3"], ["r10"], ["nothing"], ["r1", "r10", "r3"]):
+        for first, end in ((0, SLOTS_PER_DAY), (4, 6), (3, 4)):
+            assert day.room_sums(wanted, first, end) == closed.room_sums(wanted, first, end), (wanted, first, end)

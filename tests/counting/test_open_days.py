@@ -7,6 +7,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from engagement_svc.app import create_app
+from engagement_svc.counting.catalog import MESSAGES
 from engagement_svc.resources import ENGINE
 from tests.support.data import AUTHOR, fill
 from tests.support.http import answers_brute_force, recent_params, until
@@ -45,6 +46,26 @@ async def test_new_messages_today_are_counted_promptly(client, db):
         db.rocketchat_message.insert_one(message_doc(f"lc{i}", "L1", datetime.now(UTC), AUTHOR))
         assert await until(lambda: answers_brute_force(client, db, params))
     assert engine.stats["open_tracked"] > 0  # served from the watcher's counts, not recounted per request
+
+
+async def test_the_keys_counted_since_a_stamp_are_told_while_nothing_else_changed(client, db):
+    """A report keeping what it derived from today asks which keys were counted since its stamp: the rooms of
+    messages that count, not a system message's nor a stamp of other counts."""
+    now = datetime.now(UTC)
+    fill(db, now - timedelta(days=3), 3, 20)
+    engine = client.server.app[ENGINE]
+    assert await answers_brute_force(client, db, recent_params())
+    assert await until(lambda: engine.watcher.healthy)
+    assert await answers_brute_force(client, db, recent_params())  # today read from the stream's counts now
+    before = engine.stamp(MESSAGES)
+    assert before is not None and engine.changed_keys(MESSAGES, before) == set()
+    db.rocketchat_message.insert_one(message_doc("sys", "C2", datetime.now(UTC), AUTHOR, t="uj"))  # not counted
+    db.rocketchat_message.insert_one(message_doc("new", "C1", datetime.now(UTC), AUTHOR))
+    assert await until(lambda: engine.stamp(MESSAGES) != before)
+    assert engine.changed_keys(MESSAGES, before) == {"C1"}
+    assert engine.changed_keys(MESSAGES, engine.stamp(MESSAGES)) == set()
+    other = (*before[:-2], "another snapshot", before[-1])
+    assert engine.changed_keys(MESSAGES, other) is None and engine.changed_keys(MESSAGES, None) is None
 
 
 async def test_a_day_read_while_still_empty_counts_its_first_messages_once(client, db):

@@ -40,6 +40,7 @@ def test_reports_ask_the_engine_for_nothing_else():
         "presence",
         "earliest",
         "open_edge",
+        "changed_keys",
         "stamp",
         "remembered",
         "remember",
