@@ -151,11 +151,11 @@ class Intervals(list):
         self.longest = max((b - a for _, a, b in self), default=timedelta(0))
 
 
-def session_intervals(db, now: datetime, bots: str = "include") -> Intervals:
-    """(user, loginAt, end) of every counted session: type session or computed-session, with a userId, not
-    anonymous; end = the first of closedAt, logoutAt, lastActivityAt that is a date, else now."""
+def counted_session_docs(db, now: datetime, bots: str = "include"):
+    """(document, user, end) of every counted session: type session or computed-session, with a userId, not
+    anonymous, a loginAt; end = the first of closedAt, logoutAt, lastActivityAt that is a date, else now; a bot's
+    sessions (those of a bot user) kept as `bots` says."""
     bot_ids = bot_user_ids(db)
-    out = []
     for s in db.rocketchat_sessions.find({}):
         user = s.get("userId")
         if s.get("type") not in ("session", "computed-session") or not isinstance(user, str):
@@ -164,9 +164,12 @@ def session_intervals(db, now: datetime, bots: str = "include") -> Intervals:
             continue
         if (bots == "exclude" and user in bot_ids) or (bots == "only" and user not in bot_ids):
             continue
-        end = next((s[f] for f in SESSION_ENDS if isinstance(s.get(f), datetime)), now)
-        out.append((user, s["loginAt"], end))
-    return Intervals(out)
+        yield s, user, next((s[f] for f in SESSION_ENDS if isinstance(s.get(f), datetime)), now)
+
+
+def session_intervals(db, now: datetime, bots: str = "include") -> Intervals:
+    """(user, loginAt, end) of every counted session (see counted_session_docs)."""
+    return Intervals((user, s["loginAt"], end) for s, user, end in counted_session_docs(db, now, bots))
 
 
 def days_between(start: datetime, end: datetime, zone: ZoneInfo) -> list:

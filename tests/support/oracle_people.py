@@ -15,10 +15,10 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from tests.support.oracle import (
-    SESSION_ENDS,
     Intervals,
     active,
     bot_user_ids,
+    counted_session_docs,
     days_between,
     js,
     local_day_piece,
@@ -46,19 +46,8 @@ def client_of(session: dict) -> str:
 
 
 def counted_sessions(db, now: datetime, bots: str = "include") -> Iterator[tuple[str, datetime, datetime, str]]:
-    """(user, loginAt, end, client) of every counted session, by the rules of oracle.session_intervals: type
-    session or computed-session, a userId, not anonymous, a loginAt; end = the first of closedAt, logoutAt,
-    lastActivityAt that is a date, else now; a bot's sessions are those of a bot user."""
-    bot_ids = bot_user_ids(db)
-    for s in db.rocketchat_sessions.find({}):
-        user = s.get("userId")
-        if s.get("type") not in ("session", "computed-session") or not isinstance(user, str):
-            continue
-        if s.get("mostImportantRole") == "anonymous" or not isinstance(s.get("loginAt"), datetime):
-            continue
-        if (bots == "exclude" and user in bot_ids) or (bots == "only" and user not in bot_ids):
-            continue
-        end = next((s[f] for f in SESSION_ENDS if isinstance(s.get(f), datetime)), now)
+    """(user, loginAt, end, client) of every counted session, by the oracle's rules (oracle.counted_session_docs)."""
+    for s, user, end in counted_session_docs(db, now, bots):
         yield user, s["loginAt"], end, client_of(s)
 
 
