@@ -42,6 +42,9 @@ class MemoryCounts:
         self.posters_by_room: dict[str, set[str]] = {}
         for key in self.open_posts:
             self.posters_by_room.setdefault(key.split("\x1e")[0], set()).add(key)
+        self.closed_posters: dict[str, list[str]] = {}  # a room's keys in the kept days: the engine bisects to them
+        for key in self.posts:
+            self.closed_posters.setdefault(key.split("\x1e")[0], []).append(key)
         self.version = 0
         self.touched: dict[str, int] = {}  # key -> the version it last changed at (the engine's changed_keys)
         self.kept: dict = {}
@@ -64,6 +67,10 @@ class MemoryCounts:
             return self.open_posts if posts else self.open
         if span.hi_s <= self.open_s - 7 * 86_400:
             return {} if posts else self.previous
+        if rooms is not None:
+            if posts:
+                return {k: 1 for r in rooms for k in self.closed_posters.get(r, ())}
+            return {r: self.closed[r] for r in rooms if r in self.closed}
         return self.posts if posts else self.closed
 
     def changed_keys(self, metric: Any, since: Any) -> set[str] | None:

@@ -146,11 +146,56 @@ class Part(NamedTuple):
     last: Mapping[str, int]
 
 
+class ClosedPosters:
+    """The closed part's authors of the rooms with messages in the open part, to tell an author new to the range:
+    a kept list holds these, not every (room, author) of its range (hundreds of thousands in a year of a busy
+    server, held as long as the list is), and reads a room's from the kept days when it first posts in the open
+    days. While the list is made, the range's every (room, author) (`every`) is at hand; let go after."""
+
+    def __init__(self, closed_range: Span | None, posted: tuple[str, ...], every: Mapping[str, int]):
+        self.closed_range, self.posted = closed_range, posted
+        self.every: Mapping[str, int] | None = every
+        self.known: dict[str, frozenset[str]] = {}
+
+    async def new_posters(self, sources: Sources, keys: Iterable[str]) -> dict[str, int]:
+        """Per room, how many of these open-part (room, author) keys are not among its closed part's."""
+        by_room: dict[str, list[str]] = {}
+        for key in keys:
+            by_room.setdefault(key.split(PART, 1)[0], []).append(key)
+        unknown = frozenset(rid for rid in by_room if rid not in self.known)
+        if unknown:
+            found: dict[str, list[str]] = {rid: [] for rid in unknown}
+            if self.every is not None:
+                closed: Iterable[str] = self.every
+            elif self.closed_range is not None:
+                closed = await sources.counts.sums_by_key(POSTS, self.closed_range, self.posted, unknown)
+            else:
+                closed = ()
+            for key in closed:
+                mine = found.get(key.split(PART, 1)[0])
+                if mine is not None:
+                    mine.append(key)
+            self.known.update((rid, frozenset(found[rid])) for rid in unknown)
+        out = {}
+        for rid, mine in by_room.items():
+            n = sum(1 for key in mine if key not in self.known[rid])
+            if n:
+                out[rid] = n
+        return out
+
+    def made(self) -> None:
+        """The list is made: the range's every (room, author) is let go (the reader's cache may keep it, bounded)."""
+        self.every = None
+
+    @property
+    def held(self) -> int:
+        return len(self.known) + sum(len(authors) for authors in self.known.values())
+
+
 async def _part(
-    sources: Sources, q: ListQuery, open_s: int, closed: bool, posts: Mapping[str, int], rooms: RoomSet = None
+    sources: Sources, q: ListQuery, open_s: int, closed: bool, posters: ClosedPosters, rooms: RoomSet = None
 ) -> Part:
-    """The closed (or open) part of every row's counts (of these rooms' rows alone: the open part, scoped);
-    `posts`: the closed part's authors per room."""
+    """The closed (or open) part of every row's counts (of these rooms' rows alone: the open part, scoped)."""
     in_range, before = (_apart(s, open_s)[0 if closed else 1] for s in range_and_before(q, sources.calendar))
     counted, posted = MESSAGES.counted_for(q.bots), POSTS.counted_for(q.bots)
     current = await sources.counts.sums_by_key(MESSAGES, in_range, counted, rooms) if in_range else {}
@@ -161,7 +206,7 @@ async def _part(
         cut += 1
     last: dict[str, int] = {}
     if closed:
-        authors = posters_of(posts)
+        authors = posters_of(posters.every or {})
         last = await last_before(sources, q, MESSAGES, counted)
         if cut:
             _, found = await sources.counts.presence(MESSAGES, days[:cut], counted)
@@ -169,10 +214,7 @@ async def _part(
         return Part(current, previous, authors, last)
     authors = {}
     if in_range:
-        for k in await sources.counts.sums_by_key(POSTS, in_range, posted, rooms):
-            if k not in posts:
-                rid = k.split(PART, 1)[0]
-                authors[rid] = authors.get(rid, 0) + 1
+        authors = await posters.new_posters(sources, await sources.counts.sums_by_key(POSTS, in_range, posted, rooms))
     if cut < len(days):
         for i, keys in enumerate(await sources.counts.key_lists(MESSAGES, days[cut:], counted, rooms)):
             last.update(dict.fromkeys(keys, days[cut + i].lo_s))
@@ -189,10 +231,10 @@ class LiveRows:
     (bisected, ties by room id ascending either way, as `ordered`), so a new message costs the open days' keys,
     not a sort of every room (about 400 ms at 100,000 rooms)."""
 
-    def __init__(self, q: ListQuery, open_s: int, closed: Part, posts: Mapping[str, int], chosen: Any, team: Any):
+    def __init__(self, q: ListQuery, open_s: int, closed: Part, posters: ClosedPosters, chosen: Any, team: Any):
         self.sort, self.descending, self.open_s = q.sort, q.descending, open_s
         self.activity, self.hide = q.activity, q.hide
-        self.closed, self.posts, self.chosen, self.team = closed, posts, chosen, team
+        self.closed, self.posters, self.chosen, self.team = closed, posters, chosen, team
         self.open = Part({}, {}, {}, {})
         self.order: list[str] = []
         self.shared = False  # the order handed out to an answer: copied before it changes
@@ -204,14 +246,17 @@ class LiveRows:
     ) -> LiveRows:
         in_range, _ = range_and_before(q, sources.calendar)
         closed_range = _apart(in_range, open_s)[0]
-        posts = await sources.counts.sums_by_key(POSTS, closed_range, POSTS.counted_for(q.bots)) if closed_range else {}
+        posted = POSTS.counted_for(q.bots)
+        posts = await sources.counts.sums_by_key(POSTS, closed_range, posted) if closed_range else {}
+        posters = ClosedPosters(closed_range, posted, posts)
         chosen: Mapping[str, str] | None = None
         if q.activity == "silent":
             chosen = await sources.rooms.every(SILENT_TYPES, q.team)
         elif not q.hide:
             chosen = await sources.rooms.every(ROOM_TYPE_ORDER, q.team)
-        live = cls(q, open_s, await _part(sources, q, open_s, True, posts), posts, chosen, team)
-        live.open = await _part(sources, q, open_s, False, posts)
+        live = cls(q, open_s, await _part(sources, q, open_s, True, posters), posters, chosen, team)
+        live.open = await _part(sources, q, open_s, False, posters)
+        posters.made()
         live.stamp = stamp
         c = live.closed
         found = chosen if chosen is not None else (c.current.keys() | c.previous.keys() | live.open.current.keys())
@@ -257,12 +302,12 @@ class LiveRows:
         old = self.open
         rooms = self._counted_since(sources, stamp)
         if rooms is None:
-            new = await _part(sources, q, self.open_s, False, self.posts)
+            new = await _part(sources, q, self.open_s, False, self.posters)
             changed: set[str] = set()
             for a, b in zip(old, new, strict=True):
                 changed.update(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
         else:
-            fresh = await _part(sources, q, self.open_s, False, self.posts, rooms) if rooms else Part({}, {}, {}, {})
+            fresh = await _part(sources, q, self.open_s, False, self.posters, rooms) if rooms else Part({}, {}, {}, {})
             new = Part(*(_replaced(a, b, rooms) for a, b in zip(old, fresh, strict=True)))
             changed = {rid for rid in rooms if any(a.get(rid) != b.get(rid) for a, b in zip(old, new, strict=True))}
         if self.shared:
@@ -309,10 +354,11 @@ class LiveRows:
 
     @property
     def nbytes(self) -> int:
-        """About what it holds of its own: the order, the closed part's posters and last days, the rooms chosen
-        (its sums are the reader's remembered ones)."""
-        held = len(self.closed.posters) + len(self.closed.last) + len(self.chosen or ())
-        return 200 + 8 * len(self.order) + 40 * held
+        """About what it holds of its own: the order, the closed part's counts, posters and last days, the rooms
+        chosen, and the closed part's authors of the rooms posted in since."""
+        c = self.closed
+        held = len(c.current) + len(c.previous) + len(c.posters) + len(c.last) + len(self.chosen or ())
+        return 200 + 8 * len(self.order) + 40 * held + 60 * self.posters.held
 
 
 def _replaced(old: Mapping[str, int], fresh: Mapping[str, int], rooms: frozenset[str]) -> dict[str, int]:

@@ -55,7 +55,8 @@ LIVE_SORTS = ("messages", "diffFromLastWeek", "posters", "lastPosted")  # the ra
 async def test_rows_kept_across_live_messages_equal_a_recount_in_every_sort_and_choice(client, team_data):
     """Lists sorted by a count are kept and moved as messages arrive (today: open days): rooms move up and down
     past ties, a silent room leaves the silent list, a room new to the range joins it, a bot posts, a newcomer
-    posts; every row of every sort both ways (bots in; out and only for two) equals the recount after each wave."""
+    posts, a room quiet today hears from its author and a new one; every row of every sort both ways (bots in;
+    out and only for two) equals the recount after each wave."""
     now = datetime.now(UTC).replace(microsecond=0)
     person = [{"_id": f"Poster{i:011d}", "username": f"poster{i}"} for i in range(3)]
     seeded = [("C0", 1), ("C1", 1), ("C2", 1), ("C3", 1), ("TC1", 2), ("TC2", 1), ("D1", 1)]
@@ -65,6 +66,7 @@ async def test_rows_kept_across_live_messages_equal_a_recount_in_every_sort_and_
         for j in range(n)
     ]
     docs += [message_doc(f"lb{rid}", rid, now - timedelta(days=9), person[0]) for rid in ("C1", "C4", "TP1")]
+    docs.append(message_doc("closedC4", "C4", now - timedelta(days=2), person[1]))  # in range, closed: no news today
     team_data.rocketchat_message.insert_many(docs)
     params = {"start": (now - timedelta(days=6)).isoformat(), "end": now.isoformat(), "timezone": "UTC"}
     # Fewer lists than the answers remembered (64): each is kept from one round to the next, and moved.
@@ -97,14 +99,18 @@ async def test_rows_kept_across_live_messages_equal_a_recount_in_every_sort_and_
         [
             message_doc("live-bot", "C2", now, person[0], bot={"i": "integration"}),
             message_doc("live-new", "TC2", now, {"_id": "NewPoster00000001", "username": "newcomer"}),
+            message_doc("live-c4-again", "C4", now, person[1]),  # its closed part's author: no new poster
+            message_doc("live-c4-new", "C4", now, person[2]),  # one more
         ]
     )
 
-    async def c2_has_the_bots():
-        rows, _ = await listed_rows(client, {**params, "sort": "-messages", "bots": "only"})
-        return [r["room"]["_id"] for r in rows] == ["C2"]
+    async def all_counted():  # the bot's message in C2, and C4's last (the stream delivers them in order)
+        bots, _ = await listed_rows(client, {**params, "sort": "-messages", "bots": "only"})
+        rows, _ = await listed_rows(client, {**params, "sort": "-posters"})
+        c4 = next((r["messages"], r["posters"]) for r in rows if r["room"]["_id"] == "C4")
+        return [r["room"]["_id"] for r in bots] == ["C2"] and c4 == (3, 2)
 
-    assert await until(c2_has_the_bots, seconds=10)
+    assert await until(all_counted, seconds=10)
     assert await all_equal() is None
 
 
