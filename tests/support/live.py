@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 
 
 def free_port() -> int:
@@ -17,6 +18,21 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def answering(process: subprocess.Popen, url: str, output: Callable[[], str], name: str, seconds: float = 60) -> None:
+    """Returns once `url` answers; raises, with the process's output, if the process exits or `seconds` pass."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited {process.returncode}: {output()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not start: {output()[-2000:]}") from None
+            time.sleep(0.05)  # the poll's interval: what is awaited is the URL answering
 
 
 class LiveServer:
@@ -43,17 +59,8 @@ class LiveServer:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        deadline = time.monotonic() + 60
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited {self.process.returncode}: {self.output()[-2000:]}")
-            try:
-                with urllib.request.urlopen(self.base_url + "/healthz", timeout=2):
-                    return self
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("server did not start") from None
-                time.sleep(0.05)  # the poll's interval: what is awaited is /healthz answering
+        answering(self.process, self.base_url + "/healthz", self.output, "server")
+        return self
 
     def output(self) -> str:
         self.log.flush()

@@ -9,7 +9,6 @@ import re
 import shutil
 import subprocess
 import tempfile
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -19,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.data import ADMIN_HEADERS
 from tests.support.http import MESSAGES_SENT_PATH
-from tests.support.live import free_port
+from tests.support.live import answering, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = ROOT / "docker" / "prometheus"
@@ -156,17 +155,8 @@ class LivePrometheus:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        deadline = time.monotonic() + 60
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"prometheus exited {self.process.returncode}: {self.output()[-2000:]}")
-            try:
-                with urllib.request.urlopen(self.url + "/-/ready", timeout=2):
-                    return self
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("prometheus did not start: " + self.output()[-2000:]) from None
-                time.sleep(0.05)  # the poll's interval: what is awaited is /-/ready answering
+        answering(self.process, self.url + "/-/ready", self.output, "prometheus")
+        return self
 
     def query(self, expr: str) -> list[dict]:
         """An instant query through the HTTP API: the result vector."""
