@@ -205,7 +205,7 @@ def main() -> int:
         if anchor is None:
             print(f"generating {args.messages:,} messages over {args.days} days", flush=True)
             anchor = generate(db, args.messages, args.days, args.rooms, progress=print)
-        if not sessions_present(db):
+        if not args.big and not sessions_present(db):  # the big dataset has its own sessions (no meta of this kind)
             add_sessions(db, anchor, args.days, progress=print)
         report = {
             "when": datetime.now(UTC).isoformat(timespec="seconds"),
