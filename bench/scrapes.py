@@ -1,6 +1,7 @@
 """`python -m bench.scrapes`: what the engagement gauges on /metrics cost. Asserts nothing.
 
-On bench/run.py's dataset (generated once in bench/data, or in BENCH_MONGO_URL; --messages 1M by default here), a
+On bench/run.py's dataset (generated once in bench/data, or in BENCH_MONGO_URL; --messages 1M by default here), or
+with --big on the big-server dataset (bench/big_dataset.py, made by `python -m bench.big --generate-only`), a
 real `engagement-svc serve` with ENGAGEMENT_GAUGES_SECONDS=1, so that every scrape a second apart refreshes:
 - the first scrape (today's figures and the 30 days before read for the first time) and then --scrapes refreshing
   scrapes: the scrape's time, `engagement_gauges_refresh_seconds`, and the MongoDB commands sent between two
@@ -147,6 +148,22 @@ async def measure(args, mongo_url_for, anchor: datetime) -> dict:
     return out
 
 
+def big_anchor(args, client) -> datetime:
+    """The big-server dataset's anchor (its default shape, as `make bench-big` makes it); not made here."""
+    from bench import big
+    from bench.big_dataset import existing_anchor
+
+    shape = big.build_parser().parse_args([])
+    args.database = args.database or f"engagement_bench_big_{shape.messages}_{shape.rooms}_{shape.days}"
+    args.days = shape.days
+    anchor = existing_anchor(client[args.database], shape.messages, shape.users, shape.rooms, shape.logins, shape.days)
+    if anchor is None:
+        raise SystemExit(
+            f"no complete big-server dataset in {args.database}: run `python -m bench.big --generate-only`"
+        )
+    return anchor
+
+
 def main() -> int:
     from pymongo import MongoClient
 
@@ -157,12 +174,14 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=120)
     parser.add_argument("--rooms", type=int, default=500)
-    parser.add_argument("--database", default="engagement_bench")
+    parser.add_argument("--database", default=None, help="default: engagement_bench, or bench.big's with --big")
+    parser.add_argument("--big", action="store_true", help="bench.big's dataset in its default shape (made first)")
     parser.add_argument("--scrapes", type=int, default=20, help="refreshing scrapes measured")
     parser.add_argument("--seconds", type=float, default=60.0, help="each phase of the API latency run")
     parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--output", default="bench/results/scrapes.json")
+    parser.add_argument("--output", default=None, help="default: bench/results/scrapes.json (scrapes-big.json)")
     args = parser.parse_args()
+    args.output = args.output or f"bench/results/scrapes{'-big' if args.big else ''}.json"
     external = os.environ.get("BENCH_MONGO_URL")
     mongo = None
     if external:
@@ -171,22 +190,33 @@ def main() -> int:
         mongo_url_for = lambda name: f"{root}/{name}"  # noqa: E731
         server_url = external
     else:
-        mongo = EmbeddedMongo(cache_gb=4, data_dir=str(Path("bench/data").resolve()))
+        mongo = EmbeddedMongo(cache_gb=6 if args.big else 4, data_dir=str(Path("bench/data").resolve()))
         mongo.start(timeout=120)
         mongo_url_for, server_url = mongo.url_for, mongo.url
     client: MongoClient = MongoClient(server_url, tz_aware=True)
+    anchor: datetime | None
     try:
+        if args.big:
+            anchor = big_anchor(args, client)
+        else:
+            args.database = args.database or "engagement_bench"
+            anchor = existing_anchor(client[args.database], args.messages, args.days, args.rooms)
         db = client[args.database]
-        anchor = existing_anchor(db, args.messages, args.days, args.rooms)
         if anchor is None:
             print(f"generating {args.messages:,} messages over {args.days} days", flush=True)
             anchor = generate(db, args.messages, args.days, args.rooms, progress=print)
-        if not sessions_present(db):
+        if not args.big and not sessions_present(db):  # the big dataset has its own sessions (no meta of this kind)
             add_sessions(db, anchor, args.days, progress=print)
         report = {
             "when": datetime.now(UTC).isoformat(timespec="seconds"),
             "cores": os.cpu_count(),
-            "dataset": {"messages": args.messages, "days": args.days, "anchor": anchor.isoformat()},
+            "dataset": {
+                "database": args.database,
+                "messages": db.rocketchat_message.estimated_document_count(),
+                "sessions": db.rocketchat_sessions.estimated_document_count(),
+                "days": args.days,
+                "anchor": anchor.isoformat(),
+            },
             **asyncio.run(measure(args, mongo_url_for, anchor)),
         }
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
