@@ -28,7 +28,6 @@ from tests.support.http import (
     POSTING_USERS_PATH,
     until,
 )
-from tests.support.mongo import with_database
 from tests.support.oracle import count_by_local_day, expected_new_users, js
 from tests.support.people import seeded_workspace
 from tests.support.rocketchat import message_doc, room_doc, user_doc
@@ -74,17 +73,8 @@ def workspace(sync_client):
 
 
 @pytest.fixture
-async def service(aiohttp_client, mongo_url, workspace):
-    name = workspace.name
-    settings = Settings(
-        mongo_url=with_database(mongo_url, name),
-        database=name,
-        timezone=ZONE,
-        query_timeout_ms=20_000,
-        state_database=name + "_state",
-        warm_days=0,
-    )
-    return await aiohttp_client(create_app(settings))
+async def service(aiohttp_client, workspace_settings):
+    return await aiohttp_client(create_app(workspace_settings(timezone=ZONE)))
 
 
 async def api(client, path: str, bots: str) -> dict:
@@ -130,16 +120,8 @@ async def test_bots_make_the_difference_between_include_and_exclude(service):
     assert gauge(samples, "engagement_gauges_refresh_seconds") > 0
 
 
-async def test_setting_zero_turns_the_gauges_off(aiohttp_client, mongo_url, workspace):
-    settings = Settings(
-        mongo_url=with_database(mongo_url, workspace.name),
-        database=workspace.name,
-        timezone=ZONE,
-        state_database=workspace.name + "_state",
-        warm_days=0,
-        gauges_seconds=0,
-    )
-    client = await aiohttp_client(create_app(settings))
+async def test_setting_zero_turns_the_gauges_off(aiohttp_client, workspace_settings):
+    client = await aiohttp_client(create_app(workspace_settings(timezone=ZONE, gauges_seconds=0)))
     assert await scrape(client) == {}
 
 
