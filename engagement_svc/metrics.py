@@ -34,6 +34,13 @@ COUNTERS = {
     "engagement_svc_days_exact_spans": "Spans off the 15-minute slots (offsets before 1980), counted directly",
     "engagement_svc_days_spans_remembered": "Spans (a local day or hour) answered from remembered sums of kept days",
     "engagement_svc_days_shared_days": "Closed UTC days another replica was counting: read from the state database",
+    "engagement_svc_days_detail_dropped": (
+        "Detail UTC days (a key per room and author, or per user and client) dropped from memory to stay within "
+        "ENGAGEMENT_DETAIL_DAYS_MB; read back from the state database when asked"
+    ),
+    "engagement_svc_days_partial_days": (
+        "Closed UTC days not kept, counted for one room's or one team's rooms alone by a scoped read"
+    ),
     "engagement_svc_days_history_lost": "Times a change stream's saved position was older than the oplog",
     "engagement_svc_days_history_recounts": "Kept UTC days counted again because a change stream lost its history",
     "engagement_svc_work_jobs": "Counting jobs run",

@@ -79,6 +79,12 @@ TABLE: tuple[Setting, ...] = (
             "request's counting; by default all of them, so that every range is answered from kept counts. "
             "Readiness does not wait for it; `/readyz` and `/metrics` show its progress. `0` turns it off.",
             0, 36_500),
+    Setting("detail_days_mb", "ENGAGEMENT_DETAIL_DAYS_MB", "int", 64,
+            "Memory, about, for the kept days of the detailed counts that only this service's own endpoints read "
+            "(each message's room and author, each session's client: about one entry per message). The days read "
+            "least recently are dropped from memory past it; they stay in the state database and are read back "
+            "when asked. A request's own days are held while it runs, whatever their size. `0` keeps none between "
+            "requests.", 0, 1_000_000),
     Setting("gauges_seconds", "ENGAGEMENT_GAUGES_SECONDS", "int", 30,
             "The engagement gauges on `/metrics` (today's messages, people posting, new users, active users and "
             "active users per client, in `ENGAGEMENT_TIMEZONE`, with and without bots) are read again at most this "
@@ -150,6 +156,7 @@ class Settings:
     sweep_seconds: int = 300
     sweep_budget: int = 600
     warm_days: int = 36_500
+    detail_days_mb: int = 64
     gauges_seconds: int = 30
     rate_limit_calls: int = 10
     rate_limit_seconds: int = 60

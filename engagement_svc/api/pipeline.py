@@ -139,9 +139,10 @@ def handler(report: Report[Any]) -> Callable[[web.Request], Awaitable[web.Stream
                     CALLER.set(access.user_id)
                     DEADLINE.set(deadline)
                     sources = request.app[SOURCES]
-                    if csv:
-                        return await send_csv(request, await report.table(sources, query), headers)
-                    body = await report.json(sources, query)
+                    with request.app[ENGINE].closed.request_hold():
+                        if csv:
+                            return await send_csv(request, await report.table(sources, query), headers)
+                        body = await report.json(sources, query)
                     if isinstance(body, str):
                         return json_response(body, 200, headers)
                     return await send_stream(request, {**headers, **JSON_TYPE}, _pieces(body))

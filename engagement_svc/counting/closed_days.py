@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import os
 import secrets
 import socket
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 
 import pymongo
 
@@ -38,6 +40,15 @@ BACKGROUND_CHUNK_DAYS = CHUNK_DAYS // 2
 CLAIM_S = 60.0  # a replica's claim on the days it counts lasts this long (longer jobs may be counted twice)
 CLAIM_POLL_S = 0.25  # how often a replica looks for days another one is counting
 CATCH_UP_S = 30.0  # at most this long, kept counts wait for a resumed stream to replay what it missed
+# The detail days the current request has read (see `ClosedDays.request_hold`); None outside a request.
+_HOLDING: contextvars.ContextVar[list[tuple[str, int]] | None] = contextvars.ContextVar("holding", default=None)
+STR_BYTES = 49  # a key's string object beside its characters (CPython, ASCII)
+
+
+def _weight(day: ClosedDay) -> int:
+    """About the memory a detail day holds, its keys' strings included: a (room, author) key is seldom shared
+    with another day, unlike a room's or a user's id."""
+    return day.nbytes() + sum(STR_BYTES + len(key) for key in day.keys)
 
 
 def _prepared(days: list[ClosedDay], classes: Classes, metric: Metric) -> None:
@@ -57,14 +68,29 @@ class ClosedDays:
         metrics: Mapping[str, Metric],
         classes: Callable[[Metric], Classes],
         watchers: Mapping[str, Watcher],
+        detail_bytes: int = 64 * 2**20,
     ):
-        """`heavy_db`: the source database with MONGO_URL's read preference, for counting closed days."""
+        """`heavy_db`: the source database with MONGO_URL's read preference, for counting closed days.
+        `detail_bytes`: about the most memory the detail metrics' days (those not backfilled: a key per room and
+        author, or per user and client, about one per document) hold between requests. Past it the days read
+        least recently leave memory; the state database keeps them, and `fill` reads them back when asked."""
         self._source, self._heavy_db, self._work, self._ledger = source, heavy_db, work, ledger
         self._metrics, self._classes, self._watchers = metrics, classes, watchers
         self._days: dict[str, dict[int, ClosedDay]] = {m: {} for m in metrics}
+        self._detail_bytes = detail_bytes
+        self._recent: OrderedDict[tuple[str, int], int] = OrderedDict()  # detail days, least recently read first
+        self._recent_bytes = 0
+        self._held: Counter[tuple[str, int]] = Counter()  # detail days a request is reading: never dropped meanwhile
         self._versions: dict[str, int] = {}  # metric -> changes of its kept days (remembered sums check it)
         self.replica = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"  # this process, for claims
-        self.stats = {"closed_hits": 0, "closed_misses": 0, "state_hits": 0, "recounts": 0, "shared_days": 0}
+        self.stats = {
+            "closed_hits": 0,
+            "closed_misses": 0,
+            "state_hits": 0,
+            "recounts": 0,
+            "shared_days": 0,
+            "detail_dropped": 0,
+        }
 
     def of(self, metric: Metric) -> Mapping[int, ClosedDay]:
         """The metric's kept closed days, by UTC day (read only: they change through `fill` and `recount`)."""
@@ -91,7 +117,79 @@ class ClosedDays:
         missing = [d for d in days if d not in kept]
         self.stats["closed_hits"] += len(days) - len(missing)
         self.stats["closed_misses"] += len(missing)
+        if not metric.backfilled:
+            for day in days:
+                if (metric.name, day) in self._recent:
+                    self._recent.move_to_end((metric.name, day))
         return missing
+
+    @contextlib.contextmanager
+    def held(self, metric: Metric, days: Iterable[int]) -> Iterator[None]:
+        """While a read fills these days and takes them in hand, none of them leaves memory (a year of a big
+        server's detail days may pass the bound). Within `request_hold`, they stay until the request ends."""
+        if metric.backfilled:
+            yield
+            return
+        keys = [(metric.name, day) for day in days]
+        self._held.update(keys)
+        holding = _HOLDING.get()
+        if holding is not None:
+            holding.extend(keys)
+            yield
+            return
+        try:
+            yield
+        finally:
+            self._release(keys)
+
+    @contextlib.contextmanager
+    def request_hold(self) -> Iterator[None]:
+        """The detail days a request reads stay in memory until it has answered: its several reads of the same
+        days (each day's posters, then the 7 and 30 days before each) read them from the state database once."""
+        keys: list[tuple[str, int]] = []
+        token = _HOLDING.set(keys)
+        try:
+            yield
+        finally:
+            _HOLDING.reset(token)
+            self._release(keys)
+
+    def _release(self, keys: list[tuple[str, int]]) -> None:
+        if keys:
+            self._held.subtract(keys)
+            self._held = +self._held  # the days no read holds any more leave the counter
+            self._drop_over()
+
+    def _keep(self, metric: Metric, days: Mapping[int, ClosedDay]) -> None:
+        self._days[metric.name].update(days)
+        if metric.backfilled:
+            return
+        for day, counts in days.items():
+            key = (metric.name, day)
+            self._recent_bytes += _weight(counts) - self._recent.pop(key, 0)
+            self._recent[key] = _weight(counts)
+        self._drop_over()
+
+    def _drop_over(self) -> None:
+        """The detail days read least recently leave memory until the rest fit the bound (held days stay)."""
+        if self._recent_bytes <= self._detail_bytes:
+            return
+        over = self._recent_bytes - self._detail_bytes
+        dropped: list[tuple[str, int]] = []
+        for key, weight in self._recent.items():
+            if over <= 0:
+                break
+            if key not in self._held:
+                dropped.append(key)
+                over -= weight
+        for key in dropped:
+            self._recent_bytes -= self._recent.pop(key)
+            del self._days[key[0]][key[1]]
+        self.stats["detail_dropped"] += len(dropped)
+
+    def detail_bytes(self) -> int:
+        """About the memory the detail metrics' days in memory hold (bounded by `detail_bytes` between requests)."""
+        return self._recent_bytes
 
     async def fill(self, metric: Metric, days: list[int]) -> None:
         """Closed days from the state database or counted, newest first, through the fair queue; raises Busy at
@@ -148,8 +246,7 @@ class ClosedDays:
             # and in a thread: on the event loop, making a big day's sums would hold up every request meanwhile. The
             # days are not yet seen by anything else. Counted days were given theirs as they were saved.
             await asyncio.to_thread(_prepared, list(kept.values()), classes, metric)
-            self._days[metric.name].update(kept)
-            self._days[metric.name].update(counted)
+            self._keep(metric, {**kept, **counted})
             self._versions[metric.name] = self.version(metric) + 1  # remembered sums are stale
             # a change seen while counting: the count may predate it
             self._ledger.owe(metric, {d for d in days if self._ledger.changes(metric, d) != seen[d]})

@@ -70,14 +70,13 @@ class Engine:
         ledger = Ledger(metrics)
         self.source = Source(db, StateStore(state_db), self.work, metrics, self._set_changed)
         watchers: dict[str, Watcher] = {}  # filled by the corrections, which listen to them
-        self.closed = ClosedDays(
-            self.source, db if heavy_db is None else heavy_db, self.work, ledger, metrics, classes, watchers
-        )
+        heavy, detail_bytes = db if heavy_db is None else heavy_db, settings.detail_days_mb * 2**20
+        self.closed = ClosedDays(self.source, heavy, self.work, ledger, metrics, classes, watchers, detail_bytes)
         self.open = OpenDays(self.source, self.work, self.clock, classes, watchers, settings.freshness_ms)
         oldest = Oldest(
             self.source, self.work, lambda m: watchers[m.collection].healthy, self.closed.of, settings.freshness_ms
         )
-        self.reader = Reader(self.source, self.clock, self.closed, self.open, oldest, classes)
+        self.reader = Reader(self.source, self.clock, self.closed, self.open, oldest, classes, metrics)
         self.answers = RememberedAnswers()
         self.corrections = Corrections(
             metrics, settings, streams, self.source, self.clock, ledger, self.closed, self.open, oldest, self.rooms,

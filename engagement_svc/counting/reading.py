@@ -11,20 +11,21 @@ from __future__ import annotations
 import asyncio
 import weakref
 from array import array
-from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Literal, cast, overload
 
 from engagement_svc.bounded_cache import BoundedCache
 from engagement_svc.counting import counter
-from engagement_svc.counting.catalog import FLAG, Metric, subjects, unflagged
+from engagement_svc.counting.catalog import Metric, subjects, unflagged
 from engagement_svc.counting.classes import Classes
 from engagement_svc.counting.clock import DayClock
 from engagement_svc.counting.closed_days import ClosedDays
+from engagement_svc.counting.combining import ENTRY_BYTES, PER_KEY_BYTES, SUM_BYTES, merged, presence_of, weight
 from engagement_svc.counting.kept import ClosedDay, OpenDay
 from engagement_svc.counting.oldest import Oldest
 from engagement_svc.counting.open_days import OpenDays, View
+from engagement_svc.counting.partial_days import PartialDays
 from engagement_svc.counting.running_sums import Answer, RunningSums
 from engagement_svc.counting.slots import SLOT_SECONDS, SLOTS_PER_DAY, Span, Spans, span_of_seconds, utc_day_of
 from engagement_svc.counting.source import Source
@@ -36,8 +37,6 @@ YIELD_SPANS = 8  # distinct users of this many spans computed between two turns 
 READ_CACHE_BYTES = 96 * 2**20  # remembered sums, key sums and key sets of closed spans, about
 READ_CACHE_ENTRIES = 200_000
 SLOT_INDEX_BYTES = 8 * 2**20  # closed days' per-slot indexes kept, about (a year by hour would keep every day's)
-# About the bytes one remembered thing holds: a sum; and per key of a per-key sum, a key set, a series' entry.
-SUM_BYTES, PER_KEY_BYTES, PER_SET_KEY_BYTES, PER_SERIES_ENTRY_BYTES, ENTRY_BYTES = 150, 80, 70, 50, 100
 
 
 def _parts(views: Mapping[int, View], first: int, end: int) -> Iterator[tuple[View, int, int]]:
@@ -49,43 +48,9 @@ def _parts(views: Mapping[int, View], first: int, end: int) -> Iterator[tuple[Vi
             yield view, max(first - base, 0), min(end - base, SLOTS_PER_DAY)
 
 
-def merged(parts: list[dict[str, int]]) -> dict[str, int]:
-    """Per-key sums added together, flagged keys under their plain key."""
-    if len(parts) == 1 and not any(FLAG in k for k in parts[0]):
-        return parts[0]
-    out: dict[str, int] = {}
-    for part in parts:
-        for key, n in part.items():
-            plain = unflagged(key) if FLAG in key else key
-            out[plain] = out.get(plain, 0) + n
-    return out
-
-
-def _weight(value: object) -> int:
-    if isinstance(value, int):
-        return SUM_BYTES
-    if isinstance(value, dict):
-        return ENTRY_BYTES + PER_KEY_BYTES * len(value)
-    if isinstance(value, frozenset):
-        return ENTRY_BYTES + PER_SET_KEY_BYTES * len(value)
-    assert isinstance(value, list)
-    return ENTRY_BYTES + PER_SERIES_ENTRY_BYTES * len(value)
-
-
 def _counts(kind: str | None, counted: tuple[str, ...] | None) -> bool:
     """A key of this class counts: any class when `counted` is None."""
     return kind is not None and (counted is None or kind in counted)
-
-
-def _presence(lists: Sequence[Iterable[str]]) -> tuple[dict[str, int], dict[str, int]]:
-    """Per key of the lists, in how many it is and the index of the last (the counting is C's: a Counter's
-    update and a dict's)."""
-    counts: Counter[str] = Counter()
-    last: dict[str, int] = {}
-    for i, keys in enumerate(lists):
-        counts.update(keys)
-        last.update(dict.fromkeys(keys, i))
-    return dict(counts), last
 
 
 class Reader:
@@ -97,7 +62,9 @@ class Reader:
         open_days: OpenDays,
         oldest: Oldest,
         classes: Callable[[Metric], Classes],
+        metrics: Mapping[str, Metric] | None = None,
     ):
+        """`metrics`: those a scoped read may count together (see counting/partial_days.py)."""
         self._source, self._clock, self._closed, self._open = source, clock, closed, open_days
         self._oldest, self._classes = oldest, classes
         self.cache: BoundedCache[tuple[Hashable, ...], object] = BoundedCache(
@@ -107,7 +74,8 @@ class Reader:
             BoundedCache("slot_indexes", 1_000_000, SLOT_INDEX_BYTES)
         )
         self._running: dict[tuple[str, tuple[str, ...]], RunningSums] = {}  # one per metric and bots choice
-        self.stats = {"exact_spans": 0, "spans_remembered": 0}
+        self.stats = {"exact_spans": 0, "spans_remembered": 0, "partial_days": 0}
+        self.partial = PartialDays(source, self.cache, self.version, metrics or {}, self.stats)
 
     def version(self, metric: Metric) -> tuple[int, int]:
         """Changes of the metric's kept days and of its keys' classes: what remembered sums are checked against."""
@@ -171,7 +139,7 @@ class Reader:
                 parts.append(hit)
             else:
                 sums = await self._per_key(metric, s.first, closed_end, counted)
-                self.cache.put(cache_key, sums, self.version(metric), _weight(sums))  # the version as of the counts
+                self.cache.put(cache_key, sums, self.version(metric), weight(sums))  # the version as of the counts
                 parts.append(sums)
         if s.end > closed_end:
             parts.append(await self._per_key(metric, closed_end, s.end, counted))
@@ -204,12 +172,12 @@ class Reader:
                 counts, last = hit  # shared with later hits: read only (Mapping), copied below before adding to it
                 self.stats["spans_remembered"] += cut
             else:
-                counts, last = _presence(await self.key_lists(metric, spans[:cut], counted, rooms))
+                counts, last = presence_of(await self.key_lists(metric, spans[:cut], counted, rooms))
                 weight = ENTRY_BYTES + 2 * PER_KEY_BYTES * len(counts)
                 self.cache.put(cache_key, (counts, last), self.version(metric), weight)
         if cut == len(spans):  # nothing open: the remembered answer as it is (a copy of a year's users per hit)
             return counts, last
-        fresh_counts, fresh_last = _presence(await self.key_lists(metric, spans[cut:], counted, rooms))
+        fresh_counts, fresh_last = presence_of(await self.key_lists(metric, spans[cut:], counted, rooms))
         all_counts, all_last = dict(counts), dict(last)
         for key, n in fresh_counts.items():
             all_counts[key] = all_counts.get(key, 0) + n
@@ -238,8 +206,9 @@ class Reader:
         if all(r is not None for r in results):
             self.stats["spans_remembered"] += len(spans)
             return cast("list[dict[str, int]]", results)
-        views = await self._views(metric, days, now)
-        version = self.version(metric)  # as of the views
+        before = self.version(metric)
+        views, partial = await self._scoped_views(metric, days, rooms, now)
+        version = before if partial else self.version(metric)  # as of the counts read
         classes = self._classes(metric)
         for done, (i, s) in enumerate((i, s) for i, s in enumerate(spans) if results[i] is None):
             if done % YIELD_SPANS == YIELD_SPANS - 1:
@@ -256,8 +225,28 @@ class Reader:
             kept = {k: n for k, n in found.items() if _counts(classes.kind(k), counted)}
             results[i] = kept
             if s.end is not None and s.end <= open_slot:
-                self.cache.put(("scoped", metric.name, counted, rooms, s.first, s.end), kept, version, _weight(kept))
+                self.cache.put(("scoped", metric.name, counted, rooms, s.first, s.end), kept, version, weight(kept))
         return cast("list[dict[str, int]]", results)
+
+    async def _scoped_views(
+        self, metric: Metric, days: set[int], rooms: frozenset[str], now: datetime
+    ) -> tuple[dict[int, View], bool]:
+        """A scoped read's days, and whether some are partial: a closed day not kept is counted for these rooms
+        alone (counting/partial_days.py), not for every room."""
+        if metric.is_interval or metric.keys != "rooms":
+            return await self._views(metric, days, now), False
+        oldest = await self._oldest.earliest(metric)
+        if oldest is None:
+            return {}, False
+        days = {d for d in days if d >= utc_day_of(oldest)}  # nothing before the oldest document to count
+        kept = self._closed.of(metric)
+        missing = sorted(d for d in days if d not in kept and self._clock.is_closed(d, now))
+        if not missing:
+            return await self._views(metric, days, now), False
+        partial = await self.partial.of(metric, rooms, missing)
+        views = await self._views(metric, days.difference(missing), now)
+        views.update(partial)
+        return views, True
 
     async def earliest(self, metric: Metric) -> datetime | None:
         return await self._oldest.earliest(metric)
@@ -379,7 +368,7 @@ class Reader:
             closed_only = [
                 r if s.end is not None and s.end <= open_slot else None for r, s in zip(results, spans, strict=True)
             ]
-            self.cache.put(series_key, closed_only, (version, open_slot), _weight(closed_only))
+            self.cache.put(series_key, closed_only, (version, open_slot), weight(closed_only))
         return results
 
     def _key_set(self, metric: Metric, view: View, first: int, end: int) -> set[str]:
@@ -418,7 +407,7 @@ class Reader:
             found = frozenset(key for key in seen if classes.kind(key) in counted)
         else:
             found = frozenset(subject(key) for key in seen if classes.kind(key) in counted)
-        self.cache.put(cache_key, found, version, _weight(found))
+        self.cache.put(cache_key, found, version, weight(found))
         return found
 
     def _running_sums(self, metric: Metric, counted: tuple[str, ...]) -> RunningSums | None:
@@ -472,20 +461,21 @@ class Reader:
         first = utc_day_of(oldest)
         wanted = sorted(d for d in days if d >= first)
         shut = [d for d in wanted if self._clock.is_closed(d, now)]
-        missing = self._closed.missing(metric, shut)
         open_days = [d for d in wanted if not self._clock.is_closed(d, now)]
         opening = None
-        if missing:
-            if open_days:  # the open days' snapshot is read while the closed days are counted, not after
-                opening = asyncio.ensure_future(self._open.views(metric, open_days, now))
-            try:
-                await self._closed.fill(metric, missing)
-            except BaseException:
-                if opening is not None:  # it goes on (what it tracks is kept for the next ask)
-                    opening.add_done_callback(lambda f: f.cancelled() or f.exception())
-                raise
-        kept = self._closed.of(metric)
-        views: dict[int, View] = {d: kept[d] for d in shut}
+        with self._closed.held(metric, shut):  # a detail day filled here stays in memory until taken below
+            missing = self._closed.missing(metric, shut)
+            if missing:
+                if open_days:  # the open days' snapshot is read while the closed days are counted, not after
+                    opening = asyncio.ensure_future(self._open.views(metric, open_days, now))
+                try:
+                    await self._closed.fill(metric, missing)
+                except BaseException:
+                    if opening is not None:  # it goes on (what it tracks is kept for the next ask)
+                        opening.add_done_callback(lambda f: f.cancelled() or f.exception())
+                    raise
+            kept = self._closed.of(metric)
+            views: dict[int, View] = {d: kept[d] for d in shut}
         if opening is not None:
             views.update(await opening)
         elif open_days:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from engagement_svc.app import create_app
 from engagement_svc.counting.store import COUNTS_COLLECTION
 from engagement_svc.resources import ENGINE
-from tests.support.data import fill
-from tests.support.http import answers_brute_force, expected_for, get_messages_sent
+from tests.support.data import ADMIN_HEADERS, fill
+from tests.support.http import POSTING_USERS_PATH, answers_brute_force, expected_for, get_messages_sent
+from tests.support.oracle_people import expected_posting_users
 
 
 async def test_closed_days_come_from_state_after_a_restart(aiohttp_client, settings, users, db, sync_client):
@@ -51,3 +53,29 @@ async def test_identical_concurrent_requests_share_one_count(client, db):
     # counted once (the days counted, as /metrics tells them), in a few aggregations, however many asked.
     assert client.server.app[ENGINE].stats["recounts"] == 20
     assert 1 <= aggregates <= 20
+
+
+async def test_detail_days_leave_memory_past_their_bound_and_are_read_back(aiohttp_client, settings, users, db):
+    """With no memory for detail days between requests (ENGAGEMENT_DETAIL_DAYS_MB=0), the posts' days a request
+    counted leave memory once it has answered, not before (it reads each day once); the messages' days were never
+    asked. Another zone's request reads the same days back from the state database; both answers equal the
+    recount."""
+    fill(db, datetime(2024, 1, 1, tzinfo=UTC), 30, 40)
+    app = await aiohttp_client(create_app(replace(settings, detail_days_mb=0)))
+    engine = app.server.app[ENGINE]
+    # Kathmandu's (+5:45) and Kolkata's (+5:30) 29 December to 28 January (the range and the 30 days before it)
+    # touch the UTC days from the first message (1 January) to 28 January.
+    utc_days = 28
+    for zone, counted, read_back in (("Asia/Kathmandu", utc_days, 0), ("Asia/Kolkata", utc_days, utc_days)):
+        params = {"start": "2024-01-05T00:00:00.000Z", "end": "2024-01-28T00:00:00.000Z", "timezone": zone}
+        response = await app.get(POSTING_USERS_PATH, params=params, headers=ADMIN_HEADERS)
+        assert response.status == 200
+        assert await response.json() == expected_posting_users(db, parse(params["start"]), parse(params["end"]), zone)
+        assert engine.closed.detail_bytes() == 0
+        assert (engine.stats["recounts"], engine.stats["state_hits"]) == (counted, read_back)
+    assert engine.stats["detail_dropped"] == 2 * utc_days
+    assert engine.kept()[0] == 0
+
+
+def parse(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

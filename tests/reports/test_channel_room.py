@@ -13,6 +13,7 @@ import pytest
 from engagement_svc.reports import channel_room
 from engagement_svc.reports.queries import NotFound
 from engagement_svc.reports.sources import Sources
+from engagement_svc.resources import ENGINE
 from engagement_svc.settings import Settings
 from tests.support.data import ADMIN_HEADERS
 from tests.support.fake_sources import FakeCounts, FakeMember, FakePeople, FakeRooms, csv_text, seconds
@@ -22,7 +23,8 @@ from tests.support.rocketchat import message_doc
 from tests.support.teams import seed_teams
 
 SETTINGS = Settings(mongo_url="mongodb://127.0.0.1:1", database="rocketchat")
-ROOM_PATH = "/api/v1/engagement-dashboard/channels/room"
+DASHBOARD = "/api/v1/engagement-dashboard"
+ROOM_PATH = f"{DASHBOARD}/channels/room"
 DAY = seconds("2024-03-10T10:30:00+00:00")
 
 
@@ -83,16 +85,34 @@ CASES = [
 ]
 
 
-async def test_a_rooms_story_equals_a_recount(client, rooms_data):
-    for start, end, zone in CASES:
-        s, e = (datetime.fromisoformat(x.replace("Z", "+00:00")) for x in (start, end))
-        for rid in ("TC1", "C2", "D1", "QUIET"):
-            for bots in ("include", "exclude", "only"):
-                params = {"start": start, "end": end, "timezone": zone, "bots": bots, "roomId": rid}
-                response = await client.get(ROOM_PATH, params=params, headers=ADMIN_HEADERS)
-                body = await response.json()
-                assert response.status == 200, body
-                assert body == expected_room(rooms_data, rid, s, e, zone, bots), params
+async def test_a_rooms_story_equals_a_recount(make_client, users, rooms_data):
+    """First with no day kept (each room's days counted for it alone), then again once a channel list over every
+    case's days has kept whole days (read for the room from them: memory enough for the posts' days)."""
+    client = await make_client(detail_days_mb=64)
+
+    async def every_case():
+        for start, end, zone in CASES:
+            s, e = (datetime.fromisoformat(x.replace("Z", "+00:00")) for x in (start, end))
+            for rid in ("TC1", "C2", "D1", "QUIET"):
+                for bots in ("include", "exclude", "only"):
+                    params = {"start": start, "end": end, "timezone": zone, "bots": bots, "roomId": rid}
+                    response = await client.get(ROOM_PATH, params=params, headers=ADMIN_HEADERS)
+                    body = await response.json()
+                    assert response.status == 200, body
+                    assert body == expected_room(rooms_data, rid, s, e, zone, bots), params
+
+    engine = client.server.app[ENGINE]
+    await every_case()
+    assert engine.kept()[0] == 0 and engine.stats["partial_days"] > 0
+    every_day = {"start": "2023-05-01T00:00:00.000Z", "end": "2024-12-31T00:00:00.000Z"}
+    response = await client.get(f"{DASHBOARD}/channels/list", params=every_day, headers=ADMIN_HEADERS)
+    assert response.status == 200
+    partial = engine.stats["partial_days"]
+    await every_case()
+    assert engine.stats["partial_days"] == partial  # every day read from the whole days kept
+
+
+async def test_a_rooms_story_as_csv(client, rooms_data):
     params = {"start": CASES[-1][0], "end": CASES[-1][1], "roomId": "TC1"}
     name, table = await get_csv(client, ROOM_PATH, params)
     body = expected_room(
