@@ -162,14 +162,16 @@ async def first_start(args, session, db, env: dict, anchor: datetime, headers: d
         raise
 
 
-async def warm_figures(args, session, port: int, anchor: datetime, headers: dict) -> dict:
+async def warm_figures(args, session, port: int, anchor: datetime, headers: dict, pid: int) -> dict:
+    """Every dashboard endpoint warm at each range, and the resident memory after each range's first request."""
     out: dict = {}
     for endpoint in ENDPOINTS:
         for days in args.ranges:
             target = url(port, endpoint, anchor, days)
             _, body = await timed_read(session, target, headers)
+            rss = memory_mb(pid, "VmRSS")
             samples = [(await timed_read(session, target, headers))[0] for _ in range(args.warm_runs)]
-            out.setdefault(endpoint, {})[str(days)] = summary(samples) | {"bytes": len(body)}
+            out.setdefault(endpoint, {})[str(days)] = summary(samples) | {"bytes": len(body), "rss_mb": rss}
             args.progress(f"  warm {endpoint} {days}-day: {out[endpoint][str(days)]}")
     return out
 
@@ -201,7 +203,7 @@ async def service_figures(args, mongo_url_for, db, anchor: datetime) -> dict:
             out["first_start"] = {k: v for k, v in started.items() if k not in ("pid", "port")}
             args.progress(f"  first start: {out['first_start']}")
             args.checkpoint(out)
-            out["warm"] = await warm_figures(args, session, started["port"], anchor, headers)
+            out["warm"] = await warm_figures(args, session, started["port"], anchor, headers, started["pid"])
             out["rss_mb_after_dashboard"] = memory_mb(started["pid"], "VmRSS")
             out["beyond_warm"] = await beyond.warm(
                 args.progress,

@@ -3,7 +3,9 @@
 A closed day is counted once per key and 15-minute slot, in one scan that also yields its raw document count, kept
 in memory and in the state database; every later request in any zone reads it from there. A day read back is
 checked against a fresh index-only raw count first (a deletion since makes them differ). A day another replica is
-counting now (its claim, in the state database) is taken from it once saved, not counted twice at once.
+counting now (its claim, in the state database) is taken from it once saved, not counted twice at once. The days of
+the detail metrics (not backfilled: a key per room and author, or per user and client) stay in memory within a
+bound, the least recently read leaving it first (the state database keeps them).
 """
 
 from __future__ import annotations
@@ -40,15 +42,24 @@ BACKGROUND_CHUNK_DAYS = CHUNK_DAYS // 2
 CLAIM_S = 60.0  # a replica's claim on the days it counts lasts this long (longer jobs may be counted twice)
 CLAIM_POLL_S = 0.25  # how often a replica looks for days another one is counting
 CATCH_UP_S = 30.0  # at most this long, kept counts wait for a resumed stream to replay what it missed
-# The detail days the current request has read (see `ClosedDays.request_hold`); None outside a request.
-_HOLDING: contextvars.ContextVar[list[tuple[str, int]] | None] = contextvars.ContextVar("holding", default=None)
 STR_BYTES = 49  # a key's string object beside its characters (CPython, ASCII)
 
 
+class _Holding:
+    """The detail days one request has read (see `ClosedDays.request_hold`), until it has answered."""
+
+    def __init__(self) -> None:
+        self.keys: list[tuple[str, int]] = []
+        self.open = True
+
+
+_HOLDING: contextvars.ContextVar[_Holding | None] = contextvars.ContextVar("holding", default=None)
+
+
 def _weight(day: ClosedDay) -> int:
-    """About the memory a detail day holds, its keys' strings included: a (room, author) key is seldom shared
-    with another day, unlike a room's or a user's id."""
-    return day.nbytes() + sum(STR_BYTES + len(key) for key in day.keys)
+    """About the memory a detail day holds, its keys' strings counted as its own: a (room, author) key is shared
+    with the days the same author posts in the same room, far fewer than a room's or a user's id are."""
+    return day.nbytes() + STR_BYTES * len(day.keys) + sum(map(len, day.keys))
 
 
 def _prepared(days: list[ClosedDay], classes: Classes, metric: Metric) -> None:
@@ -81,6 +92,7 @@ class ClosedDays:
         self._recent: OrderedDict[tuple[str, int], int] = OrderedDict()  # detail days, least recently read first
         self._recent_bytes = 0
         self._held: Counter[tuple[str, int]] = Counter()  # detail days a request is reading: never dropped meanwhile
+        self._dropped: set[tuple[str, int]] = set()  # detail days left memory unchanged (see `_fill_days`)
         self._versions: dict[str, int] = {}  # metric -> changes of its kept days (remembered sums check it)
         self.replica = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"  # this process, for claims
         self.stats = {
@@ -93,7 +105,8 @@ class ClosedDays:
         }
 
     def of(self, metric: Metric) -> Mapping[int, ClosedDay]:
-        """The metric's kept closed days, by UTC day (read only: they change through `fill` and `recount`)."""
+        """The metric's kept closed days, by UTC day (read only: they change through `fill` and `recount`, and a
+        detail metric's may leave memory at any await: take what is needed before one)."""
         return self._days[metric.name]
 
     def version(self, metric: Metric) -> int:
@@ -133,8 +146,8 @@ class ClosedDays:
         keys = [(metric.name, day) for day in days]
         self._held.update(keys)
         holding = _HOLDING.get()
-        if holding is not None:
-            holding.extend(keys)
+        if holding is not None and holding.open:
+            holding.keys.extend(keys)
             yield
             return
         try:
@@ -146,13 +159,14 @@ class ClosedDays:
     def request_hold(self) -> Iterator[None]:
         """The detail days a request reads stay in memory until it has answered: its several reads of the same
         days (each day's posters, then the 7 and 30 days before each) read them from the state database once."""
-        keys: list[tuple[str, int]] = []
-        token = _HOLDING.set(keys)
+        holding = _Holding()
+        token = _HOLDING.set(holding)
         try:
             yield
         finally:
             _HOLDING.reset(token)
-            self._release(keys)
+            holding.open = False  # a task that outlives the request holds its own days, released by itself
+            self._release(holding.keys)
 
     def _release(self, keys: list[tuple[str, int]]) -> None:
         if keys:
@@ -166,8 +180,10 @@ class ClosedDays:
             return
         for day, counts in days.items():
             key = (metric.name, day)
-            self._recent_bytes += _weight(counts) - self._recent.pop(key, 0)
-            self._recent[key] = _weight(counts)
+            weight = _weight(counts)
+            self._recent_bytes += weight - self._recent.pop(key, 0)
+            self._recent[key] = weight
+            self._dropped.discard(key)
         self._drop_over()
 
     def _drop_over(self) -> None:
@@ -185,6 +201,7 @@ class ClosedDays:
         for key in dropped:
             self._recent_bytes -= self._recent.pop(key)
             del self._days[key[0]][key[1]]
+        self._dropped.update(dropped)
         self.stats["detail_dropped"] += len(dropped)
 
     def detail_bytes(self) -> int:
@@ -246,8 +263,12 @@ class ClosedDays:
             # and in a thread: on the event loop, making a big day's sums would hold up every request meanwhile. The
             # days are not yet seen by anything else. Counted days were given theirs as they were saved.
             await asyncio.to_thread(_prepared, list(kept.values()), classes, metric)
+            # Remembered sums are stale, unless every day was one that left memory, read back unchanged: a change
+            # to such a day drops it from the state database (it is then counted), a deletion outdates at once.
+            again = not counted and all((metric.name, d) in self._dropped for d in kept)
             self._keep(metric, {**kept, **counted})
-            self._versions[metric.name] = self.version(metric) + 1  # remembered sums are stale
+            if not again:
+                self._versions[metric.name] = self.version(metric) + 1
             # a change seen while counting: the count may predate it
             self._ledger.owe(metric, {d for d in days if self._ledger.changes(metric, d) != seen[d]})
 
@@ -297,8 +318,9 @@ class ClosedDays:
         source has forgotten since (sessions past Rocket.Chat's TTL) still count. Kept keys are flagged again by
         the current parameters (a user who became a bot moves, rather than counting twice)."""
         closed = self._days[metric.name]
-        unknown = [d for d in counted if d not in closed]
-        before = {**(await self._source.store.load(source, metric, unknown) if unknown else {}), **closed}
+        in_memory = {d: closed[d] for d in counted if d in closed}  # taken now: a day may leave memory meanwhile
+        unknown = [d for d in counted if d not in in_memory]
+        before = {**(await self._source.store.load(source, metric, unknown) if unknown else {}), **in_memory}
         out: dict[int, ClosedDay] = {}
         for day, fresh in counted.items():
             old = before.get(day)

@@ -134,13 +134,21 @@ class Corrections:
                 self.deleted(collection)  # where the document was is unknown: check every closed day
 
     def deleted(self, collection: str) -> None:
+        """A document was deleted (where it was is unknown): the sweep finds the kept days it changes; what was read
+        straight from the source (a few rooms' days, a list's posters) or derived from days no longer in memory,
+        which the sweep does not see, is stale at once."""
         self._open.count_again(collection)
         if any(not m.keeps_history for m in self.metrics_of(collection)):  # sessions' TTL deletions need no sweep
             self._sweep_due = min(self._sweep_due or float("inf"), time.monotonic())
+        for metric in self.metrics_of(collection):
+            if not metric.keeps_history:
+                self._closed.outdated(metric)
 
     def reset(self, collection: str) -> None:
+        """The stream started again from now: what it may have missed is looked for, and nothing remembered holds."""
         for metric in self.metrics_of(collection):
             self._open.forget(metric)
+            self._closed.outdated(metric)
         self.deleted(collection)
 
     def history_lost(self, collection: str) -> None:
@@ -250,6 +258,7 @@ class Corrections:
                 await self._source.store.forget(source, metric, stored - in_memory)
                 self._ledger.owe(metric, in_memory)
             days += len(stored | in_memory)
+            self._closed.outdated(metric)  # what was read straight from the source (a room's days) is stale too
         self._ledger.history_restored(collection)
         self.stats["history_recounts"] += days
         log.warning("change stream on %s lost its history: %d kept days are counted again", collection, days)

@@ -1,13 +1,7 @@
 """The engine: kept counts of every metric, per key and UTC slot, and the typed read API reports call.
 
-A small facade over the counting core, one concept a module:
-- clock.py: which UTC days are closed; ledger.py: what kept counts owe (changed days, recounts);
-- source.py: the database counted and its rules' sets; oldest.py: the oldest document's time;
-- closed_days.py: closed days counted once (or read back), claimed among replicas;
-- open_days.py: today and yesterday, followed by the change stream;
-- reading.py: spans of any zone answered from kept days, with its bounded cache;
-- remembered.py: answers derived from counts, kept while the counts stay the same;
-- corrections.py: change-stream reactions, recounts and the sweep; backfill.py: the start-up backfill.
+A small facade over the counting core, one concept a module (see docs/layout.md): clock, ledger, source, oldest,
+closed_days, open_days, reading (with partial_days and room_subjects), remembered, corrections, backfill.
 Memory and work do not grow with the number of zones asked: kept counts are per UTC day; per-zone work is the
 arithmetic of a request.
 """
@@ -109,10 +103,6 @@ class Engine:
 
     # -- what operators see -------------------------------------------------------------------------------------
     @property
-    def db(self) -> Database:
-        return self.source.db
-
-    @property
     def watchers(self) -> Mapping[str, Watcher]:
         return self.corrections.watchers
 
@@ -168,6 +158,16 @@ class Engine:
     ) -> tuple[Mapping[str, int], Mapping[str, int]]:
         """Per subject that counts: in how many spans it has anything, and the last one's index."""
         return await self.reader.presence(metric, spans, counted or metric.counted_for("include"), rooms)
+
+    async def subject_counts(self, metric: Metric, span: Span, counted: Counted = None) -> dict[str, int]:
+        """Per room, how many different subjects (authors) that count it has in a span: a channel list's posters."""
+        return await self.reader.room_subjects.counts(metric, span, counted or metric.counted_for("include"))
+
+    async def subjects(
+        self, metric: Metric, span: Span, counted: Counted, rooms: frozenset[str]
+    ) -> dict[str, frozenset[str]]:
+        """Per room of these, the set of its subjects that count in a span (the authors a room had)."""
+        return await self.reader.room_subjects.sets(metric, span, counted or metric.counted_for("include"), rooms)
 
     def open_edge(self, metric: Metric) -> tuple[int, Hashable]:
         return self.reader.open_edge(metric)  # where the open days begin; what reads before it depend on

@@ -3,7 +3,8 @@
 Counting a whole day counts every room's documents of that day; a read of one room's year would count the whole
 server's year, and keep it. A partial day holds only the rooms asked for, from one aggregation bounded by
 Rocket.Chat's `{rid, ts}` index (the one a user would write for the same answer), and is remembered in the
-reader's bounded cache until the metric's kept days change (a change to a day not kept changes them too). Every
+reader's bounded cache until the metric's kept days change (a change, a deletion or a restarted stream changes them
+too). Every
 metric of the same documents (a room's messages and its posts) is counted by the same aggregation, for the reads
 that follow it.
 """
@@ -33,10 +34,14 @@ async def count_rooms(
     first = metrics[0]
     wanted = set(days)
     runs = counter.day_runs(days)
+    # One range from the first day to the last (days kept between them are read and left out): the index bounds
+    # it by room and time, where a range per run of days would let the planner pick the time index alone.
     match = {
-        first.key_field: {"$in": sorted(rooms)},
-        first.time_field: {"$gte": utc_day_start(runs[0][0]), "$lt": utc_day_start(runs[-1][1])},
-        **rules.as_query(first.rule, params),
+        "$and": [
+            {first.key_field: {"$in": sorted(rooms)}},
+            {first.time_field: {"$gte": utc_day_start(runs[0][0]), "$lt": utc_day_start(runs[-1][1])}},
+            rules.as_query(first.rule, params),
+        ]
     }
     keys = {str(i): m.key_expression(params) for i, m in enumerate(metrics)}
     cursor = await db[first.collection].aggregate(
@@ -71,11 +76,11 @@ class PartialDays:
 
     def siblings(self, metric: Metric) -> list[Metric]:
         """The metrics counted from the same documents by room (the metric itself among them)."""
-        same = (metric.collection, metric.time_field, metric.rule, "rooms")
+        same = (metric.collection, metric.time_field, metric.key_field, metric.rule, "rooms")
         found = [
             m
             for m in self._metrics.values()
-            if (m.collection, m.time_field, m.rule, m.keys) == same and not m.is_interval
+            if (m.collection, m.time_field, m.key_field, m.rule, m.keys) == same and not m.is_interval
         ]
         return found if metric in found else [metric]
 
@@ -97,6 +102,8 @@ class PartialDays:
         counted = await count_rooms(self._source.db, siblings, rooms, todo, self._source.params)
         self.stats["partial_days"] += len(todo)
         for m in siblings:
+            if self._version(m) != versions[m.name]:
+                continue  # changed while counted: not remembered (a newer count may be already)
             for day, partial in counted[m.name].items():
                 weight = ENTRY_BYTES + partial.nbytes() + sum(STR_BYTES + len(k) for k in partial.keys)
                 self._cache.put(("partial", m.name, rooms, day), partial, versions[m.name], weight)

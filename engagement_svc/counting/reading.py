@@ -26,6 +26,7 @@ from engagement_svc.counting.kept import ClosedDay, OpenDay
 from engagement_svc.counting.oldest import Oldest
 from engagement_svc.counting.open_days import OpenDays, View
 from engagement_svc.counting.partial_days import PartialDays
+from engagement_svc.counting.room_subjects import RoomSubjects
 from engagement_svc.counting.running_sums import Answer, RunningSums
 from engagement_svc.counting.slots import SLOT_SECONDS, SLOTS_PER_DAY, Span, Spans, span_of_seconds, utc_day_of
 from engagement_svc.counting.source import Source
@@ -76,6 +77,7 @@ class Reader:
         self._running: dict[tuple[str, tuple[str, ...]], RunningSums] = {}  # one per metric and bots choice
         self.stats = {"exact_spans": 0, "spans_remembered": 0, "partial_days": 0}
         self.partial = PartialDays(source, self.cache, self.version, metrics or {}, self.stats)
+        self.room_subjects = RoomSubjects(source, clock, self.cache, self.version, classes)
 
     def version(self, metric: Metric) -> tuple[int, int]:
         """Changes of the metric's kept days and of its keys' classes: what remembered sums are checked against."""
@@ -167,14 +169,17 @@ class Reader:
         if cut:
             named = spans.key if isinstance(spans, Spans) else tuple((s.first, s.end) for s in spans)
             cache_key = ("presence", metric.name, counted, named, cut, rooms)
-            hit = self.cache.get(cache_key, self.version(metric))
+            version = self.version(metric)  # as of before the read (a scoped one may count partial days)
+            hit = self.cache.get(cache_key, version)
             if isinstance(hit, tuple):
                 counts, last = hit  # shared with later hits: read only (Mapping), copied below before adding to it
                 self.stats["spans_remembered"] += cut
             else:
                 counts, last = presence_of(await self.key_lists(metric, spans[:cut], counted, rooms))
+                if rooms is None:  # an unscoped read fills its days first: remembered as of them
+                    version = self.version(metric)
                 weight = ENTRY_BYTES + 2 * PER_KEY_BYTES * len(counts)
-                self.cache.put(cache_key, (counts, last), self.version(metric), weight)
+                self.cache.put(cache_key, (counts, last), version, weight)
         if cut == len(spans):  # nothing open: the remembered answer as it is (a copy of a year's users per hit)
             return counts, last
         fresh_counts, fresh_last = presence_of(await self.key_lists(metric, spans[cut:], counted, rooms))

@@ -64,15 +64,6 @@ class Rows(Sequence[Row]):
         return 100 + 40 * len(self._rids)
 
 
-def posters_of(per_key: Mapping[str, int]) -> dict[str, int]:
-    """Distinct authors per room, from counts per room and author."""
-    out: dict[str, int] = {}
-    for key in per_key:
-        rid = key.split(PART, 1)[0]
-        out[rid] = out.get(rid, 0) + 1
-    return out
-
-
 def rows(current: Mapping[str, int], previous: Mapping[str, int], kind_of: Callable[[str], str | None]) -> list[Row]:
     """Every room of type c, p or d (that exists) with a message in the range or in the previous one."""
     out = []
@@ -148,44 +139,30 @@ class Part(NamedTuple):
 
 class ClosedPosters:
     """The closed part's authors of the rooms with messages in the open part, to tell an author new to the range:
-    a kept list holds these, not every (room, author) of its range (hundreds of thousands in a year of a busy
-    server, held as long as the list is), and reads a room's from the kept days when it first posts in the open
-    days. While the list is made, the range's every (room, author) (`every`) is at hand; let go after."""
+    read for those rooms alone (one aggregation) when they first post in the open days, and held as long as the
+    list is; never every (room, author) of the range (millions in a year of a big server)."""
 
-    def __init__(self, closed_range: Span | None, posted: tuple[str, ...], every: Mapping[str, int]):
+    def __init__(self, closed_range: Span | None, posted: tuple[str, ...]):
         self.closed_range, self.posted = closed_range, posted
-        self.every: Mapping[str, int] | None = every
         self.known: dict[str, frozenset[str]] = {}
 
     async def new_posters(self, sources: Sources, keys: Iterable[str]) -> dict[str, int]:
-        """Per room, how many of these open-part (room, author) keys are not among its closed part's."""
+        """Per room, how many of these open-part (room, author) keys are not among its closed part's authors."""
         by_room: dict[str, list[str]] = {}
         for key in keys:
-            by_room.setdefault(key.split(PART, 1)[0], []).append(key)
+            rid, author = key.split(PART, 1)
+            by_room.setdefault(rid, []).append(author)
         unknown = frozenset(rid for rid in by_room if rid not in self.known)
-        if unknown:
-            found: dict[str, list[str]] = {rid: [] for rid in unknown}
-            if self.every is not None:
-                closed: Iterable[str] = self.every
-            elif self.closed_range is not None:
-                closed = await sources.counts.sums_by_key(POSTS, self.closed_range, self.posted, unknown)
-            else:
-                closed = ()
-            for key in closed:
-                mine = found.get(key.split(PART, 1)[0])
-                if mine is not None:
-                    mine.append(key)
-            self.known.update((rid, frozenset(found[rid])) for rid in unknown)
+        if unknown and self.closed_range is not None:
+            self.known.update(await sources.counts.subjects(POSTS, self.closed_range, self.posted, unknown))
+        elif unknown:
+            self.known.update(dict.fromkeys(unknown, frozenset()))
         out = {}
-        for rid, mine in by_room.items():
-            n = sum(1 for key in mine if key not in self.known[rid])
+        for rid, authors in by_room.items():
+            n = sum(1 for author in authors if author not in self.known[rid])
             if n:
                 out[rid] = n
         return out
-
-    def made(self) -> None:
-        """The list is made: the range's every (room, author) is let go (the reader's cache may keep it, bounded)."""
-        self.every = None
 
     @property
     def held(self) -> int:
@@ -193,9 +170,16 @@ class ClosedPosters:
 
 
 async def _part(
-    sources: Sources, q: ListQuery, open_s: int, closed: bool, posters: ClosedPosters, rooms: RoomSet = None
+    sources: Sources,
+    q: ListQuery,
+    open_s: int,
+    closed: bool,
+    posters: ClosedPosters,
+    rooms: RoomSet = None,
+    team: RoomSet = None,
 ) -> Part:
-    """The closed (or open) part of every row's counts (of these rooms' rows alone: the open part, scoped)."""
+    """The closed (or open) part of every row's counts (of these rooms' rows alone: the open part, scoped); the
+    closed part's posters of the team's rooms alone, when a team is asked."""
     in_range, before = (_apart(s, open_s)[0 if closed else 1] for s in range_and_before(q, sources.calendar))
     counted, posted = MESSAGES.counted_for(q.bots), POSTS.counted_for(q.bots)
     current = await sources.counts.sums_by_key(MESSAGES, in_range, counted, rooms) if in_range else {}
@@ -206,7 +190,12 @@ async def _part(
         cut += 1
     last: dict[str, int] = {}
     if closed:
-        authors = posters_of(posters.every or {})
+        authors = {}
+        if in_range and team is not None:
+            of_team = await sources.counts.subjects(POSTS, in_range, posted, team)
+            authors = {rid: len(subjects) for rid, subjects in of_team.items() if subjects}
+        elif in_range:
+            authors = await sources.counts.subject_counts(POSTS, in_range, posted)
         last = await last_before(sources, q, MESSAGES, counted)
         if cut:
             _, found = await sources.counts.presence(MESSAGES, days[:cut], counted)
@@ -246,17 +235,14 @@ class LiveRows:
     ) -> LiveRows:
         in_range, _ = range_and_before(q, sources.calendar)
         closed_range = _apart(in_range, open_s)[0]
-        posted = POSTS.counted_for(q.bots)
-        posts = await sources.counts.sums_by_key(POSTS, closed_range, posted) if closed_range else {}
-        posters = ClosedPosters(closed_range, posted, posts)
+        posters = ClosedPosters(closed_range, POSTS.counted_for(q.bots))
         chosen: Mapping[str, str] | None = None
         if q.activity == "silent":
             chosen = await sources.rooms.every(SILENT_TYPES, q.team)
         elif not q.hide:
             chosen = await sources.rooms.every(ROOM_TYPE_ORDER, q.team)
-        live = cls(q, open_s, await _part(sources, q, open_s, True, posters), posters, chosen, team)
+        live = cls(q, open_s, await _part(sources, q, open_s, True, posters, team=team), posters, chosen, team)
         live.open = await _part(sources, q, open_s, False, posters)
-        posters.made()
         live.stamp = stamp
         c = live.closed
         found = chosen if chosen is not None else (c.current.keys() | c.previous.keys() | live.open.current.keys())

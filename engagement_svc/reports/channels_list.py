@@ -21,7 +21,6 @@ from engagement_svc.reports.channel_rows import (
     display_name,
     members_of,
     ordered,
-    posters_of,
     rows,
 )
 from engagement_svc.reports.csv import Lines, cell, line
@@ -142,7 +141,7 @@ async def _counted_rows(sources: Sources, q: ListQuery, team: frozenset[str] | N
         found = rows(current, previous, sources.rooms.kind)
         if team is not None:
             found = [r for r in found if r.rid in team]
-    posters = posters_of(await sources.counts.sums_by_key(POSTS, in_range, POSTS.counted_for(q.bots)))
+    posters = await sources.counts.subject_counts(POSTS, in_range, POSTS.counted_for(q.bots))
     days = sources.calendar.day_spans(q.zone, q.first_day, q.last_day)
     _, last = await last_days(sources, q, days, MESSAGES, counted)
     found = [r._replace(posters=posters.get(r.rid, 0), last=last.get(r.rid, NEVER)) for r in found]

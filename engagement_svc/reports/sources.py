@@ -43,6 +43,19 @@ class Counts(Protocol):
         """Per key that counts, its sum over one span, flagged and plain counts of a key added together."""
         ...
 
+    async def subject_counts(
+        self, metric: Metric, span: Span, counted: tuple[str, ...] | None = None
+    ) -> dict[str, int]:
+        """Per room, how many different subjects (authors, of a room and author key) that count it has in a span;
+        a room with none left out. Read without holding every (room, author) of the span."""
+        ...
+
+    async def subjects(
+        self, metric: Metric, span: Span, counted: tuple[str, ...] | None, rooms: frozenset[str]
+    ) -> dict[str, frozenset[str]]:
+        """Per room of these, its subjects that count in a span (an empty set for a room with none)."""
+        ...
+
     async def distinct(
         self, metric: Metric, spans: Sequence[Span], counted: tuple[str, ...] | None = None, rooms: RoomSet = None
     ) -> list[int]:

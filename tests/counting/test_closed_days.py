@@ -10,8 +10,9 @@ from engagement_svc.app import create_app
 from engagement_svc.counting.store import COUNTS_COLLECTION
 from engagement_svc.resources import ENGINE
 from tests.support.data import ADMIN_HEADERS, fill
-from tests.support.http import POSTING_USERS_PATH, answers_brute_force, expected_for, get_messages_sent
+from tests.support.http import POSTING_USERS_PATH, answers_brute_force, expected_for, get_messages_sent, until
 from tests.support.oracle_people import expected_posting_users
+from tests.support.rocketchat import message_doc
 
 
 async def test_closed_days_come_from_state_after_a_restart(aiohttp_client, settings, users, db, sync_client):
@@ -79,3 +80,32 @@ async def test_detail_days_leave_memory_past_their_bound_and_are_read_back(aioht
 
 def parse(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+async def test_a_deletion_on_a_day_no_longer_in_memory_shows_within_seconds(aiohttp_client, settings, users, db):
+    """A deletion on a day that left memory (the sweep looks at kept days only) shows in the next answers: the
+    day read back is checked against the index and counted again."""
+    fill(db, datetime(2024, 1, 1, tzinfo=UTC), 30, 40)
+    lonely = {"_id": "Lonely00000000001", "username": "lonely"}
+    db.rocketchat_message.insert_one(message_doc("lonely-1", "C1", datetime(2024, 1, 12, 9, tzinfo=UTC), lonely))
+    app = await aiohttp_client(create_app(replace(settings, detail_days_mb=0)))
+    engine = app.server.app[ENGINE]
+    assert await until(lambda: engine.watcher.healthy)
+    params = {"start": "2024-01-05T00:00:00.000Z", "end": "2024-01-28T00:00:00.000Z", "timezone": "Asia/Kathmandu"}
+
+    async def answered() -> dict:
+        response = await app.get(POSTING_USERS_PATH, params=params, headers=ADMIN_HEADERS)
+        return await response.json()
+
+    def recount() -> dict:
+        return expected_posting_users(db, parse(params["start"]), parse(params["end"]), params["timezone"])
+
+    before = await answered()
+    assert before == recount() and engine.closed.detail_bytes() == 0
+    db.rocketchat_message.delete_one({"_id": "lonely-1"})
+    assert recount() != before
+    assert await until(lambda: _equals(answered(), recount()), seconds=10)
+
+
+async def _equals(value, wanted) -> bool:
+    return await value == wanted

@@ -157,3 +157,22 @@ async def test_a_new_message_shows_in_the_rooms_story_within_seconds(client, roo
 
 async def _equals(value, wanted):
     return await value == wanted
+
+
+async def test_a_deleted_message_leaves_a_rooms_story_counted_for_it_alone(client, rooms_data):
+    """The room's days were counted for it alone (no whole day kept); a message deleted from one of them is gone from
+    the story, asked again in another zone, within seconds."""
+    engine = client.server.app[ENGINE]
+    assert await until(lambda: engine.watcher.healthy)
+    s, e = datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 31, tzinfo=UTC)
+    base = {"start": "2024-03-01T00:00:00.000Z", "end": "2024-03-31T00:00:00.000Z", "roomId": "C2"}
+    response = await client.get(ROOM_PATH, params={**base, "timezone": "UTC"}, headers=ADMIN_HEADERS)
+    assert await response.json() == expected_room(rooms_data, "C2", s, e, "UTC") and engine.kept()[0] == 0
+    gone = rooms_data.rocketchat_message.find_one({"rid": "C2", "ts": {"$gte": s, "$lt": e}, "t": {"$exists": False}})
+    rooms_data.rocketchat_message.delete_one({"_id": gone["_id"]})
+
+    async def story() -> bool:
+        response = await client.get(ROOM_PATH, params={**base, "timezone": "Asia/Kolkata"}, headers=ADMIN_HEADERS)
+        return await response.json() == expected_room(rooms_data, "C2", s, e, "Asia/Kolkata")
+
+    assert await until(story, seconds=10)

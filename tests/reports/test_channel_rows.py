@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engagement_svc.reports.channel_rows import Row, Rows, ordered, posters_of, rows
+from engagement_svc.reports.channel_rows import Row, Rows, ordered, rows
 from tests.support.channel_lists import CHOICES, lacks, listed_rows, recounted_rows
 from tests.support.http import until
 from tests.support.rocketchat import message_doc
@@ -36,8 +36,7 @@ def test_rows_kept_compactly_read_back_whole_and_in_slices():
     assert len(Rows([])) == 0 and Rows([])[:] == []
 
 
-def test_posters_per_room_and_rows_of_existing_rooms_only():
-    assert posters_of({"a\x1eann": 3, "a\x1ebob\x1fbot": 1, "b\x1eann": 2}) == {"a": 2, "b": 1}
+def test_rows_of_existing_rooms_only():
     kinds = {"a": "c", "b": "l", "c": "d"}
     found = rows({"a": 2, "b": 4}, {"c": 1, "gone": 5}, kinds.get)
     assert sorted(found) == [Row("a", 2, 0), Row("c", 0, 1)]  # livechat and a deleted room left out

@@ -35,6 +35,8 @@ def test_reports_ask_the_engine_for_nothing_else():
         "sums",
         "sums_by_class",
         "sums_by_key",
+        "subject_counts",
+        "subjects",
         "distinct",
         "key_lists",
         "presence",

@@ -133,6 +133,26 @@ class FakeCounts:
             found[plain(key)] = found.get(plain(key), 0) + 1
         return found
 
+    async def subject_counts(self, metric: Any, span: Any, counted: tuple[str, ...] | None = None) -> dict[str, int]:
+        self.calls.append("subject_counts")
+        found = self._subjects(metric, span, counted, None)
+        return {rid: len(subjects) for rid, subjects in found.items() if subjects}
+
+    async def subjects(
+        self, metric: Any, span: Any, counted: tuple[str, ...] | None, rooms: Any
+    ) -> dict[str, frozenset[str]]:
+        self.calls.append("subjects")
+        return self._subjects(metric, span, counted, rooms)
+
+    def _subjects(
+        self, metric: Any, span: Any, counted: tuple[str, ...] | None, rooms: Any
+    ) -> dict[str, frozenset[str]]:
+        found: dict[str, set[str]] = {rid: set() for rid in rooms or ()}
+        for key in self._in(metric, span, counted, rooms):
+            rid, author = plain(key).split(PART, 1)
+            found.setdefault(rid, set()).add(author)
+        return {rid: frozenset(subjects) for rid, subjects in found.items()}
+
     async def distinct(
         self, metric: Any, spans: Sequence[Any], counted: tuple[str, ...] | None = None, rooms: Any = None
     ) -> list[int]:
