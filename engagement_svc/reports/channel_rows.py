@@ -170,16 +170,10 @@ class ClosedPosters:
 
 
 async def _part(
-    sources: Sources,
-    q: ListQuery,
-    open_s: int,
-    closed: bool,
-    posters: ClosedPosters,
-    rooms: RoomSet = None,
-    team: RoomSet = None,
+    sources: Sources, q: ListQuery, open_s: int, closed: bool, posters: ClosedPosters, rooms: RoomSet = None
 ) -> Part:
-    """The closed (or open) part of every row's counts (of these rooms' rows alone: the open part, scoped); the
-    closed part's posters of the team's rooms alone, when a team is asked."""
+    """The closed (or open) part of every row's counts, or of these rooms' rows alone (a team's; the open part of
+    the rooms posted in since): each read scoped to them, so that a team's list reads its rooms' messages only."""
     in_range, before = (_apart(s, open_s)[0 if closed else 1] for s in range_and_before(q, sources.calendar))
     counted, posted = MESSAGES.counted_for(q.bots), POSTS.counted_for(q.bots)
     current = await sources.counts.sums_by_key(MESSAGES, in_range, counted, rooms) if in_range else {}
@@ -191,14 +185,14 @@ async def _part(
     last: dict[str, int] = {}
     if closed:
         authors = {}
-        if in_range and team is not None:
-            of_team = await sources.counts.subjects(POSTS, in_range, posted, team)
-            authors = {rid: len(subjects) for rid, subjects in of_team.items() if subjects}
+        if in_range and rooms is not None:
+            of_rooms = await sources.counts.subjects(POSTS, in_range, posted, rooms)
+            authors = {rid: len(subjects) for rid, subjects in of_rooms.items() if subjects}
         elif in_range:
             authors = await sources.counts.subject_counts(POSTS, in_range, posted)
-        last = await last_before(sources, q, MESSAGES, counted)
+        last = await last_before(sources, q, MESSAGES, counted, rooms)
         if cut:
-            _, found = await sources.counts.presence(MESSAGES, days[:cut], counted)
+            _, found = await sources.counts.presence(MESSAGES, days[:cut], counted, rooms)
             last.update((rid, days[i].lo_s) for rid, i in found.items())
         return Part(current, previous, authors, last)
     authors = {}
@@ -241,7 +235,7 @@ class LiveRows:
             chosen = await sources.rooms.every(SILENT_TYPES, q.team)
         elif not q.hide:
             chosen = await sources.rooms.every(ROOM_TYPE_ORDER, q.team)
-        live = cls(q, open_s, await _part(sources, q, open_s, True, posters, team=team), posters, chosen, team)
+        live = cls(q, open_s, await _part(sources, q, open_s, True, posters, team), posters, chosen, team)
         live.open = await _part(sources, q, open_s, False, posters)
         live.stamp = stamp
         c = live.closed

@@ -11,14 +11,16 @@ from engagement_svc.counting.catalog import Metric
 from engagement_svc.counting.slots import Spans
 from engagement_svc.days import local_date
 from engagement_svc.reports.queries import RangeQuery
-from engagement_svc.reports.sources import Sources
+from engagement_svc.reports.sources import RoomSet, Sources
 
 NEVER = -(2**63)  # a last day that is null: below every day, as null sorts below every value
 
 
-async def last_before(sources: Sources, q: RangeQuery, metric: Metric, counted: tuple[str, ...]) -> dict[str, int]:
-    """Per subject, the local midnight of its last day before the range with anything, as far back as the metric's
-    oldest document."""
+async def last_before(
+    sources: Sources, q: RangeQuery, metric: Metric, counted: tuple[str, ...], rooms: RoomSet = None
+) -> dict[str, int]:
+    """Per subject (of these rooms alone, when given), the local midnight of its last day before the range with
+    anything, as far back as the metric's oldest document."""
     earliest = await sources.counts.earliest(metric)
     if earliest is None:
         return {}
@@ -26,7 +28,7 @@ async def last_before(sources: Sources, q: RangeQuery, metric: Metric, counted: 
     if first > last:
         return {}
     spans = sources.calendar.day_spans(q.zone, first, last)
-    _, found = await sources.counts.presence(metric, spans, counted)
+    _, found = await sources.counts.presence(metric, spans, counted, rooms)
     return {key: spans[i].lo_s for key, i in found.items()}
 
 
