@@ -164,10 +164,11 @@ class Engine:
         return await self.reader.room_subjects.counts(metric, span, counted or metric.counted_for("include"))
 
     async def subjects(
-        self, metric: Metric, span: Span, counted: Counted, rooms: frozenset[str]
+        self, metric: Metric, span: Span, counted: Counted, rooms: frozenset[str], among: Rooms = None
     ) -> dict[str, frozenset[str]]:
-        """Per room of these, the set of its subjects that count in a span (the authors a room had)."""
-        return await self.reader.room_subjects.sets(metric, span, counted or metric.counted_for("include"), rooms)
+        """Per room of these, its subjects (of `among`) that count in a span (which of them a room had)."""
+        counted = counted or metric.counted_for("include")
+        return await self.reader.room_subjects.sets(metric, span, counted, rooms, among)
 
     def open_edge(self, metric: Metric) -> tuple[int, Hashable]:
         return self.reader.open_edge(metric)  # where the open days begin; what reads before it depend on

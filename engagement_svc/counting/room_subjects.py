@@ -27,15 +27,21 @@ Authors = dict[str, tuple[int, int, int]]  # per room: its authors with any docu
 PER_ROOM_BYTES = 120  # about what one room's three counts hold in the cache
 
 
-def pairs_pipeline(metric: Metric, span: Span, params: rules.Params, rooms: frozenset[str] | None) -> Pipeline:
-    """Per (room, subject) with a counted document in [span.lo, span.hi): `f`, whether one is flagged, and `p`,
-    whether all are (for a metric without a flag, none is)."""
+def pairs_pipeline(
+    metric: Metric,
+    span: Span,
+    params: rules.Params,
+    rooms: frozenset[str] | None,
+    among: frozenset[str] | None = None,
+) -> Pipeline:
+    """Per (room, subject) with a counted document in [span.lo, span.hi) (of these rooms, these subjects): `f`,
+    whether one is flagged, and `p`, whether all are (for a metric without a flag, none is)."""
     assert metric.second is not None
     flagged = rules.as_expression(metric.flag[1], params) if metric.flag is not None else False
     match = [
         {metric.time_field: {"$gte": span.lo, "$lt": span.hi}},
         {metric.key_field: {"$type": "string"} if rooms is None else {"$in": sorted(rooms)}},
-        {metric.second.field: {"$type": "string"}},
+        {metric.second.field: {"$type": "string"} if among is None else {"$in": sorted(among)}},
         rules.as_query(metric.rule, params),
     ]
     return [
@@ -104,11 +110,17 @@ class RoomSubjects:
         return out
 
     async def sets(
-        self, metric: Metric, span: Span, counted: tuple[str, ...], rooms: frozenset[str]
+        self,
+        metric: Metric,
+        span: Span,
+        counted: tuple[str, ...],
+        rooms: frozenset[str],
+        among: frozenset[str] | None = None,
     ) -> dict[str, frozenset[str]]:
-        """Per room of these, its subjects in the span whose documents count (a room with none: an empty set)."""
+        """Per room of these, its subjects (of `among` alone, when given) in the span whose documents count (a room
+        with none: an empty set)."""
         await self._source.id()
-        pipeline = pairs_pipeline(metric, span, self._source.params, rooms)
+        pipeline = pairs_pipeline(metric, span, self._source.params, rooms, among)
         found: dict[str, list[str]] = {rid: [] for rid in rooms}
         await self._classes(metric).ensure(rooms)
         cursor = await self._source.db[metric.collection].aggregate(pipeline)

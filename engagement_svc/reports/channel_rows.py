@@ -138,13 +138,15 @@ class Part(NamedTuple):
 
 
 class ClosedPosters:
-    """The closed part's authors of the rooms with messages in the open part, to tell an author new to the range:
-    read for those rooms alone (one aggregation) when they first post in the open days, and held as long as the
-    list is; never every (room, author) of the range (millions in a year of a big server)."""
+    """Of the (room, author) pairs with messages in the open part, those also in the closed part: to tell an author
+    new to the range. Looked up for the pairs alone (one aggregation of those rooms and authors) when they first
+    post in the open days, and held as long as the list is: never every (room, author) of the range, nor every
+    author of a room posted in today (millions, and hundreds of thousands, in a month of a big server)."""
 
     def __init__(self, closed_range: Span | None, posted: tuple[str, ...]):
         self.closed_range, self.posted = closed_range, posted
-        self.known: dict[str, frozenset[str]] = {}
+        self.asked: dict[str, set[str]] = {}  # per room, the open part's authors looked up
+        self.known: dict[str, set[str]] = {}  # of those, the ones in the closed part too
 
     async def new_posters(self, sources: Sources, keys: Iterable[str]) -> dict[str, int]:
         """Per room, how many of these open-part (room, author) keys are not among its closed part's authors."""
@@ -152,21 +154,25 @@ class ClosedPosters:
         for key in keys:
             rid, author = key.split(PART, 1)
             by_room.setdefault(rid, []).append(author)
-        unknown = frozenset(rid for rid in by_room if rid not in self.known)
+        unknown = {rid: {a for a in authors if a not in self.asked.get(rid, ())} for rid, authors in by_room.items()}
+        unknown = {rid: authors for rid, authors in unknown.items() if authors}
         if unknown and self.closed_range is not None:
-            self.known.update(await sources.counts.subjects(POSTS, self.closed_range, self.posted, unknown))
-        elif unknown:
-            self.known.update(dict.fromkeys(unknown, frozenset()))
+            among = frozenset(a for authors in unknown.values() for a in authors)
+            found = await sources.counts.subjects(POSTS, self.closed_range, self.posted, frozenset(unknown), among)
+            for rid, authors in unknown.items():
+                self.known.setdefault(rid, set()).update(authors & found.get(rid, frozenset()))
+        for rid, authors in unknown.items():
+            self.asked.setdefault(rid, set()).update(authors)
         out = {}
-        for rid, authors in by_room.items():
-            n = sum(1 for author in authors if author not in self.known[rid])
+        for rid, written in by_room.items():
+            n = sum(1 for author in written if author not in self.known.get(rid, ()))
             if n:
                 out[rid] = n
         return out
 
     @property
     def held(self) -> int:
-        return len(self.known) + sum(len(authors) for authors in self.known.values())
+        return len(self.asked) + sum(len(authors) for authors in self.asked.values())
 
 
 async def _part(

@@ -51,9 +51,15 @@ class Counts(Protocol):
         ...
 
     async def subjects(
-        self, metric: Metric, span: Span, counted: tuple[str, ...] | None, rooms: frozenset[str]
+        self,
+        metric: Metric,
+        span: Span,
+        counted: tuple[str, ...] | None,
+        rooms: frozenset[str],
+        among: frozenset[str] | None = None,
     ) -> dict[str, frozenset[str]]:
-        """Per room of these, its subjects that count in a span (an empty set for a room with none)."""
+        """Per room of these, its subjects (of `among` alone, when given) that count in a span (an empty set for a
+        room with none)."""
         ...
 
     async def distinct(

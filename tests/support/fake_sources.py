@@ -139,10 +139,11 @@ class FakeCounts:
         return {rid: len(subjects) for rid, subjects in found.items() if subjects}
 
     async def subjects(
-        self, metric: Any, span: Any, counted: tuple[str, ...] | None, rooms: Any
+        self, metric: Any, span: Any, counted: tuple[str, ...] | None, rooms: Any, among: Any = None
     ) -> dict[str, frozenset[str]]:
         self.calls.append("subjects")
-        return self._subjects(metric, span, counted, rooms)
+        found = self._subjects(metric, span, counted, rooms)
+        return {rid: subjects & among if among is not None else subjects for rid, subjects in found.items()}
 
     def _subjects(
         self, metric: Any, span: Any, counted: tuple[str, ...] | None, rooms: Any
