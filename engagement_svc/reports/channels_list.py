@@ -103,6 +103,12 @@ async def channel_rows(sources: Sources, q: ListQuery) -> Sequence[Row]:
     if not (in_range.on_slots and before.on_slots):  # a span off the slots (offsets before 1980): all at once
         return Rows(await _counted_rows(sources, q, team))
     live = await LiveRows.build(sources, q, team, open_s, stamp)
+    if stamp is None and _edge(sources, q) == (open_s, edge):
+        # The open days were not followed before this list read them; now they are: its open part is read again at
+        # a stamp, so that the list is kept (a month's list at big-server size takes seconds to make).
+        stamp = _stamp(sources, q)
+        if stamp is not None:
+            await live.update(sources, q, stamp)
     sources.counts.remember(key, edge if stamp is not None else None, live)
     return live.rows()
 

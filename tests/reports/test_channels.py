@@ -471,3 +471,22 @@ def allocated(make) -> int:
         tracemalloc.stop()
     del made
     return held
+
+
+async def test_the_first_list_asked_is_kept_for_the_next(client, channels_data):
+    """The first channel list reads the posts' open days before anything follows them; once it has, it is kept all
+    the same: the same list asked again is the one remembered (at big-server size, making a month's list takes
+    seconds). Every day it reads is kept first (messages-sent over the whole data)."""
+    engine = client.server.app[ENGINE]
+    now = datetime.now(UTC)
+    channels_data.rocketchat_message.insert_one(message_doc("today", "C3", now - timedelta(minutes=1), HUMANS[1]))
+    assert await until(lambda: engine.watcher.healthy)
+    everything = {"start": js(now - timedelta(days=731)), "end": js(now), "timezone": "UTC"}
+    assert (await get(client, MESSAGES_SENT_PATH, everything))[0] == 200
+    params = {"start": js(now - timedelta(days=6)), "end": js(now), "timezone": "UTC"}
+    first = await get(client, CHANNELS_LIST_PATH, params)
+    assert first[0] == 200 and first[1]["channels"]
+    answers = engine.answers.cache
+    hits = answers.stats()["hits"]
+    assert await get(client, CHANNELS_LIST_PATH, params) == first
+    assert answers.stats()["hits"] == hits + 1
