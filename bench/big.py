@@ -228,6 +228,8 @@ async def service_figures(args, mongo_url_for, db, anchor: datetime) -> dict:
             server.stop()
         args.checkpoint(out)
         # Last: a year of these reads every day of the data, minutes for each answer and each raw aggregation.
+        if not args.beyond_cold_runs:
+            return out
         out["beyond_cold"] = await beyond.cold_beside_raw(
             args.progress,
             db,
@@ -261,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
         "reads every day of the data: minutes each)",
     )
     parser.add_argument("--beyond-cold-days", default="7,365", help="their ranges, comma-separated")
+    parser.add_argument("--no-raw", dest="raw", action="store_false", help="skip the raw aggregations over all data")
     parser.add_argument("--output", default="bench/results/big.json")
     parser.add_argument("--generate-only", action="store_true", help="make the dataset, measure nothing")
     return parser
@@ -307,8 +310,9 @@ def run(args: argparse.Namespace) -> int:
             },
         }
         args.progress(f"  {report['dataset']}")
-        report["raw"] = raw_figures(db, anchor)
-        args.progress(f"  raw: {report['raw']}")
+        if args.raw:
+            report["raw"] = raw_figures(db, anchor)
+            args.progress(f"  raw: {report['raw']}")
         # What is measured so far is written as it comes: the run takes the better part of an hour.
         args.checkpoint = lambda service: Path(args.output).write_text(
             json.dumps(report | {"service": service, "partial": True}, indent=2, default=str) + "\n"
