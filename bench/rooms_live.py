@@ -73,6 +73,15 @@ class MemoryCounts:
             return {r: self.closed[r] for r in rooms if r in self.closed}
         return self.posts if posts else self.closed
 
+    async def subject_counts(self, metric: Any, span: Any, counted: Any = None) -> dict[str, int]:
+        """The closed part's posters per room (the engine's one aggregation per range, remembered)."""
+        return {rid: len(keys) for rid, keys in self.closed_posters.items()}
+
+    async def subjects(self, metric: Any, span: Any, counted: Any, rooms: Any, among: Any = None) -> dict[str, Any]:
+        """Of these rooms, the closed part's authors (of `among`): the engine's aggregation of those pairs."""
+        found = {rid: frozenset(k.split("\x1e", 1)[1] for k in self.closed_posters.get(rid, ())) for rid in rooms}
+        return {rid: authors & among if among is not None else authors for rid, authors in found.items()}
+
     def changed_keys(self, metric: Any, since: Any) -> set[str] | None:
         return {k for k, v in self.touched.items() if v > since[1]} if since is not None else None
 
