@@ -69,6 +69,18 @@ def workspace(sync_client):
                 user_doc("NewBot00000000001", "new.bot", ["bot"], [], type="bot", createdAt=now),
             ]
         )
+        # A person's message and a bot's today, whatever the time of day (the seeded ones may all be before
+        # midnight in the zone, just after it).
+        at = max(midnight + timedelta(milliseconds=2), now - timedelta(seconds=1))
+        db.rocketchat_room.insert_one(room_doc("GaugesRoom0000001", "c", "gauges"))
+        db.rocketchat_message.insert_many(
+            [
+                message_doc(
+                    "gauges-person", "GaugesRoom0000001", at, {"_id": "NewPerson00000001", "username": "new.one"}
+                ),
+                message_doc("gauges-bot", "GaugesRoom0000001", at, {"_id": "NewBot00000000001", "username": "new.bot"}),
+            ]
+        )
         yield db
 
 
