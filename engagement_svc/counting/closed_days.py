@@ -56,7 +56,7 @@ class _Holding:
 _HOLDING: contextvars.ContextVar[_Holding | None] = contextvars.ContextVar("holding", default=None)
 
 
-def _weight(day: ClosedDay) -> int:
+def detail_weight(day: ClosedDay) -> int:
     """About the memory a detail day holds, its keys' strings counted as its own: a (room, author) key is shared
     with the days the same author posts in the same room, far fewer than a room's or a user's id are."""
     return day.nbytes() + STR_BYTES * len(day.keys) + sum(map(len, day.keys))
@@ -180,7 +180,7 @@ class ClosedDays:
             return
         for day, counts in days.items():
             key = (metric.name, day)
-            weight = _weight(counts)
+            weight = detail_weight(counts)
             self._recent_bytes += weight - self._recent.pop(key, 0)
             self._recent[key] = weight
             self._dropped.discard(key)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Hashable, Mapping
 from engagement_svc.bounded_cache import BoundedCache
 from engagement_svc.counting import counter, rules
 from engagement_svc.counting.catalog import Metric
-from engagement_svc.counting.closed_days import STR_BYTES
+from engagement_svc.counting.closed_days import detail_weight
 from engagement_svc.counting.combining import ENTRY_BYTES
 from engagement_svc.counting.kept import ClosedDay
 from engagement_svc.counting.slots import SLOT_MS, SLOTS_PER_DAY, utc_day_start
@@ -105,7 +105,7 @@ class PartialDays:
             if self._version(m) != versions[m.name]:
                 continue  # changed while counted: not remembered (a newer count may be already)
             for day, partial in counted[m.name].items():
-                weight = ENTRY_BYTES + partial.nbytes() + sum(STR_BYTES + len(k) for k in partial.keys)
+                weight = ENTRY_BYTES + detail_weight(partial)
                 self._cache.put(("partial", m.name, rooms, day), partial, versions[m.name], weight)
         found.update(counted[metric.name])
         return found

@@ -178,8 +178,7 @@ class Reader:
                 counts, last = presence_of(await self.key_lists(metric, spans[:cut], counted, rooms))
                 if rooms is None:  # an unscoped read fills its days first: remembered as of them
                     version = self.version(metric)
-                weight = ENTRY_BYTES + 2 * PER_KEY_BYTES * len(counts)
-                self.cache.put(cache_key, (counts, last), version, weight)
+                self.cache.put(cache_key, (counts, last), version, ENTRY_BYTES + 2 * PER_KEY_BYTES * len(counts))
         if cut == len(spans):  # nothing open: the remembered answer as it is (a copy of a year's users per hit)
             return counts, last
         fresh_counts, fresh_last = presence_of(await self.key_lists(metric, spans[cut:], counted, rooms))
