@@ -2,8 +2,7 @@
 
 A small facade over the counting core, one concept a module (see docs/layout.md): clock, ledger, source, oldest,
 closed_days, open_days, reading (with partial_days and room_subjects), remembered, corrections, backfill.
-Memory and work do not grow with the number of zones asked: kept counts are per UTC day; per-zone work is the
-arithmetic of a request.
+Memory and work do not grow with the zones asked: kept counts are per UTC day, per-zone work a request's arithmetic.
 """
 
 from __future__ import annotations
@@ -159,15 +158,16 @@ class Engine:
         """Per subject that counts: in how many spans it has anything, and the last one's index."""
         return await self.reader.presence(metric, spans, counted or metric.counted_for("include"), rooms)
 
-    async def subject_counts(self, metric: Metric, span: Span, counted: Counted = None) -> dict[str, int]:
+    async def subject_counts(
+        self, metric: Metric, span: Span, counted: Counted = None, rooms: Rooms = None
+    ) -> dict[str, int]:
         """Per room, how many different subjects (authors) that count it has in a span: a channel list's posters."""
-        return await self.reader.room_subjects.counts(metric, span, counted or metric.counted_for("include"))
+        return await self.reader.room_subjects.counts(metric, span, counted or metric.counted_for("include"), rooms)
 
     async def subjects(
-        self, metric: Metric, span: Span, counted: Counted, rooms: frozenset[str], among: Rooms = None
+        self, metric: Metric, span: Span, counted: tuple[str, ...], rooms: frozenset[str], among: Rooms = None
     ) -> dict[str, frozenset[str]]:
         """Per room of these, its subjects (of `among`) that count in a span (which of them a room had)."""
-        counted = counted or metric.counted_for("include")
         return await self.reader.room_subjects.sets(metric, span, counted, rooms, among)
 
     def open_edge(self, metric: Metric) -> tuple[int, Hashable]:

@@ -89,8 +89,13 @@ class RoomSubjects:
         marked = metric.flag is not None and classes.kind(rid + FLAG + metric.flag[0]) in counted
         return classes.kind(rid) in counted, marked
 
-    async def counts(self, metric: Metric, span: Span, counted: tuple[str, ...]) -> dict[str, int]:
-        """Per room whose documents count, its different subjects in the span; a room with none is left out."""
+    async def counts(
+        self, metric: Metric, span: Span, counted: tuple[str, ...], rooms: frozenset[str] | None = None
+    ) -> dict[str, int]:
+        """Per room whose documents count (of these rooms alone, when given), its different subjects in the span;
+        a room with none is left out."""
+        if rooms is not None:  # a team's: read for its rooms alone, not remembered (the list keeping it is)
+            return {rid: len(found) for rid, found in (await self.sets(metric, span, counted, rooms)).items() if found}
         closed = span.hi_s <= self._clock.first_open_day() * SLOTS_PER_DAY * SLOT_SECONDS
         key = ("room-subjects", metric.name, span.lo_s, span.hi_s)
         version = self._version(metric)  # as of before the count

@@ -190,12 +190,7 @@ async def _part(
         cut += 1
     last: dict[str, int] = {}
     if closed:
-        authors = {}
-        if in_range and rooms is not None:
-            of_rooms = await sources.counts.subjects(POSTS, in_range, posted, rooms)
-            authors = {rid: len(subjects) for rid, subjects in of_rooms.items() if subjects}
-        elif in_range:
-            authors = await sources.counts.subject_counts(POSTS, in_range, posted)
+        authors = await sources.counts.subject_counts(POSTS, in_range, posted, rooms) if in_range else {}
         last = await last_before(sources, q, MESSAGES, counted, rooms)
         if cut:
             _, found = await sources.counts.presence(MESSAGES, days[:cut], counted, rooms)

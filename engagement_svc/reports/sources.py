@@ -44,17 +44,17 @@ class Counts(Protocol):
         ...
 
     async def subject_counts(
-        self, metric: Metric, span: Span, counted: tuple[str, ...] | None = None
+        self, metric: Metric, span: Span, counted: tuple[str, ...] | None = None, rooms: RoomSet = None
     ) -> dict[str, int]:
-        """Per room, how many different subjects (authors, of a room and author key) that count it has in a span;
-        a room with none left out. Read without holding every (room, author) of the span."""
+        """Per room (of these alone, when given), how many different subjects (authors, of a room and author key)
+        that count it has in a span; a room with none left out. Read without holding every (room, author) of it."""
         ...
 
     async def subjects(
         self,
         metric: Metric,
         span: Span,
-        counted: tuple[str, ...] | None,
+        counted: tuple[str, ...],
         rooms: frozenset[str],
         among: frozenset[str] | None = None,
     ) -> dict[str, frozenset[str]]:

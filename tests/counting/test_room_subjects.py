@@ -102,6 +102,8 @@ async def test_counts_and_sets_equal_the_authors_of_whole_days_for_every_bots_ch
                 found = await subjects.sets(POSTS, span, counted, some)
                 assert found == {rid: frozenset(expected.get(rid, ())) for rid in some}
                 assert found["C1"] and not found["L1"] and not found["GONE"]
+                scoped = await subjects.counts(POSTS, span, counted, some)
+                assert scoped == {r: len(a) for r, a in expected.items() if r in some}
                 few = frozenset({"ada", "bot.one", "nobody"})
                 assert await subjects.sets(POSTS, span, counted, some, few) == {r: a & few for r, a in found.items()}
         db.command("profile", 2)

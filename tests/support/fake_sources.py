@@ -133,9 +133,11 @@ class FakeCounts:
             found[plain(key)] = found.get(plain(key), 0) + 1
         return found
 
-    async def subject_counts(self, metric: Any, span: Any, counted: tuple[str, ...] | None = None) -> dict[str, int]:
+    async def subject_counts(
+        self, metric: Any, span: Any, counted: tuple[str, ...] | None = None, rooms: Any = None
+    ) -> dict[str, int]:
         self.calls.append("subject_counts")
-        found = self._subjects(metric, span, counted, None)
+        found = self._subjects(metric, span, counted, rooms)
         return {rid: len(subjects) for rid, subjects in found.items() if subjects}
 
     async def subjects(
