@@ -23,6 +23,7 @@ from engagement_svc.resources import (
     TRUSTED_PROXIES,
     WORKSPACE,
     figures,
+    memory_context,
     mongo_context,
 )
 from engagement_svc.rocketchat.ratelimit import RateLimiter
@@ -48,6 +49,7 @@ def create_app(settings: Settings) -> web.Application:
     app.on_shutdown.append(draining)
     app.on_response_prepare.append(server_header)
     app.on_response_prepare.append(cors_headers)
+    app.cleanup_ctx.append(memory_context)
     app.cleanup_ctx.append(mongo_context)
     app.cleanup_ctx.append(digest_context)  # the weekly digest, when a webhook is set: after the engine, stopped first
     add_routes(app)

@@ -46,6 +46,9 @@ COUNTERS = {
     "engagement_svc_work_jobs": "Counting jobs run",
     "engagement_svc_work_joined": "Times a request joined counting already queued or running",
     "engagement_svc_work_refused": "Requests answered 503 at once: their counting would outlast their deadline",
+    "engagement_svc_memory_releases": (
+        "Times freed memory was handed back to the system after a request left the process 64 MiB bigger"
+    ),
     "engagement_svc_auth_lookups": "User lookups sent to MongoDB",
     "engagement_svc_auth_lookups_remembered": "User lookups answered from memory, kept true by the users stream",
 }

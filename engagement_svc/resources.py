@@ -22,6 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from engagement_svc import __version__
 from engagement_svc.counting.engine import Engine
 from engagement_svc.counting.work import CALLER, DEADLINE
+from engagement_svc.memory import Releaser
 from engagement_svc.metrics import Metrics, Refreshed, Sample
 from engagement_svc.mongo_errors import DatabaseProblems
 from engagement_svc.mongo_health import DatabaseHealth
@@ -54,6 +55,7 @@ STREAMS = web.AppKey("streams", ChangeStreams)
 DB_HEALTH = web.AppKey("db_health", DatabaseHealth)  # Rocket.Chat's MongoDB known down, and why
 DB_PROBLEMS = web.AppKey("db_problems", DatabaseProblems)  # what went wrong, in a word (credentials remembered)
 USER_LOOKUPS = web.AppKey("user_lookups", UserLookups)
+RELEASER = web.AppKey("releaser", Releaser)  # freed memory back to the system after a request's peak
 CLOSE_TIMEOUT_S = 3
 
 
@@ -126,6 +128,13 @@ async def mongo_context(app: web.Application) -> AsyncIterator[None]:
         await asyncio.wait(futures, timeout=2.0)
 
 
+async def memory_context(app: web.Application) -> AsyncIterator[None]:
+    """What gives freed memory back after a request's peak (see memory.Releaser); a release under way ends first."""
+    app[RELEASER] = releaser = Releaser()
+    yield
+    await releaser.stop()
+
+
 GAUGES_CALLER = "engagement-gauges"  # the work queue's name for the gauges' counting (shared fairly, as a user's)
 
 
@@ -176,6 +185,9 @@ def figures(app: web.Application) -> dict[str, Any]:
                 "engagement_svc_auth_lookups_remembered": lookups.stats["remembered"],
             }
         )
+    releaser = app.get(RELEASER)
+    if releaser is not None:
+        out["engagement_svc_memory_releases"] = releaser.releases
     if streams is not None:
         out["engagement_svc_change_stream_up"] = 1 if streams.watchers and streams.healthy else 0
     return out

@@ -35,6 +35,7 @@ from engagement_svc.resources import (
     ENGINE,
     METRICS,
     RATE_LIMITER,
+    RELEASER,
     ROCKETCHAT_DB,
     SETTINGS,
     SOURCES,
@@ -139,10 +140,13 @@ def handler(report: Report[Any]) -> Callable[[web.Request], Awaitable[web.Stream
                     CALLER.set(access.user_id)
                     DEADLINE.set(deadline)
                     sources = request.app[SOURCES]
-                    with request.app[ENGINE].closed.request_hold():
-                        if csv:
-                            return await send_csv(request, await report.table(sources, query), headers)
-                        body = await report.json(sources, query)
+                    try:
+                        with request.app[ENGINE].closed.request_hold():
+                            if csv:
+                                return await send_csv(request, await report.table(sources, query), headers)
+                            body = await report.json(sources, query)
+                    finally:
+                        request.app[RELEASER].after_request()  # its days and keys are freed: handed back if many
                     if isinstance(body, str):
                         return json_response(body, 200, headers)
                     return await send_stream(request, {**headers, **JSON_TYPE}, _pieces(body))

@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from engagement_svc.memory import resident_bytes
 from engagement_svc.metrics import Metrics, Refreshed
+from engagement_svc.resources import RELEASER
 from tests.support.data import ADMIN_HEADERS, fill
 from tests.support.http import MESSAGES_SENT_PATH, get_messages_sent, until
 
@@ -226,3 +228,20 @@ async def test_overdue_values_are_stale_even_without_a_scrape_to_refresh_them():
     await metrics.scrape()
     clock.now += 33
     assert metrics.registry.get_sample_value("engagement_gauges_stale") == 1  # rendered without a refresh
+
+
+async def test_a_request_after_a_peak_hands_memory_back_and_says_so(client):
+    """The service runs in this process: a peak left in its heap (4 KiB blocks, one in 64 kept) is what a year's
+    keys read by a request leave; the next request's end releases it."""
+    assert (await get_messages_sent(client, PARAMS))[0] == 200
+    releaser = client.app[RELEASER]
+    await releaser.stop()  # whatever the first request started, done
+    before = value(await scrape(client), "engagement_svc_memory_releases_total")
+    grown = resident_bytes()
+    survivors = [bytes(4096) for _ in range(256 * 2**20 // 4096)][::64]
+    assert (await get_messages_sent(client, PARAMS))[0] == 200
+    await releaser.stop()  # the release the request's end started
+    assert value(await scrape(client), "engagement_svc_memory_releases_total") == before + 1
+    released = resident_bytes()
+    assert grown is not None and released is not None and released < grown + 128 * 2**20
+    del survivors
