@@ -147,6 +147,16 @@ class ClosedPosters:
         self.closed_range, self.posted = closed_range, posted
         self.asked: dict[str, set[str]] = {}  # per room, the open part's authors looked up
         self.known: dict[str, set[str]] = {}  # of those, the ones in the closed part too
+        self.counted: Mapping[str, int] | None = None  # per room, its closed part's posters, once counted
+        self.scope: frozenset[str] | None = None  # the rooms they were counted for (None: every room)
+
+    def closed_part(self, posters: Mapping[str, int], rooms: frozenset[str] | None) -> None:
+        """The closed part's posters per room, counted for these rooms (None: all): a room with none there needs
+        no look-up, each of its open part's authors is new (most rooms of a short range at 100,000 rooms)."""
+        self.counted, self.scope = posters, rooms
+
+    def _none_closed(self, rid: str) -> bool:
+        return self.counted is not None and (self.scope is None or rid in self.scope) and not self.counted.get(rid)
 
     async def new_posters(self, sources: Sources, keys: Iterable[str]) -> dict[str, int]:
         """Per room, how many of these open-part (room, author) keys are not among its closed part's authors."""
@@ -156,10 +166,11 @@ class ClosedPosters:
             by_room.setdefault(rid, []).append(author)
         unknown = {rid: {a for a in authors if a not in self.asked.get(rid, ())} for rid, authors in by_room.items()}
         unknown = {rid: authors for rid, authors in unknown.items() if authors}
-        if unknown and self.closed_range is not None:
-            among = frozenset(a for authors in unknown.values() for a in authors)
-            found = await sources.counts.subjects(POSTS, self.closed_range, self.posted, frozenset(unknown), among)
-            for rid, authors in unknown.items():
+        asked = {rid: authors for rid, authors in unknown.items() if not self._none_closed(rid)}
+        if asked and self.closed_range is not None:
+            among = frozenset(a for authors in asked.values() for a in authors)
+            found = await sources.counts.subjects(POSTS, self.closed_range, self.posted, frozenset(asked), among)
+            for rid, authors in asked.items():
                 self.known.setdefault(rid, set()).update(authors & found.get(rid, frozenset()))
         for rid, authors in unknown.items():
             self.asked.setdefault(rid, set()).update(authors)
@@ -237,6 +248,7 @@ class LiveRows:
         elif not q.hide:
             chosen = await sources.rooms.every(ROOM_TYPE_ORDER, q.team)
         live = cls(q, open_s, await _part(sources, q, open_s, True, posters, team), posters, chosen, team)
+        posters.closed_part(live.closed.posters, team)
         live.open = await _part(sources, q, open_s, False, posters)
         live.stamp = stamp
         c = live.closed

@@ -8,8 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engagement_svc.reports.channel_rows import Row, Rows, ordered, rows
+from engagement_svc.counting.slots import span_of_seconds
+from engagement_svc.reports.channel_rows import ClosedPosters, Row, Rows, ordered, rows
+from engagement_svc.reports.sources import Sources
 from tests.support.channel_lists import CHOICES, lacks, listed_rows, recounted_rows
+from tests.support.fake_sources import FakeCounts, FakeRooms, seconds
 from tests.support.http import until
 from tests.support.rocketchat import message_doc
 from tests.support.teams import seed_teams
@@ -116,3 +119,29 @@ async def test_rows_kept_across_live_messages_equal_a_recount_in_every_sort_and_
 async def ids_of(client, params):
     rows, _ = await listed_rows(client, params)
     return {r["room"]["_id"] for r in rows}
+
+
+async def test_new_posters_look_up_only_rooms_with_posters_in_the_closed_part():
+    """An author new to a room in the open days is new to the range unless the room's closed part has posters: a
+    room without any there needs no look-up (most rooms of a 7-day list at 100,000 rooms); a room outside the rooms
+    the closed part was counted for (a team's) is looked up all the same."""
+    rooms = FakeRooms([{"_id": r, "t": "c", **({"teamId": "T"} if r == "T1" else {})} for r in ("A", "B", "T1")])
+    closed_s = seconds("2024-03-10T12:00:00+00:00")
+    posts = [(closed_s, "A\x1eann"), (closed_s, "T1\x1eann")]
+    counts = FakeCounts({"posts": posts}, rooms)
+    s = Sources(counts, rooms)
+    closed = span_of_seconds(seconds("2024-03-10T00:00:00+00:00"), seconds("2024-03-12T00:00:00+00:00"))
+    today = ["A\x1eann", "A\x1ebob", "B\x1ecyd"]
+
+    every = ClosedPosters(closed, ("c", "p", "d"))
+    every.closed_part({"A": 1, "T1": 1}, None)
+    assert await every.new_posters(s, ["B\x1ecyd"]) == {"B": 1}
+    assert counts.calls == []  # B had no poster before today: cyd is new without asking
+    assert await every.new_posters(s, today) == {"A": 1, "B": 1}  # ann posted in A before; bob did not
+    assert counts.calls == ["subjects"]
+
+    counts.calls.clear()
+    team = ClosedPosters(closed, ("c", "p", "d"))
+    team.closed_part({"T1": 1}, frozenset({"T1"}))  # A is not the team's: not counted, so not known to be empty
+    assert await team.new_posters(s, [*today, "T1\x1eann"]) == {"A": 1, "B": 1}
+    assert counts.calls == ["subjects"]
