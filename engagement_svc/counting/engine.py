@@ -85,11 +85,8 @@ class Engine:
     # -- lifecycle ----------------------------------------------------------------------------------------------
     def start(self) -> None:
         self.work.start()
-        self._tasks = [
-            background(self.corrections.maintain(), "maintain"),
-            background(self.corrections.sweeper(), "sweeper"),
-            background(self.backfill.run(), "warm"),
-        ]
+        loops = (self.corrections.maintain(), "maintain"), (self.corrections.sweeper(), "sweeper")
+        self._tasks = [background(loop, name) for loop, name in (*loops, (self.backfill.run(), "warm"))]
 
     def stop(self) -> list[asyncio.Future[Any]]:
         """Background loops end at their next turn; the tasks are returned, cancelled once the clients close."""
@@ -107,7 +104,7 @@ class Engine:
 
     @property
     def watcher(self) -> Watcher:  # the messages' change stream (the one every endpoint so far depends on)
-        return self.corrections.watchers["rocketchat_message"]
+        return self.watchers["rocketchat_message"]
 
     @property
     def stats(self) -> dict[str, int]:
@@ -122,8 +119,7 @@ class Engine:
     def progress(self) -> dict[str, int | None]:
         return self.backfill.progress()
 
-    # -- the typed read API (what reports call; `counted` None: every class that counts with bots; `rooms`: only
-    # the keys of these rooms, a team's or one room's) -------------------------------------------------------------
+    # -- the read API reports call (`counted` None: every class that counts, bots in; `rooms`: theirs alone) ----
     async def sums(
         self, metric: Metric, spans: Sequence[Span], counted: Counted = None, rooms: Rooms = None
     ) -> list[int]:
@@ -181,17 +177,21 @@ class Engine:
     def stamp(self, metric: Metric) -> Stamp | None:
         """What answers about the metric depend on while its stream is followed: equal stamps, equal counts."""
         now = self.clock.now()
-        opened = self.open.stamp(metric, now)
-        if opened is None:
+        if (opened := self.open.stamp(metric, now)) is None:
             return None
         return (*self.reader.version(metric), self.clock.first_open_day(now), self.clock.today(now), *opened)
+
+    async def follow(self, metric: Metric) -> Stamp | None:
+        """The stamp once the metric's open days are followed (see `OpenDays.follow`): what is read after it, kept."""
+        await self.open.follow(metric, self.clock.now())
+        return self.stamp(metric)
 
     def changed_keys(self, metric: Metric, since: Stamp | None) -> set[str] | None:
         return self.open.changed_since(metric, since, self.stamp(metric))  # see OpenDays.changed_since
 
     def remembered(self, key: Hashable, stamp: Stamp | None) -> Any:
-        """What `remember` kept under this key, if it was kept at this stamp (see `stamp`); else None. Any: the
-        caller knows what it kept under its key (answers of every report's type share the one cache)."""
+        """What `remember` kept under this key at this stamp (see `stamp`), else None. Any: the caller knows what it
+        kept under its key (answers of every report's type share the one cache)."""
         return self.answers.get(key, stamp)
 
     def remember(self, key: Hashable, stamp: Stamp | None, value: object) -> None:

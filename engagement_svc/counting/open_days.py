@@ -98,9 +98,8 @@ class OpenDays:
         today = self._clock.today(now)
         tracked = [d for d in days if d <= today]  # days after today (future timestamps) are counted directly
         tracker = self._trackers.get(metric.name)
-        if tracked and watcher.healthy and (tracker is None or any(d not in tracker.days for d in tracked)):
-            open_now = self._clock.open_days(now)
-            await self._work.shared(("track", metric.name, tuple(open_now)), lambda: self.track(metric, open_now))
+        if tracked and (tracker is None or any(d not in tracker.days for d in tracked)):
+            await self.follow(metric, now)
             tracker = self._trackers.get(metric.name)
         views: dict[int, View] = {}
         if watcher.healthy and tracker is not None and all(d in tracker.days for d in tracked):
@@ -119,6 +118,15 @@ class OpenDays:
             )
             views.update(counted)
         return views
+
+    async def follow(self, metric: Metric, now: datetime) -> None:
+        """The metric's open days counted at a snapshot and followed from then on, if the stream is up and they
+        are not yet (shared by concurrent callers); the first read of them starts it, or a report that wants a
+        stamp before it reads."""
+        open_now, tracker = self._clock.open_days(now), self._trackers.get(metric.name)
+        followed = tracker is not None and all(d in tracker.days for d in open_now)
+        if self._watchers[metric.collection].healthy and not followed:
+            await self._work.shared(("track", metric.name, tuple(open_now)), lambda: self.track(metric, open_now))
 
     async def _count_live(self, metric: Metric, days: list[int]) -> dict[int, ClosedDay]:
         with pymongo.timeout(BACKGROUND_TIMEOUT_S):

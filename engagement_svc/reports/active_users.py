@@ -57,7 +57,7 @@ def active_users_json(days: Sequence[ActiveDay]) -> str:
 
 async def active_days(sources: Sources, q: RangeQuery) -> list[ActiveDay]:
     return await remembered(
-        sources.counts, ACTIVE_USERS, REPORT.key(q, "days"), lambda: _active_days_counted(sources, q)
+        sources.counts, ACTIVE_USERS, REPORT.key(q, "days"), lambda: _active_days_counted(sources, q), q=q
     )
 
 
@@ -94,7 +94,7 @@ async def json_answer(sources: Sources, q: RangeQuery) -> Body:
             return active_users_pieces(days)  # pieces: never remembered
         return active_users_json(days)
 
-    return await remembered(counts, ACTIVE_USERS, REPORT.key(q, "json"), compute)
+    return await remembered(counts, ACTIVE_USERS, REPORT.key(q, "json"), compute, q=q)
 
 
 async def csv_lines(sources: Sources, q: RangeQuery) -> Lines:

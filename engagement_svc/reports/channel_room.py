@@ -13,7 +13,7 @@ from engagement_svc.reports.channels_list import room_json
 from engagement_svc.reports.csv import Lines
 from engagement_svc.reports.daily import named_days_lines
 from engagement_svc.reports.queries import ROOM, NotFound, RoomQuery
-from engagement_svc.reports.remembered import remembered
+from engagement_svc.reports.remembered import followed, remembered
 from engagement_svc.reports.report import DASHBOARD, Report
 from engagement_svc.reports.rooms import ROOM_TYPE_ORDER
 from engagement_svc.reports.sources import Sources
@@ -42,8 +42,8 @@ class Story(NamedTuple):
 
 
 async def story(sources: Sources, q: RoomQuery) -> Story:
-    also = (sources.counts.stamp(POSTS),)  # its posters' counts, besides its messages'
-    return await remembered(sources.counts, MESSAGES, REPORT.key(q, "story"), lambda: _counted(sources, q), also)
+    also = (await followed(sources.counts, POSTS, q),)  # its posters' counts, besides its messages'
+    return await remembered(sources.counts, MESSAGES, REPORT.key(q, "story"), lambda: _counted(sources, q), also, q)
 
 
 async def _counted(sources: Sources, q: RoomQuery) -> Story:

@@ -26,6 +26,7 @@ from engagement_svc.reports.channel_rows import (
 from engagement_svc.reports.csv import Lines, cell, line
 from engagement_svc.reports.last_days import NEVER, last_days
 from engagement_svc.reports.queries import LIST, ListQuery
+from engagement_svc.reports.remembered import followed
 from engagement_svc.reports.report import DASHBOARD, Report
 from engagement_svc.reports.rooms import ROOM_RETRIES, ROOM_TYPE_ORDER, existing_rooms, team_rooms
 from engagement_svc.reports.sources import Sources
@@ -102,13 +103,12 @@ async def channel_rows(sources: Sources, q: ListQuery) -> Sequence[Row]:
     in_range, before = range_and_before(q, sources.calendar)
     if not (in_range.on_slots and before.on_slots):  # a span off the slots (offsets before 1980): all at once
         return Rows(await _counted_rows(sources, q, team))
-    live = await LiveRows.build(sources, q, team, open_s, stamp)
-    if stamp is None and _edge(sources, q) == (open_s, edge):
-        # The open days were not followed before this list read them; now they are: its open part is read again at
-        # a stamp, so that the list is kept (a month's list at big-server size takes seconds to make).
+    if stamp is None:  # the open days not followed yet (see `followed`): so that the list is kept
+        for metric in (MESSAGES, POSTS):
+            await followed(sources.counts, metric, q)
         stamp = _stamp(sources, q)
-        if stamp is not None:
-            await live.update(sources, q, stamp)
+        open_s, edge = _edge(sources, q)
+    live = await LiveRows.build(sources, q, team, open_s, stamp)
     sources.counts.remember(key, edge if stamp is not None else None, live)
     return live.rows()
 

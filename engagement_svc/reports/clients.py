@@ -34,7 +34,7 @@ def of_client(client: str, bots: str) -> tuple[str, ...]:
 
 
 async def by_client(sources: Sources, q: RangeQuery) -> ByClient:
-    return await remembered(sources.counts, CLIENT_SESSIONS, REPORT.key(q, "days"), lambda: _counted(sources, q))
+    return await remembered(sources.counts, CLIENT_SESSIONS, REPORT.key(q, "days"), lambda: _counted(sources, q), q=q)
 
 
 async def _counted(sources: Sources, q: RangeQuery) -> ByClient:
@@ -56,7 +56,7 @@ async def json_answer(sources: Sources, q: RangeQuery) -> str:
         days = named_days_json(found.midnights, found.days, CLIENTS, sources.calendar.iso_seconds)
         return f'{{"days":[{days}],"period":{{{named(CLIENTS, found.period)}}},"success":true}}'
 
-    return await remembered(sources.counts, CLIENT_SESSIONS, REPORT.key(q, "json"), compute)
+    return await remembered(sources.counts, CLIENT_SESSIONS, REPORT.key(q, "json"), compute, q=q)
 
 
 async def csv_lines(sources: Sources, q: RangeQuery) -> Lines:

@@ -16,7 +16,7 @@ from engagement_svc.reports.sources import Sources
 
 
 async def busier_hours(sources: Sources, q: DayQuery) -> list[int]:
-    return await remembered(sources.counts, ACTIVE_USERS, REPORT.key(q), lambda: _counted(sources, q))
+    return await remembered(sources.counts, ACTIVE_USERS, REPORT.key(q), lambda: _counted(sources, q), q=q)
 
 
 async def _counted(sources: Sources, q: DayQuery) -> list[int]:

@@ -21,6 +21,7 @@ from engagement_svc.reports.clients import of_client
 from engagement_svc.reports.csv import Lines, lines_of
 from engagement_svc.reports.last_days import NEVER, last_days
 from engagement_svc.reports.queries import MEMBERS, MembersQuery, RangeQuery
+from engagement_svc.reports.remembered import followed
 from engagement_svc.reports.report import DASHBOARD, Report
 from engagement_svc.reports.sources import Key, Member, Sources
 
@@ -117,16 +118,16 @@ def ordered(found: Facts, q: MembersQuery) -> array[int]:
     return array("l", picked)
 
 
-def _stamp(sources: Sources, generation: Hashable) -> tuple[Hashable, ...] | None:
-    """What the answer depends on: the three metrics' counts and the accounts."""
-    stamps = [sources.counts.stamp(metric) for metric in (POSTS, ACTIVE_USERS, CLIENT_SESSIONS)]
+async def _stamp(sources: Sources, q: RangeQuery, generation: Hashable) -> tuple[Hashable, ...] | None:
+    """What the answer depends on: the three metrics' counts (see `followed`) and the accounts."""
+    stamps = [await followed(sources.counts, metric, q) for metric in (POSTS, ACTIVE_USERS, CLIENT_SESSIONS)]
     return None if any(s is None for s in stamps) else (*stamps, generation)
 
 
 async def rows(sources: Sources, q: MembersQuery) -> tuple[Facts, array[int]]:
     """The accounts' facts and the row numbers of the query's rows, in order: both remembered."""
     generation, people = await sources.people.everyone()
-    stamp = _stamp(sources, generation)
+    stamp = await _stamp(sources, q, generation)
     counts = sources.counts
     facts_key: Key = (REPORT.path, "facts", q.zone.key, q.first_day, q.last_day)
     found = counts.remembered(facts_key, stamp)

@@ -20,7 +20,7 @@ async def per_type(sources: Sources, q: RangeQuery) -> dict[str, int]:
     """Messages that count in the range, per room type (a type's bot messages under the type)."""
     team = await team_rooms(sources.rooms, q.team)
     return await remembered(
-        sources.counts, MESSAGES, REPORT.key(q), lambda: _counted(sources, q, team), team_depends(sources, q)
+        sources.counts, MESSAGES, REPORT.key(q), lambda: _counted(sources, q, team), team_depends(sources, q), q
     )
 
 

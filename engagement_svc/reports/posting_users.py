@@ -36,7 +36,7 @@ class Posting(NamedTuple):
 async def posting(sources: Sources, q: RangeQuery) -> Posting:
     team = await team_rooms(sources.rooms, q.team)
     return await remembered(
-        sources.counts, POSTS, REPORT.key(q, "days"), lambda: _counted(sources, q, team), team_depends(sources, q)
+        sources.counts, POSTS, REPORT.key(q, "days"), lambda: _counted(sources, q, team), team_depends(sources, q), q
     )
 
 
@@ -60,7 +60,7 @@ async def json_answer(sources: Sources, q: RangeQuery) -> str:
         period = f'{{"count":{found.period},"variation":{found.period - found.before}}}'
         return f'{{"days":[{days}],"period":{period},"success":true}}'
 
-    return await remembered(sources.counts, POSTS, REPORT.key(q, "json"), compute, team_depends(sources, q))
+    return await remembered(sources.counts, POSTS, REPORT.key(q, "json"), compute, team_depends(sources, q), q)
 
 
 async def csv_lines(sources: Sources, q: RangeQuery) -> Lines:

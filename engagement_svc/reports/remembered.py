@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable
+from datetime import datetime, time, timedelta
 from typing import TypeVar, cast
 
 from engagement_svc.counting.catalog import Metric
-from engagement_svc.reports.sources import Counts, Key
+from engagement_svc.reports.queries import RangeQuery
+from engagement_svc.reports.sources import Counts, Key, Stamp
 
 T = TypeVar("T")
 
@@ -17,10 +19,12 @@ async def remembered(
     key: Key,
     compute: Callable[[], Awaitable[T]],
     depends: tuple[Hashable | None, ...] = (),
+    q: RangeQuery | None = None,
 ) -> T:
     """The answer remembered under `key` while the metric's counts are unchanged (and what else it `depends` on:
-    the rooms, for a team's answer; None: cannot be told); else `compute`d (and kept)."""
-    stamp = counts.stamp(metric)
+    the rooms, for a team's answer; None: cannot be told); else `compute`d (and kept). Given the query, the
+    metric's open days are followed first if its range reaches them (see `followed`)."""
+    stamp = counts.stamp(metric) if q is None else await followed(counts, metric, q)
     if stamp is not None and depends:
         stamp = None if any(d is None for d in depends) else (*stamp, *depends)
     found = counts.remembered(key, stamp)
@@ -31,3 +35,19 @@ async def remembered(
     value = await compute()
     counts.remember(key, stamp, value)
     return value
+
+
+def reaches_open(counts: Counts, metric: Metric, q: RangeQuery) -> bool:
+    """Whether the range's last local day ends after the metric's open days begin: its answer reads them."""
+    open_s, _ = counts.open_edge(metric)
+    return datetime.combine(q.last_day + timedelta(days=1), time(), q.zone).timestamp() > open_s
+
+
+async def followed(counts: Counts, metric: Metric, q: RangeQuery) -> Stamp | None:
+    """The metric's stamp. It has none while its open days are not followed (the detail metrics' until one of
+    their reports reads them): if the range reaches them, they are followed first, so that the answer read next
+    is kept (a year's people posting at big-server size takes seconds to make again)."""
+    stamp = counts.stamp(metric)
+    if stamp is None and reaches_open(counts, metric, q):
+        stamp = await counts.follow(metric)
+    return stamp

@@ -99,6 +99,11 @@ class Counts(Protocol):
         """What every answer about the metric depends on: equal stamps, equal counts (None: cannot be told)."""
         ...
 
+    async def follow(self, metric: Metric) -> Stamp | None:
+        """`stamp`, after the metric's open days are made to be followed (when they can be): an answer read then
+        can be kept, where one read before its open days were followed cannot."""
+        ...
+
     def remembered(self, key: Key, stamp: Stamp | None) -> object:
         """What was remembered under `key` at this stamp, else None. One store holds the answers of every report:
         what is kept under a key is known by whoever keeps it (see reports/remembered.py)."""

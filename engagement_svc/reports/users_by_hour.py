@@ -18,7 +18,7 @@ from engagement_svc.reports.sources import Sources
 
 
 async def by_hour(sources: Sources, q: RangeQuery) -> tuple[list[date], list[list[int]]]:
-    return await remembered(sources.counts, ACTIVE_USERS, REPORT.key(q), lambda: _counted(sources, q))
+    return await remembered(sources.counts, ACTIVE_USERS, REPORT.key(q), lambda: _counted(sources, q), q=q)
 
 
 async def _counted(sources: Sources, q: RangeQuery) -> tuple[list[date], list[list[int]]]:

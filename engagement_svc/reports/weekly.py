@@ -19,7 +19,7 @@ from engagement_svc.reports.windows import WEEK_DAYS
 
 
 async def busier_days(sources: Sources, q: DayQuery) -> tuple[list[date], list[int], list[int]]:
-    return await remembered(sources.counts, ACTIVE_USERS, REPORT.key(q), lambda: _counted(sources, q))
+    return await remembered(sources.counts, ACTIVE_USERS, REPORT.key(q), lambda: _counted(sources, q), q=q)
 
 
 async def _counted(sources: Sources, q: DayQuery) -> tuple[list[date], list[int], list[int]]:

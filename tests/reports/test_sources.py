@@ -44,6 +44,7 @@ def test_reports_ask_the_engine_for_nothing_else():
         "open_edge",
         "changed_keys",
         "stamp",
+        "follow",
         "remembered",
         "remember",
     }

@@ -194,6 +194,9 @@ class FakeCounts:
     def stamp(self, metric: Any) -> tuple | None:
         return (metric.name, self.version, len(self.rooms.forgotten) if self.rooms is not None else 0)
 
+    async def follow(self, metric: Any) -> tuple | None:
+        return self.stamp(metric)
+
     def remembered(self, key: tuple, stamp: tuple | None) -> Any:
         found = self.kept.get(key)
         return found[1] if stamp is not None and found is not None and found[0] == stamp else None
