@@ -73,9 +73,9 @@ class MemoryCounts:
             return {r: self.closed[r] for r in rooms if r in self.closed}
         return self.posts if posts else self.closed
 
-    async def subject_counts(self, metric: Any, span: Any, counted: Any = None) -> dict[str, int]:
+    async def subject_counts(self, metric: Any, span: Any, counted: Any = None, rooms: Any = None) -> dict[str, int]:
         """The closed part's posters per room (the engine's one aggregation per range, remembered)."""
-        return {rid: len(keys) for rid, keys in self.closed_posters.items()}
+        return {rid: len(keys) for rid, keys in self.closed_posters.items() if rooms is None or rid in rooms}
 
     async def subjects(self, metric: Any, span: Any, counted: Any, rooms: Any, among: Any = None) -> dict[str, Any]:
         """Of these rooms, the closed part's authors (of `among`): the engine's aggregation of those pairs."""
@@ -99,6 +99,9 @@ class MemoryCounts:
 
     def stamp(self, metric: Any) -> Any:
         return (metric.name, self.version)
+
+    async def follow(self, metric: Any) -> Any:
+        return self.stamp(metric)
 
     def remembered(self, key: Any, stamp: Any) -> Any:
         found = self.kept.get(key)
