@@ -97,7 +97,7 @@ class MemoryCounts:
     def open_edge(self, metric: Any) -> tuple[int, Any]:
         return self.open_s, ("edge",)
 
-    def stamp(self, metric: Any) -> Any:
+    def stamp(self, metric: Any, open_days: bool = True) -> Any:
         return (metric.name, self.version)
 
     async def follow(self, metric: Any) -> Any:

@@ -93,7 +93,8 @@ class ClosedDays:
         self._recent_bytes = 0
         self._held: Counter[tuple[str, int]] = Counter()  # detail days a request is reading: never dropped meanwhile
         self._dropped: set[tuple[str, int]] = set()  # detail days left memory unchanged (see `_fill_days`)
-        self._versions: dict[str, int] = {}  # metric -> changes of its kept days (remembered sums check it)
+        self._versions: dict[str, int] = {}  # metric -> changes of what its days counted (answers check it)
+        self._filled: dict[str, int] = {}  # metric -> days first kept or read back (running sums check it)
         self.replica = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"  # this process, for claims
         self.stats = {
             "closed_hits": 0,
@@ -110,8 +111,13 @@ class ClosedDays:
         return self._days[metric.name]
 
     def version(self, metric: Metric) -> int:
-        """Changes of the metric's kept days: what remembered sums are checked against."""
+        """Changes of what the metric's days counted, once read: what remembered answers are checked against. A
+        day kept for the first time does not change it: no answer read that day before (see `_fill_days`)."""
         return self._versions.get(metric.name, 0)
+
+    def filled(self, metric: Metric) -> int:
+        """Changes of which of the metric's days are kept: what sums over every kept day are checked against."""
+        return self._filled.get(metric.name, 0)
 
     def outdated(self, metric: Metric) -> None:
         """A closed day not kept changed (an old message imported, say): what was remembered from the kept days,
@@ -263,11 +269,14 @@ class ClosedDays:
             # and in a thread: on the event loop, making a big day's sums would hold up every request meanwhile. The
             # days are not yet seen by anything else. Counted days were given theirs as they were saved.
             await asyncio.to_thread(_prepared, list(kept.values()), classes, metric)
-            # Remembered sums are stale, unless every day was one that left memory, read back unchanged: a change
-            # to such a day drops it from the state database (it is then counted), a deletion outdates at once.
-            again = not counted and all((metric.name, d) in self._dropped for d in kept)
+            # Remembered answers stay, unless a day read before was counted again. A day kept for the first time
+            # was never read: a change to a day not kept outdates at once (`outdated`), so an answer that read it
+            # from the source is already stale. A day that left memory and is read back unchanged is the same day;
+            # one counted again (a change dropped it from the state database) may not be.
+            stale = recount or any((metric.name, d) in self._dropped for d in counted)
             self._keep(metric, {**kept, **counted})
-            if not again:
+            self._filled[metric.name] = self.filled(metric) + 1
+            if stale:
                 self._versions[metric.name] = self.version(metric) + 1
             # a change seen while counting: the count may predate it
             self._ledger.owe(metric, {d for d in days if self._ledger.changes(metric, d) != seen[d]})

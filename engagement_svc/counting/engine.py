@@ -174,12 +174,13 @@ class Engine:
         return await self.reader.earliest(metric)
 
     # -- remembered answers -------------------------------------------------------------------------------------
-    def stamp(self, metric: Metric) -> Stamp | None:
-        """What answers about the metric depend on while its stream is followed: equal stamps, equal counts."""
+    def stamp(self, metric: Metric, open_days: bool = True) -> Stamp | None:
+        """What answers about the metric depend on while its stream is followed: equal stamps, equal counts (without
+        `open_days`: answers that read none of its open days, never None)."""
         now = self.clock.now()
-        if (opened := self.open.stamp(metric, now)) is None:
-            return None
-        return (*self.reader.version(metric), self.clock.first_open_day(now), self.clock.today(now), *opened)
+        closed = (*self.reader.version(metric), self.clock.first_open_day(now), self.clock.today(now))
+        opened = self.open.stamp(metric, now) if open_days else ()
+        return None if opened is None else (*closed, *opened)
 
     async def follow(self, metric: Metric) -> Stamp | None:
         """The stamp once the metric's open days are followed (see `OpenDays.follow`): what is read after it, kept."""

@@ -417,7 +417,7 @@ class Reader:
     def _running_sums(self, metric: Metric, counted: tuple[str, ...]) -> RunningSums | None:
         """The metric's counted sums over every kept closed day as one running sum, rebuilt when a kept day or a
         key's class changes: any run of closed slots is then two lookups, whatever the zone."""
-        version = self.version(metric)
+        version = (*self.version(metric), self._closed.filled(metric))
         built = self._running.get((metric.name, counted))
         if built is None or built.version != version:
             closed = self._closed.of(metric)

@@ -19,7 +19,7 @@ class RunningSums:
     days (no copy of their slots); rebuilt when a kept day or a key's class changes."""
 
     def __init__(
-        self, version: tuple[int, int], closed: Mapping[int, ClosedDay], classes: Classes, counted: tuple[str, ...]
+        self, version: tuple[int, ...], closed: Mapping[int, ClosedDay], classes: Classes, counted: tuple[str, ...]
     ):
         self.version = version
         self.first_day = min(closed)

@@ -46,8 +46,9 @@ def reaches_open(counts: Counts, metric: Metric, q: RangeQuery) -> bool:
 async def followed(counts: Counts, metric: Metric, q: RangeQuery) -> Stamp | None:
     """The metric's stamp. It has none while its open days are not followed (the detail metrics' until one of
     their reports reads them): if the range reaches them, they are followed first, so that the answer read next
-    is kept (a year's people posting at big-server size takes seconds to make again)."""
+    is kept (a year's people posting at big-server size takes seconds to make again); if it does not, what its
+    answer depends on is the closed days alone."""
     stamp = counts.stamp(metric)
-    if stamp is None and reaches_open(counts, metric, q):
-        stamp = await counts.follow(metric)
+    if stamp is None:
+        stamp = await counts.follow(metric) if reaches_open(counts, metric, q) else counts.stamp(metric, False)
     return stamp

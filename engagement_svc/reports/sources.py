@@ -95,8 +95,9 @@ class Counts(Protocol):
         (what is derived from the other keys may be kept); None when that cannot be told."""
         ...
 
-    def stamp(self, metric: Metric) -> Stamp | None:
-        """What every answer about the metric depends on: equal stamps, equal counts (None: cannot be told)."""
+    def stamp(self, metric: Metric, open_days: bool = True) -> Stamp | None:
+        """What every answer about the metric depends on: equal stamps, equal counts (None: cannot be told).
+        Without `open_days`: what an answer that reads none of the metric's open days depends on (never None)."""
         ...
 
     async def follow(self, metric: Metric) -> Stamp | None:

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from engagement_svc.app import create_app
+from engagement_svc.counting.catalog import CATALOG
 from engagement_svc.counting.store import COUNTS_COLLECTION
 from engagement_svc.resources import ENGINE
 from tests.support.data import ADMIN_HEADERS, fill
@@ -29,9 +30,11 @@ async def test_closed_days_come_from_state_after_a_restart(aiohttp_client, setti
     assert state.count_documents({}) == utc_days
     assert all("zone" not in d for d in state.find())
 
-    # The same request again is answered from memory; no day is counted again.
+    # The same request again is answered from memory (its range reads closed days alone: the answer as it was);
+    # no day is counted again.
+    hits = engine.answers.cache.stats()["hits"]
     assert await answers_brute_force(first, db, params)
-    assert engine.stats["recounts"] == utc_days and engine.stats["spans_remembered"] >= 54
+    assert engine.stats["recounts"] == utc_days and engine.answers.cache.stats()["hits"] > hits
 
     # A new process (empty memory) reads the kept days back, checked against the index, and counts nothing.
     second = await aiohttp_client(create_app(settings))
@@ -109,3 +112,30 @@ async def test_a_deletion_on_a_day_no_longer_in_memory_shows_within_seconds(aioh
 
 async def _equals(value, wanted) -> bool:
     return await value == wanted
+
+
+async def test_days_kept_for_the_first_time_leave_what_was_remembered(client, db):
+    """Counting days nothing read before changes no answer: what was remembered stays (a year's first answer is not
+    made again because the next request counted other days), while sums over every kept day take the new days in."""
+    fill(db, datetime(2024, 1, 1, tzinfo=UTC), 60, 40)
+    engine = client.server.app[ENGINE]
+    posts = CATALOG["posts"]
+
+    async def posting_users(params: dict[str, str]) -> dict:
+        response = await client.get(POSTING_USERS_PATH, params=params, headers=ADMIN_HEADERS)
+        assert response.status == 200
+        body = await response.json()
+        assert body == expected_posting_users(db, parse(params["start"]), parse(params["end"]), params["timezone"])
+        return body
+
+    january = {"start": "2024-01-20T00:00:00.000Z", "end": "2024-01-27T00:00:00.000Z", "timezone": "Europe/Berlin"}
+    before = await posting_users(january)
+    version, filled = engine.closed.version(posts), engine.closed.filled(posts)
+    # February and the 30 days before it: the days from 28 January on are kept for the first time.
+    await posting_users({**january, "start": "2024-02-10T00:00:00.000Z", "end": "2024-02-20T00:00:00.000Z"})
+    assert engine.closed.version(posts) == version and engine.closed.filled(posts) > filled
+    hits = engine.answers.cache.stats()["hits"]
+    assert await posting_users(january) == before
+    assert engine.answers.cache.stats()["hits"] == hits + 1
+    # The messages' running sums over every kept day, rebuilt as days are kept: a range over both parts is exact.
+    assert await answers_brute_force(client, db, {**january, "end": "2024-02-25T00:00:00.000Z"})

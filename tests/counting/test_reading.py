@@ -74,6 +74,9 @@ class _Closed:
     def version(self, metric: Metric) -> int:
         return self.changes
 
+    def filled(self, metric: Metric) -> int:
+        return 0  # every day kept from the start
+
     def missing(self, metric: Metric, days: Iterable[int]) -> list[int]:
         return [d for d in days if d not in self.days]
 

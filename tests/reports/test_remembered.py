@@ -13,7 +13,7 @@ from tests.support.fake_sources import FakeCounts
 
 
 class Unstamped(FakeCounts):
-    def stamp(self, metric):
+    def stamp(self, metric, open_days=True):
         return None
 
 
@@ -50,8 +50,8 @@ class Unfollowed(FakeCounts):
         super().__init__({})
         self.follows = 0
 
-    def stamp(self, metric):
-        return super().stamp(metric) if self.follows else None
+    def stamp(self, metric, open_days=True):
+        return (*super().stamp(metric), open_days) if self.follows or not open_days else None
 
     async def follow(self, metric):
         self.follows += 1
@@ -76,6 +76,8 @@ def test_a_range_reaches_the_open_days_when_its_last_local_day_ends_after_they_b
 
 
 async def test_open_days_followed_first_when_the_range_reaches_them_so_the_first_answer_is_kept():
+    """A range that reaches the open days has them followed before it reads; one before them is stamped by the
+    closed days alone. Either way the first answer is kept."""
     counts, made = Unfollowed(), []
 
     async def compute():
@@ -83,10 +85,15 @@ async def test_open_days_followed_first_when_the_range_reaches_them_so_the_first
         return [len(made)]
 
     before = query(date(2024, 3, 9))
-    assert [await remembered(counts, MESSAGES, ("old",), compute, q=before) for _ in range(2)] == [[1], [2]]
-    assert counts.follows == 0  # a range before the open days reads none: nothing to follow
+    # a range before the open days reads none: nothing to follow, its answer kept while the closed days stay
+    assert [await remembered(counts, MESSAGES, ("old",), compute, q=before) for _ in range(2)] == [[1], [1]]
+    assert counts.follows == 0
+    assert await followed(counts, MESSAGES, before) == counts.stamp(MESSAGES, False)
     reaching = query(date(2024, 3, 10))
-    assert [await remembered(counts, MESSAGES, ("new",), compute, q=reaching) for _ in range(2)] == [[3], [3]]
+    assert [await remembered(counts, MESSAGES, ("new",), compute, q=reaching) for _ in range(2)] == [[2], [2]]
     assert counts.follows == 1
     assert await followed(counts, MESSAGES, reaching) == counts.stamp(MESSAGES)
     assert counts.follows == 1  # followed already: no second time
+    counts.change()  # the closed days changed: both answers are made again
+    assert await remembered(counts, MESSAGES, ("old",), compute, q=before) == [3]
+    assert await remembered(counts, MESSAGES, ("new",), compute, q=reaching) == [4]

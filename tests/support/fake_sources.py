@@ -191,7 +191,7 @@ class FakeCounts:
     def changed_keys(self, metric: Any, since: tuple | None) -> set[str] | None:
         return None  # not told here: a report reads its open part whole
 
-    def stamp(self, metric: Any) -> tuple | None:
+    def stamp(self, metric: Any, open_days: bool = True) -> tuple | None:
         return (metric.name, self.version, len(self.rooms.forgotten) if self.rooms is not None else 0)
 
     async def follow(self, metric: Any) -> tuple | None:
