@@ -35,6 +35,7 @@ from engagement_svc.rocketchat.rooms import room_of
 Mode = Literal["sum", "class", "key", "distinct", "keys"]
 Rooms = frozenset[str] | None  # a read of these rooms' keys alone (None: every key)
 YIELD_SPANS = 8  # distinct users of this many spans computed between two turns of the event loop
+YIELD_DAYS = 8  # days of per-key sums added up between two (a year of a big server's keys: seconds in one go)
 READ_CACHE_BYTES = 96 * 2**20  # remembered sums, key sums and key sets of closed spans, about
 READ_CACHE_ENTRIES = 200_000
 SLOT_INDEX_BYTES = 8 * 2**20  # closed days' per-slot indexes kept, about (a year by hour would keep every day's)
@@ -343,7 +344,9 @@ class Reader:
                 results[i] = sums
             elif mode == "key":
                 sums = {}
-                for view, a, b in _parts(views, s.first, s.end):
+                for day_number, (view, a, b) in enumerate(_parts(views, s.first, s.end), 1):
+                    if day_number % YIELD_DAYS == 0:
+                        await asyncio.sleep(0)  # the views are this read's own: nothing changes them meanwhile
                     part = view.key_totals() if (a, b) == (0, SLOTS_PER_DAY) else view.key_sums(a, b)
                     for key, n in part.items():
                         if classes.kind(key) in counted:

@@ -4,6 +4,7 @@ a kept day that changes is read anew."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import random
 from collections.abc import Iterable, Iterator, Mapping
@@ -17,7 +18,7 @@ from engagement_svc.counting.catalog import ACTIVE_USERS, MESSAGES, POSTS, Metri
 from engagement_svc.counting.classes import EveryKey
 from engagement_svc.counting.clock import DayClock
 from engagement_svc.counting.kept import ClosedDay, OpenDay
-from engagement_svc.counting.reading import Reader
+from engagement_svc.counting.reading import YIELD_DAYS, Reader
 from engagement_svc.counting.slots import day_spans, hour_spans
 
 FLAG = "\x1f"
@@ -287,3 +288,29 @@ async def test_reads_of_some_rooms_equal_a_recount_of_their_keys(zone, metric):
     assert sum(await reader.sums(metric, spans, metric.counted_for(), rooms)) < sum(
         await reader.sums(metric, spans, metric.counted_for())
     )  # the other rooms' counts are left out
+
+
+async def test_a_long_per_key_sum_lets_other_tasks_run_between_its_days():
+    """Per-key sums over many days (a year of a big server's posts takes seconds) are added up a few days at a time,
+    the event loop's other tasks run in between: a request's heavy read never stalls the others (nor the driver's
+    server checks, which would call MongoDB down)."""
+    reader, all_cells, classes, _ = _world(POSTS, 3)
+    counted = POSTS.counted_for("include")
+    days = day_spans(ZoneInfo("UTC"), date(2024, 3, 1), date(2024, 3, 30))  # 30 closed days
+    span = type(days[0])(days[0].lo_s, days[-1].hi_s, days[0].first, days[-1].end)
+    turns, done = 0, False
+
+    async def ticker() -> None:
+        nonlocal turns
+        while not done:
+            turns += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    before = turns
+    found = await reader.sums_by_key(POSTS, span, counted)
+    done = True
+    await task
+    assert found == _plain(_recount(all_cells, classes, counted, span.lo_s, span.hi_s))
+    assert turns - before >= len(days) // YIELD_DAYS
