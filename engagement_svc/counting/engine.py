@@ -177,10 +177,9 @@ class Engine:
     def stamp(self, metric: Metric, open_days: bool = True) -> Stamp | None:
         """What answers about the metric depend on while its stream is followed: equal stamps, equal counts (without
         `open_days`: answers that read none of its open days, never None)."""
-        now = self.clock.now()
-        closed = (*self.reader.version(metric), self.clock.first_open_day(now), self.clock.today(now))
+        now, closed = self.clock.now(), self.reader.version(metric)
         opened = self.open.stamp(metric, now) if open_days else ()
-        return None if opened is None else (*closed, *opened)
+        return None if opened is None else (*closed, self.clock.first_open_day(now), self.clock.today(now), *opened)
 
     async def follow(self, metric: Metric) -> Stamp | None:
         """The stamp once the metric's open days are followed (see `OpenDays.follow`): what is read after it, kept."""
