@@ -211,7 +211,7 @@ async def cold_beside_raw(
 
 
 async def warm(progress, read, port: int, anchor: datetime, zone: str, ranges, runs: int, pid: int = 0) -> dict:
-    """Every case of `cases(ranges)` in one running process: a first request (not measured), then `runs`.
+    """Every case of `cases(ranges)` in one running process: a first request (its time apart), then `runs`.
     `read(url)` is one request's (seconds, body). With the process's `pid`, its resident memory after each case."""
     from bench.run import memory_mb, summary
 
@@ -219,9 +219,11 @@ async def warm(progress, read, port: int, anchor: datetime, zone: str, ranges, r
     for label, endpoint, days, extra in cases(ranges):
         first = anchor.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days - 1)
         target = url(port, endpoint, first, anchor, zone, extra)
-        _, body = await read(target)
+        progress(f"  warm {label} {days}-day: first request...")
+        first_s, body = await read(target)
         samples = [(await read(target))[0] for _ in range(runs)]
-        out.setdefault(label, {})[str(days)] = summary(samples) | {"bytes": len(body)}
+        first_ms = round(first_s * 1000, 1)
+        out.setdefault(label, {})[str(days)] = summary(samples) | {"bytes": len(body), "first_ms": first_ms}
         if pid:
             out[label][str(days)]["rss_mb_after"] = memory_mb(pid, "VmRSS")
         progress(f"  warm {label} {days}-day: {out[label][str(days)]}")

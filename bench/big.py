@@ -182,7 +182,9 @@ async def service_figures(args, mongo_url_for, db, anchor: datetime) -> dict:
     headers = {"X-User-Id": BENCH_USER_ID, "X-Auth-Token": BENCH_TOKEN}
     env = service_env(mongo_url_for, args.database)
     out: dict = {}
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as session:
+    # A first answer at this size may take minutes (a year of the members table reads every day of the data).
+    timeout = aiohttp.ClientTimeout(total=3600)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100), timeout=timeout) as session:
         # Cold and raw in turns, several times (this machine's speed drifts by 10-20% between runs): the ratio
         # of the medians.
         cold: dict[str, dict[str, list[float]]] = {}
