@@ -27,7 +27,7 @@ from pymongo import MongoClient
 from tests.support.data import seed_workspace
 from tests.support.live import LiveServer
 from tests.support.mongo import with_database
-from tests.support.rocketchat import JOINED, room_doc, user_doc
+from tests.support.rocketchat import JOINED, message_doc, room_doc, user_doc
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
@@ -67,6 +67,12 @@ def served(mongo_url):
         ]
     )
     teams = seed_teams(client[name])
+    # Someone who writes in no team's room, just now: a team's people posting are fewer than everyone's, whatever
+    # the time of day the seeded days fall on (at some hours every poster of the range had also written in a team)
+    outsider = user_doc("outside-writer", "olga.outside", createdAt=joined)
+    client[name].users.insert_one(outsider)
+    just_now = datetime.now(UTC) - timedelta(seconds=30)
+    client[name].rocketchat_message.insert_one(message_doc("outside-1", "GENERAL", just_now, outsider))
     with LiveServer(
         with_database(mongo_url, name), ENGAGEMENT_STATE_MONGO_URL=with_database(mongo_url, name + "_state")
     ) as server:
@@ -670,7 +676,7 @@ async def test_members_tab_sorting_activity_paging_dormant_seats_and_csv(browser
     await page.drawn("members")
     zone = ZoneInfo(await page.page.input_value("#zone") or "UTC")
     first = await page.answer("users/members", offset="0", count="10", sort="-messages", activity="all")
-    assert first["total"] == 31 and len(first["members"]) == 10  # the seeded 27 and the 4 seats added
+    assert first["total"] == 32 and len(first["members"]) == 10  # the seeded 27, the 4 seats and the outsider
     assert await shown_members(page) == [member_cells(m, zone) for m in first["members"]]
     assert (await texts(page, "[data-section=member-list] .pager span"))[0] == f"1–10 of {first['total']}"
     assert await sort_state(page) == {
