@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 from array import array
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
-from engagement_svc.counting.catalog import ACTIVE_USERS, CLIENT_SESSIONS, CLIENTS, PART, POSTS
+from engagement_svc.counting.catalog import ACTIVE_USERS, CLIENT_SESSIONS, CLIENTS, FLAG, PART, POSTS, Metric
 from engagement_svc.counting.slots import span_of_seconds
 from engagement_svc.days import iso_z
 from engagement_svc.reports.clients import of_client
@@ -55,29 +55,27 @@ class Facts:
         return self.days[i] > 0 or self.messages[i] > 0
 
 
-def by_author(per_key: Mapping[str, int], kind: Callable[[str], str | None]) -> tuple[dict[str, int], dict[str, int]]:
-    """Sums per room and author added up per author: in every room, and in channels and groups alone (a room's
-    type by `kind`, looked up once a room). One pass over a year of a big server's keys, not one for each."""
-    messages: dict[str, int] = {}
-    channel: dict[str, int] = {}
-    channels: dict[str, bool] = {}
+def by_author(per_key: Mapping[str, int]) -> dict[str, int]:
+    """Sums per room and author added up per author."""
+    out: dict[str, int] = {}
     for key, n in per_key.items():
-        room, author = key.split(PART, 1)
-        messages[author] = messages.get(author, 0) + n
-        in_channel = channels.get(room)
-        if in_channel is None:
-            in_channel = channels[room] = kind(room) in CHANNEL_TYPES
-        if in_channel:
-            channel[author] = channel.get(author, 0) + n
-    return messages, channel
+        author = key.split(PART, 1)[1]
+        out[author] = out.get(author, 0) + n
+    return out
+
+
+def _kinds(metric: Metric, types: Iterable[str]) -> tuple[str, ...]:
+    """The metric's classes of those room types, flagged ones (bots') included."""
+    wanted = set(types)
+    return tuple(kind for kind in metric.counted_for("include") if kind.split(FLAG, 1)[0] in wanted)
 
 
 async def facts(sources: Sources, q: RangeQuery, people: Mapping[str, Member]) -> Facts:
     spans = sources.calendar.day_spans(q.zone, q.first_day, q.last_day)
     in_range = span_of_seconds(spans[0].lo_s, spans[-1].hi_s)
     counts = sources.counts
-    per_key = await counts.sums_by_key(POSTS, in_range, POSTS.counted_for("include"))
-    messages, channel = by_author(per_key, sources.rooms.kind)
+    messages = by_author(await counts.sums_by_key(POSTS, in_range, POSTS.counted_for("include")))
+    channel = by_author(await counts.sums_by_key(POSTS, in_range, _kinds(POSTS, CHANNEL_TYPES)))
     _, last_posted = await last_days(sources, q, spans, POSTS)
     days, last_active = await last_days(sources, q, spans, ACTIVE_USERS)
     clients = [(await counts.presence(CLIENT_SESSIONS, spans, of_client(client, "include")))[0] for client in CLIENTS]
