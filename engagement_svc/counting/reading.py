@@ -136,13 +136,16 @@ class Reader:
         parts: list[dict[str, int]] = []
         if closed_end > s.first:
             cache_key = ("key-sums", metric.name, counted, s.first, closed_end)
-            hit = self.cache.get(cache_key, self.version(metric))
+            version = self.version(metric)
+            hit = self.cache.get(cache_key, version)
             if isinstance(hit, dict):
                 self.stats["spans_remembered"] += 1
                 parts.append(hit)
             else:
                 sums = await self._per_key(metric, s.first, closed_end, counted)
-                self.cache.put(cache_key, sums, self.version(metric), weight(sums))  # the version as of the counts
+                # As of before the read, which yields: a change meanwhile leaves the sums stale at once, not kept
+                # under the new version (a day first kept by the read does not change it: see ClosedDays.version).
+                self.cache.put(cache_key, sums, version, weight(sums))
                 parts.append(sums)
         if s.end > closed_end:
             parts.append(await self._per_key(metric, closed_end, s.end, counted))
@@ -170,15 +173,13 @@ class Reader:
         if cut:
             named = spans.key if isinstance(spans, Spans) else tuple((s.first, s.end) for s in spans)
             cache_key = ("presence", metric.name, counted, named, cut, rooms)
-            version = self.version(metric)  # as of before the read (a scoped one may count partial days)
+            version = self.version(metric)  # as of before the read, which yields: a change meanwhile is not missed
             hit = self.cache.get(cache_key, version)
             if isinstance(hit, tuple):
                 counts, last = hit  # shared with later hits: read only (Mapping), copied below before adding to it
                 self.stats["spans_remembered"] += cut
             else:
                 counts, last = presence_of(await self.key_lists(metric, spans[:cut], counted, rooms))
-                if rooms is None:  # an unscoped read fills its days first: remembered as of them
-                    version = self.version(metric)
                 self.cache.put(cache_key, (counts, last), version, ENTRY_BYTES + 2 * PER_KEY_BYTES * len(counts))
         if cut == len(spans):  # nothing open: the remembered answer as it is (a copy of a year's users per hit)
             return counts, last

@@ -314,3 +314,27 @@ async def test_a_long_per_key_sum_lets_other_tasks_run_between_its_days():
     await task
     assert found == _plain(_recount(all_cells, classes, counted, span.lo_s, span.hi_s))
     assert turns - before >= len(days) // YIELD_DAYS
+
+
+async def test_a_change_during_a_long_per_key_read_is_not_remembered_as_the_new_counts():
+    """A read that lets other tasks run between its days may see a day counted again meanwhile: what it read is
+    remembered as of before (stale at once), not as the new counts, so the next read has them."""
+    reader, all_cells, classes, closed = _world(POSTS, 5)
+    counted = POSTS.counted_for("include")
+    days = day_spans(ZoneInfo("UTC"), date(2024, 3, 1), date(2024, 3, 30))
+    span = type(days[0])(days[0].lo_s, days[-1].hi_s, days[0].first, days[-1].end)
+    before = _plain(_recount(all_cells, classes, counted, span.lo_s, span.hi_s))
+    day = _day(date(2024, 3, 20))
+    cell = next(c for c in sorted(all_cells[day]) if classes.kind(c[0]) in counted)
+
+    async def counted_again() -> None:  # runs at the read's first yield, after it has its days in hand
+        all_cells[day] = {**all_cells[day], cell: all_cells[day][cell] + 1000}
+        closed.days[day] = ClosedDay.of_cells(day, all_cells[day], sum(all_cells[day].values()))
+        closed.changes += 1
+
+    task = asyncio.create_task(counted_again())
+    assert await reader.sums_by_key(POSTS, span, counted) == before  # read before the change
+    await task
+    after = _plain(_recount(all_cells, classes, counted, span.lo_s, span.hi_s))
+    assert after != before
+    assert await reader.sums_by_key(POSTS, span, counted) == after
