@@ -67,7 +67,7 @@ class Engine:
         self.closed = ClosedDays(self.source, heavy, self.work, ledger, metrics, classes, watchers, detail_bytes)
         self.open = OpenDays(self.source, self.work, self.clock, classes, watchers, settings.freshness_ms)
         oldest = Oldest(
-            self.source, self.work, lambda m: watchers[m.collection].healthy, self.closed.of, settings.freshness_ms
+            self.source, self.work, lambda m: watchers[m.collection].healthy, self.closed, settings.freshness_ms
         )
         self.reader = Reader(self.source, self.clock, self.closed, self.open, oldest, classes, metrics)
         self.answers = RememberedAnswers()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Protocol
 
 import pymongo
 
@@ -17,16 +18,20 @@ from engagement_svc.counting.work import BACKGROUND_TIMEOUT_S, Work
 REFRESH_S = 600  # read again this often (room types too: corrections) while the change stream is followed
 
 
+class KeptDays(Protocol):
+    """The kept closed days (counting/closed_days.py's `ClosedDays`), as far as the oldest time goes."""
+
+    def of(self, metric: Metric) -> Mapping[int, object]: ...
+
+    def outdated(self, metric: Metric) -> None: ...
+
+
 class Oldest:
     def __init__(
-        self,
-        source: Source,
-        work: Work,
-        healthy: Callable[[Metric], bool],
-        kept_days: Callable[[Metric], Mapping[int, object]],
-        freshness_ms: int,
+        self, source: Source, work: Work, healthy: Callable[[Metric], bool], kept: KeptDays, freshness_ms: int
     ):
-        self._source, self._work, self._healthy, self._kept_days = source, work, healthy, kept_days
+        """`kept`: told when the oldest time moves back (what read the days before it as empty is stale)."""
+        self._source, self._work, self._healthy, self._kept = source, work, healthy, kept
         self._freshness_s = freshness_ms / 1000
         self._read: dict[str, tuple[float, datetime | None]] = {}  # metric -> (read at, oldest time)
         self._last: dict[str, datetime | None] = {}  # metric -> the oldest time last read (never dropped)
@@ -38,8 +43,11 @@ class Oldest:
         fresh_for = REFRESH_S if self._healthy(metric) else self._freshness_s
         if known is None or time.monotonic() - known[0] > fresh_for:
             oldest = await self._work.shared(("earliest", metric.name), lambda: self._read_oldest(metric))
+            before = self._last.get(metric.name)
             self._read[metric.name] = known = (time.monotonic(), oldest)
             self._last[metric.name] = oldest  # kept when the reading above is dropped, for the progress
+            if oldest is not None and before is not None and oldest < before:
+                self._kept.outdated(metric)  # a document's time moved earlier (an update), or one came unseen
         return known[1]
 
     def last_read(self, metric: Metric) -> datetime | None:
@@ -50,6 +58,8 @@ class Oldest:
         known = self._read.get(metric.name)
         if known is not None and (known[1] is None or t < known[1]):
             self._read[metric.name] = (known[0], t)
+            self._last[metric.name] = t
+            self._kept.outdated(metric)
 
     def forget(self) -> None:
         """Read every metric's oldest time again when next asked (deletions are not followed)."""
@@ -61,7 +71,7 @@ class Oldest:
             oldest = await counter.earliest(self._source.db, metric)
             if metric.keeps_history:
                 stored = await self._source.store.oldest_day(await self._source.id(), metric)
-                kept = [*self._kept_days(metric), *([] if stored is None else [stored])]
+                kept = [*self._kept.of(metric), *([] if stored is None else [stored])]
                 if kept:
                     first = utc_day_start(min(kept))
                     oldest = first if oldest is None else min(oldest, first)
