@@ -58,8 +58,7 @@ class Oldest:
         known = self._read.get(metric.name)
         if known is not None and (known[1] is None or t < known[1]):
             self._read[metric.name] = (known[0], t)
-            self._last[metric.name] = t
-            self._kept.outdated(metric)
+            self._last[metric.name] = t  # what it replaced is stale already: corrections outdate a day not kept
 
     def forget(self) -> None:
         """Read every metric's oldest time again when next asked (deletions are not followed)."""

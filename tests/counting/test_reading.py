@@ -19,7 +19,7 @@ from engagement_svc.counting.classes import EveryKey
 from engagement_svc.counting.clock import DayClock
 from engagement_svc.counting.kept import ClosedDay, OpenDay
 from engagement_svc.counting.reading import YIELD_DAYS, Reader
-from engagement_svc.counting.slots import day_spans, hour_spans
+from engagement_svc.counting.slots import day_spans, hour_spans, span_of_seconds
 
 FLAG = "\x1f"
 PART = "\x1e"
@@ -297,7 +297,7 @@ async def test_a_long_per_key_sum_lets_other_tasks_run_between_its_days():
     reader, all_cells, classes, _ = _world(POSTS, 3)
     counted = POSTS.counted_for("include")
     days = day_spans(ZoneInfo("UTC"), date(2024, 3, 1), date(2024, 3, 30))  # 30 closed days
-    span = type(days[0])(days[0].lo_s, days[-1].hi_s, days[0].first, days[-1].end)
+    span = span_of_seconds(days[0].lo_s, days[-1].hi_s)
     turns, done = 0, False
 
     async def ticker() -> None:
@@ -322,7 +322,7 @@ async def test_a_change_during_a_long_per_key_read_is_not_remembered_as_the_new_
     reader, all_cells, classes, closed = _world(POSTS, 5)
     counted = POSTS.counted_for("include")
     days = day_spans(ZoneInfo("UTC"), date(2024, 3, 1), date(2024, 3, 30))
-    span = type(days[0])(days[0].lo_s, days[-1].hi_s, days[0].first, days[-1].end)
+    span = span_of_seconds(days[0].lo_s, days[-1].hi_s)
     before = _plain(_recount(all_cells, classes, counted, span.lo_s, span.hi_s))
     day = _day(date(2024, 3, 20))
     cell = next(c for c in sorted(all_cells[day]) if classes.kind(c[0]) in counted)
