@@ -180,19 +180,29 @@ def _key_counts(keys: list[Any]) -> Counter[Any]:
 
 
 def by_day(
-    docs: Iterable[Mapping[str, Any]], into: dict[int, dict[str, Any]] | None = None
+    docs: Iterable[Mapping[str, Any]],
+    into: dict[int, dict[str, Any]] | None = None,
+    names: dict[Any, Any] | None = None,
 ) -> dict[int, dict[str, Any]]:
     """The pipeline's per-slot documents (of a metric that is not an interval one) as per-day documents of parallel
     arrays: key `k`, slot `s`, count `n`, and the day's every document `raw`, as `built_day` takes them; added to
-    `into` (a day's slots may come in several batches)."""
+    `into` (a day's slots may come in several batches).
+
+    Each key is kept as one string object for the whole count (`names`, shared by its calls), not as the copy its
+    slot decoded: a slot's copies then die with the slot. Kept until the count ends, a copy per slot and key (about
+    one per message) left the keys that outlive the count (the kept days') scattered a few to a page of the
+    interpreter's small-object heap: a page is handed back only when all of it is free, so those few held most of
+    the count's peak for as long as the days are kept."""
     out = {} if into is None else into
+    names = {} if names is None else names
     for doc in docs:
         slot = int(doc["_id"])
         day = out.get(slot // SLOTS_PER_DAY)
         if day is None:
             day = out[slot // SLOTS_PER_DAY] = {"k": [], "s": [], "n": [], "raw": 0}
         counts = _key_counts(doc["k"])
-        day["k"] += counts.keys()
+        keys = counts.keys()
+        day["k"] += map(names.setdefault, keys, keys)
         day["n"] += counts.values()
         day["s"] += [slot] * len(counts)
         day["raw"] += doc["all"]
@@ -273,12 +283,13 @@ async def count_days(
     built: dict[int, ClosedDay] = {}
     flag = metric.key_flagger(params)
     slots: dict[int, dict[str, Any]] = {}
+    names: dict[Any, Any] = {}
     async for batch in cursor:
         # A raw batch is BSON bytes; PyMongo types the cursor's items as the collection's documents.
         if metric.is_interval:
             built.update(await asyncio.to_thread(_built_batch, cast(bytes, batch), flag))
         else:
-            await asyncio.to_thread(by_day, bson.decode_iter(cast(bytes, batch)), slots)
+            await asyncio.to_thread(by_day, bson.decode_iter(cast(bytes, batch)), slots, names)
     if slots:
         built.update(await asyncio.to_thread(_built_days, slots, flag))
     return {d: built.get(d) or ClosedDay(d, {}, 0) for d in days}

@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+import bson
 from pymongo import AsyncMongoClient
 
 from engagement_svc.counting import rules
 from engagement_svc.counting.catalog import ACTIVE_USERS, CLIENT_SESSIONS, MESSAGES, NEW_USERS, PART, POSTS
-from engagement_svc.counting.counter import RUN_BASE, built_day, count_days, count_span
+from engagement_svc.counting.counter import RUN_BASE, built_day, by_day, count_days, count_span
 from engagement_svc.counting.kept import ClosedDay
 from engagement_svc.rocketchat.rooms import FLAG
 from tests.support.pipeline_docs import BASE, DAY, messages_doc, sessions_doc
@@ -45,6 +47,31 @@ def test_days_built_from_arrays_equal_days_built_from_cells() -> None:
             built = built_day(DAY, doc)
             _same(built, ClosedDay(DAY, _cells(doc), doc["raw"]))
             assert built.keys
+
+
+def test_a_key_decoded_in_many_slots_and_batches_is_kept_as_one_string() -> None:
+    """Slot documents as MongoDB sends them (BSON, decoded in batches): per day, every (key, slot) counted, and a
+    key that many slots name is the same string object in all of them, so that the copies each slot decoded die
+    with it (see `by_day`)."""
+    rng = random.Random(11)
+    keys = [f"room{i:03d}\x1euser{i % 7}" for i in range(50)]
+    docs = []
+    for slot in range(BASE - 96, BASE + 96):  # two days
+        names = [rng.choice(keys) for _ in range(rng.randrange(0, 30))] + [None]
+        docs.append({"_id": slot, "k": names, "all": len(names) + 1})
+    into: dict = {}
+    shared: dict = {}
+    for half in (docs[:100], docs[100:]):  # two batches, a day across both
+        by_day(bson.decode_iter(b"".join(bson.encode(doc) for doc in half)), into, shared)
+    for day, got in into.items():
+        expected = Counter(
+            (key, slot) for doc in docs if doc["_id"] // 96 == day for key in doc["k"] for slot in [doc["_id"]]
+        )
+        assert Counter({(k, s): n for k, s, n in zip(got["k"], got["s"], got["n"], strict=True)}) == expected
+        assert got["raw"] == sum(doc["all"] for doc in docs if doc["_id"] // 96 == day)
+    kept = [key for got in into.values() for key in got["k"] if key is not None]
+    assert len(kept) > len(set(kept)) > 40
+    assert len({id(key) for key in kept}) == len(set(kept))
 
 
 def test_a_key_flag_applied_in_python_gives_the_keys_mongodb_would_have_flagged() -> None:
