@@ -367,6 +367,7 @@ class OpenDay:
         "day",
         "ongoing",
         "touched",
+        "unchecked",
         "unfolded",
         "version",
     )
@@ -389,13 +390,23 @@ class OpenDay:
         self.touched: dict[str, int] = {}
         # Until the first fold every key is pending (see pending_keys): no copy of the cells is held for it.
         self.unfolded: dict[str, dict[int, int]] = {}
+        # The keys whose class has not been seen known (an ordered set): the snapshot's, then those unknown when
+        # added. Every read looks them up first: a set that only shrinks, not a pass over every key of the day.
+        self.unchecked: dict[str, None] = dict.fromkeys(self.cells)
         self._by_class: dict[str, list[int]] = {}
         self._generation = -1
 
     def pending_keys(self) -> Iterable[str]:
-        """The keys whose class the next `class_prefix` needs known: every key until the first, then the keys
-        held apart since."""
-        return self.cells.keys() if self._generation == -1 else self.unfolded.keys()
+        """The keys whose class a read (and the next `class_prefix`) needs known and that have not been seen known
+        (see `looked_up`)."""
+        return self.unchecked.keys()
+
+    def looked_up(self, keys: Iterable[str], classes: Classes) -> None:
+        """These pending keys were looked up (`classes.ensure`): those `classes` knows now are pending no more."""
+        unchecked = self.unchecked
+        for key in keys:
+            if key in unchecked and classes.knows(key):
+                del unchecked[key]
 
     def add(self, key: str, slot: int, classes: Classes) -> None:
         slots = self.cells.get(key)
@@ -407,7 +418,10 @@ class OpenDay:
         slots[slot] = slots.get(slot, 0) + 1
         self.version += 1
         self.touched[key] = self.version
-        if key in self.unfolded or not classes.knows(key) or self._generation != classes.generation:
+        known = classes.knows(key)
+        if not known:
+            self.unchecked[key] = None
+        if key in self.unfolded or not known or self._generation != classes.generation:
             held = self.unfolded.setdefault(key, {})
             held[slot] = held.get(slot, 0) + 1
         elif (kind := classes.kind(key)) is not None:
@@ -426,6 +440,7 @@ class OpenDay:
                 for slot, n in slots.items():
                     sums[slot] += n
         self.unfolded = {}  # never `cells` itself: a later add would count twice
+        self.looked_up(list(self.unchecked), classes)
         return {kind: _prefix(slots) for kind, slots in self._by_class.items()}
 
     def counted_prefix(self, classes: Classes, counted: tuple[str, ...]) -> Prefix:

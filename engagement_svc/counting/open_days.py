@@ -106,9 +106,13 @@ class OpenDays:
             self.stats["open_tracked"] += 1
             views.update({d: tracker.days[d] for d in tracked})
             classes = self._classes(metric)
-            unknown = {k for d in tracked for k in tracker.days[d].pending_keys() if not classes.knows(k)}
+            pending = {d: list(tracker.days[d].pending_keys()) for d in tracked}
+            unknown = {k for keys in pending.values() for k in keys if not classes.knows(k)}
             if unknown:
                 await classes.ensure(unknown)
+            for d, keys in pending.items():
+                if keys:
+                    tracker.days[d].looked_up(keys, classes)
         live = [d for d in days if d not in views]
         if live:
             # Without the change stream (or for future days), counted directly; shared and reused briefly.

@@ -135,6 +135,25 @@ def test_an_open_day_holds_its_cells_once_and_names_the_keys_to_look_up():
     assert day.key_set(0, 4) == {"r1", "r2", "r3"} and day.key_set(4, SLOTS_PER_DAY) == {"r2"}
 
 
+def test_an_open_day_names_a_key_to_look_up_until_it_is_seen_known_not_at_every_read():
+    """Before any sums by class (a channel list reads keys, never those), a read looked up every key of the day
+    again; now the keys seen known leave the pending set, and only keys that arrive unknown join it."""
+    day = OpenDay(DAY, {("r1", 3): 2, ("r2", 4): 1})
+    rooms = _Rooms({"r1": "c"})
+    day.looked_up(list(day.pending_keys()), rooms)
+    assert list(day.pending_keys()) == ["r2"]  # not known yet: still pending
+    rooms.types["r2"] = "p"
+    day.looked_up(["r2"], rooms)
+    assert list(day.pending_keys()) == []
+    day.add("r1", 5, rooms)
+    day.add("r4", 5, rooms)
+    assert list(day.pending_keys()) == ["r4"]
+    rooms.types["r4"] = "d"
+    day.looked_up(["r4"], rooms)
+    assert list(day.pending_keys()) == []
+    assert {k: p[SLOTS_PER_DAY] for k, p in day.class_prefix(rooms).items()} == {"c": 3, "p": 1, "d": 1}
+
+
 def test_an_open_day_taking_documents_one_at_a_time_equals_its_recount():
     """Today's counts as the change stream adds them, each read equal to a recount of the same cells, and the
     day's version moving with every document (what remembered answers about today are checked against)."""
