@@ -249,7 +249,7 @@ class LiveRows:
             chosen = await sources.rooms.every(ROOM_TYPE_ORDER, q.team)
         live = cls(q, open_s, await _part(sources, q, open_s, True, posters, team), posters, chosen, team)
         posters.closed_part(live.closed.posters, team)
-        live.open = await _part(sources, q, open_s, False, posters)
+        live.open = await _part(sources, q, open_s, False, posters, team)
         live.stamp = stamp
         c = live.closed
         found = chosen if chosen is not None else (c.current.keys() | c.previous.keys() | live.open.current.keys())
@@ -295,7 +295,7 @@ class LiveRows:
         old = self.open
         rooms = self._counted_since(sources, stamp)
         if rooms is None:
-            new = await _part(sources, q, self.open_s, False, self.posters)
+            new = await _part(sources, q, self.open_s, False, self.posters, self.team)
             changed: set[str] = set()
             for a, b in zip(old, new, strict=True):
                 changed.update(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
@@ -336,7 +336,8 @@ class LiveRows:
             if found is None:
                 return None
             keys |= found
-        return frozenset(unflagged(key).split(PART, 1)[0] for key in keys)
+        rooms = frozenset(unflagged(key).split(PART, 1)[0] for key in keys)
+        return rooms if self.team is None else rooms & self.team  # a team's list: its rooms' open part alone
 
     def rows(self) -> LiveView:
         self.shared = True
