@@ -100,7 +100,7 @@ class MemoryCounts:
     def stamp(self, metric: Any, open_days: bool = True) -> Any:
         return (metric.name, self.version)
 
-    async def follow(self, metric: Any) -> Any:
+    async def follow(self, metric: Any, wait: bool = True) -> Any:
         return self.stamp(metric)
 
     def remembered(self, key: Any, stamp: Any) -> Any:

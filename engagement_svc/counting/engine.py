@@ -181,9 +181,9 @@ class Engine:
         opened = self.open.stamp(metric, now) if open_days else ()
         return None if opened is None else (*closed, self.clock.first_open_day(now), self.clock.today(now), *opened)
 
-    async def follow(self, metric: Metric) -> Stamp | None:
+    async def follow(self, metric: Metric, wait: bool = True) -> Stamp | None:
         """The stamp once the metric's open days are followed (see `OpenDays.follow`): what is read after it, kept."""
-        await self.open.follow(metric, self.clock.now())
+        await self.open.follow(metric, self.clock.now(), wait)
         return self.stamp(metric)
 
     def changed_keys(self, metric: Metric, since: Stamp | None) -> set[str] | None:

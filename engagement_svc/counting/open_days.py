@@ -7,6 +7,8 @@ reused for at most `freshness_ms`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Hashable, Mapping
 from datetime import datetime
@@ -22,11 +24,14 @@ from engagement_svc.counting.clock import DayClock
 from engagement_svc.counting.kept import ClosedDay, OpenDay
 from engagement_svc.counting.slots import SLOTS_PER_DAY, slot_of
 from engagement_svc.counting.source import Source
-from engagement_svc.counting.work import BACKGROUND_TIMEOUT_S, Work
+from engagement_svc.counting.work import BACKGROUND_TIMEOUT_S, Busy, Work
 from engagement_svc.rocketchat.changes import Watcher, operation_time
 
 TRACK_TIMEOUT_S = 120  # a snapshot read must finish well inside MongoDB's snapshot history (300 s by default)
 RESNAPSHOT_S = 1.0  # open days are counted again after deletions at most this often
+# A scoped read's open days are followed this long after it asked: counting every room's open days (and looking up
+# their rooms) meanwhile would compete for the event loop and MongoDB with the answer it is about to give.
+FOLLOW_SOON_S = 0.5
 
 
 class Tracker:
@@ -123,14 +128,34 @@ class OpenDays:
             views.update(counted)
         return views
 
-    async def follow(self, metric: Metric, now: datetime) -> None:
+    async def follow(self, metric: Metric, now: datetime, wait: bool = True) -> None:
         """The metric's open days counted at a snapshot and followed from then on, if the stream is up and they
         are not yet (shared by concurrent callers); the first read of them starts it, or a report that wants a
-        stamp before it reads."""
+        stamp before it reads. Without `wait`, started in the background (see `follow_soon`)."""
+        if not wait:
+            self.follow_soon(metric, now)
+            return
         open_now, tracker = self._clock.open_days(now), self._trackers.get(metric.name)
         followed = tracker is not None and all(d in tracker.days for d in open_now)
         if self._watchers[metric.collection].healthy and not followed:
             await self._work.shared(("track", metric.name, tuple(open_now)), lambda: self.track(metric, open_now))
+
+    def following(self, metric: Metric, days: list[int]) -> bool:
+        """Whether these open days are read from the stream's tracker now (no count needed to read them)."""
+        tracker = self._trackers.get(metric.name)
+        healthy = self._watchers[metric.collection].healthy
+        return healthy and tracker is not None and all(d in tracker.days for d in days)
+
+    def follow_soon(self, metric: Metric, now: datetime) -> None:
+        """`follow` in the background, shortly (FOLLOW_SOON_S): a read of a few rooms need not wait for every
+        room's open days counted."""
+        if not self.following(metric, self._clock.open_days(now)) and self._watchers[metric.collection].healthy:
+            with contextlib.suppress(Busy):  # too much running: a later read asks again
+                self._work.shared(("follow soon", metric.name), lambda: self._follow_after(metric, FOLLOW_SOON_S))
+
+    async def _follow_after(self, metric: Metric, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        await self.follow(metric, self._clock.now())
 
     async def _count_live(self, metric: Metric, days: list[int]) -> dict[int, ClosedDay]:
         with pymongo.timeout(BACKGROUND_TIMEOUT_S):

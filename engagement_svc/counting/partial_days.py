@@ -84,6 +84,14 @@ class PartialDays:
         ]
         return found if metric in found else [metric]
 
+    async def now(self, metric: Metric, rooms: frozenset[str], days: list[int]) -> dict[int, ClosedDay]:
+        """These days of `metric` for these rooms alone as they are now, kept nowhere: open days that are not
+        followed yet (their counts change with every message)."""
+        await self._source.id()
+        counted = await count_rooms(self._source.db, [metric], rooms, days, self._source.params)
+        self.stats["partial_days"] += len(days)
+        return counted[metric.name]
+
     async def of(self, metric: Metric, rooms: frozenset[str], days: list[int]) -> dict[int, ClosedDay]:
         """These closed UTC days of `metric` (keyed by room, not an interval one), for these rooms alone."""
         found: dict[int, ClosedDay] = {}

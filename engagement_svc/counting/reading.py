@@ -247,10 +247,19 @@ class Reader:
         days = {d for d in days if d >= utc_day_of(oldest)}  # nothing before the oldest document to count
         kept = self._closed.of(metric)
         missing = sorted(d for d in days if d not in kept and self._clock.is_closed(d, now))
-        if not missing:
+        # Open days not followed yet: these rooms' alone, counted now, while every room's are followed in the
+        # background for the reads after (a room's first answer would otherwise count every room's today).
+        unfollowed = sorted(d for d in days if not self._clock.is_closed(d, now))
+        if unfollowed and not self._open.following(metric, [d for d in unfollowed if d <= self._clock.today(now)]):
+            self._open.follow_soon(metric, now)
+        else:
+            unfollowed = []
+        if not missing and not unfollowed:
             return await self._views(metric, days, now), False
-        partial = await self.partial.of(metric, rooms, missing)
-        views = await self._views(metric, days.difference(missing), now)
+        partial = await self.partial.of(metric, rooms, missing) if missing else {}
+        if unfollowed:
+            partial.update(await self.partial.now(metric, rooms, unfollowed))
+        views = await self._views(metric, days.difference(missing, unfollowed), now)
         views.update(partial)
         return views, True
 

@@ -42,8 +42,9 @@ class Story(NamedTuple):
 
 
 async def story(sources: Sources, q: RoomQuery) -> Story:
-    also = (await followed(sources.counts, POSTS, q),)  # its posters' counts, besides its messages'
-    return await remembered(sources.counts, MESSAGES, REPORT.key(q, "story"), lambda: _counted(sources, q), also, q)
+    also = (await followed(sources.counts, POSTS, q, wait=False),)  # its posters' counts, besides its messages'
+    key = REPORT.key(q, "story")
+    return await remembered(sources.counts, MESSAGES, key, lambda: _counted(sources, q), also, q, wait=False)
 
 
 async def _counted(sources: Sources, q: RoomQuery) -> Story:

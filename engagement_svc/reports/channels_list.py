@@ -105,7 +105,7 @@ async def channel_rows(sources: Sources, q: ListQuery) -> Sequence[Row]:
         return Rows(await _counted_rows(sources, q, team))
     if stamp is None:  # the open days not followed yet (see `followed`): so that the list is kept
         for metric in (MESSAGES, POSTS):
-            await followed(sources.counts, metric, q)
+            await followed(sources.counts, metric, q, wait=team is None)
         stamp = _stamp(sources, q)
         open_s, edge = _edge(sources, q)
     live = await LiveRows.build(sources, q, team, open_s, stamp)

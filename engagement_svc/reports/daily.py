@@ -80,7 +80,7 @@ async def daily_answer(sources: Sources, metric: Metric, key: Key, q: RangeQuery
         totals = await daily_totals(sources.counts, metric, q, sources.calendar, rooms)
         return daily_json(*totals, field=field, calendar=sources.calendar)
 
-    return await remembered(sources.counts, metric, key, compute, team_depends(sources, q), q)
+    return await remembered(sources.counts, metric, key, compute, team_depends(sources, q), q, wait=rooms is None)
 
 
 async def daily_csv(sources: Sources, metric: Metric, q: RangeQuery) -> Lines:

@@ -35,8 +35,9 @@ class Posting(NamedTuple):
 
 async def posting(sources: Sources, q: RangeQuery) -> Posting:
     team = await team_rooms(sources.rooms, q.team)
+    depends, wait = team_depends(sources, q), team is None
     return await remembered(
-        sources.counts, POSTS, REPORT.key(q, "days"), lambda: _counted(sources, q, team), team_depends(sources, q), q
+        sources.counts, POSTS, REPORT.key(q, "days"), lambda: _counted(sources, q, team), depends, q, wait
     )
 
 
@@ -60,7 +61,8 @@ async def json_answer(sources: Sources, q: RangeQuery) -> str:
         period = f'{{"count":{found.period},"variation":{found.period - found.before}}}'
         return f'{{"days":[{days}],"period":{period},"success":true}}'
 
-    return await remembered(sources.counts, POSTS, REPORT.key(q, "json"), compute, team_depends(sources, q), q)
+    depends, wait = team_depends(sources, q), q.team is None
+    return await remembered(sources.counts, POSTS, REPORT.key(q, "json"), compute, depends, q, wait)
 
 
 async def csv_lines(sources: Sources, q: RangeQuery) -> Lines:

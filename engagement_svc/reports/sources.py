@@ -100,9 +100,10 @@ class Counts(Protocol):
         Without `open_days`: what an answer that reads none of the metric's open days depends on (never None)."""
         ...
 
-    async def follow(self, metric: Metric) -> Stamp | None:
+    async def follow(self, metric: Metric, wait: bool = True) -> Stamp | None:
         """`stamp`, after the metric's open days are made to be followed (when they can be): an answer read then
-        can be kept, where one read before its open days were followed cannot."""
+        can be kept, where one read before its open days were followed cannot; without `wait`, the stamp now, the
+        open days followed in the background."""
         ...
 
     def remembered(self, key: Key, stamp: Stamp | None) -> object:

@@ -51,7 +51,7 @@ async def top_rows(sources: Sources, q: RangeQuery) -> list[dict[str, Any]]:
         return top_five(per_room, rooms.kind)
 
     for _ in range(ROOM_RETRIES):
-        best = await remembered(counts, MESSAGES, REPORT.key(q), compute, team_depends(sources, q), q)
+        best = await remembered(counts, MESSAGES, REPORT.key(q), compute, team_depends(sources, q), q, team is None)
         found, complete = await existing_rooms(rooms, [rid for rid, _ in best])
         if complete:
             break

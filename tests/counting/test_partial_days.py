@@ -72,6 +72,29 @@ async def test_one_aggregation_for_both_metrics_remembered_until_their_version_c
         await client.close()
 
 
+async def test_days_counted_as_they_are_now_are_kept_nowhere(settings, db) -> None:
+    """`now` (open days not followed yet): the room's days as they are at each call, a message added in between
+    seen by the next, and nothing left in the cache for a later read to take."""
+    _messages(db)
+    cache: BoundedCache[tuple[Any, ...], object] = BoundedCache("reading", 1_000, 2**20)
+    client = AsyncMongoClient(settings.mongo_url, tz_aware=True)
+    stats = {"partial_days": 0}
+    try:
+        source = client[settings.database]
+        partial = PartialDays(cast(Any, _Source(source)), cache, lambda m: 0, CATALOG, stats)
+        room, days = frozenset({"R1"}), [DAY0, DAY0 + 1]
+        first = await partial.now(MESSAGES, room, days)
+        db.rocketchat_message.insert_one({"_id": "late", "rid": "R1", "ts": FIRST, "msg": "x", "u": {"_id": "u9"}})
+        second = await partial.now(MESSAGES, room, days)
+        whole = await count_days(source, MESSAGES, days)
+        for day in days:
+            assert second[day].cells() == {c: n for c, n in whole[day].cells().items() if c[0] == "R1"}
+        assert second[DAY0].key_totals()["R1"] == first[DAY0].key_totals()["R1"] + 1
+        assert stats["partial_days"] == 4 and len(cache) == 0
+    finally:
+        await client.close()
+
+
 def test_a_metric_of_other_documents_is_counted_alone() -> None:
     partial = PartialDays(cast(Any, None), BoundedCache("reading", 10), lambda m: 0, CATALOG, {})
     lone: Metric = CATALOG["new_users"]

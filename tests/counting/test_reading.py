@@ -96,6 +96,12 @@ class _Open:
     async def views(self, metric: Metric, days: list[int], now: datetime) -> dict[int, OpenDay]:
         return {d: self.days[d] for d in days if d in self.days}
 
+    def following(self, metric: Metric, days: list[int]) -> bool:
+        return True  # its days are what the stream would have brought
+
+    def follow_soon(self, metric: Metric, now: datetime) -> None:
+        raise AssertionError("followed already")
+
 
 class _Oldest:
     async def earliest(self, metric: Metric) -> datetime:

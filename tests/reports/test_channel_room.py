@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from engagement_svc.counting.catalog import MESSAGES, POSTS
 from engagement_svc.reports import channel_room
 from engagement_svc.reports.queries import NotFound
 from engagement_svc.reports.sources import Sources
@@ -157,6 +158,54 @@ async def test_a_new_message_shows_in_the_rooms_story_within_seconds(client, roo
 
 async def _equals(value, wanted):
     return await value == wanted
+
+
+async def test_a_rooms_first_answer_counts_its_open_days_alone_and_every_room_is_followed_after(client, rooms_data):
+    """The first answer reaching today counts the room's own messages of today (every room's open days are then
+    followed in the background, not before it answers): exact, then exact from the stream's counts, and a new
+    message in the room counted within seconds."""
+    engine = client.server.app[ENGINE]
+    assert await until(lambda: engine.watcher.healthy)
+    now = datetime.now(UTC)
+    poster = {"_id": "Poster00000000003", "username": "poster3"}
+    for i, rid in enumerate(["QUIET", "QUIET", "C2", "TC1"]):
+        rooms_data.rocketchat_message.insert_one(message_doc(f"today{i}", rid, now - timedelta(seconds=i), poster))
+    start, end = now - timedelta(days=2), now + timedelta(minutes=1)
+    params = {"start": start.isoformat(), "end": end.isoformat(), "roomId": "QUIET"}
+    assert engine.stamp(MESSAGES) is None  # today is not followed yet
+
+    async def story() -> dict:
+        response = await client.get(ROOM_PATH, params=params, headers=ADMIN_HEADERS)
+        return await response.json()
+
+    assert await story() == expected_room(rooms_data, "QUIET", start, end, "UTC")
+    assert await until(lambda: engine.stamp(MESSAGES) is not None and engine.stamp(POSTS) is not None)
+    tracked = engine.stats["open_tracked"]
+    assert await story() == expected_room(rooms_data, "QUIET", start, end, "UTC")
+    assert engine.stats["open_tracked"] > tracked  # today now read from the stream's counts
+    rooms_data.rocketchat_message.insert_one(message_doc("later", "QUIET", datetime.now(UTC), poster))
+    assert await until(lambda: _equals(story(), expected_room(rooms_data, "QUIET", start, end, "UTC")), seconds=10)
+    assert (await story())["period"]["messages"] == 3
+
+
+async def test_without_the_stream_a_rooms_today_is_counted_for_it_alone(make_client, users, rooms_data):
+    """Without the change stream, today was counted for every room (and reused briefly); a room's story now counts
+    the room's own, every time: exact, a new message seen by the next answer."""
+    client = await make_client()
+    engine = client.server.app[ENGINE]
+    engine.watcher.stopping = True  # as when change streams are not allowed: the watcher ends
+    assert await until(lambda: not engine.watcher.healthy)
+    now = datetime.now(UTC)
+    poster = {"_id": "Poster00000000003", "username": "poster3"}
+    for i, rid in enumerate(["C2", "C2", "TC1"]):
+        rooms_data.rocketchat_message.insert_one(message_doc(f"today{i}", rid, now - timedelta(seconds=i), poster))
+    start, end = now - timedelta(days=1), now + timedelta(minutes=1)
+    params = {"start": start.isoformat(), "end": end.isoformat(), "roomId": "C2"}
+    for later in ("later0", "later1"):
+        response = await client.get(ROOM_PATH, params=params, headers=ADMIN_HEADERS)
+        assert await response.json() == expected_room(rooms_data, "C2", start, end, "UTC")
+        rooms_data.rocketchat_message.insert_one(message_doc(later, "C2", datetime.now(UTC), poster))
+    assert engine.stats["open_live"] == 0 and engine.stats["open_tracked"] == 0
 
 
 async def test_a_deleted_message_leaves_a_rooms_story_counted_for_it_alone(client, rooms_data):

@@ -53,7 +53,7 @@ class Unfollowed(FakeCounts):
     def stamp(self, metric, open_days=True):
         return (*super().stamp(metric), open_days) if self.follows or not open_days else None
 
-    async def follow(self, metric):
+    async def follow(self, metric, wait=True):
         self.follows += 1
         return self.stamp(metric)
 

@@ -194,7 +194,7 @@ class FakeCounts:
     def stamp(self, metric: Any, open_days: bool = True) -> tuple | None:
         return (metric.name, self.version, len(self.rooms.forgotten) if self.rooms is not None else 0)
 
-    async def follow(self, metric: Any) -> tuple | None:
+    async def follow(self, metric: Any, wait: bool = True) -> tuple | None:
         return self.stamp(metric)
 
     def remembered(self, key: tuple, stamp: tuple | None) -> Any:
