@@ -149,7 +149,8 @@ class OpenDays:
     def follow_soon(self, metric: Metric, now: datetime) -> None:
         """`follow` in the background, shortly (FOLLOW_SOON_S): a read of a few rooms need not wait for every
         room's open days counted."""
-        if not self.following(metric, self._clock.open_days(now)) and self._watchers[metric.collection].healthy:
+        watcher = self._watchers[metric.collection]
+        if not self._work.stopping and watcher.healthy and not self.following(metric, self._clock.open_days(now)):
             with contextlib.suppress(Busy):  # too much running: a later read asks again
                 self._work.shared(("follow soon", metric.name), lambda: self._follow_after(metric, FOLLOW_SOON_S))
 
@@ -215,9 +216,10 @@ class OpenDays:
     def stamp(self, metric: Metric, now: datetime) -> tuple[Timestamp, Versions] | None:
         """What the open days' counts depend on while the stream is followed (None when it cannot be told): the
         snapshot (a new one starts its days' versions again) and each day's version; open intervals grow with
-        every slot."""
+        every slot. None too while some open day is not tracked (after a midnight, until the next `follow`): a
+        message of that day moves no version, and a read of a few rooms counts it without following it."""
         tracker = self._trackers.get(metric.name)
-        if tracker is None or not self._watchers[metric.collection].healthy:
+        if tracker is None or not self.following(metric, self._clock.open_days(now)):
             return None
         opened: Versions = tuple((d, v.version) for d, v in sorted(tracker.days.items()))
         if any(v.ongoing for v in tracker.days.values()):

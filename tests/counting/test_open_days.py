@@ -68,6 +68,26 @@ async def test_the_keys_counted_since_a_stamp_are_told_while_nothing_else_change
     assert engine.changed_keys(MESSAGES, other) is None and engine.changed_keys(MESSAGES, None) is None
 
 
+async def test_after_midnight_a_day_the_stream_does_not_follow_yet_leaves_no_stamp(client, db):
+    """Past a UTC midnight the open days include one the tracker does not hold: a message of it moves no version,
+    so no answer may be kept by the old stamp until the new day is followed."""
+    now = datetime.now(UTC)
+    fill(db, now - timedelta(days=3), 3, 20)
+    engine = client.server.app[ENGINE]
+    assert await until(lambda: engine.watcher.healthy)
+    assert await answers_brute_force(client, db, recent_params())
+    assert engine.stamp(MESSAGES) is not None
+    clock = engine.clock
+    wall = clock.now
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    clock.now = lambda: midnight + timedelta(minutes=1)  # the next UTC day, in the grace: both days open
+    try:
+        assert engine.stamp(MESSAGES) is None
+        assert await engine.follow(MESSAGES) is not None  # the new day followed: a stamp again
+    finally:
+        clock.now = wall
+
+
 async def test_a_day_read_while_still_empty_counts_its_first_messages_once(client, db):
     """Just after a UTC midnight today has no message yet; a request reads it, then messages come."""
     now = datetime.now(UTC)
