@@ -428,18 +428,24 @@ class OpenDay:
             self._by_class.setdefault(kind, [0] * SLOTS_PER_DAY)[slot] += 1
 
     def class_prefix(self, classes: Classes) -> dict[str, Prefix]:
-        """`classes` must know every key of `pending_keys` (the engine looks them up first)."""
+        """The keys of `pending_keys` are looked up first (the engine does); a key added since, while that lookup
+        was awaited, stays held apart until a later one knows its class, rather than being folded in as a key of
+        no class (its counts lost to every later sum)."""
         pending = self.unfolded
         if self._generation != classes.generation:  # every key again, by its class now
             self._by_class, pending = {}, self.cells
             self._generation = classes.generation
+        held: dict[str, dict[int, int]] = {}
         for key, slots in pending.items():
+            if not classes.knows(key):
+                held[key] = dict(slots)  # a copy, never a day's `cells`: a later add would count twice
+                continue
             kind = classes.kind(key)
             if kind is not None:
                 sums = self._by_class.setdefault(kind, [0] * SLOTS_PER_DAY)
                 for slot, n in slots.items():
                     sums[slot] += n
-        self.unfolded = {}  # never `cells` itself: a later add would count twice
+        self.unfolded = held
         self.looked_up(list(self.unchecked), classes)
         return {kind: _prefix(slots) for kind, slots in self._by_class.items()}
 

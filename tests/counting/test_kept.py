@@ -154,6 +154,24 @@ def test_an_open_day_names_a_key_to_look_up_until_it_is_seen_known_not_at_every_
     assert {k: p[SLOTS_PER_DAY] for k, p in day.class_prefix(rooms).items()} == {"c": 3, "p": 1, "d": 1}
 
 
+def test_a_key_added_while_its_class_is_looked_up_is_held_until_it_is_known():
+    """A read looks up the day's pending keys, then sums by class; a message in a room never seen before that
+    arrives meanwhile (while the lookup is awaited) is held apart, not folded in as a key of no class, and counts
+    once its room is known."""
+    rooms = _Rooms({"r1": "c"})
+    day = OpenDay(DAY, {("r1", 3): 2})
+    day.looked_up(list(day.pending_keys()), rooms)
+    day.add("r9", 4, rooms)  # while the read's lookup was awaited: not looked up by it
+    assert {k: p[SLOTS_PER_DAY] for k, p in day.class_prefix(rooms).items()} == {"c": 2}
+    assert list(day.pending_keys()) == ["r9"]
+    rooms.types["r9"] = "p"
+    day.looked_up(["r9"], rooms)
+    day.add("r9", 5, rooms)
+    assert {k: p[SLOTS_PER_DAY] for k, p in day.class_prefix(rooms).items()} == {"c": 2, "p": 2}
+    rooms.generation += 1  # every key folded again, by its class now
+    assert {k: p[SLOTS_PER_DAY] for k, p in day.class_prefix(rooms).items()} == {"c": 2, "p": 2}
+
+
 def test_an_open_day_taking_documents_one_at_a_time_equals_its_recount():
     """Today's counts as the change stream adds them, each read equal to a recount of the same cells, and the
     day's version moving with every document (what remembered answers about today are checked against)."""
