@@ -388,7 +388,7 @@ class OpenDay:
         self.version = 0
         # Per key, the version of its last change: what changed since a version, without a pass over the counts.
         self.touched: dict[str, int] = {}
-        # Until the first fold every key is pending (see pending_keys): no copy of the cells is held for it.
+        # Until the first fold no copy of the snapshot's cells is held here: that fold reads every key from `cells`.
         self.unfolded: dict[str, dict[int, int]] = {}
         # The keys whose class has not been seen known (an ordered set): the snapshot's, then those unknown when
         # added. Every read looks them up first: a set that only shrinks, not a pass over every key of the day.

@@ -99,15 +99,13 @@ class OpenDays:
 
     async def views(self, metric: Metric, days: list[int], now: datetime) -> dict[int, View]:
         """What each open day's counts are read from: the tracker while the stream is followed, else counted."""
-        watcher = self._watchers[metric.collection]
         today = self._clock.today(now)
         tracked = [d for d in days if d <= today]  # days after today (future timestamps) are counted directly
-        tracker = self._trackers.get(metric.name)
-        if tracked and (tracker is None or any(d not in tracker.days for d in tracked)):
+        if tracked and not self.following(metric, tracked):
             await self.follow(metric, now)
-            tracker = self._trackers.get(metric.name)
         views: dict[int, View] = {}
-        if watcher.healthy and tracker is not None and all(d in tracker.days for d in tracked):
+        tracker = self._trackers.get(metric.name)
+        if tracker is not None and self.following(metric, tracked):
             self.stats["open_tracked"] += 1
             views.update({d: tracker.days[d] for d in tracked})
             classes = self._classes(metric)
@@ -135,9 +133,8 @@ class OpenDays:
         if not wait:
             self.follow_soon(metric, now)
             return
-        open_now, tracker = self._clock.open_days(now), self._trackers.get(metric.name)
-        followed = tracker is not None and all(d in tracker.days for d in open_now)
-        if self._watchers[metric.collection].healthy and not followed:
+        open_now = self._clock.open_days(now)
+        if self._watchers[metric.collection].healthy and not self.following(metric, open_now):
             await self._work.shared(("track", metric.name, tuple(open_now)), lambda: self.track(metric, open_now))
 
     def following(self, metric: Metric, days: list[int]) -> bool:
