@@ -190,7 +190,7 @@ async def test_a_rooms_first_answer_counts_its_open_days_alone_and_every_room_is
 
 async def test_without_the_stream_a_rooms_today_is_counted_for_it_alone(make_client, users, rooms_data):
     """Without the change stream, today was counted for every room (and reused briefly); a room's story now counts
-    the room's own, every time: exact, a new message seen by the next answer."""
+    the room's own, every time: exact in zones of every kind of offset, a new message seen by the next answer."""
     client = await make_client()
     engine = client.server.app[ENGINE]
     engine.watcher.stopping = True  # as when change streams are not allowed: the watcher ends
@@ -200,11 +200,12 @@ async def test_without_the_stream_a_rooms_today_is_counted_for_it_alone(make_cli
     for i, rid in enumerate(["C2", "C2", "TC1"]):
         rooms_data.rocketchat_message.insert_one(message_doc(f"today{i}", rid, now - timedelta(seconds=i), poster))
     start, end = now - timedelta(days=1), now + timedelta(minutes=1)
-    params = {"start": start.isoformat(), "end": end.isoformat(), "roomId": "C2"}
-    for later in ("later0", "later1"):
+    zones = ["UTC", "Asia/Kolkata", "Asia/Kathmandu", "America/St_Johns", "Australia/Lord_Howe", "Pacific/Chatham"]
+    for i, zone in enumerate(zones):
+        params = {"start": start.isoformat(), "end": end.isoformat(), "roomId": "C2", "timezone": zone}
         response = await client.get(ROOM_PATH, params=params, headers=ADMIN_HEADERS)
-        assert await response.json() == expected_room(rooms_data, "C2", start, end, "UTC")
-        rooms_data.rocketchat_message.insert_one(message_doc(later, "C2", datetime.now(UTC), poster))
+        assert await response.json() == expected_room(rooms_data, "C2", start, end, zone), zone
+        rooms_data.rocketchat_message.insert_one(message_doc(f"later{i}", "C2", datetime.now(UTC), poster))
     assert engine.stats["open_live"] == 0 and engine.stats["open_tracked"] == 0
 
 
